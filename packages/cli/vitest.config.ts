@@ -1,0 +1,7 @@
+import { defineProject } from 'vitest/config';
+import { memhpResolve } from '../../vitest.shared.js';
+
+export default defineProject({
+  ...memhpResolve,
+  test: { name: 'cli', include: ['test/**/*.test.ts'] },
+});
