@@ -1,0 +1,98 @@
+/**
+ * The public facade of the kernel model: what the CLI, the docs viewer and tests drive. Model logic lives in
+ * the folders named after the kernel's concepts (sparse/, vmemmap/, hotplug/, hugetlb/, device/ …); this
+ * file only names the inputs and outputs.
+ */
+import type { KernelVersion } from './kernel/version.js';
+
+/** Flags of add_memory (`mhp_t`, DOMAIN.md §4.1). */
+export type MhpFlag = 'merge_resource' | 'memmap_on_memory' | 'nid_is_mgid' | 'offline_inaccessible';
+
+/** Online types written to a memory block's `state` file (MMOP_*, DOMAIN.md §4.5). */
+export type OnlineType = 'online' | 'online_kernel' | 'online_movable';
+
+/** ZONE_DEVICE page-map types (DOMAIN.md §7.1). */
+export type PgmapType = 'private' | 'coherent' | 'fsdax' | 'devdax' | 'p2pdma';
+
+export interface PhysRange {
+  readonly startBytes: bigint;
+  readonly sizeBytes: bigint;
+}
+
+export interface NodeConfig {
+  readonly id: number;
+  /** Boot RAM of the node; holes between ranges are allowed. A node without ranges is memoryless at boot. */
+  readonly memory: readonly PhysRange[];
+}
+
+/** A machine as the user describes it (the scenario's `machine:` block, already parsed). */
+export interface MachineConfig {
+  /** Backend id (`x86_64`, `arm64`, or a third-party id). */
+  readonly arch: string;
+  readonly pageSizeBytes: number;
+  readonly structPageBytes: number;
+  readonly kernel: KernelVersion;
+  /** The kernel command line, parsed by core the kernel's way (params/). */
+  readonly cmdline: string;
+  /** Arch switches (CPU flags, arch parameters) on top of the backend's defaults. */
+  readonly features?: Readonly<Record<string, boolean | number | string>>;
+  /** Overrides the arch's memory-block-size policy. */
+  readonly blockSizeBytes?: bigint;
+  readonly nodes: readonly NodeConfig[];
+  /** Runtime sysctls and module parameters applied right after boot (`vm.hugetlb_optimize_vmemmap`: "1"). */
+  readonly sysctls?: Readonly<Record<string, string>>;
+}
+
+/**
+ * Commands: everything a scenario step can ask the simulated kernel to do. Each returns the kernel's result
+ * (0 or a negative errno) as a KResult and records its steps as events.
+ */
+export type Command =
+  // Raw kernel entry points (DOMAIN.md §4.1)
+  | { readonly kind: 'add_memory'; readonly node: number; readonly range: PhysRange; readonly flags: readonly MhpFlag[] }
+  | {
+      readonly kind: 'add_memory_driver_managed';
+      readonly node: number;
+      readonly range: PhysRange;
+      readonly resourceName: string;
+      readonly flags: readonly MhpFlag[];
+    }
+  | { readonly kind: 'remove_memory'; readonly range: PhysRange }
+  | { readonly kind: 'offline_and_remove_memory'; readonly range: PhysRange }
+  | { readonly kind: 'probe'; readonly startBytes: bigint }
+  // sysfs (DOMAIN.md §9.1)
+  | { readonly kind: 'block_state'; readonly block: number; readonly state: OnlineType | 'offline' }
+  | { readonly kind: 'block_online'; readonly block: number; readonly online: boolean }
+  | { readonly kind: 'auto_online_blocks'; readonly value: OnlineType | 'offline' }
+  | { readonly kind: 'sysctl'; readonly name: string; readonly value: string }
+  // Drivers users meet (issue: callers)
+  | { readonly kind: 'plug_dimm'; readonly id: string; readonly node: number; readonly sizeBytes: bigint; readonly startBytes?: bigint }
+  | { readonly kind: 'unplug_dimm'; readonly id: string }
+  | {
+      readonly kind: 'virtio_mem';
+      readonly id: string;
+      readonly node?: number;
+      readonly regionStartBytes?: bigint;
+      readonly regionBytes?: bigint;
+      readonly requestedBytes: bigint;
+      readonly deviceBlockBytes?: bigint;
+    }
+  | { readonly kind: 'dax_kmem'; readonly id: string; readonly node: number; readonly range: PhysRange; readonly action: 'online' | 'offline' }
+  // HugeTLB (DOMAIN.md §6)
+  | { readonly kind: 'hugepages'; readonly node?: number; readonly sizeBytes: bigint; readonly count: number }
+  // ZONE_DEVICE (DOMAIN.md §7)
+  | {
+      readonly kind: 'memremap_pages';
+      readonly id?: string;
+      readonly node: number;
+      readonly range: PhysRange;
+      readonly type: PgmapType;
+      /** pmem namespace memmap on the device (map=dev): the altmap reserve in bytes (info block etc.). */
+      readonly altmapReserveBytes?: bigint;
+      readonly altmapFreeBytes?: bigint;
+      /** Compound page order of the pgmap (vmemmap_shift), for device-DAX dedup. */
+      readonly vmemmapShift?: number;
+    }
+  | { readonly kind: 'memunmap_pages'; readonly id?: string; readonly range?: PhysRange };
+
+export type CommandKind = Command['kind'];
