@@ -1,1 +1,10 @@
-export {};
+export { x86Backend, STRUCT_PAGE_SIZES } from './backend.js';
+export { x86Constants, VMEMMAP_BASE_L4, VMEMMAP_BASE_L5 } from './constants.js';
+export { x86Capabilities, X86_MEMMAP_ON_MEMORY, X86_HVO, X86_DAX_DEDUP } from './capabilities.js';
+export { x86MemoryBlockSize } from './block-size.js';
+export { x86HugepageSizes } from './hugetlb.js';
+export { x86VmemmapPopulate, x86VmemmapFree, X86_TABLE_FILL_ALTMAP } from './vmemmap.js';
+export { X86_FEATURES } from './features.js';
+import { x86Backend } from './backend.js';
+export { x86Backend as backend };
+export default x86Backend;

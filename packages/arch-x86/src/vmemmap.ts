@@ -1,0 +1,105 @@
+/**
+ * x86-64 vmemmap_populate / vmemmap_free (arch/x86/mm/init_64.c, 6.1; DOMAIN.md §3.3, §3.4, §3.7), written
+ * against core's generic helpers ({@link VmemmapContext}).
+ */
+import { defineRule, pick, type AltmapHandle, type ErrnoName, type VmemmapContext } from '@memhp/core';
+import { flag } from './features.js';
+
+/**
+ * What a PMD that already holds a PTE table gets filled from. 6.1's x86-local vmemmap_populate_hugepages()
+ * passes no altmap; once x86 uses the generic helper (by 2025, DOMAIN.md §3.3; first release to verify) the
+ * altmap is passed through.
+ */
+export const X86_TABLE_FILL_ALTMAP = defineRule<boolean>({
+  name: 'x86.vmemmapTableFillUsesAltmap',
+  source: 'DOMAIN.md §3.3 (generic vmemmap_populate_hugepages on x86, first release to verify)',
+  ranges: [
+    { until: '6.13', value: false, note: 'x86-local vmemmap_populate_hugepages passes NULL' },
+    { since: '6.13', value: true, note: 'generic helper passes the altmap (verify the release)' },
+  ],
+});
+
+const pmdBytesOf = (ctx: VmemmapContext): bigint => 1n << BigInt(ctx.constants.pmdShift);
+const hex = (v: bigint): string => `0x${v.toString(16)}`;
+
+/** The end of the PMD step that starts at `addr` (pmd_addr_end). */
+export function pmdAddrEnd(addr: bigint, end: bigint, pmdBytes: bigint): bigint {
+  const boundary = (addr & ~(pmdBytes - 1n)) + pmdBytes;
+  return boundary < end ? boundary : end;
+}
+
+/**
+ * vmemmap_use_new_sub_pmd: a fresh leaf serves only [addr, next); the rest of the 2 MiB is PAGE_UNUSED (0xFD),
+ * the tail lazily through unused_pmd_start. The lazy flush does not change which bytes end up unused, so the
+ * model marks both pieces at once.
+ */
+function useNewSubPmd(ctx: VmemmapContext, addr: bigint, next: bigint, pmdBytes: bigint): void {
+  const pmdStart = addr & ~(pmdBytes - 1n);
+  if (addr !== pmdStart) ctx.markPmdUnused(pmdStart, addr);
+  if (next % pmdBytes !== 0n) ctx.markPmdUnused(next, pmdStart + pmdBytes);
+}
+
+/** vmemmap_populate_hugepages (x86-local in 6.1). */
+function populateHugepages(ctx: VmemmapContext, start: bigint, end: bigint, node: number, altmap: AltmapHandle | null): 0 | ErrnoName {
+  const pmdBytes = pmdBytesOf(ctx);
+  const tableAltmap = pick(X86_TABLE_FILL_ALTMAP, ctx.config.kernel) ? altmap : null;
+  for (let addr = start, next: bigint; addr < end; addr = next) {
+    next = pmdAddrEnd(addr, end, pmdBytes);
+    const entry = ctx.pmdEntry(addr);
+    if (entry === 'none') {
+      const block = ctx.allocPmdBlock(addr, node, altmap);
+      if (block) {
+        const r = ctx.mapPmdLeaf(addr, block.source);
+        if (r !== 0) return r;
+        if (addr % pmdBytes !== 0n || next % pmdBytes !== 0n) useNewSubPmd(ctx, addr, next, pmdBytes);
+        continue;
+      }
+      // An altmap never falls back to RAM: the hot-add fails (DOMAIN.md §3.3).
+      if (altmap) return 'ENOMEM';
+      ctx.note('PMD_SIZE allocation failed: this PMD falls back to base pages', { va: hex(addr), end: hex(next) });
+      if (ctx.populateBasePages(addr, next, node, null, 'PMD allocation failed (per-PMD fallback, no altmap)') !== 0) return 'ENOMEM';
+      continue;
+    }
+    if (entry === 'leaf') {
+      ctx.verifyPmd(addr, node);
+      ctx.markPmdUsed(addr, next);
+      continue;
+    }
+    const why = tableAltmap ? 'PMD already holds a PTE table (generic helper: altmap passed)' : 'PMD already holds a PTE table';
+    if (ctx.populateBasePages(addr, next, node, tableAltmap, why) !== 0) return 'ENOMEM';
+  }
+  return 0;
+}
+
+/** vmemmap_populate(start, end, node, altmap) — arch/x86/mm/init_64.c. */
+export function x86VmemmapPopulate(
+  ctx: VmemmapContext,
+  start: bigint,
+  end: bigint,
+  node: number,
+  altmap: AltmapHandle | null,
+): 0 | ErrnoName {
+  if (end - start < BigInt(ctx.sectionMemmapBytes)) {
+    // A partial section's memmap always comes from RAM (DOMAIN.md §3.3 rule 1, §7.3).
+    return ctx.populateBasePages(start, end, node, null, 'sub-section range: base pages from RAM, altmap ignored');
+  }
+  if (flag(ctx.config, 'pse')) return populateHugepages(ctx, start, end, node, altmap);
+  if (altmap) {
+    ctx.note('vmemmap_populate: no cpu support for altmap allocations', { start: hex(start), end: hex(end) });
+    return 'ENOMEM';
+  }
+  return ctx.populateBasePages(start, end, node, null, 'no PSE: base pages');
+}
+
+/**
+ * vmemmap_free → remove_pagetable(start, end, false, altmap): a leaf only partly inside the range gets the
+ * range filled with PAGE_UNUSED and is freed only when its whole 2 MiB is unused (DOMAIN.md §3.4, §3.7).
+ */
+export function x86VmemmapFree(ctx: VmemmapContext, start: bigint, end: bigint, altmap: AltmapHandle | null): void {
+  const pmdBytes = pmdBytesOf(ctx);
+  for (let addr = start, next: bigint; addr < end; addr = next) {
+    next = pmdAddrEnd(addr, end, pmdBytes);
+    if ((addr % pmdBytes !== 0n || next % pmdBytes !== 0n) && ctx.pmdEntry(addr) === 'leaf') ctx.markPmdUnused(addr, next);
+  }
+  ctx.unmapRange(start, end, altmap, { freePartialLeaves: false });
+}
