@@ -4,10 +4,12 @@
  */
 export const ERRNO = {
   EPERM: 1,
+  ENOENT: 2,
   EINTR: 4,
   ENXIO: 6,
   E2BIG: 7,
   ENOMEM: 12,
+  EACCES: 13,
   EBUSY: 16,
   EEXIST: 17,
   EINVAL: 22,
