@@ -1,0 +1,198 @@
+/**
+ * Projects core's machine state into what the viewer draws. Pure functions over the state `evolve` built: the
+ * viewer never decides anything itself, it only reads the section table, the memory blocks, the vmemmap PMD
+ * entries and core's counter views.
+ *
+ * The state types are written structurally (the subset read here) so the page can be type-checked without
+ * reaching into core's internals; core's own `MachineState` satisfies them.
+ */
+import type { DrawBlock, DrawPmd, DrawSection, Frame } from './protocol.js';
+
+/** SECTION_* bits of section_mem_map (DOMAIN.md §2.2). */
+export const SECTION_MARKED_PRESENT = 1;
+export const SECTION_HAS_MEM_MAP = 2;
+export const SECTION_IS_ONLINE = 4;
+export const SECTION_IS_EARLY = 8;
+export const SECTION_TAINT_ZONE_DEVICE = 16;
+
+export interface GeometryLike {
+  readonly pageBytes: number;
+  readonly pagesPerSection: number;
+  readonly subsectionsPerSection: number;
+  readonly sectionsPerBlock: number;
+  readonly pmdShift: number;
+  readonly vmemmapBase: bigint;
+}
+
+export interface StateLike {
+  readonly machine: { readonly geometry: GeometryLike };
+  readonly lastSeq?: number;
+  readonly sections: ReadonlyMap<number, { readonly flags: number; readonly subsectionMap: bigint; readonly usage?: string }>;
+  readonly blocks: ReadonlyMap<number, { readonly id: number; readonly state: 'online' | 'offline' | 'going-offline'; readonly zone: string | null; readonly nrVmemmapPages: number }>;
+  readonly vmemmap: {
+    readonly pmds: ReadonlyMap<
+      number,
+      | { readonly kind: 'leaf'; readonly source: string }
+      | { readonly kind: 'table'; readonly ptes: ReadonlyArray<{ readonly startIdx: number; readonly endIdx: number; readonly source: string }> }
+    >;
+  };
+  readonly counters: {
+    readonly nrMemmapPages: number;
+    readonly nrMemmapBootPages: number;
+    readonly nrFreePages: number;
+    readonly totalramPages: number;
+  };
+}
+
+/** Views a core build may provide (named as /proc names its files); absent ones fall back to state counters. */
+export interface CounterViews {
+  meminfo?: (s: never) => Readonly<Record<string, unknown>>;
+  vmstat?: (s: never) => Readonly<Record<string, unknown>>;
+}
+
+export function popcount(x: bigint): number {
+  let n = 0;
+  for (let v = x; v > 0n; v >>= 1n) if (v & 1n) n++;
+  return n;
+}
+
+/** A counter value from a view: numbers as they are, "123 kB" strings parsed, anything else dropped. */
+function num(v: unknown): number | undefined {
+  if (typeof v === 'number' && Number.isFinite(v)) return v;
+  if (typeof v === 'bigint') return Number(v);
+  if (typeof v === 'string') {
+    const m = /^\s*(-?\d+)(\s*kB)?\s*$/.exec(v);
+    if (m) return Number(m[1]);
+  }
+  if (v && typeof v === 'object' && 'value' in v) return num((v as { value: unknown }).value);
+  return undefined;
+}
+
+/**
+ * The plotted counters: MemTotal/MemFree in kB as /proc/meminfo prints them, nr_memmap_* in pages as
+ * /proc/vmstat does. Core's views are the source of truth; without them MemTotal = totalram_pages and
+ * MemFree = nr_free_pages (DOMAIN.md §9.2, §9.3), which is what those views compute.
+ */
+export function counters(state: StateLike, views: CounterViews): Record<string, number> {
+  const kbPerPage = state.machine.geometry.pageBytes / 1024;
+  const c = state.counters;
+  const out: Record<string, number> = {
+    MemTotal: c.totalramPages * kbPerPage,
+    MemFree: c.nrFreePages * kbPerPage,
+    nr_memmap_pages: c.nrMemmapPages,
+    nr_memmap_boot_pages: c.nrMemmapBootPages,
+  };
+  const mi = views.meminfo?.(state as never);
+  const vs = views.vmstat?.(state as never);
+  for (const k of ['MemTotal', 'MemFree'] as const) {
+    const v = num(mi?.[k]);
+    if (v !== undefined) out[k] = v;
+  }
+  for (const k of ['nr_memmap_pages', 'nr_memmap_boot_pages', 'nr_free_pages'] as const) {
+    const v = num(vs?.[k]);
+    if (v !== undefined) out[k] = v;
+  }
+  return out;
+}
+
+/** Sections in number order with their block's state and zone (DOMAIN.md §4.5: block id = section nr / sections per block). */
+export function drawSections(state: StateLike): DrawSection[] {
+  const g = state.machine.geometry;
+  const nrs = [...state.sections.keys()].sort((a, b) => a - b);
+  const out: DrawSection[] = [];
+  for (const nr of nrs) {
+    const s = state.sections.get(nr)!;
+    if (s.flags === 0 && s.subsectionMap === 0n) continue;
+    const blockId = Math.floor(nr / g.sectionsPerBlock);
+    const b = state.blocks.get(blockId);
+    const device = (s.flags & SECTION_TAINT_ZONE_DEVICE) !== 0 || (!b && (s.flags & SECTION_HAS_MEM_MAP) !== 0);
+    out.push({
+      nr,
+      flags: s.flags,
+      subsectionsSet: popcount(s.subsectionMap),
+      subsectionMap: '0x' + s.subsectionMap.toString(16),
+      block: blockId,
+      blockState: b?.state ?? null,
+      zone: b?.zone ?? (device ? 'Device' : null),
+      early: (s.flags & SECTION_IS_EARLY) !== 0,
+      device,
+    });
+  }
+  return out;
+}
+
+export function drawBlocks(state: StateLike): DrawBlock[] {
+  return [...state.blocks.values()]
+    .sort((a, b) => a.id - b.id)
+    .map((b) => ({ id: b.id, state: b.state, zone: b.zone, nrVmemmapPages: b.nrVmemmapPages }));
+}
+
+/** PMD entries of the vmemmap, in address order, with the source that backs each (boot, buddy, altmap, reuse). */
+export function drawPmds(state: StateLike): { pmds: DrawPmd[]; counts: Frame['pmdCounts'] } {
+  const g = state.machine.geometry;
+  const base = Number(g.vmemmapBase >> BigInt(g.pmdShift));
+  const keys = [...state.vmemmap.pmds.keys()].sort((a, b) => a - b);
+  const pmds: DrawPmd[] = [];
+  const bySource: Record<string, number> = {};
+  let leaf = 0;
+  let table = 0;
+  let ptes = 0;
+  for (const k of keys) {
+    const e = state.vmemmap.pmds.get(k)!;
+    if (e.kind === 'leaf') {
+      leaf++;
+      bySource[e.source] = (bySource[e.source] ?? 0) + 1;
+      pmds.push({ idx: k - base, kind: 'leaf', source: e.source, ptes: 0 });
+    } else {
+      table++;
+      const per: Record<string, number> = {};
+      let n = 0;
+      for (const r of e.ptes) {
+        const c = r.endIdx - r.startIdx;
+        n += c;
+        per[r.source] = (per[r.source] ?? 0) + c;
+      }
+      ptes += n;
+      const main = Object.entries(per).sort((a, b) => b[1] - a[1])[0]?.[0] ?? 'none';
+      bySource[main] = (bySource[main] ?? 0) + 1;
+      pmds.push({ idx: k - base, kind: 'table', source: main, ptes: n });
+    }
+  }
+  return { pmds, counts: { leaf, table, ptes, bySource } };
+}
+
+/** At most `max` items: draw the rest as a count, never hang the page on a 64 TiB machine. */
+export function cap<T>(items: readonly T[], max: number): { items: T[]; dropped: number } {
+  return items.length <= max ? { items: [...items], dropped: 0 } : { items: items.slice(0, max), dropped: items.length - max };
+}
+
+/**
+ * Keeps a bounded series of counter samples over a run of unknown length: every `every`-th event is sampled;
+ * when the buffer is full, every other sample is dropped and the stride doubles. Memory stays O(max).
+ */
+export class SampleSeries {
+  private samples: Array<{ seq: number; values: Record<string, number> }> = [];
+  private every = 1;
+  constructor(private readonly max = 2000) {}
+  wants(seq: number): boolean {
+    return seq % this.every === 0;
+  }
+  push(seq: number, values: Record<string, number>): void {
+    const last = this.samples[this.samples.length - 1];
+    if (last && last.seq === seq) {
+      last.values = values;
+      return;
+    }
+    this.samples.push({ seq, values });
+    if (this.samples.length > this.max) {
+      this.samples = this.samples.filter((s, i) => i % 2 === 0 || s.seq % (this.every * 2) === 0);
+      this.every *= 2;
+    }
+  }
+  get stride(): number {
+    return this.every;
+  }
+  toArray(): Array<{ seq: number; values: Record<string, number> }> {
+    return this.samples.slice();
+  }
+}

@@ -1,0 +1,66 @@
+/// <reference lib="webworker" />
+/**
+ * The viewer's replay worker: owns the LogSession (model state, snapshots) so a million-event log loads and
+ * scrubs without blocking the page. The page sends `open` and `seek`; seeks that arrive while one is running
+ * are coalesced to the latest.
+ */
+import { loadViewerApi } from './core-adapter.js';
+import type { FromWorker, ToWorker } from './protocol.js';
+import { LogSession } from './session.js';
+
+const ctx = self as unknown as DedicatedWorkerGlobalScope;
+const post = (m: FromWorker) => ctx.postMessage(m);
+
+let session: LogSession | null = null;
+let pendingSeek: number | null = null;
+let seeking = false;
+
+function message(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+async function drainSeeks(): Promise<void> {
+  if (seeking || !session) return;
+  seeking = true;
+  try {
+    while (pendingSeek !== null) {
+      const seq = pendingSeek;
+      pendingSeek = null;
+      const t0 = performance.now();
+      const frame = await session.frameAt(seq);
+      post({ kind: 'frame', frame, ms: performance.now() - t0 });
+    }
+  } catch (e) {
+    post({ kind: 'error', message: message(e) });
+  } finally {
+    seeking = false;
+  }
+}
+
+ctx.onmessage = async (ev: MessageEvent<ToWorker>) => {
+  const m = ev.data;
+  if (m.kind === 'seek') {
+    pendingSeek = m.seq;
+    void drainSeeks();
+    return;
+  }
+  const api = loadViewerApi();
+  if ('missing' in api) {
+    post({ kind: 'error', message: `this build of the site lacks ${api.missing.join(', ')}` });
+    return;
+  }
+  try {
+    const t0 = performance.now();
+    session = new LogSession(api, m.file, m.name, { onProgress: (events, bytes) => post({ kind: 'progress', events, bytes }) });
+    const s = session;
+    const r = await s.load();
+    const machine = r.header.machine as { arch?: string };
+    post({ kind: 'header', name: m.name, header: { kernel: r.header.kernel, arch: String(machine.arch ?? '?'), memhpVersion: r.header.memhpVersion, seed: r.header.seed } });
+    post({ kind: 'loaded', lastSeq: r.lastSeq, samples: r.samples, snapshots: r.snapshots, ms: performance.now() - t0 });
+    pendingSeek = r.lastSeq;
+    await drainSeeks();
+  } catch (e) {
+    session = null;
+    post({ kind: 'error', message: message(e) });
+  }
+};
