@@ -1,2 +1,6 @@
 #!/usr/bin/env node
-export {};
+import { main } from './program.js';
+
+const code = await main(process.argv);
+// Let stdout drain (pipes) before exiting with the code.
+process.exitCode = code;

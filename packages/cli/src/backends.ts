@@ -1,0 +1,119 @@
+/**
+ * Which architecture backends the CLI knows: the two built in (@memhp/arch-x86, @memhp/arch-arm64) plus any
+ * module named with `--arch-module <path or package>` whose module exports `default` or `backend`. Core never
+ * imports a backend (ARCHITECTURE.md, Contracts); the CLI picks one and passes it in.
+ */
+import { resolve as resolvePath, isAbsolute } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { createRequire } from 'node:module';
+import * as x86 from '@memhp/arch-x86';
+import * as arm64 from '@memhp/arch-arm64';
+import { backendMatches, type ArchBackend } from '@memhp/core';
+import { UserError } from './errors.js';
+
+export function isArchBackend(v: unknown): v is ArchBackend {
+  if (typeof v !== 'object' || v === null) return false;
+  const b = v as Record<string, unknown>;
+  return (
+    typeof b.id === 'string' &&
+    Array.isArray(b.pageSizes) &&
+    typeof b.constants === 'function' &&
+    typeof b.supports === 'function' &&
+    typeof b.vmemmapPopulate === 'function'
+  );
+}
+
+/** Find the backend in a module namespace: `default`, then `backend`, then any backend-shaped export. */
+export function backendFromModule(ns: Record<string, unknown>): ArchBackend | null {
+  for (const key of ['default', 'backend']) {
+    const v = ns[key];
+    if (isArchBackend(v)) return v;
+    if (typeof v === 'function' && v.length === 0) {
+      // A factory (`export default () => backend`) is accepted too.
+      try {
+        const made: unknown = (v as () => unknown)();
+        if (isArchBackend(made)) return made;
+      } catch {
+        /* not a factory */
+      }
+    }
+  }
+  for (const v of Object.values(ns)) if (isArchBackend(v)) return v;
+  return null;
+}
+
+export function builtinBackends(): ArchBackend[] {
+  const out: ArchBackend[] = [];
+  for (const ns of [x86, arm64] as unknown as Record<string, unknown>[]) {
+    const b = backendFromModule(ns);
+    if (b) out.push(b);
+  }
+  return out;
+}
+
+/** Load `--arch-module` values: a path (relative to the working directory) or a package name. */
+export async function loadArchModule(spec: string, cwd = process.cwd()): Promise<ArchBackend> {
+  let url: string;
+  if (spec.startsWith('.') || isAbsolute(spec) || /\.[cm]?[jt]s$/.test(spec)) {
+    url = pathToFileURL(resolvePath(cwd, spec)).href;
+  } else {
+    try {
+      url = pathToFileURL(createRequire(resolvePath(cwd, 'noop.js')).resolve(spec)).href;
+    } catch {
+      url = spec; // let import() try the normal ESM resolution from the CLI itself
+    }
+  }
+  let ns: Record<string, unknown>;
+  try {
+    ns = (await import(url)) as Record<string, unknown>;
+  } catch (e) {
+    throw new UserError(`cannot load arch module "${spec}": ${(e as Error).message.split('\n')[0]}`, { field: '--arch-module' });
+  }
+  const b = backendFromModule(ns);
+  if (!b) {
+    throw new UserError(
+      `arch module "${spec}" exports no arch backend (expected \`export default\` or \`export const backend\` implementing ArchBackend)`,
+      { field: '--arch-module' },
+    );
+  }
+  return b;
+}
+
+export class BackendRegistry {
+  private readonly list: ArchBackend[];
+  constructor(backends: readonly ArchBackend[]) {
+    this.list = [...backends];
+  }
+  static async create(archModules: readonly string[] = []): Promise<BackendRegistry> {
+    const extra: ArchBackend[] = [];
+    for (const m of archModules) extra.push(await loadArchModule(m));
+    // A loaded module wins over a built-in with the same id, so a user can test a patched backend.
+    return new BackendRegistry([...extra, ...builtinBackends()]);
+  }
+  all(): readonly ArchBackend[] {
+    const seen = new Set<string>();
+    return this.list.filter((b) => (seen.has(b.id) ? false : (seen.add(b.id), true)));
+  }
+  /** `uname -m` names and their aliases (`x86` → x86_64, `aarch64` → arm64). */
+  find(name: string): ArchBackend | undefined {
+    const n = name.trim();
+    return this.all().find((b) => backendMatches(b, n)) ?? BUILTIN_ALIASES[n]?.let(this);
+  }
+  get(name: string, where: { file?: string; line?: number; column?: number; field?: string } = { field: '--arch' }): ArchBackend {
+    const b = this.find(name);
+    if (b) return b;
+    const known = this.all().map((x) => x.id);
+    throw new UserError(
+      `unknown architecture "${name}"; known: ${known.length ? known.join(', ') : '(none loaded)'}` +
+        ' (aliases: x86 → x86_64, aarch64 → arm64; load others with --arch-module)',
+      where,
+    );
+  }
+}
+
+/** Aliases the issue requires even if a backend forgets to declare them. */
+const BUILTIN_ALIASES: Record<string, { let(r: BackendRegistry): ArchBackend | undefined }> = {
+  x86: { let: (r) => r.all().find((b) => b.id === 'x86_64') },
+  amd64: { let: (r) => r.all().find((b) => b.id === 'x86_64') },
+  aarch64: { let: (r) => r.all().find((b) => b.id === 'arm64') },
+};

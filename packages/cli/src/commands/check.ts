@@ -1,0 +1,287 @@
+/**
+ * `memhp check memmap-on-memory` and `memhp check hvo`: core's verdicts (mhp_supports_memmap_on_memory and
+ * the HVO conditions) with every arithmetic step, for one kernel or, with `--kernel all`, one row per version
+ * where the answer changes. Exit 1 when the answer is "unsupported" (the kernel would refuse), 0 when supported.
+ */
+import type { Command } from 'commander';
+import type { ArchBackend, ArchConfig, KernelVersion } from '@memhp/core';
+import { examples } from '../program.js';
+import { archConfigFrom, collect, env, optKernels, optSize } from './common.js';
+import { RefusedError, UserError } from '../errors.js';
+import { coreFn, coreHas } from '../port.js';
+import { formatSize } from '../parse/size.js';
+import { kv, paint, printJson, table, type Out } from '../render/output.js';
+
+/** One arithmetic step as core explains it. */
+export interface ExplainStep {
+  /** What the kernel tests, in its own terms. */
+  readonly check: string;
+  readonly formula: string;
+  readonly values: Readonly<Record<string, string>>;
+  /** null for a computation step that cannot fail. */
+  readonly passed: boolean | null;
+}
+
+export interface MemmapVerdict {
+  readonly supported: boolean;
+  readonly vmemmapBytes: number | bigint;
+  readonly vmemmapPages: number;
+  readonly usablePages: number;
+  readonly wastedPages: number;
+  readonly kernel: string;
+  readonly reasons: readonly string[];
+  readonly steps?: readonly ExplainStep[];
+  readonly [k: string]: unknown;
+}
+
+export interface HvoVerdict {
+  readonly optimizable: boolean;
+  readonly vmemmapPagesPerHugepage: number;
+  readonly freedPagesPerHugepage: number;
+  readonly reasons: readonly string[];
+  readonly kernel?: string;
+  readonly steps?: readonly ExplainStep[];
+  readonly [k: string]: unknown;
+}
+
+interface CheckOpts {
+  arch?: string;
+  pageSize?: string;
+  structPage?: string;
+  blockSize?: string;
+  bootRamEnd?: string;
+  kernel?: string;
+  param?: string[];
+  feature?: string[];
+  hugepageSize?: string;
+  size?: string;
+}
+
+function addArchOptions(c: Command): Command {
+  return c
+    .option('--arch <arch>', 'architecture as uname -m names it: x86_64, arm64 (aliases x86, aarch64)', 'x86_64')
+    .option('--page-size <size>', 'base page size: 4K, 16K, 64K', '4K')
+    .option('--struct-page <bytes>', 'sizeof(struct page): 56, 64, 72, 80', '64')
+    .option('--kernel <version>', 'kernel version major.minor, or "all" for one row per version where the answer changes')
+    .option('--feature <name[=value]>', 'arch switch (memhp params --arch A lists them); repeatable', collect);
+}
+
+export function registerCheck(program: Command): void {
+  const check = program
+    .command('check')
+    .description('check a kernel feature for a configuration, with every step of the kernel\'s arithmetic')
+    .addHelpText('after', examples([
+      ['memhp check memmap-on-memory --arch arm64 --page-size 64K --struct-page 56', 'why arm64 64K cannot self-host its memmap'],
+      ['memhp check hvo --arch x86_64 --hugepage-size 1G', 'vmemmap pages freed per 1 GiB HugeTLB page'],
+    ]));
+
+  addArchOptions(
+    check
+      .command('memmap-on-memory')
+      .description('can hot-added memory hold its own memmap (memory_hotplug.memmap_on_memory)? exit 1 when not')
+      .option('--block-size <size>', 'memory block size (default: the arch\'s policy for --boot-ram-end)')
+      .option('--boot-ram-end <size>', 'end of boot RAM, input of the x86 block-size policy', '4G')
+      .option('--size <size>', 'size of the add_memory request (default: one block)')
+      .option('--param <name=value>', 'kernel parameter, e.g. memory_hotplug.memmap_on_memory=1|force (default: =1); repeatable', collect),
+  )
+    .addHelpText('after', examples([
+      ['memhp check memmap-on-memory --arch x86_64', 'x86-64 4K, 128 MiB blocks: supported, 512 vmemmap pages'],
+      ['memhp check memmap-on-memory --arch arm64 --page-size 64K --struct-page 56 --kernel all', 'the verdict per kernel version'],
+      ['memhp check memmap-on-memory --arch x86_64 --struct-page 56 --param memory_hotplug.memmap_on_memory=force --json', 'force mode, as JSON'],
+    ]))
+    .action(async (o: CheckOpts, cmd: Command) => {
+      const { out, registry } = await env(cmd);
+      const { all, kernels } = optKernels(o.kernel);
+      const base = memmapInput(registry, o, kernels[0]!);
+      let shown: Array<MemmapVerdict & { kernels?: string }>;
+      if (all) {
+        const { kernel: _k, ...rest } = base;
+        const across = coreFn<(input: Omit<MemmapInput, 'kernel'>, kernels: readonly KernelVersion[]) => Array<{ kernels: readonly string[]; explanation: MemmapVerdict }>>(
+          'check memmap-on-memory --kernel all',
+          'explainAcrossKernels',
+        );
+        const supportedKernels = kernels.filter((k) => supportsKernel(registry, o, k));
+        shown = across(rest, supportedKernels).map((r) => ({ ...r.explanation, kernels: span(r.kernels) }));
+      } else {
+        shown = [coreFn<(input: MemmapInput) => MemmapVerdict>('check memmap-on-memory', 'explainMemmapOnMemory')(base)];
+      }
+      if (out.json) printJson(out, all ? { arch: o.arch, rows: shown } : shown[0]);
+      else renderMemmap(out, shown, all);
+      if (!all && !shown[0]!.supported) throw new RefusedError('');
+      if (all && shown.every((r) => !r.supported)) throw new RefusedError('');
+    });
+
+  addArchOptions(
+    check
+      .command('hvo')
+      .description('HugeTLB vmemmap optimisation: vmemmap pages per huge page, pages freed, and why not when not; exit 1 when not optimisable')
+      .option('--hugepage-size <size>', 'HugeTLB page size (default: the arch\'s default size)'),
+  )
+    .addHelpText('after', examples([
+      ['memhp check hvo --arch x86_64', '2 MiB pages: 8 vmemmap pages, 7 freed'],
+      ['memhp check hvo --arch arm64 --kernel all', 'arm64 HVO across releases (enabled 5.19, disabled again)'],
+      ['memhp check hvo --arch x86_64 --struct-page 56 --json', 'not a power of two: nothing to free'],
+    ]))
+    .action(async (o: CheckOpts, cmd: Command) => {
+      const { out, registry } = await env(cmd);
+      const { all, kernels } = optKernels(o.kernel);
+      const explain = coreFn<(input: HvoInput) => HvoVerdict>('check hvo', 'explainHvo', 'explainHugetlbVmemmap');
+      const rows = kernels.map((k) => ({ ...explain(hvoInput(registry, o, k)), kernel: k }));
+      const shown = all ? collapse(rows, (r) => `${r.optimizable}|${r.vmemmapPagesPerHugepage}|${r.freedPagesPerHugepage}|${r.reasons.join(';')}`) : rows;
+      if (out.json) printJson(out, all ? { arch: o.arch, rows: shown } : shown[0]);
+      else renderHvo(out, shown, all);
+      if (!all && !shown[0]!.optimizable) throw new RefusedError('');
+      if (all && shown.every((r) => !r.optimizable)) throw new RefusedError('');
+    });
+}
+
+/** What core's explainMemmapOnMemory is given (core's ExplainInput). */
+export interface MemmapInput {
+  readonly backend: ArchBackend;
+  readonly kernel: KernelVersion;
+  readonly pageSizeBytes: number;
+  readonly structPageBytes: number;
+  readonly features: Readonly<Record<string, boolean | number | string>>;
+  readonly param: 'off' | 'on' | 'force';
+  readonly hvoEnabled: boolean;
+  readonly blockSizeBytes?: bigint;
+  readonly bootRamEndBytes: bigint;
+  readonly requestBytes?: bigint;
+}
+
+export interface HvoInput {
+  readonly backend: ArchBackend;
+  readonly config: ArchConfig;
+  readonly kernel: KernelVersion;
+  readonly hugepageBytes: bigint;
+}
+
+function parseParams(params: readonly string[] | undefined, kernel: KernelVersion, backend: ArchBackend, config: ArchConfig): { memmapOnMemory: 'off' | 'on' | 'force'; hugetlbFreeVmemmap: boolean } {
+  for (const p of params ?? []) if (!/^[\w.-]+(=.*)?$/.test(p)) throw new UserError(`not a kernel parameter: "${p}" (expected name=value)`, { field: '--param' });
+  const cmdline = (params ?? ['memory_hotplug.memmap_on_memory=1']).join(' ');
+  const parse = coreFn<(c: string, ctx: object) => { params: { memmapOnMemory: 'off' | 'on' | 'force'; hugetlbFreeVmemmap: boolean } }>('check memmap-on-memory', 'parseCmdline');
+  try {
+    return parse(cmdline, { kernel, archParams: backend.features, structPageBytes: config.structPageBytes }).params;
+  } catch (e) {
+    throw new UserError((e as Error).message, { field: '--param' });
+  }
+}
+
+function supportsKernel(registry: Parameters<typeof archConfigFrom>[0], o: CheckOpts, kernel: KernelVersion): boolean {
+  try {
+    archConfigFrom(registry, o, kernel);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** ['6.0', '6.1'] → "6.0–6.1". */
+const span = (ks: readonly string[]): string => (ks.length <= 1 ? (ks[0] ?? '') : `${ks[0]}–${ks[ks.length - 1]}`);
+
+function memmapInput(registry: Parameters<typeof archConfigFrom>[0], o: CheckOpts, kernel: KernelVersion): MemmapInput {
+  const { backend, config } = archConfigFrom(registry, o, kernel);
+  const p = parseParams(o.param, kernel, backend, config);
+  const blockSizeBytes = optSize(o.blockSize, '--block-size');
+  const requestBytes = optSize(o.size, '--size');
+  return {
+    backend,
+    kernel,
+    pageSizeBytes: config.pageSizeBytes,
+    structPageBytes: config.structPageBytes,
+    features: config.features,
+    param: p.memmapOnMemory,
+    hvoEnabled: p.hugetlbFreeVmemmap,
+    ...(blockSizeBytes !== undefined ? { blockSizeBytes } : {}),
+    bootRamEndBytes: optSize(o.bootRamEnd, '--boot-ram-end') ?? 4n << 30n,
+    ...(requestBytes !== undefined ? { requestBytes } : {}),
+  };
+}
+
+function hvoInput(registry: Parameters<typeof archConfigFrom>[0], o: CheckOpts, kernel: KernelVersion): HvoInput {
+  const { backend, config } = archConfigFrom(registry, o, kernel);
+  const hugepageBytes = optSize(o.hugepageSize, '--hugepage-size') ?? backend.defaultHugepageBytes(config);
+  const sizes = backend.hugepageSizes(config).map((h) => h.bytes);
+  if (!sizes.includes(hugepageBytes)) {
+    throw new UserError(`${backend.id} with ${formatSize(config.pageSizeBytes)} pages has no ${formatSize(hugepageBytes)} HugeTLB size; it has ${sizes.map(formatSize).join(', ')}`, { field: '--hugepage-size' });
+  }
+  return { backend, config, kernel, hugepageBytes };
+}
+
+/** Keep the first row of each run of equal answers (rows are in version order), naming the range it covers. */
+function collapse<T extends { kernel?: string }>(rows: readonly T[], key: (r: T) => string): Array<T & { kernels: string }> {
+  const out: Array<T & { kernels: string }> = [];
+  let prev: string | null = null;
+  for (const r of rows) {
+    const k = key(r);
+    if (k === prev && out.length > 0) {
+      const last = out[out.length - 1]!;
+      last.kernels = `${last.kernels.split('–')[0]}–${r.kernel}`;
+    } else out.push({ ...r, kernels: r.kernel ?? '' });
+    prev = k;
+  }
+  return out;
+}
+
+function renderSteps(out: Out, steps: readonly ExplainStep[] | undefined): void {
+  if (!steps?.length) return;
+  const p = paint(out);
+  out.line(p.bold('Arithmetic:'));
+  for (const s of steps) {
+    const mark = s.passed === null ? '·' : s.passed ? p.green('✓') : p.red('✗');
+    const values = Object.entries(s.values)
+      .map(([k, v]) => `${k} = ${v}`)
+      .join(', ');
+    out.line(`  ${mark} ${s.check}`);
+    out.line(`      ${p.dim(s.formula)}${values ? `  →  ${values}` : ''}`);
+  }
+}
+
+function renderMemmap(out: Out, rows: ReadonlyArray<MemmapVerdict & { kernels?: string }>, all: boolean): void {
+  const p = paint(out);
+  if (all) {
+    out.line(
+      table(
+        out,
+        ['kernel', 'supported', 'vmemmap bytes', 'vmemmap pages', 'usable pages', 'wasted pages', 'reasons'],
+        rows.map((r) => [r.kernels ?? r.kernel, r.supported ? 'yes' : 'no', r.vmemmapBytes, r.vmemmapPages, r.usablePages, r.wastedPages, r.reasons.join('; ')]),
+      ),
+    );
+    return;
+  }
+  const r = rows[0]!;
+  out.line(`${p.bold('memmap_on_memory')} (kernel ${r.kernel}): ${r.supported ? p.green('supported') : p.red('not supported')}`);
+  out.line(kv(out, [['vmemmapBytes', String(r.vmemmapBytes)], ['vmemmapPages', r.vmemmapPages], ['usablePages', r.usablePages], ['wastedPages', r.wastedPages]]));
+  renderSteps(out, r.steps);
+  const notes = (r.notes as readonly string[] | undefined) ?? [];
+  if (notes.length) {
+    out.line(p.bold('Notes:'));
+    for (const n of notes) out.line(`  - ${n}`);
+  }
+  if (r.reasons.length) {
+    out.line(p.bold('Reasons:'));
+    for (const why of r.reasons) out.line(`  - ${why}`);
+  }
+}
+
+function renderHvo(out: Out, rows: ReadonlyArray<HvoVerdict & { kernels?: string }>, all: boolean): void {
+  const p = paint(out);
+  if (all) {
+    out.line(
+      table(
+        out,
+        ['kernel', 'optimizable', 'vmemmap pages/hugepage', 'freed pages/hugepage', 'reasons'],
+        rows.map((r) => [r.kernels ?? r.kernel ?? '', r.optimizable ? 'yes' : 'no', r.vmemmapPagesPerHugepage, r.freedPagesPerHugepage, r.reasons.join('; ')]),
+      ),
+    );
+    return;
+  }
+  const r = rows[0]!;
+  out.line(`${p.bold('HugeTLB vmemmap optimisation')} (kernel ${r.kernel ?? ''}): ${r.optimizable ? p.green('optimizable') : p.red('not optimizable')}`);
+  out.line(kv(out, [['vmemmapPagesPerHugepage', r.vmemmapPagesPerHugepage], ['freedPagesPerHugepage', r.freedPagesPerHugepage]]));
+  renderSteps(out, r.steps);
+  if (r.reasons.length) {
+    out.line(p.bold('Reasons:'));
+    for (const why of r.reasons) out.line(`  - ${why}`);
+  }
+}

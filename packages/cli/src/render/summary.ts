@@ -1,0 +1,132 @@
+/**
+ * The run summary, folded from the event stream (live or replayed, so `run` and `replay --report summary` agree):
+ * memory blocks and sections added and onlined, memory added, memmap bytes by source (boot / buddy / altmap),
+ * PMD vs PTE mappings, HVO pages freed and skipped, and command failures by errno. It counts what events say;
+ * it decides nothing.
+ */
+import type { Envelope } from '../sim.js';
+
+export interface RunSummary {
+  events: number;
+  commands: number;
+  blocksAdded: number;
+  blocksRemoved: number;
+  blocksOnlined: number;
+  blocksOfflined: number;
+  sectionsAdded: number;
+  memoryAddedBytes: bigint;
+  memoryRemovedBytes: bigint;
+  memmapBytesBySource: Record<string, bigint>;
+  memmapBytesFreed: Record<string, bigint>;
+  mappings: { pmd: number; pte: number; pmdFallbacks: number };
+  hvo: { pagesFreed: number; pagesRestored: number; hugepagesOptimized: number; hugepagesSkipped: number; skipReasons: Record<string, number> };
+  failuresByErrno: Record<string, number>;
+  warnings: number;
+  faultsInjected: number;
+}
+
+type P = Record<string, unknown>;
+const big = (x: unknown): bigint => {
+  try {
+    return typeof x === 'string' || typeof x === 'number' || typeof x === 'bigint' ? BigInt(x) : 0n;
+  } catch {
+    return 0n;
+  }
+};
+const num = (x: unknown): number => (typeof x === 'number' ? x : 0);
+
+export function emptySummary(): RunSummary {
+  return {
+    events: 0,
+    commands: 0,
+    blocksAdded: 0,
+    blocksRemoved: 0,
+    blocksOnlined: 0,
+    blocksOfflined: 0,
+    sectionsAdded: 0,
+    memoryAddedBytes: 0n,
+    memoryRemovedBytes: 0n,
+    memmapBytesBySource: {},
+    memmapBytesFreed: {},
+    mappings: { pmd: 0, pte: 0, pmdFallbacks: 0 },
+    hvo: { pagesFreed: 0, pagesRestored: 0, hugepagesOptimized: 0, hugepagesSkipped: 0, skipReasons: {} },
+    failuresByErrno: {},
+    warnings: 0,
+    faultsInjected: 0,
+  };
+}
+
+/** Add one event. Boot-time events (op 0) count as boot: blocks and memory "added" mean hot-added. */
+export function addEvent(s: RunSummary, e: Envelope): void {
+  s.events++;
+  const p = (e.payload ?? {}) as P;
+  const hot = e.op !== 0;
+  switch (e.type) {
+    case 'command.end':
+      s.commands++;
+      if (p.result !== 0 && p.result !== 'ok' && typeof p.errno === 'number' && p.errno !== 0) {
+        const name = typeof p.result === 'string' ? p.result.replace(/^-/, '') : `errno ${p.errno}`;
+        s.failuresByErrno[name] = (s.failuresByErrno[name] ?? 0) + 1;
+      }
+      break;
+    case 'memory_block.create':
+      if (hot) s.blocksAdded++;
+      break;
+    case 'memory_block.remove':
+      s.blocksRemoved++;
+      break;
+    case 'memory_block.state':
+      if (p.to === 'online' && p.from !== 'online') s.blocksOnlined++;
+      if (p.to === 'offline' && p.from !== 'offline') s.blocksOfflined++;
+      break;
+    case 'section.mark_present':
+      if (hot) s.sectionsAdded += 'endSection' in p ? num(p.endSection) - num(p.startSection) + 1 : 1;
+      break;
+    case 'resource.request':
+      if (hot && (p.result === undefined || p.result === 0 || p.result === 'ok') && typeof p.name === 'string' && p.name.startsWith('System RAM'))
+        s.memoryAddedBytes += big(p.end) - big(p.start);
+      break;
+    case 'resource.release':
+      if (typeof p.name !== 'string' || p.name.startsWith('System RAM')) s.memoryRemovedBytes += big(p.end) - big(p.start);
+      break;
+    case 'vmemmap.populate': {
+      const bytes = big(p.end) - big(p.start);
+      const src = String(p.source ?? 'unknown');
+      s.memmapBytesBySource[src] = (s.memmapBytesBySource[src] ?? 0n) + bytes;
+      if (p.granularity === 'pmd') s.mappings.pmd++;
+      else s.mappings.pte += Number(bytes) > 0 ? 1 : 0;
+      if (p.fallback) s.mappings.pmdFallbacks++;
+      break;
+    }
+    case 'vmemmap.depopulate': {
+      const to = String(p.to ?? 'unknown');
+      s.memmapBytesFreed[to] = (s.memmapBytesFreed[to] ?? 0n) + (big(p.end) - big(p.start));
+      break;
+    }
+    case 'hvo.optimize':
+      s.hvo.hugepagesOptimized++;
+      s.hvo.pagesFreed += num(p.pagesFreed ?? p.freed);
+      break;
+    case 'hvo.restore':
+      s.hvo.pagesRestored += num(p.pagesAllocated ?? p.allocated ?? p.pages);
+      break;
+    case 'hvo.skip': {
+      s.hvo.hugepagesSkipped++;
+      const why = String(p.reason ?? 'unknown');
+      s.hvo.skipReasons[why] = (s.hvo.skipReasons[why] ?? 0) + 1;
+      break;
+    }
+    case 'kernel.warn':
+      s.warnings++;
+      break;
+    case 'fault.inject':
+      s.faultsInjected++;
+      break;
+  }
+}
+
+export function summarize(events: Iterable<Envelope>): RunSummary {
+  const s = emptySummary();
+  for (const e of events) addEvent(s, e);
+  return s;
+}

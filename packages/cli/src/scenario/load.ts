@@ -1,0 +1,411 @@
+/**
+ * Read a scenario file: YAML → located syntax errors → TypeBox validation with the field path and line of
+ * every problem → a plain, typed plan (the machine as core's MachineConfig, and each step as core Commands or
+ * an expectation). No model logic: unit conversion and shape only.
+ */
+import { readFileSync } from 'node:fs';
+import { LineCounter, parseDocument, type Document } from 'yaml';
+import { Value } from '@sinclair/typebox/value';
+import { Type, type TSchema } from '@sinclair/typebox';
+import { DEFAULT_KERNEL, isErrnoName, parseKernelVersion, type Command, type ErrnoName, type KernelVersion, type MachineConfig, type MhpFlag, type OnlineType, type PgmapType } from '@memhp/core';
+import { UserError, type Location } from '../errors.js';
+import { parseSize, SizeSyntaxError } from '../parse/size.js';
+import { parseBlockList } from '../parse/ranges.js';
+import { fieldPath, pointerToPath, positionOf, type PathSeg } from './locate.js';
+import { BlockList, FaultsSchema, MachineSchema, Size, STEP_KINDS, STEP_SCHEMAS, type StepKind, type StepOf } from './schema.js';
+
+export interface FaultPolicy {
+  readonly probability?: number;
+  readonly nth?: readonly number[];
+  readonly errno?: string;
+}
+
+export interface FaultConfig {
+  readonly seed: number;
+  readonly policies: Readonly<Record<string, FaultPolicy>>;
+}
+
+/** A counter expectation: an absolute value or a change since the previous `expect`. */
+export interface CounterExpect {
+  readonly delta: boolean;
+  readonly value: number;
+  /** `kB` for meminfo keys given with a unit; counters are compared in the unit the kernel prints. */
+  readonly unit?: string;
+  readonly text: string;
+}
+
+export interface BlockExpect {
+  readonly state?: string;
+  readonly valid_zones?: string;
+  readonly phys_index?: string;
+  readonly removable?: string;
+  readonly exists?: boolean;
+}
+
+export interface ExpectSpec {
+  readonly errno?: ErrnoName | 'ok';
+  readonly meminfo?: Readonly<Record<string, CounterExpect>>;
+  readonly vmstat?: Readonly<Record<string, CounterExpect>>;
+  readonly blocks?: ReadonlyMap<number, BlockExpect>;
+  readonly zoneinfo?: Readonly<Record<string, Readonly<Record<string, CounterExpect>>>>;
+}
+
+interface StepBase {
+  readonly index: number;
+  readonly where: Location;
+  /** The step as written, one line: `online {blocks: 32-39, type: online_movable}`. */
+  readonly label: string;
+}
+
+export type PlannedStep =
+  | (StepBase & { readonly kind: 'command'; readonly step: StepKind; readonly commands: readonly Command[]; readonly hugepageSizeDefault?: boolean })
+  | (StepBase & { readonly kind: 'expect'; readonly expect: ExpectSpec });
+
+export interface LoadedScenario {
+  readonly file: string;
+  readonly name?: string;
+  readonly description?: string;
+  /** The arch as written (resolve with the backend registry); its location for errors. */
+  readonly arch: { readonly name: string; readonly where: Location };
+  readonly machine: MachineConfig;
+  readonly faults: FaultConfig;
+  readonly steps: readonly PlannedStep[];
+}
+
+export interface LoadOptions {
+  /** `--kernel` on the command line wins over machine.kernel. */
+  readonly kernel?: KernelVersion;
+  /** `--seed` wins over faults.seed. */
+  readonly seed?: number;
+}
+
+class Ctx {
+  constructor(
+    readonly file: string,
+    readonly doc: Document,
+    readonly lc: LineCounter,
+  ) {}
+  where(path: readonly PathSeg[], preferKey = false): Location {
+    const p = positionOf(this.doc, this.lc, path, preferKey);
+    return { file: this.file, line: p?.line, column: p?.column, field: fieldPath(path) || undefined };
+  }
+  fail(path: readonly PathSeg[], msg: string, preferKey = false): never {
+    throw new UserError(msg, this.where(path, preferKey));
+  }
+}
+
+export function loadScenarioFile(file: string, opts: LoadOptions = {}): LoadedScenario {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new UserError(code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : `cannot read: ${(e as Error).message}`, { file });
+  }
+  return loadScenario(file, text, opts);
+}
+
+export function loadScenario(file: string, text: string, opts: LoadOptions = {}): LoadedScenario {
+  const lc = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true, strict: true });
+  const err = doc.errors[0];
+  if (err) {
+    const p = err.linePos?.[0];
+    throw new UserError(`YAML syntax: ${err.message.split('\n')[0]}`, { file, line: p?.line, column: p?.col });
+  }
+  const ctx = new Ctx(file, doc, lc);
+  const data: unknown = doc.toJS({ maxAliasCount: 100 });
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) ctx.fail([], 'a scenario is a YAML mapping with memhp: 1, machine: and steps:');
+  const top = data as Record<string, unknown>;
+
+  // Top level without steps; each step is validated on its own so the message names its kind.
+  const Top = Type.Object(
+    {
+      memhp: Type.Literal(1),
+      name: Type.Optional(Type.String()),
+      description: Type.Optional(Type.String()),
+      machine: MachineSchema,
+      faults: Type.Optional(FaultsSchema),
+      steps: Type.Optional(Type.Array(Type.Unknown())),
+    },
+    { additionalProperties: false },
+  );
+  if (top.memhp === undefined) ctx.fail([], 'missing "memhp: 1" (the scenario format version)');
+  if (top.memhp !== 1) ctx.fail(['memhp'], `unsupported scenario format version ${JSON.stringify(top.memhp)}; this memhp reads version 1`);
+  if (top.machine && typeof top.machine === 'object' && typeof (top.machine as Record<string, unknown>).kernel === 'number') {
+    ctx.fail(['machine', 'kernel'], `write the kernel version as a quoted string ("${String((top.machine as Record<string, unknown>).kernel)}"): YAML reads 6.10 as the number 6.1`);
+  }
+  validate(ctx, Top, top, []);
+
+  const m = top.machine as StepLike;
+  const kernelText = typeof m.kernel === 'string' ? m.kernel : undefined;
+  let kernel: KernelVersion;
+  try {
+    kernel = opts.kernel ?? parseKernelVersion(kernelText ?? DEFAULT_KERNEL);
+  } catch (e) {
+    return ctx.fail(['machine', 'kernel'], (e as Error).message);
+  }
+  const pageSizeBytes = m.pageSize === undefined ? 4096 : Number(size(ctx, m.pageSize, ['machine', 'pageSize']));
+  const nodes = (m.nodes as StepLike[]).map((n, i) => ({
+    id: n.id as number,
+    memory: ((n.memory as StepLike[] | undefined) ?? []).map((r, j) => ({
+      startBytes: size(ctx, r.start, ['machine', 'nodes', i, 'memory', j, 'start']),
+      sizeBytes: size(ctx, r.size, ['machine', 'nodes', i, 'memory', j, 'size']),
+    })),
+  }));
+  const seenNodes = new Set<number>();
+  nodes.forEach((n, i) => {
+    if (seenNodes.has(n.id)) ctx.fail(['machine', 'nodes', i, 'id'], `node ${n.id} is listed twice`);
+    seenNodes.add(n.id);
+  });
+  const sysctls: Record<string, string> = {};
+  for (const [k, v] of Object.entries((m.sysctls as Record<string, unknown> | undefined) ?? {})) sysctls[k] = String(v === true ? 1 : v === false ? 0 : v);
+  const machine: MachineConfig = {
+    arch: m.arch as string,
+    pageSizeBytes,
+    structPageBytes: (m.structPageSize as number | undefined) ?? 64,
+    kernel,
+    cmdline: (m.cmdline as string | undefined) ?? '',
+    ...(m.features ? { features: m.features as Record<string, string | number | boolean> } : {}),
+    ...(m.blockSize !== undefined ? { blockSizeBytes: size(ctx, m.blockSize, ['machine', 'blockSize']) } : {}),
+    nodes,
+    ...(Object.keys(sysctls).length ? { sysctls } : {}),
+  };
+
+  const f = (top.faults as StepLike | undefined) ?? {};
+  const policies: Record<string, FaultPolicy> = {};
+  for (const [k, v] of Object.entries(f)) if (k !== 'seed') policies[k] = v as FaultPolicy;
+  const faults: FaultConfig = { seed: opts.seed ?? (f.seed as number | undefined) ?? 1, policies };
+
+  const rawSteps = (top.steps as unknown[] | undefined) ?? [];
+  const steps = rawSteps.map((s, i) => planStep(ctx, s, i));
+  return {
+    file,
+    ...(typeof top.name === 'string' ? { name: top.name } : {}),
+    ...(typeof top.description === 'string' ? { description: top.description } : {}),
+    arch: { name: m.arch as string, where: ctx.where(['machine', 'arch']) },
+    machine,
+    faults,
+    steps,
+  };
+}
+
+type StepLike = Record<string, unknown>;
+
+function validate(ctx: Ctx, schema: TSchema, value: unknown, base: readonly PathSeg[]): void {
+  const first = Value.Errors(schema, value).First();
+  if (!first) return;
+  const rel = pointerToPath(first.path);
+  const path = [...base, ...rel];
+  const v = first.value;
+  let msg: string;
+  if (first.schema === Size) msg = `not a size: ${JSON.stringify(v)} (expected e.g. 4K, 128M, 2G, 134217728 or 0x8000000)`;
+  else if (first.schema === BlockList) msg = `not a block list: ${JSON.stringify(v)} (expected e.g. 32-39, 32,34,40-41 or 7)`;
+  else if (/required property/i.test(first.message)) msg = `missing required field "${String(rel[rel.length - 1])}"`;
+  else if (/unexpected property/i.test(first.message)) {
+    const known = propertyNames(schema, rel.slice(0, -1));
+    msg = `unknown field "${String(rel[rel.length - 1])}"${known.length ? `; known: ${known.join(', ')}` : ''}`;
+    ctx.fail(path, msg, true);
+  } else if ('anyOf' in first.schema && Array.isArray(first.schema.anyOf) && first.schema.anyOf.every((s: TSchema) => 'const' in s)) {
+    msg = `${JSON.stringify(v)} is not one of ${first.schema.anyOf.map((s: TSchema) => JSON.stringify(s.const)).join(', ')}`;
+  } else msg = `${first.message.replace(/^Expected/, 'expected')}${v === undefined ? '' : `, got ${JSON.stringify(v)}`}`;
+  ctx.fail(path, msg);
+}
+
+function propertyNames(schema: TSchema, path: readonly PathSeg[]): string[] {
+  let s: TSchema | undefined = schema;
+  for (const seg of path) {
+    if (!s) return [];
+    if (s.type === 'object' && s.properties) s = (s.properties as Record<string, TSchema>)[String(seg)];
+    else if (s.type === 'array' && s.items) s = s.items as TSchema;
+    else if (s.type === 'object' && s.patternProperties) s = Object.values(s.patternProperties as Record<string, TSchema>)[0];
+    else return [];
+  }
+  return s?.type === 'object' && s.properties ? Object.keys(s.properties as object) : [];
+}
+
+function size(ctx: Ctx, v: unknown, path: readonly PathSeg[]): bigint {
+  try {
+    return parseSize(v as string | number);
+  } catch (e) {
+    if (e instanceof SizeSyntaxError) ctx.fail(path, e.message);
+    throw e;
+  }
+}
+
+function planStep(ctx: Ctx, raw: unknown, index: number): PlannedStep {
+  const path: PathSeg[] = ['steps', index];
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) ctx.fail(path, `a step is a mapping with one key, one of: ${STEP_KINDS.join(', ')}`);
+  const keys = Object.keys(raw);
+  if (keys.length !== 1) ctx.fail(path, `a step has exactly one key (the step kind), found ${keys.length ? keys.join(', ') : 'none'}`);
+  const kind = keys[0]!;
+  if (!(STEP_KINDS as string[]).includes(kind)) ctx.fail([...path, kind], `unknown step "${kind}"; known: ${STEP_KINDS.join(', ')}`, true);
+  const k = kind as StepKind;
+  const body = (raw as StepLike)[k];
+  const bodyPath = [...path, k];
+  validate(ctx, STEP_SCHEMAS[k], body, bodyPath);
+  const where = ctx.where(path);
+  const label = `${k} ${compact(body)}`;
+  if (k === 'expect') return { kind: 'expect', index, where, label, expect: planExpect(ctx, body as StepOf<'expect'>, bodyPath) };
+  const s = (field: string): bigint => size(ctx, (body as StepLike)[field], [...bodyPath, field]);
+  const os = (field: string): bigint | undefined => ((body as StepLike)[field] === undefined ? undefined : s(field));
+  const range = () => ({ startBytes: s('start'), sizeBytes: s('size') });
+  const blocks = (): number[] => {
+    try {
+      return parseBlockList((body as StepLike).blocks as string);
+    } catch (e) {
+      return ctx.fail([...bodyPath, 'blocks'], (e as Error).message);
+    }
+  };
+  const cmd = (commands: Command[], extra: { hugepageSizeDefault?: boolean } = {}): PlannedStep => ({ kind: 'command', step: k, index, where, label, commands, ...extra });
+  switch (k) {
+    case 'plug_dimm': {
+      const b = body as StepOf<'plug_dimm'>;
+      const start = os('start');
+      return cmd([{ kind: 'plug_dimm', id: b.id, node: b.node, sizeBytes: s('size'), ...(start !== undefined ? { startBytes: start } : {}) }]);
+    }
+    case 'unplug_dimm':
+      return cmd([{ kind: 'unplug_dimm', id: (body as StepOf<'unplug_dimm'>).id }]);
+    case 'online': {
+      const type: OnlineType = (body as StepOf<'online'>).type ?? 'online';
+      return cmd(blocks().map((block) => ({ kind: 'block_state', block, state: type })));
+    }
+    case 'offline':
+      return cmd(blocks().map((block) => ({ kind: 'block_state', block, state: 'offline' as const })));
+    case 'auto_online_blocks':
+      return cmd([{ kind: 'auto_online_blocks', value: body as OnlineType | 'offline' }]);
+    case 'hugepages': {
+      const b = body as StepOf<'hugepages'>;
+      // sizeBytes 0 means "the default huge page size"; the runner fills it from the backend.
+      return cmd([{ kind: 'hugepages', ...(b.node !== undefined ? { node: b.node } : {}), sizeBytes: os('size') ?? 0n, count: b.count }], {
+        hugepageSizeDefault: b.size === undefined,
+      });
+    }
+    case 'sysctl':
+      return cmd(
+        Object.entries(body as Record<string, unknown>).map(([name, value]) => ({
+          kind: 'sysctl' as const,
+          name,
+          value: String(value === true ? 1 : value === false ? 0 : value),
+        })),
+      );
+    case 'virtio_mem': {
+      const b = body as StepOf<'virtio_mem'>;
+      const region = os('region');
+      const start = os('start');
+      const dbs = os('blockSize');
+      return cmd([
+        {
+          kind: 'virtio_mem',
+          id: b.id,
+          ...(b.node !== undefined ? { node: b.node } : {}),
+          ...(start !== undefined ? { regionStartBytes: start } : {}),
+          ...(region !== undefined ? { regionBytes: region } : {}),
+          requestedBytes: s('requested'),
+          ...(dbs !== undefined ? { deviceBlockBytes: dbs } : {}),
+        },
+      ]);
+    }
+    case 'add_memory': {
+      const b = body as StepOf<'add_memory'>;
+      return cmd([{ kind: 'add_memory', node: b.node, range: range(), flags: (b.flags ?? []) as MhpFlag[] }]);
+    }
+    case 'add_memory_driver_managed': {
+      const b = body as StepOf<'add_memory_driver_managed'>;
+      return cmd([{ kind: 'add_memory_driver_managed', node: b.node, range: range(), resourceName: b.name ?? 'System RAM (kmem)', flags: (b.flags ?? []) as MhpFlag[] }]);
+    }
+    case 'remove_memory':
+      return cmd([{ kind: 'remove_memory', range: range() }]);
+    case 'offline_and_remove_memory':
+      return cmd([{ kind: 'offline_and_remove_memory', range: range() }]);
+    case 'probe':
+      return cmd([{ kind: 'probe', startBytes: s('start') }]);
+    case 'memremap_pages': {
+      const b = body as StepOf<'memremap_pages'>;
+      const reserve = os('altmapReserve');
+      const free = os('altmapFree');
+      return cmd([
+        {
+          kind: 'memremap_pages',
+          ...(b.id !== undefined ? { id: b.id } : {}),
+          node: b.node,
+          range: range(),
+          type: b.type as PgmapType,
+          ...(reserve !== undefined ? { altmapReserveBytes: reserve } : {}),
+          ...(free !== undefined ? { altmapFreeBytes: free } : {}),
+          ...(b.vmemmapShift !== undefined ? { vmemmapShift: b.vmemmapShift } : {}),
+        },
+      ]);
+    }
+    case 'memunmap_pages': {
+      const b = body as StepOf<'memunmap_pages'>;
+      if (b.id === undefined && b.start === undefined) ctx.fail(bodyPath, 'memunmap_pages needs id: or start: and size:');
+      if ((b.start === undefined) !== (b.size === undefined)) ctx.fail(bodyPath, 'memunmap_pages needs both start: and size:');
+      return cmd([{ kind: 'memunmap_pages', ...(b.id !== undefined ? { id: b.id } : {}), ...(b.start !== undefined ? { range: range() } : {}) }]);
+    }
+    case 'dax_kmem': {
+      const b = body as StepOf<'dax_kmem'>;
+      return cmd([{ kind: 'dax_kmem', id: b.id, node: b.node, range: range(), action: b.action }]);
+    }
+  }
+  return ctx.fail(bodyPath, `step "${k}" is not handled`);
+}
+
+function counter(ctx: Ctx, v: string | number, path: readonly PathSeg[]): CounterExpect {
+  if (typeof v === 'number') return { delta: false, value: v, text: String(v) };
+  const m = /^\s*([+-])?\s*(\d+)\s*(kB)?\s*$/.exec(v);
+  if (!m) ctx.fail(path, `not a counter value: ${JSON.stringify(v)} (expected e.g. 512, "+512", "24684084 kB" or "+129024 kB")`);
+  const n = Number(m[2]);
+  return { delta: m[1] !== undefined, value: m[1] === '-' ? -n : n, ...(m[3] ? { unit: m[3] } : {}), text: v.trim() };
+}
+
+function planExpect(ctx: Ctx, e: StepOf<'expect'>, path: readonly PathSeg[]): ExpectSpec {
+  const out: { -readonly [K in keyof ExpectSpec]: ExpectSpec[K] } = {};
+  if (e.errno !== undefined) {
+    const v = e.errno === 0 ? 'ok' : e.errno;
+    if (v !== 'ok' && !isErrnoName(v)) ctx.fail([...path, 'errno'], `unknown errno "${v}"; use ok or one of EPERM, EINTR, ENXIO, E2BIG, ENOMEM, EBUSY, EEXIST, EINVAL, ERANGE, EOPNOTSUPP, ENOTSUPP`);
+    out.errno = v as ErrnoName | 'ok';
+  }
+  const counters = (obj: Record<string, string | number> | undefined, key: string) => {
+    if (!obj) return undefined;
+    const r: Record<string, CounterExpect> = {};
+    for (const [k, v] of Object.entries(obj)) r[k] = counter(ctx, v, [...path, key, k]);
+    return r;
+  };
+  if (e.meminfo) out.meminfo = counters(e.meminfo, 'meminfo');
+  if (e.vmstat) out.vmstat = counters(e.vmstat, 'vmstat');
+  if (e.zoneinfo) {
+    const z: Record<string, Record<string, CounterExpect>> = {};
+    for (const [zone, fields] of Object.entries(e.zoneinfo)) {
+      if (!/^node\d+\/\w+$/.test(zone)) ctx.fail([...path, 'zoneinfo', zone], `zone key "${zone}" must be node<N>/<Zone>, e.g. node0/Normal`, true);
+      z[zone] = {};
+      for (const [k, v] of Object.entries(fields)) z[zone][k] = counter(ctx, v, [...path, 'zoneinfo', zone, k]);
+    }
+    out.zoneinfo = z;
+  }
+  if (e.blocks) {
+    const m = new Map<number, BlockExpect>();
+    for (const [ids, attrs] of Object.entries(e.blocks)) {
+      let list: number[];
+      try {
+        list = parseBlockList(ids.replace(/^memory/, ''));
+      } catch (err) {
+        ctx.fail([...path, 'blocks', ids], (err as Error).message, true);
+      }
+      const { removable, ...rest } = attrs;
+      const a: BlockExpect = { ...rest, ...(removable !== undefined ? { removable: String(removable) } : {}) };
+      for (const id of list) m.set(id, a);
+    }
+    out.blocks = m;
+  }
+  return out;
+}
+
+function compact(v: unknown): string {
+  if (v === null || v === undefined) return '';
+  if (typeof v !== 'object') return String(v);
+  if (Array.isArray(v)) return `[${v.map(compact).join(', ')}]`;
+  return `{${Object.entries(v as Record<string, unknown>)
+    .map(([k, x]) => `${k}: ${compact(x)}`)
+    .join(', ')}}`;
+}
