@@ -219,6 +219,18 @@ export interface ArchBackend {
 
   /** vmemmap_free(start, end, altmap). */
   vmemmapFree(ctx: VmemmapContext, start: bigint, end: bigint, altmap: AltmapHandle | null): void;
+
+  /**
+   * Page shifts the direct/linear map may use for hot-added memory, largest first (x86 with pdpe1gb: 30, 21,
+   * 12). Only used to report `linear_map.add`. Absent → PMD and base pages.
+   */
+  directMapShifts?(config: ArchConfig): readonly number[];
+
+  /**
+   * arch_add_memory removes the linear mapping again when __add_pages fails (arm64: yes; x86: no, DOMAIN.md
+   * §4.2). Absent → false.
+   */
+  removesLinearMapOnAddFailure?(config: ArchConfig): boolean;
 }
 
 /** Resolve `aliases` (`x86` → `x86_64`, `aarch64` → `arm64`). */

@@ -1,0 +1,220 @@
+/**
+ * Boot (DOMAIN.md §2.4, §3.9, §4.5, §10): memblock and iomem from the machine's RAM ranges, memory_present,
+ * sparse_init per node (the memmap of every present section, completely, from boot memory), the subsection
+ * map of early sections (subsection_map_init), zones and their spans (free_area_init), and the memory block
+ * devices of boot memory (memory_dev_init). Models 6.1's mm/sparse.c, mm/mm_init.c and drivers/base/memory.c.
+ *
+ * Not modelled: kernelcore= / movablecore= (ZONE_MOVABLE of boot memory), memblock reservations other than the
+ * memmap and its page tables (kernel image, initrd …), so boot `managed` is present − memmap − page tables.
+ */
+import type { ZoneName } from '../arch/backend.js';
+import type { KResult } from '../kernel/errno.js';
+import type { KernelCtx } from '../commands/registry.js';
+import {
+  hex,
+  pfnToPageVa,
+  pfnToSectionNr,
+  sectionNrToPfn,
+  sectionNrToRoot,
+  subsectionMask,
+} from '../model/geometry.js';
+import { SECTION_MARKED_PRESENT, type MachineState } from '../model/state.js';
+
+interface PfnRange {
+  readonly nid: number;
+  readonly startPfn: number;
+  readonly endPfn: number;
+  readonly startBytes: bigint;
+  readonly endBytes: bigint;
+}
+
+/** memblock.memory in pfns: PFN_UP(start) … PFN_DOWN(end) (for_each_mem_pfn_range). */
+export function bootPfnRanges(ctx: KernelCtx): PfnRange[] {
+  const g = ctx.machine.geometry;
+  const page = BigInt(g.pageBytes);
+  const out: PfnRange[] = [];
+  for (const n of ctx.machine.config.nodes) {
+    for (const r of n.memory) {
+      const endBytes = r.startBytes + r.sizeBytes;
+      const startPfn = Number((r.startBytes + page - 1n) / page);
+      const endPfn = Number(endBytes / page);
+      if (endPfn > startPfn) out.push({ nid: n.id, startPfn, endPfn, startBytes: r.startBytes, endBytes });
+    }
+  }
+  return out.sort((a, b) => a.startPfn - b.startPfn);
+}
+
+/** Zone boundaries in pfns: DMA/DMA32 from the backend, then Normal up to the end of physical memory. */
+export function zoneBounds(ctx: KernelCtx): Array<{ zone: ZoneName; startPfn: number; endPfn: number }> {
+  const g = ctx.machine.geometry;
+  const out: Array<{ zone: ZoneName; startPfn: number; endPfn: number }> = [];
+  let lo = 0;
+  for (const z of ctx.machine.constants.lowZones) {
+    const hi = Number(z.endBytes >> BigInt(g.pageShift));
+    out.push({ zone: z.zone, startPfn: lo, endPfn: hi });
+    lo = hi;
+  }
+  out.push({ zone: 'Normal', startPfn: lo, endPfn: 2 ** (g.maxPhysmemBits - g.pageShift) });
+  return out;
+}
+
+export function boot(ctx: KernelCtx): KResult {
+  const s = ctx.state as MachineState;
+  const m = ctx.machine;
+  const g = m.geometry;
+  ctx.emit('boot.begin', { blockSizeBytes: hex(g.blockSizeBytes), why: m.blockSizeWhy });
+  const ranges = bootPfnRanges(ctx);
+
+  // memblock and the firmware RAM map (iomem "System RAM")
+  for (const r of ranges) {
+    ctx.emit('memblock.add', { nid: r.nid, start: hex(r.startBytes), end: hex(r.endBytes), driverManaged: false });
+  }
+  for (const r of ranges) {
+    ctx.emit('resource.request', {
+      id: s.nextResourceId,
+      start: hex(r.startBytes),
+      end: hex(r.endBytes - 1n),
+      name: 'System RAM',
+      flags: ['system_ram', 'busy'],
+      boot: true,
+      result: 0,
+      conflict: null,
+    });
+  }
+  const memNodes = [...new Set(ranges.map((r) => r.nid))].sort((a, b) => a - b);
+  for (const nid of memNodes) ctx.emit('node.online', { nid, hasCpus: true });
+
+  // memory_present: the first node to touch a section owns it
+  for (const r of ranges) {
+    for (let nr = pfnToSectionNr(g, r.startPfn); nr <= pfnToSectionNr(g, r.endPfn - 1); nr++) {
+      const root = sectionNrToRoot(g, nr);
+      if (!s.roots.has(root)) ctx.emit('section.root_alloc', { root, nid: r.nid, source: 'boot' });
+      const ms = s.sections.get(nr);
+      if (!ms || !(ms.flags & SECTION_MARKED_PRESENT)) ctx.emit('section.mark_present', { section: nr, nid: r.nid, boot: true });
+    }
+  }
+
+  // sparse_init: per node, usage maps then the complete memmap of every present section
+  const reservedByNode = new Map<number, number>();
+  for (const nid of memNodes) {
+    const before = s.counters.bootReservedPages;
+    const present = [...s.sections.entries()]
+      .filter(([, ms]) => ms.nid === nid && ms.flags & SECTION_MARKED_PRESENT)
+      .map(([nr]) => nr)
+      .sort((a, b) => a - b);
+    for (const nr of present) ctx.emit('section.usage_alloc', { section: nr, source: 'boot' });
+    const vctx = ctx.vmemmap(true);
+    let failedAt = -1;
+    for (const nr of present) {
+      const start = pfnToPageVa(g, sectionNrToPfn(g, nr));
+      const r = ctx.backend.vmemmapPopulate(vctx, start, start + BigInt(g.sectionMemmapBytes), nid, null);
+      if (r !== 0) {
+        failedAt = nr;
+        break;
+      }
+      ctx.emit('section.set_memmap', { section: nr, early: true, memmapPages: g.sectionMemmapPages, account: 'boot' });
+    }
+    if (failedAt >= 0) {
+      // sparse_init_nid failed: the node's remaining present sections are cleared (their memory is lost)
+      ctx.warn(`sparse_init_nid: node ${nid}: memmap allocation failed at section ${failedAt}; remaining sections cleared`);
+      for (const nr of present.filter((x) => x >= failedAt)) ctx.emit('section.invalidate', { section: nr });
+    }
+    reservedByNode.set(nid, s.counters.bootReservedPages - before);
+  }
+
+  // subsection_map_init: early sections may be partially populated
+  for (const r of ranges) {
+    for (let pfn = r.startPfn; pfn < r.endPfn; ) {
+      const nr = pfnToSectionNr(g, pfn);
+      const end = Math.min(r.endPfn, sectionNrToPfn(g, nr + 1));
+      const ms = s.sections.get(nr);
+      if (ms && ms.usage !== 'none') {
+        const mask = subsectionMask(g, pfn, end - pfn);
+        const after = ms.subsectionMap | mask;
+        if (after !== ms.subsectionMap) {
+          ctx.emit('subsection.fill', {
+            section: nr,
+            pfn,
+            nrPages: end - pfn,
+            mask: hex(mask),
+            before: hex(ms.subsectionMap),
+            after: hex(after),
+            result: 0,
+          });
+        }
+      }
+      pfn = end;
+    }
+  }
+
+  // free_area_init: zone spans, present and managed pages per node
+  const bounds = zoneBounds(ctx);
+  for (const nid of memNodes) {
+    const mine = ranges.filter((r) => r.nid === nid);
+    const nodeStart = Math.min(...mine.map((r) => r.startPfn));
+    const nodeEnd = Math.max(...mine.map((r) => r.endPfn));
+    const zones: Array<{ zone: ZoneName; startPfn: number; spanned: number; present: number }> = [];
+    for (const b of bounds) {
+      const zs = Math.max(nodeStart, b.startPfn);
+      const ze = Math.min(nodeEnd, b.endPfn);
+      if (ze <= zs) continue;
+      let present = 0;
+      for (const r of mine) present += Math.max(0, Math.min(r.endPfn, ze) - Math.max(r.startPfn, zs));
+      zones.push({ zone: b.zone, startPfn: zs, spanned: ze - zs, present });
+    }
+    // memblock allocates top-down: the memmap and its page tables sit in the node's highest populated zone
+    let reserved = reservedByNode.get(nid) ?? 0;
+    const take = new Array<number>(zones.length).fill(0);
+    for (let i = zones.length - 1; i >= 0 && reserved > 0; i--) {
+      take[i] = Math.min(reserved, zones[i]!.present);
+      reserved -= take[i]!;
+    }
+    zones.forEach((z, i) =>
+      ctx.emit('zone.init', { nid, zone: z.zone, startPfn: z.startPfn, spannedPages: z.spanned, presentPages: z.present, managedPages: z.present - take[i]! }),
+    );
+  }
+
+  createBootMemoryBlocks(ctx);
+  const maxPfn = ranges.length ? Math.max(...ranges.map((r) => r.endPfn)) : 0;
+  ctx.emit('boot.end', { maxPfn });
+  return { ok: true };
+}
+
+/**
+ * memory_dev_init + register_memory_blocks_under_node(MEMINIT_EARLY): a block exists when at least one of its
+ * sections is present; it is online; its zone is the single populated zone of its node intersecting the block,
+ * or none when several zones or several nodes intersect it (memory_block_add_nid, 6.1).
+ */
+export function createBootMemoryBlocks(ctx: KernelCtx): void {
+  const s = ctx.state;
+  const g = ctx.machine.geometry;
+  if (s.highestPresentSection < 0) return;
+  const lastBlock = Math.floor(s.highestPresentSection / g.sectionsPerBlock);
+  for (let id = 0; id <= lastBlock; id++) {
+    const nids: number[] = [];
+    for (let nr = id * g.sectionsPerBlock; nr < (id + 1) * g.sectionsPerBlock; nr++) {
+      const ms = s.sections.get(nr);
+      if (ms && ms.flags & SECTION_MARKED_PRESENT && !nids.includes(ms.nid)) nids.push(ms.nid);
+    }
+    if (nids.length === 0) continue;
+    const nid = nids[nids.length - 1]!;
+    const zone = nids.length === 1 ? earlyZoneForBlock(ctx, id, nid) : null;
+    ctx.emit('memory_block.create', { id, nid, state: 'online', zone, early: true, nrVmemmapPages: 0, altmapId: null, group: null });
+  }
+}
+
+function earlyZoneForBlock(ctx: KernelCtx, id: number, nid: number): ZoneName | null {
+  const g = ctx.machine.geometry;
+  const start = id * g.pagesPerBlock;
+  const end = start + g.pagesPerBlock;
+  const n = ctx.state.nodes.get(nid);
+  if (!n) return null;
+  let match: ZoneName | null = null;
+  for (const z of n.zones.values()) {
+    if (z.presentPages === 0) continue;
+    if (z.startPfn >= end || z.startPfn + z.spannedPages <= start) continue;
+    if (match !== null) return null;
+    match = z.name;
+  }
+  return match;
+}

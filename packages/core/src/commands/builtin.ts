@@ -1,0 +1,7 @@
+/**
+ * The built-in command handler maps, in registration order (later maps override earlier ones). Each module
+ * that models kernel entry points exports one {@link CommandHandlers} map; add yours here with one line.
+ */
+import type { CommandHandlers } from './registry.js';
+
+export const builtinCommandHandlers: readonly CommandHandlers[] = [];

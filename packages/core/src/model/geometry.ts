@@ -1,0 +1,98 @@
+/**
+ * Derived constants of one configuration (DOMAIN.md §1.1–§1.2, §2.1, §3.1) and the pfn/section/vmemmap address
+ * arithmetic every module shares. Pure functions over {@link Geometry}.
+ */
+import type { ArchConstants } from '../arch/backend.js';
+import type { Geometry } from './state.js';
+
+/** SUBSECTION_SHIFT (DOMAIN.md §1.1): a sub-section is 2 MiB on every architecture since 5.3. */
+export const SUBSECTION_SHIFT = 21;
+
+export function deriveGeometry(c: ArchConstants, structPageBytes: number, blockSizeBytes: bigint): Geometry {
+  const pageBytes = 2 ** c.pageShift;
+  const pfnSectionShift = c.sectionSizeBits - c.pageShift;
+  const pagesPerSection = 2 ** pfnSectionShift;
+  const pagesPerSubsection = 2 ** (SUBSECTION_SHIFT - c.pageShift);
+  const sectionMemmapBytes = pagesPerSection * structPageBytes;
+  const pagesPerBlock = Number(blockSizeBytes >> BigInt(c.pageShift));
+  return {
+    pageShift: c.pageShift,
+    pageBytes,
+    structPageBytes,
+    sectionSizeBits: c.sectionSizeBits,
+    pfnSectionShift,
+    pagesPerSection,
+    pagesPerSubsection,
+    subsectionsPerSection: 2 ** (c.sectionSizeBits - SUBSECTION_SHIFT),
+    nrMemSections: 2 ** (c.maxPhysmemBits - c.sectionSizeBits),
+    sectionsPerRoot: pageBytes / c.memSectionBytes,
+    pmdShift: c.pmdShift,
+    pudShift: c.pudShift,
+    pgtableLevels: c.pgtableLevels,
+    ptrsShift: c.pageShift - 3,
+    pageblockOrder: c.pageblockOrder,
+    pageblockPages: 2 ** c.pageblockOrder,
+    maxBuddyOrder: c.maxBuddyOrder,
+    sectionMemmapBytes,
+    sectionMemmapPages: Math.ceil(sectionMemmapBytes / pageBytes),
+    vmemmapBase: c.vmemmapBase,
+    maxPhysmemBits: c.maxPhysmemBits,
+    blockSizeBytes,
+    pagesPerBlock,
+    sectionsPerBlock: pagesPerBlock / pagesPerSection,
+  };
+}
+
+export const pfnToSectionNr = (g: Geometry, pfn: number): number => Math.floor(pfn / g.pagesPerSection);
+export const sectionNrToPfn = (g: Geometry, nr: number): number => nr * g.pagesPerSection;
+export const sectionNrToRoot = (g: Geometry, nr: number): number => Math.floor(nr / g.sectionsPerRoot);
+export const pfnToBlockId = (g: Geometry, pfn: number): number => Math.floor(pfn / g.pagesPerBlock);
+export const blockIdToPfn = (g: Geometry, id: number): number => id * g.pagesPerBlock;
+export const bytesToPfn = (g: Geometry, bytes: bigint): number => Number(bytes >> BigInt(g.pageShift));
+export const pfnToBytes = (g: Geometry, pfn: number): bigint => BigInt(pfn) << BigInt(g.pageShift);
+
+/** Index of pfn's sub-section inside its section (subsection_map_index). */
+export const subsectionIndex = (g: Geometry, pfn: number): number =>
+  Math.floor((pfn % g.pagesPerSection) / g.pagesPerSubsection);
+
+/**
+ * subsection_mask_set: the bits of [pfn, pfn + nrPages) inside pfn's section. Callers split at section
+ * boundaries. nrPages = 0 gives an empty mask (the -EINVAL case of fill_subsection_map).
+ */
+export function subsectionMask(g: Geometry, pfn: number, nrPages: number): bigint {
+  if (nrPages <= 0) return 0n;
+  const first = subsectionIndex(g, pfn);
+  const last = subsectionIndex(g, pfn + nrPages - 1);
+  return ((1n << BigInt(last - first + 1)) - 1n) << BigInt(first);
+}
+
+export const fullSubsectionMap = (g: Geometry): bigint => (1n << BigInt(g.subsectionsPerSection)) - 1n;
+
+/** Virtual address of pfn's struct page: vmemmap_base + pfn × sizeof(struct page) (DOMAIN.md §3.1). */
+export const pfnToPageVa = (g: Geometry, pfn: number): bigint => g.vmemmapBase + BigInt(pfn) * BigInt(g.structPageBytes);
+
+/** The pfn whose struct page contains va (rounding down). */
+export const pageVaToPfn = (g: Geometry, va: bigint): number =>
+  Number((va - g.vmemmapBase) / BigInt(g.structPageBytes));
+
+/** Pages of memmap for nrPages struct pages, rounded up (DIV_ROUND_UP(nr × sizeof(struct page), PAGE_SIZE)). */
+export const memmapPages = (g: Geometry, nrPages: number): number =>
+  Math.ceil((nrPages * g.structPageBytes) / g.pageBytes);
+
+export const hex = (v: bigint | number): string => '0x' + v.toString(16);
+export const unhex = (s: string): bigint => BigInt(s);
+
+export const isAligned = (v: number, a: number): boolean => v % a === 0;
+export const isAlignedBig = (v: bigint, a: bigint): boolean => v % a === 0n;
+export const alignUp = (v: number, a: number): number => Math.ceil(v / a) * a;
+export const alignDown = (v: number, a: number): number => Math.floor(v / a) * a;
+
+/** Largest power of two dividing n (ffs-based alignment of vmem_altmap_next, DOMAIN.md §3.8). */
+export function ffsPow2(n: number): number {
+  if (n <= 0) return 1;
+  let r = 1;
+  while (n % (r * 2) === 0) r *= 2;
+  return r;
+}
+
+export const isPowerOfTwo = (n: number): boolean => n > 0 && (n & (n - 1)) === 0;

@@ -1,0 +1,170 @@
+/**
+ * Building the fixed machine description from a configuration and a backend, the initial (pre-boot) state,
+ * and their round trip through the log header: a log is self-contained, so `initialStateFromHeader` needs no
+ * backend.
+ */
+import type { LogHeader } from '@memhp/events';
+import type { ArchBackend, ArchConfig } from '../arch/backend.js';
+import type { MachineConfig } from '../api.js';
+import type { KernelParams, RuntimeKnobs } from '../params/types.js';
+import { deriveGeometry } from './geometry.js';
+import type { MachineInfo, MachineState } from './state.js';
+
+/** Backend feature defaults, then the scenario's switches, then the arch's command-line parameters. */
+export function archConfigOf(config: MachineConfig, backend: ArchBackend, params?: KernelParams): ArchConfig {
+  const features: Record<string, boolean | number | string> = {};
+  for (const f of backend.features) {
+    const key = f.feature ?? f.name;
+    if (f.kind === 'bool' || f.kind === 'flag') features[key] = ['1', 'y', 'yes', 'true', 'on'].includes(f.default.toLowerCase());
+    else if (f.kind === 'uint') features[key] = Number(f.default);
+    else features[key] = f.default;
+  }
+  Object.assign(features, config.features ?? {}, params?.arch ?? {});
+  return { pageSizeBytes: config.pageSizeBytes, structPageBytes: config.structPageBytes, kernel: config.kernel, features };
+}
+
+/** End of boot RAM (max_pfn << PAGE_SHIFT): the highest end of any boot range. */
+export function bootRamEndBytes(config: MachineConfig): bigint {
+  let end = 0n;
+  for (const n of config.nodes) for (const r of n.memory) if (r.startBytes + r.sizeBytes > end) end = r.startBytes + r.sizeBytes;
+  return end;
+}
+
+export class MachineConfigError extends Error {
+  constructor(readonly field: string, message: string) {
+    super(`machine.${field}: ${message}`);
+    this.name = 'MachineConfigError';
+  }
+}
+
+export function buildMachineInfo(config: MachineConfig, backend: ArchBackend, params?: KernelParams): MachineInfo {
+  const archConfig = archConfigOf(config, backend, params);
+  const sup = backend.supports(archConfig);
+  if (!sup.supported) throw new MachineConfigError('arch', `${backend.id}: ${sup.why}`);
+  const constants = backend.constants(archConfig);
+  const capabilities = backend.capabilities(archConfig);
+  const sectionBytes = 1n << BigInt(constants.sectionSizeBits);
+  if (config.blockSizeBytes !== undefined) {
+    const b = config.blockSizeBytes;
+    if (b < sectionBytes || (b & (b - 1n)) !== 0n) {
+      throw new MachineConfigError('blockSizeBytes', `must be a power of two of at least one section (0x${sectionBytes.toString(16)}), got 0x${b.toString(16)}`);
+    }
+  }
+  const decision = backend.memoryBlockSize(archConfig, {
+    bootRamEndBytes: bootRamEndBytes(config),
+    ...(config.blockSizeBytes !== undefined ? { overrideBytes: config.blockSizeBytes } : {}),
+  });
+  const geometry = deriveGeometry(constants, config.structPageBytes, decision.bytes);
+  const physEnd = (1n << BigInt(constants.maxPhysmemBits)) - 1n;
+  const shifts = backend.directMapShifts?.(archConfig) ?? [constants.pmdShift, constants.pageShift];
+  return {
+    arch: backend.id,
+    kernel: config.kernel,
+    config,
+    constants,
+    capabilities,
+    features: archConfig.features,
+    blockSizeWhy: decision.why,
+    geometry,
+    pluggableStartBytes: 0n,
+    pluggableEndBytes: physEnd,
+    directMapShifts: [...shifts].sort((a, b) => b - a),
+  };
+}
+
+export function initialState(machine: MachineInfo, params: KernelParams, knobs: RuntimeKnobs): MachineState {
+  return {
+    machine,
+    params,
+    knobs,
+    booted: false,
+    timeNs: 0,
+    lastSeq: 0,
+    lastOp: 0,
+    nodes: new Map(),
+    resources: [],
+    nextResourceId: 1,
+    roots: new Map(),
+    sections: new Map(),
+    highestPresentSection: -1,
+    vmemmap: { pmds: new Map(), tables: { pte: new Map(), pmd: new Map(), pud: new Map(), p4d: new Map() } },
+    altmaps: new Map(),
+    nextAltmapId: 1,
+    blocks: new Map(),
+    groups: new Map(),
+    counters: {
+      nrMemmapPages: 0,
+      nrMemmapBootPages: 0,
+      nrFreePages: 0,
+      totalramPages: 0,
+      bootReservedPages: 0,
+      vmemmapBuddyPages: 0,
+      leakedSections: 0,
+      warnings: 0,
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// JSON round trip (bigint ⇄ "0x…" under keys ending in "Bytes" and vmemmapBase)
+// ---------------------------------------------------------------------------------------------------------
+
+const BIG_KEY = /(Bytes|vmemmapBase)$/;
+
+export function toJsonSafe(v: unknown): unknown {
+  if (typeof v === 'bigint') return '0x' + v.toString(16);
+  if (Array.isArray(v)) return v.map(toJsonSafe);
+  if (v && typeof v === 'object') {
+    const o: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(v)) if (x !== undefined) o[k] = toJsonSafe(x);
+    return o;
+  }
+  return v;
+}
+
+export function fromJsonSafe(v: unknown, key = ''): unknown {
+  if (typeof v === 'string' && BIG_KEY.test(key) && /^0x[0-9a-f]+$/i.test(v)) return BigInt(v);
+  if (Array.isArray(v)) return v.map((x) => fromJsonSafe(x, key));
+  if (v && typeof v === 'object') {
+    const o: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(v)) o[k] = fromJsonSafe(x, k);
+    return o;
+  }
+  return v;
+}
+
+export interface HeaderOptions {
+  readonly memhpVersion?: string;
+  readonly createdAt?: string;
+  readonly seed: number;
+  readonly events: Array<{ type: string; v: number }>;
+}
+
+/** The log header of a machine: everything replay needs (machine description, parsed parameters, knobs). */
+export function machineHeader(machine: MachineInfo, params: KernelParams, knobs: RuntimeKnobs, o: HeaderOptions): LogHeader {
+  const flatParams: Record<string, string> = { cmdline: machine.config.cmdline };
+  for (const [k, v] of Object.entries(machine.config.sysctls ?? {})) flatParams[`sysctl.${k}`] = v;
+  return {
+    format: 'memhp-log',
+    formatVersion: 1,
+    memhpVersion: o.memhpVersion ?? '0.1.0',
+    // a fixed default keeps logs byte-identical for the same scenario and seed
+    createdAt: o.createdAt ?? '1970-01-01T00:00:00.000Z',
+    kernel: machine.kernel,
+    machine: { ...(toJsonSafe(machine) as Record<string, unknown>), params: toJsonSafe(params), knobs: toJsonSafe(knobs) },
+    params: flatParams,
+    seed: o.seed,
+    events: o.events,
+  };
+}
+
+export function machineFromHeader(h: LogHeader): { machine: MachineInfo; params: KernelParams; knobs: RuntimeKnobs } {
+  const m = fromJsonSafe(h.machine) as Record<string, unknown>;
+  const { params, knobs, ...rest } = m;
+  return { machine: rest as unknown as MachineInfo, params: params as KernelParams, knobs: knobs as RuntimeKnobs };
+}
+
+export function initialStateFromHeader(h: LogHeader): MachineState {
+  const { machine, params, knobs } = machineFromHeader(h);
+  return initialState(machine, params, knobs);
+}
