@@ -1,10 +1,11 @@
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
-  entry: ['src/index.ts'],
+  entry: ['src/index.ts', 'src/vitest.ts'],
   format: ['esm'],
-  dts: { entry: ['src/index.ts'] },
+  dts: { entry: ['src/index.ts', 'src/vitest.ts'] },
   sourcemap: true,
   clean: true,
   target: 'node20',
+  external: ['vitest'],
 });
