@@ -1,0 +1,82 @@
+import { describe, expect, it } from 'vitest';
+import type { ArchConfig, KernelVersion } from '@memhp/core';
+import { arm64Backend } from '../src/index.js';
+
+const MIB = 1n << 20n;
+const GIB = 1n << 30n;
+const cfg = (pageSizeBytes: number, kernel: KernelVersion = '6.1', features: ArchConfig['features'] = {}): ArchConfig => ({
+  pageSizeBytes,
+  structPageBytes: 64,
+  kernel,
+  features,
+});
+
+describe('arm64 constants', () => {
+  it('has 1 GiB sections for every granule before 5.12 (DOMAIN.md §1.2 notes)', () => {
+    for (const p of [4096, 16384, 65536]) expect(arm64Backend.constants(cfg(p, '5.10')).sectionSizeBits).toBe(30);
+  });
+  it('has 128 MiB / 128 MiB / 512 MiB sections from 5.12 (DOMAIN.md §1.2)', () => {
+    expect([4096, 16384, 65536].map((p) => arm64Backend.constants(cfg(p, '5.13')).sectionSizeBits)).toEqual([27, 27, 29]);
+  });
+  it('maps 2 MiB / 32 MiB / 512 MiB per PMD and uses pageblock orders 9 / 11 / 13 (DOMAIN.md §1.2, §1.4)', () => {
+    const c = [4096, 16384, 65536].map((p) => arm64Backend.constants(cfg(p)));
+    expect(c.map((x) => x.pmdShift)).toEqual([21, 25, 29]);
+    expect(c.map((x) => x.pageblockOrder)).toEqual([9, 11, 13]);
+    // 6.1 ARCH_FORCE_MAX_ORDER 11 / 12 / 14 exclusive (DOMAIN.md §1.4)
+    expect(c.map((x) => x.maxBuddyOrder)).toEqual([10, 11, 13]);
+  });
+  it('puts VMEMMAP_START at 0xfffffc0000000000 for VA_BITS 48 with 4K pages (DOMAIN.md §3.1 example)', () => {
+    expect(arm64Backend.constants(cfg(4096)).vmemmapBase).toBe(0xfffffc0000000000n);
+  });
+  it('offsets the vmemmap so that memstart_addr maps to VMEMMAP_START (DOMAIN.md §3.1)', () => {
+    const c = arm64Backend.constants(cfg(4096, '6.1', { memstartBytes: Number(GIB) }));
+    // 1 GiB / 4 KiB = 262144 pfns × 64 B = 16 MiB below VMEMMAP_START
+    expect(c.vmemmapBase).toBe(0xfffffc0000000000n - 16n * MIB);
+  });
+  it('uses 4 page-table levels for 4K and 16K, 3 for 64K with 48-bit VAs', () => {
+    expect([4096, 16384, 65536].map((p) => arm64Backend.constants(cfg(p)).pgtableLevels)).toEqual([4, 4, 3]);
+  });
+  it('refuses 52-bit physical addresses on 4K before LPA2 (6.9, verify) but takes them on 64K', () => {
+    expect(arm64Backend.supports(cfg(4096, '6.1', { paBits: 52 })).supported).toBe(false);
+    expect(arm64Backend.supports(cfg(65536, '6.1', { paBits: 52 })).supported).toBe(true);
+    expect(arm64Backend.supports(cfg(4096, '6.11', { paBits: 52 })).supported).toBe(true);
+  });
+});
+
+describe('arm64 memory block size', () => {
+  it('is one section (generic memory_block_size_bytes, DOMAIN.md §4.5)', () => {
+    expect(arm64Backend.memoryBlockSize(cfg(4096), { bootRamEndBytes: 100n * GIB }).bytes).toBe(128n * MIB);
+    expect(arm64Backend.memoryBlockSize(cfg(65536), { bootRamEndBytes: 100n * GIB }).bytes).toBe(512n * MIB);
+    expect(arm64Backend.memoryBlockSize(cfg(4096, '5.10'), { bootRamEndBytes: 100n * GIB }).bytes).toBe(GIB);
+  });
+});
+
+describe('arm64 capabilities per kernel version', () => {
+  const caps = (k: KernelVersion, p = 4096) => arm64Backend.capabilities(cfg(p, k));
+  it('has HVO only from 5.19 until its removal (6.0 yes, 6.1.y no; DOMAIN.md §6.2)', () => {
+    expect((['5.18', '5.19', '6.0', '6.1', '6.18'] as const).map((k) => caps(k).hugetlbVmemmapOptimize)).toEqual([false, true, true, false, false]);
+  });
+  it('enables memmap_on_memory from 5.13 for every granule (16K/64K then fail the PMD rule, DOMAIN.md §5.5)', () => {
+    expect([caps('5.10').memmapOnMemory, caps('5.13', 65536).memmapOnMemory]).toEqual([false, true]);
+  });
+  it('refuses to offline boot memory and keeps memblock (DOMAIN.md §3.5, §4.2)', () => {
+    expect([caps('6.1').bootMemoryOfflinable, caps('6.1').keepMemblock]).toEqual([false, true]);
+  });
+});
+
+describe('arm64 HugeTLB sizes (DOMAIN.md §6.2)', () => {
+  it('lists the contiguous-bit sizes per granule and defaults to the PMD size', () => {
+    expect(arm64Backend.hugepageSizes(cfg(4096)).map((s) => s.bytes)).toEqual([64n << 10n, 2n * MIB, 32n * MIB, GIB]);
+    expect(arm64Backend.hugepageSizes(cfg(16384)).map((s) => s.bytes)).toEqual([2n * MIB, 32n * MIB, GIB]);
+    expect(arm64Backend.hugepageSizes(cfg(65536)).map((s) => s.bytes)).toEqual([2n * MIB, 512n * MIB, 16n * GIB]);
+    expect([4096, 16384, 65536].map((p) => arm64Backend.defaultHugepageBytes(cfg(p)))).toEqual([2n * MIB, 32n * MIB, 512n * MIB]);
+  });
+});
+
+describe('arm64 module shape', () => {
+  it('exports the backend as default and as `backend` for --arch-module', async () => {
+    const m = await import('../src/index.js');
+    expect(m.default).toBe(m.backend);
+    expect(m.default.id).toBe('arm64');
+  });
+});
