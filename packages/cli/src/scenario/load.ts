@@ -14,15 +14,10 @@ import { parseBlockList } from '../parse/ranges.js';
 import { fieldPath, pointerToPath, positionOf, type PathSeg } from './locate.js';
 import { BlockList, FaultsSchema, MachineSchema, Size, STEP_KINDS, STEP_SCHEMAS, type StepKind, type StepOf } from './schema.js';
 
-export interface FaultPolicy {
-  readonly probability?: number;
-  readonly nth?: readonly number[];
-  readonly errno?: string;
-}
-
 export interface FaultConfig {
   readonly seed: number;
-  readonly policies: Readonly<Record<string, FaultPolicy>>;
+  /** core's FaultConfig (faults/injector.ts), as written in the scenario. */
+  readonly policies: Readonly<Record<string, unknown>>;
 }
 
 /** A counter expectation: an absolute value or a change since the previous `expect`. */
@@ -110,8 +105,8 @@ export function loadScenario(file: string, text: string, opts: LoadOptions = {})
   const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true, strict: true });
   const err = doc.errors[0];
   if (err) {
-    const p = err.linePos?.[0];
-    throw new UserError(`YAML syntax: ${err.message.split('\n')[0]}`, { file, line: p?.line, column: p?.col });
+    const p = err.linePos?.[0] ?? lc.linePos(err.pos[0]);
+    throw new UserError(`YAML syntax: ${err.message.split('\n')[0]}`, { file, line: p.line, column: p.col });
   }
   const ctx = new Ctx(file, doc, lc);
   const data: unknown = doc.toJS({ maxAliasCount: 100 });
@@ -173,8 +168,8 @@ export function loadScenario(file: string, text: string, opts: LoadOptions = {})
   };
 
   const f = (top.faults as StepLike | undefined) ?? {};
-  const policies: Record<string, FaultPolicy> = {};
-  for (const [k, v] of Object.entries(f)) if (k !== 'seed') policies[k] = v as FaultPolicy;
+  const policies: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(f)) if (k !== 'seed') policies[k] = v;
   const faults: FaultConfig = { seed: opts.seed ?? (f.seed as number | undefined) ?? 1, policies };
 
   const rawSteps = (top.steps as unknown[] | undefined) ?? [];

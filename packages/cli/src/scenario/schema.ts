@@ -69,23 +69,25 @@ export const MachineSchema = Type.Object(
   { additionalProperties: false },
 );
 
-export const FaultPolicySchema = Type.Object(
+/** One fault site (core's SiteFault): a rate, exact call numbers, and the errno it returns. */
+export const SiteFaultSchema = Type.Object(
   {
-    probability: Type.Optional(Type.Number({ minimum: 0, maximum: 1, description: 'chance that each attempt fails' })),
-    nth: Type.Optional(Type.Array(Type.Integer({ minimum: 1 }), { description: 'fail exactly these attempts (1-based)' })),
-    errno: Type.Optional(Type.String({ description: 'the errno a failing notifier returns' })),
+    rate: Type.Optional(Type.Number({ minimum: 0, maximum: 1, description: 'probability that one call of the site fails' })),
+    nth: Type.Optional(Type.Array(Type.Integer({ minimum: 1 }), { description: '1-based call numbers that fail' })),
+    errno: Type.Optional(Type.String({ pattern: '^E[A-Z0-9]+$', description: 'error the site returns (default: its natural error, usually ENOMEM)' })),
   },
   { additionalProperties: false },
 );
 
+/** Fault injection, as core's FaultConfig, plus the seed of its RNG. */
 export const FaultsSchema = Type.Object(
   {
-    seed: Type.Optional(Type.Integer({ minimum: 0 })),
-    pmdAlloc: Type.Optional(FaultPolicySchema),
-    pageAlloc: Type.Optional(FaultPolicySchema),
-    altmapAlloc: Type.Optional(FaultPolicySchema),
-    notifier: Type.Optional(FaultPolicySchema),
-    hvoRestore: Type.Optional(FaultPolicySchema),
+    seed: Type.Optional(Type.Integer({ minimum: 0, description: 'seed of the fault RNG (memhp run --seed overrides it)' })),
+    pmdAllocFailRate: Type.Optional(Type.Number({ minimum: 0, maximum: 1, description: 'probability that a runtime PMD_SIZE vmemmap allocation fails' })),
+    freePmdBlocks: Type.Optional(Type.Integer({ minimum: 0, description: 'fragmentation: only this many free PMD-sized blocks exist in the page allocator' })),
+    order0FailRate: Type.Optional(Type.Number({ minimum: 0, maximum: 1, description: 'probability that an order-0 page allocation fails' })),
+    slabFailRate: Type.Optional(Type.Number({ minimum: 0, maximum: 1, description: 'probability that a small kernel allocation fails' })),
+    sites: Type.Optional(Type.Record(Type.String(), SiteFaultSchema, { description: 'per-site faults by name' })),
   },
   { additionalProperties: false, description: 'seeded fault injection' },
 );

@@ -1,0 +1,37 @@
+/** Run the real CLI as a process, from src (no build), the way a user runs it. */
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export const REPO = fileURLToPath(new URL('../../../', import.meta.url));
+export const BIN = join(REPO, 'packages/cli/src/bin.ts');
+export const FIXTURES = fileURLToPath(new URL('./fixtures/', import.meta.url));
+
+export interface Ran {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export function memhp(args: readonly string[], opts: { cwd?: string; env?: Record<string, string> } = {}): Promise<Ran> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--conditions=@memhp/source', '--import', 'tsx', BIN, ...args], {
+      cwd: opts.cwd ?? REPO,
+      env: { ...process.env, NO_COLOR: '1', ...opts.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+}
+
+export const tmp = (): string => mkdtempSync(join(tmpdir(), 'memhp-cli-test-'));
+
+/** A user never sees a stack trace: no "    at f (file:line)" frames. */
+export const hasStack = (s: string): boolean => /^\s+at .+[:(]/m.test(s);
