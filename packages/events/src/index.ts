@@ -1,1 +1,24 @@
-export {};
+/**
+ * @memhp/events — the event spine of memhp: envelope, catalogue, bus, log format, streaming reader and replay.
+ * Isomorphic (Node and browser): file and process I/O live in `@memhp/events/node`.
+ */
+export type { EventEnvelope, EventDraft } from './envelope.js';
+export { ENVELOPE_KEYS, EVENT_TYPE_PATTERN, isCount } from './envelope.js';
+export { EventCatalogue, defineEvent, pointerToField } from './catalogue.js';
+export type { EventTypeDef, EventPayload, CatalogueIssue } from './catalogue.js';
+export { EventBus, BusDeliveryError } from './bus.js';
+export type { BusSubscriberError, EventBusOptions } from './bus.js';
+export { LogHeaderSchema, LOG_FORMAT, LOG_FORMAT_VERSION, HEADER_KEYS } from './header.js';
+export type { LogHeader } from './header.js';
+export { LogError, isLogError } from './log-error.js';
+export type { LogErrorCode } from './log-error.js';
+export { parseHeaderLine, parseEventLine, serializeEvent, serializeHeader } from './line.js';
+export type { LineWhere, ParseEventOptions } from './line.js';
+export { EventEncoder } from './encoder.js';
+export { FORBIDDEN_KEYS, findForbiddenKey } from './safe-json.js';
+export { LineSplitter } from './lines.js';
+export type { LineBatch } from './lines.js';
+export { readLogStream, SourceError, DEFAULT_MAX_LINE_BYTES } from './reader.js';
+export type { ReadOptions, LogReader } from './reader.js';
+export { replay } from './replay.js';
+export type { ReplayOptions, ReplayResult } from './replay.js';

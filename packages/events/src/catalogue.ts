@@ -1,0 +1,158 @@
+import type { Static, TSchema } from '@sinclair/typebox';
+import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
+import { EVENT_TYPE_PATTERN, type EventEnvelope } from './envelope.js';
+
+export interface EventTypeDef<T extends string = string, S extends TSchema = TSchema> {
+  type: T;
+  version: number;
+  /** TypeBox schema of the payload. */
+  schema: S;
+  /** One line; the docs' event reference is generated from it. */
+  description: string;
+  /** Upcaster from version-1 to this version (required when version > 1 and an older def is registered). */
+  upcast?: (older: unknown) => Static<S>;
+}
+
+/** Identity helper that keeps the literal type name and the schema's static type. */
+export function defineEvent<T extends string, S extends TSchema>(def: EventTypeDef<T, S>): EventTypeDef<T, S> {
+  return def;
+}
+
+/** Payload type of a definition, for producers: `EventPayload<typeof sectionActivate>`. */
+export type EventPayload<D> = D extends EventTypeDef<string, infer S> ? Static<S> : never;
+
+export interface CatalogueIssue {
+  /** JSON pointer into the envelope, e.g. '/payload/startPfn'. */
+  path: string;
+  message: string;
+}
+
+interface Entry {
+  def: EventTypeDef;
+  check: TypeCheck<TSchema>;
+}
+
+/**
+ * Registry of event types, one TypeBox schema per type and version. Not global: core, each arch backend and
+ * each test create or extend their own, so two simulations never share mutable registration state.
+ */
+export class EventCatalogue {
+  readonly #byType = new Map<string, Map<number, Entry>>();
+  readonly #latest = new Map<string, Entry>();
+
+  constructor(defs?: Iterable<EventTypeDef>) {
+    if (defs) for (const d of defs) this.register(d);
+  }
+
+  /** Register a type version; throws on a duplicate or on a broken upcast chain (a programming error). */
+  register(def: EventTypeDef): this {
+    if (typeof def.type !== 'string' || !EVENT_TYPE_PATTERN.test(def.type)) {
+      throw new Error(`event type name ${JSON.stringify(def.type)} must match ${EVENT_TYPE_PATTERN}`);
+    }
+    if (!Number.isSafeInteger(def.version) || def.version < 1) {
+      throw new Error(`event ${def.type}: version must be a positive integer, got ${String(def.version)}`);
+    }
+    let versions = this.#byType.get(def.type);
+    if (versions?.has(def.version)) throw new Error(`event ${def.type}@${def.version} is already registered`);
+    if (def.version > 1 && versions?.has(def.version - 1) && !def.upcast) {
+      throw new Error(`event ${def.type}@${def.version} needs an upcast from v${def.version - 1}`);
+    }
+    const newer = versions?.get(def.version + 1);
+    if (newer && !newer.def.upcast) {
+      throw new Error(`event ${def.type}@${def.version + 1} is registered without an upcast from v${def.version}`);
+    }
+    const entry: Entry = { def, check: TypeCompiler.Compile(def.schema) };
+    if (!versions) {
+      versions = new Map();
+      this.#byType.set(def.type, versions);
+    }
+    versions.set(def.version, entry);
+    const cur = this.#latest.get(def.type);
+    if (!cur || cur.def.version < def.version) this.#latest.set(def.type, entry);
+    return this;
+  }
+
+  has(type: string, v?: number): boolean {
+    const versions = this.#byType.get(type);
+    if (!versions) return false;
+    return v === undefined ? true : versions.has(v);
+  }
+
+  latest(type: string): EventTypeDef | undefined {
+    return this.#latest.get(type)?.def;
+  }
+
+  get(type: string, v: number): EventTypeDef | undefined {
+    return this.#byType.get(type)?.get(v)?.def;
+  }
+
+  /** Versions registered for a type, ascending. */
+  versions(type: string): number[] {
+    return [...(this.#byType.get(type)?.keys() ?? [])].sort((a, b) => a - b);
+  }
+
+  /**
+   * Validate a payload for type@v; null when valid, else the first error located as a JSON pointer into the
+   * envelope ('/payload/startPfn'). An unknown type or version is reported at '/type' or '/v'.
+   */
+  check(type: string, v: number, payload: unknown): CatalogueIssue | null {
+    const versions = this.#byType.get(type);
+    if (!versions) return { path: '/type', message: `unknown event type ${JSON.stringify(type)}` };
+    const entry = versions.get(v);
+    if (!entry) return { path: '/v', message: `unknown version ${v} of ${type} (known: ${this.versions(type).join(', ')})` };
+    if (entry.check.Check(payload)) return null;
+    return firstIssue(entry.check, payload);
+  }
+
+  /** The fast path readers use: the compiled check of type@v, or undefined when not registered. */
+  compiled(type: string, v: number): TypeCheck<TSchema> | undefined {
+    return this.#byType.get(type)?.get(v)?.check;
+  }
+
+  /** Upcast an envelope to the latest version of its type, chaining v→v+1 upcasters; returns a new envelope. */
+  upcast(e: EventEnvelope): EventEnvelope {
+    const latest = this.#latest.get(e.type);
+    if (!latest || latest.def.version === e.v) return e;
+    const versions = this.#byType.get(e.type)!;
+    let payload = e.payload;
+    for (let v = e.v + 1; v <= latest.def.version; v++) {
+      const step = versions.get(v);
+      if (!step?.def.upcast) throw new Error(`event ${e.type}: no upcast path from v${v - 1} to v${v}`);
+      payload = step.def.upcast(payload);
+    }
+    return { seq: e.seq, time: e.time, op: e.op, cause: e.cause, type: e.type, v: latest.def.version, payload };
+  }
+
+  list(): EventTypeDef[] {
+    const out: EventTypeDef[] = [];
+    for (const type of [...this.#byType.keys()].sort()) {
+      for (const v of this.versions(type)) out.push(this.#byType.get(type)!.get(v)!.def);
+    }
+    return out;
+  }
+
+  /** JSON Schema of every type and version (TypeBox schemas are JSON Schema; its symbol keys are dropped). */
+  jsonSchemas(): Array<{ type: string; version: number; description: string; schema: object }> {
+    return this.list().map((d) => ({
+      type: d.type,
+      version: d.version,
+      description: d.description,
+      schema: JSON.parse(JSON.stringify(d.schema)) as object,
+    }));
+  }
+}
+
+function firstIssue(check: TypeCheck<TSchema>, payload: unknown): CatalogueIssue {
+  const first = check.Errors(payload).First();
+  if (!first) return { path: '/payload', message: 'invalid payload' };
+  const message = first.message.length > 0 ? first.message[0]!.toLowerCase() + first.message.slice(1) : 'invalid';
+  return { path: `/payload${first.path}`, message };
+}
+
+/** '/payload/ranges/0/startPfn' → 'payload.ranges[0].startPfn', the form LogError messages use. */
+export function pointerToField(pointer: string): string {
+  const parts = pointer.split('/').slice(1).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
+  let out = '';
+  for (const p of parts) out += /^\d+$/.test(p) ? `[${p}]` : out === '' ? p : `.${p}`;
+  return out;
+}
