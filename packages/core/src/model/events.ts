@@ -7,8 +7,13 @@
  * `createCoreCatalogue(extra)`; `evolve` ignores types it does not know unless a handler is registered with
  * `registerEvolver` (model/evolve.ts).
  */
-import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { Type, type Static, type TLiteral, type TSchema, type TUnion } from '@sinclair/typebox';
 import { defineEvent, EventCatalogue, type EventTypeDef } from '@memhp/events';
+
+/** A union of string literals that keeps the literal types (Static gives 'a' | 'b'). */
+function lits<const T extends readonly string[]>(...xs: T): TUnion<{ -readonly [K in keyof T]: TLiteral<T[K]> }> {
+  return Type.Union(xs.map((x) => Type.Literal(x))) as never;
+}
 
 const Hex = Type.String({ pattern: '^0x[0-9a-f]+$', description: 'hex string' });
 const Pfn = Type.Integer({ minimum: 0 });
@@ -16,13 +21,13 @@ const Count = Type.Integer({ minimum: 0 });
 const Nid = Type.Integer({ minimum: 0 });
 const Id = Type.Integer({ minimum: 0 });
 const Delta = Type.Integer();
-const ZoneNameT = Type.Union(['DMA', 'DMA32', 'Normal', 'Movable', 'Device'].map((z) => Type.Literal(z)));
-const SourceT = Type.Union(['boot', 'buddy', 'altmap', 'reuse'].map((s) => Type.Literal(s)));
-const LevelT = Type.Union(['pte', 'pmd', 'pud', 'p4d'].map((s) => Type.Literal(s)));
+const ZoneNameT = lits('DMA', 'DMA32', 'Normal', 'Movable', 'Device');
+const SourceT = lits('boot', 'buddy', 'altmap', 'reuse');
+const LevelT = lits('pte', 'pmd', 'pud', 'p4d');
 const ErrnoT = Type.String({ pattern: '^E[A-Z0-9]+$' });
 const ResultT = Type.Union([Type.Literal(0), ErrnoT]);
-const BlockStateT = Type.Union(['online', 'offline', 'going-offline'].map((s) => Type.Literal(s)));
-const OnlineTypeT = Type.Union(['online', 'online_kernel', 'online_movable'].map((s) => Type.Literal(s)));
+const BlockStateT = lits('online', 'offline', 'going-offline');
+const OnlineTypeT = lits('online', 'online_kernel', 'online_movable');
 const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
 
 function ev<T extends string, S extends TSchema>(type: T, description: string, schema: S): EventTypeDef<T, S> {
@@ -67,7 +72,7 @@ export const coreEventDefs = {
       start: Hex,
       end: Hex,
       name: Type.String(),
-      flags: Type.Array(Type.Union(['system_ram', 'busy', 'driver_managed', 'mem'].map((s) => Type.Literal(s)))),
+      flags: Type.Array(lits('system_ram', 'busy', 'driver_managed', 'mergeable')),
       boot: Type.Boolean(),
       result: ResultT,
       conflict: Nullable(Type.String()),

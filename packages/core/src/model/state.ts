@@ -148,7 +148,7 @@ export interface AltmapState {
   owner: 'memmap_on_memory' | 'device';
 }
 
-export type IomemFlag = 'system_ram' | 'busy' | 'driver_managed' | 'mem';
+export type IomemFlag = 'system_ram' | 'busy' | 'driver_managed' | 'mergeable';
 
 /** One iomem resource (a flat list: memhp models the top level of /proc/iomem). */
 export interface ResourceState {

@@ -1,0 +1,295 @@
+/**
+ * Hot-adding System RAM: mm/memory_hotplug.c add_memory, __add_memory, add_memory_driver_managed,
+ * add_memory_resource (6.1) with the 6.6 (altmap kept in the block, fallback instead of -EINVAL) and 6.8
+ * (create_altmaps_and_memory_blocks: per-block altmaps) changes (DOMAIN.md §4.1–§4.3, §4.9, §5).
+ */
+import type { Command } from '../api.js';
+import type { CommandHandlers, CommandOf, KernelCtx } from '../commands/registry.js';
+import { fail, ok, type ErrnoName, type KResult } from '../kernel/errno.js';
+import { pick } from '../kernel/version.js';
+import {
+  memmapOnMemoryAltmapFree,
+  memmapOnMemorySizeMustEqualBlock,
+  memmapOnMemoryUnsupportedFlag,
+  mhpFlagsAvailable,
+  memoryBlockVmemmapRecord,
+} from '../kernel/rules.js';
+import { explainFromFacts, type MemmapOnMemoryFacts } from '../memmap-on-memory/predicate.js';
+import { bytesToPfn, hex } from '../model/geometry.js';
+import type { AltmapState, MachineState } from '../model/state.js';
+import { archAddMemory, archRemoveMemory } from './arch-add-memory.js';
+import { createMemoryBlockDevices, removeMemoryBlockDevices } from './memory-block.js';
+import { mergeSystemRamResource, registerMemoryResource, releaseMemRegion } from './resource.js';
+import type { MhpFlag } from '../api.js';
+
+/** Facts for mhp_supports_memmap_on_memory as this machine and its parameters give them. */
+export function memmapOnMemoryFactsOf(ctx: KernelCtx, requestBytes: bigint): MemmapOnMemoryFacts {
+  const m = ctx.machine;
+  const g = m.geometry;
+  const hook = ctx.backend.supportsMemmapOnMemory;
+  return {
+    kernel: m.kernel,
+    param: ctx.state.params.memmapOnMemory,
+    hvoEnabled: ctx.state.params.hugetlbFreeVmemmap,
+    pageBytes: g.pageBytes,
+    structPageBytes: g.structPageBytes,
+    blockBytes: g.blockSizeBytes,
+    requestBytes,
+    pmdBytes: 1n << BigInt(g.pmdShift),
+    pageblockPages: g.pageblockPages,
+    archEnabled: m.capabilities.memmapOnMemory && m.capabilities.memoryHotplug,
+    ...(hook ? { archHook: (v: bigint) => hook.call(ctx.backend, ctx.archConfig, v) } : {}),
+    arch: m.arch,
+  };
+}
+
+/** check_hotplug_memory_range: size > 0 and start, size multiples of the memory block size. */
+export function checkHotplugMemoryRange(ctx: KernelCtx, startBytes: bigint, sizeBytes: bigint): KResult {
+  const b = ctx.machine.geometry.blockSizeBytes;
+  if (sizeBytes === 0n || startBytes % b !== 0n || sizeBytes % b !== 0n) {
+    return fail('EINVAL', `Block size [${hex(b)}] unaligned hotplug range: start ${hex(startBytes)}, size ${hex(sizeBytes)}`);
+  }
+  return ok();
+}
+
+/** Flags the kernel version does not have are rejected before anything happens (they do not exist there). */
+function checkFlags(ctx: KernelCtx, flags: readonly MhpFlag[]): KResult {
+  const known = pick(mhpFlagsAvailable, ctx.kernel);
+  const bad = flags.filter((f) => !known.includes(f));
+  if (bad.length) return fail('EINVAL', `mhp_t flag(s) ${bad.join(', ')} do not exist in kernel ${ctx.kernel} (known: ${known.join(', ')})`);
+  return ok();
+}
+
+const newAltmapId = (ctx: KernelCtx): number => ctx.state.nextAltmapId;
+
+function createAltmap(ctx: KernelCtx, basePfn: number, endPfn: number, free: number): AltmapState {
+  const id = newAltmapId(ctx);
+  ctx.emit('altmap.create', { id, basePfn, endPfn, reserve: 0, free, align: 0, alloc: 0, owner: 'memmap_on_memory' });
+  return (ctx.state as MachineState).altmaps.get(id)!;
+}
+
+function destroyAltmap(ctx: KernelCtx, id: number, warn: boolean): void {
+  const a = ctx.state.altmaps.get(id);
+  if (!a) return;
+  ctx.emit('altmap.destroy', { id, alloc: a.alloc, warn: warn && a.alloc !== 0 });
+}
+
+/**
+ * add_memory_resource(nid, res, flags) after the resource was claimed (DOMAIN.md §4.2 steps 1–15). On failure
+ * the caller releases the resource.
+ */
+export function addMemoryResource(
+  ctx: KernelCtx,
+  nidArg: number,
+  resourceId: number,
+  startBytes: bigint,
+  sizeBytes: bigint,
+  flags: readonly MhpFlag[],
+): KResult {
+  const m = ctx.machine;
+  const g = m.geometry;
+  const range = checkHotplugMemoryRange(ctx, startBytes, sizeBytes);
+  if (!range.ok) return range;
+
+  let nid = nidArg;
+  let group: number | null = null;
+  if (flags.includes('nid_is_mgid')) {
+    const grp = ctx.state.groups.get(nidArg);
+    if (!grp) return fail('EINVAL', `MHP_NID_IS_MGID: no memory group ${nidArg}`);
+    group = grp.id;
+    nid = grp.nid;
+  }
+  if (!m.config.nodes.some((n) => n.id === nid)) {
+    ctx.warn(`node ${nid} was absent from the node_possible_map`);
+    return fail('EINVAL', `node ${nid} is not possible (machine nodes: ${m.config.nodes.map((n) => n.id).join(', ')})`);
+  }
+  const startPfn = bytesToPfn(g, startBytes);
+  const nrPages = bytesToPfn(g, sizeBytes);
+  const endBytes = startBytes + sizeBytes;
+
+  const keepMemblock = m.capabilities.keepMemblock;
+  const driverManaged = ctx.state.resources.find((r) => r.id === resourceId)?.flags.includes('driver_managed') ?? false;
+  if (keepMemblock) ctx.emit('memblock.add', { nid, start: hex(startBytes), end: hex(endBytes), driverManaged });
+  const failAfterMemblock = (errno: ErrnoName, why: string): KResult => {
+    if (keepMemblock) ctx.emit('memblock.remove', { start: hex(startBytes), end: hex(endBytes) });
+    return fail(errno, why);
+  };
+
+  // __try_online_node(nid, false): a pgdat for a node that has none (kept even if the add fails)
+  const node = ctx.state.nodes.get(nid);
+  const newNode = !node?.online;
+  if (newNode && !node?.pgdat) {
+    if (ctx.faults.slabAlloc('pgdat', { nid })) return failAfterMemblock('ENOMEM', `hotadd_init_pgdat(${nid}) failed`);
+    ctx.emit('node.hotadd_init', { nid });
+  }
+
+  // memmap_on_memory: which path (DOMAIN.md §4.2 step 7 and "6.6", "6.8")
+  let mode: 'none' | 'range' | 'per-block' = 'none';
+  let freePerAltmap = 0;
+  if (flags.includes('memmap_on_memory')) {
+    const perBlock = !pick(memmapOnMemorySizeMustEqualBlock, ctx.kernel);
+    const e = explainFromFacts(memmapOnMemoryFactsOf(ctx, perBlock ? g.blockSizeBytes : sizeBytes));
+    if (!e.supported) {
+      if (pick(memmapOnMemoryUnsupportedFlag, ctx.kernel) === 'EINVAL') {
+        return failAfterMemblock('EINVAL', `MHP_MEMMAP_ON_MEMORY not supported: ${e.reasons.join('; ')}`);
+      }
+      // 6.6+: silently falls back to a memmap in RAM
+    } else {
+      mode = perBlock ? 'per-block' : 'range';
+      freePerAltmap = pick(memmapOnMemoryAltmapFree, ctx.kernel) === 'whole-range' ? nrPages : e.vmemmapPages;
+    }
+  }
+  const recordAltmap = pick(memoryBlockVmemmapRecord, ctx.kernel) === 'altmap';
+
+  if (mode === 'per-block') {
+    const r = createAltmapsAndMemoryBlocks(ctx, nid, group, startBytes, sizeBytes, freePerAltmap);
+    if (!r.ok) return failAfterMemblock(r.errno, r.why);
+  } else {
+    const altmap = mode === 'range' ? createAltmap(ctx, startPfn, startPfn + nrPages - 1, freePerAltmap) : null;
+    const err = archAddMemory(ctx, nid, startBytes, sizeBytes, altmap);
+    if (err !== 0) {
+      if (altmap) destroyAltmap(ctx, altmap.id, false);
+      return failAfterMemblock(err, `arch_add_memory failed: -${err}`);
+    }
+    const live = altmap ? ctx.state.altmaps.get(altmap.id) : undefined;
+    const vmemmap = live
+      ? { nrVmemmapPages: recordAltmap ? live.free : live.alloc, altmapId: live.id }
+      : { nrVmemmapPages: 0, altmapId: null };
+    const berr = createMemoryBlockDevices(ctx, nid, startPfn, nrPages, vmemmap, group);
+    if (berr !== 0) {
+      archRemoveMemory(ctx, startBytes, sizeBytes, altmap);
+      if (altmap) destroyAltmap(ctx, altmap.id, false);
+      return failAfterMemblock(berr, `create_memory_block_devices failed: -${berr}`);
+    }
+  }
+
+  if (newNode) ctx.emit('node.online', { nid, hasCpus: ctx.state.nodes.get(nid)?.hasCpus ?? false });
+  if (flags.includes('merge_resource')) mergeSystemRamResource(ctx, resourceId);
+  autoOnline(ctx, startPfn, nrPages);
+  return ok();
+}
+
+/**
+ * create_altmaps_and_memory_blocks (6.8+): per block, an altmap {base = block start, free = the block's memmap
+ * pages}, arch_add_memory for the block, then its memory block device. On failure the blocks already created
+ * are removed again with their altmaps.
+ */
+function createAltmapsAndMemoryBlocks(
+  ctx: KernelCtx,
+  nid: number,
+  group: number | null,
+  startBytes: bigint,
+  sizeBytes: bigint,
+  free: number,
+): KResult {
+  const g = ctx.machine.geometry;
+  const bs = g.blockSizeBytes;
+  const fail2 = (errno: ErrnoName, why: string, cur: bigint): KResult => {
+    if (cur !== startBytes) removeMemoryBlocksAndAltmaps(ctx, startBytes, cur - startBytes);
+    return fail(errno, why);
+  };
+  for (let cur = startBytes; cur < startBytes + sizeBytes; cur += bs) {
+    const pfn = bytesToPfn(g, cur);
+    if (ctx.faults.slabAlloc('altmap', { pfn })) return fail2('ENOMEM', 'kmemdup(altmap) failed', cur);
+    const altmap = createAltmap(ctx, pfn, pfn + g.pagesPerBlock - 1, free);
+    const err = archAddMemory(ctx, nid, cur, bs, altmap);
+    if (err !== 0) {
+      destroyAltmap(ctx, altmap.id, false);
+      return fail2(err, `arch_add_memory failed for block ${pfn / g.pagesPerBlock}: -${err}`, cur);
+    }
+    const berr = createMemoryBlockDevices(ctx, nid, pfn, g.pagesPerBlock, { nrVmemmapPages: free, altmapId: altmap.id }, group);
+    if (berr !== 0) {
+      // the kernel passes no altmap here: altmap-backed vmemmap is freed as if it came from RAM
+      archRemoveMemory(ctx, cur, bs, null);
+      destroyAltmap(ctx, altmap.id, false);
+      return fail2(berr, `create_memory_block_devices failed: -${berr}`, cur);
+    }
+  }
+  return ok();
+}
+
+/** remove_memory_blocks_and_altmaps (6.8+): per block, its device, arch_remove_memory with its altmap, the altmap. */
+export function removeMemoryBlocksAndAltmaps(ctx: KernelCtx, startBytes: bigint, sizeBytes: bigint): void {
+  const g = ctx.machine.geometry;
+  const bs = g.blockSizeBytes;
+  for (let cur = startBytes; cur < startBytes + sizeBytes; cur += bs) {
+    const id = bytesToPfn(g, cur) / g.pagesPerBlock;
+    const b = ctx.state.blocks.get(id);
+    if (!b) continue;
+    const altmapId = b.altmapId;
+    removeMemoryBlockDevices(ctx, bytesToPfn(g, cur), g.pagesPerBlock);
+    const altmap = altmapId !== null ? (ctx.state as MachineState).altmaps.get(altmapId) ?? null : null;
+    archRemoveMemory(ctx, cur, bs, altmap);
+    if (altmapId !== null) destroyAltmap(ctx, altmapId, true);
+  }
+}
+
+/**
+ * Auto-online (DOMAIN.md §4.2 step 15): every new block is onlined with auto_online_blocks; errors are
+ * ignored (the block stays offline). Runs the `block_state` handler when one is registered.
+ */
+function autoOnline(ctx: KernelCtx, startPfn: number, nrPages: number): void {
+  const type = ctx.state.knobs.autoOnlineBlocks;
+  if (type === 'offline' || !ctx.has('block_state')) return;
+  const g = ctx.machine.geometry;
+  for (let pfn = startPfn; pfn < startPfn + nrPages; pfn += g.pagesPerBlock) {
+    const id = pfn / g.pagesPerBlock;
+    if (ctx.state.blocks.get(id)?.state === 'offline') ctx.call({ kind: 'block_state', block: id, state: type });
+  }
+}
+
+/** __add_memory / add_memory(nid, start, size, flags): claim "System RAM", then add_memory_resource. */
+export function addMemory(ctx: KernelCtx, cmd: CommandOf<'add_memory'>): KResult {
+  const f = checkFlags(ctx, cmd.flags);
+  if (!f.ok) return f;
+  const res = registerMemoryResource(ctx, cmd.range.startBytes, cmd.range.sizeBytes, 'System RAM', {
+    mergeable: cmd.flags.includes('merge_resource'),
+  });
+  if (!res.ok) return res;
+  const r = addMemoryResource(ctx, cmd.node, res.id, cmd.range.startBytes, cmd.range.sizeBytes, cmd.flags);
+  if (!r.ok) releaseMemRegion(ctx, cmd.range.startBytes, cmd.range.sizeBytes);
+  return r;
+}
+
+/** add_memory_driver_managed: the name must look like "System RAM (driver)" (-EINVAL), then as add_memory. */
+export function addMemoryDriverManaged(ctx: KernelCtx, cmd: CommandOf<'add_memory_driver_managed'>): KResult {
+  const name = cmd.resourceName;
+  if (!name.startsWith('System RAM (') || !name.endsWith(')')) {
+    return fail('EINVAL', `resource name "${name}" is not of the form "System RAM (driver)"`);
+  }
+  const f = checkFlags(ctx, cmd.flags);
+  if (!f.ok) return f;
+  const res = registerMemoryResource(ctx, cmd.range.startBytes, cmd.range.sizeBytes, name, {
+    mergeable: cmd.flags.includes('merge_resource'),
+  });
+  if (!res.ok) return res;
+  const r = addMemoryResource(ctx, cmd.node, res.id, cmd.range.startBytes, cmd.range.sizeBytes, cmd.flags);
+  if (!r.ok) releaseMemRegion(ctx, cmd.range.startBytes, cmd.range.sizeBytes);
+  return r;
+}
+
+/** /sys/devices/system/memory/probe: one block-aligned block, no flags. */
+export function probeMemory(ctx: KernelCtx, cmd: CommandOf<'probe'>): KResult {
+  const bs = ctx.machine.geometry.blockSizeBytes;
+  if (cmd.startBytes % bs !== 0n) return fail('EINVAL', `probe: ${hex(cmd.startBytes)} is not aligned to the block size ${hex(bs)}`);
+  const nid = nodeOfAddress(ctx, cmd.startBytes);
+  return addMemory(ctx, { kind: 'add_memory', node: nid, range: { startBytes: cmd.startBytes, sizeBytes: bs }, flags: [] });
+}
+
+/** memory_add_physaddr_to_nid: the node whose boot memory is nearest below the address, else the first node. */
+function nodeOfAddress(ctx: KernelCtx, addr: bigint): number {
+  let best = ctx.machine.config.nodes[0]?.id ?? 0;
+  let bestStart = -1n;
+  for (const n of ctx.machine.config.nodes) {
+    for (const r of n.memory) if (r.startBytes <= addr && r.startBytes > bestStart) [best, bestStart] = [n.id, r.startBytes];
+  }
+  return best;
+}
+
+export const addMemoryHandlers: CommandHandlers = {
+  add_memory: addMemory,
+  add_memory_driver_managed: addMemoryDriverManaged,
+  probe: probeMemory,
+};
+
+export type { Command };

@@ -1,0 +1,135 @@
+/**
+ * arch_add_memory / arch_remove_memory and the generic __add_pages / __remove_pages they call
+ * (mm/memory_hotplug.c, arch/x86/mm/init_64.c, arch/arm64/mm/mmu.c — 6.1; DOMAIN.md §4.3, §4.4). The linear
+ * mapping is reported, not modelled page by page.
+ */
+import type { AltmapHandle } from '../arch/backend.js';
+import type { KernelCtx } from '../commands/registry.js';
+import type { ErrnoName } from '../kernel/errno.js';
+import { hex, pfnToSectionNr, sectionNrToPfn } from '../model/geometry.js';
+import { altmapOffset } from '../vmemmap/altmap.js';
+import { altmapIdOf } from '../vmemmap/context.js';
+import { sparseAddSection, sparseRemoveSection, type ActivateOptions } from '../sparse/sparse.js';
+
+const SIZE_NAMES: Readonly<Record<number, string>> = { 12: '4K', 14: '16K', 16: '64K', 21: '2M', 25: '32M', 29: '512M', 30: '1G', 39: '512G', 42: '4T' };
+const sizeName = (shift: number): string => SIZE_NAMES[shift] ?? `2^${shift}`;
+
+/** How many pages of each size the direct map uses for [start, end) (largest aligned pieces first). */
+export function linearMapPieces(startBytes: bigint, endBytes: bigint, shifts: readonly number[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  const walk = (a: bigint, b: bigint, i: number): void => {
+    if (a >= b || i >= shifts.length) return;
+    const sz = 1n << BigInt(shifts[i]!);
+    const lo = ((a + sz - 1n) / sz) * sz;
+    const hi = (b / sz) * sz;
+    if (lo >= hi) return walk(a, b, i + 1);
+    const name = sizeName(shifts[i]!);
+    out[name] = (out[name] ?? 0) + Number((hi - lo) / sz);
+    walk(a, lo, i + 1);
+    walk(hi, b, i + 1);
+  };
+  walk(startBytes, endBytes, 0);
+  return out;
+}
+
+/** check_pfn_span: SPARSEMEM_VMEMMAP allows sub-section (2 MiB) granularity. */
+export const pfnSpanAligned = (ctx: KernelCtx, pfn: number, nrPages: number): boolean =>
+  pfn % ctx.machine.geometry.pagesPerSubsection === 0 && nrPages % ctx.machine.geometry.pagesPerSubsection === 0;
+
+/**
+ * __add_pages(nid, pfn, nr_pages, params): the altmap must start at pfn and fit (-EINVAL "invalid altmap"), its
+ * alloc is reset, the span must be sub-section aligned (WARN + -EINVAL), then sparse_add_section per section,
+ * stopping at the first error. Sections added before the error are **not** rolled back (DOMAIN.md §4.2): the
+ * model flags them with a hotplug.leak event.
+ */
+export function addPages(
+  ctx: KernelCtx,
+  nid: number,
+  pfn: number,
+  nrPages: number,
+  altmap: AltmapHandle | null,
+  opts: ActivateOptions = {},
+): 0 | ErrnoName {
+  const g = ctx.machine.geometry;
+  if (altmap) {
+    if (altmap.basePfn !== pfn || altmapOffset(altmap) > nrPages) {
+      ctx.warn('memory add fail, invalid altmap');
+      return 'EINVAL';
+    }
+    const id = altmapIdOf(altmap);
+    if (altmap.alloc > 0 && id !== null) ctx.emit('altmap.free', { id, nrPages: altmap.alloc });
+  }
+  if (!pfnSpanAligned(ctx, pfn, nrPages)) {
+    ctx.warn(`Misaligned __add_pages start: ${hex(pfn)} end: ${hex(pfn + nrPages - 1)}`);
+    return 'EINVAL';
+  }
+  const end = pfn + nrPages;
+  const added: number[] = [];
+  for (let cur = pfn; cur < end; ) {
+    const nr = pfnToSectionNr(g, cur);
+    const next = Math.min(end, sectionNrToPfn(g, nr + 1));
+    const err = sparseAddSection(ctx, nid, cur, next - cur, altmap, opts);
+    if (err !== 0) {
+      if (added.length) ctx.emit('hotplug.leak', { startPfn: pfn, nrPages: cur - pfn, sections: added });
+      return err;
+    }
+    added.push(nr);
+    cur = next;
+  }
+  return 0;
+}
+
+/** __remove_pages: sparse_remove_section per section chunk; a misaligned span only WARNs. */
+export function removePages(ctx: KernelCtx, pfn: number, nrPages: number, altmap: AltmapHandle | null): void {
+  const g = ctx.machine.geometry;
+  if (!pfnSpanAligned(ctx, pfn, nrPages)) {
+    ctx.warn(`Misaligned __remove_pages start: ${hex(pfn)} end: ${hex(pfn + nrPages - 1)}`);
+    return;
+  }
+  const end = pfn + nrPages;
+  for (let cur = pfn; cur < end; ) {
+    const next = Math.min(end, sectionNrToPfn(g, pfnToSectionNr(g, cur) + 1));
+    sparseRemoveSection(ctx, cur, next - cur, altmap);
+    cur = next;
+  }
+}
+
+/**
+ * arch_add_memory(nid, start, size, params): the linear mapping, then add_pages (x86: -ERANGE beyond
+ * PHYSMEM_END). On failure x86 keeps the linear mapping, arm64 removes it (backend.removesLinearMapOnAddFailure).
+ */
+export function archAddMemory(
+  ctx: KernelCtx,
+  nid: number,
+  startBytes: bigint,
+  sizeBytes: bigint,
+  altmap: AltmapHandle | null,
+  opts: ActivateOptions & { linearMap?: boolean } = {},
+): 0 | ErrnoName {
+  const g = ctx.machine.geometry;
+  const end = startBytes + sizeBytes;
+  const map = opts.linearMap ?? true;
+  const pieces = linearMapPieces(startBytes, end, ctx.machine.directMapShifts);
+  if (map) ctx.emit('linear_map.add', { start: hex(startBytes), end: hex(end), pages: pieces });
+  if (end - 1n > ctx.machine.pluggableEndBytes) {
+    ctx.warn(`add_pages: end ${hex(end - 1n)} beyond PHYSMEM_END ${hex(ctx.machine.pluggableEndBytes)}`);
+    return 'ERANGE';
+  }
+  const startPfn = Number(startBytes >> BigInt(g.pageShift));
+  const r = addPages(ctx, nid, startPfn, Number(sizeBytes >> BigInt(g.pageShift)), altmap, opts);
+  if (r !== 0 && map && ctx.backend.removesLinearMapOnAddFailure?.(ctx.archConfig)) {
+    ctx.emit('linear_map.remove', { start: hex(startBytes), end: hex(end), pages: pieces });
+  }
+  return r;
+}
+
+/** arch_remove_memory(start, size, altmap): __remove_pages, then the linear mapping goes. */
+export function archRemoveMemory(ctx: KernelCtx, startBytes: bigint, sizeBytes: bigint, altmap: AltmapHandle | null, opts: { linearMap?: boolean } = {}): void {
+  const g = ctx.machine.geometry;
+  removePages(ctx, Number(startBytes >> BigInt(g.pageShift)), Number(sizeBytes >> BigInt(g.pageShift)), altmap);
+  if (opts.linearMap ?? true) {
+    const end = startBytes + sizeBytes;
+    ctx.emit('linear_map.remove', { start: hex(startBytes), end: hex(end), pages: linearMapPieces(startBytes, end, ctx.machine.directMapShifts) });
+  }
+}
+

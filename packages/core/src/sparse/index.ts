@@ -1,0 +1,2 @@
+export * from './section.js';
+export * from './sparse.js';
