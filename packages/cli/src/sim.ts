@@ -47,27 +47,35 @@ export interface LogReaderLike {
 
 type Rec = Record<string, unknown>;
 
-/** core's createSimulator, normalised to {@link Simulator}. */
-export function createSimulator(opts: { machine: MachineConfig; backend: ArchBackend; seed: number; faults: FaultConfig; extraBackends?: readonly ArchBackend[] }): Simulator {
+/** core's createSimulator (simulator.ts), created without booting so a writer can attach first. */
+export function createSimulator(opts: { machine: MachineConfig; backend: ArchBackend; seed: number; faults: FaultConfig; memhpVersion?: string }): Simulator {
   const create = coreFn<(o: Rec) => Rec>('memhp run', 'createSimulator');
   let sim: Rec;
   try {
-    sim = create({ machine: opts.machine, backend: opts.backend, seed: opts.seed, faults: opts.faults.policies });
+    sim = create({
+      config: opts.machine,
+      backend: opts.backend,
+      seed: opts.seed,
+      faults: opts.faults.policies,
+      autoBoot: false,
+      ...(opts.memhpVersion ? { memhpVersion: opts.memhpVersion } : {}),
+      // SOURCE_DATE_EPOCH makes the header reproducible too (same scenario + seed → byte-identical log).
+      ...(process.env.SOURCE_DATE_EPOCH ? { createdAt: new Date(Number(process.env.SOURCE_DATE_EPOCH) * 1000).toISOString() } : {}),
+    });
   } catch (e) {
-    // Core rejects a machine it cannot boot (bad cmdline, unaligned ranges …) with a typed error.
+    // Core rejects a machine it cannot build (bad cmdline, unaligned ranges …) with a typed, worded error.
     throw new UserError((e as Error).message);
   }
   const bus = sim.bus as BusLike;
-  const exec = (sim.execute ?? sim.run ?? sim.apply ?? sim.dispatch) as ((c: Command) => KResultLike) | undefined;
-  if (typeof exec !== 'function') throw new UserError('core\'s simulator has no execute()');
   return {
     bus,
     boot: () => {
-      if (typeof sim.boot === 'function') (sim.boot as () => unknown).call(sim);
+      const r = (sim.boot as () => KResultLike).call(sim);
+      if (!r.ok) throw new UserError(`the machine does not boot: -${r.errno} (${r.why})`);
     },
-    execute: (c) => exec.call(sim, c),
-    state: () => (typeof sim.getState === 'function' ? (sim.getState as () => unknown)() : typeof sim.state === 'function' ? (sim.state as () => unknown)() : sim.state),
-    header: () => (typeof sim.header === 'function' ? (sim.header as () => Rec)() : (sim.header as Rec)),
+    execute: (c) => (sim.exec as (c: Command) => KResultLike).call(sim, c),
+    state: () => sim.state,
+    header: () => (sim.header as () => Rec).call(sim),
   };
 }
 
@@ -91,7 +99,7 @@ export async function replayLog(
   opts: { until?: number; strict?: boolean; onEvent?: (e: Envelope) => void } = {},
 ): Promise<{ header: Rec; state: unknown; lastSeq: number }> {
   const reader = await openReader(path, opts);
-  const initial = coreFn<(h: Rec) => unknown>('replay', 'initialStateFromHeader', 'initialState', 'replayInitial');
+  const initial = coreFn<(h: Rec) => unknown>('replay', 'initialStateFromHeader');
   const evolve = coreFn<(s: unknown, e: Envelope) => unknown>('replay', 'evolve');
   const header = await reader.header();
   let state = initial(header);
@@ -153,28 +161,14 @@ function numbers(v: unknown): Record<string, number> {
   return out;
 }
 
-export const viewMeminfo = (state: unknown): Record<string, number> => numbers(coreFn<(s: unknown) => unknown>('meminfo', 'meminfo', 'viewMeminfo', 'procMeminfo')(state));
-export const viewVmstat = (state: unknown): Record<string, number> => numbers(coreFn<(s: unknown) => unknown>('vmstat', 'vmstat', 'viewVmstat', 'procVmstat')(state));
+export const viewMeminfo = (state: unknown): Record<string, number> => numbers(coreFn<(s: unknown) => unknown>('meminfo', 'viewMeminfo')(state));
+export const viewVmstat = (state: unknown): Record<string, number> => numbers(coreFn<(s: unknown) => unknown>('vmstat', 'viewVmstat')(state));
+export const viewZoneinfo = (state: unknown): ZoneView[] => coreFn<(s: unknown) => ZoneView[]>('zoneinfo', 'viewZoneinfo')(state);
+export const viewBlocks = (state: unknown): BlockView[] => coreFn<(s: unknown) => BlockView[]>('memory blocks', 'viewMemoryBlocks')(state);
+/** crash `kmem -n` tables (NR, SECTION, CODED_MEM_MAP, MEM_MAP, STATE, PFN / NAME, PHYSICAL_RANGE, NODE, STATE, START_SECTION_NO). */
+export const viewKmemSections = (state: unknown): Rec[] => coreFn<(s: unknown) => Rec[]>('sections', 'kmemSections')(state);
+export const viewKmemBlocks = (state: unknown): Rec[] => coreFn<(s: unknown) => Rec[]>('blocks', 'kmemBlocks')(state);
+/** /proc/meminfo text exactly as the kernel lays it out. */
+export const formatMeminfo = (m: Record<string, number>): string => coreFn<(m: Record<string, number>) => string>('meminfo', 'formatMeminfo')(m);
 
-export function viewZoneinfo(state: unknown): ZoneView[] {
-  const v = coreFn<(s: unknown) => unknown>('zoneinfo', 'zoneinfo', 'viewZoneinfo', 'procZoneinfo')(state);
-  return (Array.isArray(v) ? v : Object.values(v as Rec)) as ZoneView[];
-}
-
-export function viewBlocks(state: unknown): BlockView[] {
-  const v = coreFn<(s: unknown) => unknown>('memory blocks', 'memoryBlocks', 'sysfsMemoryBlocks', 'viewMemoryBlocks', 'sysfsMemory')(state);
-  const list = (Array.isArray(v) ? v : Array.isArray((v as Rec).blocks) ? (v as Rec).blocks : Object.values(v as Rec)) as BlockView[];
-  return list;
-}
-
-export interface SectionView {
-  readonly nr: number;
-  readonly [k: string]: unknown;
-}
-
-export function viewSections(state: unknown): Rec[] {
-  const v = coreFn<(s: unknown) => unknown>('sections', 'kmemN', 'kmemSections', 'viewSections', 'sections')(state);
-  return (Array.isArray(v) ? v : Array.isArray((v as Rec).sections) ? (v as Rec).sections : Object.values(v as Rec)) as Rec[];
-}
-
-export const hasViews = (): boolean => coreHas('meminfo', 'viewMeminfo', 'procMeminfo');
+export const hasSimulator = (): boolean => coreHas('createSimulator') && coreHas('viewMeminfo');

@@ -35,3 +35,24 @@ export const tmp = (): string => mkdtempSync(join(tmpdir(), 'memhp-cli-test-'));
 
 /** A user never sees a stack trace: no "    at f (file:line)" frames. */
 export const hasStack = (s: string): boolean => /^\s+at .+[:(]/m.test(s);
+
+/**
+ * The same `main()` the binary runs, in this process: argv in, exit code and output out. Used for the many
+ * bad-input cases so the suite stays fast; a handful of cases also run as real processes.
+ */
+export async function memhpInProcess(args: readonly string[]): Promise<Ran> {
+  const { main } = await import('../src/program.js');
+  let stdout = '';
+  let stderr = '';
+  const ow = process.stdout.write.bind(process.stdout);
+  const ew = process.stderr.write.bind(process.stderr);
+  process.stdout.write = ((s: string | Uint8Array) => ((stdout += String(s)), true)) as typeof process.stdout.write;
+  process.stderr.write = ((s: string | Uint8Array) => ((stderr += String(s)), true)) as typeof process.stderr.write;
+  try {
+    const code = await main(['node', 'memhp', ...args]);
+    return { code, stdout, stderr };
+  } finally {
+    process.stdout.write = ow;
+    process.stderr.write = ew;
+  }
+}

@@ -181,9 +181,10 @@ const span = (ks: readonly string[]): string => (ks.length <= 1 ? (ks[0] ?? '') 
 
 function memmapInput(registry: Parameters<typeof archConfigFrom>[0], o: CheckOpts, kernel: KernelVersion): MemmapInput {
   const { backend, config } = archConfigFrom(registry, o, kernel);
-  const p = parseParams(o.param, kernel, backend, config);
   const blockSizeBytes = optSize(o.blockSize, '--block-size');
   const requestBytes = optSize(o.size, '--size');
+  const bootRamEndBytes = optSize(o.bootRamEnd, '--boot-ram-end') ?? 4n << 30n;
+  const p = parseParams(o.param, kernel, backend, config);
   return {
     backend,
     kernel,
@@ -193,7 +194,7 @@ function memmapInput(registry: Parameters<typeof archConfigFrom>[0], o: CheckOpt
     param: p.memmapOnMemory,
     hvoEnabled: p.hugetlbFreeVmemmap,
     ...(blockSizeBytes !== undefined ? { blockSizeBytes } : {}),
-    bootRamEndBytes: optSize(o.bootRamEnd, '--boot-ram-end') ?? 4n << 30n,
+    bootRamEndBytes,
     ...(requestBytes !== undefined ? { requestBytes } : {}),
   };
 }

@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import { examples } from '../program.js';
 import { env, optInt } from './common.js';
 import { UserError } from '../errors.js';
-import { replayLog, viewBlocks, viewMeminfo, viewSections, viewVmstat, viewZoneinfo, type Envelope } from '../sim.js';
+import { formatMeminfo, replayLog, viewBlocks, viewKmemBlocks, viewKmemSections, viewMeminfo, viewVmstat, viewZoneinfo, type Envelope } from '../sim.js';
 import { addEvent, emptySummary } from '../render/summary.js';
 import { renderSummary, summaryJson } from '../render/summary-text.js';
 import { paint, printJson, table, type Out } from '../render/output.js';
@@ -67,8 +67,7 @@ export function renderReport(out: Out, report: Report, r: Replayed): void {
       const m = viewMeminfo(r.state);
       if (out.json) return printJson(out, { lastSeq: r.lastSeq, meminfo: m });
       // /proc/meminfo's own layout: "MemTotal:       24684084 kB".
-      for (const [k, v] of Object.entries(m)) out.line(`${`${k}:`.padEnd(16)}${String(v).padStart(8)}${/^HugePages_/.test(k) ? '' : ' kB'}`);
-      return;
+      return out.line(formatMeminfo(m).replace(/\n$/, ''));
     }
     case 'vmstat': {
       const v = viewVmstat(r.state);
@@ -83,40 +82,20 @@ export function renderReport(out: Out, report: Report, r: Replayed): void {
       return out.line(table(out, ['node', 'zone', 'present', 'managed', 'spanned', 'start_pfn'], z.map((x) => [x.node, x.zone, x.present, x.managed, x.spanned, String(x.start_pfn ?? x.startPfn ?? '')])));
     }
     case 'blocks': {
-      const b = viewBlocks(r.state);
-      if (out.json) return printJson(out, { lastSeq: r.lastSeq, blocks: b });
+      // crash `kmem -n` memory-block table, with the sysfs attributes of each block beside it.
+      const sysfs = new Map(viewBlocks(r.state).map((x) => [`memory${x.id}`, x]));
+      const rows = viewKmemBlocks(r.state).map((k): Record<string, unknown> & ReturnType<typeof pickSysfs> => ({ ...k, ...pickSysfs(sysfs.get(String(k.NAME))) }));
+      if (out.json) return printJson(out, { lastSeq: r.lastSeq, blocks: rows });
       title();
-      // crash `kmem -n` memory block list: NAME, PHYSICAL RANGE, NODE, STATE, ZONE, START_SECTION_NO; plus sysfs attributes.
-      return out.line(
-        table(
-          out,
-          ['NAME', 'PHYSICAL RANGE', 'NODE', 'STATE', 'ZONE', 'START_SECTION_NO', 'phys_index', 'valid_zones', 'removable'],
-          b.map((x) => [
-            `memory${x.id}`,
-            x.start !== undefined && x.end !== undefined ? `${String(x.start).replace(/^0x/, '')} - ${String(x.end).replace(/^0x/, '')}` : '',
-            String(x.node ?? ''),
-            String(x.state).toUpperCase(),
-            String(x.zone ?? ''),
-            String(x.startSection ?? x.start_section_no ?? ''),
-            x.phys_index,
-            x.valid_zones,
-            x.removable,
-          ]),
-        ),
-      );
+      const head = ['MEM_BLOCK', 'NAME', 'PHYSICAL RANGE', 'NODE', 'STATE', 'START_SECTION_NO', 'valid_zones', 'phys_index', 'removable'];
+      return out.line(table(out, head, rows.map((x) => [dash(x.MEM_BLOCK), String(x.NAME), String(x.PHYSICAL_RANGE), String(x.NODE), String(x.STATE), String(x.START_SECTION_NO), x.valid_zones, x.phys_index, x.removable])));
     }
     case 'sections': {
-      const s = viewSections(r.state);
+      const s = viewKmemSections(r.state);
       if (out.json) return printJson(out, { lastSeq: r.lastSeq, sections: s });
       title();
-      // crash `kmem -n`: NR, SECTION, CODED_MEM_MAP, MEM_MAP, STATE (P present, M has mem_map, O online, E early, D ZONE_DEVICE), PFN.
-      return out.line(
-        table(
-          out,
-          ['NR', 'SECTION', 'CODED_MEM_MAP', 'MEM_MAP', 'STATE', 'PFN', 'SUBSECTIONS'],
-          s.map((x) => [String(x.nr ?? x.section ?? ''), String(x.sectionAddr ?? x.SECTION ?? ''), String(x.codedMemMap ?? x.coded_mem_map ?? ''), String(x.memMap ?? x.mem_map ?? ''), String(x.state ?? x.flags ?? ''), String(x.pfn ?? x.startPfn ?? ''), String(x.subsections ?? x.subsectionMap ?? '')]),
-        ),
-      );
+      // crash `kmem -n`: NR, SECTION, CODED_MEM_MAP, MEM_MAP, STATE (P present, M mem_map, O online, E early, D ZONE_DEVICE), PFN.
+      return out.line(table(out, ['NR', 'SECTION', 'CODED_MEM_MAP', 'MEM_MAP', 'STATE', 'PFN', 'SUBSECTIONS'], s.map((x) => [String(x.NR), dash(x.SECTION), String(x.CODED_MEM_MAP), String(x.MEM_MAP), String(x.STATE), String(x.PFN), String(x.SUBSECTIONS ?? '')])));
     }
     case 'timeline': {
       if (out.json) return printJson(out, { events: r.timeline });
@@ -129,4 +108,11 @@ export function renderReport(out: Out, report: Report, r: Replayed): void {
       );
     }
   }
+}
+
+/** crash prints kernel addresses memhp does not model (struct mem_section, struct memory_block) — shown as "-". */
+const dash = (v: unknown): string => (v === null || v === undefined ? '-' : String(v));
+
+function pickSysfs(b: Record<string, unknown> | undefined): { valid_zones: string; phys_index: string; removable: string } {
+  return { valid_zones: String(b?.valid_zones ?? ''), phys_index: String(b?.phys_index ?? ''), removable: String(b?.removable ?? '') };
 }
