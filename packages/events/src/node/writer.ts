@@ -1,0 +1,185 @@
+import { closeSync, createWriteStream, fsyncSync, openSync, writeSync } from 'node:fs';
+import { once } from 'node:events';
+import { pipeline } from 'node:stream/promises';
+import { constants as zc, createGzip, type Gzip } from 'node:zlib';
+import type { Subscription } from 'rxjs';
+import type { EventBus } from '../bus.js';
+import { EventEncoder } from '../encoder.js';
+import type { EventEnvelope } from '../envelope.js';
+import type { LogHeader } from '../header.js';
+import { serializeHeader } from '../line.js';
+
+export interface LogWriterOptions {
+  /** Hand a batch to the file after this many events (default 16384) … */
+  batchEvents?: number;
+  /** … or once it holds this many bytes (default 1 MiB), whichever comes first. */
+  batchBytes?: number;
+  /** gzip level for `.gz` logs (default 6, zlib's default). */
+  gzipLevel?: number;
+}
+
+export interface LogWriter {
+  /**
+   * Synchronous enqueue. Returns false when a gzip writer's stream is above its high-water mark: an async
+   * producer should then `await drained()` (Node's stream convention). A plain writer is synchronous and
+   * always returns true — writeSync is its back-pressure.
+   */
+  write(e: EventEnvelope): boolean;
+  /** Subscribe to a bus (as subscriber "log-writer"): writes every event it publishes. */
+  attach(bus: EventBus): Subscription;
+  /** Resolves when a gzip stream has drained (immediately for plain files). */
+  drained(): Promise<void>;
+  /** Hand the current batch to the file (and, for gzip, sync-flush the compressor so the file is decodable). */
+  flush(): Promise<void>;
+  close(): Promise<void>;
+  /** Events accepted so far. */
+  readonly written: number;
+  readonly path: string;
+}
+
+/**
+ * Open a log for writing; a `.gz` suffix selects gzip. The header goes out immediately, events in batches.
+ * A killed process leaves a valid prefix: every batch ends on a line boundary, so at most the last line of the
+ * file is torn (for gzip, each batch is sync-flushed, so everything up to the last flushed batch decodes).
+ */
+export function openLogWriter(path: string, header: LogHeader, opts: LogWriterOptions = {}): LogWriter {
+  return path.endsWith('.gz') ? new GzipLogWriter(path, header, opts) : new PlainLogWriter(path, header, opts);
+}
+
+abstract class BaseLogWriter implements LogWriter {
+  readonly path: string;
+  protected readonly encoder = new EventEncoder();
+  protected readonly batchEvents: number;
+  protected readonly batchBytes: number;
+  protected inBatch = 0;
+  #written = 0;
+  #lastSeq: number | undefined;
+  protected closed = false;
+
+  constructor(path: string, opts: LogWriterOptions) {
+    this.path = path;
+    this.batchEvents = opts.batchEvents ?? 16384;
+    this.batchBytes = opts.batchBytes ?? 1 << 20;
+    if (!(this.batchEvents >= 1 && this.batchBytes >= 1)) throw new RangeError('batchEvents and batchBytes must be ≥ 1');
+  }
+
+  get written(): number {
+    return this.#written;
+  }
+
+  write(e: EventEnvelope): boolean {
+    if (this.closed) throw new Error(`${this.path}: write after close`);
+    // A log the reader would reject is worse than a loud failure now.
+    if (this.#lastSeq !== undefined && e.seq !== this.#lastSeq + 1) {
+      throw new RangeError(`${this.path}: event seq ${e.seq} does not follow ${this.#lastSeq}`);
+    }
+    this.encoder.encode(e);
+    this.#lastSeq = e.seq;
+    this.#written++;
+    if (++this.inBatch >= this.batchEvents || this.encoder.length >= this.batchBytes) return this.emitBatch();
+    return true;
+  }
+
+  attach(bus: EventBus): Subscription {
+    return bus.on('log-writer', (e) => {
+      this.write(e);
+    });
+  }
+
+  /** Move the encoded batch to the file; returns false when the sink asks to wait. */
+  protected abstract emitBatch(): boolean;
+  abstract drained(): Promise<void>;
+  abstract flush(): Promise<void>;
+  abstract close(): Promise<void>;
+}
+
+class PlainLogWriter extends BaseLogWriter {
+  #fd: number | null;
+
+  constructor(path: string, header: LogHeader, opts: LogWriterOptions) {
+    super(path, opts);
+    this.#fd = openSync(path, 'w');
+    writeAll(this.#fd, new TextEncoder().encode(`${serializeHeader(header)}\n`));
+  }
+
+  protected emitBatch(): boolean {
+    if (this.encoder.length > 0 && this.#fd !== null) writeAll(this.#fd, this.encoder.bytes());
+    this.encoder.reset();
+    this.inBatch = 0;
+    return true;
+  }
+
+  drained(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  flush(): Promise<void> {
+    this.emitBatch();
+    return Promise.resolve();
+  }
+
+  close(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    this.emitBatch();
+    this.closed = true;
+    if (this.#fd !== null) {
+      fsyncSync(this.#fd);
+      closeSync(this.#fd);
+      this.#fd = null;
+    }
+    return Promise.resolve();
+  }
+}
+
+function writeAll(fd: number, bytes: Uint8Array): void {
+  let off = 0;
+  while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
+}
+
+class GzipLogWriter extends BaseLogWriter {
+  readonly #gzip: Gzip;
+  readonly #done: Promise<void>;
+  #failure: unknown;
+
+  constructor(path: string, header: LogHeader, opts: LogWriterOptions) {
+    super(path, opts);
+    this.#gzip = createGzip({ level: opts.gzipLevel ?? 6 });
+    const file = createWriteStream(path);
+    this.#done = pipeline(this.#gzip, file).catch((err: unknown) => {
+      this.#failure = err;
+    });
+    this.#gzip.write(`${serializeHeader(header)}\n`);
+    this.#gzip.flush(zc.Z_SYNC_FLUSH);
+  }
+
+  protected emitBatch(): boolean {
+    if (this.#failure) throw this.#failure;
+    this.inBatch = 0;
+    if (this.encoder.length === 0) return !this.#gzip.writableNeedDrain;
+    // Copy: the encoder reuses its buffer while zlib works asynchronously.
+    const ok = this.#gzip.write(Buffer.from(this.encoder.bytes()));
+    this.encoder.reset();
+    // A sync flush per batch ends a deflate block on a line boundary, so a killed writer's file decodes up to here.
+    this.#gzip.flush(zc.Z_SYNC_FLUSH);
+    return ok;
+  }
+
+  async drained(): Promise<void> {
+    if (this.#gzip.writableNeedDrain) await once(this.#gzip, 'drain');
+  }
+
+  async flush(): Promise<void> {
+    this.emitBatch();
+    await new Promise<void>((resolve) => this.#gzip.flush(zc.Z_SYNC_FLUSH, () => resolve()));
+    if (this.#failure) throw this.#failure;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.emitBatch();
+    this.closed = true;
+    this.#gzip.end();
+    await this.#done;
+    if (this.#failure) throw this.#failure;
+  }
+}
