@@ -59,7 +59,8 @@ function nodeRanges(m: RealMachine, pageBytes: bigint, notes: string[]): Range[]
     src = m.systemRam.map((r) => ({ start: ((r.start + pageBytes - 1n) / pageBytes) * pageBytes, end: ((r.end + 1n) / pageBytes) * pageBytes })).filter((r) => r.end > r.start);
   } else {
     notes.push(m.iomemHidden ? '/proc/iomem shows zeros (read without root): boot RAM taken as whole memory blocks' : 'no System RAM in /proc/iomem: boot RAM taken as whole memory blocks');
-    src = m.blocks.map((b) => ({ start: BigInt(b.id) * B, end: BigInt(b.id + 1) * B }));
+    const managed = (id: number) => m.driverManagedRam.some((r) => BigInt(id) * B >= r.start && BigInt(id) * B <= r.end);
+    src = m.blocks.filter((b) => !managed(b.id)).map((b) => ({ start: BigInt(b.id) * B, end: BigInt(b.id + 1) * B }));
   }
   const out: Range[] = [];
   for (const r of src) {
@@ -156,6 +157,24 @@ export function buildScenario(m: RealMachine, registry: BackendRegistry, o: { ar
     }
   }
   L.push('steps:');
+  // Driver-managed RAM was hot-added after boot (dax/kmem, virtio-mem): replay it as such, onlined into the
+  // zone it is in now, unless the auto-online policy already does that.
+  const B = m.blockSizeBytes;
+  for (const r of m.driverManagedRam) {
+    const start = r.start;
+    const size = r.end + 1n - r.start;
+    const ids = Array.from({ length: Number(size / B) }, (_, k) => Number(start / B) + k);
+    const blocks = m.blocks.filter((b) => ids.includes(b.id));
+    const node = blocks[0]?.node ?? 0;
+    L.push(`  # ${r.name} at ${toHex(start)}: hot-added by a driver after boot (DOMAIN.md §4.1)`);
+    L.push(`  - add_memory_driver_managed: { node: ${node}, start: ${toHex(start)}, size: ${formatSize(size)}, name: ${q(r.name)} }`);
+    const online = blocks.filter((b) => b.state === 'online');
+    if (online.length && (m.autoOnlineBlocks ?? 'offline') === 'offline') {
+      const movable = online.every((b) => b.valid_zones === 'Movable');
+      L.push(`  - online: { blocks: ${q(formatBlockList(online.map((b) => b.id)))}, type: ${movable ? 'online_movable' : 'online_kernel'} }`);
+    }
+    notes.push(`${r.name} at ${toHex(start)} is replayed as a driver-managed hot-add, not as boot RAM`);
+  }
   L.push('  # The memory block list as /sys/devices/system/memory shows it (DOMAIN.md §9.1).');
   L.push('  - expect:');
   L.push('      blocks:');
@@ -172,7 +191,11 @@ export function buildScenario(m: RealMachine, registry: BackendRegistry, o: { ar
   }
   const first = m.blocks[0];
   const last = m.blocks[m.blocks.length - 1];
-  for (const b of [first, last]) if (b) L.push(`        ${q(String(b.id))}: { phys_index: ${q(b.phys_index)} }`);
+  if (first && last) {
+    L.push('  - expect:   # phys_index is the block id in %08lx');
+    L.push('      blocks:');
+    for (const b of first === last ? [first] : [first, last]) L.push(`        ${q(String(b.id))}: { phys_index: ${q(b.phys_index)} }`);
+  }
   const vm = ['nr_memmap_boot_pages', 'nr_memmap_pages'].filter((k) => m.vmstat[k] !== undefined);
   if (vm.length) {
     L.push('  # /proc/vmstat memmap counters (6.11+, DOMAIN.md §9.3)');

@@ -37,7 +37,10 @@ export interface RealMachine {
   readonly blockSizeBytes: bigint;
   readonly autoOnlineBlocks: string | null;
   readonly blocks: readonly RealBlock[];
+  /** Top-level "System RAM" (boot RAM and hot-added RAM that is not driver-managed). */
   readonly systemRam: readonly IomemRange[];
+  /** Driver-managed hot-added RAM: "System RAM (kmem)", "System RAM (virtio_mem)" (DOMAIN.md §4.1). */
+  readonly driverManagedRam: readonly IomemRange[];
   /** /proc/iomem showed only zeros (read without root). */
   readonly iomemHidden: boolean;
   readonly zones: readonly RealZone[];
@@ -123,7 +126,8 @@ export function readMachine(root: string): RealMachine {
   }
   blocks.sort((a, b) => a.id - b.id);
   const iomem = parseIomem(read(root, 'proc/iomem', false) ?? '');
-  const ram = iomem.filter((r) => r.name === 'System RAM' || r.name.startsWith('System RAM ('));
+  const ram = iomem.filter((r) => r.name === 'System RAM');
+  const driverManaged = iomem.filter((r) => r.name.startsWith('System RAM ('));
   const params: Record<string, string> = {};
   const pdir = join(root, 'sys/module/memory_hotplug/parameters');
   if (existsSync(pdir)) for (const f of readdirSync(pdir)) params[f] = (read(root, `sys/module/memory_hotplug/parameters/${f}`, false) ?? '').trim();
@@ -133,6 +137,7 @@ export function readMachine(root: string): RealMachine {
     autoOnlineBlocks: read(root, `${mem}/auto_online_blocks`, false)?.trim() ?? null,
     blocks,
     systemRam: ram,
+    driverManagedRam: driverManaged.every((r) => r.start === 0n && r.end === 0n) ? [] : driverManaged,
     iomemHidden: ram.length > 0 && ram.every((r) => r.start === 0n && r.end === 0n),
     zones: parseZoneinfo(read(root, 'proc/zoneinfo', true)!),
     vmstat: parseCounters(read(root, 'proc/vmstat', true)!),
