@@ -1,0 +1,186 @@
+import { join } from 'node:path';
+import { utimesSync, writeFileSync } from 'node:fs';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { readLogStream, replay, serializeEvent, serializeHeader, type EventEnvelope, type LogHeader } from '@memhp/events';
+import {
+  buildCheckpoints,
+  buildLogIndex,
+  indexEntryFor,
+  loadLogIndex,
+  openLogReader,
+  openLogWriter,
+  readEventsAt,
+  stateAt,
+  writeLogIndex,
+} from '@memhp/events/node';
+import { sampleEvents, tempDir, testCatalogue, testHeader } from './helpers.js';
+
+/** A toy state: present sections and a running digest of every event folded. */
+interface Toy {
+  kernel: string;
+  sections: number;
+  digest: number;
+  last: number;
+}
+const initial = (h: LogHeader): Toy => ({ kernel: h.kernel, sections: 0, digest: 0, last: 0 });
+const evolve = (s: Toy, e: EventEnvelope): Toy => ({
+  kernel: s.kernel,
+  sections: s.sections + (e.type === 'section.add' ? 1 : 0),
+  digest: (Math.imul(s.digest, 31) + e.seq * 7 + e.op) | 0,
+  last: e.seq,
+});
+const foldAll = (evs: EventEnvelope[], n = evs.length) => evs.slice(0, n).reduce(evolve, initial(testHeader()));
+
+const dir = tempDir();
+const N = 5000;
+const evs = sampleEvents(N);
+const plain = join(dir, 'replay.ndjson');
+const gz = join(dir, 'replay.ndjson.gz');
+
+async function write(path: string): Promise<void> {
+  const w = openLogWriter(path, testHeader(), { batchEvents: 256 });
+  for (const e of evs) w.write(e);
+  await w.close();
+}
+
+describe('replay', () => {
+  it('folds a whole log (plain and gzip) into the same state as folding the events in memory', async () => {
+    await write(plain);
+    await write(gz);
+    for (const p of [plain, gz]) {
+      const r = await replay(openLogReader(p, { catalogue: testCatalogue() }), { initial, evolve });
+      expect(r.lastSeq).toBe(N);
+      expect(r.state).toEqual(foldAll(evs));
+      expect(r.header.kernel).toBe('6.1');
+    }
+  });
+
+  it('stops after event N with until, without reading the rest', async () => {
+    const r = await replay(openLogReader(plain, { catalogue: testCatalogue() }), { initial, evolve, until: 1234 });
+    expect(r.lastSeq).toBe(1234);
+    expect(r.state).toEqual(foldAll(evs, 1234));
+  });
+
+  it('reports lastSeq short of until when the log ends first', async () => {
+    const r = await replay(openLogReader(plain, { catalogue: testCatalogue() }), { initial, evolve, until: N + 10 });
+    expect(r.lastSeq).toBe(N);
+  });
+
+  it('calls onSnapshot every snapshotEvery events with the state at that point', async () => {
+    const snaps: Array<[number, Toy]> = [];
+    await replay(openLogReader(plain, { catalogue: testCatalogue() }), {
+      initial,
+      evolve,
+      snapshotEvery: 1000,
+      onSnapshot: (seq, s) => snaps.push([seq, s]),
+    });
+    expect(snaps.map(([s]) => s)).toEqual([1000, 2000, 3000, 4000, 5000]);
+    expect(snaps[2]![1]).toEqual(foldAll(evs, 3000));
+  });
+
+  it('replays from a browser-style ReadableStream too', async () => {
+    const text = [serializeHeader(testHeader()), ...evs.slice(0, 100).map(serializeEvent)].join('\n') + '\n';
+    const bytes = new TextEncoder().encode(text);
+    const stream = new ReadableStream<Uint8Array>({
+      start(c) {
+        for (let i = 0; i < bytes.length; i += 777) c.enqueue(bytes.subarray(i, i + 777));
+        c.close();
+      },
+    });
+    const r = await replay(readLogStream(stream, { file: 'web.ndjson', catalogue: testCatalogue() }), { initial, evolve });
+    expect(r.state).toEqual(foldAll(evs, 100));
+  });
+
+  it('emits the same events through observable() as through events()', async () => {
+    const { toArray, lastValueFrom } = await import('rxjs');
+    const got = await lastValueFrom(openLogReader(plain, { catalogue: testCatalogue() }).observable().pipe(toArray()));
+    expect(got).toEqual(evs);
+  });
+
+  it('property: any chunking of the bytes yields the same events', async () => {
+    const text = new TextEncoder().encode([serializeHeader(testHeader()), ...evs.slice(0, 60).map(serializeEvent)].join('\n') + '\n');
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.integer({ min: 1, max: 400 }), { minLength: 1, maxLength: 50 }), async (sizes) => {
+        const chunks: Uint8Array[] = [];
+        for (let i = 0, k = 0; i < text.length; k++) {
+          const n = sizes[k % sizes.length]!;
+          chunks.push(text.slice(i, i + n));
+          i += n;
+        }
+        const reader = readLogStream(
+          (async function* () {
+            yield* chunks;
+          })(),
+          { file: 'chunks.ndjson', catalogue: testCatalogue() },
+        );
+        const got: EventEnvelope[] = [];
+        for await (const e of reader.events()) got.push(e);
+        expect(got).toEqual(evs.slice(0, 60));
+      }),
+      { numRuns: 60 },
+    );
+  });
+});
+
+describe('byte-offset index and checkpoints', () => {
+  it('indexes every Nth event line by byte offset and finds the entry for a seq', async () => {
+    const idx = await buildLogIndex(plain, { every: 1000 });
+    expect(idx.lastSeq).toBe(N);
+    expect(idx.entries.map((e) => e.seq)).toEqual([1, 1001, 2001, 3001, 4001]);
+    expect(idx.entries[1]).toMatchObject({ seq: 1001, line: 1002 });
+    expect(indexEntryFor(idx, 2500)?.seq).toBe(2001);
+    expect(indexEntryFor(idx, 1)?.seq).toBe(1);
+  });
+
+  it('reads events at a seq by seeking, not from the top', async () => {
+    const idx = await buildLogIndex(plain, { every: 500 });
+    const got = await readEventsAt(plain, idx, 3777, 3, { catalogue: testCatalogue() });
+    expect(got).toEqual(evs.slice(3776, 3779));
+  });
+
+  it('stores the index beside the log and ignores it once the log changed', async () => {
+    const p = join(dir, 'stored.ndjson');
+    await (async () => {
+      const w = openLogWriter(p, testHeader());
+      for (const e of evs.slice(0, 100)) w.write(e);
+      await w.close();
+    })();
+    const idx = await buildLogIndex(p, { every: 10 });
+    await writeLogIndex(p, idx);
+    expect(await loadLogIndex(p)).toEqual(idx);
+    utimesSync(p, new Date(), new Date(Date.now() + 5000));
+    expect(await loadLogIndex(p)).toBeNull();
+    writeFileSync(`${p}.idx.json`, '{"format":"memhp-log-index","__proto__":{}}');
+    expect(await loadLogIndex(p)).toBeNull();
+  });
+
+  it('property: stateAt(n) with checkpoints equals a full replay until n', async () => {
+    const cps = await buildCheckpoints(plain, { catalogue: testCatalogue(), initial, evolve, every: 700 });
+    expect(cps.snapshots.map((s) => s.seq)).toEqual([700, 1400, 2100, 2800, 3500, 4200, 4900]);
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 1, max: N }), async (n) => {
+        const r = await stateAt(plain, n, { catalogue: testCatalogue(), initial, evolve, checkpoints: cps });
+        expect(r.lastSeq).toBe(n);
+        expect(r.state).toEqual(foldAll(evs, n));
+      }),
+      { numRuns: 25 },
+    );
+  });
+
+  it('detects a log that contradicts its index (seq not on line seq+1) when resuming', async () => {
+    const p = join(dir, 'liar.ndjson');
+    const lines = [serializeHeader(testHeader()), ...evs.slice(0, 50).map(serializeEvent)];
+    lines.splice(5, 1); // seq 5 missing: every later event sits one line early
+    writeFileSync(p, lines.join('\n') + '\n');
+    const idx = await buildLogIndex(p, { every: 10 });
+    const reader = openLogReader(p, { catalogue: testCatalogue(), from: indexEntryFor(idx, 25)! });
+    await expect(async () => {
+      for await (const _ of reader.events()) void _;
+    }).rejects.toThrow('liar.ndjson:22: field seq: expected seq 21, found 22 (event 21 missing)');
+  });
+
+  it('refuses to build a byte index of a gzip log', async () => {
+    await expect(buildLogIndex(gz)).rejects.toThrow('replay.ndjson.gz:1: byte offsets need an uncompressed .ndjson log');
+  });
+});
