@@ -261,9 +261,10 @@ const fallbackCheck: ConformanceCheck = {
         const base = testBasePfn(h);
         const pps = h.pagesPerSection;
         const added: Array<{ pfn: number; altmap: AltmapHandle | null }> = [];
+        // One altmap over the whole range, as a pmem namespace (or 5.13–6.5 memmap_on_memory) builds it (§3.8).
+        const altmap = withAltmap ? h.createAltmap({ basePfn: base, free: sections * pps }) : null;
         for (let i = 0; i < sections; i++) {
           const pfn = base + i * pps;
-          const altmap = withAltmap ? h.createAltmap({ basePfn: pfn, free: pps }) : null;
           const r = h.populate(pfn, pps, altmap);
           if (r !== 0 && r !== 'ENOMEM') problems.push(`section ${i}: populate returned ${r}`);
           if (r !== 0) {
