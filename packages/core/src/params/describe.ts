@@ -3,7 +3,7 @@
  * (optionally) one backend, with its default, the values allowed, whether it exists in that kernel and where
  * that is documented. The CLI prints this table as is.
  */
-import type { ArchBackend } from '../arch/backend.js';
+import type { ArchBackend, ParamSpec } from '../arch/backend.js';
 import { pick, type KernelVersion } from '../kernel/version.js';
 import { autoMovablePolicy, autoOnlineDefault, hugetlbFreeVmemmapParam, memmapOnMemoryParamType } from '../kernel/rules.js';
 
@@ -191,4 +191,20 @@ export function describeParams(kernel: KernelVersion, backend?: ArchBackend): Pa
     });
   }
   return out;
+}
+
+/**
+ * The same list as {@link describeParams}, as the backend contract's {@link ParamSpec} shape (what `memhp
+ * params` prints next to a backend's own switches); parameters this kernel lacks are left out.
+ */
+export function paramSpecs(kernel: KernelVersion): ParamSpec[] {
+  return describeParams(kernel)
+    .filter((d) => d.exists)
+    .map((d) => ({
+      name: d.name,
+      kind: d.kind === 'list' ? 'string' : d.kind,
+      default: d.default,
+      ...(d.kind === 'enum' ? { allowed: d.allowed.replace(/ \(.*\)$/, '').split(', ') } : {}),
+      description: `${d.description}${d.runtime ? ` [${d.runtime.path}, ${d.runtime.mode}]` : ''}`,
+    }));
 }

@@ -1,0 +1,81 @@
+import { describe, expect, it } from 'vitest';
+import {
+  createSimulator,
+  formatMeminfo,
+  kmemBlocks,
+  kmemSections,
+  viewMemoryBlocks,
+  viewMeminfo,
+  viewNodes,
+  viewSysfsMemory,
+  viewVmstat,
+  viewZoneinfo,
+} from '../src/index.js';
+import { testBackend } from './support/test-backend.js';
+import { MiB, hostVm24G, small } from './support/machines.js';
+
+describe('/sys/devices/system/memory of the 24 GiB VM (DOMAIN.md §9.1, §10)', () => {
+  const s = createSimulator({ config: hostVm24G(), backend: testBackend }).state;
+  const sysfs = viewSysfsMemory(s);
+
+  it('prints block_size_bytes in hex without 0x and auto_online_blocks "offline"', () => {
+    expect(sysfs.block_size_bytes).toBe('8000000'); // §10 [host]
+    expect(sysfs.auto_online_blocks).toBe('offline'); // §10: MHP_DEFAULT_ONLINE_TYPE_OFFLINE, no memhp_default_state
+  });
+
+  it('formats phys_index as %08lx of the block id', () => {
+    expect(sysfs['memory32/phys_index']).toBe('00000020'); // §10 [host]
+    expect(sysfs['memory199/phys_index']).toBe('000000c7'); // §10 [host]
+  });
+
+  it('lists 192 blocks, all online, removable 1, phys_device 0, valid_zones per §10', () => {
+    const blocks = viewMemoryBlocks(s);
+    expect(blocks).toHaveLength(192);
+    expect(blocks.every((b) => b.state === 'online' && b.online === '1' && b.removable === '1' && b.phys_device === '0')).toBe(true);
+    expect(blocks.find((b) => b.id === 0)?.valid_zones).toBe('none');
+    expect(blocks.find((b) => b.id === 23)?.valid_zones).toBe('DMA32');
+    expect(blocks.find((b) => b.id === 32)?.valid_zones).toBe('Normal');
+    expect(sysfs['memory5/node0']).toBe('../../node/node0');
+  });
+
+  it('reports zoneinfo present pages DMA 3998, DMA32 782336, Normal 5505024', () => {
+    const z = viewZoneinfo(s);
+    expect(z.filter((r) => r.present > 0).map((r) => [r.zone, r.present])).toEqual([
+      ['DMA', 3998],
+      ['DMA32', 782336],
+      ['Normal', 5505024],
+    ]); // §10 zoneinfo present
+    expect(viewNodes(s)[0]).toMatchObject({ node: 0, presentPages: 6291358, hasMemory: true, hasNormalMemory: true }); // §10: 6291456 − 98
+  });
+
+  it('shows nr_memmap_boot_pages 98304 and nr_memmap_pages 0 in vmstat on 6.18', () => {
+    expect(viewVmstat(s)).toMatchObject({ nr_memmap_boot_pages: 98304, nr_memmap_pages: 0 }); // §10 [host]
+  });
+
+  it('prints crash kmem -n rows: coded mem_map = vmemmap base, mem_map = page(section pfn), state PMOE for boot sections', () => {
+    const rows = kmemSections(s);
+    expect(rows).toHaveLength(192);
+    const r1 = rows.find((r) => r.NR === 1)!;
+    expect(r1).toMatchObject({ STATE: 'PMOE', PFN: 32768 });
+    expect(r1.CODED_MEM_MAP).toBe(s.machine.geometry.vmemmapBase.toString(16).padStart(16, '0'));
+    // page(pfn) = vmemmap base + pfn × 64 (DOMAIN.md §3.1): 32768 × 64 = 0x200000
+    expect(BigInt(`0x${r1.MEM_MAP}`) - BigInt(`0x${r1.CODED_MEM_MAP}`)).toBe(0x200000n);
+    const b = kmemBlocks(s).find((x) => x.NAME === 'memory32')!;
+    expect(b).toMatchObject({ PHYSICAL_RANGE: '100000000 - 107ffffff', NODE: 0, STATE: 'ONLINE', START_SECTION_NO: 32 });
+  });
+});
+
+describe('/proc/meminfo (DOMAIN.md §9.2)', () => {
+  it('prints kB with the kernel layout and tracks a RAM-backed hot-add: MemFree −2048 kB, MemTotal unchanged', () => {
+    const sim = createSimulator({ config: small(4), backend: testBackend, checkInvariants: true });
+    const m0 = viewMeminfo(sim.state);
+    sim.exec({ kind: 'add_memory', node: 0, range: { startBytes: 4n << 30n, sizeBytes: 128n * MiB }, flags: [] });
+    const m1 = viewMeminfo(sim.state);
+    expect(m1.MemTotal).toBe(m0.MemTotal); // §9.2 hot-add: MemTotal 0
+    // §9.2: −2048 kB for the memmap (one 2 MiB leaf), −4 kB more per page-table page the mapping needed
+    expect((m0.MemFree! - m1.MemFree!) % 4).toBe(0);
+    expect(m0.MemFree! - m1.MemFree!).toBeGreaterThanOrEqual(2048);
+    expect(m0.MemFree! - m1.MemFree!).toBeLessThanOrEqual(2048 + 3 * 4);
+    expect(formatMeminfo({ MemTotal: 24684084 })).toBe('MemTotal:       24684084 kB'); // fs/proc/meminfo.c "%8lu kB" after a 16-wide label
+  });
+});
