@@ -43,11 +43,12 @@ export async function runQuery(events: readonly Envelope[], sql: string): Promis
     const file = join(dir, 'events.ndjson');
     const lines: string[] = [];
     for (const e of events) {
-      const row: Record<string, unknown> = { seq: e.seq, time: e.time, op: e.op, cause: e.cause, type: e.type, v: e.v, payload: JSON.stringify(e.payload) };
+      const row: Record<string, unknown> = { seq: e.seq, time: e.time, op: e.op, cause: e.cause, type: e.type, v: e.v, payload: e.payload ?? null };
       const p = (e.payload ?? {}) as Record<string, unknown>;
       for (const c of cols) {
         const v = p[c.key];
-        row[c.column] = v === undefined ? null : c.type === 'JSON' || (c.type === 'VARCHAR' && typeof v !== 'string') ? JSON.stringify(v) : v;
+        // JSON columns take the value as is; a VARCHAR column of mixed kinds holds each value's JSON text.
+        row[c.column] = v === undefined ? null : c.type === 'VARCHAR' && typeof v !== 'string' ? JSON.stringify(v) : v;
       }
       lines.push(JSON.stringify(row));
     }

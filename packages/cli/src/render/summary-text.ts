@@ -31,8 +31,9 @@ export function renderSummary(out: Out, s: RunSummary): string {
 /** Stable JSON: byte counts as numbers (they are below 2^53 for any machine memhp models). */
 export function summaryJson(s: RunSummary): Record<string, unknown> {
   const n = (m: Record<string, bigint>) => Object.fromEntries(Object.entries(m).map(([k, v]) => [k, Number(v)]));
+  const { pending: _pending, ...rest } = s;
   return {
-    ...s,
+    ...rest,
     memoryAddedBytes: Number(s.memoryAddedBytes),
     memoryRemovedBytes: Number(s.memoryRemovedBytes),
     memmapBytesBySource: n(s.memmapBytesBySource),

@@ -23,6 +23,8 @@ export interface RunSummary {
   failuresByErrno: Record<string, number>;
   warnings: number;
   faultsInjected: number;
+  /** Resource bytes requested / released by the running command; committed when it returns 0. */
+  pending: { op: number; added: bigint; removed: bigint };
 }
 
 type P = Record<string, unknown>;
@@ -53,6 +55,7 @@ export function emptySummary(): RunSummary {
     failuresByErrno: {},
     warnings: 0,
     faultsInjected: 0,
+    pending: { op: -1, added: 0n, removed: 0n },
   };
 }
 
@@ -64,6 +67,12 @@ export function addEvent(s: RunSummary, e: Envelope): void {
   switch (e.type) {
     case 'command.end':
       s.commands++;
+      // A failed add requests the region and releases it again (DOMAIN.md §4.2 step 0c then 1): count neither.
+      if (p.result === 0 && s.pending.op === e.op) {
+        s.memoryAddedBytes += s.pending.added;
+        s.memoryRemovedBytes += s.pending.removed;
+      }
+      s.pending = { op: -1, added: 0n, removed: 0n };
       if (p.result !== 0 && p.result !== 'ok' && typeof p.errno === 'number' && p.errno !== 0) {
         const name = typeof p.result === 'string' ? p.result.replace(/^-/, '') : `errno ${p.errno}`;
         s.failuresByErrno[name] = (s.failuresByErrno[name] ?? 0) + 1;
@@ -83,11 +92,11 @@ export function addEvent(s: RunSummary, e: Envelope): void {
       if (hot) s.sectionsAdded += 'endSection' in p ? num(p.endSection) - num(p.startSection) + 1 : 1;
       break;
     case 'resource.request':
-      if (hot && (p.result === undefined || p.result === 0 || p.result === 'ok') && typeof p.name === 'string' && p.name.startsWith('System RAM'))
-        s.memoryAddedBytes += big(p.end) - big(p.start);
+      // Resource ends are inclusive, as /proc/iomem prints them.
+      if (hot && p.result === 0 && typeof p.name === 'string' && p.name.startsWith('System RAM')) pend(s, e.op).added += big(p.end) - big(p.start) + 1n;
       break;
     case 'resource.release':
-      if (typeof p.name !== 'string' || p.name.startsWith('System RAM')) s.memoryRemovedBytes += big(p.end) - big(p.start);
+      if (hot) pend(s, e.op).removed += big(p.end) - big(p.start) + 1n;
       break;
     case 'vmemmap.populate': {
       const bytes = big(p.end) - big(p.start);
@@ -123,6 +132,11 @@ export function addEvent(s: RunSummary, e: Envelope): void {
       s.faultsInjected++;
       break;
   }
+}
+
+function pend(s: RunSummary, op: number): RunSummary['pending'] {
+  if (s.pending.op !== op) s.pending = { op, added: 0n, removed: 0n };
+  return s.pending;
 }
 
 export function summarize(events: Iterable<Envelope>): RunSummary {

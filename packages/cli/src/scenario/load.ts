@@ -398,6 +398,7 @@ function planExpect(ctx: Ctx, e: StepOf<'expect'>, path: readonly PathSeg[]): Ex
 
 function compact(v: unknown): string {
   if (v === null || v === undefined) return '';
+  if (typeof v === 'number' && v >= 1 << 20) return `0x${v.toString(16)}`;
   if (typeof v !== 'object') return String(v);
   if (Array.isArray(v)) return `[${v.map(compact).join(', ')}]`;
   return `{${Object.entries(v as Record<string, unknown>)
