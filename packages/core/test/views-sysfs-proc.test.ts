@@ -79,3 +79,44 @@ describe('/proc/meminfo (DOMAIN.md §9.2)', () => {
     expect(formatMeminfo({ MemTotal: 24684084 })).toBe('MemTotal:       24684084 kB'); // fs/proc/meminfo.c "%8lu kB" after a 16-wide label
   });
 });
+
+describe('the §9.2 cycle add → online → offline → remove, one 128 MiB block (DOMAIN.md §9.2, §5.3)', () => {
+  const cycle = (cmdline: string, mom: boolean) => {
+    const sim = createSimulator({ config: small(4, '6.18', cmdline), backend: testBackend, checkInvariants: true });
+    const read = () => ({ ...viewMeminfo(sim.state), ...viewVmstat(sim.state) });
+    const range = { startBytes: 4n << 30n, sizeBytes: 128n * MiB };
+    const steps = [read()];
+    sim.exec({ kind: 'add_memory', node: 0, range, flags: mom ? ['memmap_on_memory'] : [] });
+    steps.push(read());
+    sim.exec({ kind: 'block_state', block: 32, state: 'online_movable' });
+    steps.push(read());
+    sim.exec({ kind: 'block_state', block: 32, state: 'offline' });
+    steps.push(read());
+    sim.exec({ kind: 'remove_memory', range });
+    steps.push(read());
+    return steps.slice(1).map((x, i) => ({
+      MemTotal: x.MemTotal! - steps[i]!.MemTotal!,
+      MemFree: x.MemFree! - steps[i]!.MemFree!,
+      nr_memmap_pages: x.nr_memmap_pages! - steps[i]!.nr_memmap_pages!,
+    }));
+  };
+
+  it('with the memmap in RAM: memmap −2048 kB on add, +131072 kB on online, back on offline, +2048 kB on remove', () => {
+    const [add, online, offline, remove] = cycle('', false);
+    expect(add).toMatchObject({ MemTotal: 0, nr_memmap_pages: 512 });
+    expect(add!.MemFree).toBeLessThanOrEqual(-2048); // §9.2: −2048 kB (−4 kB more per page-table page)
+    expect(online).toEqual({ MemTotal: 131072, MemFree: 131072, nr_memmap_pages: 0 });
+    expect(offline).toEqual({ MemTotal: -131072, MemFree: -131072, nr_memmap_pages: 0 });
+    expect(remove).toMatchObject({ MemTotal: 0, nr_memmap_pages: -512 });
+    expect(remove!.MemFree).toBe(-add!.MemFree); // §9.2 remove: +2048 kB (and the page tables back)
+  });
+
+  it('with memmap_on_memory: MemFree ≈ 0 on add and remove, +129024 kB on online (§5.3)', () => {
+    const [add, online, offline, remove] = cycle('memory_hotplug.memmap_on_memory=1', true);
+    expect(add).toMatchObject({ MemTotal: 0, nr_memmap_pages: 512 }); // §5.3: nr_memmap_pages +v although self-hosted
+    expect(add!.MemFree).toBeGreaterThanOrEqual(-3 * 4); // §9.2: page-table pages only
+    expect(online).toEqual({ MemTotal: 129024, MemFree: 129024, nr_memmap_pages: 0 });
+    expect(offline).toEqual({ MemTotal: -129024, MemFree: -129024, nr_memmap_pages: 0 });
+    expect(remove).toMatchObject({ MemTotal: 0, nr_memmap_pages: -512 });
+  });
+});
