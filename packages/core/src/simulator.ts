@@ -112,7 +112,7 @@ export function createSimulator(opts: SimulatorOptions): Simulator {
     }
   });
 
-  const publish = (type: string, v: number, payload: unknown): void => {
+  const publish = (type: string, v: number, payload: unknown): number => {
     time += nsPerEvent;
     const env = bus.publish({ time, op, cause, type, v, payload });
     if (evolveError) {
@@ -121,9 +121,12 @@ export function createSimulator(opts: SimulatorOptions): Simulator {
       if (err instanceof InvariantViolation) throw err;
       throw new SimulatorError(`evolve failed on event #${env.seq} ${type}: ${String(err)}`, err);
     }
+    return env.seq;
   };
 
-  faults.setListener((d, detail) => publish('fault.inject', 1, { site: d.site, detail: { ...detail, reason: d.reason, errno: d.errno } }));
+  faults.setListener((d, detail) => {
+    publish('fault.inject', 1, { site: d.site, detail: { ...detail, reason: d.reason, errno: d.errno } });
+  });
 
   const ctx: KernelCtx = {
     state,
@@ -157,7 +160,8 @@ export function createSimulator(opts: SimulatorOptions): Simulator {
   };
 
   const runOp = (kind: string, commandJson: unknown, body: () => KResult): KResult => {
-    publish('command.begin', 1, { kind, command: commandJson });
+    // every step of the command is caused by its command.begin
+    cause = publish('command.begin', 1, { kind, command: commandJson });
     let r: KResult;
     try {
       r = body();
@@ -171,6 +175,7 @@ export function createSimulator(opts: SimulatorOptions): Simulator {
       errno: r.ok ? 0 : -ERRNO[r.errno],
       why: r.ok ? null : r.why,
     });
+    cause = null;
     return r;
   };
 
