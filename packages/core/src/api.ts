@@ -80,6 +80,8 @@ export type Command =
   | { readonly kind: 'dax_kmem'; readonly id: string; readonly node: number; readonly range: PhysRange; readonly action: 'online' | 'offline' }
   // HugeTLB (DOMAIN.md §6)
   | { readonly kind: 'hugepages'; readonly node?: number; readonly sizeBytes: bigint; readonly count: number }
+  /** A user maps `pages` huge pages (negative: unmaps them); sizeBytes 0 = the default size (issue 5). */
+  | { readonly kind: 'hugetlb_use'; readonly node?: number; readonly sizeBytes: bigint; readonly pages: number }
   // ZONE_DEVICE (DOMAIN.md §7)
   | {
       readonly kind: 'memremap_pages';

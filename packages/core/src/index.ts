@@ -42,3 +42,5 @@ export * from './hotplug/online-events.js';
 export * from './drivers/index.js';
 export * from './views/index.js';
 export * from './plan/index.js';
+// issue 5: HugeTLB pool and HVO
+export * from './hugetlb/index.js';

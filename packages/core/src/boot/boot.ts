@@ -19,6 +19,7 @@ import {
   subsectionMask,
 } from '../model/geometry.js';
 import { SECTION_MARKED_PRESENT, type MachineState } from '../model/state.js';
+import { hugetlbBoot } from '../hugetlb/index.js';
 
 interface PfnRange {
   readonly nid: number;
@@ -176,6 +177,7 @@ export function boot(ctx: KernelCtx): KResult {
 
   createBootMemoryBlocks(ctx);
   const maxPfn = ranges.length ? Math.max(...ranges.map((r) => r.endPfn)) : 0;
+  hugetlbBoot(ctx); // hugetlb_init + boot-time pools (issue 5)
   ctx.emit('boot.end', { maxPfn });
   return { ok: true };
 }

@@ -6,6 +6,7 @@ import { addMemoryHandlers } from '../hotplug/add-memory.js';
 import { removeMemoryHandlers } from '../hotplug/remove-memory.js';
 import { onlineCommandHandlers } from '../hotplug/online-commands.js';
 import { driverCommandHandlers } from '../drivers/index.js';
+import { hugetlbCommandHandlers } from '../hugetlb/index.js';
 import type { CommandHandlers } from './registry.js';
 
-export const builtinCommandHandlers: readonly CommandHandlers[] = [addMemoryHandlers, removeMemoryHandlers, onlineCommandHandlers, driverCommandHandlers];
+export const builtinCommandHandlers: readonly CommandHandlers[] = [addMemoryHandlers, removeMemoryHandlers, onlineCommandHandlers, driverCommandHandlers, hugetlbCommandHandlers];

@@ -15,6 +15,7 @@ import {
 } from '../model/state.js';
 import { tableShift } from '../model/evolve.js';
 import { runsCount } from '../vmemmap/runs.js';
+import { hugetlbMemmapDelta } from '../hugetlb/state.js';
 
 export class InvariantViolation extends Error {
   constructor(
@@ -171,7 +172,11 @@ const countersConsistent: Check = (s) => {
       hot += memmapPages(g, bits * g.pagesPerSubsection);
     }
   }
-  if (c.nrMemmapBootPages !== early * g.sectionMemmapPages) return `nr_memmap_boot_pages ${c.nrMemmapBootPages} ≠ ${early} early sections × ${g.sectionMemmapPages}`;
+  // HVO frees and re-allocates vmemmap pages of live sections (DOMAIN.md §9.3): add its net change
+  const hvo = hugetlbMemmapDelta(s);
+  hot += hvo.hotplug;
+  if (c.nrMemmapBootPages !== early * g.sectionMemmapPages + hvo.boot)
+    return `nr_memmap_boot_pages ${c.nrMemmapBootPages} ≠ ${early} early sections × ${g.sectionMemmapPages} + HVO ${hvo.boot}`;
   if (exact && c.nrMemmapPages !== hot) return `nr_memmap_pages ${c.nrMemmapPages} ≠ ${hot} implied by hot-added sub-sections`;
   return null;
 };

@@ -1,0 +1,51 @@
+/**
+ * HugeTLB pool and HVO (DOMAIN.md §6; seed 001). {@link hugetlbCommandHandlers} registers the `hugepages` and
+ * `hugetlb_use` commands; {@link hugetlbBoot} runs hugetlb_init and the boot-time pools.
+ */
+import type { CommandHandlers, KernelCtx } from '../commands/registry.js';
+import { fail } from '../kernel/errno.js';
+import { hstateForSize, hugetlbBootPools, hugetlbInit, hugetlbUse, setMaxHugePages } from './pool.js';
+
+/** hugetlb_init + hugetlb_hstate_alloc_pages (called at the end of boot). */
+export function hugetlbBoot(ctx: KernelCtx): void {
+  hugetlbInit(ctx);
+  hugetlbBootPools(ctx);
+}
+
+export const hugetlbCommandHandlers: CommandHandlers = {
+  hugepages: (ctx, cmd) => {
+    const h = hstateForSize(ctx.state, cmd.sizeBytes);
+    if ('errno' in h) return fail(h.errno, h.why);
+    if (cmd.node !== undefined && !ctx.state.nodes.get(cmd.node)?.online)
+      return fail('ENOENT', `/sys/devices/system/node/node${cmd.node} does not exist (node not online)`);
+    return setMaxHugePages(ctx, h.order, cmd.count, cmd.node ?? null);
+  },
+  hugetlb_use: (ctx, cmd) => {
+    const h = hstateForSize(ctx.state, cmd.sizeBytes);
+    if ('errno' in h) return fail(h.errno, h.why);
+    return hugetlbUse(ctx, h.order, cmd.pages, cmd.node ?? null);
+  },
+};
+
+/**
+ * The sysctl and sysfs spellings of a pool write as a `hugepages` command: `vm.nr_hugepages` /
+ * `/proc/sys/vm/nr_hugepages` (default size, global), `/sys/kernel/mm/hugepages/hugepages-<kB>kB/nr_hugepages`
+ * and `/sys/devices/system/node/node<N>/hugepages/hugepages-<kB>kB/nr_hugepages`. Null when `path` is none of these.
+ */
+export function hugepagesCommandFromPath(path: string, value: string): { kind: 'hugepages'; node?: number; sizeBytes: bigint; count: number } | { error: string } | null {
+  const p = path.trim();
+  const count = /^\s*\d+\s*$/.test(value) ? Number(value) : NaN;
+  const bad = { error: `${p}: invalid value "${value}" (an unsigned count)` };
+  if (p === 'vm.nr_hugepages' || p === '/proc/sys/vm/nr_hugepages') return Number.isNaN(count) ? bad : { kind: 'hugepages', sizeBytes: 0n, count };
+  const m = /^\/sys\/(?:kernel\/mm|devices\/system\/node\/node(\d+))\/hugepages\/hugepages-(\d+)kB\/nr_hugepages$/.exec(p);
+  if (!m) return null;
+  if (Number.isNaN(count)) return bad;
+  return { kind: 'hugepages', ...(m[1] !== undefined ? { node: Number(m[1]) } : {}), sizeBytes: BigInt(m[2]!) * 1024n, count };
+}
+
+export * from './state.js';
+export * from './rules.js';
+export { hvoGeometry, hvoEnabled, hvoShouldOptimize, pageVmemmapSelfHosted, vmemmapBackingPfn } from './hvo.js';
+export { poolCounts, nodesWithMemory, findFreeSlot, hugetlbCandidateRanges, setMaxHugePages, hugetlbUse, hstateForSize } from './pool.js';
+export { hugetlbOfflineRange, migrateHugetlbRange, dissolveFreeHugePages, type OfflineFailure } from './offline.js';
+export * from './views.js';
