@@ -89,6 +89,17 @@ describe('auto-movable (DOMAIN.md §4.6.1)', () => {
     expect(zonesOf(56, 1)).toEqual(new Set(['Normal']));
   });
 
+  it('decides a dynamic group unit (a virtio-mem big block) as a whole: 3 GiB Movable, the 4th GiB all kernel', () => {
+    // KERNEL_EARLY = 1 GiB = 262144 pages; 301 % → 789053 movable pages allowed: three 1 GiB units fit, a fourth does not
+    // (mm/memory_hotplug.c auto_movable_zone_for_pfn: a unit with any kernel section stays kernel).
+    const s = boot(small(1, '6.18', 'memory_hotplug.online_policy=auto-movable memhp_default_state=online'));
+    const r = s.exec({ kind: 'virtio_mem', id: 'v', node: 0, regionStartBytes: 8n * GiB, regionBytes: 4n * GiB, requestedBytes: 4n * GiB, deviceBlockBytes: GiB });
+    expect(r.ok).toBe(true);
+    const zoneOfUnit = (u: number) => new Set(Array.from({ length: 8 }, (_, i) => s.state.blocks.get(64 + u * 8 + i)?.zone));
+    expect([0, 1, 2].map(zoneOfUnit)).toEqual([new Set(['Movable']), new Set(['Movable']), new Set(['Movable'])]);
+    expect(zoneOfUnit(3)).toEqual(new Set(['Normal']));
+  });
+
   it('never lets Movable exceed the ratio over random online sequences', () => {
     fc.assert(
       fc.property(fc.integer({ min: 50, max: 400 }), fc.array(fc.integer({ min: 0, max: 15 }), { minLength: 1, maxLength: 16 }), (ratio, order) => {

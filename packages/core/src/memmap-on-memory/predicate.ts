@@ -202,7 +202,9 @@ export function explainFromFacts(f: MemmapOnMemoryFacts): MemmapOnMemoryExplanat
     }
     step(
       { check: 'pageblock_aligned(memmap_pages)', formula: 'm mod pageblock_nr_pages = 0', values: { m: `${m}`, pageblock_nr_pages: `${pbPages}`, remainder: `${m % pbPages}` }, passed: m % pbPages === 0 },
-      `m = ${m} pages is not a multiple of pageblock_nr_pages (${pbPages})${param === 'force' ? '' : '; force mode would round it up'}`,
+      `m = ${m} pages is not a multiple of pageblock_nr_pages (${pbPages})${
+        param === 'force' || paramType !== 'bool-or-force' ? '' : `; force mode would reserve ${Math.ceil(m / pbPages) * pbPages} pages instead`
+      }`,
     );
     step(
       { check: 'memmap_pages != PHYS_PFN(memory_block_size_bytes())', formula: 'm < B / P (some memory must remain usable)', values: { m: `${m}`, 'B/P': `${blockPages}` }, passed: m < blockPages },
