@@ -19,6 +19,10 @@ export class EventEncoder {
   /** `,"type":"x","v":` bytes per type. */
   readonly #types = new Map<string, Uint8Array>();
 
+  readonly #seqDigits = new DigitCache();
+  readonly #opDigits = new DigitCache();
+  readonly #causeDigits = new DigitCache();
+
   constructor(initialBytes = 1 << 20) {
     this.#buf = new Uint8Array(initialBytes);
   }
@@ -43,14 +47,15 @@ export class EventEncoder {
     try {
       this.#ensure(64);
       this.#raw(SEQ);
-      this.#num(e.seq);
+      this.#slot(this.#seqDigits, e.seq);
       this.#raw(TIME);
       this.#num(e.time);
+      this.#ensure(64);
       this.#raw(OP);
-      this.#num(e.op);
+      this.#slot(this.#opDigits, e.op);
       this.#raw(CAUSE);
       if (e.cause === null) this.#raw(NULL);
-      else this.#num(e.cause);
+      else this.#slot(this.#causeDigits, e.cause);
       let t = this.#types.get(e.type);
       if (t === undefined) {
         t = this.#utf8.encode(`,"type":${JSON.stringify(e.type)},"v":`);
@@ -96,12 +101,24 @@ export class EventEncoder {
       this.#text(JSON.stringify(n));
       return;
     }
-    // V8's number-to-string is faster than digit arithmetic in JS; the copy is ASCII.
-    const s = '' + n;
-    this.#ensure(s.length);
+    this.#ensure(17);
+    if (n < 0) {
+      this.#buf[this.#off++] = 0x2d;
+      n = -n;
+    }
+    this.#off = formatUint(n, this.#buf, this.#off);
+  }
+
+  /** An envelope number through its slot's cache (seq, op and cause mostly repeat or count up by one). */
+  #slot(d: DigitCache, n: number): void {
+    if (!d.set(n)) {
+      this.#num(n);
+      return;
+    }
     const b = this.#buf;
     let o = this.#off;
-    for (let i = 0; i < s.length; i++) b[o++] = s.charCodeAt(i);
+    const src = d.bytes;
+    for (let i = d.start; i < src.length; i++) b[o++] = src[i]!;
     this.#off = o;
   }
 
@@ -181,8 +198,10 @@ export class EventEncoder {
         this.#ensure(1);
         this.#buf[this.#off++] = 0x7b;
         let first = true;
+        // Plain objects' prototype has no enumerable keys (unless polluted), so for-in sees own keys only.
+        const plain = Object.getPrototypeOf(v) === Object.prototype;
         for (const k in v) {
-          if (!hasOwn.call(v, k)) continue;
+          if (!plain && !hasOwn.call(v, k)) continue;
           const x: unknown = (v as Record<string, unknown>)[k];
           if (x === undefined || typeof x === 'function' || typeof x === 'symbol') continue;
           this.#key(k, first);
@@ -198,6 +217,74 @@ export class EventEncoder {
         this.#text(JSON.stringify(v) ?? 'null');
     }
   }
+}
+
+/**
+ * Decimal digits of one envelope slot's last value, right-aligned in a fixed array. Along a log seq counts up by
+ * one, cause mostly does too, and op repeats for a whole command, so re-formatting them is mostly wasted work.
+ */
+class DigitCache {
+  readonly bytes = new Uint8Array(16);
+  start = 16;
+  #value = -1;
+
+  /** Make `bytes[start..]` spell n; false when n is not a cacheable non-negative safe integer. */
+  set(n: number): boolean {
+    if (n === this.#value) return true;
+    if (!(n >= 0 && n <= 999_999_999_999_999 && Number.isSafeInteger(n))) return false;
+    const b = this.bytes;
+    if (n === this.#value + 1 && this.#value >= 0) {
+      let i = b.length - 1;
+      while (i >= this.start && b[i] === 0x39) b[i--] = 0x30;
+      if (i >= this.start) b[i]!++;
+      else b[(this.start = i)] = 0x31;
+    } else {
+      const len = decimalLength(n);
+      this.start = b.length - len;
+      formatUint(n, b, this.start);
+    }
+    this.#value = n;
+    return true;
+  }
+}
+
+function decimalLength(n: number): number {
+  let len = 1;
+  while (n >= 10) {
+    n = Math.floor(n / 10);
+    len++;
+  }
+  return len;
+}
+
+/** Write 0 ≤ n ≤ 2^53 in decimal at b[off..]; returns the new offset. No string is allocated. */
+function formatUint(n: number, b: Uint8Array, off: number): number {
+  if (n < 2147483648) {
+    if (n < 10) {
+      b[off] = 48 + n;
+      return off + 1;
+    }
+    const len = n < 100 ? 2 : n < 1e3 ? 3 : n < 1e4 ? 4 : n < 1e5 ? 5 : n < 1e6 ? 6 : n < 1e7 ? 7 : n < 1e8 ? 8 : n < 1e9 ? 9 : 10;
+    let p = off + len;
+    while (n >= 10) {
+      const q = (n / 10) | 0;
+      b[--p] = 48 + n - q * 10;
+      n = q;
+    }
+    b[--p] = 48 + n;
+    return off + len;
+  }
+  // pfns and byte offsets: split in base 1e8 so every part fits int32 arithmetic.
+  const hi = Math.floor(n / 1e8);
+  let lo = n - hi * 1e8;
+  const end = formatUint(hi, b, off) + 8;
+  let p = end;
+  for (let k = 0; k < 8; k++) {
+    const q = (lo / 10) | 0;
+    b[--p] = 48 + lo - q * 10;
+    lo = q;
+  }
+  return end;
 }
 
 const ascii = (s: string): Uint8Array => Uint8Array.from(s, (c) => c.charCodeAt(0));

@@ -54,7 +54,7 @@ function mutate(lines: string[], ms: Mutation[]): Uint8Array {
     if (bytes.length === 0) break;
     if (m.kind === 'flip') {
       bytes = bytes.slice();
-      bytes[m.at % bytes.length] ^= 1 << m.bit;
+      bytes[m.at % bytes.length] = bytes[m.at % bytes.length]! ^ (1 << m.bit);
     } else if (m.kind === 'truncate') bytes = bytes.slice(0, m.at % (bytes.length + 1));
     else if (m.kind === 'insert') {
       const at = m.at % (bytes.length + 1);
@@ -136,7 +136,7 @@ describe('fuzz: mutated logs', () => {
       fc.asyncProperty(fc.array(gzMutation, { minLength: 1, maxLength: 3 }), async (ms) => {
         let bytes: Uint8Array = new Uint8Array(gz);
         for (const m of ms) {
-          if (m.kind === 'flip') bytes[m.at % bytes.length] ^= 1 << m.bit;
+          if (m.kind === 'flip') bytes[m.at % bytes.length] = bytes[m.at % bytes.length]! ^ (1 << m.bit);
           else if (m.kind === 'truncate') bytes = bytes.slice(0, m.at % (bytes.length + 1));
           else bytes = new Uint8Array([...bytes.subarray(0, m.at % (bytes.length + 1)), ...m.bytes, ...bytes.subarray(m.at % (bytes.length + 1))]);
           if (bytes.length === 0) break;

@@ -41,6 +41,35 @@ describe('EventEncoder', () => {
     );
   });
 
+  it('property: one encoder across a run (seq/op/cause counting up, repeating, jumping) matches serializeEvent', () => {
+    const step = fc.record({
+      seq: fc.oneof(fc.constant(1), fc.constant(0), fc.nat({ max: 2 ** 53 - 1 }), fc.constantFrom(9, 99, 999_999, 2 ** 31 - 1, 2 ** 31, 1e8, 999_999_999_999_999, 1e15)),
+      op: fc.oneof(fc.constant(0), fc.constant(1), fc.nat()),
+      cause: fc.oneof(fc.constant(null), fc.constant(1), fc.nat({ max: 2 ** 53 - 1 })),
+      time: fc.oneof(fc.nat({ max: 2 ** 53 - 1 }), fc.integer({ min: -(2 ** 53) + 1, max: 0 })),
+    });
+    fc.assert(
+      fc.property(fc.array(step, { minLength: 1, maxLength: 60 }), (steps) => {
+        const enc = new EventEncoder(32);
+        let seq = 0;
+        let op = 0;
+        let cause: number | null = 0;
+        const evs: EventEnvelope[] = [];
+        for (const s of steps) {
+          // "1" and "0" mean: count up by one / repeat the previous value, the patterns the cache serves.
+          seq = s.seq === 1 ? seq + 1 : s.seq === 0 ? seq : s.seq;
+          op = s.op === 1 ? op + 1 : s.op === 0 ? op : s.op;
+          cause = s.cause === 1 ? (cause ?? 0) + 1 : s.cause;
+          const e: EventEnvelope = { seq, time: s.time, op, cause, type: 'note', v: 1, payload: { n: s.time, m: seq } };
+          evs.push(e);
+          enc.encode(e);
+        }
+        expect(new TextDecoder().decode(enc.bytes())).toBe(evs.map((e) => `${serializeEvent(e)}\n`).join(''));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
   it('leaves nothing half-written when a payload cannot be serialised (bigint)', () => {
     const enc = new EventEncoder();
     enc.encode(sampleEvents(1)[0]!);

@@ -55,15 +55,13 @@ export async function buildLogIndex(path: string, opts: { every?: number } = {})
   const entries: LogIndex['entries'] = [];
   let line = 1; // line being scanned
   let base = 0;
-  let lineStart = 0;
   for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) {
     const buf = chunk as Buffer;
     let i = buf.indexOf(0x0a);
     while (i >= 0) {
       line++;
-      lineStart = base + i + 1;
       const seq = line - 1;
-      if ((seq - 1) % every === 0) entries.push({ seq, line, offset: lineStart });
+      if ((seq - 1) % every === 0) entries.push({ seq, line, offset: base + i + 1 });
       i = buf.indexOf(0x0a, i + 1);
     }
     base += buf.length;

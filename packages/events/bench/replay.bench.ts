@@ -1,0 +1,98 @@
+/**
+ * `pnpm --filter @memhp/events bench`: one run, side by side, on one synthetic hotplug-shaped log.
+ *   (a) floor: 4 MiB chunks + split + JSON.parse per line, no validation
+ *   (b) memhp validated streaming replay (.ndjson) into a trivial evolve
+ *   (c) the same from .ndjson.gz
+ *   (d) the memhp writer (plain and gzip), and the naive stringify+join writer for comparison
+ * Each measurement runs in its own child process so its peak RSS is its own. MEMHP_BENCH_EVENTS scales it
+ * (default 5,000,000). Figures go to bench-results/events.json at the repository root.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+interface Measured {
+  mode: string;
+  events: number;
+  seconds: number;
+  maxRssMiB: number;
+  bytes: number;
+}
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, '..', '..', '..');
+const events = Number(process.env.MEMHP_BENCH_EVENTS ?? 5_000_000);
+if (!Number.isSafeInteger(events) || events < 1000) throw new Error('MEMHP_BENCH_EVENTS must be an integer ≥ 1000');
+const dir = mkdtempSync(join(tmpdir(), 'memhp-bench-'));
+const plain = join(dir, 'bench.ndjson');
+const gz = join(dir, 'bench.ndjson.gz');
+const naive = join(dir, 'naive.ndjson');
+
+function run(mode: string, file: string): Measured {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', join(here, 'child.ts'), mode, file, String(events)], {
+    cwd: root,
+    encoding: 'utf8',
+    maxBuffer: 1 << 20,
+  });
+  if (r.status !== 0) throw new Error(`${mode} failed (${r.status}): ${r.stderr}`);
+  const m = JSON.parse(r.stdout.trim().split('\n').pop()!) as Measured;
+  const rate = m.events / m.seconds / 1e6;
+  console.log(
+    `${mode.padEnd(12)} ${m.seconds.toFixed(2).padStart(7)} s  ${rate.toFixed(3).padStart(6)} M events/s  peak RSS ${m.maxRssMiB.toFixed(0).padStart(4)} MiB  ${(m.bytes / 2 ** 20).toFixed(0)} MiB file`,
+  );
+  return m;
+}
+
+console.log(`memhp events bench: ${events.toLocaleString('en')} events in ${dir}`);
+try {
+  const write = run('write', plain);
+  const writeGz = run('write-gz', gz);
+  const writeNaive = run('write-naive', naive);
+  rmSync(naive, { force: true });
+  const floor = run('floor', plain);
+  const replayPlain = run('replay', plain);
+  const replayGz = run('replay-gz', gz);
+
+  const rate = (m: Measured) => m.events / m.seconds;
+  const ratioB = rate(replayPlain) / rate(floor);
+  const ratioC = rate(replayGz) / rate(floor);
+  const targets = {
+    replayVsFloor: { value: ratioB, target: '>= 0.5', ok: ratioB >= 0.5 },
+    replayPeakRssMiB: { value: replayPlain.maxRssMiB, target: '< 256', ok: replayPlain.maxRssMiB < 256 },
+    writerEventsPerSecond: { value: rate(write), target: '>= 1e6', ok: rate(write) >= 1e6 },
+  };
+  console.log('');
+  console.log(`(b)/(a) replay vs floor          ${ratioB.toFixed(2)}  (target ≥ 0.5)  ${targets.replayVsFloor.ok ? 'ok' : 'MISSED'}`);
+  console.log(`(c)/(a) gzip replay vs floor     ${ratioC.toFixed(2)}`);
+  console.log(`peak RSS, replay (b)             ${replayPlain.maxRssMiB.toFixed(0)} MiB  (target < 256)  ${targets.replayPeakRssMiB.ok ? 'ok' : 'MISSED'}`);
+  console.log(`(d) writer                       ${(rate(write) / 1e6).toFixed(2)} M events/s  (target ≥ 1)  ${targets.writerEventsPerSecond.ok ? 'ok' : 'MISSED'}`);
+  console.log(`(d) writer vs naive stringify    ${(rate(write) / rate(writeNaive)).toFixed(2)}×`);
+
+  const out = {
+    bench: 'events',
+    date: new Date().toISOString(),
+    node: process.version,
+    cpus: (await import('node:os')).cpus().length,
+    loadavg: (await import('node:os')).loadavg(),
+    events,
+    lineBytesMean: write.bytes / events,
+    measurements: { write, writeGz, writeNaive, floor, replay: replayPlain, replayGz },
+    eventsPerSecond: {
+      floor: rate(floor),
+      replay: rate(replayPlain),
+      replayGz: rate(replayGz),
+      write: rate(write),
+      writeGz: rate(writeGz),
+      writeNaive: rate(writeNaive),
+    },
+    ratios: { replayVsFloor: ratioB, replayGzVsFloor: ratioC, writerVsNaive: rate(write) / rate(writeNaive) },
+    targets,
+  };
+  mkdirSync(join(root, 'bench-results'), { recursive: true });
+  writeFileSync(join(root, 'bench-results', 'events.json'), `${JSON.stringify(out, null, 2)}\n`);
+  console.log(`\nwrote bench-results/events.json`);
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
