@@ -23,7 +23,9 @@ import {
   shrinkZone,
 } from './online.js';
 import { nodeStates, pageZone } from './zone.js';
+import { resourcesIntersecting } from '../model/resources.js';
 import { virtioMemFakeOfflinePages } from '../drivers/events.js';
+import { hugetlbOfflineRange } from '../hugetlb/offline.js';
 
 /** walk_system_ram_range: pages of [startPfn, startPfn + nrPages) covered by System RAM resources. */
 export function systemRamPages(s: ReadonlyMachineState, startPfn: number, nrPages: number): number {
@@ -31,7 +33,7 @@ export function systemRamPages(s: ReadonlyMachineState, startPfn: number, nrPage
   const a = pfnToBytes(g, startPfn);
   const b = pfnToBytes(g, startPfn + nrPages);
   let bytes = 0n;
-  for (const r of s.resources) {
+  for (const r of resourcesIntersecting(s, a, b - 1n)) {
     if (!r.flags.includes('system_ram')) continue;
     const lo = r.startBytes > a ? r.startBytes : a;
     const hi = r.endBytes + 1n < b ? r.endBytes + 1n : b;
@@ -86,6 +88,8 @@ function offlinePages(ctx: KernelCtx, block: Block, pfn: number, nrPages: number
     (ctx.faults.site('offline:signal', { startPfn: pfn }) && { errno: 'EINTR' as const, reason: 'signal backoff' }) ||
     (ctx.faults.site('offline:unmovable', { startPfn: pfn }) && { errno: 'EBUSY' as const, reason: 'unmovable page' }) ||
     (ctx.faults.site('offline:dissolve', { startPfn: pfn }) && { errno: 'ENOMEM' as const, reason: 'failure to dissolve huge pages' }) ||
+    // HugeTLB pages in the range: migrate the used ones, dissolve the free ones (issue 5, hugetlb/offline.ts)
+    hugetlbOfflineRange(ctx, pfn, nrPages) ||
     null;
   ctx.emitOther('offline.migrate', { startPfn: pfn, nrPages, result: loopFault ? loopFault.errno : 0, reason: loopFault?.reason ?? null });
   if (loopFault) return failIsolated(loopFault.errno, loopFault.reason);

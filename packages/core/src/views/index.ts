@@ -21,6 +21,7 @@ import {
 } from '../model/state.js';
 import { validZones } from '../hotplug/valid-zones.js';
 import { ZONE_ORDER, nodeSpan, nodeStates } from '../hotplug/zone.js';
+import { hugetlbMeminfo } from '../hugetlb/views.js';
 
 const kB = (s: ReadonlyMachineState, pages: number): number => (pages * s.machine.geometry.pageBytes) / 1024;
 
@@ -33,6 +34,8 @@ export function viewMeminfo(s: ReadonlyMachineState, extra: Readonly<Record<stri
   return {
     MemTotal: kB(s, s.counters.totalramPages),
     MemFree: kB(s, s.counters.nrFreePages),
+    // HugePages_Total/Free/Rsvd/Surp, Hugepagesize, Hugetlb (issue 5, hugetlb/views.ts)
+    ...hugetlbMeminfo(s),
     ...extra,
   };
 }

@@ -1,0 +1,70 @@
+/**
+ * Offlining a block that holds HugeTLB pages (mm/memory_hotplug.c offline_pages, mm/hugetlb.c
+ * dissolve_free_huge_page, 6.1; DOMAIN.md §4.7, §6.4): free pages are dissolved (their vmemmap restored
+ * first), used ones migrated; a failed restore fails the offline with "failure to dissolve huge pages".
+ */
+import { describe, expect, it } from 'vitest';
+import { createSimulator, hugetlbMeminfo, hugetlbState, type FaultConfig } from '../src/index.js';
+import { testBackend } from './support/test-backend.js';
+import { small, GiB, MiB } from './support/machines.js';
+
+const M2 = 2n * MiB;
+const BLOCK = 32;
+
+/** 2 GiB boot on node 0 with HVO, plus a RAM-backed movable block at 4 GiB that takes the huge pages. */
+function machine(faults: FaultConfig = {}) {
+  const s = createSimulator({ config: small(2, '6.1', 'hugetlb_free_vmemmap=on'), backend: testBackend, checkInvariants: true, faults });
+  expect(s.exec({ kind: 'add_memory', node: 0, range: { startBytes: 4n * GiB, sizeBytes: 128n * MiB }, flags: [] }).ok).toBe(true);
+  expect(s.exec({ kind: 'block_state', block: BLOCK, state: 'online_movable' }).ok).toBe(true);
+  return s;
+}
+const inBlock = (pfn: number) => pfn >= BLOCK * 32768 && pfn < (BLOCK + 1) * 32768;
+
+describe('offlining a block with HugeTLB pages', () => {
+  it('dissolves the free pages (restoring their vmemmap) and succeeds', () => {
+    const s = machine();
+    s.exec({ kind: 'hugepages', sizeBytes: M2, count: 2 });
+    // ZONE_MOVABLE is preferred for 2 MiB pages (htlb_alloc_mask → GFP_HIGHUSER_MOVABLE)
+    expect([...hugetlbState(s.state).pages.values()].every((p) => inBlock(p.headPfn))).toBe(true);
+    const hot = s.state.counters.nrMemmapPages;
+    expect(s.exec({ kind: 'block_state', block: BLOCK, state: 'offline' }).ok).toBe(true);
+    // dissolve_free_huge_page shrinks the pool (max_huge_pages−−); each restore re-allocates 7 vmemmap pages
+    expect(hugetlbMeminfo(s.state).HugePages_Total).toBe(0);
+    expect(s.state.counters.nrMemmapPages - hot).toBe(14);
+    expect(s.state.blocks.get(BLOCK)?.state).toBe('offline');
+  });
+
+  it('fails with -ENOMEM "failure to dissolve huge pages" when the restore cannot allocate, and the block stays online', () => {
+    // order-0 calls: PTE table (#1) when the first page is optimised; the restore's first allocation is #2
+    const s = machine({ sites: { order0: { nth: [2] } } });
+    s.exec({ kind: 'hugepages', sizeBytes: M2, count: 1 });
+    const r = s.exec({ kind: 'block_state', block: BLOCK, state: 'offline' });
+    expect(r).toMatchObject({ ok: false, errno: 'ENOMEM' });
+    expect(!r.ok && r.why).toMatch(/failure to dissolve huge pages/);
+    expect(s.state.blocks.get(BLOCK)?.state).toBe('online');
+    // add_hugetlb_page(h, page, false): the page is back in the pool, still optimised, not surplus
+    expect(hugetlbMeminfo(s.state)).toMatchObject({ HugePages_Total: 1, HugePages_Surp: 0 });
+  });
+
+  it('migrates an in-use page out of the block to a fresh page and then offlines', () => {
+    const s = machine();
+    s.exec({ kind: 'hugepages', sizeBytes: M2, count: 2 });
+    s.exec({ kind: 'hugetlb_use', sizeBytes: M2, pages: 1 });
+    expect(s.exec({ kind: 'block_state', block: BLOCK, state: 'offline' }).ok).toBe(true);
+    const pages = [...hugetlbState(s.state).pages.values()];
+    // the used page now lives outside the block (DMA32 on node 0); the free one was dissolved
+    expect(pages).toHaveLength(1);
+    expect(pages[0]).toMatchObject({ inUse: true, zone: 'DMA32' });
+    expect(inBlock(pages[0]!.headPfn)).toBe(false);
+  });
+
+  it('cannot finish when no migration target can be allocated: the kernel retries until a signal (-EINTR)', () => {
+    // pmd-sized allocations: #1 the block's vmemmap leaf, #2 #3 the pool pages, #4 the migration target
+    const s = machine({ sites: { pmd: { nth: [4] } } });
+    s.exec({ kind: 'hugepages', sizeBytes: M2, count: 2 });
+    s.exec({ kind: 'hugetlb_use', sizeBytes: M2, pages: 1 });
+    const r = s.exec({ kind: 'block_state', block: BLOCK, state: 'offline' });
+    expect(r).toMatchObject({ ok: false, errno: 'EINTR' });
+    expect(s.state.blocks.get(BLOCK)?.state).toBe('online');
+  });
+});
