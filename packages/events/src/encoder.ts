@@ -271,7 +271,7 @@ function formatUint(n: number, b: Uint8Array, off: number): number {
       b[--p] = 48 + n - q * 10;
       n = q;
     }
-    b[--p] = 48 + n;
+    b[p - 1] = 48 + n;
     return off + len;
   }
   // pfns and byte offsets: split in base 1e8 so every part fits int32 arithmetic.
