@@ -4,7 +4,7 @@
  * while core is being written; shapes are normalised here, once, for every command.
  */
 import type { ArchBackend, Command, MachineConfig } from '@memhp/core';
-import { coreFn, coreHas, eventsFn, eventsNode, nodeFn } from './port.js';
+import { coreFn, coreHas, eventsNode, nodeFn } from './port.js';
 import type { FaultConfig } from './scenario/load.js';
 import { UserError } from './errors.js';
 
@@ -161,7 +161,11 @@ function numbers(v: unknown): Record<string, number> {
   return out;
 }
 
-export const viewMeminfo = (state: unknown): Record<string, number> => numbers(coreFn<(s: unknown) => unknown>('meminfo', 'viewMeminfo')(state));
+/** /proc/meminfo in kB, with the HugeTLB lines (HugePages_*, Hugepagesize, Hugetlb) when core has the pool view. */
+export function viewMeminfo(state: unknown): Record<string, number> {
+  const extra = coreHas('hugetlbMeminfo') ? coreFn<(s: unknown) => Record<string, number>>('meminfo', 'hugetlbMeminfo')(state) : {};
+  return numbers(coreFn<(s: unknown, extra: Record<string, number>) => unknown>('meminfo', 'viewMeminfo')(state, extra));
+}
 export const viewVmstat = (state: unknown): Record<string, number> => numbers(coreFn<(s: unknown) => unknown>('vmstat', 'viewVmstat')(state));
 export const viewZoneinfo = (state: unknown): ZoneView[] => coreFn<(s: unknown) => ZoneView[]>('zoneinfo', 'viewZoneinfo')(state);
 export const viewBlocks = (state: unknown): BlockView[] => coreFn<(s: unknown) => BlockView[]>('memory blocks', 'viewMemoryBlocks')(state);

@@ -8,7 +8,7 @@ import type { ArchBackend, ArchConfig, KernelVersion } from '@memhp/core';
 import { examples } from '../program.js';
 import { archConfigFrom, collect, env, optKernels, optSize } from './common.js';
 import { RefusedError, UserError } from '../errors.js';
-import { coreFn, coreHas } from '../port.js';
+import { coreFn, coreValue } from '../port.js';
 import { formatSize } from '../parse/size.js';
 import { kv, paint, printJson, table, type Out } from '../render/output.js';
 
@@ -36,12 +36,15 @@ export interface MemmapVerdict {
 
 export interface HvoVerdict {
   readonly optimizable: boolean;
+  readonly kernel: string;
+  readonly hugepageBytes: bigint;
   readonly vmemmapPagesPerHugepage: number;
+  readonly keptPagesPerHugepage: number | null;
   readonly freedPagesPerHugepage: number;
+  readonly freedBytesPerHugepage: bigint;
   readonly reasons: readonly string[];
-  readonly kernel?: string;
-  readonly steps?: readonly ExplainStep[];
-  readonly [k: string]: unknown;
+  readonly notes: readonly string[];
+  readonly steps: readonly ExplainStep[];
 }
 
 interface CheckOpts {
@@ -92,19 +95,11 @@ export function registerCheck(program: Command): void {
     .action(async (o: CheckOpts, cmd: Command) => {
       const { out, registry } = await env(cmd);
       const { all, kernels } = optKernels(o.kernel);
-      const base = memmapInput(registry, o, kernels[0]!);
-      let shown: Array<MemmapVerdict & { kernels?: string }>;
-      if (all) {
-        const { kernel: _k, ...rest } = base;
-        const across = coreFn<(input: Omit<MemmapInput, 'kernel'>, kernels: readonly KernelVersion[]) => Array<{ kernels: readonly string[]; explanation: MemmapVerdict }>>(
-          'check memmap-on-memory --kernel all',
-          'explainAcrossKernels',
-        );
-        const supportedKernels = kernels.filter((k) => supportsKernel(registry, o, k));
-        shown = across(rest, supportedKernels).map((r) => ({ ...r.explanation, kernels: span(r.kernels) }));
-      } else {
-        shown = [coreFn<(input: MemmapInput) => MemmapVerdict>('check memmap-on-memory', 'explainMemmapOnMemory')(base)];
-      }
+      const explain = coreFn<(input: MemmapInput) => MemmapVerdict>('check memmap-on-memory', 'explainMemmapOnMemory');
+      // Each kernel parses --param its own way (force is a word only from 6.6), so each row is explained on its
+      // own and consecutive kernels with the same answer are merged into one row.
+      const rows = kernels.filter((k) => !all || supportsKernel(registry, o, k)).map((k) => explain(memmapInput(registry, o, k)));
+      const shown = all ? collapse(rows, (r) => JSON.stringify([r.supported, r.vmemmapPages, r.usablePages, r.wastedPages, r.reasons, r.notes ?? []])) : rows;
       if (out.json) printJson(out, all ? { arch: o.arch, rows: shown } : shown[0]);
       else renderMemmap(out, shown, all);
       if (!all && !shown[0]!.supported) throw new RefusedError('');
@@ -125,8 +120,11 @@ export function registerCheck(program: Command): void {
     .action(async (o: CheckOpts, cmd: Command) => {
       const { out, registry } = await env(cmd);
       const { all, kernels } = optKernels(o.kernel);
-      const explain = coreFn<(input: HvoInput) => HvoVerdict>('check hvo', 'explainHvo', 'explainHugetlbVmemmap');
-      const rows = kernels.map((k) => ({ ...explain(hvoInput(registry, o, k)), kernel: k }));
+      const rows: HvoVerdict[] = [];
+      for (const k of kernels) {
+        if (all && !supportsKernel(registry, o, k)) continue;
+        rows.push(explainHvo(hvoInput(registry, o, k)));
+      }
       const shown = all ? collapse(rows, (r) => `${r.optimizable}|${r.vmemmapPagesPerHugepage}|${r.freedPagesPerHugepage}|${r.reasons.join(';')}`) : rows;
       if (out.json) printJson(out, all ? { arch: o.arch, rows: shown } : shown[0]);
       else renderHvo(out, shown, all);
@@ -176,9 +174,6 @@ function supportsKernel(registry: Parameters<typeof archConfigFrom>[0], o: Check
   }
 }
 
-/** ['6.0', '6.1'] → "6.0–6.1". */
-const span = (ks: readonly string[]): string => (ks.length <= 1 ? (ks[0] ?? '') : `${ks[0]}–${ks[ks.length - 1]}`);
-
 function memmapInput(registry: Parameters<typeof archConfigFrom>[0], o: CheckOpts, kernel: KernelVersion): MemmapInput {
   const { backend, config } = archConfigFrom(registry, o, kernel);
   const blockSizeBytes = optSize(o.blockSize, '--block-size');
@@ -196,6 +191,56 @@ function memmapInput(registry: Parameters<typeof archConfigFrom>[0], o: CheckOpt
     ...(blockSizeBytes !== undefined ? { blockSizeBytes } : {}),
     bootRamEndBytes,
     ...(requestBytes !== undefined ? { requestBytes } : {}),
+  };
+}
+
+type Rule = { name: string; source: string };
+
+/**
+ * HVO for one configuration, composed from core's pieces (core has no explain function for it yet): the
+ * vmemmap geometry of the hstate (hvoGeometry), the pages kept per version (rule hvoReservedVmemmapPages) and
+ * the backend's capability flag. Conditions are DOMAIN.md §6.3's, in the kernel's order.
+ */
+function explainHvo(i: HvoInput): HvoVerdict {
+  const pick = coreFn<(r: Rule, k: KernelVersion) => number | null>('check hvo', 'pick');
+  const keptRule = coreValue<Rule>('check hvo', 'hvoReservedVmemmapPages');
+  const geometry = coreFn<(s: unknown, order: number) => { vmemmapPages: number; kept: number | null; freed: number }>('check hvo', 'hvoGeometry');
+  const P = i.config.pageSizeBytes;
+  const S = i.config.structPageBytes;
+  const order = Math.log2(Number(i.hugepageBytes) / P);
+  // hvoGeometry reads only the page and struct page sizes and the kernel version of the machine state.
+  const g = geometry({ machine: { kernel: i.kernel, geometry: { pageBytes: P, structPageBytes: S } } }, order);
+  const kept = pick(keptRule, i.kernel);
+  const caps = i.backend.capabilities(i.config);
+  const pow2 = S > 0 && (S & (S - 1)) === 0;
+  const steps: ExplainStep[] = [
+    { check: 'vmemmap pages of one HugeTLB page', formula: 'w = (H / P) × S / P', values: { H: String(i.hugepageBytes), P: String(P), S: String(S), w: String(g.vmemmapPages) }, passed: null },
+    { check: 'pages kept per HugeTLB page (HUGETLB_VMEMMAP_RESERVE_SIZE)', formula: `${keptRule.name} [${keptRule.source}]`, values: { kept: kept === null ? 'no HVO in this kernel' : String(kept) }, passed: kept !== null },
+    { check: 'arch selects ARCH_WANT_OPTIMIZE_HUGETLB_VMEMMAP', formula: 'backend.capabilities().hugetlbVmemmapOptimize', values: { [i.backend.id]: String(caps.hugetlbVmemmapOptimize) }, passed: caps.hugetlbVmemmapOptimize },
+    { check: 'is_power_of_2(sizeof(struct page))', formula: 'S & (S − 1) = 0', values: { S: String(S) }, passed: pow2 },
+    { check: 'hstate optimisable: pages to free > 0', formula: 'freed = w − kept', values: { freed: String(g.freed) }, passed: g.freed > 0 },
+  ];
+  const reasons: string[] = [];
+  if (kept === null) reasons.push('no HugeTLB vmemmap optimisation before 5.14 (DOMAIN.md §12)');
+  else if (!caps.hugetlbVmemmapOptimize) reasons.push(`${i.backend.id} does not enable HVO in this kernel (DOMAIN.md §6.2)`);
+  if (!pow2) reasons.push(`sizeof(struct page) = ${S} is not a power of two: nothing can be remapped (DOMAIN.md §6.3 item 3)`);
+  else if (kept !== null && g.freed <= 0) reasons.push(`a ${formatSize(i.hugepageBytes)} page has only ${g.vmemmapPages} vmemmap page(s): nothing to free (DOMAIN.md §6.1)`);
+  const optimizable = reasons.length === 0;
+  const freed = optimizable ? g.freed : 0;
+  return {
+    optimizable,
+    kernel: i.kernel,
+    hugepageBytes: i.hugepageBytes,
+    vmemmapPagesPerHugepage: g.vmemmapPages,
+    keptPagesPerHugepage: kept,
+    freedPagesPerHugepage: freed,
+    freedBytesPerHugepage: BigInt(freed) * BigInt(P),
+    reasons,
+    notes: [
+      'only pages added to the pool while HVO is enabled are optimised (hugetlb_free_vmemmap= or vm.hugetlb_optimize_vmemmap, DOMAIN.md §6.3 item 6)',
+      'a page whose vmemmap is self-hosted (memmap_on_memory) is skipped from 6.0 on (DOMAIN.md §5.4)',
+    ],
+    steps,
   };
 }
 
@@ -279,8 +324,12 @@ function renderHvo(out: Out, rows: ReadonlyArray<HvoVerdict & { kernels?: string
   }
   const r = rows[0]!;
   out.line(`${p.bold('HugeTLB vmemmap optimisation')} (kernel ${r.kernel ?? ''}): ${r.optimizable ? p.green('optimizable') : p.red('not optimizable')}`);
-  out.line(kv(out, [['vmemmapPagesPerHugepage', r.vmemmapPagesPerHugepage], ['freedPagesPerHugepage', r.freedPagesPerHugepage]]));
+  out.line(kv(out, [['hugepage size', formatSize(r.hugepageBytes)], ['vmemmapPagesPerHugepage', r.vmemmapPagesPerHugepage], ['freedPagesPerHugepage', r.freedPagesPerHugepage], ['freedBytesPerHugepage', String(r.freedBytesPerHugepage)]]));
   renderSteps(out, r.steps);
+  if (r.notes.length) {
+    out.line(p.bold('Notes:'));
+    for (const n of r.notes) out.line(`  - ${n}`);
+  }
   if (r.reasons.length) {
     out.line(p.bold('Reasons:'));
     for (const why of r.reasons) out.line(`  - ${why}`);

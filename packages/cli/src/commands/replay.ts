@@ -8,10 +8,11 @@ import { env, optInt } from './common.js';
 import { UserError } from '../errors.js';
 import { formatMeminfo, replayLog, viewBlocks, viewKmemBlocks, viewKmemSections, viewMeminfo, viewVmstat, viewZoneinfo, type Envelope } from '../sim.js';
 import { addEvent, emptySummary } from '../render/summary.js';
+import { finalViews } from './run.js';
 import { renderSummary, summaryJson } from '../render/summary-text.js';
 import { paint, printJson, table, type Out } from '../render/output.js';
 
-const REPORTS = ['summary', 'sections', 'blocks', 'meminfo', 'vmstat', 'zoneinfo', 'timeline'] as const;
+const REPORTS = ['summary', 'sections', 'blocks', 'meminfo', 'vmstat', 'zoneinfo', 'timeline', 'final'] as const;
 type Report = (typeof REPORTS)[number];
 
 export function registerReplay(program: Command): void {
@@ -96,6 +97,12 @@ export function renderReport(out: Out, report: Report, r: Replayed): void {
       title();
       // crash `kmem -n`: NR, SECTION, CODED_MEM_MAP, MEM_MAP, STATE (P present, M mem_map, O online, E early, D ZONE_DEVICE), PFN.
       return out.line(table(out, ['NR', 'SECTION', 'CODED_MEM_MAP', 'MEM_MAP', 'STATE', 'PFN', 'SUBSECTIONS'], s.map((x) => [String(x.NR), dash(x.SECTION), String(x.CODED_MEM_MAP), String(x.MEM_MAP), String(x.STATE), String(x.PFN), String(x.SUBSECTIONS ?? '')])));
+    }
+    case 'final': {
+      // The same views `memhp run --json` prints as "final", for replay-equals-live checks.
+      const f = finalViews(r.state);
+      if (out.json) return printJson(out, { lastSeq: r.lastSeq, final: f });
+      return out.line(JSON.stringify(f, null, 2));
     }
     case 'timeline': {
       if (out.json) return printJson(out, { events: r.timeline });

@@ -8,7 +8,7 @@ import { examples } from '../program.js';
 import { env, optInt, optKernel } from './common.js';
 import { RefusedError } from '../errors.js';
 import { loadScenarioFile, type LoadedScenario } from '../scenario/load.js';
-import { createSimulator, openWriter, type KResultLike, type LogWriterLike } from '../sim.js';
+import { createSimulator, openWriter, viewBlocks, viewMeminfo, viewVmstat, viewZoneinfo, type KResultLike, type LogWriterLike } from '../sim.js';
 import { addEvent, emptySummary, type RunSummary } from '../render/summary.js';
 import { checkExpect, snapshot, type Baseline, type ExpectFailure } from './expect.js';
 import { renderSummary, summaryJson } from '../render/summary-text.js';
@@ -39,6 +39,24 @@ export interface RunResult {
   readonly summary: RunSummary;
   readonly steps: readonly StepOutcome[];
   readonly expectFailures: number;
+  /** The final state through core's views (JSON output; replay of the log must give the same). */
+  readonly final?: FinalViews;
+}
+
+export interface FinalViews {
+  readonly meminfo: Record<string, number>;
+  readonly vmstat: Record<string, number>;
+  readonly zoneinfo: readonly unknown[];
+  readonly blocks: readonly unknown[];
+}
+
+/** The views a run and a replay are compared on. */
+export function finalViews(state: unknown): FinalViews | undefined {
+  try {
+    return { meminfo: viewMeminfo(state), vmstat: viewVmstat(state), zoneinfo: viewZoneinfo(state), blocks: viewBlocks(state) };
+  } catch {
+    return undefined;
+  }
 }
 
 export function registerRun(program: Command): void {
@@ -129,6 +147,7 @@ export async function runScenario(file: string, o: RunOpts, registry: BackendReg
     summary,
     steps: outcomes,
     expectFailures,
+    ...(out.json ? { final: finalViews(sim.state()) } : {}),
   };
 }
 

@@ -21,7 +21,12 @@ export function renderSummary(out: Out, s: RunSummary): string {
     ['memmap by source', bytesLine(s.memmapBytesBySource)],
     ['memmap freed to', bytesLine(s.memmapBytesFreed)],
     ['vmemmap mappings', `${s.mappings.pmd} PMD, ${s.mappings.pte} PTE runs, ${s.mappings.pmdFallbacks} PMD→PTE fallbacks`],
-    ['HVO', `${s.hvo.hugepagesOptimized} huge pages optimised (${s.hvo.pagesFreed} vmemmap pages freed), ${s.hvo.hugepagesSkipped} skipped, ${s.hvo.pagesRestored} pages restored`],
+    [
+      'HVO',
+      `${s.hvo.hugepagesOptimized} huge pages optimised (${s.hvo.pagesFreed} vmemmap pages freed), ${s.hvo.hugepagesSkipped} skipped` +
+        `${Object.keys(s.hvo.skipReasons).length ? ` (${Object.entries(s.hvo.skipReasons).map(([r, n]) => `${r} ×${n}`).join(', ')})` : ''}` +
+        `, ${s.hvo.pagesRestored} pages restored, ${s.hvo.restoreFailures} restore failures`,
+    ],
     ['failures', fails.length ? fails.map(([e, n]) => `${e} ×${n}`).join(', ') : 'none'],
     ['kernel warnings', s.warnings],
     ['faults injected', s.faultsInjected],

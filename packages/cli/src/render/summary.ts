@@ -19,7 +19,7 @@ export interface RunSummary {
   memmapBytesBySource: Record<string, bigint>;
   memmapBytesFreed: Record<string, bigint>;
   mappings: { pmd: number; pte: number; pmdFallbacks: number };
-  hvo: { pagesFreed: number; pagesRestored: number; hugepagesOptimized: number; hugepagesSkipped: number; skipReasons: Record<string, number> };
+  hvo: { pagesFreed: number; pagesRestored: number; restoreFailures: number; hugepagesOptimized: number; hugepagesSkipped: number; skipReasons: Record<string, number> };
   failuresByErrno: Record<string, number>;
   warnings: number;
   faultsInjected: number;
@@ -51,7 +51,7 @@ export function emptySummary(): RunSummary {
     memmapBytesBySource: {},
     memmapBytesFreed: {},
     mappings: { pmd: 0, pte: 0, pmdFallbacks: 0 },
-    hvo: { pagesFreed: 0, pagesRestored: 0, hugepagesOptimized: 0, hugepagesSkipped: 0, skipReasons: {} },
+    hvo: { pagesFreed: 0, pagesRestored: 0, restoreFailures: 0, hugepagesOptimized: 0, hugepagesSkipped: 0, skipReasons: {} },
     failuresByErrno: {},
     warnings: 0,
     faultsInjected: 0,
@@ -114,10 +114,11 @@ export function addEvent(s: RunSummary, e: Envelope): void {
     }
     case 'hvo.optimize':
       s.hvo.hugepagesOptimized++;
-      s.hvo.pagesFreed += num(p.pagesFreed ?? p.freed);
+      // freedBoot + freedBuddy: the vmemmap pages given back (6.2+: all w, a new head page is taken separately).
+      s.hvo.pagesFreed += num(p.freedBoot) + num(p.freedBuddy);
       break;
     case 'hvo.restore':
-      s.hvo.pagesRestored += num(p.pagesAllocated ?? p.allocated ?? p.pages);
+      s.hvo.pagesRestored += num(p.pages);
       break;
     case 'hvo.skip': {
       s.hvo.hugepagesSkipped++;
@@ -125,6 +126,9 @@ export function addEvent(s: RunSummary, e: Envelope): void {
       s.hvo.skipReasons[why] = (s.hvo.skipReasons[why] ?? 0) + 1;
       break;
     }
+    case 'hvo.restore_fail':
+      s.hvo.restoreFailures++;
+      break;
     case 'kernel.warn':
       s.warnings++;
       break;
