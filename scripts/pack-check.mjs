@@ -27,7 +27,7 @@ function run(cmd, argv, opts = {}) {
 function check(name, fn) {
   const t0 = Date.now();
   let ok = false;
-  let detail = '';
+  let detail;
   try {
     const r = fn();
     ok = r === true || (typeof r === 'object' && r.ok);

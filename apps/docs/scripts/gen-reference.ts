@@ -11,6 +11,7 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { TypeDocOptions } from 'typedoc';
 
 const docsDir = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const repoDir = resolve(docsDir, '../..');
@@ -325,6 +326,8 @@ function isEmptyModule(file: string): boolean {
   return text === '' || text === 'export {};';
 }
 
+const loadTypedoc = () => import('typedoc');
+
 async function genApi(): Promise<void> {
   const apiDir = join(refDir, 'api');
   rmSync(apiDir, { recursive: true, force: true });
@@ -340,9 +343,9 @@ async function genApi(): Promise<void> {
     '| package | entry points |',
     '|---|---|',
   ];
-  let typedoc: typeof import('typedoc');
+  let typedoc: Awaited<ReturnType<typeof loadTypedoc>>;
   try {
-    typedoc = await import('typedoc');
+    typedoc = await loadTypedoc();
   } catch (e) {
     return notYet('api/index.md', 'API reference', 'typedoc', errorText(e));
   }
@@ -373,7 +376,7 @@ async function genApi(): Promise<void> {
       logLevel: 'Warn',
       // Keep the generated markdown safe for VitePress's Vue compiler.
       sanitizeComments: true,
-    } as Partial<import('typedoc').TypeDocOptions>);
+    } as Partial<TypeDocOptions>);
     const project = await app.convert();
     if (!project) {
       index.push(`| \`${p.pkg}\` | TypeDoc could not convert it (see the build log) |`);

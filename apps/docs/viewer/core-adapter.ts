@@ -39,7 +39,7 @@ interface EventsApi {
 
 interface CoreApi {
   createCoreCatalogue(): CatalogueLike;
-  initialState(header: HeaderLike): StateLike;
+  initialStateFromHeader(header: HeaderLike): StateLike;
   evolve(state: StateLike, e: Envelope): StateLike;
   cloneState?(state: StateLike): StateLike;
 }
@@ -70,18 +70,17 @@ export function loadViewerApi(): ViewerApi | { missing: string[] } {
   const readLogStream = need(events, '@memhp/events', 'readLogStream');
   const parseEventLine = need(events, '@memhp/events', 'parseEventLine');
   const createCoreCatalogue = need(core, '@memhp/core', 'createCoreCatalogue');
-  const initialState = need(core, '@memhp/core', 'initialState', 'initialStateFromHeader', 'stateFromHeader');
+  const initialState = need(core, '@memhp/core', 'initialStateFromHeader');
   const evolve = need(core, '@memhp/core', 'evolve');
   if (missing.length) return { missing };
   const cloneState = fn(core, 'cloneState', 'snapshotState') as CoreApi['cloneState'];
-  const viewsNs = (core as Record<string, unknown>).views as object | undefined;
   const views: CounterViews = {
-    meminfo: (fn(core, 'meminfo', 'meminfoView', 'procMeminfo') ?? (viewsNs && fn(viewsNs, 'meminfo'))) as CounterViews['meminfo'],
-    vmstat: (fn(core, 'vmstat', 'vmstatView', 'procVmstat') ?? (viewsNs && fn(viewsNs, 'vmstat'))) as CounterViews['vmstat'],
+    meminfo: fn(core, 'viewMeminfo') as CounterViews['meminfo'],
+    vmstat: fn(core, 'viewVmstat') as CounterViews['vmstat'],
   };
   return {
     events: { readLogStream, parseEventLine } as unknown as EventsApi,
-    core: { createCoreCatalogue, initialState, evolve, cloneState } as unknown as CoreApi,
+    core: { createCoreCatalogue, initialStateFromHeader: initialState, evolve, cloneState } as unknown as CoreApi,
     views,
     // evolve writes the state in place (core's model/state.ts), so a snapshot must be a deep copy.
     clone: cloneState ? (s) => cloneState(s) : (s) => structuredClone(s),

@@ -185,8 +185,12 @@ export class SampleSeries {
     }
     this.samples.push({ seq, values });
     if (this.samples.length > this.max) {
-      this.samples = this.samples.filter((s, i) => i % 2 === 0 || s.seq % (this.every * 2) === 0);
-      this.every *= 2;
+      // Samples sit on multiples of the stride; keeping multiples of twice the stride halves them. The newest
+      // sample is kept whatever its seq, so the series always ends at the last event pushed.
+      const stride = this.every * 2;
+      const last = this.samples.length - 1;
+      this.samples = this.samples.filter((s, i) => s.seq % stride === 0 || i === last);
+      this.every = stride;
     }
   }
   get stride(): number {

@@ -139,7 +139,7 @@ export class LogSession {
     const reader = this.api.events.readLogStream(stream, { file: this.name, catalogue: this.catalogue });
     const header = await reader.header();
     this.header = header;
-    let state = this.api.core.initialState(header);
+    let state = this.api.core.initialStateFromHeader(header);
     const hugetlb: HugetlbCounts = { optimized: 0, skipped: 0, restored: 0 };
     const series = new SampleSeries(2000);
     this.snapshots = [{ seq: 0, state: this.api.clone(state), hugetlb: { ...hugetlb }, nextLineOffset: offsets.get(1) ?? -1 }];

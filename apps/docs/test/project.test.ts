@@ -1,0 +1,106 @@
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { SampleSeries, cap, counters, drawPmds, drawSections, popcount, SECTION_HAS_MEM_MAP, SECTION_IS_EARLY, SECTION_IS_ONLINE, SECTION_MARKED_PRESENT, type StateLike } from '../viewer/project.js';
+
+/** x86-64 4K geometry (DOMAIN.md §1.2): 64 sub-sections per 128 MiB section, PMD_SHIFT 21, vmemmap base 0xffffea0000000000 (§3.1). */
+const geometry = { pageBytes: 4096, pagesPerSection: 32768, subsectionsPerSection: 64, sectionsPerBlock: 1, pmdShift: 21, vmemmapBase: 0xffffea0000000000n };
+
+function state(over: Partial<StateLike> = {}): StateLike {
+  return {
+    machine: { geometry },
+    sections: new Map(),
+    blocks: new Map(),
+    vmemmap: { pmds: new Map() },
+    counters: { nrMemmapPages: 0, nrMemmapBootPages: 0, nrFreePages: 0, totalramPages: 0 },
+    ...over,
+  };
+}
+
+describe('viewer projection', () => {
+  it('counts the sub-sections of a section map bit by bit', () => {
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 0, max: 63 })), (bits) => {
+        const map = bits.reduce((m, b) => m | (1n << BigInt(b)), 0n);
+        expect(popcount(map)).toBe(new Set(bits).size);
+      }),
+    );
+  });
+
+  it('shows MemTotal and MemFree in kB from totalram and free pages when core has no views', () => {
+    // MemTotal = totalram_pages × 4 kB, MemFree = nr_free_pages × 4 kB (DOMAIN.md §9.2, §9.3)
+    const s = state({ counters: { nrMemmapPages: 512, nrMemmapBootPages: 98304, nrFreePages: 1000, totalramPages: 32768 } });
+    expect(counters(s, {})).toEqual({ MemTotal: 131072, MemFree: 4000, nr_memmap_pages: 512, nr_memmap_boot_pages: 98304 });
+  });
+
+  it("prefers core's meminfo and vmstat views over the raw counters", () => {
+    const s = state({ counters: { nrMemmapPages: 1, nrMemmapBootPages: 2, nrFreePages: 3, totalramPages: 4 } });
+    const c = counters(s, { meminfo: () => ({ MemTotal: '24684084 kB', MemFree: 100 }), vmstat: () => ({ nr_memmap_pages: 7, nr_memmap_boot_pages: 98304 }) });
+    expect(c.MemTotal).toBe(24684084);
+    expect(c.MemFree).toBe(100);
+    expect(c.nr_memmap_pages).toBe(7);
+  });
+
+  it('colours a section by the state and zone of the block that contains it', () => {
+    const full = (1n << 64n) - 1n;
+    const s = state({
+      sections: new Map([
+        [32, { flags: SECTION_MARKED_PRESENT | SECTION_HAS_MEM_MAP | SECTION_IS_ONLINE | SECTION_IS_EARLY, subsectionMap: full }],
+        [64, { flags: SECTION_MARKED_PRESENT | SECTION_HAS_MEM_MAP, subsectionMap: full }],
+        [130, { flags: SECTION_HAS_MEM_MAP, subsectionMap: 0xffff000000n }],
+      ]),
+      blocks: new Map([
+        [32, { id: 32, state: 'online', zone: 'Normal', nrVmemmapPages: 0 }],
+        [64, { id: 64, state: 'offline', zone: null, nrVmemmapPages: 512 }],
+      ]),
+    });
+    const d = drawSections(s);
+    expect(d.map((x) => [x.nr, x.blockState, x.zone, x.subsectionsSet, x.early, x.device])).toEqual([
+      [32, 'online', 'Normal', 64, true, false],
+      [64, 'offline', null, 64, false, false],
+      // a memmap without a memory block is ZONE_DEVICE memory (memremap_pages creates no blocks, DOMAIN.md §7.2)
+      [130, null, 'Device', 16, false, true],
+    ]);
+  });
+
+  it('counts PMD leaves, PTE tables and PTEs by source', () => {
+    const base = Number(geometry.vmemmapBase >> 21n);
+    const s = state({
+      vmemmap: {
+        pmds: new Map<number, StateLike['vmemmap']['pmds'] extends ReadonlyMap<number, infer V> ? V : never>([
+          [base + 32, { kind: 'leaf', source: 'boot' }],
+          [base + 64, { kind: 'leaf', source: 'altmap' }],
+          [base + 65, { kind: 'table', ptes: [{ startIdx: 0, endIdx: 300, source: 'buddy' }, { startIdx: 300, endIdx: 512, source: 'altmap' }] }],
+        ]),
+      },
+    });
+    const { pmds, counts } = drawPmds(s);
+    expect(pmds.map((p) => [p.idx, p.kind, p.source, p.ptes])).toEqual([
+      [32, 'leaf', 'boot', 0],
+      [64, 'leaf', 'altmap', 0],
+      [65, 'table', 'buddy', 512],
+    ]);
+    expect(counts).toEqual({ leaf: 2, table: 1, ptes: 512, bySource: { boot: 1, altmap: 1, buddy: 1 } });
+  });
+
+  it('caps what one frame draws and says how much it left out', () => {
+    expect(cap([1, 2, 3, 4], 3)).toEqual({ items: [1, 2, 3], dropped: 1 });
+    expect(cap([1], 3)).toEqual({ items: [1], dropped: 0 });
+  });
+
+  it('keeps a bounded, ordered counter series over a run of any length, including its last event', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 20000 }), fc.integer({ min: 4, max: 64 }), (n, max) => {
+        const s = new SampleSeries(max);
+        for (let seq = 0; seq <= n; seq++) if (s.wants(seq)) s.push(seq, { v: seq });
+        s.push(n, { v: n });
+        const a = s.toArray();
+        expect(a.length).toBeLessThanOrEqual(max + 1);
+        for (let i = 1; i < a.length; i++) expect(a[i]!.seq).toBeGreaterThan(a[i - 1]!.seq);
+        expect(a[0]!.seq).toBe(0);
+        expect(a[a.length - 1]!.seq).toBe(n);
+        for (const x of a) expect(x.values.v).toBe(x.seq);
+      }),
+      { numRuns: 60 },
+    );
+  });
+});
