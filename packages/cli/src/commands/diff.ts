@@ -17,6 +17,17 @@ export interface DiffResult {
   blocks: Array<{ id: number; a: string | null; b: string | null }>;
 }
 
+/** Differences between two JSON values as leaf paths (`machine.config.kernel`); createdAt and the catalogue list are not differences of the runs. */
+function leafDiff(a: unknown, b: unknown, path: string, out: DiffResult['header']): void {
+  if (path === 'createdAt' || path === 'events') return;
+  const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+  if (isObj(a) && isObj(b)) {
+    for (const k of new Set([...Object.keys(a), ...Object.keys(b)])) leafDiff(a[k], b[k], path ? `${path}.${k}` : k, out);
+    return;
+  }
+  if (JSON.stringify(a) !== JSON.stringify(b)) out.push({ field: path, a, b });
+}
+
 /** Events compare by what happened, not by when: time is simulated and may differ. */
 const sameEvent = (x: Envelope, y: Envelope): boolean => x.type === y.type && x.op === y.op && JSON.stringify(x.payload) === JSON.stringify(y.payload);
 
@@ -34,11 +45,7 @@ export function registerDiff(program: Command): void {
       const { out } = await env(cmd);
       const [la, lb] = [await readAll(a), await readAll(b)];
       const result: DiffResult = { identical: true, events: { a: la.events.length, b: lb.events.length }, firstDivergence: null, header: [], counters: [], blocks: [] };
-      for (const f of new Set([...Object.keys(la.header), ...Object.keys(lb.header)])) {
-        if (f === 'createdAt') continue;
-        const [x, y] = [JSON.stringify(la.header[f]), JSON.stringify(lb.header[f])];
-        if (x !== y) result.header.push({ field: f, a: la.header[f], b: lb.header[f] });
-      }
+      leafDiff(la.header, lb.header, '', result.header);
       const n = Math.max(la.events.length, lb.events.length);
       for (let i = 0; i < n; i++) {
         const x = la.events[i];

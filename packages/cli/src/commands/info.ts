@@ -120,6 +120,5 @@ interface CatalogueLike {
 
 /** Core's event catalogue (core registers its types and the arch backends' notes). */
 export function catalogue(what: string): CatalogueLike & { check?: unknown } {
-  if (coreHas('createCatalogue', 'createEventCatalogue')) return coreFn<() => CatalogueLike>(what, 'createCatalogue', 'createEventCatalogue')();
-  return coreValue<CatalogueLike>(what, 'eventCatalogue', 'catalogue', 'CATALOGUE');
+  return coreFn<() => CatalogueLike>(what, 'createCoreCatalogue')();
 }
