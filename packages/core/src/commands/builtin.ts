@@ -7,6 +7,7 @@ import { removeMemoryHandlers } from '../hotplug/remove-memory.js';
 import { onlineCommandHandlers } from '../hotplug/online-commands.js';
 import { driverCommandHandlers } from '../drivers/index.js';
 import { hugetlbCommandHandlers } from '../hugetlb/index.js';
+import { deviceCommandHandlers } from '../device/index.js';
 import type { CommandHandlers } from './registry.js';
 
-export const builtinCommandHandlers: readonly CommandHandlers[] = [addMemoryHandlers, removeMemoryHandlers, onlineCommandHandlers, driverCommandHandlers, hugetlbCommandHandlers];
+export const builtinCommandHandlers: readonly CommandHandlers[] = [addMemoryHandlers, removeMemoryHandlers, onlineCommandHandlers, driverCommandHandlers, hugetlbCommandHandlers, deviceCommandHandlers];

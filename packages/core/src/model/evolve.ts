@@ -28,6 +28,7 @@ import { insertRun, removeRange, runsCount } from '../vmemmap/runs.js';
 import { onlineAppliers } from '../hotplug/online-events.js';
 import { driverAppliers } from '../drivers/events.js';
 import { hugetlbAppliers } from '../hugetlb/state.js';
+import { deviceAppliers } from '../device/state.js';
 
 export type Applier = (s: MachineState, payload: never, e: EventEnvelope) => void;
 export type ApplierTable = Readonly<Record<string, Applier>>;
@@ -401,7 +402,7 @@ export function markUsed(used: number[], a: number, b: number, isUsed: boolean):
 /** Compose evolve from core's appliers and those of other modules (later tables win). */
 export function createEvolve(extra: readonly ApplierTable[] = []): (s: MachineState, e: EventEnvelope) => MachineState {
   const table = new Map<string, Applier>(Object.entries(coreAppliers) as Array<[string, Applier]>);
-  for (const t of [onlineAppliers, driverAppliers, hugetlbAppliers, ...extra]) for (const [k, f] of Object.entries(t)) table.set(k, f);
+  for (const t of [onlineAppliers, driverAppliers, hugetlbAppliers, deviceAppliers, ...extra]) for (const [k, f] of Object.entries(t)) table.set(k, f);
   return (s, e) => {
     const f = table.get(e.type);
     if (f) f(s, e.payload as never, e);

@@ -1,0 +1,132 @@
+/**
+ * ZONE_DEVICE state: the dev_pagemaps registered by memremap_pages (the kernel's pgmap_array: pfn range →
+ * pgmap), their events and appliers. Lives next to core's state under `device`, written only here, read with
+ * {@link deviceState} (mm/memremap.c, 6.1; DOMAIN.md §7).
+ */
+import { Type, type Static, type TLiteral, type TSchema, type TUnion } from '@sinclair/typebox';
+import { defineEvent, type EventTypeDef } from '@memhp/events';
+import type { PgmapType } from '../api.js';
+import type { ApplierTable } from '../model/evolve.js';
+import type { MachineState, ReadonlyMachineState } from '../model/state.js';
+
+/** The protection a caller passes in mhp_params.pgprot (PAGE_KERNEL, adjusted per type; 'none' is the zero pgprot). */
+export type PgProt = 'PAGE_KERNEL' | 'PAGE_KERNEL_decrypted' | 'PAGE_KERNEL_noncached' | 'none';
+
+/** struct dev_pagemap (one range), as memhp keeps it. */
+export interface PgmapState {
+  readonly id: string;
+  readonly type: PgmapType;
+  readonly provider: string;
+  readonly nid: number;
+  readonly startPfn: number;
+  readonly nrPages: number;
+  readonly altmapId: number | null;
+  /** Compound page order (vmemmap_shift); 0 = base pages. */
+  readonly vmemmapShift: number;
+  readonly pgprot: PgProt;
+  /** The vmemmap was deduplicated while populated (compound devmap, DOMAIN.md §7.5). */
+  readonly dedup: boolean;
+}
+
+export interface DeviceState {
+  readonly pgmaps: Map<string, PgmapState>;
+}
+
+type WithDevice = { device?: DeviceState };
+const EMPTY: DeviceState = { pgmaps: new Map() };
+
+export function deviceState(s: ReadonlyMachineState): Readonly<DeviceState> {
+  return (s as unknown as WithDevice).device ?? EMPTY;
+}
+
+function mut(s: MachineState): DeviceState {
+  const w = s as unknown as WithDevice;
+  w.device ??= { pgmaps: new Map() };
+  return w.device;
+}
+
+/** get_dev_pagemap(pfn): the pgmap whose range covers pfn. */
+export function pgmapOfPfn(s: ReadonlyMachineState, pfn: number): Readonly<PgmapState> | null {
+  for (const p of deviceState(s).pgmaps.values()) if (pfn >= p.startPfn && pfn < p.startPfn + p.nrPages) return p;
+  return null;
+}
+
+/** For pfnToOnlinePage's slow path in a ZONE_DEVICE-tainted section (DOMAIN.md §2.7). */
+export const pgmapCovers =
+  (s: ReadonlyMachineState) =>
+  (pfn: number): boolean =>
+    pgmapOfPfn(s, pfn) !== null;
+
+function lits<const T extends readonly string[]>(...xs: T): TUnion<{ -readonly [K in keyof T]: TLiteral<T[K]> }> {
+  return Type.Union(xs.map((x) => Type.Literal(x))) as never;
+}
+const Pfn = Type.Integer({ minimum: 0 });
+const Count = Type.Integer({ minimum: 0 });
+const Nid = Type.Integer({ minimum: 0 });
+const PgmapTypeT = lits('private', 'coherent', 'fsdax', 'devdax', 'p2pdma');
+const PgProtT = lits('PAGE_KERNEL', 'PAGE_KERNEL_decrypted', 'PAGE_KERNEL_noncached', 'none');
+
+function ev<T extends string, S extends TSchema>(type: T, description: string, schema: S): EventTypeDef<T, S> {
+  return defineEvent({ type, version: 1, schema, description });
+}
+
+export const deviceEventDefs = {
+  'device.setup': ev(
+    'device.setup',
+    "A memory provider's set-up hook decided the mhp_params (altmap, pgprot, pgmap geometry) for a memremap_pages call.",
+    Type.Object({
+      id: Type.String(),
+      provider: Type.String(),
+      type: PgmapTypeT,
+      pgprot: PgProtT,
+      vmemmapShift: Count,
+      altmap: Type.Union([Type.Object({ basePfn: Pfn, reserve: Count, free: Count }), Type.Null()]),
+      linearMap: Type.Boolean(),
+    }),
+  ),
+  'device.pgmap_register': ev(
+    'device.pgmap_register',
+    'pagemap_range: the range is stored in the pfn → pgmap index (xa_store_range).',
+    Type.Object({
+      id: Type.String(),
+      type: PgmapTypeT,
+      provider: Type.String(),
+      nid: Nid,
+      startPfn: Pfn,
+      nrPages: Count,
+      altmapId: Type.Union([Count, Type.Null()]),
+      vmemmapShift: Count,
+      pgprot: PgProtT,
+      dedup: Type.Boolean(),
+    }),
+  ),
+  'device.zone_attach': ev(
+    'device.zone_attach',
+    'move_pfn_range_to_zone(ZONE_DEVICE): the span grows; only the struct pages of the altmap area [initPfn, initPfn + initPages) are initialised here.',
+    Type.Object({ id: Type.String(), nid: Nid, startPfn: Pfn, nrPages: Count, initPfn: Pfn, initPages: Count }),
+  ),
+  'device.memmap_init': ev(
+    'device.memmap_init',
+    "memmap_init_zone_device (the provider's construct hook): every remaining struct page gets the pgmap and compound geometry.",
+    Type.Object({ id: Type.String(), startPfn: Pfn, nrPages: Count, compoundPages: Count, provider: Type.String() }),
+  ),
+  'device.pgmap_unregister': ev(
+    'device.pgmap_unregister',
+    'pageunmap_range / a failed memremap_pages: the range leaves the pfn → pgmap index.',
+    Type.Object({ id: Type.String() }),
+  ),
+} as const;
+
+export type DeviceEventType = keyof typeof deviceEventDefs;
+export type DevicePayload<T extends DeviceEventType> = Static<(typeof deviceEventDefs)[T]['schema']>;
+
+const appliers: { [T in DeviceEventType]?: (s: MachineState, p: DevicePayload<T>) => void } = {
+  'device.pgmap_register': (s, p) => {
+    mut(s).pgmaps.set(p.id, { ...p });
+  },
+  'device.pgmap_unregister': (s, p) => {
+    mut(s).pgmaps.delete(p.id);
+  },
+};
+
+export const deviceAppliers: ApplierTable = appliers as unknown as ApplierTable;
