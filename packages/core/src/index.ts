@@ -9,6 +9,7 @@ export * from './model/geometry.js';
 export * from './model/events.js';
 export * from './model/evolve.js';
 export * from './model/machine.js';
+export * from './model/resources.js';
 export * from './commands/registry.js';
 export * from './commands/json.js';
 export * from './simulator.js';

@@ -99,6 +99,7 @@ export function createSimulator(opts: SimulatorOptions): Simulator {
 
   let op = 0;
   let time = 0;
+  const vctx: [VmemmapContext | undefined, VmemmapContext | undefined] = [undefined, undefined];
   let evolveError: unknown = null;
   let cause: number | null = null;
 
@@ -155,7 +156,9 @@ export function createSimulator(opts: SimulatorOptions): Simulator {
     },
     has: (kind) => registry.get(kind) !== undefined,
     vmemmap(booting: boolean): VmemmapContext {
-      return createVmemmapContext(ctx, state, booting);
+      // one context per mode: it only closes over the state, and creating one per section is measurable at scale
+      const i = booting ? 1 : 0;
+      return (vctx[i] ??= createVmemmapContext(ctx, state, booting));
     },
   };
 

@@ -14,8 +14,9 @@ import {
   mhpFlagsAvailable,
   memoryBlockVmemmapRecord,
 } from '../kernel/rules.js';
-import { explainFromFacts, type MemmapOnMemoryFacts } from '../memmap-on-memory/predicate.js';
+import { explainFromFacts, type MemmapOnMemoryExplanation, type MemmapOnMemoryFacts } from '../memmap-on-memory/predicate.js';
 import { bytesToPfn, hex } from '../model/geometry.js';
+import { resourceById } from '../model/resources.js';
 import type { AltmapState, MachineState } from '../model/state.js';
 import { archAddMemory, archRemoveMemory } from './arch-add-memory.js';
 import { createMemoryBlockDevices, removeMemoryBlockDevices } from './memory-block.js';
@@ -41,6 +42,20 @@ export function memmapOnMemoryFactsOf(ctx: KernelCtx, requestBytes: bigint): Mem
     ...(hook ? { archHook: (v: bigint) => hook.call(ctx.backend, ctx.archConfig, v) } : {}),
     arch: m.arch,
   };
+}
+
+/**
+ * mhp_supports_memmap_on_memory for this machine, memoised per request size: its inputs are boot-time
+ * parameters (memmap_on_memory is read-only at runtime, mode 0444), so the verdict never changes.
+ */
+const verdicts = new WeakMap<object, Map<string, MemmapOnMemoryExplanation>>();
+export function memmapOnMemoryVerdict(ctx: KernelCtx, requestBytes: bigint): MemmapOnMemoryExplanation {
+  let m = verdicts.get(ctx.machine);
+  if (!m) verdicts.set(ctx.machine, (m = new Map()));
+  const key = `${ctx.state.params.memmapOnMemory}|${ctx.state.params.hugetlbFreeVmemmap}|${requestBytes}`;
+  let e = m.get(key);
+  if (!e) m.set(key, (e = explainFromFacts(memmapOnMemoryFactsOf(ctx, requestBytes))));
+  return e;
 }
 
 /** check_hotplug_memory_range: size > 0 and start, size multiples of the memory block size. */
@@ -108,7 +123,7 @@ export function addMemoryResource(
   const endBytes = startBytes + sizeBytes;
 
   const keepMemblock = m.capabilities.keepMemblock;
-  const driverManaged = ctx.state.resources.find((r) => r.id === resourceId)?.flags.includes('driver_managed') ?? false;
+  const driverManaged = resourceById(ctx.state, resourceId)?.flags.includes('driver_managed') ?? false;
   if (keepMemblock) ctx.emit('memblock.add', { nid, start: hex(startBytes), end: hex(endBytes), driverManaged });
   const failAfterMemblock = (errno: ErrnoName, why: string): KResult => {
     if (keepMemblock) ctx.emit('memblock.remove', { start: hex(startBytes), end: hex(endBytes) });
@@ -128,7 +143,7 @@ export function addMemoryResource(
   let freePerAltmap = 0;
   if (flags.includes('memmap_on_memory')) {
     const perBlock = !pick(memmapOnMemorySizeMustEqualBlock, ctx.kernel);
-    const e = explainFromFacts(memmapOnMemoryFactsOf(ctx, perBlock ? g.blockSizeBytes : sizeBytes));
+    const e = memmapOnMemoryVerdict(ctx, perBlock ? g.blockSizeBytes : sizeBytes);
     if (!e.supported) {
       if (pick(memmapOnMemoryUnsupportedFlag, ctx.kernel) === 'EINVAL') {
         return failAfterMemblock('EINVAL', `MHP_MEMMAP_ON_MEMORY not supported: ${e.reasons.join('; ')}`);

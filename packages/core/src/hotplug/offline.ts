@@ -23,6 +23,7 @@ import {
   shrinkZone,
 } from './online.js';
 import { nodeStates, pageZone } from './zone.js';
+import { resourcesIntersecting } from '../model/resources.js';
 import { virtioMemFakeOfflinePages } from '../drivers/events.js';
 import { hugetlbOfflineRange } from '../hugetlb/offline.js';
 
@@ -32,7 +33,7 @@ export function systemRamPages(s: ReadonlyMachineState, startPfn: number, nrPage
   const a = pfnToBytes(g, startPfn);
   const b = pfnToBytes(g, startPfn + nrPages);
   let bytes = 0n;
-  for (const r of s.resources) {
+  for (const r of resourcesIntersecting(s, a, b - 1n)) {
     if (!r.flags.includes('system_ram')) continue;
     const lo = r.startBytes > a ? r.startBytes : a;
     const hi = r.endBytes + 1n < b ? r.endBytes + 1n : b;

@@ -7,13 +7,14 @@
 import type { KernelCtx } from '../commands/registry.js';
 import type { ErrnoName } from '../kernel/errno.js';
 import { hex } from '../model/geometry.js';
+import { resourceById, resourcesIntersecting } from '../model/resources.js';
 import type { IomemFlag, ReadonlyMachineState } from '../model/state.js';
 
-export type Resource = NonNullable<ReturnType<ReadonlyMachineState['resources']['find']>>;
+export type Resource = ReadonlyMachineState['resources'][number];
 
 /** The resource a request of [start, end] (inclusive) would collide with, if any. */
 export function resourceConflict(s: ReadonlyMachineState, startBytes: bigint, endBytes: bigint): Resource | null {
-  for (const r of s.resources) {
+  for (const r of resourcesIntersecting(s, startBytes, endBytes)) {
     if (r.endBytes < startBytes || r.startBytes > endBytes) continue;
     const contains = r.startBytes <= startBytes && r.endBytes >= endBytes;
     if (r.flags.includes('busy') || !contains) return r;
@@ -72,17 +73,15 @@ export function releaseMemRegion(ctx: KernelCtx, startBytes: bigint, sizeBytes: 
  * the same name and flags and were themselves added as mergeable ('mergeable' = IORESOURCE_SYSRAM_MERGEABLE).
  */
 export function mergeSystemRamResource(ctx: KernelCtx, id: number): void {
-  const list = ctx.state.resources;
-  const i = list.findIndex((r) => r.id === id);
-  const r = list[i];
+  const r = resourceById(ctx.state, id);
   if (!r) return;
   const same = (x: Resource | undefined): x is Resource =>
     !!x && x.name === r.name && x.flags.length === r.flags.length && x.flags.every((f) => r.flags.includes(f)) && x.flags.includes('mergeable');
   const merged: number[] = [];
   let start = r.startBytes;
   let end = r.endBytes;
-  const prev = list[i - 1];
-  const next = list[i + 1];
+  const prev = resourcesIntersecting(ctx.state, start - 1n, start - 1n).find((x) => x.endBytes + 1n === start);
+  const next = resourcesIntersecting(ctx.state, end + 1n, end + 1n).find((x) => x.startBytes === end + 1n);
   if (same(prev) && prev.endBytes + 1n === start) {
     merged.push(prev.id);
     start = prev.startBytes;

@@ -20,8 +20,19 @@ export function parseKernelVersion(s: string): KernelVersion {
   throw new UnsupportedKernelError(s);
 }
 
+const versionKeys = new Map<string, number>();
+
 /** Numeric key for ordering: 6.1 → 601, 5.19 → 519. Accepts any "major.minor", supported or not. */
 export function versionKey(v: string): number {
+  // memoised: version rules are picked on every hotplug step
+  const hit = versionKeys.get(v);
+  if (hit !== undefined) return hit;
+  const k = parseVersionKey(v);
+  if (versionKeys.size < 1024) versionKeys.set(v, k);
+  return k;
+}
+
+function parseVersionKey(v: string): number {
   const m = /^(\d+)\.(\d+)$/.exec(v.trim().replace(/^v/, ''));
   if (!m) throw new Error(`not a kernel version: "${v}" (expected major.minor, e.g. 6.1)`);
   return Number(m[1]) * 100 + Number(m[2]);

@@ -10,7 +10,7 @@
 import type { EventEnvelope } from '@memhp/events';
 import type { ZoneName } from '../arch/backend.js';
 import type { CorePayload, CoreEventType } from './events.js';
-import { pfnToSectionNr, sectionNrToRoot, unhex } from './geometry.js';
+import { hexShr, pfnToSectionNr, sectionNrToRoot, unhex } from './geometry.js';
 import {
   SECTION_HAS_MEM_MAP,
   SECTION_IS_EARLY,
@@ -25,6 +25,7 @@ import {
   type ZoneState,
 } from './state.js';
 import { insertRun, removeRange, runsCount } from '../vmemmap/runs.js';
+import { insertResourceMut, removeResourceMut, resizeResourceMut, resourcesIntersecting } from './resources.js';
 import { onlineAppliers } from '../hotplug/online-events.js';
 import { driverAppliers } from '../drivers/events.js';
 import { hugetlbAppliers } from '../hugetlb/state.js';
@@ -90,34 +91,26 @@ const coreAppliers: CoreApplierTable = {
   },
   'resource.request': (s, p) => {
     if (p.result !== 0) return;
-    const r = { id: p.id, startBytes: unhex(p.start), endBytes: unhex(p.end), name: p.name, flags: [...p.flags], boot: p.boot };
-    const i = s.resources.findIndex((x) => x.startBytes > r.startBytes);
-    if (i < 0) s.resources.push(r);
-    else s.resources.splice(i, 0, r);
-    s.nextResourceId = Math.max(s.nextResourceId, p.id + 1);
+    insertResourceMut(s, { id: p.id, startBytes: unhex(p.start), endBytes: unhex(p.end), name: p.name, flags: [...p.flags], boot: p.boot });
   },
   'resource.release': (s, p) => {
     const a = unhex(p.start);
     const b = unhex(p.end);
-    const i = s.resources.findIndex((x) => x.startBytes <= a && x.endBytes >= b);
-    if (i < 0) return;
-    const r = s.resources[i]!;
-    if (r.startBytes === a && r.endBytes === b) s.resources.splice(i, 1);
-    else if (r.startBytes === a) r.startBytes = b + 1n;
-    else if (r.endBytes === b) r.endBytes = a - 1n;
+    const r = resourcesIntersecting(s, a, b).find((x) => x.startBytes <= a && x.endBytes >= b);
+    if (!r) return;
+    if (r.startBytes === a && r.endBytes === b) removeResourceMut(s, r.id);
+    else if (r.startBytes === a) resizeResourceMut(s, r.id, b + 1n, r.endBytes);
+    else if (r.endBytes === b) resizeResourceMut(s, r.id, r.startBytes, a - 1n);
     else {
       // release_mem_region_adjustable splits a merged resource; the tail gets a new id
-      const tail = { ...r, flags: [...r.flags], id: s.nextResourceId++, startBytes: b + 1n };
-      r.endBytes = a - 1n;
-      s.resources.splice(i + 1, 0, tail);
+      const end = r.endBytes;
+      resizeResourceMut(s, r.id, r.startBytes, a - 1n);
+      insertResourceMut(s, { ...r, flags: [...r.flags], id: s.nextResourceId, startBytes: b + 1n, endBytes: end });
     }
   },
   'resource.merge': (s, p) => {
-    const keep = s.resources.find((r) => r.id === p.id);
-    if (!keep) return;
-    s.resources = s.resources.filter((r) => r.id === p.id || !p.mergedIds.includes(r.id));
-    keep.startBytes = unhex(p.start);
-    keep.endBytes = unhex(p.end);
+    for (const id of p.mergedIds) removeResourceMut(s, id);
+    resizeResourceMut(s, p.id, unhex(p.start), unhex(p.end));
   },
   'node.hotadd_init': (s, p) => {
     node(s, p.nid).pgdat = true;
@@ -230,17 +223,17 @@ const coreAppliers: CoreApplierTable = {
   },
   'vmemmap.populate': (s, p) => {
     const g = s.machine.geometry;
-    const start = unhex(p.start);
-    const end = unhex(p.end);
-    const pmdIdx = Number(start >> BigInt(g.pmdShift));
+    const pmdIdx = hexShr(p.start, g.pmdShift);
     if (p.granularity === 'pmd') {
       s.vmemmap.pmds.set(pmdIdx, { kind: 'leaf', source: p.source, node: p.node, altmapId: p.altmapId, used: null });
-      const t = s.vmemmap.tables.pmd.get(Number(start >> BigInt(g.pudShift)));
+      const t = s.vmemmap.tables.pmd.get(hexShr(p.start, g.pudShift));
       if (t) t.entries += 1;
       accountVmemmapMemory(s, p.source, pmdPages(s));
       return;
     }
     // a run of PTEs inside one PMD (the PTE table was allocated first)
+    const start = unhex(p.start);
+    const end = unhex(p.end);
     const e = s.vmemmap.pmds.get(pmdIdx);
     if (!e || e.kind !== 'table') return;
     const base = BigInt(pmdIdx) << BigInt(g.pmdShift);
@@ -253,12 +246,12 @@ const coreAppliers: CoreApplierTable = {
   },
   'vmemmap.depopulate': (s, p) => {
     const g = s.machine.geometry;
-    const start = unhex(p.start);
-    const end = unhex(p.end);
-    const pmdIdx = Number(start >> BigInt(g.pmdShift));
+    const pmdIdx = hexShr(p.start, g.pmdShift);
     const e = s.vmemmap.pmds.get(pmdIdx);
     if (!e) return;
-    const pudIdx = Number(start >> BigInt(g.pudShift));
+    const pudIdx = hexShr(p.start, g.pudShift);
+    const start = unhex(p.start);
+    const end = unhex(p.end);
     if (p.granularity === 'pmd') {
       s.vmemmap.pmds.delete(pmdIdx);
       const t = s.vmemmap.tables.pmd.get(pudIdx);

@@ -80,6 +80,18 @@ export const memmapPages = (g: Geometry, nrPages: number): number =>
   Math.ceil((nrPages * g.structPageBytes) / g.pageBytes);
 
 export const hex = (v: bigint | number): string => '0x' + v.toString(16);
+
+/**
+ * Number(BigInt(hexString) >> shift) without BigInt: the hot path of evolve (PMD indices of vmemmap addresses).
+ * Exact while the result fits 53 bits (64-bit addresses shifted by ≥ 12).
+ */
+export function hexShr(h: string, shift: number): number {
+  const drop = shift >> 2;
+  const digits = h.length - 2;
+  if (digits <= drop) return 0;
+  const high = Number.parseInt(h.slice(2, 2 + digits - drop), 16);
+  return Math.floor(high / 2 ** (shift - drop * 4));
+}
 export const unhex = (s: string): bigint => BigInt(s);
 
 export const isAligned = (v: number, a: number): boolean => v % a === 0;

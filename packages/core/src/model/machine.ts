@@ -83,6 +83,8 @@ export function initialState(machine: MachineInfo, params: KernelParams, knobs: 
     lastOp: 0,
     nodes: new Map(),
     resources: [],
+    resourceSlot: new Map(),
+    resourceIndex: new Map(),
     nextResourceId: 1,
     roots: new Map(),
     sections: new Map(),

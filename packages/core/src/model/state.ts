@@ -246,8 +246,15 @@ export interface MachineState {
   /** Operation id of the last applied event (0 = boot). */
   lastOp: number;
   nodes: Map<number, NodeState>;
-  /** Flat iomem list sorted by start. */
+  /**
+   * Flat iomem list in request order (boot RAM first). Removal moves the last entry into the hole, so readers
+   * that need address order sort (model/resources.ts `iomemSorted`); range queries go through the index.
+   */
   resources: ResourceState[];
+  /** id → position in `resources`. */
+  resourceSlot: Map<number, number>;
+  /** Section number → ids of the resources touching that section (range queries in O(sections of the query)). */
+  resourceIndex: Map<number, number[]>;
   nextResourceId: number;
   /** Section roots allocated (root index → source). */
   roots: Map<number, 'boot' | 'slab'>;

@@ -1,0 +1,189 @@
+/**
+ * Scale benchmark (issue 3 "Scale"): an x86-64-like machine (the test backend, 4K pages, 5-level paging so the
+ * physical space reaches past 64 TiB), 64 GiB of boot RAM, then hot-add 1/4/16/64 TiB in 128 MiB blocks with
+ * memmap_on_memory (kernel 6.18: per-block altmaps), online every block movable, offline and remove all.
+ * Each (size, recording) pair runs in its own process so peak RSS is its own. Recording modes: none (only
+ * evolve subscribes), count (a counting subscriber), log (the @memhp/events/node writer to a temp file).
+ *
+ *   pnpm --filter @memhp/core bench            # all sizes, writes bench-results/core-scale.json
+ *   pnpm --filter @memhp/core bench -- --sizes 1,4
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { EventBus } from '@memhp/events';
+import { openLogWriter } from '@memhp/events/node';
+import { createSimulator, type MachineConfig } from '../src/index.js';
+import { testBackend } from '../test/support/test-backend.js';
+
+const GiB = 1n << 30n;
+const TiB = 1n << 40n;
+const BLOCK = 128n << 20n;
+type Mode = 'none' | 'count' | 'log';
+
+interface ChildResult {
+  tib: number;
+  mode: Mode;
+  blocks: number;
+  events: number;
+  seconds: { boot: number; add: number; online: number; offline: number; remove: number; total: number };
+  /** CPU seconds (user + system) of this process: stable when other work shares the machine. */
+  cpuSeconds: { boot: number; add: number; online: number; offline: number; remove: number; total: number };
+  peakRssMiB: number;
+  heapAfterAddMiB: number;
+  logBytes: number | null;
+  failures: number;
+}
+
+function machine(): MachineConfig {
+  return {
+    arch: 'test-x86',
+    pageSizeBytes: 4096,
+    structPageBytes: 64,
+    kernel: '6.18',
+    cmdline: 'memory_hotplug.memmap_on_memory=1',
+    features: { la57: true },
+    blockSizeBytes: BLOCK,
+    nodes: [{ id: 0, memory: [{ startBytes: 0n, sizeBytes: 64n * GiB }] }],
+  };
+}
+
+async function child(tib: number, mode: Mode): Promise<ChildResult> {
+  const bus = new EventBus({ freeze: false });
+  const sim = createSimulator({ config: machine(), backend: testBackend, bus, autoBoot: false });
+  let events = 0;
+  let logPath: string | null = null;
+  let writer: ReturnType<typeof openLogWriter> | null = null;
+  if (mode === 'count') bus.on('counter', () => void events++);
+  if (mode === 'log') {
+    logPath = join(tmpdir(), `memhp-core-scale-${process.pid}.ndjson`);
+    writer = openLogWriter(logPath, sim.header());
+    writer.attach(bus);
+  }
+  const t = () => performance.now() / 1000;
+  const cpu = () => {
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1e6;
+  };
+  const c: number[] = [];
+  const t0 = t();
+  c.push(cpu());
+  sim.boot();
+  const t1 = t();
+  c.push(cpu());
+  const base = 64n * GiB;
+  const blocks = Number((BigInt(tib) * TiB) / BLOCK);
+  let failures = 0;
+  for (let i = 0; i < blocks; i++) {
+    const r = sim.exec({ kind: 'add_memory', node: 0, range: { startBytes: base + BigInt(i) * BLOCK, sizeBytes: BLOCK }, flags: ['memmap_on_memory'] });
+    if (!r.ok) failures++;
+  }
+  const t2 = t();
+  c.push(cpu());
+  const heapAfterAdd = process.memoryUsage().heapUsed;
+  const first = Number(base / BLOCK);
+  for (let i = 0; i < blocks; i++) if (!sim.exec({ kind: 'block_state', block: first + i, state: 'online_movable' }).ok) failures++;
+  const t3 = t();
+  c.push(cpu());
+  for (let i = 0; i < blocks; i++) if (!sim.exec({ kind: 'block_state', block: first + i, state: 'offline' }).ok) failures++;
+  const t4 = t();
+  c.push(cpu());
+  for (let i = 0; i < blocks; i++) {
+    if (!sim.exec({ kind: 'remove_memory', range: { startBytes: base + BigInt(i) * BLOCK, sizeBytes: BLOCK } }).ok) failures++;
+  }
+  const t5 = t();
+  c.push(cpu());
+  let logBytes: number | null = null;
+  if (writer && logPath) {
+    await writer.close();
+    logBytes = statSync(logPath).size;
+    rmSync(logPath, { force: true });
+  }
+  const t6 = t();
+  c.push(cpu());
+  const d = (i: number) => c[i + 1]! - c[i]!;
+  return {
+    tib,
+    mode,
+    blocks,
+    events: sim.state.lastSeq,
+    seconds: { boot: t1 - t0, add: t2 - t1, online: t3 - t2, offline: t4 - t3, remove: t5 - t4, total: t6 - t0 },
+    cpuSeconds: { boot: d(0), add: d(1), online: d(2), offline: d(3), remove: d(4), total: c[6]! - c[0]! },
+    peakRssMiB: process.resourceUsage().maxRSS / 1024,
+    heapAfterAddMiB: heapAfterAdd / 2 ** 20,
+    logBytes,
+    failures,
+  };
+}
+
+function parent(sizes: number[], modes: Mode[]): void {
+  const self = fileURLToPath(import.meta.url);
+  const rows: ChildResult[] = [];
+  for (const tib of sizes) {
+    for (const mode of modes) {
+      const out = execFileSync(process.execPath, ['--import', 'tsx', '--conditions=@memhp/source', '--max-old-space-size=3072', self, '--child', String(tib), mode], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      const r = JSON.parse(out.trim().split('\n').at(-1)!) as ChildResult;
+      rows.push(r);
+      const s = r.seconds;
+      console.log(
+        `${String(tib).padStart(2)} TiB ${mode.padEnd(5)} ${String(r.blocks).padStart(7)} blocks ${String(r.events).padStart(9)} events ` +
+          `cpu ${r.cpuSeconds.total.toFixed(2)} s, wall ${s.total.toFixed(2)} s (add ${s.add.toFixed(2)}, online ${s.online.toFixed(2)}, offline ${s.offline.toFixed(2)}, remove ${s.remove.toFixed(2)}) ` +
+          `peak RSS ${r.peakRssMiB.toFixed(0)} MiB, ${(r.events / s.total / 1e6).toFixed(2)} M events/s, failures ${r.failures}` +
+          (r.logBytes !== null ? `, log ${(r.logBytes / 2 ** 20).toFixed(0)} MiB` : ''),
+      );
+    }
+  }
+  const by = (tib: number, mode: Mode) => rows.find((r) => r.tib === tib && r.mode === mode);
+  const ratios = sizes.map((tib) => ({
+    tib,
+    countOverNone: by(tib, 'count') && by(tib, 'none') ? by(tib, 'count')!.cpuSeconds.total / by(tib, 'none')!.cpuSeconds.total : null,
+    logOverNone: by(tib, 'log') && by(tib, 'none') ? by(tib, 'log')!.cpuSeconds.total / by(tib, 'none')!.cpuSeconds.total : null,
+  }));
+  for (const r of ratios) {
+    console.log(`${r.tib} TiB: count/none ${r.countOverNone?.toFixed(2) ?? '-'}×, log/none ${r.logOverNone?.toFixed(2) ?? '-'}×`);
+  }
+  const none = sizes.map((tib) => by(tib, 'none')).filter((r): r is ChildResult => !!r);
+  const perBlockUs = none.map((r) => ({ tib: r.tib, cpuUsPerBlock: (r.cpuSeconds.total * 1e6) / r.blocks, wallUsPerBlock: (r.seconds.total * 1e6) / r.blocks, rssMiB: r.peakRssMiB }));
+  for (const p of perBlockUs) {
+    console.log(`${p.tib} TiB: ${p.cpuUsPerBlock.toFixed(1)} µs CPU (${p.wallUsPerBlock.toFixed(1)} µs wall) per block for add+online+offline+remove, peak RSS ${p.rssMiB.toFixed(0)} MiB`);
+  }
+  const root = resolve(dirname(self), '../../..');
+  mkdirSync(join(root, 'bench-results'), { recursive: true });
+  const file = join(root, 'bench-results', 'core-scale.json');
+  writeFileSync(
+    file,
+    JSON.stringify(
+      {
+        bench: 'core-scale',
+        machine: 'test-x86 (x86-64-like), 4K pages, 5-level paging, 64 GiB boot, 128 MiB blocks, kernel 6.18, memmap_on_memory=1',
+        node: process.version,
+        note: 'ratios and per-block figures use CPU time (user+system) of each child: wall time on this shared 2-core machine varies with other work',
+        date: new Date().toISOString(),
+        targets: { seconds64TiB: 15, peakRssMiB64TiB: 1536, recordingRatio: 1.3 },
+        rows,
+        ratios,
+        perBlockUs,
+      },
+      null,
+      2,
+    ) + '\n',
+  );
+  console.log(`wrote ${file}`);
+}
+
+const argv = process.argv.slice(2);
+if (argv[0] === '--child') {
+  const r = await child(Number(argv[1]), argv[2] as Mode);
+  process.stdout.write(JSON.stringify(r) + '\n');
+} else {
+  const i = argv.indexOf('--sizes');
+  const sizes = i >= 0 ? argv[i + 1]!.split(',').map(Number) : [1, 4, 16, 64];
+  const j = argv.indexOf('--modes');
+  const modes = (j >= 0 ? argv[j + 1]!.split(',') : ['none', 'count', 'log']) as Mode[];
+  parent(sizes, modes);
+}
