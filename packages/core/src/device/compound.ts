@@ -39,7 +39,7 @@ function mapReuse(ctx: KernelCtx, a: bigint, b: bigint, nid: number): 0 | ErrnoN
     const next = ((addr >> BigInt(g.pmdShift)) << BigInt(g.pmdShift)) + pmd < b ? ((addr >> BigInt(g.pmdShift)) << BigInt(g.pmdShift)) + pmd : b;
     const r = ensurePteTable(ctx, addr, nid);
     if (r !== 0) return r;
-    ctx.emit('vmemmap.populate', { start: hex(addr), end: hex(next), granularity: 'pte', source: 'reuse', node: nid, altmapId: null, fallback: 'compound devmap: tail vmemmap pages reuse one page' });
+    ctx.emit('vmemmap.populate', { start: hex(addr), end: hex(next), granularity: 'pte', source: 'reuse', node: nid, altmapId: null, fallback: null });
     addr = next;
   }
   return 0;
@@ -58,7 +58,7 @@ export function populateCompoundPages(pg: PgmapGeometry) {
     for (let addr = start; addr < end; addr += size) {
       const last = addr + size;
       const real = addr + 2n * P < last ? addr + 2n * P : last;
-      if (vm.populateBasePages(addr, real, nid, null, 'compound devmap head and first tail vmemmap page') !== 0) return 'ENOMEM';
+      if (vm.populateBasePages(addr, real, nid, null) !== 0) return 'ENOMEM';
       if (real < last && mapReuse(ctx, real, last, nid) !== 0) return 'ENOMEM';
     }
     return 0;
