@@ -83,6 +83,7 @@ class StreamLogReader implements LogReader {
   #srcDone = false;
   #consumed = false;
   #truncated: string | undefined;
+  #deferred: unknown;
   #expectSeq: number;
   #lastTime: number;
 
@@ -180,6 +181,7 @@ class StreamLogReader implements LogReader {
     try {
       await this.header();
       for (;;) {
+        if (this.#deferred !== undefined) throw this.#deferred;
         const p = this.#pending;
         if (p && this.#pendingIndex < p.lines.length) {
           const out = this.#parseBatch(p, this.#pendingIndex);
@@ -243,9 +245,17 @@ class StreamLogReader implements LogReader {
     });
   }
 
+  /** Parse a chunk's lines; on a bad line, the events before it are still delivered and the error comes next. */
   #parseBatch(p: LineBatch, from: number): EventEnvelope[] {
     const out = new Array<EventEnvelope>(p.lines.length - from);
-    for (let i = from; i < p.lines.length; i++) out[i - from] = this.#parse(p.lines[i]!, p.first + i);
+    let i = from;
+    try {
+      for (; i < p.lines.length; i++) out[i - from] = this.#parse(p.lines[i]!, p.first + i);
+    } catch (err) {
+      if (i === from) throw err;
+      this.#deferred = err;
+      out.length = i - from;
+    }
     return out;
   }
 

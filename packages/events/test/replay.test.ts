@@ -62,6 +62,20 @@ describe('replay', () => {
     expect(r.state).toEqual(foldAll(evs, 1234));
   });
 
+  it('delivers every event before a bad line, so state before the damage is still reachable', async () => {
+    const p = join(dir, 'damaged.ndjson');
+    const lines = [serializeHeader(testHeader()), ...evs.slice(0, 50).map(serializeEvent)];
+    lines[31] = '{"seq":31,"oops"'; // event 31 is damaged; 1..30 are fine and share its chunk
+    writeFileSync(p, lines.join('\n') + '\n');
+    const r = await replay(openLogReader(p, { catalogue: testCatalogue() }), { initial, evolve, until: 30 });
+    expect(r.state).toEqual(foldAll(evs, 30));
+    const seen: number[] = [];
+    await expect(async () => {
+      for await (const e of openLogReader(p, { catalogue: testCatalogue() }).events()) seen.push(e.seq);
+    }).rejects.toThrow(/^damaged\.ndjson:32: the line is not JSON/);
+    expect(seen).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
+  });
+
   it('reports lastSeq short of until when the log ends first', async () => {
     const r = await replay(openLogReader(plain, { catalogue: testCatalogue() }), { initial, evolve, until: N + 10 });
     expect(r.lastSeq).toBe(N);
