@@ -15,6 +15,7 @@ export * from './commands/json.js';
 export * from './simulator.js';
 export { replayState, replayStateAsync } from './replay.js';
 export * from './faults/injector.js';
+export * from './faults/sites.js';
 export * from './faults/rng.js';
 export * from './sparse/index.js';
 export * from './vmemmap/altmap.js';
