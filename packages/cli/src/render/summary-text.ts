@@ -21,6 +21,7 @@ export function renderSummary(out: Out, s: RunSummary): string {
     ['memmap by source', bytesLine(s.memmapBytesBySource)],
     ['memmap freed to', bytesLine(s.memmapBytesFreed)],
     ['vmemmap mappings', `${s.mappings.pmd} PMD, ${s.mappings.pte} PTE runs, ${s.mappings.pmdFallbacks} PMD→PTE fallbacks`],
+    ['vmemmap page tables', `${s.pgtablePages} pages allocated after boot (net)`],
     [
       'HVO',
       `${s.hvo.hugepagesOptimized} huge pages optimised (${s.hvo.pagesFreed} vmemmap pages freed), ${s.hvo.hugepagesSkipped} skipped` +

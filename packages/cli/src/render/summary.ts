@@ -19,6 +19,8 @@ export interface RunSummary {
   memmapBytesBySource: Record<string, bigint>;
   memmapBytesFreed: Record<string, bigint>;
   mappings: { pmd: number; pte: number; pmdFallbacks: number };
+  /** vmemmap page-table pages allocated after boot (never from the altmap, DOMAIN.md §3.2). */
+  pgtablePages: number;
   hvo: { pagesFreed: number; pagesRestored: number; restoreFailures: number; hugepagesOptimized: number; hugepagesSkipped: number; skipReasons: Record<string, number> };
   failuresByErrno: Record<string, number>;
   warnings: number;
@@ -51,6 +53,7 @@ export function emptySummary(): RunSummary {
     memmapBytesBySource: {},
     memmapBytesFreed: {},
     mappings: { pmd: 0, pte: 0, pmdFallbacks: 0 },
+    pgtablePages: 0,
     hvo: { pagesFreed: 0, pagesRestored: 0, restoreFailures: 0, hugepagesOptimized: 0, hugepagesSkipped: 0, skipReasons: {} },
     failuresByErrno: {},
     warnings: 0,
@@ -107,6 +110,12 @@ export function addEvent(s: RunSummary, e: Envelope): void {
       if (p.fallback) s.mappings.pmdFallbacks++;
       break;
     }
+    case 'vmemmap.pgtable_alloc':
+      if (hot) s.pgtablePages++;
+      break;
+    case 'vmemmap.pgtable_free':
+      if (hot) s.pgtablePages--;
+      break;
     case 'vmemmap.depopulate': {
       const to = String(p.to ?? 'unknown');
       s.memmapBytesFreed[to] = (s.memmapBytesFreed[to] ?? 0n) + (big(p.end) - big(p.start));
