@@ -35,6 +35,11 @@ function cell(s: unknown): string {
     .replace(/</g, '&lt;');
 }
 
+/** Inside a code span only pipes need escaping (VitePress escapes the rest for Vue). */
+function code(s: unknown): string {
+  return '`' + String(s ?? '').replace(/\|/g, '\\|').replace(/\r?\n/g, ' ') + '`';
+}
+
 function notYet(rel: string, title: string, source: string, why: string): void {
   write(
     rel,
@@ -93,7 +98,7 @@ function renderCommand(c: CmdLike, depth: number, out: string[]): void {
   const args = c.registeredArguments ?? [];
   if (args.length) {
     out.push('| argument | required | description |', '|---|---|---|');
-    for (const a of args) out.push(`| \`${a.name()}${a.variadic ? '…' : ''}\` | ${a.required ? 'yes' : 'no'} | ${cell(a.description)} |`);
+    for (const a of args) out.push(`| ${code(a.name() + (a.variadic ? '…' : ''))} | ${a.required ? 'yes' : 'no'} | ${cell(a.description)} |`);
     out.push('');
   }
   const opts = c.options.filter((o) => !o.hidden);
@@ -102,7 +107,7 @@ function renderCommand(c: CmdLike, depth: number, out: string[]): void {
     for (const o of opts) {
       const choices = o.argChoices?.length ? ` (one of: ${o.argChoices.join(', ')})` : '';
       const def = o.defaultValue === undefined ? '' : `\`${cell(JSON.stringify(o.defaultValue))}\``;
-      out.push(`| \`${cell(o.flags)}\` | ${cell(o.description)}${cell(choices)} | ${def} |`);
+      out.push(`| ${code(o.flags)} | ${cell(o.description)}${cell(choices)} | ${def} |`);
     }
     out.push('');
   }

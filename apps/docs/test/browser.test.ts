@@ -1,0 +1,175 @@
+/**
+ * The site in a real browser: Debian's Chromium driven by playwright-core against the built site, served on
+ * 127.0.0.1 by a small static server. Navigates the docs, opens a bundled example log in the viewer, scrubs the
+ * timeline and checks what is drawn and the counters shown against `memhp replay --json` of the same log.
+ * Leaves a screenshot in apps/docs/test-results/viewer.png.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { ensureSiteBuilt } from './site-build.js';
+import { serveDir } from './static-server.js';
+
+const docsDir = resolve(import.meta.dirname, '..');
+const repo = resolve(docsDir, '../..');
+const dist = join(docsDir, '.vitepress/dist');
+const results = join(docsDir, 'test-results');
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+let server: Awaited<ReturnType<typeof serveDir>>;
+let context: BrowserContext;
+let page: Page;
+let profile: string;
+const pageErrors: string[] = [];
+
+interface ExampleEntry {
+  file: string;
+  events: number;
+}
+
+/** `memhp replay --json` from source (what `pnpm memhp` runs): the numbers the viewer must show. */
+function replayJson(log: string, report: 'meminfo' | 'vmstat' | 'sections' | 'blocks', at: number): Record<string, unknown> {
+  const r = spawnSync(
+    process.execPath,
+    ['--conditions=@memhp/source', '--import', 'tsx', join(repo, 'packages/cli/src/bin.ts'), 'replay', log, '--report', report, '--at', String(at), '--json'],
+    { cwd: repo, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } },
+  );
+  if (r.status !== 0) throw new Error(`memhp replay failed (${r.status}): ${r.stderr}`);
+  return JSON.parse(r.stdout) as Record<string, unknown>;
+}
+
+async function counterText(name: string): Promise<string> {
+  return (await page.getByTestId(`counter-${name}`).textContent())?.trim() ?? '';
+}
+
+async function waitForFrame(seq: number): Promise<void> {
+  await page.waitForSelector(`[data-testid="viewer-seq"][data-seq="${seq}"]`, { timeout: 30_000 });
+}
+
+beforeAll(async () => {
+  ensureSiteBuilt();
+  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} not found: install Debian's chromium (apt-get install -y chromium)`);
+  server = await serveDir(dist);
+  profile = mkdtempSync(join(tmpdir(), 'memhp-chromium-'));
+  context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ARGS,
+    viewport: { width: 1280, height: 1400 },
+  });
+  page = context.pages()[0] ?? (await context.newPage());
+  page.on('pageerror', (e) => pageErrors.push(e.message));
+}, 600_000);
+
+afterAll(async () => {
+  await context?.close();
+  await server?.close();
+  if (profile) rmSync(profile, { recursive: true, force: true });
+});
+
+describe('the documentation site in Chromium', () => {
+  it('navigates from the home page to a concept page and its figure', async () => {
+    await page.goto(`${server.url}/`);
+    await page.getByRole('link', { name: 'Concepts' }).first().click();
+    await expect.poll(() => page.locator('h1').first().textContent()).toContain('The sparse memory model');
+    expect(await page.locator('figure.figure svg').count()).toBeGreaterThan(0);
+    await page.getByRole('link', { name: 'Altmaps and memmap_on_memory' }).click();
+    await expect.poll(() => page.locator('h1').first().textContent()).toContain('memmap_on_memory');
+    // DOMAIN.md §5.3: 129024 kB = (32768 − 512) pages × 4 kB, shown in the figure's caption
+    expect(await page.locator('figure.figure figcaption').first().textContent()).toContain('129024 kB');
+  });
+
+  it('serves the generated reference pages', async () => {
+    await page.goto(`${server.url}/reference/`);
+    await expect.poll(() => page.locator('h1').first().textContent()).toContain('Reference');
+    const rows = await page.locator('table tbody tr').count();
+    expect(rows).toBeGreaterThanOrEqual(4);
+  });
+
+  it('replays an example log in the viewer and shows the counters memhp replay computes', async () => {
+    const examples = JSON.parse(readFileSync(join(dist, 'examples/index.json'), 'utf8')) as ExampleEntry[];
+    const ex = examples.find((e) => e.file === 'cloud-hot-add-12g.ndjson.gz') ?? examples[0];
+    expect(ex, 'the build bundles at least one example log').toBeTruthy();
+    const plainLog = join(dist, 'examples', ex!.file.replace(/\.gz$/, ''));
+
+    await page.goto(`${server.url}/viewer.html`);
+    await page.getByTestId('viewer-examples').selectOption(ex!.file);
+    await page.getByTestId('viewer-load-example').click();
+    await page.waitForSelector('[data-testid="viewer-root"][data-state="ready"]', { timeout: 60_000 });
+    const last = ex!.events;
+    await waitForFrame(last);
+    expect(await page.getByTestId('viewer-status').textContent()).toContain(`${last} events`);
+
+    // The final state, against memhp replay --json of the same log.
+    const mi = replayJson(plainLog, 'meminfo', last).meminfo as Record<string, number>;
+    const vs = replayJson(plainLog, 'vmstat', last).vmstat as Record<string, number>;
+    expect(await counterText('MemTotal')).toBe(`${mi.MemTotal} kB`);
+    expect(await counterText('MemFree')).toBe(`${mi.MemFree} kB`);
+    expect(await counterText('nr_memmap_pages')).toBe(String(vs.nr_memmap_pages));
+    expect(await counterText('nr_memmap_boot_pages')).toBe(String(vs.nr_memmap_boot_pages));
+
+    // What is drawn: one cell per section in the kmem -n table, one per memory block's sections.
+    const sections = replayJson(plainLog, 'sections', last);
+    const sectionRows = (sections.sections ?? []) as unknown[];
+    expect(await page.locator('[data-testid="section"]').count()).toBe(sectionRows.length);
+    const blocks = replayJson(plainLog, 'blocks', last);
+    const blockRows = (blocks.blocks ?? []) as Array<{ STATE?: string; state?: string }>;
+    const online = blockRows.filter((b) => (b.STATE ?? b.state ?? '').toLowerCase() === 'online').length;
+    const summary = (await page.getByTestId('viewer-blocks-summary').textContent()) ?? '';
+    expect(summary).toContain(`${blockRows.length} blocks`);
+    // "192 blocks, 96 offline, 64 online Normal, …": the online groups add up to memhp's online blocks
+    const shownOnline = [...summary.matchAll(/(\d+) online/g)].reduce((n, m) => n + Number(m[1]), 0);
+    expect(shownOnline).toBe(online);
+    expect(await page.locator('[data-testid="pmd"]').count()).toBeGreaterThan(0);
+    expect(await page.locator('[data-testid="viewer-plot"] polyline').count()).toBe(4);
+
+    mkdirSync(results, { recursive: true });
+    await page.screenshot({ path: join(results, 'viewer.png'), fullPage: true });
+
+    // Scrub to the middle of the run: the counters follow the state after that event.
+    const mid = Math.floor(last / 2);
+    await page.getByTestId('viewer-seq-input').fill(String(mid));
+    await page.getByTestId('viewer-seq-input').press('Enter');
+    await waitForFrame(mid);
+    const miMid = replayJson(plainLog, 'meminfo', mid).meminfo as Record<string, number>;
+    const vsMid = replayJson(plainLog, 'vmstat', mid).vmstat as Record<string, number>;
+    expect(await counterText('MemTotal')).toBe(`${miMid.MemTotal} kB`);
+    expect(await counterText('MemFree')).toBe(`${miMid.MemFree} kB`);
+    expect(await counterText('nr_memmap_pages')).toBe(String(vsMid.nr_memmap_pages));
+    expect(await page.getByTestId('viewer-event').textContent()).toContain(`#${mid} `);
+
+    // The slider reaches the first event, and stepping forward moves exactly one event.
+    await page.getByTestId('viewer-slider').fill('0');
+    await waitForFrame(0);
+    await page.getByTestId('viewer-next').click();
+    await waitForFrame(1);
+    expect(await page.getByTestId('viewer-event').textContent()).toContain('#1 ');
+
+    await page.screenshot({ path: join(results, 'viewer-scrubbed.png'), fullPage: true });
+    expect(pageErrors).toEqual([]);
+  }, 120_000);
+
+  it('opens a log from the file picker and reports a broken one with its line', async () => {
+    await page.goto(`${server.url}/viewer.html`);
+    await page.getByTestId('viewer-file').setInputFiles({
+      name: 'broken.ndjson',
+      mimeType: 'application/x-ndjson',
+      buffer: Buffer.from('{"format":"memhp-log"}\n{"seq":1}\n'),
+    });
+    await page.waitForSelector('[data-testid="viewer-root"][data-state="error"]', { timeout: 30_000 });
+    expect(await page.getByTestId('viewer-status').textContent()).toMatch(/broken\.ndjson:\d+/);
+  });
+});
