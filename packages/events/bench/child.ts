@@ -21,9 +21,10 @@ function start(): void {
 async function main(): Promise<void> {
   switch (mode) {
     case 'write':
+    case 'write-null':
     case 'write-gz': {
       const pool = payloadPool(65536);
-      rmSync(file, { force: true }); // truncating a big old file costs more than writing it
+      if (mode !== 'write-null') rmSync(file, { force: true }); // truncating a big old file costs more than writing it
       start();
       const w = openLogWriter(file, benchHeader());
       for (let seq = 1; seq <= count; seq++) {

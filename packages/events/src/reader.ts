@@ -220,29 +220,7 @@ class StreamLogReader implements LogReader {
   }
 
   observable(): Observable<EventEnvelope> {
-    return new Observable<EventEnvelope>((subscriber) => {
-      const it = this.batches()[Symbol.asyncIterator]();
-      let stopped = false;
-      void (async () => {
-        try {
-          for (;;) {
-            const r = await it.next();
-            if (r.done || stopped) break;
-            for (const e of r.value) {
-              if (stopped) break;
-              subscriber.next(e);
-            }
-          }
-          subscriber.complete();
-        } catch (err) {
-          subscriber.error(err);
-        }
-      })();
-      return () => {
-        stopped = true;
-        void it.return?.(undefined);
-      };
-    });
+    return observeBatches(() => this.batches());
   }
 
   /** Parse a chunk's lines; on a bad line, the events before it are still delivered and the error comes next. */
@@ -276,4 +254,34 @@ class StreamLogReader implements LogReader {
     this.#lastTime = e.time;
     return e;
   }
+}
+
+/**
+ * An Observable over a reader's batches: each subscription reads the log once; unsubscribing stops reading
+ * and closes the source.
+ */
+export function observeBatches(batches: () => AsyncIterable<readonly EventEnvelope[]>): Observable<EventEnvelope> {
+  return new Observable<EventEnvelope>((subscriber) => {
+    const it = batches()[Symbol.asyncIterator]();
+    let stopped = false;
+    void (async () => {
+      try {
+        for (;;) {
+          const r = await it.next();
+          if (r.done || stopped) break;
+          for (const e of r.value) {
+            if (stopped) break;
+            subscriber.next(e);
+          }
+        }
+        subscriber.complete();
+      } catch (err) {
+        subscriber.error(err);
+      }
+    })();
+    return () => {
+      stopped = true;
+      void it.return?.(undefined);
+    };
+  });
 }

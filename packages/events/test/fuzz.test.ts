@@ -117,11 +117,11 @@ describe('fuzz: mutated logs', () => {
           expect(pulled).toBeLessThanOrEqual(bytes.length);
         },
       ),
-      { numRuns: 400 },
+      { numRuns: 300 },
     );
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
     expect(Object.getOwnPropertyNames(Object.prototype).sort()).toEqual(protoBefore);
-  });
+  }, 60_000);
 
   it('the gzip reader yields valid events or throws LogError for mutated compressed bytes', async () => {
     const dir = tempDir();
@@ -150,5 +150,5 @@ describe('fuzz: mutated logs', () => {
       }),
       { numRuns: 60 },
     );
-  });
+  }, 60_000);
 });

@@ -134,7 +134,7 @@ describe('replay', () => {
       }),
       { numRuns: 60 },
     );
-  });
+  }, 30_000);
 });
 
 describe('byte-offset index and checkpoints', () => {
@@ -151,6 +151,10 @@ describe('byte-offset index and checkpoints', () => {
     const idx = await buildLogIndex(plain, { every: 500 });
     const got = await readEventsAt(plain, idx, 3777, 3, { catalogue: testCatalogue() });
     expect(got).toEqual(evs.slice(3776, 3779));
+    const { take, toArray, lastValueFrom } = await import('rxjs');
+    const resumed = openLogReader(plain, { catalogue: testCatalogue(), from: indexEntryFor(idx, 3777)! });
+    expect((await resumed.header()).kernel).toBe('6.1');
+    expect(await lastValueFrom(resumed.observable().pipe(take(2), toArray()))).toEqual(evs.slice(3500, 3502));
   });
 
   it('stores the index beside the log and ignores it once the log changed', async () => {
@@ -180,7 +184,7 @@ describe('byte-offset index and checkpoints', () => {
       }),
       { numRuns: 25 },
     );
-  });
+  }, 30_000);
 
   it('detects a log that contradicts its index (seq not on line seq+1) when resuming', async () => {
     const p = join(dir, 'liar.ndjson');

@@ -6,7 +6,7 @@ import { createGunzip } from 'node:zlib';
 import type { LogHeader } from '../header.js';
 import { parseHeaderLine } from '../line.js';
 import { LogError } from '../log-error.js';
-import { DEFAULT_MAX_LINE_BYTES, readLogStream, SourceError, type LogReader, type ReadOptions } from '../reader.js';
+import { DEFAULT_MAX_LINE_BYTES, observeBatches, readLogStream, SourceError, type LogReader, type ReadOptions } from '../reader.js';
 
 const CHUNK_BYTES = 1 << 20;
 
@@ -49,13 +49,12 @@ export function openLogReader(path: string, opts: NodeReadOptions): LogReader {
     );
     return inner;
   };
+  const batches = () => ({ [Symbol.asyncIterator]: () => lazyIterator(async () => (await ready()).batches()) });
   return {
     header: async () => (await ready()).header(),
-    batches: () => ({ [Symbol.asyncIterator]: () => lazyIterator(async () => (await ready()).batches()) }),
+    batches,
     events: () => ({ [Symbol.asyncIterator]: () => lazyIterator(async () => (await ready()).events()) }),
-    observable: () => {
-      throw new Error('observable() on a resumed reader: use events()');
-    },
+    observable: () => observeBatches(batches),
   };
 }
 

@@ -16,6 +16,11 @@ export interface LogWriterOptions {
   batchBytes?: number;
   /** gzip level for `.gz` logs (default 6, zlib's default). */
   gzipLevel?: number;
+  /**
+   * fsync a plain log on close (default false). A killed process loses nothing the kernel already has; fsync
+   * only matters if the machine itself may crash, and costs seconds on a GB-sized log.
+   */
+  fsync?: boolean;
 }
 
 export interface LogWriter {
@@ -95,9 +100,11 @@ abstract class BaseLogWriter implements LogWriter {
 
 class PlainLogWriter extends BaseLogWriter {
   #fd: number | null;
+  readonly #fsync: boolean;
 
   constructor(path: string, header: LogHeader, opts: LogWriterOptions) {
     super(path, opts);
+    this.#fsync = opts.fsync ?? false;
     this.#fd = openSync(path, 'w');
     writeAll(this.#fd, new TextEncoder().encode(`${serializeHeader(header)}\n`));
   }
@@ -123,7 +130,7 @@ class PlainLogWriter extends BaseLogWriter {
     this.emitBatch();
     this.closed = true;
     if (this.#fd !== null) {
-      fsyncSync(this.#fd);
+      if (this.#fsync) fsyncSync(this.#fd);
       closeSync(this.#fd);
       this.#fd = null;
     }
