@@ -1,5 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
+import type { EventCatalogue } from './catalogue.js';
 
 export const LOG_FORMAT = 'memhp-log';
 export const LOG_FORMAT_VERSION = 1;
@@ -55,3 +56,31 @@ export const HEADER_KEYS = [
   'seed',
   'events',
 ] as const;
+
+export interface LogHeaderInit {
+  memhpVersion: string;
+  kernel: string;
+  machine: Record<string, unknown>;
+  params: Record<string, string>;
+  seed: number;
+  /** The catalogue the run publishes with: every type and version goes into the header's `events` list. */
+  catalogue: EventCatalogue;
+  /** Defaults to now; pass a fixed time for byte-identical logs across runs. */
+  createdAt?: string | Date;
+}
+
+/** A complete header: format fields and the catalogue list filled in, keys in the order logs write them. */
+export function createLogHeader(init: LogHeaderInit): LogHeader {
+  const createdAt = init.createdAt ?? new Date();
+  return {
+    format: LOG_FORMAT,
+    formatVersion: LOG_FORMAT_VERSION,
+    memhpVersion: init.memhpVersion,
+    createdAt: typeof createdAt === 'string' ? createdAt : createdAt.toISOString(),
+    kernel: init.kernel,
+    machine: init.machine,
+    params: init.params,
+    seed: init.seed,
+    events: init.catalogue.list().map((d) => ({ type: d.type, v: d.version })),
+  };
+}

@@ -239,7 +239,12 @@ class StreamLogReader implements LogReader {
 
   #parse(text: string, line: number): EventEnvelope {
     const where = { file: this.#opts.file, line };
-    const e = parseEventLine(text, where, this.#opts.catalogue, this.#opts.raw ? { raw: true } : undefined);
+    let e: EventEnvelope;
+    try {
+      e = parseEventLine(text, where, this.#opts.catalogue, this.#opts.raw ? { raw: true } : undefined);
+    } catch (err) {
+      throw this.#explain(err, where);
+    }
     if (e.seq !== this.#expectSeq) {
       if (e.seq > this.#expectSeq) {
         const missing = e.seq - 1 === this.#expectSeq ? `${this.#expectSeq}` : `${this.#expectSeq}..${e.seq - 1}`;
@@ -253,6 +258,20 @@ class StreamLogReader implements LogReader {
     this.#expectSeq++;
     this.#lastTime = e.time;
     return e;
+  }
+
+  /** A type the log's header declares but this catalogue lacks usually means a backend module was not loaded. */
+  #explain(err: unknown, where: { file: string; line: number }): unknown {
+    if (!(err instanceof LogError) || err.code !== 'unknown-type' || !this.#header) return err;
+    const m = /^unknown event type (".*")$/.exec(err.detail);
+    const type = m ? (JSON.parse(m[1]!) as string) : undefined;
+    if (type === undefined || !this.#header.events.some((d) => d.type === type)) return err;
+    return new LogError(
+      'unknown-type',
+      where,
+      `${err.detail}: the log was recorded with it (see its header), but no loaded module defines it; load the backend or package that registers it`,
+      'type',
+    );
   }
 }
 

@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import { describe, expect, it } from 'vitest';
-import { defineEvent, EventCatalogue, pointerToField } from '@memhp/events';
+import { createLogHeader, defineEvent, EventCatalogue, parseHeaderLine, pointerToField, serializeHeader } from '@memhp/events';
 import { note, sectionAddV1, sectionAddV2, testCatalogue, vmemmapPopulate } from './helpers.js';
 
 const v = (version: number, upcast?: (o: unknown) => { n: number }) =>
@@ -83,6 +83,26 @@ describe('EventCatalogue', () => {
     expect(s.schema).toMatchObject({ type: 'object', required: ['sectionNr', 'startPfn', 'nrPages'] });
     expect(Object.getOwnPropertySymbols(s.schema)).toEqual([]);
     expect(JSON.parse(JSON.stringify(s.schema))).toEqual(s.schema);
+  });
+
+  it('fills a log header from a catalogue: format fields and every type@version', () => {
+    const h = createLogHeader({
+      memhpVersion: '0.1.0',
+      kernel: '6.1',
+      machine: { arch: 'x86_64' },
+      params: {},
+      seed: 7,
+      catalogue: testCatalogue(),
+      createdAt: new Date(Date.UTC(2026, 10, 21)),
+    });
+    expect(h.events).toEqual([
+      { type: 'note', v: 1 },
+      { type: 'section.add', v: 1 },
+      { type: 'section.add', v: 2 },
+      { type: 'vmemmap.populate', v: 1 },
+    ]);
+    expect(h.createdAt).toBe('2026-11-21T00:00:00.000Z');
+    expect(parseHeaderLine(serializeHeader(h), { file: 'h.ndjson', line: 1 })).toEqual(h);
   });
 
   it('turns JSON pointers into the dotted fields messages use', () => {

@@ -67,6 +67,23 @@ describe('reader: located errors on real broken files', () => {
     expect(e.message).toBe('type.ndjson:3: field type: unknown event type "section.explode"');
   });
 
+  it('says a backend module is missing when the header declares the unknown type', async () => {
+    const h = testHeader({ events: [...testHeader().events, { type: 'riscv64.pte_alloc', v: 1 }] });
+    const p = writeLog(dir, 'riscv.ndjson', text([serializeHeader(h), event(1), event(2, { type: 'riscv64.pte_alloc', payload: { va: '0x1' } })]));
+    const e = await failure(p);
+    expect(e.code).toBe('unknown-type');
+    expect(e.message).toBe(
+      'riscv.ndjson:3: field type: unknown event type "riscv64.pte_alloc": the log was recorded with it (see its header), but no loaded module defines it; load the backend or package that registers it',
+    );
+  });
+
+  it('reads a gzip log whose name lacks .gz (by its magic bytes)', async () => {
+    const p = join(dir, 'renamed.ndjson');
+    writeFileSync(p, gzipSync(Buffer.from(text(logLines(5)))));
+    const { events } = await readAll(p);
+    expect(events.map((e) => e.seq)).toEqual([1, 2, 3, 4, 5]);
+  });
+
   it('rejects an unknown version of a known type at field v', async () => {
     const p = writeLog(dir, 'version.ndjson', text([serializeHeader(testHeader()), event(1, { v: 3 })]));
     const e = await failure(p);

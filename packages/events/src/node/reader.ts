@@ -21,11 +21,21 @@ export function isGzipPath(path: string): boolean {
   return path.endsWith('.gz');
 }
 
-/** Open a `.ndjson` or `.ndjson.gz` log as a streaming, validating reader. */
+/**
+ * Open a `.ndjson` or `.ndjson.gz` log as a streaming, validating reader. A `.gz` name means gzip; so does a
+ * file that starts with the gzip magic bytes whatever its name (a renamed log still reads).
+ */
 export function openLogReader(path: string, opts: NodeReadOptions): LogReader {
   const file = opts.displayName ?? basename(path);
   const base: ReadOptions = { ...opts, file };
-  if (!opts.from) return readLogStream(chunks(path, isGzipPath(path)), base);
+  if (!opts.from) {
+    return readLogStream(
+      (async function* () {
+        yield* chunks(path, isGzipPath(path) || (await hasGzipMagic(path)));
+      })(),
+      base,
+    );
+  }
   const from = opts.from;
   if (isGzipPath(path)) {
     throw new LogError('io', { file, line: from.line }, 'cannot seek into a gzip log; an index needs an uncompressed .ndjson');
@@ -68,6 +78,22 @@ function lazyIterator<T>(get: () => Promise<AsyncIterable<T>>): AsyncIterator<T>
       return t.return ? t.return(v) : { done: true, value: undefined };
     },
   };
+}
+
+async function hasGzipMagic(path: string): Promise<boolean> {
+  let fh;
+  try {
+    fh = await open(path, 'r');
+  } catch {
+    return false; // the stream reports the error, located
+  }
+  try {
+    const b = Buffer.alloc(2);
+    const { bytesRead } = await fh.read(b, 0, 2, 0);
+    return bytesRead === 2 && b[0] === 0x1f && b[1] === 0x8b;
+  } finally {
+    await fh.close();
+  }
 }
 
 /** Read and parse line 1 of a plain log without streaming the rest. */
