@@ -172,11 +172,24 @@ describe('a property over random pool operations', () => {
           const c = poolCounts(s.state, 9);
           expect(c.surplus).toBeLessThanOrEqual(c.nr);
           expect(c.free).toBeLessThanOrEqual(c.nr);
+          // the indexes agree with the pages: counts, LIFO free lists, merged occupied ranges without overlap
+          const h = hugetlbState(s.state);
+          const pages = [...h.pages.values()].sort((a, b) => a.headPfn - b.headPfn);
+          expect(c.nr).toBe(pages.length);
+          expect(c.free).toBe(pages.filter((p) => !p.inUse).length);
+          const merged: Array<[number, number]> = [];
+          for (const p of pages) {
+            const last = merged[merged.length - 1];
+            expect(last === undefined || last[1] <= p.headPfn).toBe(true);
+            if (last && last[1] === p.headPfn) last[1] += 512;
+            else merged.push([p.headPfn, p.headPfn + 512]);
+          }
+          expect(h.used).toEqual(merged);
         }
         const replayed = replayState(events.map((e) => JSON.parse(serializeEvent(e)) as EventEnvelope), s.header());
         expect(replayed).toEqual(s.state);
       }),
-      { numRuns: 25 },
+      { numRuns: 20 },
     );
   });
 });

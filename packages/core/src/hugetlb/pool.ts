@@ -15,7 +15,7 @@ import { fail, ok, type ErrnoName, type KResult } from '../kernel/errno.js';
 import { alignDown, pfnToBytes } from '../model/geometry.js';
 import type { ReadonlyMachineState } from '../model/state.js';
 import { hvoOptimize, hvoRestore } from './hvo.js';
-import { hugetlbState, type HstateState, type HugePageState } from './state.js';
+import { hugetlbState, usedLowerBound, type HstateState, type HugePageState } from './state.js';
 
 const ZONE_PREF: readonly ZoneName[] = ['Movable', 'Normal', 'DMA32', 'DMA'];
 
@@ -117,23 +117,29 @@ export function hugetlbCandidateRanges(s: ReadonlyMachineState, nid: number): Pf
 }
 
 /** The highest free, naturally aligned slot of 2^order pages in the node's allowed zones. */
-export function findFreeSlot(s: ReadonlyMachineState, hs: Readonly<HstateState>, nid: number): { headPfn: number; zone: ZoneName } | null {
+export function findFreeSlot(
+  s: ReadonlyMachineState,
+  hs: Readonly<HstateState>,
+  nid: number,
+  ranges: readonly PfnRange[] = hugetlbCandidateRanges(s, nid),
+): { headPfn: number; zone: ZoneName } | null {
   const n = 2 ** hs.order;
-  const used: Array<[number, number]> = [];
-  for (const p of hugetlbState(s).pages.values()) used.push([p.headPfn, p.headPfn + 2 ** p.order]);
-  used.sort((a, b) => b[0] - a[0]);
-  const ranges = hugetlbCandidateRanges(s, nid);
+  const used = hugetlbState(s).used;
   for (const zone of ZONE_PREF) {
     if (zone === 'Movable' && !hs.movable) continue;
     for (const r of ranges.filter((x) => x.zone === zone).reverse()) {
-      // walk the gaps between the pool's pages from the top down; the sentinel closes the last gap
+      // walk the gaps between the pool's (merged, disjoint, sorted) ranges from the top down
+      let j = usedLowerBound(used, r.endPfn - 1);
+      if (j >= used.length || used[j]![0] >= r.endPfn) j -= 1;
       let hi = r.endPfn;
-      const inRange = used.filter(([a, b]) => a < r.endPfn && b > r.startPfn);
-      for (const [a, b] of [...inRange, [r.startPfn, r.startPfn] as [number, number]]) {
-        const lo = Math.max(b, r.startPfn);
+      for (; ; j--) {
+        const u = j >= 0 ? used[j] : undefined;
+        const inside = u !== undefined && u[1] > r.startPfn;
+        const lo = inside ? Math.max(u[1], r.startPfn) : r.startPfn;
         const slot = alignDown(hi - n, n);
         if (hi - lo >= n && slot >= lo) return { headPfn: slot, zone };
-        hi = Math.min(hi, a);
+        if (!inside) break;
+        hi = Math.min(hi, u[0]);
         if (hi <= r.startPfn) break;
       }
     }
@@ -146,10 +152,17 @@ export function findFreeSlot(s: ReadonlyMachineState, hs: Readonly<HstateState>,
  * goes through the same fault model as PMD-sized vmemmap blocks; gigantic pages use alloc_contig_pages (fault
  * site `hugetlb:gigantic`). Then prep_new_huge_page, the page joins the pool (free), and HVO runs.
  */
-export function allocFreshHugePage(ctx: KernelCtx, hs: Readonly<HstateState>, nid: number, surplus: boolean, nextNid: number): HugePageState | string {
+export function allocFreshHugePage(
+  ctx: KernelCtx,
+  hs: Readonly<HstateState>,
+  nid: number,
+  surplus: boolean,
+  nextNid: number,
+  ranges?: RangeCache,
+): HugePageState | string {
   const s = ctx.state;
   const g = s.machine.geometry;
-  const slot = findFreeSlot(s, hs, nid);
+  const slot = findFreeSlot(s, hs, nid, ranges ? ranges(nid) : hugetlbCandidateRanges(s, nid));
   if (!slot) return `no free ${hs.gigantic ? 'contiguous range' : 'block'} of ${2 ** hs.order} pages on node ${nid}`;
   if (s.counters.nrFreePages < 2 ** hs.order) return `only ${s.counters.nrFreePages} free pages`;
   const detail = { order: hs.order, nid, pfn: slot.headPfn };
@@ -166,11 +179,25 @@ export function allocFreshHugePage(ctx: KernelCtx, hs: Readonly<HstateState>, ni
   return hugetlbState(ctx.state).pages.get(slot.headPfn)!;
 }
 
+/**
+ * Candidate ranges per node, computed once per command: memory blocks and resources do not change while the
+ * pool grows (only the pool's own occupancy does, which findFreeSlot reads from the state).
+ */
+export type RangeCache = (nid: number) => readonly PfnRange[];
+export function rangeCache(s: ReadonlyMachineState): RangeCache {
+  const m = new Map<number, readonly PfnRange[]>();
+  return (nid) => {
+    let r = m.get(nid);
+    if (!r) m.set(nid, (r = hugetlbCandidateRanges(s, nid)));
+    return r;
+  };
+}
+
 /** alloc_pool_huge_page: try each allowed node once, round-robin from next_nid_to_alloc. */
-function allocPoolHugePage(ctx: KernelCtx, hs: Readonly<HstateState>, allowed: readonly number[], surplus = false): HugePageState | null {
+function allocPoolHugePage(ctx: KernelCtx, hs: Readonly<HstateState>, allowed: readonly number[], surplus = false, ranges: RangeCache = rangeCache(ctx.state)): HugePageState | null {
   const reasons: string[] = [];
   for (const nid of rotate(allowed, hs.nextNidToAlloc)) {
-    const r = allocFreshHugePage(ctx, hs, nid, surplus, after(allowed, nid));
+    const r = allocFreshHugePage(ctx, hs, nid, surplus, after(allowed, nid), ranges);
     if (typeof r !== 'string') return r;
     reasons.push(r);
   }
@@ -190,11 +217,22 @@ export function updateAndFreePage(ctx: KernelCtx, page: Readonly<HugePageState>,
   return 0;
 }
 
-/** Free pages of an hstate on a node, most recently enqueued first (the free lists are LIFO). */
+/** Free pages of an hstate on a node (or all nodes), most recently enqueued first (the free lists are LIFO). */
 export function freePagesOn(s: ReadonlyMachineState, order: number, nid: number | null): HugePageState[] {
-  return [...hugetlbState(s).pages.values()]
-    .filter((p) => p.order === order && !p.inUse && (nid === null || p.nid === nid))
-    .sort((a, b) => b.enqueuedSeq - a.enqueuedSeq) as HugePageState[];
+  const h = hugetlbState(s);
+  const hs = h.hstates.get(order);
+  if (!hs) return [];
+  const out: HugePageState[] = [];
+  for (const [n, l] of hs.freeLists) if (nid === null || n === nid) for (const pfn of l) out.push(h.pages.get(pfn) as HugePageState);
+  return out.sort((a, b) => b.enqueuedSeq - a.enqueuedSeq);
+}
+
+/** The head of a node's free list (dequeue_huge_page_node_exact takes the first entry). */
+function topFreePage(s: ReadonlyMachineState, order: number, nid: number): HugePageState | undefined {
+  const h = hugetlbState(s);
+  const l = h.hstates.get(order)?.freeLists.get(nid);
+  const pfn = l && l.length ? l[l.length - 1] : undefined;
+  return pfn === undefined ? undefined : (h.pages.get(pfn) as HugePageState);
 }
 
 export interface PoolCounts {
@@ -205,23 +243,19 @@ export interface PoolCounts {
 
 /** nr_huge_pages, free_huge_pages, surplus_huge_pages (global, or of one node). */
 export function poolCounts(s: ReadonlyMachineState, order: number, nid: number | null = null): PoolCounts {
-  const h = hugetlbState(s);
-  let nr = 0;
-  let free = 0;
-  for (const p of h.pages.values()) {
-    if (p.order !== order || (nid !== null && p.nid !== nid)) continue;
-    nr += 1;
-    if (!p.inUse) free += 1;
-  }
-  let surplus = 0;
-  for (const [n, c] of h.hstates.get(order)?.surplus ?? []) if (nid === null || n === nid) surplus += c;
-  return { nr, free, surplus };
+  const hs = hugetlbState(s).hstates.get(order);
+  const sum = (m: ReadonlyMap<number, number> | undefined): number => {
+    let t = 0;
+    for (const [n, c] of m ?? []) if (nid === null || n === nid) t += c;
+    return t;
+  };
+  return { nr: sum(hs?.nr), free: sum(hs?.free), surplus: sum(hs?.surplus) };
 }
 
 /** remove_pool_huge_page(h, nodes, acct_surplus=false): the page taken off a free list, or null. */
 function removePoolHugePage(ctx: KernelCtx, hs: Readonly<HstateState>, allowed: readonly number[]): HugePageState | null {
   for (const nid of rotate(allowed, hs.nextNidToFree)) {
-    const [page] = freePagesOn(ctx.state, hs.order, nid);
+    const page = topFreePage(ctx.state, hs.order, nid);
     if (!page) continue;
     ctx.emitOther('hugetlb.remove', { order: hs.order, headPfn: page.headPfn, nextNidToFree: after(allowed, nid) });
     return page;
@@ -261,8 +295,9 @@ export function setMaxHugePages(ctx: KernelCtx, order: number, countIn: number, 
     return c.nr - c.surplus;
   };
   while (poolCounts(ctx.state, order).surplus > 0 && count > persistent()) if (!adjustPoolSurplus(ctx, hs(), allowed, -1)) break;
+  const ranges = rangeCache(ctx.state);
   while (count > persistent()) {
-    if (allowed.length === 0 || !allocPoolHugePage(ctx, hs(), allowed)) {
+    if (allowed.length === 0 || !allocPoolHugePage(ctx, hs(), allowed, false, ranges)) {
       if (allowed.length === 0) ctx.emitOther('hugetlb.alloc_fail', { order, nids: [], reason: 'no allowed node has memory' });
       return ok();
     }
@@ -293,8 +328,9 @@ export function hugetlbUse(ctx: KernelCtx, order: number, pages: number, nid: nu
   const hs = h.hstates.get(order);
   if (!hs) return fail('ENOENT', `no hstate of order ${order}`);
   for (let i = 0; i < pages; i++) {
-    const free = [...(nid !== null ? freePagesOn(s, order, nid) : []), ...freePagesOn(s, order, null)];
-    const page = free[0];
+    // the local node first, then every node in order (a simplified zonelist walk)
+    const nodes = [...(nid !== null ? [nid] : []), ...[...(hs.freeLists.keys())].sort((a, b) => a - b)];
+    const page = nodes.map((n) => topFreePage(s, order, n)).find((p) => p !== undefined);
     if (page) {
       ctx.emitOther('hugetlb.use', { order, headPfn: page.headPfn, inUse: true });
       continue;

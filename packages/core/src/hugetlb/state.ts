@@ -56,6 +56,11 @@ export interface HstateState {
   vmemmapPages: number;
   /** surplus_huge_pages_node. */
   surplus: Map<number, number>;
+  /** nr_huge_pages_node and free_huge_pages_node. */
+  nr: Map<number, number>;
+  free: Map<number, number>;
+  /** hugepage_freelists[node]: head pfns, the most recently enqueued last (the kernel's lists are LIFO). */
+  freeLists: Map<number, number[]>;
   nextNidToAlloc: number;
   nextNidToFree: number;
 }
@@ -66,6 +71,8 @@ export interface HugetlbState {
   defaultOrder: number;
   /** Pool pages by head pfn. */
   pages: Map<number, HugePageState>;
+  /** Pfn ranges [start, end) the pool occupies, sorted and merged (proportional to fragmentation, not pages). */
+  used: Array<[number, number]>;
   /**
    * Net change HVO made to nr_memmap_boot_pages and nr_memmap_pages (core's invariant adds it to what the
    * sections imply, DOMAIN.md §9.3 "−1 per vmemmap page freed by HVO (+1 for the new head page, +w−1 on restore)").
@@ -81,6 +88,7 @@ const EMPTY: HugetlbState = {
   hstates: new Map(),
   defaultOrder: 0,
   pages: new Map(),
+  used: [],
   memmapDelta: { boot: 0, hotplug: 0 },
   decisions: { optimized: 0, skipped: new Map(), restored: 0, restoreFailed: 0 },
 };
@@ -96,6 +104,7 @@ function mut(s: MachineState): HugetlbState {
     hstates: new Map(),
     defaultOrder: 0,
     pages: new Map(),
+    used: [],
     memmapDelta: { boot: 0, hotplug: 0 },
     decisions: { optimized: 0, skipped: new Map(), restored: 0, restoreFailed: 0 },
   };
@@ -252,6 +261,72 @@ function zoneOf(s: MachineState, nid: number, zone: ZoneName) {
   return s.nodes.get(nid)?.zones.get(zone);
 }
 
+const bump = (m: Map<number, number>, k: number, d: number): void => {
+  m.set(k, (m.get(k) ?? 0) + d);
+};
+
+/** First index whose interval ends after pfn. */
+export function usedLowerBound(used: ReadonlyArray<readonly [number, number]>, pfn: number): number {
+  let lo = 0;
+  let hi = used.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (used[mid]![1] <= pfn) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+function occupy(h: HugetlbState, a: number, b: number): void {
+  let i = usedLowerBound(h.used, a);
+  let start = a;
+  let end = b;
+  if (i > 0 && h.used[i - 1]![1] === a) {
+    start = h.used[i - 1]![0];
+    h.used.splice(i - 1, 1);
+    i -= 1;
+  }
+  if (i < h.used.length && h.used[i]![0] === b) {
+    end = h.used[i]![1];
+    h.used.splice(i, 1);
+  }
+  h.used.splice(i, 0, [start, end]);
+}
+
+function vacate(h: HugetlbState, a: number, b: number): void {
+  const i = usedLowerBound(h.used, a);
+  const r = h.used[i];
+  if (!r || r[0] > a || r[1] < b) return;
+  const parts: Array<[number, number]> = [];
+  if (r[0] < a) parts.push([r[0], a]);
+  if (b < r[1]) parts.push([b, r[1]]);
+  h.used.splice(i, 1, ...parts);
+}
+
+function enqueue(hs: HstateState, page: HugePageState): void {
+  bump(hs.free, page.nid, 1);
+  let l = hs.freeLists.get(page.nid);
+  if (!l) hs.freeLists.set(page.nid, (l = []));
+  l.push(page.headPfn);
+}
+
+function dequeue(hs: HstateState, page: HugePageState): void {
+  bump(hs.free, page.nid, -1);
+  const l = hs.freeLists.get(page.nid);
+  if (!l) return;
+  const i = l.lastIndexOf(page.headPfn);
+  if (i >= 0) l.splice(i, 1);
+}
+
+function join(h: HugetlbState, page: HugePageState): void {
+  h.pages.set(page.headPfn, page);
+  occupy(h, page.headPfn, page.headPfn + 2 ** page.order);
+  const hs = h.hstates.get(page.order);
+  if (!hs) return;
+  bump(hs.nr, page.nid, 1);
+  enqueue(hs, page);
+}
+
 type A<T extends HugetlbEventType> = (s: MachineState, p: HugetlbPayload<T>, e: EventEnvelope) => void;
 
 const appliers: { [T in HugetlbEventType]: A<T> } = {
@@ -266,6 +341,9 @@ const appliers: { [T in HugetlbEventType]: A<T> } = {
         movable: x.movable,
         vmemmapPages: x.vmemmapPages,
         surplus: new Map(),
+        nr: new Map(),
+        free: new Map(),
+        freeLists: new Map(),
         nextNidToAlloc: 0,
         nextNidToFree: 0,
       });
@@ -273,47 +351,32 @@ const appliers: { [T in HugetlbEventType]: A<T> } = {
   },
   'hugetlb.alloc': (s, p, e) => {
     const h = mut(s);
-    h.pages.set(p.headPfn, {
-      headPfn: p.headPfn,
-      order: p.order,
-      nid: p.nid,
-      zone: p.zone,
-      inUse: false,
-      enqueuedSeq: e.seq,
-      hvo: 'disabled',
-      newHead: false,
-      freedVmemmapPages: 0,
-    });
+    join(h, { headPfn: p.headPfn, order: p.order, nid: p.nid, zone: p.zone, inUse: false, enqueuedSeq: e.seq, hvo: 'disabled', newHead: false, freedVmemmapPages: 0 });
     const hs = h.hstates.get(p.order);
     if (hs) {
       hs.nextNidToAlloc = p.nextNidToAlloc;
-      if (p.surplus) hs.surplus.set(p.nid, (hs.surplus.get(p.nid) ?? 0) + 1);
+      if (p.surplus) bump(hs.surplus, p.nid, 1);
     }
     s.counters.nrFreePages -= pagesOf(p.order);
   },
   'hugetlb.alloc_fail': () => {},
   'hugetlb.remove': (s, p) => {
     const h = mut(s);
-    h.pages.delete(p.headPfn);
+    const page = h.pages.get(p.headPfn);
     const hs = h.hstates.get(p.order);
-    if (hs) hs.nextNidToFree = p.nextNidToFree;
+    if (!page || !hs) return;
+    h.pages.delete(p.headPfn);
+    vacate(h, page.headPfn, page.headPfn + 2 ** page.order);
+    bump(hs.nr, page.nid, -1);
+    if (!page.inUse) dequeue(hs, page);
+    hs.nextNidToFree = p.nextNidToFree;
   },
   'hugetlb.add_back': (s, p, e) => {
     const h = mut(s);
     // The vmemmap is still optimised: the page comes back exactly as it left, minus the restore.
-    h.pages.set(p.headPfn, {
-      headPfn: p.headPfn,
-      order: p.order,
-      nid: p.nid,
-      zone: p.zone,
-      inUse: false,
-      enqueuedSeq: e.seq,
-      hvo: 'optimized',
-      newHead: false,
-      freedVmemmapPages: 0,
-    });
+    join(h, { headPfn: p.headPfn, order: p.order, nid: p.nid, zone: p.zone, inUse: false, enqueuedSeq: e.seq, hvo: 'optimized', newHead: false, freedVmemmapPages: 0 });
     const hs = h.hstates.get(p.order);
-    if (hs && p.adjustSurplus) hs.surplus.set(p.nid, (hs.surplus.get(p.nid) ?? 0) + 1);
+    if (hs && p.adjustSurplus) bump(hs.surplus, p.nid, 1);
   },
   'hugetlb.free': (s, p) => {
     s.counters.nrFreePages += pagesOf(p.order);
@@ -321,25 +384,37 @@ const appliers: { [T in HugetlbEventType]: A<T> } = {
   'hugetlb.surplus': (s, p) => {
     const hs = mut(s).hstates.get(p.order);
     if (!hs) return;
-    hs.surplus.set(p.nid, (hs.surplus.get(p.nid) ?? 0) + p.delta);
+    bump(hs.surplus, p.nid, p.delta);
     if (p.delta < 0) hs.nextNidToAlloc = p.nextNid;
     else hs.nextNidToFree = p.nextNid;
   },
   'hugetlb.use': (s, p, e) => {
-    const pg = mut(s).pages.get(p.headPfn);
-    if (!pg) return;
+    const h = mut(s);
+    const pg = h.pages.get(p.headPfn);
+    const hs = h.hstates.get(p.order);
+    if (!pg || !hs || pg.inUse === p.inUse) return;
     pg.inUse = p.inUse;
-    if (!p.inUse) pg.enqueuedSeq = e.seq;
+    if (p.inUse) dequeue(hs, pg);
+    else {
+      pg.enqueuedSeq = e.seq;
+      enqueue(hs, pg);
+    }
   },
   'hugetlb.migrate': (s, p, e) => {
     const h = mut(s);
     const from = h.pages.get(p.fromPfn);
     const to = h.pages.get(p.toPfn);
-    if (from) {
+    const hs = h.hstates.get(p.order);
+    if (!hs) return;
+    if (to && !to.inUse) {
+      to.inUse = true;
+      dequeue(hs, to);
+    }
+    if (from && from.inUse) {
       from.inUse = false;
       from.enqueuedSeq = e.seq;
+      enqueue(hs, from);
     }
-    if (to) to.inUse = true;
   },
   'hvo.split_pmd': (s, p) => {
     const g = s.machine.geometry;
