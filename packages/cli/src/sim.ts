@@ -90,7 +90,12 @@ export function catalogue(what: string): unknown {
 
 export async function openReader(path: string, opts: { strict?: boolean } = {}): Promise<LogReaderLike> {
   const ns = await eventsNode('reading a log');
-  return nodeFn<(p: string, o: Rec) => LogReaderLike>(ns, 'reading a log', 'openLogReader')(path, { catalogue: catalogue('reading a log'), strict: opts.strict ?? false });
+  return nodeFn<(p: string, o: Rec) => LogReaderLike>(ns, 'reading a log', 'openLogReader')(path, {
+    catalogue: catalogue('reading a log'),
+    strict: opts.strict ?? false,
+    // Without --strict the reader skips what it can (a torn last line of a killed run …) and says so here.
+    onWarning: (w: Error) => process.stderr.write(`memhp: warning: ${w.message}\n`),
+  });
 }
 
 /** Fold a log into state with core's evolve (the same evolve the live run used). */

@@ -27,6 +27,15 @@ interface RunJson {
 /** Steps core answers "does not model command … yet": the example waits for core, it is not wrong. */
 const unmodelled = (j: RunJson): string[] => j.steps.filter((s) => s.result === 'EOPNOTSUPP' && /does not model command/.test(s.why ?? '')).map((s) => s.why!.split(' (')[0]!);
 
+describe('the README', () => {
+  it('starts with a command that runs one of these examples', async () => {
+    const { readFileSync } = await import('node:fs');
+    const first = /pnpm memhp run (\S+\.yaml)/.exec(readFileSync(join(REPO, 'README.md'), 'utf8'))?.[1];
+    expect(first).toBe('examples/scenarios/cloud-hot-add-12g.yaml');
+    expect(files).toContain('cloud-hot-add-12g.yaml');
+  });
+});
+
 describe.each(files)('examples/scenarios/%s', (f) => {
   it('runs with every expect step holding (exit 0)', (ctx) => {
     const r = runs.get(f)!;

@@ -150,3 +150,17 @@ describe('query', () => {
     expect(r.stderr).toMatch(/field query: SQL: /);
   });
 });
+
+describe('a log cut short (a killed run)', () => {
+  it('replays the valid prefix with a warning, and refuses it with --strict', async () => {
+    const torn = join(dir, 'torn.ndjson');
+    const text = readFileSync(B, 'utf8');
+    writeFileSync(torn, text.slice(0, text.length - 40));
+    const lenient = await memhpInProcess(['replay', torn]);
+    expect(lenient.code, lenient.stderr).toBe(0);
+    expect(lenient.stderr).toMatch(/memhp: warning: .*torn\.ndjson:\d+/);
+    const strict = await memhpInProcess(['replay', torn, '--strict']);
+    expect(strict.code).toBe(2);
+    expect(strict.stderr).toMatch(/torn\.ndjson:\d+/);
+  });
+});
