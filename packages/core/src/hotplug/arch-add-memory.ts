@@ -14,21 +14,24 @@ import { sparseAddSection, sparseRemoveSection, type ActivateOptions } from '../
 const SIZE_NAMES: Readonly<Record<number, string>> = { 12: '4K', 14: '16K', 16: '64K', 21: '2M', 25: '32M', 29: '512M', 30: '1G', 39: '512G', 42: '4T' };
 const sizeName = (shift: number): string => SIZE_NAMES[shift] ?? `2^${shift}`;
 
-/** How many pages of each size the direct map uses for [start, end) (largest aligned pieces first). */
+/**
+ * How many pages of each size the direct map uses for [start, end) (largest aligned pieces first). Physical
+ * addresses are below 2^52, so the arithmetic is exact in doubles.
+ */
 export function linearMapPieces(startBytes: bigint, endBytes: bigint, shifts: readonly number[]): Record<string, number> {
   const out: Record<string, number> = {};
-  const walk = (a: bigint, b: bigint, i: number): void => {
+  const walk = (a: number, b: number, i: number): void => {
     if (a >= b || i >= shifts.length) return;
-    const sz = 1n << BigInt(shifts[i]!);
-    const lo = ((a + sz - 1n) / sz) * sz;
-    const hi = (b / sz) * sz;
+    const sz = 2 ** shifts[i]!;
+    const lo = Math.ceil(a / sz) * sz;
+    const hi = Math.floor(b / sz) * sz;
     if (lo >= hi) return walk(a, b, i + 1);
     const name = sizeName(shifts[i]!);
-    out[name] = (out[name] ?? 0) + Number((hi - lo) / sz);
+    out[name] = (out[name] ?? 0) + (hi - lo) / sz;
     walk(a, lo, i + 1);
     walk(hi, b, i + 1);
   };
-  walk(startBytes, endBytes, 0);
+  walk(Number(startBytes), Number(endBytes), 0);
   return out;
 }
 

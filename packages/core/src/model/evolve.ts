@@ -210,15 +210,14 @@ const coreAppliers: CoreApplierTable = {
     s.vmemmap.tables[p.level].set(p.index, { source: p.source, entries: 0 });
     // a PTE table is what a non-leaf PMD entry points to
     if (p.level === 'pte') s.vmemmap.pmds.set(p.index, { kind: 'table', ptes: [] });
-    parentEntry(s, p.level, unhex(p.va), +1);
+    parentEntry(s, p.level, p.index, +1);
     accountVmemmapMemory(s, p.source, 1);
   },
   'vmemmap.pgtable_free': (s, p) => {
     const t = s.vmemmap.tables[p.level].get(p.index);
     s.vmemmap.tables[p.level].delete(p.index);
     if (p.level === 'pte') s.vmemmap.pmds.delete(p.index);
-    const shift = tableShift(s, p.level);
-    parentEntry(s, p.level, BigInt(p.index) << BigInt(shift), -1);
+    parentEntry(s, p.level, p.index, -1);
     if (t) accountVmemmapMemory(s, t.source === 'boot' ? 'bootmem' : 'buddy', -1);
   },
   'vmemmap.populate': (s, p) => {
@@ -358,11 +357,11 @@ export function tableShift(s: MachineState, level: PgtableLevel): number {
 
 const PARENT: Record<PgtableLevel, PgtableLevel | null> = { pte: 'pmd', pmd: 'pud', pud: 'p4d', p4d: null };
 
-/** A new (or freed) table occupies one entry of its parent table. */
-function parentEntry(s: MachineState, level: PgtableLevel, va: bigint, delta: number): void {
+/** A new (or freed) table (keyed `index` at its level) occupies one entry of its parent table. */
+function parentEntry(s: MachineState, level: PgtableLevel, index: number, delta: number): void {
   const parent = PARENT[level];
   if (!parent) return;
-  const t = s.vmemmap.tables[parent].get(Number(va >> BigInt(tableShift(s, parent))));
+  const t = s.vmemmap.tables[parent].get(Math.floor(index / 2 ** (tableShift(s, parent) - tableShift(s, level))));
   if (t) t.entries += delta;
 }
 

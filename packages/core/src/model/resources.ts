@@ -7,9 +7,10 @@ import type { MachineState, ReadonlyMachineState, ResourceState } from './state.
 
 type Res = ReadonlyMachineState['resources'][number];
 
+/** Physical addresses are below 2^52, so plain doubles divide them exactly. */
 const sectionSpan = (s: ReadonlyMachineState, startBytes: bigint, endBytes: bigint): [number, number] => {
-  const shift = BigInt(s.machine.geometry.sectionSizeBits);
-  return [Number(startBytes >> shift), Number(endBytes >> shift)];
+  const size = 2 ** s.machine.geometry.sectionSizeBits;
+  return [Math.floor(Number(startBytes) / size), Math.floor(Number(endBytes) / size)];
 };
 
 /** Resources overlapping [startBytes, endBytes] (inclusive), in no particular order. */

@@ -35,14 +35,16 @@ export function createVmemmapContext(k: KernelCtx, s: MachineState, booting: boo
   const pmdBytes = 1n << pmdShiftN;
   const pmdPages = 2 ** (g.pmdShift - g.pageShift);
   const levels = allocatedLevels(g.pgtableLevels);
+  // per level: the shift of the VA span one table covers, as a number and a bigint (hoisted: this is hot)
+  const levelShift = levels.map((level) => ({ level, shiftN: BigInt(tableShift(s, level)) }));
+  const upperShift = levelShift.filter((l) => l.level !== 'pte').reverse();
   let pending: { pmdIdx: number; source: VmemmapSource; altmapId: number | null; node: number } | null = null;
 
   const pmdIndex = (va: bigint): number => Number(va >> pmdShiftN);
 
   /** vmemmap_{p4d,pud,pmd,pte}_populate: allocate missing tables down to `downTo` (inclusive). */
   const ensureTables = (va: bigint, node: number, downTo: PgtableLevel): 0 | ErrnoName => {
-    for (const level of levels) {
-      const shift = BigInt(tableShift(s, level));
+    for (const { level, shiftN: shift } of levelShift) {
       const idx = Number(va >> shift);
       if (!s.vmemmap.tables[level].has(idx)) {
         const tva = (va >> shift) << shift;
@@ -121,9 +123,8 @@ export function createVmemmapContext(k: KernelCtx, s: MachineState, booting: boo
 
   /** Free tables that became empty, bottom-up, for the tables covering va. */
   const freeEmptyTables = (va: bigint): void => {
-    for (const level of [...levels].reverse()) {
-      if (level === 'pte') continue;
-      const idx = Number(va >> BigInt(tableShift(s, level)));
+    for (const { level, shiftN } of upperShift) {
+      const idx = Number(va >> shiftN);
       const t = s.vmemmap.tables[level].get(idx);
       if (!t || t.entries > 0) return;
       k.emit('vmemmap.pgtable_free', { level, index: idx, to: t.source === 'boot' ? 'bootmem' : 'buddy' });
