@@ -19,6 +19,6 @@ export { FORBIDDEN_KEYS, findForbiddenKey } from './safe-json.js';
 export { LineSplitter } from './lines.js';
 export type { LineBatch } from './lines.js';
 export { readLogStream, observeBatches, SourceError, DEFAULT_MAX_LINE_BYTES } from './reader.js';
-export type { ReadOptions, LogReader } from './reader.js';
+export type { ReadOptions, LogReader, BatchedLogReader } from './reader.js';
 export { replay } from './replay.js';
 export type { ReplayOptions, ReplayResult } from './replay.js';

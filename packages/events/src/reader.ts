@@ -32,7 +32,15 @@ export interface LogReader {
   /** Validated, upcast, seq-checked events. Single use. */
   events(): AsyncIterable<EventEnvelope>;
   observable(): Observable<EventEnvelope>;
-  /** The same events in the chunks they were decoded in: the fast path replay uses. Single use. */
+  /**
+   * The same events in the chunks they were decoded in: the fast path replay uses. Single use. Optional so that
+   * other LogReader implementations stay valid; replay falls back to events().
+   */
+  batches?(): AsyncIterable<readonly EventEnvelope[]>;
+}
+
+/** What this package's readers return: a LogReader whose batches() is always there. */
+export interface BatchedLogReader extends LogReader {
   batches(): AsyncIterable<readonly EventEnvelope[]>;
 }
 
@@ -67,11 +75,11 @@ function iterate(src: ChunkSource): AsyncIterator<Uint8Array> {
 }
 
 /** Streaming reader over a web ReadableStream<Uint8Array> or an async iterable of chunks (browser and Node). */
-export function readLogStream(src: ChunkSource, opts: ReadOptions): LogReader {
+export function readLogStream(src: ChunkSource, opts: ReadOptions): BatchedLogReader {
   return new StreamLogReader(iterate(src), opts);
 }
 
-class StreamLogReader implements LogReader {
+class StreamLogReader implements BatchedLogReader {
   readonly #src: AsyncIterator<Uint8Array>;
   readonly #opts: ReadOptions;
   readonly #splitter: LineSplitter;

@@ -35,7 +35,7 @@ export async function replay<S>(reader: LogReader, opts: ReplayOptions<S>): Prom
   if (every < 0 || !Number.isSafeInteger(every)) throw new RangeError('snapshotEvery must be a non-negative integer');
   const onSnapshot = every > 0 ? opts.onSnapshot : undefined;
   const evolve = opts.evolve;
-  outer: for await (const batch of reader.batches()) {
+  outer: for await (const batch of reader.batches ? reader.batches() : singles(reader.events())) {
     for (let i = 0; i < batch.length; i++) {
       const e = batch[i]!;
       if (e.seq > until) break outer;
@@ -46,4 +46,8 @@ export async function replay<S>(reader: LogReader, opts: ReplayOptions<S>): Prom
     }
   }
   return { header, state, lastSeq };
+}
+
+async function* singles(events: AsyncIterable<EventEnvelope>): AsyncGenerator<readonly EventEnvelope[]> {
+  for await (const e of events) yield [e];
 }

@@ -15,6 +15,11 @@ describe('EventBus', () => {
     expect(Object.keys(b)).toEqual(['seq', 'time', 'op', 'cause', 'type', 'v', 'payload']);
   });
 
+  it('continues numbering after an existing log with startSeq', () => {
+    const bus = new EventBus({ startSeq: 41 });
+    expect(bus.publish(draft()).seq).toBe(42);
+  });
+
   it('delivers synchronously, in subscription order, to on() and events$ subscribers alike', () => {
     const bus = new EventBus();
     const seen: string[] = [];

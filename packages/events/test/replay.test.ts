@@ -93,6 +93,20 @@ describe('replay', () => {
     expect(snaps[2]![1]).toEqual(foldAll(evs, 3000));
   });
 
+  it('replays a LogReader implemented elsewhere (events() only, no batches())', async () => {
+    const { Observable } = await import('rxjs');
+    const minimal = {
+      header: async () => testHeader(),
+      events: async function* () {
+        yield* evs.slice(0, 10);
+      },
+      observable: () => new Observable<EventEnvelope>(),
+    };
+    const r = await replay(minimal, { initial, evolve, until: 7 });
+    expect(r.lastSeq).toBe(7);
+    expect(r.state).toEqual(foldAll(evs, 7));
+  });
+
   it('replays from a browser-style ReadableStream too', async () => {
     const text = [serializeHeader(testHeader()), ...evs.slice(0, 100).map(serializeEvent)].join('\n') + '\n';
     const bytes = new TextEncoder().encode(text);

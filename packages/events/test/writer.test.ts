@@ -116,6 +116,22 @@ describe('log writer', () => {
     await w.close();
   });
 
+  it('asks a fast producer to wait (write() → false) on a gzip stream, and drained() lets it go on', async () => {
+    const p = join(dir, 'pressure.ndjson.gz');
+    const w = openLogWriter(p, testHeader(), { batchEvents: 64 });
+    const evs = sampleEvents(20_000);
+    let waits = 0;
+    for (const e of evs) {
+      if (!w.write(e)) {
+        waits++;
+        await w.drained();
+      }
+    }
+    await w.close();
+    expect(waits).toBeGreaterThan(0);
+    expect((await readBack(p)).events).toEqual(evs);
+  });
+
   it('makes the file readable up to the last batch after flush(), before close', async () => {
     const p = join(dir, 'flushed.ndjson.gz');
     const w = openLogWriter(p, testHeader(), { batchEvents: 1_000_000 });

@@ -6,7 +6,7 @@ import { createGunzip } from 'node:zlib';
 import type { LogHeader } from '../header.js';
 import { parseHeaderLine } from '../line.js';
 import { LogError } from '../log-error.js';
-import { DEFAULT_MAX_LINE_BYTES, observeBatches, readLogStream, SourceError, type LogReader, type ReadOptions } from '../reader.js';
+import { DEFAULT_MAX_LINE_BYTES, observeBatches, readLogStream, SourceError, type BatchedLogReader, type ReadOptions } from '../reader.js';
 
 const CHUNK_BYTES = 1 << 20;
 
@@ -25,7 +25,7 @@ export function isGzipPath(path: string): boolean {
  * Open a `.ndjson` or `.ndjson.gz` log as a streaming, validating reader. A `.gz` name means gzip; so does a
  * file that starts with the gzip magic bytes whatever its name (a renamed log still reads).
  */
-export function openLogReader(path: string, opts: NodeReadOptions): LogReader {
+export function openLogReader(path: string, opts: NodeReadOptions): BatchedLogReader {
   const file = opts.displayName ?? basename(path);
   const base: ReadOptions = { ...opts, file };
   if (!opts.from) {
@@ -46,8 +46,8 @@ export function openLogReader(path: string, opts: NodeReadOptions): LogReader {
     header = await readHeaderAt(path, file, opts.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES);
     yield* chunks(path, false, from.offset);
   })();
-  let inner: LogReader | undefined;
-  const ready = async (): Promise<LogReader> => {
+  let inner: BatchedLogReader | undefined;
+  const ready = async (): Promise<BatchedLogReader> => {
     if (inner) return inner;
     const first = await resumed.next();
     inner = readLogStream(
