@@ -16,6 +16,7 @@ import {
   replayState,
   SECTION_TAINT_ZONE_DEVICE,
   viewMeminfo,
+  viewPgmaps,
   type ArchBackend,
   type FaultConfig,
   type KernelVersion,
@@ -62,6 +63,7 @@ describe('the 16 GiB fsdax namespace of DOMAIN.md §7.4', () => {
     const a = [...s.state.altmaps.values()].find((x) => x.owner === 'device')!;
     // §7.4: the first 2 MiB allocation pads 510 pfns (next pfn base + 2 → 512), then 128 × 512
     expect({ alloc: a.alloc, align: a.align, remaining: a.free - a.alloc - a.align }).toEqual({ alloc: 65536, align: 510, remaining: 0 });
+    expect(viewPgmaps(s.state)[0]).toMatchObject({ pgprot: 'PAGE_KERNEL_decrypted', altmap: { reserve: 2, free: 66046, alloc: 65536, align: 510, remaining: 0 }, vmemmapPages: { altmap: 65536 }, dedupSavedPages: 0 });
     // §9.3: nr_memmap_pages counts altmap-backed memmap (+512 per section); §9.2: MemTotal/MemFree do not move
     expect(s.state.counters.nrMemmapPages - hot0).toBe(65536);
     expect(viewMeminfo(s.state).MemTotal).toBe(m0.MemTotal);
@@ -206,6 +208,8 @@ describe('compound-page vmemmap dedup for device-DAX (DOMAIN.md §7.5)', () => {
     // 1 GiB = 512 compound pages × 2 real vmemmap pages, + 8 PTE tables (one per 2 MiB of vmemmap)
     expect(used).toBe(512 * 2 + 8);
     expect(deviceState(x.s.state).pgmaps.get('dax0')?.dedup).toBe(true);
+    // the saving: 6 of 8 vmemmap pages per compound page share page 1 (§7.5 "2 MiB → 2 instead of 8")
+    expect(viewPgmaps(x.s.state)[0]).toMatchObject({ vmemmapPages: { buddy: 1024, reuse: 3072 }, dedupSavedPages: 3072 });
     expect(replay(x)).toEqual(x.s.state);
   });
 

@@ -124,6 +124,23 @@ describe('boot-time pools and gigantic pages', () => {
     expect(hugetlbMeminfo(s.state)).toMatchObject({ HugePages_Total: 16, Hugepagesize: 2048, Hugetlb: 32768 });
   });
 
+  it('honours the per-node form hugepages=0:2,1:3', () => {
+    const s = createSimulator({ config: { ...twoNodes('6.1'), cmdline: 'hugepages=0:2,1:3' }, backend: testBackend, checkInvariants: true });
+    // mm/hugetlb.c hugepages_setup: per-node counts go to that node's pool only
+    expect([poolCounts(s.state, 9, 0).nr, poolCounts(s.state, 9, 1).nr]).toEqual([2, 3]);
+  });
+
+  it('refuses a per-node write to a node that is not online with -ENOENT (no nodeN directory)', () => {
+    const s = createSimulator({ config: small(1), backend: testBackend });
+    expect(s.exec({ kind: 'hugepages', node: 5, sizeBytes: M2, count: 1 })).toMatchObject({ ok: false, errno: 'ENOENT' });
+    // node 1 is possible but was never brought online: no node1 directory either
+    expect(s.exec({ kind: 'hugepages', node: 1, sizeBytes: M2, count: 1 })).toMatchObject({ ok: false, errno: 'ENOENT' });
+    // once memory was added to it the node is online; its block is still offline, so nothing is allocated
+    s.exec({ kind: 'add_memory', node: 1, range: { startBytes: 4n * GiB, sizeBytes: 128n * MiB }, flags: [] });
+    expect(s.exec({ kind: 'hugepages', node: 1, sizeBytes: M2, count: 1 })).toMatchObject({ ok: true });
+    expect(poolCounts(s.state, 9).nr).toBe(0);
+  });
+
   it('honours hugepagesz=1G hugepages=1 and default_hugepagesz=1G', () => {
     const s = createSimulator({ config: small(2, '6.1', 'default_hugepagesz=1G hugepagesz=1G hugepages=1 hugepagesz=2M hugepages=3'), backend: withGiant, checkInvariants: true });
     // HugePages_* describe the default hstate; Hugetlb sums both sizes (hugetlb_report_meminfo)

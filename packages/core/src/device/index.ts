@@ -15,3 +15,4 @@ export * from './provider.js';
 export * from './mhp-params.js';
 export { memremapPages, memunmapPages, createMemremapHandlers } from './memremap.js';
 export { populateCompoundPages } from './compound.js';
+export { viewPgmaps, type PgmapRow } from './views.js';
