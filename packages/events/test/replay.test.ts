@@ -120,6 +120,14 @@ describe('replay', () => {
     expect(r.state).toEqual(foldAll(evs, 100));
   });
 
+  it('replays a gzip log in the browser way: a ReadableStream through DecompressionStream', async () => {
+    const { gzipSync } = await import('node:zlib');
+    const text = [serializeHeader(testHeader()), ...evs.slice(0, 500).map(serializeEvent)].join('\n') + '\n';
+    const body = new Blob([gzipSync(Buffer.from(text))]).stream().pipeThrough(new DecompressionStream('gzip'));
+    const r = await replay(readLogStream(body, { file: 'web.ndjson.gz', catalogue: testCatalogue() }), { initial, evolve });
+    expect(r.state).toEqual(foldAll(evs, 500));
+  });
+
   it('emits the same events through observable() as through events()', async () => {
     const { toArray, lastValueFrom } = await import('rxjs');
     const got = await lastValueFrom(openLogReader(plain, { catalogue: testCatalogue() }).observable().pipe(toArray()));
