@@ -70,12 +70,21 @@ export class LineSplitter {
     return { first, lines };
   }
 
-  /** The bytes after the last newline (a last line without '\n', possibly torn), or null. */
-  end(): { line: number; text: string } | null {
+  /**
+   * The bytes after the last newline (a last line without '\n', possibly torn), or null. `text` is null when
+   * those bytes are not valid UTF-8, which a writer killed inside a multi-byte character leaves behind.
+   */
+  end(): { line: number; text: string | null } | null {
     if (this.#carryBytes === 0) return null;
-    const text = this.#decodeLine(concat(this.#carry, this.#carryBytes));
+    const bytes = concat(this.#carry, this.#carryBytes);
     this.#carry = [];
     this.#carryBytes = 0;
+    let text: string | null;
+    try {
+      text = this.#fatal.decode(bytes);
+    } catch {
+      text = null;
+    }
     return { line: this.#line, text };
   }
 

@@ -126,6 +126,7 @@ class StreamLogReader implements BatchedLogReader {
         if (tail) {
           // A header without its newline is only acceptable if it is whole; a torn one leaves nothing to replay.
           try {
+            if (tail.text === null) throw new LogError('not-json', where, 'not UTF-8');
             this.#header = parseHeaderLine(tail.text, where);
           } catch (e) {
             if (e instanceof LogError && e.code === 'not-json') {
@@ -204,6 +205,7 @@ class StreamLogReader implements BatchedLogReader {
         const where = { file: this.#opts.file, line: tail.line };
         let e: EventEnvelope | undefined;
         try {
+          if (tail.text === null) throw new LogError('not-json', where, 'not UTF-8');
           e = this.#parse(tail.text, where.line);
         } catch (err) {
           if (!(err instanceof LogError && err.code === 'not-json')) throw err;

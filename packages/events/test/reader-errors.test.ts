@@ -177,6 +177,15 @@ describe('reader: located errors on real broken files', () => {
     expect(warnings[0]!.message).toBe('torn.ndjson:5: the last line is torn (no newline and not complete JSON); ignored');
   });
 
+  it('treats a last line cut inside a multi-byte character as torn, not as bad UTF-8', async () => {
+    const full = Buffer.from(text(logLines(2)));
+    const last = Buffer.from(JSON.stringify({ ...sampleEvent(3), type: 'note', v: 1, payload: { text: 'vmemmap → PMD' } }));
+    const cut = last.subarray(0, last.indexOf(Buffer.from('→')) + 1); // first byte of the 3-byte arrow
+    const { events, warnings } = await readAll(writeLog(dir, 'torn-utf8.ndjson', Buffer.concat([full, cut])));
+    expect(events.map((e) => e.seq)).toEqual([1, 2]);
+    expect(warnings.map((w) => w.message)).toEqual(['torn-utf8.ndjson:4: the last line is torn (no newline and not complete JSON); ignored']);
+  });
+
   it('makes a torn last line an error when strict', async () => {
     const torn = text(logLines(2)) + '{"seq":3,"ti';
     const e = await failure(writeLog(dir, 'torn-strict.ndjson', torn), { strict: true });
