@@ -45,17 +45,6 @@ export class RefusedError extends Error {
   }
 }
 
-/**
- * A command needs a piece of @memhp/core (or @memhp/events) that this build does not provide. Reported as
- * bad input-side configuration rather than as a crash; exit 2 with the missing name.
- */
-export class NotAvailableError extends UserError {
-  constructor(what: string, needed: string) {
-    super(`${what} needs ${needed}, which this build of memhp does not provide yet`);
-    this.name = 'NotAvailableError';
-  }
-}
-
 /** Errors thrown by other packages that already carry a location (events' LogError, core's parse errors). */
 export function asUserError(e: unknown): UserError | null {
   if (e instanceof UserError) return e;

@@ -4,7 +4,7 @@
  * codes (0 ok, 1 refused by the simulated kernel, 2 bad input).
  */
 import { Command, CommanderError, Option } from 'commander';
-import { createRequire } from 'node:module';
+import { VERSION } from './version.js';
 import { EXIT_BAD_INPUT, EXIT_OK, RefusedError, asUserError } from './errors.js';
 import { registerInfo } from './commands/info.js';
 import { registerCheck } from './commands/check.js';
@@ -16,13 +16,7 @@ import { registerExport } from './commands/export.js';
 import { registerQuery } from './commands/query.js';
 import { registerImport } from './commands/import.js';
 
-export const VERSION: string = (() => {
-  try {
-    return (createRequire(import.meta.url)('../package.json') as { version: string }).version;
-  } catch {
-    return '0.0.0';
-  }
-})();
+export { VERSION };
 
 /** Options every command accepts (inherited from the root). */
 export interface GlobalOptions {

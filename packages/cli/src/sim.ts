@@ -1,98 +1,94 @@
 /**
- * How the CLI drives core: create a simulator for a machine, run commands, read its state through core's
- * views, and fold a recorded log back into state. Names are looked up through the port so the CLI builds
- * while core is being written; shapes are normalised here, once, for every command.
+ * How the CLI drives core: create a simulator for a machine (not yet booted, so the log writer and the summary
+ * listen from the first event), run commands, read its state through core's views, and fold a recorded log
+ * back into state with the same evolve. Nothing here models the kernel.
  */
-import type { ArchBackend, Command, MachineConfig } from '@memhp/core';
-import { coreFn, coreHas, eventsNode, nodeFn } from './port.js';
+import {
+  createCoreCatalogue,
+  createSimulator as coreCreateSimulator,
+  evolve,
+  formatMeminfo as coreFormatMeminfo,
+  hugetlbMeminfo,
+  initialStateFromHeader,
+  kmemBlocks,
+  kmemSections,
+  viewMeminfo as coreViewMeminfo,
+  viewMemoryBlocks,
+  viewVmstat as coreViewVmstat,
+  viewZoneinfo as coreViewZoneinfo,
+  type ArchBackend,
+  type Command,
+  type FaultConfig as CoreFaultConfig,
+  type KmemBlockRow,
+  type KmemSectionRow,
+  type MachineConfig,
+  type MachineState,
+  type MemoryBlockRow,
+  type ReadonlyMachineState,
+  type ZoneinfoRow,
+} from '@memhp/core';
+import type { EventBus, EventEnvelope, LogHeader, LogReader } from '@memhp/events';
+import { openLogReader, openLogWriter, type LogWriter } from '@memhp/events/node';
 import type { FaultConfig } from './scenario/load.js';
 import { UserError } from './errors.js';
+import { VERSION } from './version.js';
 
-export interface Envelope {
-  readonly seq: number;
-  readonly time: number;
-  readonly op: number;
-  readonly cause: number | null;
-  readonly type: string;
-  readonly v: number;
-  readonly payload: unknown;
-}
-
-export interface BusLike {
-  on(name: string, fn: (e: Envelope) => void): { unsubscribe(): void };
-  readonly lastSeq: number;
-}
-
+export type Envelope = EventEnvelope;
 export type KResultLike = { ok: true } | { ok: false; errno: string; why: string };
 
 export interface Simulator {
-  readonly bus: BusLike;
-  /** Boot the machine (publishes the boot events); a no-op when core boots inside createSimulator. */
+  readonly bus: EventBus;
+  /** Boot the machine (publishes the boot events); a boot failure is the user's machine description. */
   boot(): void;
   execute(cmd: Command): KResultLike;
-  state(): unknown;
-  header(): Record<string, unknown>;
+  state(): ReadonlyMachineState;
+  header(): LogHeader;
 }
 
-export interface LogWriterLike {
-  attach(bus: BusLike): { unsubscribe(): void };
-  close(): Promise<void>;
-  readonly written: number;
-}
-
-export interface LogReaderLike {
-  header(): Promise<Record<string, unknown>>;
-  events(): AsyncIterable<Envelope>;
-}
-
-type Rec = Record<string, unknown>;
-
-/** core's createSimulator (simulator.ts), created without booting so a writer can attach first. */
-export function createSimulator(opts: { machine: MachineConfig; backend: ArchBackend; seed: number; faults: FaultConfig; memhpVersion?: string }): Simulator {
-  const create = coreFn<(o: Rec) => Rec>('memhp run', 'createSimulator');
-  let sim: Rec;
+/** core's createSimulator, created without booting so a writer can attach first. */
+export function createSimulator(opts: { machine: MachineConfig; backend: ArchBackend; seed: number; faults: FaultConfig }): Simulator {
+  let sim: ReturnType<typeof coreCreateSimulator>;
   try {
-    sim = create({
+    sim = coreCreateSimulator({
       config: opts.machine,
       backend: opts.backend,
       seed: opts.seed,
-      faults: opts.faults.policies,
+      // The scenario's faults: block is validated against core's FaultConfig shape (scenario/schema.ts).
+      faults: opts.faults.policies as CoreFaultConfig,
       autoBoot: false,
-      ...(opts.memhpVersion ? { memhpVersion: opts.memhpVersion } : {}),
-      // SOURCE_DATE_EPOCH makes the header reproducible too (same scenario + seed → byte-identical log).
+      memhpVersion: VERSION,
+      // SOURCE_DATE_EPOCH pins the header's time; without it core's fixed epoch keeps logs byte-identical.
       ...(process.env.SOURCE_DATE_EPOCH ? { createdAt: new Date(Number(process.env.SOURCE_DATE_EPOCH) * 1000).toISOString() } : {}),
     });
   } catch (e) {
-    // Core rejects a machine it cannot build (bad cmdline, unaligned ranges …) with a typed, worded error.
+    // Core rejects a machine it cannot build (bad cmdline, unaligned ranges …) with a worded error.
     throw new UserError((e as Error).message);
   }
-  const bus = sim.bus as BusLike;
   return {
-    bus,
+    bus: sim.bus,
     boot: () => {
-      const r = (sim.boot as () => KResultLike).call(sim);
+      const r = sim.boot();
       if (!r.ok) throw new UserError(`the machine does not boot: -${r.errno} (${r.why})`);
     },
-    execute: (c) => (sim.exec as (c: Command) => KResultLike).call(sim, c),
+    execute: (c) => sim.exec(c),
     state: () => sim.state,
-    header: () => (sim.header as () => Rec).call(sim),
+    header: () => sim.header(),
   };
 }
 
-export async function openWriter(path: string, header: Rec): Promise<LogWriterLike> {
-  const ns = await eventsNode('memhp run -o');
-  return nodeFn<(p: string, h: Rec) => LogWriterLike>(ns, 'memhp run -o', 'openLogWriter')(path, header);
-}
+export const openWriter = (path: string, header: LogHeader): LogWriter => {
+  try {
+    return openLogWriter(path, header);
+  } catch (e) {
+    throw new UserError(`cannot write the log: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { file: path });
+  }
+};
 
-export function catalogue(what: string): unknown {
-  return coreFn<() => unknown>(what, 'createCoreCatalogue', 'createCatalogue')();
-}
-
-export async function openReader(path: string, opts: { strict?: boolean } = {}): Promise<LogReaderLike> {
-  const ns = await eventsNode('reading a log');
-  return nodeFn<(p: string, o: Rec) => LogReaderLike>(ns, 'reading a log', 'openLogReader')(path, {
-    catalogue: catalogue('reading a log'),
+export function openReader(path: string, opts: { strict?: boolean } = {}): LogReader {
+  return openLogReader(path, {
+    catalogue: createCoreCatalogue(),
     strict: opts.strict ?? false,
+    displayName: path,
     // Without --strict the reader skips what it can (a torn last line of a killed run …) and says so here.
     onWarning: (w: Error) => process.stderr.write(`memhp: warning: ${w.message}\n`),
   });
@@ -102,16 +98,14 @@ export async function openReader(path: string, opts: { strict?: boolean } = {}):
 export async function replayLog(
   path: string,
   opts: { until?: number; strict?: boolean; onEvent?: (e: Envelope) => void } = {},
-): Promise<{ header: Rec; state: unknown; lastSeq: number }> {
-  const reader = await openReader(path, opts);
-  const initial = coreFn<(h: Rec) => unknown>('replay', 'initialStateFromHeader');
-  const evolve = coreFn<(s: unknown, e: Envelope) => unknown>('replay', 'evolve');
+): Promise<{ header: LogHeader; state: MachineState; lastSeq: number }> {
+  const reader = openReader(path, opts);
   const header = await reader.header();
-  let state = initial(header);
+  const state = initialStateFromHeader(header);
   let lastSeq = 0;
   for await (const e of reader.events()) {
     if (opts.until !== undefined && e.seq > opts.until) break;
-    state = evolve(state, e);
+    evolve(state, e);
     lastSeq = e.seq;
     opts.onEvent?.(e);
   }
@@ -119,8 +113,8 @@ export async function replayLog(
 }
 
 /** Read every event of a log (for diff, export, query). */
-export async function readAll(path: string, opts: { strict?: boolean } = {}): Promise<{ header: Rec; events: Envelope[] }> {
-  const reader = await openReader(path, opts);
+export async function readAll(path: string, opts: { strict?: boolean } = {}): Promise<{ header: LogHeader; events: Envelope[] }> {
+  const reader = openReader(path, opts);
   const header = await reader.header();
   const events: Envelope[] = [];
   for await (const e of reader.events()) events.push(e);
@@ -128,56 +122,15 @@ export async function readAll(path: string, opts: { strict?: boolean } = {}): Pr
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// Views: /proc/meminfo, /proc/vmstat, /proc/zoneinfo, /sys/devices/system/memory, kmem -n
+// Views: /proc/meminfo, /proc/vmstat, /proc/zoneinfo, /sys/devices/system/memory, crash kmem -n
 // ---------------------------------------------------------------------------------------------------------
 
-export interface BlockView {
-  readonly id: number;
-  readonly state: string;
-  readonly valid_zones: string;
-  readonly phys_index: string;
-  readonly removable: string;
-  readonly node?: number;
-  readonly [k: string]: unknown;
-}
-
-export interface ZoneView {
-  readonly node: number;
-  readonly zone: string;
-  readonly present: number;
-  readonly managed: number;
-  readonly spanned: number;
-  readonly [k: string]: unknown;
-}
-
-/** A counter table as numbers: meminfo in kB (as /proc/meminfo prints), vmstat in pages. */
-function numbers(v: unknown): Record<string, number> {
-  const out: Record<string, number> = {};
-  const put = (k: string, x: unknown) => {
-    if (typeof x === 'number') out[k] = x;
-    else if (typeof x === 'bigint') out[k] = Number(x);
-    else if (typeof x === 'string') {
-      const m = /^\s*(-?\d+)/.exec(x);
-      if (m) out[k] = Number(m[1]);
-    } else if (x && typeof x === 'object' && 'value' in x) put(k, (x as Rec).value);
-  };
-  if (Array.isArray(v)) for (const r of v as Rec[]) put(String(r.name ?? r.key), r.value ?? r.kB ?? r.pages);
-  else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v as Rec)) put(k, x);
-  return out;
-}
-
-/** /proc/meminfo in kB, with the HugeTLB lines (HugePages_*, Hugepagesize, Hugetlb) when core has the pool view. */
-export function viewMeminfo(state: unknown): Record<string, number> {
-  const extra = coreHas('hugetlbMeminfo') ? coreFn<(s: unknown) => Record<string, number>>('meminfo', 'hugetlbMeminfo')(state) : {};
-  return numbers(coreFn<(s: unknown, extra: Record<string, number>) => unknown>('meminfo', 'viewMeminfo')(state, extra));
-}
-export const viewVmstat = (state: unknown): Record<string, number> => numbers(coreFn<(s: unknown) => unknown>('vmstat', 'viewVmstat')(state));
-export const viewZoneinfo = (state: unknown): ZoneView[] => coreFn<(s: unknown) => ZoneView[]>('zoneinfo', 'viewZoneinfo')(state);
-export const viewBlocks = (state: unknown): BlockView[] => coreFn<(s: unknown) => BlockView[]>('memory blocks', 'viewMemoryBlocks')(state);
-/** crash `kmem -n` tables (NR, SECTION, CODED_MEM_MAP, MEM_MAP, STATE, PFN / NAME, PHYSICAL_RANGE, NODE, STATE, START_SECTION_NO). */
-export const viewKmemSections = (state: unknown): Rec[] => coreFn<(s: unknown) => Rec[]>('sections', 'kmemSections')(state);
-export const viewKmemBlocks = (state: unknown): Rec[] => coreFn<(s: unknown) => Rec[]>('blocks', 'kmemBlocks')(state);
+/** /proc/meminfo in kB, with the HugeTLB lines (HugePages_*, Hugepagesize, Hugetlb). */
+export const viewMeminfo = (s: ReadonlyMachineState): Record<string, number> => coreViewMeminfo(s, hugetlbMeminfo(s));
+export const viewVmstat = (s: ReadonlyMachineState): Record<string, number> => coreViewVmstat(s);
+export const viewZoneinfo = (s: ReadonlyMachineState): ZoneinfoRow[] => coreViewZoneinfo(s);
+export const viewBlocks = (s: ReadonlyMachineState): MemoryBlockRow[] => viewMemoryBlocks(s);
+export const viewKmemSections = (s: ReadonlyMachineState): KmemSectionRow[] => kmemSections(s);
+export const viewKmemBlocks = (s: ReadonlyMachineState): KmemBlockRow[] => kmemBlocks(s);
 /** /proc/meminfo text exactly as the kernel lays it out. */
-export const formatMeminfo = (m: Record<string, number>): string => coreFn<(m: Record<string, number>) => string>('meminfo', 'formatMeminfo')(m);
-
-export const hasSimulator = (): boolean => coreHas('createSimulator') && coreHas('viewMeminfo');
+export const formatMeminfo = (m: Record<string, number>): string => coreFormatMeminfo(m);

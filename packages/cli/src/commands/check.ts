@@ -8,31 +8,12 @@ import type { ArchBackend, ArchConfig, KernelVersion } from '@memhp/core';
 import { examples } from '../program.js';
 import { archConfigFrom, collect, env, optKernels, optSize } from './common.js';
 import { RefusedError, UserError } from '../errors.js';
-import { coreFn, coreValue } from '../port.js';
+import { explainMemmapOnMemory, type ExplainStep, type MemmapOnMemoryExplanation, hvoGeometry, hvoReservedVmemmapPages, parseCmdline, pick, type ReadonlyMachineState } from '@memhp/core';
 import { formatSize } from '../parse/size.js';
 import { kv, paint, printJson, table, type Out } from '../render/output.js';
 
-/** One arithmetic step as core explains it. */
-export interface ExplainStep {
-  /** What the kernel tests, in its own terms. */
-  readonly check: string;
-  readonly formula: string;
-  readonly values: Readonly<Record<string, string>>;
-  /** null for a computation step that cannot fail. */
-  readonly passed: boolean | null;
-}
-
-export interface MemmapVerdict {
-  readonly supported: boolean;
-  readonly vmemmapBytes: number | bigint;
-  readonly vmemmapPages: number;
-  readonly usablePages: number;
-  readonly wastedPages: number;
-  readonly kernel: string;
-  readonly reasons: readonly string[];
-  readonly steps?: readonly ExplainStep[];
-  readonly [k: string]: unknown;
-}
+/** core's explanation of mhp_supports_memmap_on_memory (memmap-on-memory/predicate.ts). */
+export type MemmapVerdict = MemmapOnMemoryExplanation;
 
 export interface HvoVerdict {
   readonly optimizable: boolean;
@@ -95,11 +76,11 @@ export function registerCheck(program: Command): void {
     .action(async (o: CheckOpts, cmd: Command) => {
       const { out, registry } = await env(cmd);
       const { all, kernels } = optKernels(o.kernel);
-      const explain = coreFn<(input: MemmapInput) => MemmapVerdict>('check memmap-on-memory', 'explainMemmapOnMemory');
+      const explain = explainMemmapOnMemory;
       // Each kernel parses --param its own way (force is a word only from 6.6), so each row is explained on its
       // own and consecutive kernels with the same answer are merged into one row.
       const rows = kernels.filter((k) => !all || supportsKernel(registry, o, k)).map((k) => explain(memmapInput(registry, o, k)));
-      const shown = all ? collapse(rows, (r) => JSON.stringify([r.supported, r.vmemmapPages, r.usablePages, r.wastedPages, r.reasons, r.notes ?? []])) : rows;
+      const shown = all ? collapse(rows, (r) => JSON.stringify([r.supported, r.vmemmapPages, r.usablePages, r.wastedPages, r.reasons, r.notes])) : rows;
       if (out.json) printJson(out, all ? { arch: o.arch, rows: shown } : shown[0]);
       else renderMemmap(out, shown, all);
       if (!all && !shown[0]!.supported) throw new RefusedError('');
@@ -157,9 +138,8 @@ export interface HvoInput {
 function parseParams(params: readonly string[] | undefined, kernel: KernelVersion, backend: ArchBackend, config: ArchConfig): { memmapOnMemory: 'off' | 'on' | 'force'; hugetlbFreeVmemmap: boolean } {
   for (const p of params ?? []) if (!/^[\w.-]+(=.*)?$/.test(p)) throw new UserError(`not a kernel parameter: "${p}" (expected name=value)`, { field: '--param' });
   const cmdline = (params ?? ['memory_hotplug.memmap_on_memory=1']).join(' ');
-  const parse = coreFn<(c: string, ctx: object) => { params: { memmapOnMemory: 'off' | 'on' | 'force'; hugetlbFreeVmemmap: boolean } }>('check memmap-on-memory', 'parseCmdline');
   try {
-    return parse(cmdline, { kernel, archParams: backend.features, structPageBytes: config.structPageBytes }).params;
+    return parseCmdline(cmdline, { kernel, archParams: backend.features, structPageBytes: config.structPageBytes }).params;
   } catch (e) {
     throw new UserError((e as Error).message, { field: '--param' });
   }
@@ -194,22 +174,18 @@ function memmapInput(registry: Parameters<typeof archConfigFrom>[0], o: CheckOpt
   };
 }
 
-type Rule = { name: string; source: string };
-
 /**
  * HVO for one configuration, composed from core's pieces (core has no explain function for it yet): the
  * vmemmap geometry of the hstate (hvoGeometry), the pages kept per version (rule hvoReservedVmemmapPages) and
  * the backend's capability flag. Conditions are DOMAIN.md §6.3's, in the kernel's order.
  */
 function explainHvo(i: HvoInput): HvoVerdict {
-  const pick = coreFn<(r: Rule, k: KernelVersion) => number | null>('check hvo', 'pick');
-  const keptRule = coreValue<Rule>('check hvo', 'hvoReservedVmemmapPages');
-  const geometry = coreFn<(s: unknown, order: number) => { vmemmapPages: number; kept: number | null; freed: number }>('check hvo', 'hvoGeometry');
+  const keptRule = hvoReservedVmemmapPages;
   const P = i.config.pageSizeBytes;
   const S = i.config.structPageBytes;
   const order = Math.log2(Number(i.hugepageBytes) / P);
   // hvoGeometry reads only the page and struct page sizes and the kernel version of the machine state.
-  const g = geometry({ machine: { kernel: i.kernel, geometry: { pageBytes: P, structPageBytes: S } } }, order);
+  const g = hvoGeometry({ machine: { kernel: i.kernel, geometry: { pageBytes: P, structPageBytes: S } } } as unknown as ReadonlyMachineState, order);
   const kept = pick(keptRule, i.kernel);
   const caps = i.backend.capabilities(i.config);
   const pow2 = S > 0 && (S & (S - 1)) === 0;
@@ -299,7 +275,7 @@ function renderMemmap(out: Out, rows: ReadonlyArray<MemmapVerdict & { kernels?: 
   out.line(`${p.bold('memmap_on_memory')} (kernel ${r.kernel}): ${r.supported ? p.green('supported') : p.red('not supported')}`);
   out.line(kv(out, [['vmemmapBytes', String(r.vmemmapBytes)], ['vmemmapPages', r.vmemmapPages], ['usablePages', r.usablePages], ['wastedPages', r.wastedPages]]));
   renderSteps(out, r.steps);
-  const notes = (r.notes as readonly string[] | undefined) ?? [];
+  const notes = r.notes;
   if (notes.length) {
     out.line(p.bold('Notes:'));
     for (const n of notes) out.line(`  - ${n}`);

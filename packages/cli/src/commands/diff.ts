@@ -5,6 +5,7 @@
 import type { Command } from 'commander';
 import { examples } from '../program.js';
 import { env } from './common.js';
+import type { ReadonlyMachineState } from '@memhp/core';
 import { readAll, replayLog, viewBlocks, viewMeminfo, viewVmstat, viewZoneinfo, type Envelope } from '../sim.js';
 import { paint, printJson, table } from '../render/output.js';
 
@@ -64,9 +65,9 @@ export function registerDiff(program: Command): void {
       };
       cmp('meminfo', viewMeminfo(sa), viewMeminfo(sb));
       cmp('vmstat', viewVmstat(sa), viewVmstat(sb));
-      const zt = (s: unknown) => Object.fromEntries(viewZoneinfo(s).flatMap((z) => ['present', 'managed', 'spanned'].map((f) => [`node${z.node}/${z.zone}.${f}`, Number(z[f] ?? 0)])));
+      const zt = (s: ReadonlyMachineState) => Object.fromEntries(viewZoneinfo(s).flatMap((z) => (['present', 'managed', 'spanned'] as const).map((f) => [`node${z.node}/${z.zone}.${f}`, z[f]])));
       cmp('zoneinfo', zt(sa), zt(sb));
-      const bs = (s: unknown) => new Map(viewBlocks(s).map((x) => [x.id, `${x.state} ${x.valid_zones}`]));
+      const bs = (s: ReadonlyMachineState) => new Map(viewBlocks(s).map((x) => [x.id, `${x.state} ${x.valid_zones}`]));
       const [ba, bb] = [bs(sa), bs(sb)];
       for (const id of [...new Set([...ba.keys(), ...bb.keys()])].sort((x, y) => x - y)) if (ba.get(id) !== bb.get(id)) result.blocks.push({ id, a: ba.get(id) ?? null, b: bb.get(id) ?? null });
       result.identical = !result.firstDivergence && result.header.length === 0 && result.counters.length === 0 && result.blocks.length === 0;

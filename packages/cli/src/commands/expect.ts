@@ -3,6 +3,7 @@
  * asks. Counter deltas ("+129024 kB") are relative to the previous `expect` step (or to boot).
  */
 import type { BlockExpect, CounterExpect, ExpectSpec } from '../scenario/load.js';
+import type { ReadonlyMachineState } from '@memhp/core';
 import { viewBlocks, viewMeminfo, viewVmstat, viewZoneinfo, type KResultLike } from '../sim.js';
 
 export interface Baseline {
@@ -17,7 +18,7 @@ export interface ExpectFailure {
   readonly actual: string;
 }
 
-function zoneTable(state: unknown): Record<string, Record<string, number>> {
+function zoneTable(state: ReadonlyMachineState): Record<string, Record<string, number>> {
   const out: Record<string, Record<string, number>> = {};
   for (const z of viewZoneinfo(state)) {
     const row: Record<string, number> = {};
@@ -28,7 +29,7 @@ function zoneTable(state: unknown): Record<string, Record<string, number>> {
 }
 
 /** Take the counters an `expect` may compare against later. Views that core does not have yet are skipped. */
-export function snapshot(state: unknown, spec?: ExpectSpec): Baseline {
+export function snapshot(state: ReadonlyMachineState, spec?: ExpectSpec): Baseline {
   const b: Baseline = {};
   const tryView = <T>(f: () => T): T | undefined => {
     try {
@@ -82,7 +83,7 @@ function compareBlock(id: number, want: BlockExpect, have: Record<string, unknow
   }
 }
 
-export function checkExpect(spec: ExpectSpec, last: KResultLike | null, state: unknown, base: Baseline): ExpectFailure[] {
+export function checkExpect(spec: ExpectSpec, last: KResultLike | null, state: ReadonlyMachineState, base: Baseline): ExpectFailure[] {
   const failures: ExpectFailure[] = [];
   if (spec.errno !== undefined) {
     const actual = last === null ? 'no previous step' : last.ok ? 'ok' : last.errno;
@@ -101,7 +102,7 @@ export function checkExpect(spec: ExpectSpec, last: KResultLike | null, state: u
     }
   }
   if (spec.blocks) {
-    const byId = new Map(viewBlocks(state).map((b) => [b.id, b as Record<string, unknown>]));
+    const byId = new Map(viewBlocks(state).map((b) => [b.id, { ...b } as Record<string, unknown>]));
     for (const [id, want] of spec.blocks) compareBlock(id, want, byId.get(id), failures);
   }
   return failures;

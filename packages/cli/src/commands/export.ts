@@ -8,6 +8,7 @@ import type { Command } from 'commander';
 import { examples } from '../program.js';
 import { env } from './common.js';
 import { UserError } from '../errors.js';
+import type { LogHeader } from '@memhp/events';
 import { readAll, type Envelope } from '../sim.js';
 
 export interface TraceEvent {
@@ -27,7 +28,7 @@ const PID_BLOCKS = 2;
 const us = (ns: number): number => ns / 1000;
 
 /** Build the trace from a log's events (pure, so tests can check its structure). */
-export function chromeTrace(events: readonly Envelope[], header: Record<string, unknown>): { traceEvents: TraceEvent[]; displayTimeUnit: 'ns'; otherData: Record<string, unknown> } {
+export function chromeTrace(events: readonly Envelope[], header: LogHeader): { traceEvents: TraceEvent[]; displayTimeUnit: 'ns'; otherData: Record<string, unknown> } {
   const out: TraceEvent[] = [
     { name: 'process_name', ph: 'M', ts: 0, pid: PID_OPS, tid: 0, args: { name: 'operations' } },
     { name: 'process_name', ph: 'M', ts: 0, pid: PID_BLOCKS, tid: 0, args: { name: 'memory blocks' } },

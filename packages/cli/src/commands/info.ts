@@ -1,11 +1,11 @@
 /** `memhp archs`, `memhp params`, `memhp events`: what this memhp knows. */
 import type { Command } from 'commander';
-import { DEFAULT_KERNEL, type ArchBackend, type ArchConfig, type ParamSpec } from '@memhp/core';
+import { DEFAULT_KERNEL, type ArchBackend, type ArchConfig } from '@memhp/core';
 import { examples } from '../program.js';
 import { archConfigFrom, env, optKernel } from './common.js';
 import { formatSize } from '../parse/size.js';
 import { printJson, table, paint } from '../render/output.js';
-import { coreFn, coreHas, coreValue } from '../port.js';
+import { createCoreCatalogue, describeParams } from '@memhp/core';
 
 interface ArchInfo {
   id: string;
@@ -66,25 +66,27 @@ export function registerInfo(program: Command): void {
     .action(async (o: { arch?: string; kernel?: string }, cmd: Command) => {
       const { out, registry } = await env(cmd);
       const kernel = optKernel(o.kernel);
-      const rows: Array<{ name: string; scope: string; kind: string; default: string; allowed?: readonly string[]; description: string }> = [];
-      if (coreHas('paramSpecs', 'kernelParamSpecs', 'KERNEL_PARAM_SPECS')) {
-        const specs = coreHas('paramSpecs', 'kernelParamSpecs')
-          ? coreFn<(k: string) => readonly ParamSpec[]>('memhp params', 'paramSpecs', 'kernelParamSpecs')(kernel)
-          : coreValue<readonly ParamSpec[]>('memhp params', 'KERNEL_PARAM_SPECS');
-        for (const s of specs) rows.push({ name: s.name, scope: 'kernel', kind: s.kind, default: s.default, ...(s.allowed ? { allowed: s.allowed } : {}), description: s.description });
-      } else if (coreHas('defaultKernelParams')) {
-        const d = coreFn<() => Record<string, unknown>>('memhp params', 'defaultKernelParams')();
-        for (const [k, v] of Object.entries(d)) {
-          if (k === 'arch' || k === 'passthrough') continue;
-          rows.push({ name: k, scope: 'kernel', kind: typeof v, default: v === null ? '(none)' : Array.isArray(v) ? '[]' : String(v), description: '(parsed default; see DOMAIN.md §8)' });
-        }
-      }
-      if (o.arch) {
-        const { backend } = archConfigFrom(registry, { arch: o.arch }, kernel);
-        for (const s of backend.features) rows.push({ name: s.name, scope: backend.id, kind: s.kind, default: s.default, ...(s.allowed ? { allowed: s.allowed } : {}), description: s.description });
-      }
+      const backend = o.arch ? archConfigFrom(registry, { arch: o.arch }, kernel).backend : undefined;
+      // core's describeParams: every parameter for this kernel (and the backend's switches), as the kernel has them.
+      const rows = describeParams(kernel, backend).map((p) => ({
+        name: p.name,
+        scope: p.origin === 'core' ? 'kernel' : p.origin,
+        kind: p.kind,
+        default: p.default,
+        allowed: p.allowed,
+        exists: p.exists,
+        ...(p.runtime ? { runtime: p.runtime } : {}),
+        description: p.description,
+        source: p.source,
+      }));
       if (out.json) return printJson(out, { kernel, params: rows });
-      out.line(table(out, ['name', 'scope', 'kind', 'default', 'allowed', 'description'], rows.map((r) => [r.name, r.scope, r.kind, r.default, r.allowed?.join('|') ?? '', r.description])));
+      out.line(
+        table(
+          out,
+          ['name', 'scope', 'kind', 'default', 'allowed', 'description'],
+          rows.map((r) => [r.exists ? r.name : `${r.name} (not in ${kernel})`, r.scope, r.kind, r.default, r.allowed, `${r.description}${r.runtime ? ` [${r.runtime.path}, ${r.runtime.mode}]` : ''}`]),
+        ),
+      );
     });
 
   program
@@ -94,7 +96,7 @@ export function registerInfo(program: Command): void {
     .addHelpText('after', examples([['memhp events', 'every event type'], ['memhp events --type section.activate --json', 'one type\'s JSON Schema']]))
     .action(async (o: { type?: string }, cmd: Command) => {
       const { out } = await env(cmd);
-      const cat = catalogue('memhp events');
+      const cat = createCoreCatalogue();
       let list = cat.jsonSchemas();
       if (o.type) {
         list = list.filter((e) => e.type === o.type);
@@ -114,11 +116,3 @@ export function registerInfo(program: Command): void {
     });
 }
 
-interface CatalogueLike {
-  jsonSchemas(): Array<{ type: string; version: number; description: string; schema: object }>;
-}
-
-/** Core's event catalogue (core registers its types and the arch backends' notes). */
-export function catalogue(what: string): CatalogueLike & { check?: unknown } {
-  return coreFn<() => CatalogueLike>(what, 'createCoreCatalogue')();
-}

@@ -7,7 +7,7 @@ import type { Command } from 'commander';
 import { examples } from '../program.js';
 import { archConfigFrom, collect, env, optKernel, optSize } from './common.js';
 import { RefusedError, UserError } from '../errors.js';
-import { coreFn } from '../port.js';
+import { planHotAdd, type OnlineType } from '@memhp/core';
 import { humanBytes } from '../parse/size.js';
 import { kv, paint, printJson } from '../render/output.js';
 
@@ -54,7 +54,6 @@ export function registerPlan(program: Command): void {
       const { backend, config } = archConfigFrom(registry, o, kernel);
       const onlineType = o.onlineType ?? 'online';
       if (!['online', 'online_kernel', 'online_movable'].includes(onlineType)) throw new UserError(`not an online type: "${onlineType}" (online, online_kernel, online_movable)`, { field: '--online-type' });
-      const planHotAdd = coreFn<(i: Record<string, unknown>) => Record<string, unknown>>('plan hot-add', 'planHotAdd');
       const sizeBytes = optSize(o.size, '--size')!;
       if (sizeBytes === 0n) throw new UserError('size must be greater than 0', { field: '--size' });
       const freeBytes = optSize(o.free, '--free');
@@ -68,7 +67,7 @@ export function registerPlan(program: Command): void {
         features: config.features,
         sizeBytes,
         memmapOnMemory: Boolean(o.memmapOnMemory),
-        onlineType,
+        onlineType: onlineType as OnlineType,
         bootRamEndBytes: optSize(o.bootRamEnd, '--boot-ram-end') ?? 4n << 30n,
         ...(freeBytes !== undefined ? { freeBytes } : {}),
         ...(blockSizeBytes !== undefined ? { blockSizeBytes } : {}),
@@ -80,13 +79,13 @@ export function registerPlan(program: Command): void {
         const feasible = r.feasible;
         out.line(`${p.bold('hot-add')} ${humanBytes(sizeBytes)} on ${backend.id} (kernel ${kernel}${o.memmapOnMemory ? ', memmap_on_memory' : ''}): ${feasible === false ? p.red('not feasible') : feasible === true ? p.green('feasible') : ''}`);
         const rows: Array<[string, string]> = [];
-        for (const [k, v] of Object.entries(r)) {
+        for (const [k, v] of Object.entries(r) as Array<[string, unknown]>) {
           if (v === null || v === undefined || typeof v === 'object') continue;
           rows.push([k, typeof v === 'bigint' && /Bytes$/.test(k) ? `${v} (${humanBytes(v)})` : String(v)]);
         }
         out.line(kv(out, rows));
         for (const key of ['steps', 'reasons', 'notes']) {
-          const list = r[key];
+          const list = (r as unknown as Record<string, unknown>)[key];
           if (!Array.isArray(list) || list.length === 0) continue;
           out.line(p.bold(`${key[0]!.toUpperCase()}${key.slice(1)}:`));
           for (const x of list) out.line(`  - ${typeof x === 'string' ? x : Object.values(x as object).map(String).join('  ')}`);

@@ -3,6 +3,8 @@
  * The sections and blocks tables follow crash's `kmem -n` layout so they can be set beside a real kernel's.
  */
 import type { Command } from 'commander';
+import type { MemoryBlockRow, ReadonlyMachineState } from '@memhp/core';
+import type { LogHeader } from '@memhp/events';
 import { examples } from '../program.js';
 import { env, optInt } from './common.js';
 import { UserError } from '../errors.js';
@@ -49,8 +51,8 @@ export function registerReplay(program: Command): void {
 }
 
 interface Replayed {
-  header: Record<string, unknown>;
-  state: unknown;
+  header: LogHeader;
+  state: ReadonlyMachineState;
   lastSeq: number;
   summary: ReturnType<typeof emptySummary>;
   timeline: Envelope[];
@@ -80,7 +82,7 @@ export function renderReport(out: Out, report: Report, r: Replayed): void {
       const z = viewZoneinfo(r.state);
       if (out.json) return printJson(out, { lastSeq: r.lastSeq, zones: z });
       title();
-      return out.line(table(out, ['node', 'zone', 'present', 'managed', 'spanned', 'start_pfn'], z.map((x) => [x.node, x.zone, x.present, x.managed, x.spanned, String(x.start_pfn ?? x.startPfn ?? '')])));
+      return out.line(table(out, ['node', 'zone', 'present', 'managed', 'spanned', 'start_pfn'], z.map((x) => [x.node, x.zone, x.present, x.managed, x.spanned, x.start_pfn])));
     }
     case 'blocks': {
       // crash `kmem -n` memory-block table, with the sysfs attributes of each block beside it.
@@ -120,6 +122,6 @@ export function renderReport(out: Out, report: Report, r: Replayed): void {
 /** crash prints kernel addresses memhp does not model (struct mem_section, struct memory_block) — shown as "-". */
 const dash = (v: unknown): string => (v === null || v === undefined ? '-' : String(v));
 
-function pickSysfs(b: Record<string, unknown> | undefined): { valid_zones: string; phys_index: string; removable: string } {
+function pickSysfs(b: MemoryBlockRow | undefined): { valid_zones: string; phys_index: string; removable: string } {
   return { valid_zones: String(b?.valid_zones ?? ''), phys_index: String(b?.phys_index ?? ''), removable: String(b?.removable ?? '') };
 }

@@ -8,7 +8,9 @@ import { examples } from '../program.js';
 import { env, optInt, optKernel } from './common.js';
 import { RefusedError } from '../errors.js';
 import { loadScenarioFile, type LoadedScenario } from '../scenario/load.js';
-import { createSimulator, openWriter, viewBlocks, viewMeminfo, viewVmstat, viewZoneinfo, type KResultLike, type LogWriterLike } from '../sim.js';
+import { createSimulator, openWriter, viewBlocks, viewMeminfo, viewVmstat, viewZoneinfo, type KResultLike } from '../sim.js';
+import type { LogWriter } from '@memhp/events/node';
+import type { ReadonlyMachineState } from '@memhp/core';
 import { addEvent, emptySummary, type RunSummary } from '../render/summary.js';
 import { checkExpect, snapshot, type Baseline, type ExpectFailure } from './expect.js';
 import { renderSummary, summaryJson } from '../render/summary-text.js';
@@ -51,7 +53,7 @@ export interface FinalViews {
 }
 
 /** The views a run and a replay are compared on. */
-export function finalViews(state: unknown): FinalViews | undefined {
+export function finalViews(state: ReadonlyMachineState): FinalViews | undefined {
   try {
     return { meminfo: viewMeminfo(state), vmstat: viewVmstat(state), zoneinfo: viewZoneinfo(state), blocks: viewBlocks(state) };
   } catch {
@@ -89,9 +91,9 @@ export async function runScenario(file: string, o: RunOpts, registry: BackendReg
   const sim = createSimulator({ machine, backend, seed: sc.faults.seed, faults: sc.faults });
   const summary = emptySummary();
   const sub = sim.bus.on('cli.summary', (e) => addEvent(summary, e));
-  let writer: LogWriterLike | null = null;
+  let writer: LogWriter | null = null;
   if (o.output) {
-    writer = await openWriter(o.output, sim.header());
+    writer = openWriter(o.output, sim.header());
     writer.attach(sim.bus);
   }
   // The writer and the summary listen before boot, so the log starts with the boot events replay needs.
