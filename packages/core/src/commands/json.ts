@@ -9,8 +9,15 @@ export function commandToJson(cmd: Command): unknown {
     const v = (cmd as unknown as Record<string, unknown>)[k];
     if (v === undefined) continue;
     if (typeof v === 'bigint') out[k] = '0x' + v.toString(16);
-    else if (v !== null && typeof v === 'object') out[k] = toJsonSafe(v);
-    else out[k] = v;
+    else if (Array.isArray(v)) out[k] = v.map(toJsonSafe);
+    else if (v !== null && typeof v === 'object') {
+      const o: Record<string, unknown> = {};
+      for (const kk in v) {
+        const x = (v as Record<string, unknown>)[kk];
+        if (x !== undefined) o[kk] = typeof x === 'bigint' ? '0x' + x.toString(16) : toJsonSafe(x);
+      }
+      out[k] = o;
+    } else out[k] = v;
   }
   return out;
 }

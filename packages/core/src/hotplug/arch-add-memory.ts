@@ -18,7 +18,22 @@ const sizeName = (shift: number): string => SIZE_NAMES[shift] ?? `2^${shift}`;
  * How many pages of each size the direct map uses for [start, end) (largest aligned pieces first). Physical
  * addresses are below 2^52, so the arithmetic is exact in doubles.
  */
-export function linearMapPieces(startBytes: bigint, endBytes: bigint, shifts: readonly number[]): Record<string, number> {
+const piecesMemo = new WeakMap<readonly number[], Map<string, Readonly<Record<string, number>>>>();
+
+export function linearMapPieces(startBytes: bigint, endBytes: bigint, shifts: readonly number[]): Readonly<Record<string, number>> {
+  // the split depends only on the size and the start's alignment to the largest mapping size
+  const top = 2 ** Math.max(...shifts, 0);
+  const key = `${Number(startBytes) % top}|${Number(endBytes - startBytes)}`;
+  let memo = piecesMemo.get(shifts);
+  if (!memo) piecesMemo.set(shifts, (memo = new Map()));
+  const hit = memo.get(key);
+  if (hit) return hit;
+  const out = computePieces(startBytes, endBytes, shifts);
+  if (memo.size < 4096) memo.set(key, out);
+  return out;
+}
+
+function computePieces(startBytes: bigint, endBytes: bigint, shifts: readonly number[]): Record<string, number> {
   const out: Record<string, number> = {};
   const walk = (a: number, b: number, i: number): void => {
     if (a >= b || i >= shifts.length) return;

@@ -69,8 +69,15 @@ export function defineRule<T>(rule: VersionRule<T>): VersionRule<T> {
   return rule;
 }
 
+const picked = new WeakMap<object, Map<string, unknown>>();
+
 export function pick<T>(rule: VersionRule<T>, v: KernelVersion): T {
+  // memoised per rule and version: rules are constant and picked on every hotplug step
+  let m = picked.get(rule);
+  if (m?.has(v)) return m.get(v) as T;
   const r = rule.ranges.find((x) => inRange(v, x));
   if (!r) throw new Error(`version rule ${rule.name} has no value for ${v}`);
+  if (!m) picked.set(rule, (m = new Map()));
+  m.set(v, r.value);
   return r.value;
 }
