@@ -74,6 +74,16 @@ describe('nr_hugepages, global and per node', () => {
     expect(s.exec({ kind: 'hugepages', sizeBytes: GiB, count: 1 })).toMatchObject({ ok: false, errno: 'ENOENT' });
   });
 
+  it('takes vm.nr_hugepages and the sysfs files as sysctl writes, and passes other names on', () => {
+    const s = createSimulator({ config: twoNodes(), backend: testBackend, checkInvariants: true });
+    expect(s.exec({ kind: 'sysctl', name: 'vm.nr_hugepages', value: '4' }).ok).toBe(true);
+    expect(s.exec({ kind: 'sysctl', name: '/sys/devices/system/node/node1/hugepages/hugepages-2048kB/nr_hugepages', value: '3' }).ok).toBe(true);
+    expect([poolCounts(s.state, 9, 0).nr, poolCounts(s.state, 9, 1).nr]).toEqual([2, 3]);
+    expect(s.exec({ kind: 'sysctl', name: 'vm.nr_hugepages', value: 'many' })).toMatchObject({ ok: false, errno: 'EINVAL' });
+    expect(s.exec({ kind: 'sysctl', name: 'vm.nr_overcommit_hugepages', value: '2' }).ok).toBe(true);
+    expect(s.state.knobs.nrOvercommitHugepages).toBe(2);
+  });
+
   it('maps the sysctl and sysfs spellings to the same command', () => {
     expect(hugepagesCommandFromPath('vm.nr_hugepages', '8')).toEqual({ kind: 'hugepages', sizeBytes: 0n, count: 8 });
     expect(hugepagesCommandFromPath('/sys/devices/system/node/node1/hugepages/hugepages-1048576kB/nr_hugepages', '2')).toEqual({

@@ -4,6 +4,7 @@
  */
 import type { CommandHandlers, KernelCtx } from '../commands/registry.js';
 import { fail } from '../kernel/errno.js';
+import { onlineCommandHandlers } from '../hotplug/online-commands.js';
 import { hstateForSize, hugetlbBootPools, hugetlbInit, hugetlbUse, setMaxHugePages } from './pool.js';
 
 /** hugetlb_init + hugetlb_hstate_alloc_pages (called at the end of boot). */
@@ -12,13 +13,27 @@ export function hugetlbBoot(ctx: KernelCtx): void {
   hugetlbBootPools(ctx);
 }
 
+const nrHugepages = (ctx: KernelCtx, sizeBytes: bigint, count: number, node?: number) => {
+  const h = hstateForSize(ctx.state, sizeBytes);
+  if ('errno' in h) return fail(h.errno, h.why);
+  if (node !== undefined && !ctx.state.nodes.get(node)?.online) return fail('ENOENT', `/sys/devices/system/node/node${node} does not exist (node not online)`);
+  return setMaxHugePages(ctx, h.order, count, node ?? null);
+};
+
 export const hugetlbCommandHandlers: CommandHandlers = {
-  hugepages: (ctx, cmd) => {
-    const h = hstateForSize(ctx.state, cmd.sizeBytes);
-    if ('errno' in h) return fail(h.errno, h.why);
-    if (cmd.node !== undefined && !ctx.state.nodes.get(cmd.node)?.online)
-      return fail('ENOENT', `/sys/devices/system/node/node${cmd.node} does not exist (node not online)`);
-    return setMaxHugePages(ctx, h.order, cmd.count, cmd.node ?? null);
+  hugepages: (ctx, cmd) => nrHugepages(ctx, cmd.sizeBytes, cmd.count, cmd.node),
+  /**
+   * `vm.nr_hugepages` and the hugepages sysfs files are pool writes; every other name goes to the runtime-knob
+   * handler of hotplug/online-commands.ts.
+   */
+  sysctl: (ctx, cmd) => {
+    const c = hugepagesCommandFromPath(cmd.name, cmd.value);
+    if (c === null) {
+      const other = onlineCommandHandlers.sysctl;
+      return other ? other(ctx, cmd) : fail('ENOENT', `${cmd.name}: no such sysctl`);
+    }
+    if ('error' in c) return fail('EINVAL', c.error);
+    return nrHugepages(ctx, c.sizeBytes, c.count, c.node);
   },
   hugetlb_use: (ctx, cmd) => {
     const h = hstateForSize(ctx.state, cmd.sizeBytes);
