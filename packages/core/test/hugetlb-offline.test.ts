@@ -4,7 +4,8 @@
  * first), used ones migrated; a failed restore fails the offline with "failure to dissolve huge pages".
  */
 import { describe, expect, it } from 'vitest';
-import { createSimulator, hugetlbMeminfo, hugetlbState, type FaultConfig } from '../src/index.js';
+import { serializeEvent, type EventEnvelope } from '@memhp/events';
+import { createSimulator, hugetlbMeminfo, hugetlbState, replayState, type FaultConfig } from '../src/index.js';
 import { testBackend } from './support/test-backend.js';
 import { small, GiB, MiB } from './support/machines.js';
 
@@ -12,12 +13,18 @@ const M2 = 2n * MiB;
 const BLOCK = 32;
 
 /** 2 GiB boot on node 0 with HVO, plus a RAM-backed movable block at 4 GiB that takes the huge pages. */
+const logs = new WeakMap<object, EventEnvelope[]>();
 function machine(faults: FaultConfig = {}) {
-  const s = createSimulator({ config: small(2, '6.1', 'hugetlb_free_vmemmap=on'), backend: testBackend, checkInvariants: true, faults });
+  const events: EventEnvelope[] = [];
+  const s = createSimulator({ config: small(2, '6.1', 'hugetlb_free_vmemmap=on'), backend: testBackend, checkInvariants: true, faults, autoBoot: false });
+  s.bus.on('t', (e) => events.push(e));
+  s.boot();
+  logs.set(s, events);
   expect(s.exec({ kind: 'add_memory', node: 0, range: { startBytes: 4n * GiB, sizeBytes: 128n * MiB }, flags: [] }).ok).toBe(true);
   expect(s.exec({ kind: 'block_state', block: BLOCK, state: 'online_movable' }).ok).toBe(true);
   return s;
 }
+const replayed = (s: ReturnType<typeof machine>) => replayState(logs.get(s)!.map((e) => JSON.parse(serializeEvent(e)) as EventEnvelope), s.header());
 const inBlock = (pfn: number) => pfn >= BLOCK * 32768 && pfn < (BLOCK + 1) * 32768;
 
 describe('offlining a block with HugeTLB pages', () => {
@@ -44,6 +51,7 @@ describe('offlining a block with HugeTLB pages', () => {
     expect(s.state.blocks.get(BLOCK)?.state).toBe('online');
     // add_hugetlb_page(h, page, false): the page is back in the pool, still optimised, not surplus
     expect(hugetlbMeminfo(s.state)).toMatchObject({ HugePages_Total: 1, HugePages_Surp: 0 });
+    expect(replayed(s)).toEqual(s.state);
   });
 
   it('migrates an in-use page out of the block to a fresh page and then offlines', () => {
@@ -56,6 +64,7 @@ describe('offlining a block with HugeTLB pages', () => {
     expect(pages).toHaveLength(1);
     expect(pages[0]).toMatchObject({ inUse: true, zone: 'DMA32' });
     expect(inBlock(pages[0]!.headPfn)).toBe(false);
+    expect(replayed(s)).toEqual(s.state);
   });
 
   it('cannot finish when no migration target can be allocated: the kernel retries until a signal (-EINTR)', () => {
