@@ -9,8 +9,14 @@ import type { Frame, Sample } from './protocol.js';
 import { SampleSeries, cap, counters, drawBlocks, drawPmds, drawSections, type StateLike } from './project.js';
 
 export interface SessionOptions {
-  /** Events between snapshots (each snapshot is one deep copy of the state). */
+  /**
+   * Fixed number of events between snapshots. Without it the session adapts: a snapshot is taken when at least
+   * 2000 events and three times the last snapshot's copy time have passed, and at most `maxSnapshots` are kept
+   * (every other one is dropped when full), so a state of 50 000 memory blocks neither stalls the load on copies
+   * nor fills memory with them.
+   */
   snapshotEvery?: number;
+  maxSnapshots?: number;
   /** Largest number of sections / PMDs put in one frame. */
   maxDrawn?: number;
   onProgress?: (events: number, bytes: number) => void;
@@ -49,19 +55,29 @@ function summarize(e: Envelope): string {
   return s.length > 240 ? s.slice(0, 237) + '…' : s;
 }
 
-/**
- * Passes bytes through while recording where lines start: the offset of line `k * every + 1` for every k
- * (line 0 is the header, line n holds event seq n in a well-formed log).
- */
-function lineOffsetRecorder(every: number, offsets: Map<number, number>, onBytes: (n: number) => void): TransformStream<Uint8Array, Uint8Array> {
+/** Byte offset of the start of every line (line 0 = the header), in a growable typed array: 8 bytes a line. */
+class LineOffsets {
+  private a = new Float64Array(1024);
+  private n = 1; // line 0 starts at 0
+  add(offset: number): void {
+    if (this.n === this.a.length) {
+      const b = new Float64Array(this.a.length * 2);
+      b.set(this.a);
+      this.a = b;
+    }
+    this.a[this.n++] = offset;
+  }
+  get(line: number): number {
+    return line < this.n ? this.a[line]! : -1;
+  }
+}
+
+/** Passes bytes through while recording where every line starts. */
+function lineOffsetRecorder(offsets: LineOffsets, onBytes: (n: number) => void): TransformStream<Uint8Array, Uint8Array> {
   let pos = 0;
-  let line = 0;
   return new TransformStream({
     transform(chunk, ctl) {
-      for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) {
-        line++;
-        if (line % every === 1 || every === 1) offsets.set(line, pos + i + 1);
-      }
+      for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) offsets.add(pos + i + 1);
       pos += chunk.byteLength;
       onBytes(pos);
       ctl.enqueue(chunk);
@@ -84,25 +100,49 @@ function skipBytes(skip: number): TransformStream<Uint8Array, Uint8Array> {
   });
 }
 
-/** Splits a byte stream into lines (without the newline). */
-async function* splitLines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
+/** Splits a byte stream into lines (without the newline), each with the byte offset just past it. */
+async function* splitLines(stream: ReadableStream<Uint8Array>, start: number): AsyncGenerator<{ text: string; end: number }> {
   const dec = new TextDecoder();
   const reader = stream.getReader();
-  let carry = '';
+  let carry: Uint8Array = new Uint8Array(0);
+  let pos = start;
   try {
     while (true) {
       const { value, done } = await reader.read();
       if (done) break;
-      const text = carry + dec.decode(value, { stream: true });
-      const parts = text.split('\n');
-      carry = parts.pop() ?? '';
-      for (const p of parts) yield p;
+      let from = 0;
+      for (let i = value.indexOf(10); i !== -1; i = value.indexOf(10, from)) {
+        const piece = value.subarray(from, i);
+        const bytes = carry.length ? concat(carry, piece) : piece;
+        carry = new Uint8Array(0);
+        pos += bytes.length + 1;
+        yield { text: dec.decode(bytes), end: pos };
+        from = i + 1;
+      }
+      carry = concat(carry, value.subarray(from));
     }
-    carry += dec.decode();
-    if (carry) yield carry;
+    if (carry.length) yield { text: dec.decode(carry), end: pos + carry.length };
   } finally {
     reader.releaseLock();
   }
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  if (!a.length) return b.slice();
+  const c = new Uint8Array(a.length + b.length);
+  c.set(a);
+  c.set(b, a.length);
+  return c;
+}
+
+/** Where the session stands after its last frame: reused when the next frame is later (scrubbing forward). */
+interface Cursor {
+  seq: number;
+  state: StateLike;
+  hugetlb: HugetlbCounts;
+  /** Byte offset of the line after event `seq`. */
+  nextLineOffset: number;
+  event: Envelope | null;
 }
 
 export class LogSession {
@@ -110,8 +150,11 @@ export class LogSession {
   private snapshots: Snapshot[] = [];
   private lastSeq = 0;
   private gzip = false;
-  private readonly every: number;
+  private readonly every: number | null;
+  private readonly maxSnapshots: number;
   private readonly maxDrawn: number;
+  private offsets = new LineOffsets();
+  private cursor: Cursor | null = null;
   private catalogue: ReturnType<ViewerApi['core']['createCoreCatalogue']>;
 
   constructor(
@@ -120,7 +163,8 @@ export class LogSession {
     private readonly name: string,
     private readonly opts: SessionOptions = {},
   ) {
-    this.every = Math.max(1, opts.snapshotEvery ?? 5000);
+    this.every = opts.snapshotEvery ? Math.max(1, opts.snapshotEvery) : null;
+    this.maxSnapshots = Math.max(4, opts.maxSnapshots ?? 48);
     this.maxDrawn = opts.maxDrawn ?? 4096;
     this.catalogue = api.core.createCoreCatalogue();
   }
@@ -130,37 +174,58 @@ export class LogSession {
     return this.gzip ? s.pipeThrough(new DecompressionStream('gzip') as unknown as TransformStream<Uint8Array, Uint8Array>) : s;
   }
 
+  /** Deep-copies the state into a snapshot and says how long that took (the adaptive policy's input). */
+  private snapshot(seq: number, state: StateLike, hugetlb: HugetlbCounts): number {
+    const t0 = performance.now();
+    this.snapshots.push({ seq, state: this.api.clone(state), hugetlb: { ...hugetlb }, nextLineOffset: this.offsets.get(seq + 1) });
+    if (this.snapshots.length > this.maxSnapshots) {
+      // Thin out: keep the first (seq 0), every other one, and the newest.
+      const last = this.snapshots.length - 1;
+      this.snapshots = this.snapshots.filter((_, i) => i === 0 || i === last || i % 2 === 0);
+    }
+    return performance.now() - t0;
+  }
+
   /** The single full pass: header, fold, snapshots, counter samples. */
   async load(): Promise<{ header: HeaderLike; lastSeq: number; samples: Sample[]; snapshots: number }> {
     this.gzip = await isGzip(this.blob);
-    const offsets = new Map<number, number>();
+    this.offsets = new LineOffsets();
+    this.cursor = null;
     let bytes = 0;
-    const stream = (await this.rawStream()).pipeThrough(lineOffsetRecorder(this.every, offsets, (n) => (bytes = n)));
+    const stream = (await this.rawStream()).pipeThrough(lineOffsetRecorder(this.offsets, (n) => (bytes = n)));
     const reader = this.api.events.readLogStream(stream, { file: this.name, catalogue: this.catalogue });
     const header = await reader.header();
     this.header = header;
     let state = this.api.core.initialStateFromHeader(header);
     const hugetlb: HugetlbCounts = { optimized: 0, skipped: 0, restored: 0 };
     const series = new SampleSeries(2000);
-    this.snapshots = [{ seq: 0, state: this.api.clone(state), hugetlb: { ...hugetlb }, nextLineOffset: offsets.get(1) ?? -1 }];
+    this.snapshots = [];
+    let cloneMs = this.snapshot(0, state, hugetlb);
     series.push(0, counters(state, this.api.views));
     let seq = 0;
+    let sinceSeq = 0;
+    let sinceT = performance.now();
+    let lastEvent: Envelope | null = null;
     for await (const e of reader.events()) {
       state = this.api.core.evolve(state, e);
       seq = e.seq;
+      lastEvent = e;
       countHugetlb(hugetlb, e.type);
       if (series.wants(seq)) series.push(seq, counters(state, this.api.views));
-      if (seq % this.every === 0) {
-        this.snapshots.push({ seq, state: this.api.clone(state), hugetlb: { ...hugetlb }, nextLineOffset: offsets.get(seq + 1) ?? -1 });
+      const due = this.every
+        ? seq % this.every === 0
+        : seq - sinceSeq >= 2000 && performance.now() - sinceT >= 3 * cloneMs;
+      if (due) {
+        cloneMs = this.snapshot(seq, state, hugetlb);
+        sinceSeq = seq;
+        sinceT = performance.now();
         this.opts.onProgress?.(seq, bytes);
       }
     }
     this.lastSeq = seq;
     series.push(seq, counters(state, this.api.views));
-    // Keep the final state too, so the last frame (the one a user looks at first) costs nothing.
-    if (this.snapshots[this.snapshots.length - 1]!.seq !== seq) {
-      this.snapshots.push({ seq, state: this.api.clone(state), hugetlb: { ...hugetlb }, nextLineOffset: -1 });
-    }
+    // The final state becomes the cursor, so the first frame (the last event) costs no copy and no replay.
+    this.cursor = { seq, state, hugetlb: { ...hugetlb }, nextLineOffset: this.offsets.get(seq + 1), event: lastEvent };
     return { header, lastSeq: seq, samples: series.toArray(), snapshots: this.snapshots.length };
   }
 
@@ -168,24 +233,28 @@ export class LogSession {
   async frameAt(target: number): Promise<Frame> {
     if (!this.header) throw new Error('log not loaded');
     const want = Math.max(0, Math.min(Math.floor(target), this.lastSeq));
-    let snap = this.snapshots[0]!;
-    for (const s of this.snapshots) if (s.seq <= want) snap = s;
-    let state = this.api.clone(snap.state);
-    const hugetlb = { ...snap.hugetlb };
-    let event: Envelope | null = null;
-    if (snap.seq < want || (want > 0 && snap.seq === want)) {
-      // Replay forward from the snapshot's offset; when the snapshot is the target we still read its event
-      // so the frame can say what happened at that step.
-      const from = snap.seq === want ? this.snapshotBefore(want) : snap;
-      if (from !== snap) {
-        state = this.api.clone(from.state);
-        Object.assign(hugetlb, from.hugetlb);
-      }
-      event = await this.replayRange(from, want, (e) => {
+    // Start from the latest point at or before the event before `want` (so that event itself is replayed and the
+    // frame can say what happened): the cursor if it is there and no farther than the nearest snapshot.
+    const need = Math.max(0, want - 1);
+    const snap = this.snapshotBefore(need + 1);
+    const c = this.cursor;
+    let from: Cursor;
+    if (c && c.seq <= need && c.seq >= snap.seq && c.nextLineOffset >= 0) from = c;
+    else if (c && c.seq === want && want > 0 && c.event) from = c;
+    else from = { seq: snap.seq, state: this.api.clone(snap.state), hugetlb: { ...snap.hugetlb }, nextLineOffset: snap.nextLineOffset, event: null };
+    let state = from.state;
+    const hugetlb = from.hugetlb;
+    let event = from.seq === want ? from.event : null;
+    let offset = from.nextLineOffset;
+    if (from.seq < want) {
+      const r = await this.replayRange(from.seq, from.nextLineOffset, want, (e) => {
         state = this.api.core.evolve(state, e);
         countHugetlb(hugetlb, e.type);
       });
+      event = r.last;
+      offset = r.nextLineOffset;
     }
+    this.cursor = { seq: want, state, hugetlb, nextLineOffset: offset, event };
     const sections = cap(drawSections(state), this.maxDrawn);
     const pm = drawPmds(state);
     const pmds = cap(pm.pmds, this.maxDrawn);
@@ -199,7 +268,7 @@ export class LogSession {
       pmds: pmds.items,
       pmdCounts: pm.counts,
       counters: counters(state, this.api.views),
-      hugetlb,
+      hugetlb: { ...hugetlb },
     };
   }
 
@@ -209,31 +278,29 @@ export class LogSession {
     return best;
   }
 
-  /** Applies events (from.seq, to] read from the log at the snapshot's line offset; returns the last one. */
-  private async replayRange(from: Snapshot, to: number, apply: (e: Envelope) => void): Promise<Envelope | null> {
-    if (to <= from.seq) return null;
-    let stream: ReadableStream<Uint8Array>;
-    let line: number;
-    if (from.nextLineOffset >= 0) {
-      stream = this.gzip
-        ? (await this.rawStream()).pipeThrough(skipBytes(from.nextLineOffset))
-        : (this.blob.slice(from.nextLineOffset).stream() as ReadableStream<Uint8Array>);
-      line = from.seq + 1;
-    } else {
-      stream = await this.rawStream();
-      line = 0;
-    }
+  /**
+   * Applies events (fromSeq, to] read from the log starting at byte `offset` (the line after event fromSeq; −1 =
+   * unknown, read from the top). Returns the last event applied and the offset of the line after it.
+   */
+  private async replayRange(fromSeq: number, offset: number, to: number, apply: (e: Envelope) => void): Promise<{ last: Envelope | null; nextLineOffset: number }> {
+    const start = offset >= 0 ? offset : 0;
+    const stream = this.gzip
+      ? (await this.rawStream()).pipeThrough(skipBytes(start))
+      : (this.blob.slice(start).stream() as ReadableStream<Uint8Array>);
+    let line = offset >= 0 ? fromSeq + 1 : 0;
     let last: Envelope | null = null;
-    for await (const text of splitLines(stream)) {
+    let next = -1;
+    for await (const { text, end } of splitLines(stream, start)) {
       const lineNo = line++;
-      if (lineNo === 0 && from.nextLineOffset < 0) continue; // the header
+      if (offset < 0 && lineNo === 0) continue; // the header
       if (text.trim() === '') continue;
       const e = this.catalogue.upcast(this.api.events.parseEventLine(text, { file: this.name, line: lineNo + 1 }, this.catalogue));
-      if (e.seq <= from.seq) continue;
+      if (e.seq <= fromSeq) continue;
       apply(e);
       last = e;
+      next = end;
       if (e.seq >= to) break;
     }
-    return last;
+    return { last, nextLineOffset: next };
   }
 }
