@@ -76,4 +76,20 @@ describe('offlining a block with HugeTLB pages', () => {
     expect(r).toMatchObject({ ok: false, errno: 'EINTR' });
     expect(s.state.blocks.get(BLOCK)?.state).toBe('online');
   });
+
+  it('removes the block afterwards: the split vmemmap PMD is freed page by page with its PTE table, MemFree is back', () => {
+    const s = createSimulator({ config: small(2, '6.18', 'hugetlb_free_vmemmap=1'), backend: testBackend, checkInvariants: true });
+    const free0 = s.state.counters.nrFreePages;
+    const range = { startBytes: 4n * GiB, sizeBytes: 128n * MiB };
+    s.exec({ kind: 'add_memory', node: 0, range, flags: [] });
+    s.exec({ kind: 'block_state', block: BLOCK, state: 'online_movable' });
+    s.exec({ kind: 'hugepages', sizeBytes: M2, count: 3 });
+    // the block's vmemmap leaf (from the buddy) was split for HVO
+    expect(s.state.vmemmap.pmds.get(Number((0xffffea0000000000n + BigInt(BLOCK * 32768 * 64)) >> 21n))?.kind).toBe('table');
+    expect(s.exec({ kind: 'block_state', block: BLOCK, state: 'offline' }).ok).toBe(true);
+    expect(s.exec({ kind: 'remove_memory', range }).ok).toBe(true);
+    // every page the add, the pool, HVO and its restores took is back (DOMAIN.md §9.2 "remove … +2048 kB")
+    expect(s.state.counters.nrFreePages).toBe(free0);
+    expect(s.state.counters.vmemmapBuddyPages).toBe(0);
+  });
 });
