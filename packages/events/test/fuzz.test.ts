@@ -5,7 +5,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { LogError, readLogStream, type EventEnvelope } from '@memhp/events';
 import { openLogReader } from '@memhp/events/node';
-import { logLines, tempDir, testCatalogue } from './helpers.js';
+import { logLines, testCatalogue } from './helpers.js';
+import { tempDir } from './tmp.js';
 
 const MAX_LINE = 4096;
 const base = logLines(40);
@@ -123,8 +124,9 @@ describe('fuzz: mutated logs', () => {
     expect(Object.getOwnPropertyNames(Object.prototype).sort()).toEqual(protoBefore);
   }, 60_000);
 
+  const dir = tempDir();
+
   it('the gzip reader yields valid events or throws LogError for mutated compressed bytes', async () => {
-    const dir = tempDir();
     const gz = gzipSync(Buffer.from(base.join('\n') + '\n'));
     const gzMutation = fc.oneof(
       fc.record({ kind: fc.constant('flip' as const), at: fc.nat(), bit: fc.integer({ min: 0, max: 7 }) }),

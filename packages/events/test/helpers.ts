@@ -1,5 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { Type } from '@sinclair/typebox';
@@ -110,10 +109,6 @@ export function sampleEvent(seq: number): EventEnvelope {
 
 export function sampleEvents(n: number): EventEnvelope[] {
   return Array.from({ length: n }, (_, i) => sampleEvent(i + 1));
-}
-
-export function tempDir(): string {
-  return mkdtempSync(join(tmpdir(), 'memhp-events-'));
 }
 
 /** A log as text lines: header then events (no trailing processing). */

@@ -4,7 +4,8 @@ import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { LogError, readLogStream, serializeEvent, serializeHeader, type EventEnvelope } from '@memhp/events';
 import { openLogReader } from '@memhp/events/node';
-import { logLines, sampleEvent, tempDir, testCatalogue, testHeader, writeLog } from './helpers.js';
+import { logLines, sampleEvent, testCatalogue, testHeader, writeLog } from './helpers.js';
+import { tempDir } from './tmp.js';
 
 interface Outcome {
   events: EventEnvelope[];

@@ -14,7 +14,8 @@ import {
   stateAt,
   writeLogIndex,
 } from '@memhp/events/node';
-import { sampleEvents, tempDir, testCatalogue, testHeader } from './helpers.js';
+import { sampleEvents, testCatalogue, testHeader } from './helpers.js';
+import { tempDir } from './tmp.js';
 
 /** A toy state: present sections and a running digest of every event folded. */
 interface Toy {

@@ -7,7 +7,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { EventBus, EventEncoder, serializeEvent, serializeHeader, type EventEnvelope, type LogError } from '@memhp/events';
 import { openLogReader, openLogWriter } from '@memhp/events/node';
-import { sampleEvents, tempDir, testCatalogue, testHeader } from './helpers.js';
+import { sampleEvents, testCatalogue, testHeader } from './helpers.js';
+import { tempDir } from './tmp.js';
 
 const dir = tempDir();
 
