@@ -30,7 +30,7 @@ import {
 import type { EventBus, EventEnvelope, LogHeader, LogReader } from '@memhp/events';
 import { openLogReader, openLogWriter, type LogWriter } from '@memhp/events/node';
 import type { FaultConfig } from './scenario/load.js';
-import { UserError } from './errors.js';
+import { UserError, type Location } from './errors.js';
 import { VERSION } from './version.js';
 
 export type Envelope = EventEnvelope;
@@ -46,7 +46,14 @@ export interface Simulator {
 }
 
 /** core's createSimulator, created without booting so a writer can attach first. */
-export function createSimulator(opts: { machine: MachineConfig; backend: ArchBackend; seed: number; faults: FaultConfig }): Simulator {
+export function createSimulator(opts: {
+  machine: MachineConfig;
+  backend: ArchBackend;
+  seed: number;
+  faults: FaultConfig;
+  /** Where to point errors core finds in the machine: the command line, or the machine as a whole. */
+  where?: { cmdline: Location; machine: Location };
+}): Simulator {
   let sim: ReturnType<typeof coreCreateSimulator>;
   try {
     sim = coreCreateSimulator({
@@ -62,13 +69,14 @@ export function createSimulator(opts: { machine: MachineConfig; backend: ArchBac
     });
   } catch (e) {
     // Core rejects a machine it cannot build (bad cmdline, unaligned ranges …) with a worded error.
-    throw new UserError((e as Error).message);
+    const err = e as Error;
+    throw new UserError(err.message, (err.name === 'CmdlineError' ? opts.where?.cmdline : opts.where?.machine) ?? {});
   }
   return {
     bus: sim.bus,
     boot: () => {
       const r = sim.boot();
-      if (!r.ok) throw new UserError(`the machine does not boot: -${r.errno} (${r.why})`);
+      if (!r.ok) throw new UserError(`the machine does not boot: -${r.errno} (${r.why})`, opts.where?.machine ?? {});
     },
     execute: (c) => sim.exec(c),
     state: () => sim.state,

@@ -26,6 +26,7 @@ const CASES = {
   missingLog: ['replay', 'no/such/run.ndjson'],
   badArchModule: ['--arch-module', './no/such/backend.js', 'archs'],
   badReport: ['replay', bad('syntax.yaml'), '--report', 'nonsense'],
+  badCmdline: ['run', bad('bad-cmdline.yaml')],
 } as const;
 
 /** These run as real processes (exit status, stderr of the actual binary); the rest through the same main(). */
@@ -121,6 +122,11 @@ describe('memhp as a process', () => {
   it('rejects an unknown report before reading anything, exit 2', () => {
     expect(r('badReport').code).toBe(2);
     expect(r('badReport').stderr).toMatch(/field --report: unknown report "nonsense"/);
+  });
+
+  it('names the scenario line of a kernel parameter core refuses, with the allowed values, exit 2', () => {
+    expect(r('badCmdline').code).toBe(2);
+    expect(r('badCmdline').stderr).toMatch(/bad-cmdline\.yaml:4:12: field machine\.cmdline: kernel command line: "memory_hotplug\.memmap_on_memory=maybe": not a kernel boolean; allowed: /);
   });
 
   it('never shows a stack trace for bad input', () => {

@@ -88,7 +88,7 @@ export async function runScenario(file: string, o: RunOpts, registry: BackendReg
   const sc: LoadedScenario = loadScenarioFile(file, { ...(o.kernel !== undefined ? { kernel: optKernel(o.kernel) } : {}), ...(seed !== undefined ? { seed } : {}) });
   const backend = registry.get(sc.arch.name, sc.arch.where);
   const machine = { ...sc.machine, arch: backend.id };
-  const sim = createSimulator({ machine, backend, seed: sc.faults.seed, faults: sc.faults });
+  const sim = createSimulator({ machine, backend, seed: sc.faults.seed, faults: sc.faults, where: sc.where });
   const summary = emptySummary();
   const sub = sim.bus.on('cli.summary', (e) => addEvent(summary, e));
   let writer: LogWriter | null = null;
@@ -97,7 +97,13 @@ export async function runScenario(file: string, o: RunOpts, registry: BackendReg
     writer.attach(sim.bus);
   }
   // The writer and the summary listen before boot, so the log starts with the boot events replay needs.
-  sim.boot();
+  try {
+    sim.boot();
+  } catch (e) {
+    sub.unsubscribe();
+    await writer?.close();
+    throw e;
+  }
   const total = sc.steps.reduce((n, s) => n + (s.kind === 'command' ? s.commands.length : 1), 0);
   const bar =
     !out.json && process.stderr.isTTY && total > 50

@@ -62,6 +62,8 @@ export interface LoadedScenario {
   readonly description?: string;
   /** The arch as written (resolve with the backend registry); its location for errors. */
   readonly arch: { readonly name: string; readonly where: Location };
+  /** Where machine.cmdline and machine are, for errors core finds when it builds the machine. */
+  readonly where: { readonly cmdline: Location; readonly machine: Location };
   readonly machine: MachineConfig;
   readonly faults: FaultConfig;
   readonly steps: readonly PlannedStep[];
@@ -179,6 +181,7 @@ export function loadScenario(file: string, text: string, opts: LoadOptions = {})
     ...(typeof top.name === 'string' ? { name: top.name } : {}),
     ...(typeof top.description === 'string' ? { description: top.description } : {}),
     arch: { name: m.arch as string, where: ctx.where(['machine', 'arch']) },
+    where: { cmdline: ctx.where(m.cmdline === undefined ? ['machine'] : ['machine', 'cmdline']), machine: ctx.where(['machine']) },
     machine,
     faults,
     steps,
