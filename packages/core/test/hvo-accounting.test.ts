@@ -101,6 +101,8 @@ describe('restore when a page leaves the pool (DOMAIN.md §6.4)', () => {
     expect(r.ok).toBe(true);
     expect(hugetlbMeminfo(s.state)).toMatchObject({ HugePages_Total: 1, HugePages_Free: 1, HugePages_Surp: 1 });
     expect(hugetlbState(s.state).decisions.restoreFailed).toBe(1);
+    // the page is still optimised: 8 boot pages freed, 1 new head page (6.2+)
+    expect([...hugetlbState(s.state).pages.values()][0]).toMatchObject({ hvo: 'optimized', newHead: true, freedVmemmapPages: 7 });
   });
 });
 

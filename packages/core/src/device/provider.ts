@@ -8,7 +8,7 @@
  */
 import type { PgmapType } from '../api.js';
 import type { ErrnoName } from '../kernel/errno.js';
-import { alignDown, alignUp } from '../model/geometry.js';
+import { alignDown } from '../model/geometry.js';
 import type { MachineInfo } from '../model/state.js';
 import type { PgmapState, PgProt } from './state.js';
 
@@ -175,6 +175,3 @@ export function pmemNamespaceLayout(
     altmapFreeBytes: freeBytes,
   };
 }
-
-/** Number of whole pages in bytes, rounded up (for messages). */
-export const pagesUp = (machine: Readonly<MachineInfo>, bytes: bigint): number => alignUp(Number(bytes), machine.geometry.pageBytes) / machine.geometry.pageBytes;

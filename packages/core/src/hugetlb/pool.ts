@@ -12,7 +12,7 @@
 import type { ZoneName } from '../arch/backend.js';
 import type { KernelCtx } from '../commands/registry.js';
 import { fail, ok, type ErrnoName, type KResult } from '../kernel/errno.js';
-import { alignDown, pfnToBytes } from '../model/geometry.js';
+import { alignDown } from '../model/geometry.js';
 import type { ReadonlyMachineState } from '../model/state.js';
 import { hvoOptimize, hvoRestore } from './hvo.js';
 import { hugetlbState, usedLowerBound, type HstateState, type HugePageState } from './state.js';
@@ -209,7 +209,15 @@ function allocPoolHugePage(ctx: KernelCtx, hs: Readonly<HstateState>, allowed: r
 export function updateAndFreePage(ctx: KernelCtx, page: Readonly<HugePageState>, adjustSurplusOnFailure: boolean): 0 | ErrnoName {
   const g = ctx.machine.geometry;
   if (hvoRestore(ctx, page) !== 0) {
-    ctx.emitOther('hugetlb.add_back', { order: page.order, headPfn: page.headPfn, nid: page.nid, zone: page.zone, adjustSurplus: adjustSurplusOnFailure });
+    ctx.emitOther('hugetlb.add_back', {
+      order: page.order,
+      headPfn: page.headPfn,
+      nid: page.nid,
+      zone: page.zone,
+      adjustSurplus: adjustSurplusOnFailure,
+      newHead: page.newHead,
+      freedVmemmapPages: page.freedVmemmapPages,
+    });
     return 'ENOMEM';
   }
   ctx.emitOther('hugetlb.free', { order: page.order, headPfn: page.headPfn, nid: page.nid });
@@ -358,6 +366,3 @@ export function hugetlbUse(ctx: KernelCtx, order: number, pages: number, nid: nu
   }
   return ok();
 }
-
-/** Bytes of a huge page of an order. */
-export const hugePageBytes = (s: ReadonlyMachineState, order: number): bigint => pfnToBytes(s.machine.geometry, 2 ** order);

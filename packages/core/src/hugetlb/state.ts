@@ -164,7 +164,16 @@ export const hugetlbEventDefs = {
   'hugetlb.add_back': ev(
     'hugetlb.add_back',
     'add_hugetlb_page: a page whose vmemmap could not be restored goes back on the free list (as surplus when adjustSurplus).',
-    Type.Object({ order: Order, headPfn: Pfn, nid: Nid, zone: ZoneNameT, adjustSurplus: Type.Boolean() }),
+    Type.Object({
+      order: Order,
+      headPfn: Pfn,
+      nid: Nid,
+      zone: ZoneNameT,
+      adjustSurplus: Type.Boolean(),
+      /** The page comes back as it left: still optimised, with the same head page and freed vmemmap. */
+      newHead: Type.Boolean(),
+      freedVmemmapPages: Count,
+    }),
   ),
   'hugetlb.free': ev(
     'hugetlb.free',
@@ -374,7 +383,7 @@ const appliers: { [T in HugetlbEventType]: A<T> } = {
   'hugetlb.add_back': (s, p, e) => {
     const h = mut(s);
     // The vmemmap is still optimised: the page comes back exactly as it left, minus the restore.
-    join(h, { headPfn: p.headPfn, order: p.order, nid: p.nid, zone: p.zone, inUse: false, enqueuedSeq: e.seq, hvo: 'optimized', newHead: false, freedVmemmapPages: 0 });
+    join(h, { headPfn: p.headPfn, order: p.order, nid: p.nid, zone: p.zone, inUse: false, enqueuedSeq: e.seq, hvo: 'optimized', newHead: p.newHead, freedVmemmapPages: p.freedVmemmapPages });
     const hs = h.hstates.get(p.order);
     if (hs && p.adjustSurplus) bump(hs.surplus, p.nid, 1);
   },
