@@ -119,3 +119,28 @@ describe('scenario files', () => {
     for (const f of examples) expect(Value.Check(scenarioSchema, parse(readFileSync(join(EXAMPLES, f), 'utf8')))).toBe(true);
   });
 });
+
+describe('any input', () => {
+  it('either loads or fails with a located UserError, never a crash (random steps and machine fields)', async () => {
+    const fc = (await import('fast-check')).default;
+    const { stringify } = await import('yaml');
+    const { STEP_KINDS } = await import('../src/scenario/schema.js');
+    const value = fc.oneof(fc.jsonValue({ maxDepth: 2 }), fc.constantFrom('128M', '0x1000', '32-39', 'online_movable', 'EEXIST', '+512', '1.5G'));
+    const step = fc.oneof(
+      fc.record({ kind: fc.constantFrom(...STEP_KINDS), body: fc.dictionary(fc.constantFrom('id', 'node', 'start', 'size', 'blocks', 'type', 'count', 'errno', 'meminfo', 'flags', 'requested'), value, { maxKeys: 4 }) }).map((x) => ({ [x.kind]: x.body })),
+      value,
+    );
+    fc.assert(
+      fc.property(fc.array(step, { maxLength: 5 }), fc.option(value), (steps, kernel) => {
+        const doc = { memhp: 1, machine: { arch: 'x86_64', ...(kernel === null ? {} : { kernel }), nodes: [{ id: 0 }] }, steps };
+        try {
+          loadScenario('r.yaml', stringify(doc));
+        } catch (e) {
+          expect(e).toBeInstanceOf(UserError);
+          expect((e as Error).message).toMatch(/^r\.yaml:\d+:\d+: /);
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
