@@ -9,7 +9,7 @@
  *   pnpm --filter @memhp/core bench -- --sizes 1,4
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -118,43 +118,50 @@ async function child(tib: number, mode: Mode): Promise<ChildResult> {
   };
 }
 
-function parent(sizes: number[], modes: Mode[]): void {
-  const self = fileURLToPath(import.meta.url);
-  const rows: ChildResult[] = [];
-  for (const tib of sizes) {
-    for (const mode of modes) {
-      const out = execFileSync(process.execPath, ['--import', 'tsx', '--conditions=@memhp/source', '--max-old-space-size=3072', self, '--child', String(tib), mode], {
-        encoding: 'utf8',
-        stdio: ['ignore', 'pipe', 'inherit'],
-      });
-      const r = JSON.parse(out.trim().split('\n').at(-1)!) as ChildResult;
-      rows.push(r);
-      const s = r.seconds;
-      console.log(
-        `${String(tib).padStart(2)} TiB ${mode.padEnd(5)} ${String(r.blocks).padStart(7)} blocks ${String(r.events).padStart(9)} events ` +
-          `cpu ${r.cpuSeconds.total.toFixed(2)} s, wall ${s.total.toFixed(2)} s (add ${s.add.toFixed(2)}, online ${s.online.toFixed(2)}, offline ${s.offline.toFixed(2)}, remove ${s.remove.toFixed(2)}) ` +
-          `peak RSS ${r.peakRssMiB.toFixed(0)} MiB, ${(r.events / s.total / 1e6).toFixed(2)} M events/s, failures ${r.failures}` +
-          (r.logBytes !== null ? `, log ${(r.logBytes / 2 ** 20).toFixed(0)} MiB` : ''),
-      );
+function describeRow(r: ChildResult): string {
+  const s = r.seconds;
+  return (
+    `${String(r.tib).padStart(2)} TiB ${r.mode.padEnd(5)} ${String(r.blocks).padStart(7)} blocks ${String(r.events).padStart(9)} events ` +
+    `cpu ${r.cpuSeconds.total.toFixed(2)} s, wall ${s.total.toFixed(2)} s (add ${s.add.toFixed(2)}, online ${s.online.toFixed(2)}, offline ${s.offline.toFixed(2)}, remove ${s.remove.toFixed(2)}) ` +
+    `peak RSS ${r.peakRssMiB.toFixed(0)} MiB, ${(r.events / r.cpuSeconds.total / 1e6).toFixed(2)} M events per CPU second, failures ${r.failures}` +
+    (r.logBytes !== null ? `, log ${(r.logBytes / 2 ** 20).toFixed(0)} MiB` : '')
+  );
+}
+
+/** Rows of earlier runs are kept unless re-measured, so sizes can be run separately (`--sizes 64 --modes log`). */
+function writeResults(file: string, fresh: ChildResult[]): void {
+  let rows: ChildResult[] = [];
+  if (existsSync(file)) {
+    try {
+      rows = (JSON.parse(readFileSync(file, 'utf8')) as { rows?: ChildResult[] }).rows?.filter((r) => r.cpuSeconds !== undefined) ?? [];
+    } catch {
+      rows = [];
     }
   }
+  for (const r of fresh) rows = [...rows.filter((x) => !(x.tib === r.tib && x.mode === r.mode)), r];
+  rows.sort((x, y) => x.tib - y.tib || x.mode.localeCompare(y.mode));
   const by = (tib: number, mode: Mode) => rows.find((r) => r.tib === tib && r.mode === mode);
-  const ratios = sizes.map((tib) => ({
-    tib,
-    countOverNone: by(tib, 'count') && by(tib, 'none') ? by(tib, 'count')!.cpuSeconds.total / by(tib, 'none')!.cpuSeconds.total : null,
-    logOverNone: by(tib, 'log') && by(tib, 'none') ? by(tib, 'log')!.cpuSeconds.total / by(tib, 'none')!.cpuSeconds.total : null,
-  }));
-  for (const r of ratios) {
-    console.log(`${r.tib} TiB: count/none ${r.countOverNone?.toFixed(2) ?? '-'}×, log/none ${r.logOverNone?.toFixed(2) ?? '-'}×`);
-  }
-  const none = sizes.map((tib) => by(tib, 'none')).filter((r): r is ChildResult => !!r);
-  const perBlockUs = none.map((r) => ({ tib: r.tib, cpuUsPerBlock: (r.cpuSeconds.total * 1e6) / r.blocks, wallUsPerBlock: (r.seconds.total * 1e6) / r.blocks, rssMiB: r.peakRssMiB }));
-  for (const p of perBlockUs) {
-    console.log(`${p.tib} TiB: ${p.cpuUsPerBlock.toFixed(1)} µs CPU (${p.wallUsPerBlock.toFixed(1)} µs wall) per block for add+online+offline+remove, peak RSS ${p.rssMiB.toFixed(0)} MiB`);
-  }
-  const root = resolve(dirname(self), '../../..');
-  mkdirSync(join(root, 'bench-results'), { recursive: true });
-  const file = join(root, 'bench-results', 'core-scale.json');
+  const sizes = [...new Set(rows.map((r) => r.tib))];
+  const ratio = (tib: number, mode: Mode) => {
+    const a = by(tib, mode);
+    const b = by(tib, 'none');
+    return a && b ? a.cpuSeconds.total / b.cpuSeconds.total : null;
+  };
+  const ratios = sizes.map((tib) => ({ tib, countOverNone: ratio(tib, 'count'), logOverNone: ratio(tib, 'log') }));
+  const perBlockUs = rows
+    .filter((r) => r.mode === 'none')
+    .map((r) => ({
+      tib: r.tib,
+      cpuUsPerBlock: (r.cpuSeconds.total * 1e6) / r.blocks,
+      wallUsPerBlock: (r.seconds.total * 1e6) / r.blocks,
+      cpuUsPerBlockByPhase: {
+        add: (r.cpuSeconds.add * 1e6) / r.blocks,
+        online: (r.cpuSeconds.online * 1e6) / r.blocks,
+        offline: (r.cpuSeconds.offline * 1e6) / r.blocks,
+        remove: (r.cpuSeconds.remove * 1e6) / r.blocks,
+      },
+      rssMiB: r.peakRssMiB,
+    }));
   writeFileSync(
     file,
     JSON.stringify(
@@ -162,8 +169,8 @@ function parent(sizes: number[], modes: Mode[]): void {
         bench: 'core-scale',
         machine: 'test-x86 (x86-64-like), 4K pages, 5-level paging, 64 GiB boot, 128 MiB blocks, kernel 6.18, memmap_on_memory=1',
         node: process.version,
-        note: 'ratios and per-block figures use CPU time (user+system) of each child: wall time on this shared 2-core machine varies with other work',
         date: new Date().toISOString(),
+        note: 'ratios and per-block figures use CPU time (user+system, all threads) of each child: wall time on this shared 2-core machine varies with other work',
         targets: { seconds64TiB: 15, peakRssMiB64TiB: 1536, recordingRatio: 1.3 },
         rows,
         ratios,
@@ -173,6 +180,31 @@ function parent(sizes: number[], modes: Mode[]): void {
       2,
     ) + '\n',
   );
+}
+
+function parent(sizes: number[], modes: Mode[]): void {
+  const self = fileURLToPath(import.meta.url);
+  const root = resolve(dirname(self), '../../..');
+  mkdirSync(join(root, 'bench-results'), { recursive: true });
+  const file = join(root, 'bench-results', 'core-scale.json');
+  const fresh: ChildResult[] = [];
+  for (const tib of sizes) {
+    for (const mode of modes) {
+      const out = execFileSync(process.execPath, ['--import', 'tsx', '--conditions=@memhp/source', '--max-old-space-size=3072', self, '--child', String(tib), mode], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      const r = JSON.parse(out.trim().split('\n').at(-1)!) as ChildResult;
+      fresh.push(r);
+      console.log(describeRow(r));
+      writeResults(file, fresh);
+    }
+  }
+  const all = JSON.parse(readFileSync(file, 'utf8')) as { ratios: Array<{ tib: number; countOverNone: number | null; logOverNone: number | null }>; perBlockUs: Array<{ tib: number; cpuUsPerBlock: number; wallUsPerBlock: number; rssMiB: number }> };
+  for (const r of all.ratios) console.log(`${r.tib} TiB: count/none ${r.countOverNone?.toFixed(2) ?? '-'}×, log/none ${r.logOverNone?.toFixed(2) ?? '-'}× (CPU)`);
+  for (const p of all.perBlockUs) {
+    console.log(`${p.tib} TiB: ${p.cpuUsPerBlock.toFixed(1)} µs CPU (${p.wallUsPerBlock.toFixed(1)} µs wall) per block for add+online+offline+remove, peak RSS ${p.rssMiB.toFixed(0)} MiB`);
+  }
   console.log(`wrote ${file}`);
 }
 
