@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { DEFAULT_KERNEL, type ArchBackend, type ArchConfig } from '@memhp/core';
 import { examples } from '../program.js';
+import { UserError } from '../errors.js';
 import { archConfigFrom, env, optKernel } from './common.js';
 import { formatSize } from '../parse/size.js';
 import { printJson, table, paint } from '../render/output.js';
@@ -100,10 +101,7 @@ export function registerInfo(program: Command): void {
       let list = cat.jsonSchemas();
       if (o.type) {
         list = list.filter((e) => e.type === o.type);
-        if (list.length === 0) {
-          const { UserError } = await import('../errors.js');
-          throw new UserError(`no event type "${o.type}"; see memhp events`, { field: '--type' });
-        }
+        if (list.length === 0) throw new UserError(`no event type "${o.type}"; see memhp events`, { field: '--type' });
       }
       if (out.json) return printJson(out, { events: list });
       out.line(
