@@ -40,7 +40,7 @@ async function main(): Promise<void> {
   const yaml = join(work, 'big.yaml');
   const log = join(work, 'big.ndjson');
   const gz = log + '.gz';
-  writeFileSync(yaml, scenario);
+  if (!existsSync(yaml) || readFileSync(yaml, 'utf8') !== scenario) writeFileSync(yaml, scenario);
   if (!existsSync(log) || statSync(log).mtimeMs < statSync(yaml).mtimeMs - 1000 || process.argv.includes('--regen')) {
     const t0 = performance.now();
     const r = spawnSync(process.execPath, [join(repo, 'packages/cli/dist/bin.js'), 'run', yaml, '-o', log], { stdio: ['ignore', 'ignore', 'inherit'] });

@@ -41,10 +41,10 @@ interface ExampleEntry {
 }
 
 /** `memhp replay --json` from source (what `pnpm memhp` runs): the numbers the viewer must show. */
-function replayJson(log: string, report: 'meminfo' | 'vmstat' | 'sections' | 'blocks', at: number): Record<string, unknown> {
+function replayJson(log: string, report: 'summary' | 'meminfo' | 'vmstat' | 'sections' | 'blocks', at?: number): Record<string, unknown> {
   const r = spawnSync(
     process.execPath,
-    ['--conditions=@memhp/source', '--import', 'tsx', join(repo, 'packages/cli/src/bin.ts'), 'replay', log, '--report', report, '--at', String(at), '--json'],
+    ['--conditions=@memhp/source', '--import', 'tsx', join(repo, 'packages/cli/src/bin.ts'), 'replay', log, '--report', report, ...(at === undefined ? [] : ['--at', String(at)]), '--json'],
     { cwd: repo, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } },
   );
   if (r.status !== 0) throw new Error(`memhp replay failed (${r.status}): ${r.stderr}`);
@@ -161,6 +161,23 @@ describe('the documentation site in Chromium', () => {
     await page.screenshot({ path: join(results, 'viewer-scrubbed.png'), fullPage: true });
     expect(pageErrors).toEqual([]);
   }, 120_000);
+
+  it('shows HugeTLB pages optimised and skipped as memhp replay summarises them (seed 001: HVO beside memmap_on_memory)', async () => {
+    const file = '001-hvo-self-hosted.ndjson';
+    const log = join(dist, 'examples', file);
+    if (!existsSync(log)) return expect.fail(`${file} is not among the bundled examples`);
+    const summary = replayJson(log, 'summary').summary as { events: number; hvo: { hugepagesOptimized: number; hugepagesSkipped: number } };
+    await page.goto(`${server.url}/viewer.html`);
+    await page.getByTestId('viewer-examples').selectOption(file);
+    await page.getByTestId('viewer-load-example').click();
+    await page.waitForSelector('[data-testid="viewer-root"][data-state="ready"]', { timeout: 60_000 });
+    await waitForFrame(summary.events);
+    // VmemmapSelfHosted pages are skipped, the others optimised (DOMAIN.md §5.4, §6.3 rule 5)
+    expect(await page.getByTestId('viewer-hugetlb').textContent()).toContain(
+      `${summary.hvo.hugepagesOptimized} optimised, ${summary.hvo.hugepagesSkipped} skipped`,
+    );
+    expect(summary.hvo.hugepagesOptimized + summary.hvo.hugepagesSkipped).toBeGreaterThan(0);
+  }, 60_000);
 
   it('opens a log from the file picker and reports a broken one with its line', async () => {
     await page.goto(`${server.url}/viewer.html`);
