@@ -3,7 +3,6 @@
  * add_memory_resource (6.1) with the 6.6 (altmap kept in the block, fallback instead of -EINVAL) and 6.8
  * (create_altmaps_and_memory_blocks: per-block altmaps) changes (DOMAIN.md §4.1–§4.3, §4.9, §5).
  */
-import type { Command } from '../api.js';
 import type { CommandHandlers, CommandOf, KernelCtx } from '../commands/registry.js';
 import { fail, ok, type ErrnoName, type KResult } from '../kernel/errno.js';
 import { pick } from '../kernel/version.js';
@@ -21,7 +20,7 @@ import type { AltmapState, MachineState } from '../model/state.js';
 import { archAddMemory, archRemoveMemory } from './arch-add-memory.js';
 import { createMemoryBlockDevices, removeMemoryBlockDevices } from './memory-block.js';
 import { mergeSystemRamResource, registerMemoryResource, releaseMemRegion } from './resource.js';
-import type { MhpFlag } from '../api.js';
+import type { MhpFlag, PhysRange } from '../api.js';
 
 /** Facts for mhp_supports_memmap_on_memory as this machine and its parameters give them. */
 export function memmapOnMemoryFactsOf(ctx: KernelCtx, requestBytes: bigint): MemmapOnMemoryFacts {
@@ -253,17 +252,20 @@ function autoOnline(ctx: KernelCtx, startPfn: number, nrPages: number): void {
   }
 }
 
+/** __add_memory's shape, shared with add_memory_driver_managed: claim the resource, add, release it on failure. */
+function addMemoryNamed(ctx: KernelCtx, nid: number, range: PhysRange, name: string, flags: readonly MhpFlag[]): KResult {
+  const f = checkFlags(ctx, flags);
+  if (!f.ok) return f;
+  const res = registerMemoryResource(ctx, range.startBytes, range.sizeBytes, name, { mergeable: flags.includes('merge_resource') });
+  if (!res.ok) return res;
+  const r = addMemoryResource(ctx, nid, res.id, range.startBytes, range.sizeBytes, flags);
+  if (!r.ok) releaseMemRegion(ctx, range.startBytes, range.sizeBytes);
+  return r;
+}
+
 /** __add_memory / add_memory(nid, start, size, flags): claim "System RAM", then add_memory_resource. */
 export function addMemory(ctx: KernelCtx, cmd: CommandOf<'add_memory'>): KResult {
-  const f = checkFlags(ctx, cmd.flags);
-  if (!f.ok) return f;
-  const res = registerMemoryResource(ctx, cmd.range.startBytes, cmd.range.sizeBytes, 'System RAM', {
-    mergeable: cmd.flags.includes('merge_resource'),
-  });
-  if (!res.ok) return res;
-  const r = addMemoryResource(ctx, cmd.node, res.id, cmd.range.startBytes, cmd.range.sizeBytes, cmd.flags);
-  if (!r.ok) releaseMemRegion(ctx, cmd.range.startBytes, cmd.range.sizeBytes);
-  return r;
+  return addMemoryNamed(ctx, cmd.node, cmd.range, 'System RAM', cmd.flags);
 }
 
 /** add_memory_driver_managed: the name must look like "System RAM (driver)" (-EINVAL), then as add_memory. */
@@ -272,15 +274,7 @@ export function addMemoryDriverManaged(ctx: KernelCtx, cmd: CommandOf<'add_memor
   if (!name.startsWith('System RAM (') || !name.endsWith(')')) {
     return fail('EINVAL', `resource name "${name}" is not of the form "System RAM (driver)"`);
   }
-  const f = checkFlags(ctx, cmd.flags);
-  if (!f.ok) return f;
-  const res = registerMemoryResource(ctx, cmd.range.startBytes, cmd.range.sizeBytes, name, {
-    mergeable: cmd.flags.includes('merge_resource'),
-  });
-  if (!res.ok) return res;
-  const r = addMemoryResource(ctx, cmd.node, res.id, cmd.range.startBytes, cmd.range.sizeBytes, cmd.flags);
-  if (!r.ok) releaseMemRegion(ctx, cmd.range.startBytes, cmd.range.sizeBytes);
-  return r;
+  return addMemoryNamed(ctx, cmd.node, cmd.range, name, cmd.flags);
 }
 
 /** /sys/devices/system/memory/probe: one block-aligned block, no flags. */
@@ -307,4 +301,3 @@ export const addMemoryHandlers: CommandHandlers = {
   probe: probeMemory,
 };
 
-export type { Command };
