@@ -13,7 +13,7 @@ export * from './model/resources.js';
 export * from './commands/registry.js';
 export * from './commands/json.js';
 export * from './simulator.js';
-export { replayState, replayStateAsync } from './replay.js';
+export { replayState, replayStateAsync, initialState } from './replay.js';
 export * from './faults/injector.js';
 export * from './faults/sites.js';
 export * from './faults/rng.js';

@@ -7,7 +7,8 @@ import { createEvolve, type ApplierTable } from './model/evolve.js';
 import { initialStateFromHeader } from './model/machine.js';
 import type { MachineState } from './model/state.js';
 
-export { initialStateFromHeader as initialState } from './model/machine.js';
+/** The state before event 1 of a log (Emmett's initialState): the machine of the header, not yet booted. */
+export const initialState = (header: LogHeader): MachineState => initialStateFromHeader(header);
 
 /** Fold events (in seq order) into the state of the machine the header describes. */
 export function replayState(events: Iterable<EventEnvelope>, header: LogHeader, appliers: readonly ApplierTable[] = []): MachineState {

@@ -14,7 +14,7 @@ import type { KernelParams, RuntimeKnobs } from './params/types.js';
 import { createFaultInjector, type FaultConfig, type FaultInjector } from './faults/injector.js';
 import { createCoreCatalogue, type CoreEventType, type CorePayload } from './model/events.js';
 import { createEvolve, type ApplierTable } from './model/evolve.js';
-import { archConfigOf, buildMachineInfo, initialState, machineHeader } from './model/machine.js';
+import { archConfigOf, buildMachineInfo, createInitialState, machineHeader } from './model/machine.js';
 import type { MachineInfo, MachineState, ReadonlyMachineState } from './model/state.js';
 import { createCommandRegistry, unhandled, type CommandHandlers, type CommandRegistry, type KernelCtx } from './commands/registry.js';
 import { builtinCommandHandlers } from './commands/builtin.js';
@@ -88,7 +88,7 @@ export function createSimulator(opts: SimulatorOptions): Simulator {
     structPageBytes: config.structPageBytes,
     hvoCapable: machine.capabilities.hugetlbVmemmapOptimize,
   });
-  const state: MachineState = initialState(machine, params, knobs);
+  const state: MachineState = createInitialState(machine, params, knobs);
   const bus = opts.bus ?? new EventBus();
   const catalogue = createCoreCatalogue(opts.eventDefs ?? []);
   const evolve = createEvolve(opts.appliers ?? []);

@@ -72,7 +72,7 @@ export function buildMachineInfo(config: MachineConfig, backend: ArchBackend, pa
   };
 }
 
-export function initialState(machine: MachineInfo, params: KernelParams, knobs: RuntimeKnobs): MachineState {
+export function createInitialState(machine: MachineInfo, params: KernelParams, knobs: RuntimeKnobs): MachineState {
   return {
     machine,
     params,
@@ -168,5 +168,5 @@ export function machineFromHeader(h: LogHeader): { machine: MachineInfo; params:
 
 export function initialStateFromHeader(h: LogHeader): MachineState {
   const { machine, params, knobs } = machineFromHeader(h);
-  return initialState(machine, params, knobs);
+  return createInitialState(machine, params, knobs);
 }
