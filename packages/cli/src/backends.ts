@@ -1,15 +1,14 @@
 /**
  * Which architecture backends the CLI knows: the two built in (@memhp/arch-x86, @memhp/arch-arm64) plus any
- * module named with `--arch-module <path or package>` whose module exports `default` or `backend`. Core never
+ * module named with `--arch-module <file, directory or package>` whose module exports `default` or `backend`. Core never
  * imports a backend (ARCHITECTURE.md, Contracts); the CLI picks one and passes it in.
  */
-import { resolve as resolvePath, isAbsolute } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { createRequire } from 'node:module';
 import * as x86 from '@memhp/arch-x86';
 import * as arm64 from '@memhp/arch-arm64';
 import { backendMatches, type ArchBackend } from '@memhp/core';
 import { UserError } from './errors.js';
+import { ModuleResolveError, resolveModuleSpec } from './module-resolve.js';
 
 export function isArchBackend(v: unknown): v is ArchBackend {
   if (typeof v !== 'object' || v === null) return false;
@@ -51,22 +50,29 @@ export function builtinBackends(): ArchBackend[] {
   return out;
 }
 
-/** Load `--arch-module` values: a path (relative to the working directory) or a package name. */
+/**
+ * Load an `--arch-module` value: a file path (relative to the working directory) imported as is, a package
+ * directory resolved through its package.json, or a package name resolved from the working directory
+ * (module-resolve.ts). Every failure is a located {@link UserError} (exit 2, no stack).
+ */
 export async function loadArchModule(spec: string, cwd = process.cwd()): Promise<ArchBackend> {
   let url: string;
-  if (spec.startsWith('.') || isAbsolute(spec) || /\.[cm]?[jt]s$/.test(spec)) {
-    url = pathToFileURL(resolvePath(cwd, spec)).href;
-  } else {
-    try {
-      url = pathToFileURL(createRequire(resolvePath(cwd, 'noop.js')).resolve(spec)).href;
-    } catch {
-      url = spec; // let import() try the normal ESM resolution from the CLI itself
-    }
+  try {
+    const r = resolveModuleSpec(spec, cwd);
+    url = r.kind === 'file' ? pathToFileURL(r.path).href : r.specifier;
+  } catch (e) {
+    if (e instanceof ModuleResolveError) throw new UserError(`cannot load arch module "${spec}": ${e.message}`, { field: '--arch-module' });
+    throw e;
   }
   let ns: Record<string, unknown>;
   try {
     ns = (await import(url)) as Record<string, unknown>;
   } catch (e) {
+    if (url === spec && (e as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND') {
+      throw new UserError(`cannot load arch module "${spec}": no package "${spec}" in node_modules of ${cwd} or its parents, nor next to memhp (install it, or give its directory)`, {
+        field: '--arch-module',
+      });
+    }
     throw new UserError(`cannot load arch module "${spec}": ${(e as Error).message.split('\n')[0]}`, { field: '--arch-module' });
   }
   const b = backendFromModule(ns);
