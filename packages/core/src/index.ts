@@ -46,5 +46,6 @@ export * from './views/index.js';
 export * from './plan/index.js';
 // issue 5: HugeTLB pool and HVO
 export * from './hugetlb/index.js';
+export * from './hugetlb/explain.js';
 // issue 5: ZONE_DEVICE, mhp_params, memory providers
 export * from './device/index.js';

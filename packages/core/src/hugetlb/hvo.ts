@@ -5,7 +5,7 @@
  */
 import type { KernelCtx } from '../commands/registry.js';
 import type { ErrnoName } from '../kernel/errno.js';
-import { pick } from '../kernel/version.js';
+import { pick, type KernelVersion } from '../kernel/version.js';
 import { hvoNewHeadPage, hvoReservedVmemmapPages } from '../kernel/rules.js';
 import { hex, isPowerOfTwo, pfnToPageVa } from '../model/geometry.js';
 import type { ReadonlyMachineState } from '../model/state.js';
@@ -26,9 +26,13 @@ export interface HvoGeometry {
 
 /** hugetlb_vmemmap_optimizable_size(h) / PAGE_SIZE, and w. */
 export function hvoGeometry(s: ReadonlyMachineState, order: number): HvoGeometry {
-  const g = s.machine.geometry;
+  return hvoGeometryOf(s.machine.geometry, s.machine.kernel, order);
+}
+
+/** {@link hvoGeometry} from the page and struct page sizes alone (no machine), for explainHvo. */
+export function hvoGeometryOf(g: { readonly pageBytes: number; readonly structPageBytes: number }, kernel: KernelVersion, order: number): HvoGeometry {
   const vmemmapPages = (2 ** order * g.structPageBytes) / g.pageBytes;
-  const kept = pick(hvoReservedVmemmapPages, s.machine.kernel);
+  const kept = pick(hvoReservedVmemmapPages, kernel);
   const freed = kept === null || !isPowerOfTwo(g.structPageBytes) ? 0 : Math.max(0, Math.floor(vmemmapPages) - kept);
   return { vmemmapPages, kept, freed };
 }
