@@ -8,25 +8,25 @@ import type { ArchBackend, ArchConfig, KernelVersion } from '@memhp/core';
 import { examples } from '../program.js';
 import { archConfigFrom, collect, env, optKernels, optSize } from './common.js';
 import { RefusedError, UserError } from '../errors.js';
-import { explainMemmapOnMemory, type ExplainStep, type MemmapOnMemoryExplanation, hvoGeometry, hvoReservedVmemmapPages, parseCmdline, pick, type ReadonlyMachineState } from '@memhp/core';
+import {
+  canonicalKnobName,
+  explainHvo,
+  explainHvoAcrossKernels,
+  explainMemmapOnMemory,
+  parseCmdline,
+  type ExplainStep,
+  type HvoExplainInput,
+  type HvoExplanation,
+  type MemmapOnMemoryExplanation,
+} from '@memhp/core';
 import { formatSize } from '../parse/size.js';
 import { kv, paint, printJson, table, type Out } from '../render/output.js';
 
 /** core's explanation of mhp_supports_memmap_on_memory (memmap-on-memory/predicate.ts). */
 export type MemmapVerdict = MemmapOnMemoryExplanation;
 
-export interface HvoVerdict {
-  readonly optimizable: boolean;
-  readonly kernel: string;
-  readonly hugepageBytes: bigint;
-  readonly vmemmapPagesPerHugepage: number;
-  readonly keptPagesPerHugepage: number | null;
-  readonly freedPagesPerHugepage: number;
-  readonly freedBytesPerHugepage: bigint;
-  readonly reasons: readonly string[];
-  readonly notes: readonly string[];
-  readonly steps: readonly ExplainStep[];
-}
+/** core's explanation of the HVO conditions (hugetlb/explain.ts), with the kernel range of a `--kernel all` row. */
+export type HvoVerdict = HvoExplanation;
 
 interface CheckOpts {
   arch?: string;
@@ -39,6 +39,8 @@ interface CheckOpts {
   feature?: string[];
   hugepageSize?: string;
   size?: string;
+  sysctl?: string[];
+  selfHosted?: boolean;
 }
 
 function addArchOptions(c: Command): Command {
@@ -91,26 +93,34 @@ export function registerCheck(program: Command): void {
     check
       .command('hvo')
       .description('HugeTLB vmemmap optimisation: vmemmap pages per huge page, pages freed, and why not when not; exit 1 when not optimisable')
-      .option('--hugepage-size <size>', 'HugeTLB page size (default: the arch\'s default size)'),
+      .option('--hugepage-size <size>', 'HugeTLB page size (default: the arch\'s default size)')
+      .option('--param <name=value>', 'kernel parameter: hugetlb_free_vmemmap=on|off (default on: "if I enable it"), memory_hotplug.memmap_on_memory=…; repeatable', collect)
+      .option('--sysctl <name=value>', 'vm.hugetlb_optimize_vmemmap=0|1 written after boot (5.19+)', collect)
+      .option('--self-hosted', 'the huge page lies in a memory block that hosts its own memmap (memmap_on_memory)'),
   )
     .addHelpText('after', examples([
       ['memhp check hvo --arch x86_64', '2 MiB pages: 8 vmemmap pages, 7 freed'],
       ['memhp check hvo --arch arm64 --kernel all', 'arm64 HVO across releases (enabled 5.19, disabled again)'],
       ['memhp check hvo --arch x86_64 --struct-page 56 --json', 'not a power of two: nothing to free'],
+      ['memhp check hvo --self-hosted --param memory_hotplug.memmap_on_memory=1 --kernel all', 'seed 001: skipped from 6.0, mutually exclusive before'],
     ]))
     .action(async (o: CheckOpts, cmd: Command) => {
       const { out, registry } = await env(cmd);
       const { all, kernels } = optKernels(o.kernel);
-      const rows: HvoVerdict[] = [];
-      for (const k of kernels) {
-        if (all && !supportsKernel(registry, o, k)) continue;
-        rows.push(explainHvo(hvoInput(registry, o, k)));
+      if (!all) {
+        const e = explainHvo(hvoInput(registry, o, kernels[0]!));
+        if (out.json) printJson(out, e);
+        else renderHvo(out, [e], false);
+        if (!e.optimizable) throw new RefusedError('');
+        return;
       }
-      const shown = all ? collapse(rows, (r) => `${r.optimizable}|${r.vmemmapPagesPerHugepage}|${r.freedPagesPerHugepage}|${r.reasons.join(';')}`) : rows;
-      if (out.json) printJson(out, all ? { arch: o.arch, rows: shown } : shown[0]);
-      else renderHvo(out, shown, all);
-      if (!all && !shown[0]!.optimizable) throw new RefusedError('');
-      if (all && shown.every((r) => !r.optimizable)) throw new RefusedError('');
+      // Options are read against the first kernel the configuration exists for; core leaves out the others.
+      const first = kernels.find((k) => supportsKernel(registry, o, k)) ?? kernels[kernels.length - 1]!;
+      const { kernel: _k, ...input } = hvoInput(registry, o, first);
+      const rows = explainHvoAcrossKernels(input, kernels).map((r) => ({ ...r.explanation, kernels: kernelRange(r.kernels) }));
+      if (out.json) printJson(out, { arch: o.arch, rows });
+      else renderHvo(out, rows, true);
+      if (rows.every((r) => !r.optimizable)) throw new RefusedError('');
     });
 }
 
@@ -126,13 +136,6 @@ export interface MemmapInput {
   readonly blockSizeBytes?: bigint;
   readonly bootRamEndBytes: bigint;
   readonly requestBytes?: bigint;
-}
-
-export interface HvoInput {
-  readonly backend: ArchBackend;
-  readonly config: ArchConfig;
-  readonly kernel: KernelVersion;
-  readonly hugepageBytes: bigint;
 }
 
 function parseParams(params: readonly string[] | undefined, kernel: KernelVersion, backend: ArchBackend, config: ArchConfig): { memmapOnMemory: 'off' | 'on' | 'force'; hugetlbFreeVmemmap: boolean } {
@@ -174,61 +177,49 @@ function memmapInput(registry: Parameters<typeof archConfigFrom>[0], o: CheckOpt
   };
 }
 
-/**
- * HVO for one configuration, composed from core's pieces (core has no explain function for it yet): the
- * vmemmap geometry of the hstate (hvoGeometry), the pages kept per version (rule hvoReservedVmemmapPages) and
- * the backend's capability flag. Conditions are DOMAIN.md §6.3's, in the kernel's order.
- */
-function explainHvo(i: HvoInput): HvoVerdict {
-  const keptRule = hvoReservedVmemmapPages;
-  const P = i.config.pageSizeBytes;
-  const S = i.config.structPageBytes;
-  const order = Math.log2(Number(i.hugepageBytes) / P);
-  // hvoGeometry reads only the page and struct page sizes and the kernel version of the machine state.
-  const g = hvoGeometry({ machine: { kernel: i.kernel, geometry: { pageBytes: P, structPageBytes: S } } } as unknown as ReadonlyMachineState, order);
-  const kept = pick(keptRule, i.kernel);
-  const caps = i.backend.capabilities(i.config);
-  const pow2 = S > 0 && (S & (S - 1)) === 0;
-  const steps: ExplainStep[] = [
-    { check: 'vmemmap pages of one HugeTLB page', formula: 'w = (H / P) × S / P', values: { H: String(i.hugepageBytes), P: String(P), S: String(S), w: String(g.vmemmapPages) }, passed: null },
-    { check: 'pages kept per HugeTLB page (HUGETLB_VMEMMAP_RESERVE_SIZE)', formula: `${keptRule.name} [${keptRule.source}]`, values: { kept: kept === null ? 'no HVO in this kernel' : String(kept) }, passed: kept !== null },
-    { check: 'arch selects ARCH_WANT_OPTIMIZE_HUGETLB_VMEMMAP', formula: 'backend.capabilities().hugetlbVmemmapOptimize', values: { [i.backend.id]: String(caps.hugetlbVmemmapOptimize) }, passed: caps.hugetlbVmemmapOptimize },
-    { check: 'is_power_of_2(sizeof(struct page))', formula: 'S & (S − 1) = 0', values: { S: String(S) }, passed: pow2 },
-    { check: 'hstate optimisable: pages to free > 0', formula: 'freed = w − kept', values: { freed: String(g.freed) }, passed: g.freed > 0 },
-  ];
-  const reasons: string[] = [];
-  if (kept === null) reasons.push('no HugeTLB vmemmap optimisation before 5.14 (DOMAIN.md §12)');
-  else if (!caps.hugetlbVmemmapOptimize) reasons.push(`${i.backend.id} does not enable HVO in this kernel (DOMAIN.md §6.2)`);
-  if (!pow2) reasons.push(`sizeof(struct page) = ${S} is not a power of two: nothing can be remapped (DOMAIN.md §6.3 item 3)`);
-  else if (kept !== null && g.freed <= 0) reasons.push(`a ${formatSize(i.hugepageBytes)} page has only ${g.vmemmapPages} vmemmap page(s): nothing to free (DOMAIN.md §6.1)`);
-  const optimizable = reasons.length === 0;
-  const freed = optimizable ? g.freed : 0;
-  return {
-    optimizable,
-    kernel: i.kernel,
-    hugepageBytes: i.hugepageBytes,
-    vmemmapPagesPerHugepage: g.vmemmapPages,
-    keptPagesPerHugepage: kept,
-    freedPagesPerHugepage: freed,
-    freedBytesPerHugepage: BigInt(freed) * BigInt(P),
-    reasons,
-    notes: [
-      'only pages added to the pool while HVO is enabled are optimised (hugetlb_free_vmemmap= or vm.hugetlb_optimize_vmemmap, DOMAIN.md §6.3 item 6)',
-      'a page whose vmemmap is self-hosted (memmap_on_memory) is skipped from 6.0 on (DOMAIN.md §5.4)',
-    ],
-    steps,
+/** `--param`, `--sysctl` and `--self-hosted` as core's HvoExplainInput; every verdict is core's. */
+function hvoInput(registry: Parameters<typeof archConfigFrom>[0], o: CheckOpts, kernel: KernelVersion): HvoExplainInput {
+  const { backend, config } = archConfigFrom(registry, o, kernel);
+  const hugepageBytes = optSize(o.hugepageSize, '--hugepage-size');
+  for (const p of o.param ?? []) if (!/^[\w.-]+(=.*)?$/.test(p)) throw new UserError(`not a kernel parameter: "${p}" (expected name=value)`, { field: '--param' });
+  let params;
+  try {
+    // No struct page size here: the kernel keeps hugetlb_free_vmemmap as written, the power-of-two test is a step.
+    params = parseCmdline((o.param ?? []).join(' '), { kernel, archParams: backend.features }).params;
+  } catch (e) {
+    throw new UserError((e as Error).message, { field: '--param' });
+  }
+  const bootGiven = (o.param ?? []).some((p) => /^hugetlb_free_vmemmap(=|$)/.test(p));
+  let sysctl: boolean | undefined;
+  for (const w of o.sysctl ?? []) {
+    const m = /^([^=]+)=(.*)$/.exec(w);
+    if (!m || canonicalKnobName(m[1]!) !== 'vm.hugetlb_optimize_vmemmap') throw new UserError(`check hvo takes only vm.hugetlb_optimize_vmemmap=0|1, not "${w}"`, { field: '--sysctl' });
+    // proc_dobool: an integer, non-zero → on
+    if (!/^\s*-?\d+\s*$/.test(m[2]!)) throw new UserError(`vm.hugetlb_optimize_vmemmap: invalid value "${m[2]}" (allowed: 0, 1)`, { field: '--sysctl' });
+    sysctl = Number(m[2]) !== 0;
+  }
+  const input: HvoExplainInput = {
+    backend,
+    kernel,
+    pageSizeBytes: config.pageSizeBytes,
+    structPageBytes: config.structPageBytes,
+    features: config.features,
+    ...(hugepageBytes !== undefined ? { hugepageBytes } : {}),
+    ...(bootGiven ? { hugetlbFreeVmemmap: params.hugetlbFreeVmemmap } : {}),
+    ...(sysctl !== undefined ? { hugetlbOptimizeVmemmap: sysctl } : {}),
+    memmapOnMemory: params.memmapOnMemory,
+    selfHosted: Boolean(o.selfHosted),
   };
+  // A size no configuration of the arch has is bad input (exit 2); one that needs a CPU feature is core's verdict.
+  const e = explainHvo(input);
+  if (e.hstate === 'unknown') {
+    throw new UserError(`${e.arch} with ${formatSize(BigInt(config.pageSizeBytes))} pages has no ${formatSize(e.hugepageBytes)} HugeTLB size; it has ${e.hugepageSizes.map(formatSize).join(', ')}`, { field: '--hugepage-size' });
+  }
+  return input;
 }
 
-function hvoInput(registry: Parameters<typeof archConfigFrom>[0], o: CheckOpts, kernel: KernelVersion): HvoInput {
-  const { backend, config } = archConfigFrom(registry, o, kernel);
-  const hugepageBytes = optSize(o.hugepageSize, '--hugepage-size') ?? backend.defaultHugepageBytes(config);
-  const sizes = backend.hugepageSizes(config).map((h) => h.bytes);
-  if (!sizes.includes(hugepageBytes)) {
-    throw new UserError(`${backend.id} with ${formatSize(config.pageSizeBytes)} pages has no ${formatSize(hugepageBytes)} HugeTLB size; it has ${sizes.map(formatSize).join(', ')}`, { field: '--hugepage-size' });
-  }
-  return { backend, config, kernel, hugepageBytes };
-}
+/** `['5.19', '6.0']` → `5.19–6.0`. */
+const kernelRange = (ks: readonly string[]): string => (ks.length > 1 ? `${ks[0]}–${ks[ks.length - 1]}` : (ks[0] ?? ''));
 
 /** Keep the first row of each run of equal answers (rows are in version order), naming the range it covers. */
 function collapse<T extends { kernel?: string }>(rows: readonly T[], key: (r: T) => string): Array<T & { kernels: string }> {
@@ -292,16 +283,34 @@ function renderHvo(out: Out, rows: ReadonlyArray<HvoVerdict & { kernels?: string
     out.line(
       table(
         out,
-        ['kernel', 'optimizable', 'vmemmap pages/hugepage', 'freed pages/hugepage', 'reasons'],
-        rows.map((r) => [r.kernels ?? r.kernel ?? '', r.optimizable ? 'yes' : 'no', r.vmemmapPagesPerHugepage, r.freedPagesPerHugepage, r.reasons.join('; ')]),
+        ['kernel', 'optimizable', 'vmemmap pages/hugepage', 'kept', 'freed pages/hugepage', 'freed bytes', 'reasons'],
+        rows.map((r) => [r.kernels ?? r.kernel, r.optimizable ? 'yes' : 'no', r.vmemmapPagesPerHugepage, r.keptPagesPerHugepage ?? '-', r.freedPagesPerHugepage, r.freedBytesPerHugepage, r.reasons.join('; ')]),
       ),
     );
     return;
   }
   const r = rows[0]!;
-  out.line(`${p.bold('HugeTLB vmemmap optimisation')} (kernel ${r.kernel ?? ''}): ${r.optimizable ? p.green('optimizable') : p.red('not optimizable')}`);
-  out.line(kv(out, [['hugepage size', formatSize(r.hugepageBytes)], ['vmemmapPagesPerHugepage', r.vmemmapPagesPerHugepage], ['freedPagesPerHugepage', r.freedPagesPerHugepage], ['freedBytesPerHugepage', String(r.freedBytesPerHugepage)]]));
-  renderSteps(out, r.steps);
+  out.line(`${p.bold('HugeTLB vmemmap optimisation')} (${r.arch}, kernel ${r.kernel}): ${r.optimizable ? p.green('optimizable') : p.red('not optimizable')}`);
+  out.line(
+    kv(out, [
+      ['hugepage size', formatSize(r.hugepageBytes)],
+      ['vmemmapPagesPerHugepage', r.vmemmapPagesPerHugepage],
+      ['keptPagesPerHugepage', r.keptPagesPerHugepage ?? '-'],
+      ['freedPagesPerHugepage', r.freedPagesPerHugepage],
+      ['freedBytesPerHugepage', r.freedBytesPerHugepage],
+      ...(r.optimizable || r.wouldFreePagesPerHugepage === 0 ? [] : [['wouldFreePagesPerHugepage', r.wouldFreePagesPerHugepage] as const]),
+      ...(r.newHeadPage ? [['newHeadPage', 'yes (6.2+)'] as const] : []),
+    ]),
+  );
+  out.line(p.bold('Conditions:'));
+  const mark = (ok: boolean | null): string => (ok === null ? '·' : ok ? p.green('✓') : p.red('✗'));
+  out.line(
+    table(
+      out,
+      ['', 'step', 'formula', 'values'],
+      r.steps.map((s) => [mark(s.passed), s.check, s.formula, Object.entries(s.values).map(([k, v]) => `${k} = ${v}`).join(', ')]),
+    ),
+  );
   if (r.notes.length) {
     out.line(p.bold('Notes:'));
     for (const n of r.notes) out.line(`  - ${n}`);
