@@ -8,7 +8,7 @@ import type { KernelCtx } from '../commands/registry.js';
 import { fail, ok, type ErrnoName, type KResult } from '../kernel/errno.js';
 import { pick } from '../kernel/version.js';
 import { memoryGroups } from '../kernel/rules.js';
-import { explainFromFacts, type MemmapOnMemoryFacts } from '../memmap-on-memory/predicate.js';
+import { memmapOnMemoryVerdict } from '../hotplug/add-memory.js';
 import { memoryBlockOffline } from '../hotplug/offline.js';
 import { memoryBlockOnline } from '../hotplug/online.js';
 import type { ReadonlyMachineState } from '../model/state.js';
@@ -20,30 +20,9 @@ const MiB = 1n << 20n;
 export const alignUpBig = (v: bigint, a: bigint): bigint => ((v + a - 1n) / a) * a;
 export const alignDownBig = (v: bigint, a: bigint): bigint => (v / a) * a;
 
-/** The predicate's facts for a running machine (kernel, params, geometry, backend hook). */
-export function machineMomFacts(ctx: KernelCtx, requestBytes: bigint): MemmapOnMemoryFacts {
-  const m = ctx.machine;
-  const g = m.geometry;
-  const hook = ctx.backend.supportsMemmapOnMemory?.bind(ctx.backend);
-  return {
-    kernel: ctx.kernel,
-    param: ctx.state.params.memmapOnMemory,
-    hvoEnabled: ctx.state.params.hugetlbFreeVmemmap,
-    pageBytes: g.pageBytes,
-    structPageBytes: g.structPageBytes,
-    blockBytes: g.blockSizeBytes,
-    requestBytes,
-    pmdBytes: 1n << BigInt(g.pmdShift),
-    pageblockPages: g.pageblockPages,
-    archEnabled: m.capabilities.memmapOnMemory && m.capabilities.memoryHotplug,
-    archHook: hook ? (v: bigint) => hook(ctx.archConfig, v) : undefined,
-    arch: m.arch,
-  };
-}
-
 /** mhp_supports_memmap_on_memory(size) as a driver calls it (6.8+ callers pass no size: use one block). */
 export const driverSupportsMemmapOnMemory = (ctx: KernelCtx, requestBytes: bigint): boolean =>
-  explainFromFacts(machineMomFacts(ctx, requestBytes)).supported;
+  memmapOnMemoryVerdict(ctx, requestBytes).supported;
 
 /** Lowest unused memory group id (the kernel's xarray allocation starts at 0). */
 export function nextGroupId(s: ReadonlyMachineState): number {

@@ -13,4 +13,4 @@ export * from './events.js';
 export { acpiWantsMemmapOnMemory } from './acpi-memhp.js';
 export { VIRTIO_MEM_RESOURCE_NAME, virtioMemResize } from './virtio-mem.js';
 export { KMEM_RESOURCE_NAME } from './dax-kmem.js';
-export { placeDevice, bootRamEnd, registerMemoryGroup, driverSupportsMemmapOnMemory, machineMomFacts } from './common.js';
+export { placeDevice, bootRamEnd, registerMemoryGroup, driverSupportsMemmapOnMemory } from './common.js';
