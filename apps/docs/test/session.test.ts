@@ -138,6 +138,16 @@ describe('viewer replay session', () => {
     }
   }, 120_000);
 
+  it('draws at most maxDrawn sections and PMD entries and counts the rest', async () => {
+    const s = new LogSession(api, new Blob([logText]), 'cloud.ndjson', { maxDrawn: 10 });
+    const { lastSeq } = await s.load();
+    const f = await s.frameAt(lastSeq);
+    const all = drawSections(straightReplay(logText, lastSeq));
+    expect(f.sections).toEqual(all.slice(0, 10));
+    expect(f.sectionsNotDrawn).toBe(all.length - 10);
+    expect(f.pmds.length + f.pmdsNotDrawn).toBe(f.pmdCounts.leaf + f.pmdCounts.table);
+  });
+
   it('reports a corrupt line with the file and line number', async () => {
     const lines = logText.split('\n');
     lines[5] = '{"seq":5,"oops"';

@@ -45,6 +45,9 @@ export interface Frame {
   readonly lastSeq: number;
   readonly event: { readonly seq: number; readonly type: string; readonly op: number; readonly summary: string } | null;
   readonly sections: readonly DrawSection[];
+  /** Sections and PMD entries beyond what one frame draws (counted, not drawn: a 64 TiB machine has 2^19 sections). */
+  readonly sectionsNotDrawn: number;
+  readonly pmdsNotDrawn: number;
   readonly subsectionsPerSection: number;
   readonly blocks: readonly DrawBlock[];
   readonly pmds: readonly DrawPmd[];

@@ -263,6 +263,8 @@ export class LogSession {
       lastSeq: this.lastSeq,
       event: event ? { seq: event.seq, type: event.type, op: event.op, summary: summarize(event) } : null,
       sections: sections.items,
+      sectionsNotDrawn: sections.dropped,
+      pmdsNotDrawn: pmds.dropped,
       subsectionsPerSection: state.machine.geometry.subsectionsPerSection,
       blocks: drawBlocks(state),
       pmds: pmds.items,
