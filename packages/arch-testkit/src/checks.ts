@@ -4,9 +4,33 @@
  * them as vitest tests with one call.
  */
 import fc from 'fast-check';
-import { SUPPORTED_KERNELS, type AltmapHandle, type ArchBackend, type ArchConfig, type ErrnoName, type KernelVersion } from '@memhp/core';
+import {
+  explainMemmapOnMemory,
+  mhpFlagsAvailable,
+  pick,
+  SUPPORTED_KERNELS,
+  type ArchBackend,
+  type ArchConfig,
+  type Command,
+  type ErrnoName,
+  type KernelVersion,
+  type MhpFlag,
+  type ReadonlyMachineState,
+} from '@memhp/core';
 import { derive, hvoNumbers, SUBSECTION_SHIFT } from './derived.js';
-import { createTestHarness, replayTestEvents, snapshotTestState, type TestEvent, type TestHarness } from './test-context.js';
+import {
+  bootKitMachine,
+  mappingCount,
+  ramBackedPages,
+  replayProblems,
+  snapshotVmemmap,
+  unbalancedAltmaps,
+  vmemmapLeftovers,
+  type KitMachineOptions,
+  type KitRun,
+  type OpResult,
+  type VmemmapSnapshot,
+} from './core-run.js';
 
 export interface ConformanceOptions {
   /** Configurations to check; default: every page size × `structPageSizes` × `kernels`, with default features. */
@@ -18,6 +42,13 @@ export interface ConformanceOptions {
   /** fast-check seed and runs for the fault-injection property (deterministic by default). */
   readonly seed?: number;
   readonly numRuns?: number;
+  /** Where the kit's machine has its boot RAM and hot-adds (defaults suit x86-64, arm64 and riscv64). */
+  readonly machine?: KitMachineOptions;
+  /**
+   * Also run core's invariants after every event of the kit's machines (off by default: they also flag what a
+   * faithful backend inherits from its kernel, e.g. freeing a PMD leaf a neighbouring section's memmap still uses).
+   */
+  readonly checkInvariants?: boolean;
 }
 
 export interface ConformanceCheck {
@@ -62,12 +93,6 @@ export function defaultConfigs(backend: ArchBackend, opts: ConformanceOptions = 
 
 const isPow2 = (n: bigint): boolean => n > 0n && (n & (n - 1n)) === 0n;
 const GIB = 1n << 30n;
-
-/** Where hot-added test memory goes: well above anything a backend reserves, section aligned. */
-function testBasePfn(h: TestHarness): number {
-  const pfn = Number((64n * GIB) >> BigInt(h.constants.pageShift));
-  return Math.ceil(pfn / h.pagesPerSection) * h.pagesPerSection;
-}
 
 const constantsCheck: ConformanceCheck = {
   name: 'constants are consistent',
@@ -167,124 +192,257 @@ const hugetlbCheck: ConformanceCheck = {
   },
 };
 
-/** Populate, expect the range mapped (or an allowed errno), then free and expect nothing left. */
-function roundTrip(h: TestHarness, label: string, pfn: number, nr: number, altmapFree: number | null, allowed: readonly ErrnoName[]): string[] {
-  const p: string[] = [];
-  const altmap = altmapFree === null ? null : h.createAltmap({ basePfn: pfn, free: altmapFree });
-  const r = h.populate(pfn, nr, altmap);
-  const [s, e] = h.memmapRange(pfn, nr);
-  if (r === 0) {
-    const missing = h.unmappedPages(s, e);
-    if (missing) p.push(`${label}: ${missing} vmemmap pages of the range left unmapped after a successful populate`);
-    if (altmap && altmap.alloc + altmap.align > altmap.free) p.push(`${label}: altmap over-used (${altmap.alloc} + ${altmap.align} > ${altmap.free})`);
-  } else if (!allowed.includes(r)) p.push(`${label}: populate returned ${r}`);
-  h.depopulate(pfn, nr, altmap);
-  for (const l of h.leftovers()) p.push(`${label}: after free: ${l}`);
-  return p;
+/** Run a command; a problem unless it returned 0 or one of the allowed errnos. */
+function step(k: KitRun, label: string, cmd: Command, allowed: readonly ErrnoName[], p: string[]): OpResult {
+  const op = k.exec(cmd);
+  if (!op.result.ok && !allowed.includes(op.result.errno)) p.push(`${label}: ${cmd.kind} returned -${op.result.errno} (${op.result.why})`);
+  return op;
 }
+
+const addBlock = (k: KitRun, startBytes: bigint, flags: readonly MhpFlag[] = []): Command => ({
+  kind: 'add_memory',
+  node: 0,
+  range: { startBytes, sizeBytes: k.sectionBytes },
+  flags,
+});
+const removeBlock = (k: KitRun, startBytes: bigint): Command => ({ kind: 'remove_memory', range: { startBytes, sizeBytes: k.sectionBytes } });
+/** A device-DAX pgmap (memremap_pages), with its memmap on the device when `altmap` is given (pmem "map=dev"). */
+const devmap = (id: string, startBytes: bigint, sizeBytes: bigint, altmap?: { reservePages: number; freePages: number; pageBytes: bigint }): Command => ({
+  kind: 'memremap_pages',
+  id,
+  node: 0,
+  range: { startBytes, sizeBytes },
+  type: 'devdax',
+  ...(altmap ? { altmapReserveBytes: BigInt(altmap.reservePages) * altmap.pageBytes, altmapFreeBytes: BigInt(altmap.freePages) * altmap.pageBytes } : {}),
+});
+const devunmap = (id: string): Command => ({ kind: 'memunmap_pages', id });
+
+/** After a successful add: every vmemmap page of the range is mapped, and mapped once. */
+function mappedOnce(k: KitRun, label: string, startBytes: bigint, sizeBytes: bigint, p: string[]): void {
+  const [s, e] = k.memmapRange(startBytes, sizeBytes);
+  const c = mappingCount(k.events, s, e, k.pageBytes);
+  if (c.unmapped) p.push(`${label}: ${c.unmapped} vmemmap pages unmapped after success`);
+  if (c.multiply) p.push(`${label}: ${c.multiply} vmemmap pages mapped more than once`);
+}
+
+/** After the removal: the vmemmap is exactly as before the add, and every altmap was given back in full. */
+function cleanAfter(k: KitRun, label: string, before: VmemmapSnapshot, fromEvent: number, p: string[]): void {
+  for (const l of vmemmapLeftovers(before, k.state)) p.push(`${label}: after free: ${l}`);
+  for (const l of unbalancedAltmaps(k.events.slice(fromEvent))) p.push(`${label}: ${l}`);
+}
+
+const altmapIdCreated = (op: OpResult): number | null => {
+  const e = op.events.find((x) => x.type === 'altmap.create');
+  return e ? (e.payload as { id: number }).id : null;
+};
+
+/** Vmemmap pages the state maps from one altmap (leaves and PTEs). */
+function altmapBackedPages(s: ReadonlyMachineState, id: number): number {
+  const g = s.machine.geometry;
+  const pmdPages = 2 ** (g.pmdShift - g.pageShift);
+  let n = 0;
+  for (const e of s.vmemmap.pmds.values()) {
+    if (e.kind === 'leaf') {
+      if (e.source === 'altmap' && e.altmapId === id) n += pmdPages;
+    } else for (const r of e.ptes) if (r.source === 'altmap' && r.altmapId === id) n += r.endIdx - r.startIdx;
+  }
+  return n;
+}
+
+/** After an add with an altmap: alloc equals what is mapped from it, stays within free, and no memmap page came from RAM. */
+function altmapBalanced(k: KitRun, label: string, op: OpResult, startBytes: bigint, sizeBytes: bigint, p: string[]): void {
+  const id = altmapIdCreated(op);
+  const a = id === null ? undefined : k.state.altmaps.get(id);
+  if (id === null || !a) {
+    p.push(`${label}: no altmap was created`);
+    return;
+  }
+  const backed = altmapBackedPages(k.state, id);
+  if (backed !== a.alloc) p.push(`${label}: altmap.alloc ${a.alloc} ≠ altmap-backed vmemmap pages ${backed}`);
+  if (a.alloc + a.align > a.free) p.push(`${label}: altmap over-used (${a.alloc} + ${a.align} > ${a.free})`);
+  const [s, e] = k.memmapRange(startBytes, sizeBytes);
+  const ram = ramBackedPages(op.events, s, e, k.pageBytes);
+  if (ram) p.push(`${label}: ${ram} memmap pages came from RAM although an altmap was given`);
+}
+
+/** memmap_on_memory applies to one block on this configuration (the flag exists and mhp_supports_memmap_on_memory says yes). */
+function memmapOnMemoryApplies(backend: ArchBackend, config: ArchConfig, blockBytes: bigint): boolean {
+  if (!pick(mhpFlagsAvailable, config.kernel).includes('memmap_on_memory')) return false;
+  return explainMemmapOnMemory({
+    backend,
+    kernel: config.kernel,
+    pageSizeBytes: config.pageSizeBytes,
+    structPageBytes: config.structPageBytes,
+    features: config.features,
+    blockSizeBytes: blockBytes,
+  }).supported;
+}
+
+const MOM_CMDLINE = 'memory_hotplug.memmap_on_memory=1';
+const sectionBytesOf = (backend: ArchBackend, config: ArchConfig): bigint => 1n << BigInt(backend.constants(config).sectionSizeBits);
 
 const roundTripCheck: ConformanceCheck = {
   name: 'populate/depopulate round trips leave nothing behind',
-  describe: 'full sections, sub-sections, runs of sections: no mapped PMDs, no PTEs, no page-table pages, altmap alloc back to 0 (DOMAIN.md §2.5, §2.6, §3.7)',
-  run(backend, config) {
+  describe:
+    'on core: add_memory/remove_memory of a section (with memmap_on_memory where it applies), memremap_pages of first/middle sub-sections (one with an altmap), four sections removed in reverse: every page mapped once, then no PMD leaves, PTEs or page-table pages left, altmap alloc back to 0 (DOMAIN.md §2.5, §2.6, §3.7)',
+  run(backend, config, opts) {
     const p: string[] = [];
-    const fresh = (): TestHarness => createTestHarness(backend, config);
-    const h0 = fresh();
-    const base = testBasePfn(h0);
-    const pps = h0.pagesPerSection;
-    const pss = 2 ** (SUBSECTION_SHIFT - h0.constants.pageShift);
-    const memmapPages = Math.ceil(h0.sectionMemmapBytes / Number(h0.pageBytes));
-    p.push(...roundTrip(h0, 'one section', base, pps, null, []));
-    // memmap_on_memory-style altmap: base = the section, room for the whole section (5.13–6.5 semantics, §3.8).
-    p.push(...roundTrip(fresh(), 'one section with an altmap', base, pps, pps, ['ENOMEM']));
-    p.push(...roundTrip(fresh(), 'first sub-section', base, pss, null, []));
-    p.push(...roundTrip(fresh(), 'a middle sub-section', base + 5 * pss, pss, null, []));
-    p.push(...roundTrip(fresh(), 'a sub-section with an altmap', base + 3 * pss, pss, memmapPages, ['ENOMEM']));
-    // Four sections populated one after the other as __add_pages does, freed in reverse order.
-    const h = fresh();
-    for (let i = 0; i < 4; i++) {
-      const r = h.populate(base + i * pps, pps);
-      if (r !== 0) p.push(`run of sections: section ${i} populate returned ${r}`);
+    const caps = backend.capabilities(config);
+    const mom = memmapOnMemoryApplies(backend, config, sectionBytesOf(backend, config));
+    const k = bootKitMachine(backend, config, { ...opts.machine, cmdline: mom ? MOM_CMDLINE : '', checkInvariants: opts.checkInvariants ?? false });
+    const base = k.baseBytes;
+    const sec = k.sectionBytes;
+    const ss = k.subsectionBytes;
+    const before = snapshotVmemmap(k.state);
+    const roundTrip = (label: string, add: Command, remove: Command, at: bigint, size: bigint, allowed: readonly ErrnoName[], then?: (op: OpResult) => void) => {
+      const from = k.events.length;
+      const op = step(k, label, add, allowed, p);
+      if (op.result.ok) {
+        mappedOnce(k, label, at, size, p);
+        then?.(op);
+        step(k, label, remove, [], p);
+      }
+      cleanAfter(k, label, before, from, p);
+    };
+    if (caps.memoryHotplug) {
+      roundTrip('one section', addBlock(k, base), removeBlock(k, base), base, sec, []);
+      if (mom) {
+        // the memmap of a memmap_on_memory block comes from its altmap, never from RAM (DOMAIN.md §3.2, §5)
+        roundTrip('one section with memmap_on_memory', addBlock(k, base, ['memmap_on_memory']), removeBlock(k, base), base, sec, ['ENOMEM'], (op) =>
+          altmapBalanced(k, 'one section with memmap_on_memory', op, base, sec, p),
+        );
+      }
+      const from = k.events.length;
+      let added = 0;
+      for (let i = 0; i < 4; i++) {
+        if (!step(k, 'run of sections', addBlock(k, base + BigInt(i) * sec), [], p).result.ok) break;
+        added++;
+      }
+      if (added === 4) mappedOnce(k, 'run of four sections', base, 4n * sec, p);
+      for (let i = added - 1; i >= 0; i--) step(k, 'run of sections', removeBlock(k, base + BigInt(i) * sec), [], p);
+      cleanAfter(k, 'run of four sections, freed in reverse', before, from, p);
     }
-    const [s, e] = h.memmapRange(base, 4 * pps);
-    const missing = h.unmappedPages(s, e);
-    if (missing) p.push(`run of sections: ${missing} vmemmap pages unmapped`);
-    for (let i = 3; i >= 0; i--) h.depopulate(base + i * pps, pps);
-    for (const l of h.leftovers()) p.push(`run of sections: after free: ${l}`);
+    if (caps.zoneDevice) {
+      roundTrip('first sub-section', devmap('kit-ss0', base, ss), devunmap('kit-ss0'), base, ss, []);
+      roundTrip('a middle sub-section', devmap('kit-ss5', base + 5n * ss, ss), devunmap('kit-ss5'), base + 5n * ss, ss, []);
+      // __add_pages refuses an altmap that reaches past the range (reserve + free ≤ nr_pages, DOMAIN.md §3.8)
+      const alt = { reservePages: 0, freePages: Math.min(k.sectionMemmapPages, Number(ss / k.pageBytes)), pageBytes: k.pageBytes };
+      roundTrip('a sub-section with an altmap', devmap('kit-ss3', base + 3n * ss, ss, alt), devunmap('kit-ss3'), base + 3n * ss, ss, ['ENOMEM']);
+    }
     return p;
   },
 };
 
 const altmapCheck: ConformanceCheck = {
   name: 'altmap accounting balances',
-  describe: 'altmap.alloc equals the altmap-backed vmemmap pages, never exceeds free, returns to 0; an exhausted altmap fails with -ENOMEM and never falls back to RAM (DOMAIN.md §3.2, §3.8)',
-  run(backend, config) {
+  describe:
+    'on core: a pmem-style altmap with exactly enough room and one a page short, and memmap_on_memory where it applies: alloc equals the altmap-backed vmemmap pages, never exceeds free, returns to 0; an exhausted altmap fails with -ENOMEM and never falls back to RAM (DOMAIN.md §3.2, §3.8)',
+  run(backend, config, opts) {
     const p: string[] = [];
-    const h = createTestHarness(backend, config);
-    const base = testBasePfn(h);
-    const pps = h.pagesPerSection;
-    const pmdPages = Number(h.pmdBytes / h.pageBytes);
-    const memmapPages = Math.ceil(h.sectionMemmapBytes / Number(h.pageBytes));
-    // Exactly enough room: the memmap rounded up to whole PMD blocks (what a PMD-leaf arch takes).
-    const room = Math.max(memmapPages, Math.ceil(memmapPages / pmdPages) * pmdPages);
-    const altmap = h.createAltmap({ basePfn: base, free: Math.min(room, pps) });
-    const r = h.populate(base, pps, altmap);
-    if (r !== 0 && r !== 'ENOMEM') p.push(`populate with an altmap returned ${r}`);
-    if (h.state.held.altmap !== altmap.alloc) p.push(`altmap.alloc ${altmap.alloc} ≠ altmap-backed vmemmap pages ${h.state.held.altmap}`);
-    if (altmap.alloc + altmap.align > altmap.free) p.push(`altmap over-used: ${altmap.alloc} + ${altmap.align} > ${altmap.free}`);
-    if (r === 0 && h.state.held.buddy !== 0) p.push(`${h.state.held.buddy} memmap pages of a full section came from RAM although an altmap was given`);
-    h.depopulate(base, pps, altmap);
-    for (const l of h.leftovers()) p.push(`after free: ${l}`);
+    const caps = backend.capabilities(config);
+    const mom = caps.memoryHotplug && memmapOnMemoryApplies(backend, config, sectionBytesOf(backend, config));
+    const k = bootKitMachine(backend, config, { ...opts.machine, cmdline: mom ? MOM_CMDLINE : '', checkInvariants: opts.checkInvariants ?? false });
+    const base = k.baseBytes;
+    const sec = k.sectionBytes;
+    const before = snapshotVmemmap(k.state);
+    const c = backend.constants(config);
+    const pmdPages = 2 ** (c.pmdShift - c.pageShift);
+    const pps = Number(sec / k.pageBytes);
+    const memmapPages = k.sectionMemmapPages;
+    if (caps.zoneDevice) {
+      // Exactly enough room: the memmap rounded up to whole PMD blocks (what a PMD-leaf arch takes).
+      const room = Math.min(pps, Math.max(memmapPages, Math.ceil(memmapPages / pmdPages) * pmdPages));
+      let from = k.events.length;
+      const op = step(k, 'an altmap with room for the memmap', devmap('kit-alt', base, sec, { reservePages: 0, freePages: room, pageBytes: k.pageBytes }), ['ENOMEM'], p);
+      if (op.result.ok) {
+        altmapBalanced(k, 'an altmap with room for the memmap', op, base, sec, p);
+        step(k, 'an altmap with room for the memmap', devunmap('kit-alt'), [], p);
+      }
+      cleanAfter(k, 'an altmap with room for the memmap', before, from, p);
 
-    // An altmap one page short of the memmap: -ENOMEM, and nothing taken from RAM for the memmap.
-    const short = createTestHarness(backend, config);
-    const a2 = short.createAltmap({ basePfn: base, free: memmapPages - 1 });
-    const r2 = short.populate(base, pps, a2);
-    if (r2 !== 'ENOMEM') p.push(`an altmap one page short of the memmap: populate returned ${String(r2)}, expected ENOMEM`);
-    if (short.state.held.buddy !== 0) p.push(`an exhausted altmap fell back to RAM for ${short.state.held.buddy} pages`);
-    short.depopulate(base, pps, a2);
-    for (const l of short.leftovers()) p.push(`exhausted altmap, after free: ${l}`);
+      // One page short of the memmap: -ENOMEM, and nothing taken from RAM for the memmap.
+      from = k.events.length;
+      const short = k.exec(devmap('kit-short', base, sec, { reservePages: 0, freePages: memmapPages - 1, pageBytes: k.pageBytes }));
+      if (short.result.ok) {
+        p.push('an altmap one page short of the memmap: memremap_pages returned 0, expected ENOMEM');
+        k.exec(devunmap('kit-short'));
+      } else if (short.result.errno !== 'ENOMEM') p.push(`an altmap one page short of the memmap: returned -${short.result.errno}, expected -ENOMEM`);
+      const [s, e] = k.memmapRange(base, sec);
+      const ram = ramBackedPages(short.events, s, e, k.pageBytes);
+      if (ram) p.push(`an exhausted altmap fell back to RAM for ${ram} pages`);
+      cleanAfter(k, 'an exhausted altmap', before, from, p);
+    }
+    if (mom) {
+      const from = k.events.length;
+      const op = step(k, 'memmap_on_memory', addBlock(k, base, ['memmap_on_memory']), ['ENOMEM'], p);
+      if (op.result.ok) {
+        altmapBalanced(k, 'memmap_on_memory', op, base, sec, p);
+        step(k, 'memmap_on_memory', removeBlock(k, base), [], p);
+      }
+      cleanAfter(k, 'memmap_on_memory', before, from, p);
+    }
     return p;
   },
 };
 
 const fallbackCheck: ConformanceCheck = {
   name: 'fallback under injected PMD allocation failures is well-formed',
-  describe: 'random PMD_SIZE allocation failures: a successful populate maps every page of the range exactly once; a failure is -ENOMEM; freeing leaves nothing (DOMAIN.md §3.3, §3.5)',
+  describe:
+    'on core with seeded PMD_SIZE allocation failures (fast-check patterns) and pmem altmaps with a random reserve: a successful add maps every page of the range exactly once; a failure is -ENOMEM; removal leaves nothing (DOMAIN.md §3.3, §3.5)',
   run(backend, config, opts) {
-    let problems: string[] = [];
-    const sections = 3;
+    const caps = backend.capabilities(config);
     const failed: string[] = [];
+    const sections = 3;
     fc.check(
-      fc.property(fc.array(fc.boolean(), { minLength: 1, maxLength: 24 }), fc.boolean(), (pattern, withAltmap) => {
-        const h = createTestHarness(backend, config, { failPmdAlloc: (i) => pattern[i % pattern.length] === true });
-        const base = testBasePfn(h);
-        const pps = h.pagesPerSection;
-        const added: Array<{ pfn: number; altmap: AltmapHandle | null }> = [];
-        // One altmap over the whole range, as a pmem namespace (or 5.13–6.5 memmap_on_memory) builds it (§3.8).
-        const altmap = withAltmap ? h.createAltmap({ basePfn: base, free: sections * pps }) : null;
-        for (let i = 0; i < sections; i++) {
-          const pfn = base + i * pps;
-          const r = h.populate(pfn, pps, altmap);
-          if (r !== 0 && r !== 'ENOMEM') problems.push(`section ${i}: populate returned ${r}`);
-          if (r !== 0) {
-            h.depopulate(pfn, pps, altmap); // section_deactivate rolls the failed section back (DOMAIN.md §2.5)
-            break;
-          }
-          const [s, e] = h.memmapRange(pfn, pps);
-          const missing = h.unmappedPages(s, e);
-          if (missing) problems.push(`failures ${JSON.stringify(pattern)}: section ${i}: ${missing} vmemmap pages unmapped after success`);
-          if (altmap && altmap.alloc + altmap.align > altmap.free) problems.push(`section ${i}: altmap over-used`);
-          added.push({ pfn, altmap });
-        }
-        for (const { pfn, altmap } of added.reverse()) h.depopulate(pfn, pps, altmap);
-        for (const l of h.leftovers()) problems.push(`failures ${JSON.stringify(pattern)}, altmap ${withAltmap}: after free: ${l}`);
-        if (problems.length && !failed.length) failed.push(...problems);
-        const ok = problems.length === 0;
-        problems = [];
-        return ok;
-      }),
-      { seed: opts.seed ?? 4, numRuns: opts.numRuns ?? 25, endOnFailure: true },
+      fc.property(
+        fc.array(fc.boolean(), { minLength: 1, maxLength: 24 }),
+        fc.array(fc.record({ altmap: fc.boolean(), reservePages: fc.integer({ min: 0, max: 3 }) }), { minLength: 1, maxLength: 3 }),
+        (pattern, cycles) => {
+          const p: string[] = [];
+          // the n-th runtime PMD_SIZE allocation (1-based) fails when the pattern, repeated, says so
+          const nth: number[] = [];
+          for (let i = 0; i < 1024; i++) if (pattern[i % pattern.length]) nth.push(i + 1);
+          const k = bootKitMachine(backend, config, { ...opts.machine, faults: { sites: { pmd: { nth } } }, seed: opts.seed ?? 4, checkInvariants: opts.checkInvariants ?? false });
+          const before = snapshotVmemmap(k.state);
+          const base = k.baseBytes;
+          const sec = k.sectionBytes;
+          const size = BigInt(sections) * sec;
+          const what = `PMD failure pattern ${pattern.map(Number).join('')}`;
+          cycles.forEach((c, ci) => {
+            const from = k.events.length;
+            const leakedBefore = k.state.counters.leakedSections;
+            if (c.altmap && caps.zoneDevice) {
+              // one altmap over the whole range, as a pmem namespace builds it (DOMAIN.md §3.8)
+              const label = `${what}, cycle ${ci}: pmem altmap, reserve ${c.reservePages}`;
+              const id = `kit-fb${ci}`;
+              const op = step(k, label, devmap(id, base, size, { reservePages: c.reservePages, freePages: sections * Number(sec / k.pageBytes) - c.reservePages, pageBytes: k.pageBytes }), ['ENOMEM'], p);
+              if (op.result.ok) {
+                mappedOnce(k, label, base, size, p);
+                const a = k.state.altmaps.get(altmapIdCreated(op) ?? -1);
+                if (a && a.alloc + a.align > a.free) p.push(`${label}: altmap over-used`);
+                step(k, label, devunmap(id), [], p);
+              }
+              // a failed __add_pages keeps the sections it already added (DOMAIN.md §4.2): the kernel's leak, not the backend's
+              if (k.state.counters.leakedSections === leakedBefore) cleanAfter(k, label, before, from, p);
+            } else if (caps.memoryHotplug) {
+              const label = `${what}, cycle ${ci}`;
+              let added = 0;
+              for (let i = 0; i < sections; i++) {
+                const at = base + BigInt(i) * sec;
+                const op = step(k, `${label}: section ${i}`, addBlock(k, at), ['ENOMEM'], p);
+                if (!op.result.ok) break; // section_deactivate rolled the failed section back (DOMAIN.md §2.5)
+                mappedOnce(k, `${label}: section ${i}`, at, sec, p);
+                added++;
+              }
+              for (let i = added - 1; i >= 0; i--) step(k, label, removeBlock(k, base + BigInt(i) * sec), [], p);
+              cleanAfter(k, label, before, from, p);
+            }
+          });
+          if (p.length && !failed.length) failed.push(...p);
+          return p.length === 0;
+        },
+      ),
+      { seed: opts.seed ?? 4, numRuns: opts.numRuns ?? 8, endOnFailure: true },
     );
     return failed.slice(0, 5);
   },
@@ -292,25 +450,32 @@ const fallbackCheck: ConformanceCheck = {
 
 const replayCheck: ConformanceCheck = {
   name: 'a recorded run replays to the same state',
-  describe: 'the events of a run (through JSON) fold into the live state without the backend (ARCHITECTURE.md "Logs are self-contained")',
-  run(backend, config) {
+  describe:
+    'a run on core (boot, adds with injected PMD failures, a pmem altmap, a sub-section, memmap_on_memory, a removal) written as a log, read back and replayed with core\'s replayState and no backend, deep-equals the live state (ARCHITECTURE.md "Logs are self-contained")',
+  run(backend, config, opts) {
+    const caps = backend.capabilities(config);
+    const mom = caps.memoryHotplug && memmapOnMemoryApplies(backend, config, sectionBytesOf(backend, config));
+    const k = bootKitMachine(backend, config, {
+      ...opts.machine,
+      cmdline: mom ? MOM_CMDLINE : '',
+      faults: { sites: { pmd: { nth: [2, 5, 8, 11, 14, 17] } } },
+      checkInvariants: opts.checkInvariants ?? false,
+    });
+    const base = k.baseBytes;
+    const sec = k.sectionBytes;
     const p: string[] = [];
-    const h = createTestHarness(backend, config, { failPmdAlloc: (i) => i % 3 === 1 });
-    const base = testBasePfn(h);
-    const pps = h.pagesPerSection;
-    const pss = 2 ** (SUBSECTION_SHIFT - h.constants.pageShift);
-    h.populate(base, pps);
-    h.populate(base + pps, pps);
-    const a = h.createAltmap({ basePfn: base + 2 * pps, free: pps });
-    h.populate(base + 2 * pps, pps, a);
-    h.populate(base + 3 * pps + pss, pss);
-    h.depopulate(base + pps, pps);
-    const recorded = JSON.parse(JSON.stringify(h.events)) as TestEvent[];
-    const replayed = replayTestEvents(recorded, h.geometry);
-    const live = JSON.stringify(snapshotTestState(h.state));
-    const again = JSON.stringify(snapshotTestState(replayed));
-    if (live !== again) p.push('replaying the recorded events gives a different state than the live run');
-    if (h.events.length === 0) p.push('the run recorded no events');
+    if (caps.memoryHotplug) {
+      step(k, 'replay run', addBlock(k, base), ['ENOMEM'], p);
+      step(k, 'replay run', addBlock(k, base + sec), ['ENOMEM'], p);
+    }
+    if (caps.zoneDevice) {
+      step(k, 'replay run', devmap('kit-r-alt', base + 2n * sec, sec, { reservePages: 2, freePages: Number(sec / k.pageBytes) - 2, pageBytes: k.pageBytes }), ['ENOMEM'], p);
+      step(k, 'replay run', devmap('kit-r-ss', base + 3n * sec + k.subsectionBytes, k.subsectionBytes), ['ENOMEM'], p);
+    }
+    if (caps.memoryHotplug) step(k, 'replay run', removeBlock(k, base + sec), ['ENOENT', 'EINVAL'], p);
+    if (mom) step(k, 'replay run', addBlock(k, base + 4n * sec, ['memmap_on_memory']), ['ENOMEM'], p);
+    if (k.events.length === 0) p.push('the run recorded no events');
+    p.push(...replayProblems(k));
     return p;
   },
 };
