@@ -189,6 +189,51 @@ export function vmemmapLeftovers(before: VmemmapSnapshot, s: ReadonlyMachineStat
   return out;
 }
 
+/** How core's page tables map the memmap of a physical range now: leaves and PTE pages by source, unmapped pages. */
+export interface MemmapMapping {
+  readonly leaves: Readonly<Record<string, number>>;
+  readonly ptePages: Readonly<Record<string, number>>;
+  readonly pteTables: number;
+  /** Vmemmap pages of the range mapped by nothing. */
+  readonly unmapped: number;
+}
+
+export function memmapMapping(k: KitRun, startBytes: bigint, sizeBytes: bigint): MemmapMapping {
+  const g = k.state.machine.geometry;
+  const [s, e] = k.memmapRange(startBytes, sizeBytes);
+  const pmdShift = BigInt(g.pmdShift);
+  const pageShift = BigInt(g.pageShift);
+  const leaves: Record<string, number> = {};
+  const ptePages: Record<string, number> = {};
+  let pteTables = 0;
+  let unmapped = 0;
+  const first = Number(s >> pageShift);
+  const last = Number((e - 1n) >> pageShift); // inclusive: the page holding the last struct page
+  const perPmd = 2 ** (g.pmdShift - g.pageShift);
+  for (let pmd = Number(s >> pmdShift); pmd <= Number((e - 1n) >> pmdShift); pmd++) {
+    const lo = Math.max(first, pmd * perPmd) - pmd * perPmd;
+    const hi = Math.min(last + 1, (pmd + 1) * perPmd) - pmd * perPmd;
+    const entry = k.state.vmemmap.pmds.get(pmd);
+    if (entry?.kind === 'leaf') {
+      leaves[entry.source] = (leaves[entry.source] ?? 0) + 1;
+      continue;
+    }
+    let mapped = 0;
+    if (entry?.kind === 'table') {
+      pteTables++;
+      for (const r of entry.ptes) {
+        const n = Math.min(hi, r.endIdx) - Math.max(lo, r.startIdx);
+        if (n > 0) {
+          ptePages[r.source] = (ptePages[r.source] ?? 0) + n;
+          mapped += n;
+        }
+      }
+    }
+    unmapped += hi - lo - mapped;
+  }
+  return { leaves, ptePages, pteTables, unmapped };
+}
+
 /** altmap.destroy events whose altmap still had pages allocated: vmemmap_free did not give them back. */
 export function unbalancedAltmaps(events: readonly EventEnvelope[]): string[] {
   const out: string[] = [];

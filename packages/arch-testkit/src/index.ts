@@ -18,15 +18,20 @@ export {
 } from './checks.js';
 export { derive, hvoNumbers, SUBSECTION_SHIFT, type Derived, type HvoNumbers } from './derived.js';
 export {
-  createTestHarness,
-  evolveTestState,
-  emptyTestState,
-  replayTestEvents,
-  snapshotTestState,
-  geometryOf,
-  type TestHarness,
-  type TestEvent,
-  type TestState,
-  type TestContextOptions,
-  type Geometry,
-} from './test-context.js';
+  bootKitMachine,
+  machineConfigOf,
+  snapshotVmemmap,
+  vmemmapLeftovers,
+  unbalancedAltmaps,
+  mappingCount,
+  memmapMapping,
+  ramBackedPages,
+  replayProblems,
+  canonicalJson,
+  type KitRun,
+  type KitBootOptions,
+  type KitMachineOptions,
+  type OpResult,
+  type VmemmapSnapshot,
+  type MemmapMapping,
+} from './core-run.js';

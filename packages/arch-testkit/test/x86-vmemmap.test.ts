@@ -1,11 +1,12 @@
 /**
  * x86-64 vmemmap_populate / vmemmap_free as DOMAIN.md §3.3, §3.4 and §3.7 describe them (6.1
- * arch/x86/mm/init_64.c), run on the kit's test double.
+ * arch/x86/mm/init_64.c), run inside core: a booted machine hot-adds with add_memory / memremap_pages, core's
+ * fault injector fails chosen PMD_SIZE allocations, and the mapping is read from core's page tables.
  */
 import { describe, expect, it } from 'vitest';
-import type { ArchConfig, KernelVersion } from '@memhp/core';
+import type { ArchConfig, Command, KernelVersion, MhpFlag } from '@memhp/core';
 import { x86Backend } from '@memhp/arch-x86';
-import { createTestHarness } from '../src/test-context.js';
+import { bootKitMachine, memmapMapping, ramBackedPages, snapshotVmemmap, vmemmapLeftovers, type KitBootOptions } from '../src/core-run.js';
 
 const cfg = (kernel: KernelVersion = '6.1', structPageBytes = 64, features: ArchConfig['features'] = {}): ArchConfig => ({
   pageSizeBytes: 4096,
@@ -13,83 +14,90 @@ const cfg = (kernel: KernelVersion = '6.1', structPageBytes = 64, features: Arch
   kernel,
   features,
 });
-const PPS = 32768; // PAGES_PER_SECTION, x86-64 4K (DOMAIN.md §1.2)
-const BASE = 16 * PPS; // 2 GiB, section 16
+const boot = (config: ArchConfig, opts: KitBootOptions = {}) => bootKitMachine(x86Backend, config, opts);
+const SECTION = 128n << 20n; // x86-64 4K: SECTION_SIZE_BITS 27 (DOMAIN.md §1.2)
+const add = (at: bigint, size = SECTION, flags: readonly MhpFlag[] = []): Command => ({ kind: 'add_memory', node: 0, range: { startBytes: at, sizeBytes: size }, flags });
+const pmem = (id: string, at: bigint, size: bigint, freePages: number): Command => ({
+  kind: 'memremap_pages',
+  id,
+  node: 0,
+  range: { startBytes: at, sizeBytes: size },
+  type: 'devdax',
+  altmapReserveBytes: 0n,
+  altmapFreeBytes: BigInt(freePages) * 4096n,
+});
 
-describe('x86-64 vmemmap_populate', () => {
+describe('x86-64 vmemmap_populate on core', () => {
   it('maps a 128 MiB section with one 2 MiB PMD leaf from the page allocator (DOMAIN.md §3.3, §1.2)', () => {
-    const h = createTestHarness(x86Backend, cfg());
-    expect(h.populate(BASE, PPS)).toBe(0);
-    expect(h.state.leaves.size).toBe(1);
-    expect(h.state.held.buddy).toBe(512);
-    expect(h.state.ptes.size).toBe(0);
+    const k = boot(cfg());
+    expect(k.exec(add(k.baseBytes)).result.ok).toBe(true);
+    expect(memmapMapping(k, k.baseBytes, SECTION)).toEqual({ leaves: { buddy: 1 }, ptePages: {}, pteTables: 0, unmapped: 0 });
   });
 
   it('falls back to 512 base pages for only the PMD whose allocation failed, without an altmap (§3.3)', () => {
-    const h = createTestHarness(x86Backend, cfg(), { failPmdAlloc: (i) => i === 1 });
-    expect(h.populate(BASE, 2 * PPS)).toBe(0); // a 2-section call: two PMD steps
-    expect(h.state.leaves.size).toBe(1);
-    expect(h.state.ptes.size).toBe(512);
-    expect(h.state.pteTables.size).toBe(1);
+    const k = boot(cfg(), { faults: { sites: { pmd: { nth: [2] } } } });
+    // a 2-section add: __add_pages populates section by section, one PMD step each
+    expect(k.exec(add(k.baseBytes, 2n * SECTION)).result.ok).toBe(true);
+    expect(memmapMapping(k, k.baseBytes, 2n * SECTION)).toEqual({ leaves: { buddy: 1 }, ptePages: { buddy: 512 }, pteTables: 1, unmapped: 0 });
   });
 
   it('fails with -ENOMEM and no fallback when the PMD block cannot come from the altmap (§3.3)', () => {
-    const h = createTestHarness(x86Backend, cfg());
-    const a = h.createAltmap({ basePfn: BASE, free: 511 });
-    expect(h.populate(BASE, PPS, a)).toBe('ENOMEM');
-    expect(h.state.held.buddy).toBe(0);
+    const k = boot(cfg());
+    const op = k.exec(pmem('p', k.baseBytes, SECTION, 511));
+    expect(op.result).toMatchObject({ ok: false, errno: 'ENOMEM' });
+    expect(ramBackedPages(op.events, ...k.memmapRange(k.baseBytes, SECTION), 4096n)).toBe(0);
   });
 
-  it('takes the memmap of a memmap_on_memory block from the altmap as a 2 MiB leaf (§5.1, §5.3: v = 512)', () => {
-    const h = createTestHarness(x86Backend, cfg());
-    const a = h.createAltmap({ basePfn: BASE, free: PPS });
-    expect(h.populate(BASE, PPS, a)).toBe(0);
-    expect(a.alloc).toBe(512);
-    h.depopulate(BASE, PPS, a);
-    expect(a.alloc).toBe(0);
+  it('takes the memmap of a memmap_on_memory block from the altmap as a 2 MiB leaf, and gives it back (§5.1, §5.3: v = 512)', () => {
+    const k = boot(cfg(), { cmdline: 'memory_hotplug.memmap_on_memory=1' });
+    const before = snapshotVmemmap(k.state);
+    const op = k.exec(add(k.baseBytes, SECTION, ['memmap_on_memory']));
+    expect(op.result.ok).toBe(true);
+    expect(memmapMapping(k, k.baseBytes, SECTION).leaves).toEqual({ altmap: 1 });
+    expect([...k.state.altmaps.values()].map((a) => a.alloc)).toEqual([512]);
+    const rm = k.exec({ kind: 'remove_memory', range: { startBytes: k.baseBytes, sizeBytes: SECTION } });
+    expect(rm.events.filter((e) => e.type === 'altmap.destroy').map((e) => (e.payload as { alloc: number }).alloc)).toEqual([0]);
+    expect(vmemmapLeftovers(before, k.state)).toEqual([]);
   });
 
   it('populates a sub-section from RAM with base pages and ignores the altmap (§3.3 rule 1, §7.3)', () => {
-    const h = createTestHarness(x86Backend, cfg());
-    const a = h.createAltmap({ basePfn: BASE, free: PPS });
-    expect(h.populate(BASE, 512, a)).toBe(0);
-    expect(a.alloc).toBe(0);
+    const k = boot(cfg());
+    expect(k.exec(pmem('p', k.baseBytes, 2n << 20n, 512)).result.ok).toBe(true);
+    expect([...k.state.altmaps.values()].map((a) => a.alloc)).toEqual([0]);
     // 512 pfns × 64 B = 32 KiB = 8 base pages
-    expect(h.state.ptes.size).toBe(8);
-    expect(h.state.held.buddy).toBe(8);
+    expect(memmapMapping(k, k.baseBytes, 2n << 20n)).toEqual({ leaves: {}, ptePages: { buddy: 8 }, pteTables: 1, unmapped: 0 });
   });
 
   it('refuses an altmap without PSE: "no cpu support for altmap allocations" (§3.3 rule 3)', () => {
-    const h = createTestHarness(x86Backend, cfg('6.1', 64, { pse: false }));
-    const a = h.createAltmap({ basePfn: BASE, free: PPS });
-    expect(h.populate(BASE, PPS, a)).toBe('ENOMEM');
-    expect(h.events.some((e) => e.t === 'note' && /no cpu support for altmap/.test(e.what))).toBe(true);
-    expect(h.populate(BASE, PPS)).toBe(0);
-    expect(h.state.ptes.size).toBe(512);
+    const k = boot(cfg('6.1', 64, { pse: false }));
+    const op = k.exec(pmem('p', k.baseBytes, SECTION, 32768));
+    expect(op.result).toMatchObject({ ok: false, errno: 'ENOMEM' });
+    expect(op.events.some((e) => e.type === 'vmemmap.note' && /no cpu support for altmap/.test((e.payload as { what: string }).what))).toBe(true);
+    expect(k.exec(add(k.baseBytes)).result.ok).toBe(true);
+    expect(memmapMapping(k, k.baseBytes, SECTION).ptePages).toEqual({ buddy: 512 });
   });
 
   it('shares a PMD leaf between sections with 56-byte struct pages and frees it only when all of it is unused (§3.4)', () => {
-    const h = createTestHarness(x86Backend, cfg('6.1', 56));
-    // section memmap = 32768 × 56 B = 1.75 MiB: sections 16 and 17 share the second PMD of their memmaps
-    expect(h.populate(BASE, PPS)).toBe(0);
-    expect(h.populate(BASE + PPS, PPS)).toBe(0);
-    // memmaps at [14, 15.75) MiB and [15.75, 17.5) MiB of the vmemmap: two leaves, the first one shared
-    expect(h.state.leaves.size).toBe(2);
-    h.depopulate(BASE, PPS);
-    expect(h.state.leaves.size).toBe(2); // section 17's first 0.25 MiB still uses the shared leaf
-    expect(h.unmappedPages(...h.memmapRange(BASE + PPS, PPS))).toBe(0);
-    h.depopulate(BASE + PPS, PPS);
-    expect(h.leftovers()).toEqual([]);
+    const k = boot(cfg('6.1', 56));
+    const before = snapshotVmemmap(k.state);
+    // section memmap = 32768 × 56 B = 1.75 MiB: the two sections' memmaps share their second PMD
+    expect(k.exec(add(k.baseBytes)).result.ok).toBe(true);
+    expect(k.exec(add(k.baseBytes + SECTION)).result.ok).toBe(true);
+    expect(memmapMapping(k, k.baseBytes, 2n * SECTION).leaves).toEqual({ buddy: 2 });
+    k.exec({ kind: 'remove_memory', range: { startBytes: k.baseBytes, sizeBytes: SECTION } });
+    // the second section's first 0.25 MiB still uses the shared leaf
+    expect(memmapMapping(k, k.baseBytes + SECTION, SECTION)).toMatchObject({ leaves: { buddy: 2 }, unmapped: 0 });
+    k.exec({ kind: 'remove_memory', range: { startBytes: k.baseBytes + SECTION, sizeBytes: SECTION } });
+    expect(vmemmapLeftovers(before, k.state)).toEqual([]);
   });
 
   it('fills a PMD that already holds a PTE table from RAM in 6.1 but from the altmap once x86 uses the generic helper (§3.3)', () => {
     const run = (kernel: KernelVersion) => {
-      // 72-byte struct pages: section 16's memmap ends 0.25 MiB into its second PMD, which falls back to a table.
-      const h = createTestHarness(x86Backend, cfg(kernel, 72), { failPmdAlloc: (i) => i === 1 });
-      expect(h.populate(BASE, PPS)).toBe(0);
-      const a = h.createAltmap({ basePfn: BASE + PPS, free: PPS });
-      expect(h.populate(BASE + PPS, PPS, a)).toBe(0);
-      return h.state.ptes.size === 0 ? -1 : [...h.state.ptes.values()].filter((p) => p.source === 'altmap').length;
+      // 72-byte struct pages: the first section's memmap ends 0.25 MiB into its second PMD, which falls back to a table
+      const k = boot(cfg(kernel, 72), { faults: { sites: { pmd: { nth: [2] } } } });
+      expect(k.exec(add(k.baseBytes)).result.ok).toBe(true);
+      expect(k.exec(pmem('p', k.baseBytes + SECTION, SECTION, 32768)).result.ok).toBe(true);
+      return memmapMapping(k, k.baseBytes + SECTION, SECTION).ptePages.altmap ?? 0;
     };
     expect(run('6.1')).toBe(0);
     // [2.25 MiB, 4 MiB) of the table PMD = 448 base pages from the altmap
