@@ -14,10 +14,20 @@ pnpm lint
 rm -f .vitest.json
 status=0
 pnpm exec vitest run --reporter=default --reporter=json --outputFile.json=.vitest.json || status=$?
-if [ -f .vitest.json ]; then
-  node scripts/summarize-vitest.mjs .vitest.json
-else
-  echo "0 passed, 1 failed"
-  [ "$status" -ne 0 ] || status=1
-fi
+unit=$( [ -f .vitest.json ] && node scripts/summarize-vitest.mjs .vitest.json || echo "0 passed, 1 failed" )
+echo "unit, property and browser tests: $unit"
+
+# Publishing: pack every package, publint/attw, publish dry run, install the tarballs and run memhp.
+mkdir -p .tmp
+pack_status=0
+node scripts/pack-check.mjs > .tmp/pack-check.log 2>&1 || pack_status=$?
+pack=$(grep -E '^[0-9]+ passed, [0-9]+ failed' .tmp/pack-check.log | tail -n 1)
+[ -n "$pack" ] || pack="0 passed, 1 failed"
+echo "pack check: $pack"
+if [ "$pack_status" -ne 0 ]; then cat .tmp/pack-check.log; status=1; fi
+
+# The closing line CI reads: both counts added up.
+read -r up uf < <(echo "$unit" | sed -E 's/^([0-9]+) passed, ([0-9]+) failed.*/\1 \2/')
+read -r pp pf < <(echo "$pack" | sed -E 's/^([0-9]+) passed, ([0-9]+) failed.*/\1 \2/')
+echo "$((up + pp)) passed, $((uf + pf)) failed"
 exit "$status"
