@@ -105,9 +105,9 @@ export class EventBus {
     this.#seq = e.seq;
     this.#lastTime = e.time;
     this.#remember(e);
-    this.#queue.push(e);
     // A subscriber publishing during delivery only enqueues: everyone gets the current event first.
-    if (!this.#delivering) this.#drain();
+    if (this.#delivering) this.#queue.push(e);
+    else this.#drain(e);
     return e;
   }
 
@@ -148,28 +148,36 @@ export class EventBus {
     }
   }
 
-  #drain(): void {
+  /**
+   * Deliver `first`, then whatever subscribers published meanwhile, in order. The queue is touched only when a
+   * subscriber published during delivery: the common case (no re-entrant publish) allocates and resizes nothing.
+   */
+  #drain(first: EventEnvelope): void {
     this.#delivering = true;
-    const failures: BusSubscriberError[] = [];
+    let failures: BusSubscriberError[] | null = null;
     const q = this.#queue;
     try {
-      for (let i = 0; i < q.length; i++) {
-        const e = q[i]!;
-        for (const l of this.#snapshot) {
+      let e = first;
+      for (let i = 0; ; i++) {
+        const listeners = this.#snapshot;
+        for (let j = 0; j < listeners.length; j++) {
+          const l = listeners[j]!;
           if (!l.active) continue;
           try {
             l.next(e);
           } catch (error) {
             const f = { subscriber: l.name, error, event: e };
-            if (!this.#report(f)) failures.push(f);
+            if (!this.#report(f)) (failures ??= []).push(f);
           }
         }
+        if (i >= q.length) break;
+        e = q[i]!;
       }
     } finally {
-      q.length = 0;
+      if (q.length > 0) q.length = 0;
       this.#delivering = false;
     }
-    if (failures.length > 0) throw new BusDeliveryError(failures);
+    if (failures !== null) throw new BusDeliveryError(failures);
   }
 
   /** True when someone observed the failure on errors$. */
