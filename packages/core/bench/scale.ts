@@ -7,6 +7,10 @@
  *
  *   pnpm --filter @memhp/core bench            # all sizes, writes bench-results/core-scale.json
  *   pnpm --filter @memhp/core bench -- --sizes 1,4
+ *
+ * MEMHP_BENCH_LOG_DIR puts the log elsewhere than the temp dir (e.g. /dev/shm: on this VM's ext4 the kernel's
+ * page-cache write alone costs ≈ 2.7 ms per MiB, ≈ 0.45 µs per event, more than memhp's own encoding).
+ * MEMHP_BENCH_FREEZE=1 runs with the bus's default deep freeze of every payload (off by default here).
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -34,6 +38,8 @@ interface ChildResult {
   peakRssMiB: number;
   heapAfterAddMiB: number;
   logBytes: number | null;
+  logDir: string | null;
+  freeze: boolean;
   failures: number;
 }
 
@@ -51,14 +57,14 @@ function machine(): MachineConfig {
 }
 
 async function child(tib: number, mode: Mode): Promise<ChildResult> {
-  const bus = new EventBus({ freeze: false });
+  const bus = new EventBus({ freeze: process.env.MEMHP_BENCH_FREEZE === '1' });
   const sim = createSimulator({ config: machine(), backend: testBackend, bus, autoBoot: false });
   let events = 0;
   let logPath: string | null = null;
   let writer: ReturnType<typeof openLogWriter> | null = null;
   if (mode === 'count') bus.on('counter', () => void events++);
   if (mode === 'log') {
-    logPath = join(tmpdir(), `memhp-core-scale-${process.pid}.ndjson`);
+    logPath = join(process.env.MEMHP_BENCH_LOG_DIR ?? tmpdir(), `memhp-core-scale-${process.pid}.ndjson`);
     writer = openLogWriter(logPath, sim.header());
     writer.attach(bus);
   }
@@ -114,6 +120,8 @@ async function child(tib: number, mode: Mode): Promise<ChildResult> {
     peakRssMiB: process.resourceUsage().maxRSS / 1024,
     heapAfterAddMiB: heapAfterAdd / 2 ** 20,
     logBytes,
+    logDir: logPath === null ? null : dirname(logPath),
+    freeze: process.env.MEMHP_BENCH_FREEZE === '1',
     failures,
   };
 }
@@ -124,7 +132,8 @@ function describeRow(r: ChildResult): string {
     `${String(r.tib).padStart(2)} TiB ${r.mode.padEnd(5)} ${String(r.blocks).padStart(7)} blocks ${String(r.events).padStart(9)} events ` +
     `cpu ${r.cpuSeconds.total.toFixed(2)} s, wall ${s.total.toFixed(2)} s (add ${s.add.toFixed(2)}, online ${s.online.toFixed(2)}, offline ${s.offline.toFixed(2)}, remove ${s.remove.toFixed(2)}) ` +
     `peak RSS ${r.peakRssMiB.toFixed(0)} MiB, ${(r.events / r.cpuSeconds.total / 1e6).toFixed(2)} M events per CPU second, failures ${r.failures}` +
-    (r.logBytes !== null ? `, log ${(r.logBytes / 2 ** 20).toFixed(0)} MiB` : '')
+    (r.logBytes !== null ? `, log ${(r.logBytes / 2 ** 20).toFixed(0)} MiB in ${r.logDir}` : '') +
+    (r.freeze ? ', frozen payloads' : '')
   );
 }
 
