@@ -11,7 +11,7 @@ import { tableShift } from '../model/evolve.js';
 import { hex, pageVaToPfn } from '../model/geometry.js';
 import type { MachineState } from '../model/state.js';
 import { allocatedLevels } from '../vmemmap/context.js';
-import type { PgmapGeometry } from './mhp-params.js';
+import type { PgmapGeometry } from '../hotplug/mhp-params.js';
 
 /** vmemmap_{p4d,pud,pmd,pte}_populate for `va` (page-table pages from the page allocator; never the altmap). */
 function ensurePteTable(ctx: KernelCtx, va: bigint, nid: number): 0 | ErrnoName {

@@ -12,7 +12,7 @@ export const deviceCommandHandlers: CommandHandlers = createMemremapHandlers(BUI
 
 export * from './state.js';
 export * from './provider.js';
-export * from './mhp-params.js';
+export * from '../hotplug/mhp-params.js';
 export { memremapPages, memunmapPages, createMemremapHandlers } from './memremap.js';
 export { populateCompoundPages } from './compound.js';
 export { viewPgmaps, type PgmapRow } from './views.js';

@@ -15,7 +15,7 @@ import { growZone } from '../hotplug/online.js';
 import { hex, pfnToSectionNr } from '../model/geometry.js';
 import type { MachineState } from '../model/state.js';
 import { altmapOffset } from '../vmemmap/altmap.js';
-import { addPagesWithParams, archAddMemoryWithParams, vmemmapCanOptimize, type MhpParams } from './mhp-params.js';
+import { addPagesWithParams, archAddMemoryWithParams, vmemmapCanOptimize, type MhpParams } from '../hotplug/mhp-params.js';
 import { isProviderFailure, type MemoryProvider, type MemremapRequest } from './provider.js';
 import { deviceState, pgmapOfPfn, type PgmapState } from './state.js';
 

@@ -17,7 +17,8 @@ import { explainFromFacts, type MemmapOnMemoryExplanation, type MemmapOnMemoryFa
 import { bytesToPfn, hex } from '../model/geometry.js';
 import { resourceById } from '../model/resources.js';
 import type { AltmapState, MachineState } from '../model/state.js';
-import { archAddMemory, archRemoveMemory } from './arch-add-memory.js';
+import { archRemoveMemory } from './arch-add-memory.js';
+import { archAddMemoryWithParams, systemRamParams } from './mhp-params.js';
 import { createMemoryBlockDevices, removeMemoryBlockDevices } from './memory-block.js';
 import { mergeSystemRamResource, registerMemoryResource, releaseMemRegion } from './resource.js';
 import type { MhpFlag, PhysRange } from '../api.js';
@@ -160,7 +161,7 @@ export function addMemoryResource(
     if (!r.ok) return failAfterMemblock(r.errno, r.why);
   } else {
     const altmap = mode === 'range' ? createAltmap(ctx, startPfn, startPfn + nrPages - 1, freePerAltmap) : null;
-    const err = archAddMemory(ctx, nid, startBytes, sizeBytes, altmap);
+    const err = archAddMemoryWithParams(ctx, nid, startBytes, sizeBytes, systemRamParams(altmap));
     if (err !== 0) {
       if (altmap) destroyAltmap(ctx, altmap.id, false);
       return failAfterMemblock(err, `arch_add_memory failed: -${err}`);
@@ -206,7 +207,7 @@ function createAltmapsAndMemoryBlocks(
     const pfn = bytesToPfn(g, cur);
     if (ctx.faults.slabAlloc('altmap', { pfn })) return fail2('ENOMEM', 'kmemdup(altmap) failed', cur);
     const altmap = createAltmap(ctx, pfn, pfn + g.pagesPerBlock - 1, free);
-    const err = archAddMemory(ctx, nid, cur, bs, altmap);
+    const err = archAddMemoryWithParams(ctx, nid, cur, bs, systemRamParams(altmap));
     if (err !== 0) {
       destroyAltmap(ctx, altmap.id, false);
       return fail2(err, `arch_add_memory failed for block ${pfn / g.pagesPerBlock}: -${err}`, cur);

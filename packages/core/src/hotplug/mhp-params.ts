@@ -10,11 +10,11 @@ import type { AltmapHandle } from '../arch/backend.js';
 import type { KernelCtx } from '../commands/registry.js';
 import type { ErrnoName } from '../kernel/errno.js';
 import { pick } from '../kernel/version.js';
-import { archAddMemory, addPages } from '../hotplug/arch-add-memory.js';
+import { archAddMemory, addPages } from './arch-add-memory.js';
 import { isPowerOfTwo } from '../model/geometry.js';
 import { daxVmemmapDedup, mhpParamsPgmap } from '../hugetlb/rules.js';
-import type { PgProt } from './state.js';
-import { populateCompoundPages } from './compound.js';
+import type { PgProt } from '../device/state.js';
+import { populateCompoundPages } from '../device/compound.js';
 
 /** The pgmap fields arch_add_memory can see (struct dev_pagemap: vmemmap_shift and the range start). */
 export interface PgmapGeometry {
@@ -61,7 +61,10 @@ const activateOptions = (ctx: KernelCtx, params: MhpParams) =>
     ? { populate: populateCompoundPages(params.pgmap) }
     : {};
 
-/** arch_add_memory(nid, start, size, params). */
+/** What add_memory_resource passes for System RAM: the altmap (memmap_on_memory) or none, PAGE_KERNEL, no pgmap. */
+export const systemRamParams = (altmap: AltmapHandle | null): MhpParams => ({ altmap, pgprot: 'PAGE_KERNEL', pgmap: null });
+
+/** arch_add_memory(nid, start, size, params): the only way callers reach arch_add_memory. */
 export function archAddMemoryWithParams(ctx: KernelCtx, nid: number, startBytes: bigint, sizeBytes: bigint, params: MhpParams): 0 | ErrnoName {
   const bad = checkParams(ctx, params);
   if (bad) return bad;
