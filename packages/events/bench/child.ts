@@ -21,12 +21,15 @@ function start(): void {
 async function main(): Promise<void> {
   switch (mode) {
     case 'write':
+    case 'write-sync':
     case 'write-null':
+    case 'write-null-sync':
     case 'write-gz': {
       const pool = payloadPool(65536);
-      if (mode !== 'write-null') rmSync(file, { force: true }); // truncating a big old file costs more than writing it
+      if (!mode.startsWith('write-null')) rmSync(file, { force: true }); // truncating a big old file costs more than writing it
       start();
-      const w = openLogWriter(file, benchHeader());
+      // "-sync": the file writes on this thread, as before the writer thread existed.
+      const w = openLogWriter(file, benchHeader(), { thread: !mode.endsWith('-sync') });
       for (let seq = 1; seq <= count; seq++) {
         if (!w.write(benchEvent(seq, pool))) await w.drained();
       }

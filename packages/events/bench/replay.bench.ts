@@ -3,8 +3,9 @@
  *   (a) floor: 4 MiB chunks + split + JSON.parse per line, no validation
  *   (b) memhp validated streaming replay (.ndjson) into a trivial evolve
  *   (c) the same from .ndjson.gz
- *   (d) the memhp writer (plain and gzip), and the naive stringify+join writer for comparison
- *   (d') the same writer into /dev/null, separating its own cost from the kernel's page-cache cost
+ *   (d) the memhp writer (plain, with its writer thread, and gzip), and the naive stringify+join writer
+ *   (d') the plain writer with its file writes on the producer's thread (`thread: false`), to a file and into
+ *        /dev/null: the latter separates the writer's own cost from the kernel's page-cache cost
  * Each measurement runs in its own child process so its peak RSS is its own. MEMHP_BENCH_EVENTS scales it
  * (default 5,000,000). Figures go to bench-results/events.json at the repository root.
  */
@@ -52,7 +53,8 @@ console.log(`memhp events bench: ${events.toLocaleString('en')} events in ${dir}
 try {
   const write = run('write', plain);
   // The same writer into /dev/null: serialisation and syscalls without the page cache, i.e. the writer's own cost.
-  const writeNull = run('write-null', '/dev/null');
+  const writeSync = run('write-sync', plain);
+  const writeNull = run('write-null-sync', '/dev/null');
   const writeGz = run('write-gz', gz);
   const writeNaive = run('write-naive', naive);
   rmSync(naive, { force: true });
@@ -79,6 +81,7 @@ try {
   console.log(`(c)/(a) gzip replay vs floor   wall ${ratioC.toFixed(2)}  cpu ${cpuRatioC.toFixed(2)}`);
   console.log(`peak RSS, replay (b) / (c)     ${replayPlain.maxRssMiB.toFixed(0)} / ${replayGz.maxRssMiB.toFixed(0)} MiB  (target < 256)  ${ok(targets.replayPeakRssMiB.ok && targets.replayGzPeakRssMiB.ok)}`);
   console.log(`(d) writer                     wall ${(rate(write) / 1e6).toFixed(2)}  cpu ${(cpuRate(write) / 1e6).toFixed(2)} M events/s  (target ≥ 1)  ${ok(targets.writerEventsPerSecond.ok)}`);
+  console.log(`(d) writer, writes on caller    wall ${(rate(writeSync) / 1e6).toFixed(2)}  cpu ${(cpuRate(writeSync) / 1e6).toFixed(2)} M events/s  (thread: false)`);
   console.log(`(d) writer to /dev/null         wall ${(rate(writeNull) / 1e6).toFixed(2)}  cpu ${(cpuRate(writeNull) / 1e6).toFixed(2)} M events/s`);
   console.log(`(d) gzip writer                wall ${(rate(writeGz) / 1e6).toFixed(2)}  cpu ${(cpuRate(writeGz) / 1e6).toFixed(2)} M events/s`);
   console.log(`(d) writer vs naive stringify  wall ${(rate(write) / rate(writeNaive)).toFixed(2)}×  cpu ${(cpuRate(write) / cpuRate(writeNaive)).toFixed(2)}×`);
@@ -91,12 +94,13 @@ try {
     loadavg: loadavg(),
     events,
     lineBytesMean: write.bytes / events,
-    measurements: { write, writeNull, writeGz, writeNaive, floor, replay: replayPlain, replayGz },
+    measurements: { write, writeSync, writeNull, writeGz, writeNaive, floor, replay: replayPlain, replayGz },
     cpuEventsPerSecond: {
       floor: cpuRate(floor),
       replay: cpuRate(replayPlain),
       replayGz: cpuRate(replayGz),
       write: cpuRate(write),
+      writeSync: cpuRate(writeSync),
       writeNull: cpuRate(writeNull),
       writeGz: cpuRate(writeGz),
       writeNaive: cpuRate(writeNaive),
@@ -106,6 +110,7 @@ try {
       replay: rate(replayPlain),
       replayGz: rate(replayGz),
       write: rate(write),
+      writeSync: rate(writeSync),
       writeNull: rate(writeNull),
       writeGz: rate(writeGz),
       writeNaive: rate(writeNaive),

@@ -81,10 +81,14 @@ describe('EventEncoder', () => {
 });
 
 describe('log writer', () => {
-  for (const name of ['round.ndjson', 'round.ndjson.gz']) {
-    it(`round-trips header and events through ${name}`, async () => {
+  for (const [name, thread] of [
+    ['round.ndjson', true],
+    ['round-sync.ndjson', false],
+    ['round.ndjson.gz', true],
+  ] as const) {
+    it(`round-trips header and events through ${name}${thread ? '' : ' (thread: false)'}`, async () => {
       const p = join(dir, name);
-      const w = openLogWriter(p, testHeader(), { batchEvents: 100 });
+      const w = openLogWriter(p, testHeader(), { batchEvents: 100, thread });
       const evs = sampleEvents(1234);
       for (const e of evs) w.write(e);
       expect(w.written).toBe(1234);
@@ -149,10 +153,14 @@ describe('a killed writer leaves a valid prefix', () => {
   const child = fileURLToPath(new URL('./fixtures/kill-writer.ts', import.meta.url));
   const root = fileURLToPath(new URL('../../..', import.meta.url));
 
-  for (const name of ['killed.ndjson', 'killed.ndjson.gz']) {
-    it(`SIGKILL mid-run: ${name} reads as a contiguous prefix, at most a torn tail`, async () => {
+  for (const [name, mode] of [
+    ['killed.ndjson', 'thread'],
+    ['killed-sync.ndjson', 'sync'],
+    ['killed.ndjson.gz', 'thread'],
+  ] as const) {
+    it(`SIGKILL mid-run: ${name} (${mode}) reads as a contiguous prefix, at most a torn tail`, async () => {
       const p = join(dir, name);
-      const proc = spawn(process.execPath, ['--conditions=@memhp/source', '--import', 'tsx', child, p, '64'], {
+      const proc = spawn(process.execPath, ['--conditions=@memhp/source', '--import', 'tsx', child, p, '64', mode], {
         cwd: root,
         stdio: ['ignore', 'ignore', 'pipe'],
       });

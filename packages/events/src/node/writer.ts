@@ -8,6 +8,7 @@ import { EventEncoder } from '../encoder.js';
 import type { EventEnvelope } from '../envelope.js';
 import type { LogHeader } from '../header.js';
 import { serializeHeader } from '../line.js';
+import { RingWriterThread } from './writer-thread.js';
 
 export interface LogWriterOptions {
   /** Hand a batch to the file after this many events (default 16384) … */
@@ -21,13 +22,23 @@ export interface LogWriterOptions {
    * only matters if the machine itself may crash, and costs seconds on a GB-sized log.
    */
   fsync?: boolean;
+  /**
+   * Plain logs: do the file writes on a writer thread (default true). The caller's thread only encodes and
+   * copies each batch into a shared ring, so encoding and the kernel's page-cache copy overlap. Set false to
+   * write synchronously on the caller's thread (errors such as ENOSPC then throw from the very write that hit
+   * them instead of from the next write/flush/close).
+   */
+  thread?: boolean;
+  /** Size of the writer thread's shared ring, a power of two (default 8 MiB): the bound on bytes in flight. */
+  ringBytes?: number;
 }
 
 export interface LogWriter {
   /**
    * Synchronous enqueue. Returns false when a gzip writer's stream is above its high-water mark: an async
-   * producer should then `await drained()` (Node's stream convention). A plain writer is synchronous and
-   * always returns true — writeSync is its back-pressure.
+   * producer should then `await drained()` (Node's stream convention). A plain writer always returns true: its
+   * back-pressure is synchronous (a full ring blocks the caller until the writer thread frees space, or, with
+   * `thread: false`, writeSync itself).
    */
   write(e: EventEnvelope): boolean;
   /** Subscribe to a bus (as subscriber "log-writer"): writes every event it publishes. */
@@ -101,16 +112,28 @@ abstract class BaseLogWriter implements LogWriter {
 class PlainLogWriter extends BaseLogWriter {
   #fd: number | null;
   readonly #fsync: boolean;
+  readonly #thread: RingWriterThread | null;
 
   constructor(path: string, header: LogHeader, opts: LogWriterOptions) {
     super(path, opts);
     this.#fsync = opts.fsync ?? false;
     this.#fd = openSync(path, 'w');
-    writeAll(this.#fd, new TextEncoder().encode(`${serializeHeader(header)}\n`));
+    const head = new TextEncoder().encode(`${serializeHeader(header)}\n`);
+    try {
+      this.#thread = (opts.thread ?? true) ? new RingWriterThread(this.#fd, opts.ringBytes ?? 8 << 20, this.#fsync, path) : null;
+    } catch (err) {
+      closeSync(this.#fd);
+      throw err;
+    }
+    if (this.#thread) this.#thread.push(head);
+    else writeAll(this.#fd, head);
   }
 
   protected emitBatch(): boolean {
-    if (this.encoder.length > 0 && this.#fd !== null) writeAll(this.#fd, this.encoder.bytes());
+    if (this.encoder.length > 0 && this.#fd !== null) {
+      if (this.#thread) this.#thread.push(this.encoder.bytes());
+      else writeAll(this.#fd, this.encoder.bytes());
+    }
     this.encoder.reset();
     this.inBatch = 0;
     return true;
@@ -121,20 +144,31 @@ class PlainLogWriter extends BaseLogWriter {
   }
 
   flush(): Promise<void> {
-    this.emitBatch();
+    try {
+      this.emitBatch();
+      this.#thread?.drain();
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
     return Promise.resolve();
   }
 
-  close(): Promise<void> {
-    if (this.closed) return Promise.resolve();
-    this.emitBatch();
-    this.closed = true;
-    if (this.#fd !== null) {
-      if (this.#fsync) fsyncSync(this.#fd);
-      closeSync(this.#fd);
+  async close(): Promise<void> {
+    if (this.closed) return;
+    const fd = this.#fd;
+    try {
+      this.emitBatch();
+    } finally {
+      this.closed = true;
       this.#fd = null;
+      // The thread drains and fsyncs before the fd goes away, and is stopped even when a write failed.
+      try {
+        if (this.#thread) await this.#thread.close();
+        else if (this.#fsync && fd !== null) fsyncSync(fd);
+      } finally {
+        if (fd !== null) closeSync(fd);
+      }
     }
-    return Promise.resolve();
   }
 }
 

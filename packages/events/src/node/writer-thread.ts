@@ -1,0 +1,208 @@
+import type { fsyncSync, writeSync } from 'node:fs';
+import { Worker } from 'node:worker_threads';
+
+/**
+ * A byte ring in shared memory between a synchronous producer (the thread that encodes events) and a writer
+ * thread that `writeSync`s the bytes to one fd, in order. Encoding and the kernel's page-cache copy then overlap
+ * instead of adding up on one thread.
+ *
+ * The producer never yields to the event loop (core publishes millions of events in one synchronous run), so
+ * every hand-over is through Atomics on the control words below: no messages, no promises on the hot path.
+ * Memory is bounded by the ring: a full ring blocks the producer in `Atomics.wait` until the writer frees space.
+ *
+ * The file only ever receives a prefix of the byte stream, written by one thread with sequential writes, so a
+ * killed process leaves whole lines followed by at most one torn line.
+ */
+
+/**
+ * Control words (Int32). Byte counters wrap at 2^32: `(a - b) | 0` is still the distance while the ring is
+ * smaller than 2^31, and `counter & (size - 1)` the ring offset because the size is a power of two.
+ */
+const HEAD = 0; // bytes published by the producer
+const TAIL = 1; // bytes written to the file by the writer thread
+const STATE = 2;
+const PSIG = 3; // bumped by the producer on every publication or state change; the writer thread waits on it
+const CSIG = 4; // bumped by the writer thread on every tail advance or state change; the producer waits on it
+const ERRLEN = 5;
+const CONTROL_WORDS = 8;
+const ERR_BYTES = 2048;
+
+const RUNNING = 0;
+const CLOSING = 1; // producer is done: drain, fsync if asked, and stop
+const DONE = 2;
+const FAILED = 3;
+
+/** The control layout, handed to the thread as data because its source cannot see this module's constants. */
+const LAYOUT = { HEAD, TAIL, STATE, PSIG, CSIG, ERRLEN, ERR_BYTES, CLOSING, DONE, FAILED } as const;
+
+interface ThreadData {
+  layout: typeof LAYOUT;
+  control: SharedArrayBuffer;
+  ring: SharedArrayBuffer;
+  error: SharedArrayBuffer;
+  fd: number;
+  fsync: boolean;
+}
+
+/**
+ * The writer thread's whole program. It runs from its source text (`new Worker(…, { eval: true })`), so it must
+ * not close over anything in this module: `fs` and the shared buffers come in as arguments. That keeps it
+ * resolvable the same way from `src` (vitest, tsx) and from the bundled `dist`.
+ */
+function ringWriter(data: ThreadData, fs: { writeSync: typeof writeSync; fsyncSync: typeof fsyncSync }): void {
+  const { HEAD, TAIL, STATE, PSIG, CSIG, ERRLEN, ERR_BYTES, CLOSING, DONE, FAILED } = data.layout;
+  const ctl = new Int32Array(data.control);
+  const ring = new Uint8Array(data.ring);
+  const size = ring.length;
+  try {
+    for (;;) {
+      const sig = Atomics.load(ctl, PSIG);
+      const head = Atomics.load(ctl, HEAD);
+      let tail = ctl[TAIL]!;
+      let avail = (head - tail) | 0;
+      if (avail === 0) {
+        if (Atomics.load(ctl, STATE) === CLOSING) break;
+        Atomics.wait(ctl, PSIG, sig);
+        continue;
+      }
+      while (avail > 0) {
+        const at = tail & (size - 1);
+        const n = Math.min(avail, size - at);
+        let off = 0;
+        while (off < n) off += fs.writeSync(data.fd, ring, at + off, n - off);
+        tail = (tail + n) | 0;
+        avail -= n;
+        Atomics.store(ctl, TAIL, tail);
+        Atomics.add(ctl, CSIG, 1);
+        Atomics.notify(ctl, CSIG);
+      }
+    }
+    if (data.fsync) fs.fsyncSync(data.fd);
+    Atomics.store(ctl, STATE, DONE);
+  } catch (err) {
+    const text = err instanceof Error ? err.message : String(err);
+    const bytes = new TextEncoder().encode(text).subarray(0, ERR_BYTES);
+    new Uint8Array(data.error).set(bytes);
+    Atomics.store(ctl, ERRLEN, bytes.length);
+    Atomics.store(ctl, STATE, FAILED);
+  }
+  Atomics.add(ctl, CSIG, 1);
+  Atomics.notify(ctl, CSIG);
+}
+
+/** ES2024's Atomics.waitAsync (Node ≥ 16), typed here because the project's lib is ES2023. */
+type WaitAsyncResult = { async: false; value: 'not-equal' | 'timed-out' } | { async: true; value: Promise<'ok' | 'timed-out'> };
+const waitAsync = (Atomics as unknown as { waitAsync(a: Int32Array, i: number, v: number, t: number): WaitAsyncResult }).waitAsync.bind(Atomics);
+
+const workerSource = `(${ringWriter.toString()})(require('node:worker_threads').workerData, require('node:fs'));`;
+
+/** The producer's end of the ring; owns the writer thread. The fd stays the caller's to close. */
+export class RingWriterThread {
+  readonly #ctl: Int32Array;
+  readonly #ring: Uint8Array;
+  readonly #error: Uint8Array;
+  readonly #worker: Worker;
+  readonly #exited: Promise<void>;
+  readonly #label: string;
+  #head = 0;
+  #failure: Error | undefined;
+
+  /** @param label names the log in error messages. */
+  constructor(fd: number, ringBytes: number, fsync: boolean, label: string) {
+    if (!(Number.isInteger(ringBytes) && ringBytes >= 4096 && ringBytes <= 2 ** 30 && (ringBytes & (ringBytes - 1)) === 0)) {
+      throw new RangeError(`ringBytes must be a power of two from 4096 to 2^30, got ${ringBytes}`);
+    }
+    this.#label = label;
+    const data: ThreadData = {
+      layout: LAYOUT,
+      control: new SharedArrayBuffer(CONTROL_WORDS * 4),
+      ring: new SharedArrayBuffer(ringBytes),
+      error: new SharedArrayBuffer(ERR_BYTES),
+      fd,
+      fsync,
+    };
+    this.#ctl = new Int32Array(data.control);
+    this.#ring = new Uint8Array(data.ring);
+    this.#error = new Uint8Array(data.error);
+    // execArgv: [] — the thread needs no loader hooks (tsx, conditions) to run its self-contained source.
+    this.#worker = new Worker(workerSource, { eval: true, workerData: data, execArgv: [], stdout: false, stderr: false });
+    // A forgotten writer must not keep the process alive (the plain writer would not either).
+    this.#worker.unref();
+    this.#exited = new Promise((resolve) => {
+      this.#worker.once('error', (err) => {
+        this.#failure ??= new Error(`${label}: log writer thread failed: ${err.message}`);
+      });
+      this.#worker.once('exit', () => resolve());
+    });
+  }
+
+  /**
+   * Copy bytes into the ring and publish them, waiting (blocking this thread) whenever the ring is full.
+   * A chunk larger than the ring goes in pieces; the file still receives the bytes in order.
+   */
+  push(bytes: Uint8Array): void {
+    const ctl = this.#ctl;
+    const size = this.#ring.length;
+    let off = 0;
+    while (off < bytes.length) {
+      const sig = Atomics.load(ctl, CSIG);
+      this.#check();
+      const free = size - ((this.#head - Atomics.load(ctl, TAIL)) | 0);
+      if (free === 0) {
+        Atomics.wait(ctl, CSIG, sig);
+        continue;
+      }
+      const at = this.#head & (size - 1);
+      const n = Math.min(free, bytes.length - off, size - at);
+      this.#ring.set(bytes.subarray(off, off + n), at);
+      off += n;
+      this.#head = (this.#head + n) | 0;
+      Atomics.store(ctl, HEAD, this.#head);
+      Atomics.add(ctl, PSIG, 1);
+      Atomics.notify(ctl, PSIG);
+    }
+  }
+
+  /** Block until the writer thread has written everything pushed so far. */
+  drain(): void {
+    const ctl = this.#ctl;
+    for (;;) {
+      const sig = Atomics.load(ctl, CSIG);
+      this.#check();
+      if (Atomics.load(ctl, TAIL) === this.#head) return;
+      Atomics.wait(ctl, CSIG, sig);
+    }
+  }
+
+  /** Drain, fsync if asked, stop the thread; throws if the thread failed at any point. */
+  async close(): Promise<void> {
+    const ctl = this.#ctl;
+    // Neither a pending waitAsync nor an unref'd worker keeps Node's event loop alive: without this, a script
+    // whose last act is `await writer.close()` would exit (code 13, unsettled await) before the thread is done.
+    this.#worker.ref();
+    if (Atomics.load(ctl, STATE) === RUNNING) {
+      Atomics.store(ctl, STATE, CLOSING);
+      Atomics.add(ctl, PSIG, 1);
+      Atomics.notify(ctl, PSIG);
+    }
+    for (;;) {
+      const sig = Atomics.load(ctl, CSIG);
+      const state = Atomics.load(ctl, STATE);
+      if (state === DONE || state === FAILED || this.#failure) break;
+      // Waiting without blocking lets the worker's 'error'/'exit' events through if it dies unexpectedly.
+      const r = waitAsync(ctl, CSIG, sig, 1000);
+      if (r.async) await Promise.race([r.value, this.#exited]);
+    }
+    await this.#exited;
+    this.#check();
+  }
+
+  #check(): void {
+    if (this.#failure) throw this.#failure;
+    if (Atomics.load(this.#ctl, STATE) === FAILED) {
+      const msg = new TextDecoder().decode(this.#error.slice(0, Atomics.load(this.#ctl, ERRLEN)));
+      this.#failure = new Error(`${this.#label}: log writer thread failed: ${msg}`);
+      throw this.#failure;
+    }
+  }
+}

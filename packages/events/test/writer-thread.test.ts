@@ -1,0 +1,99 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { serializeEvent, serializeHeader } from '@memhp/events';
+import { openLogWriter } from '@memhp/events/node';
+import { sampleEvents, testHeader } from './helpers.js';
+import { tempDir } from './tmp.js';
+
+const dir = tempDir();
+const expectedText = (n: number) => [serializeHeader(testHeader()), ...sampleEvents(n).map(serializeEvent)].join('\n') + '\n';
+
+describe('plain log writer on its writer thread', () => {
+  it('property: the file holds exactly header + events, in order, once, for any ring size, batch size and flush points', async () => {
+    // Rings down to 4 KiB are smaller than one batch: batches then go through the ring in pieces and wrap.
+    const sizes = fc.record({
+      ringBytes: fc.constantFrom(4096, 8192, 65536),
+      batchEvents: fc.integer({ min: 1, max: 400 }),
+      batchBytes: fc.integer({ min: 1, max: 20_000 }),
+      events: fc.integer({ min: 0, max: 1500 }),
+      flushEvery: fc.option(fc.integer({ min: 1, max: 700 }), { nil: undefined }),
+    });
+    let run = 0;
+    await fc.assert(
+      fc.asyncProperty(sizes, async (o) => {
+        const p = join(dir, `prop-${run++}.ndjson`);
+        const w = openLogWriter(p, testHeader(), o);
+        const evs = sampleEvents(o.events);
+        for (let i = 0; i < evs.length; i++) {
+          w.write(evs[i]!);
+          if (o.flushEvery && (i + 1) % o.flushEvery === 0) {
+            await w.flush();
+            // flush() returns only once the thread has written everything: the file is complete up to here.
+            expect(readFileSync(p, 'utf8')).toBe([serializeHeader(testHeader()), ...evs.slice(0, i + 1).map(serializeEvent)].join('\n') + '\n');
+          }
+        }
+        await w.close();
+        expect(readFileSync(p, 'utf8')).toBe(expectedText(o.events));
+      }),
+      { numRuns: 25 },
+    );
+  }, 30_000);
+
+  it('blocks a producer on a full ring instead of buffering without bound, and loses nothing', async () => {
+    // 20k events of ~150 bytes through a 4 KiB ring: ~700 ring-fulls, each one a wait for the thread.
+    const p = join(dir, 'tiny-ring.ndjson');
+    const w = openLogWriter(p, testHeader(), { ringBytes: 4096, batchEvents: 8 });
+    for (const e of sampleEvents(20_000)) expect(w.write(e)).toBe(true);
+    await w.close();
+    expect(readFileSync(p, 'utf8')).toBe(expectedText(20_000));
+  });
+
+  it('surfaces a write error of the thread (ENOSPC on /dev/full) on the next flush and on close, naming the log', async () => {
+    if (!existsSync('/dev/full')) return;
+    const w = openLogWriter('/dev/full', testHeader());
+    for (const e of sampleEvents(10)) w.write(e);
+    await expect(w.flush()).rejects.toThrow(/^\/dev\/full: log writer thread failed: ENOSPC/);
+    // Once failed, every later call says so too, rather than pretending to write.
+    expect(() => {
+      for (const e of sampleEvents(20_000).slice(10)) w.write(e);
+    }).toThrow(/\/dev\/full: log writer thread failed: ENOSPC/);
+    await expect(w.close()).rejects.toThrow(/log writer thread failed: ENOSPC/);
+  });
+
+  it('with thread: false, the same error throws from the call that hit it (here: the header, at open)', () => {
+    if (!existsSync('/dev/full')) return;
+    expect(() => openLogWriter('/dev/full', testHeader(), { thread: false })).toThrow(/ENOSPC/);
+  });
+
+  it('rejects a ring size that is not a power of two from 4 KiB, and leaves no thread behind', () => {
+    expect(() => openLogWriter(join(dir, 'bad-ring.ndjson'), testHeader(), { ringBytes: 5000 })).toThrow(
+      'ringBytes must be a power of two from 4096 to 2^30, got 5000',
+    );
+  });
+
+  it('keeps a script alive until close() has finished, then lets it exit 0 (no dangling thread, no unsettled await)', () => {
+    const p = join(dir, 'exit.ndjson');
+    const r = spawnSync(
+      process.execPath,
+      ['--conditions=@memhp/source', '--import', 'tsx', fileURLToPath(new URL('./fixtures/write-and-exit.ts', import.meta.url)), p, '3000'],
+      { cwd: fileURLToPath(new URL('../../..', import.meta.url)), encoding: 'utf8', timeout: 20_000 },
+    );
+    // Exit code 13 is Node's "unsettled top-level await": the writer's close() never resolved.
+    expect(r.status, r.stderr).toBe(0);
+    expect(readFileSync(p, 'utf8')).toBe(expectedText(3000));
+  }, 30_000);
+
+  it('close() is idempotent and write() after close throws', async () => {
+    const p = join(dir, 'twice.ndjson');
+    const w = openLogWriter(p, testHeader());
+    w.write(sampleEvents(1)[0]!);
+    await w.close();
+    await w.close();
+    expect(() => w.write(sampleEvents(2)[1]!)).toThrow('write after close');
+    expect(readFileSync(p, 'utf8')).toBe(expectedText(1));
+  });
+});
