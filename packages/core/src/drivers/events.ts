@@ -129,16 +129,19 @@ export type DriverPayload<T extends DriverEventType> = Static<(typeof driverEven
 type A<T extends DriverEventType> = (s: MachineState, p: DriverPayload<T>) => void;
 const applier = <T extends DriverEventType>(f: A<T>): ApplierTable[string] => f as unknown as ApplierTable[string];
 
+/** The record of a device that brings one physical range (an ACPI DIMM, a dax/kmem device). */
+const rangeDevice = (p: DriverPayload<'acpi_memhp.plug'> | DriverPayload<'dax_kmem.probe'>) => ({
+  id: p.id,
+  node: p.node,
+  startBytes: BigInt(p.start),
+  sizeBytes: BigInt(p.size),
+  group: p.group,
+  memmapOnMemory: p.memmapOnMemory,
+});
+
 export const driverAppliers: ApplierTable = {
   'acpi_memhp.plug': applier<'acpi_memhp.plug'>((s, p) => {
-    mutableDrivers(s).dimms.set(p.id, {
-      id: p.id,
-      node: p.node,
-      startBytes: BigInt(p.start),
-      sizeBytes: BigInt(p.size),
-      group: p.group,
-      memmapOnMemory: p.memmapOnMemory,
-    });
+    mutableDrivers(s).dimms.set(p.id, rangeDevice(p));
   }),
   'acpi_memhp.unplug': applier<'acpi_memhp.unplug'>((s, p) => {
     mutableDrivers(s).dimms.delete(p.id);
@@ -178,14 +181,7 @@ export const driverAppliers: ApplierTable = {
     mutableDrivers(s).virtioMem.get(p.id)?.units.delete(p.unit);
   }),
   'dax_kmem.probe': applier<'dax_kmem.probe'>((s, p) => {
-    mutableDrivers(s).daxKmem.set(p.id, {
-      id: p.id,
-      node: p.node,
-      startBytes: BigInt(p.start),
-      sizeBytes: BigInt(p.size),
-      group: p.group,
-      memmapOnMemory: p.memmapOnMemory,
-    });
+    mutableDrivers(s).daxKmem.set(p.id, rangeDevice(p));
   }),
   'dax_kmem.remove': applier<'dax_kmem.remove'>((s, p) => {
     mutableDrivers(s).daxKmem.delete(p.id);
