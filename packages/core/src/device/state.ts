@@ -3,11 +3,11 @@
  * pgmap), their events and appliers. Lives next to core's state under `device`, written only here, read with
  * {@link deviceState} (mm/memremap.c, 6.1; DOMAIN.md §7).
  */
-import { Type, type Static, type TLiteral, type TSchema, type TUnion } from '@sinclair/typebox';
-import { defineEvent, type EventTypeDef } from '@memhp/events';
+import { Type, type Static } from '@sinclair/typebox';
 import type { PgmapType } from '../api.js';
 import type { ApplierTable } from '../model/evolve.js';
 import type { MachineState, ReadonlyMachineState } from '../model/state.js';
+import { lits, ev } from '../model/schema.js';
 
 /** The protection a caller passes in mhp_params.pgprot (PAGE_KERNEL, adjusted per type; 'none' is the zero pgprot). */
 export type PgProt = 'PAGE_KERNEL' | 'PAGE_KERNEL_decrypted' | 'PAGE_KERNEL_noncached' | 'none';
@@ -57,18 +57,12 @@ export const pgmapCovers =
   (pfn: number): boolean =>
     pgmapOfPfn(s, pfn) !== null;
 
-function lits<const T extends readonly string[]>(...xs: T): TUnion<{ -readonly [K in keyof T]: TLiteral<T[K]> }> {
-  return Type.Union(xs.map((x) => Type.Literal(x))) as never;
-}
 const Pfn = Type.Integer({ minimum: 0 });
 const Count = Type.Integer({ minimum: 0 });
 const Nid = Type.Integer({ minimum: 0 });
 const PgmapTypeT = lits('private', 'coherent', 'fsdax', 'devdax', 'p2pdma');
 const PgProtT = lits('PAGE_KERNEL', 'PAGE_KERNEL_decrypted', 'PAGE_KERNEL_noncached', 'none');
 
-function ev<T extends string, S extends TSchema>(type: T, description: string, schema: S): EventTypeDef<T, S> {
-  return defineEvent({ type, version: 1, schema, description });
-}
 
 export const deviceEventDefs = {
   'device.setup': ev(

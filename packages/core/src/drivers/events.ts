@@ -4,9 +4,9 @@
  * written only by the appliers below (so replay reproduces it); read it with {@link driverState}.
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
-import { defineEvent, type EventTypeDef } from '@memhp/events';
 import type { ApplierTable } from '../model/evolve.js';
 import type { MachineState, ReadonlyMachineState } from '../model/state.js';
+import { ev } from '../model/schema.js';
 
 const Hex = Type.String({ pattern: '^0x[0-9a-f]+$' });
 const Id = Type.Integer({ minimum: 0 });
@@ -72,9 +72,6 @@ function mutableDrivers(s: MachineState): DriverState {
   return w.drivers;
 }
 
-function ev<T extends string, S extends TSchema>(type: T, description: string, schema: S): EventTypeDef<T, S> {
-  return defineEvent({ type, version: 1, schema, description });
-}
 
 const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
 

@@ -3,11 +3,11 @@
  * vocabulary (zone.*, memory_block.state, notifier, section.mark_*) covers most steps; these add the steps it
  * does not name. Registered through `createCoreCatalogue(onlineEventDefs …)` and `createEvolve([onlineAppliers])`.
  */
-import { Type, type Static, type TSchema } from '@sinclair/typebox';
-import { defineEvent, type EventTypeDef } from '@memhp/events';
+import { Type, type Static } from '@sinclair/typebox';
 import type { ApplierTable } from '../model/evolve.js';
 import type { MachineState } from '../model/state.js';
 import type { RuntimeKnobs } from '../params/types.js';
+import { ev } from '../model/schema.js';
 
 const Pfn = Type.Integer({ minimum: 0 });
 const Count = Type.Integer({ minimum: 0 });
@@ -15,9 +15,6 @@ const Id = Type.Integer({ minimum: 0 });
 const ZoneNameT = Type.Union(['DMA', 'DMA32', 'Normal', 'Movable', 'Device'].map((z) => Type.Literal(z)));
 const ResultT = Type.Union([Type.Literal(0), Type.String({ pattern: '^E[A-Z0-9]+$' })]);
 
-function ev<T extends string, S extends TSchema>(type: T, description: string, schema: S): EventTypeDef<T, S> {
-  return defineEvent({ type, version: 1, schema, description });
-}
 
 const KnobField = Type.Union(
   ['autoOnlineBlocks', 'onlinePolicy', 'autoMovableRatio', 'autoMovableNumaAware', 'hugetlbOptimizeVmemmap', 'nrOvercommitHugepages'].map((f) =>

@@ -7,12 +7,13 @@
  * page) and core's counters (MemTotal for released boot pages, nr_memmap_pages, nr_memmap_boot_pages); the
  * appliers here do that directly because core's events have no word for "remap a PTE to an existing page".
  */
-import { Type, type Static, type TLiteral, type TSchema, type TUnion } from '@sinclair/typebox';
-import { defineEvent, type EventEnvelope, type EventTypeDef } from '@memhp/events';
+import { Type, type Static } from '@sinclair/typebox';
+import { type EventEnvelope } from '@memhp/events';
 import type { ZoneName } from '../arch/backend.js';
 import type { ApplierTable } from '../model/evolve.js';
 import type { MachineState, ReadonlyMachineState, PteRun } from '../model/state.js';
 import { insertRun, removeRange, runsIn } from '../vmemmap/runs.js';
+import { lits, ev } from '../model/schema.js';
 
 // ---------------------------------------------------------------------------------------------------------
 // State
@@ -126,16 +127,10 @@ const Count = Type.Integer({ minimum: 0 });
 const Nid = Type.Integer({ minimum: 0 });
 const Order = Type.Integer({ minimum: 0, maximum: 40 });
 /** A union of string literals that keeps the literal types. */
-function lits<const T extends readonly string[]>(...xs: T): TUnion<{ -readonly [K in keyof T]: TLiteral<T[K]> }> {
-  return Type.Union(xs.map((x) => Type.Literal(x))) as never;
-}
 const ZoneNameT = lits('DMA', 'DMA32', 'Normal', 'Movable', 'Device');
 const SourceT = lits('boot', 'buddy');
 const SkipT = lits('disabled', 'arch', 'struct-page-not-power-of-two', 'hstate-not-optimisable', 'self-hosted', 'pte-table-alloc-failure');
 
-function ev<T extends string, S extends TSchema>(type: T, description: string, schema: S): EventTypeDef<T, S> {
-  return defineEvent({ type, version: 1, schema, description });
-}
 
 export const hugetlbEventDefs = {
   'hugetlb.init': ev(

@@ -7,17 +7,15 @@
  * `createCoreCatalogue(extra)`; `evolve` ignores types it does not know unless a handler is registered with
  * `registerEvolver` (model/evolve.ts).
  */
-import { Type, type Static, type TLiteral, type TSchema, type TUnion } from '@sinclair/typebox';
-import { defineEvent, EventCatalogue, type EventTypeDef } from '@memhp/events';
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { EventCatalogue, type EventTypeDef } from '@memhp/events';
 import { onlineEventDefs } from '../hotplug/online-events.js';
 import { driverEventDefs } from '../drivers/events.js';
 import { hugetlbEventDefs } from '../hugetlb/state.js';
 import { deviceEventDefs } from '../device/state.js';
+import { lits, ev } from './schema.js';
 
 /** A union of string literals that keeps the literal types (Static gives 'a' | 'b'). */
-function lits<const T extends readonly string[]>(...xs: T): TUnion<{ -readonly [K in keyof T]: TLiteral<T[K]> }> {
-  return Type.Union(xs.map((x) => Type.Literal(x))) as never;
-}
 
 const Hex = Type.String({ pattern: '^0x[0-9a-f]+$', description: 'hex string' });
 const Pfn = Type.Integer({ minimum: 0 });
@@ -34,9 +32,6 @@ const BlockStateT = lits('online', 'offline', 'going-offline');
 const OnlineTypeT = lits('online', 'online_kernel', 'online_movable');
 const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
 
-function ev<T extends string, S extends TSchema>(type: T, description: string, schema: S): EventTypeDef<T, S> {
-  return defineEvent({ type, version: 1, schema, description });
-}
 
 export const coreEventDefs = {
   // --- commands and boot -------------------------------------------------------------------------------
