@@ -3,5 +3,5 @@ import { memhpResolve } from '../../vitest.shared.js';
 
 export default defineProject({
   ...memhpResolve,
-  test: { name: 'arch-riscv64', include: ['test/**/*.test.ts'] },
+  test: { name: 'arch-riscv64', include: ['test/**/*.test.ts'], testTimeout: 30_000 },
 });
