@@ -283,7 +283,19 @@ const coreAppliers: CoreApplierTable = {
   },
   'linear_map.add': () => {},
   'memory_block.create': (s, p) => {
-    s.blocks.set(p.id, { ...p, onlineType: null });
+    // spelled out in payload order rather than spread from the payload: measured 15-17% of the whole 4 TiB
+    // scale bench's CPU (bench/scale.ts); every block gets the same literal shape
+    s.blocks.set(p.id, {
+      id: p.id,
+      nid: p.nid,
+      state: p.state,
+      zone: p.zone,
+      early: p.early,
+      nrVmemmapPages: p.nrVmemmapPages,
+      altmapId: p.altmapId,
+      group: p.group,
+      onlineType: null,
+    });
   },
   'memory_block.remove': (s, p) => {
     s.blocks.delete(p.id);
