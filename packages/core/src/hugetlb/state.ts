@@ -85,14 +85,17 @@ export interface HugetlbState {
 
 type WithHugetlb = { hugetlb?: HugetlbState };
 
-const EMPTY: HugetlbState = {
+/** HugeTLB state before hugetlb.init: no hstates, no pages. */
+const emptyHugetlbState = (): HugetlbState => ({
   hstates: new Map(),
   defaultOrder: 0,
   pages: new Map(),
   used: [],
   memmapDelta: { boot: 0, hotplug: 0 },
   decisions: { optimized: 0, skipped: new Map(), restored: 0, restoreFailed: 0 },
-};
+});
+
+const EMPTY: HugetlbState = emptyHugetlbState();
 
 /** The HugeTLB state of a machine (empty until hugetlb.init was applied). */
 export function hugetlbState(s: ReadonlyMachineState): Readonly<HugetlbState> {
@@ -101,14 +104,7 @@ export function hugetlbState(s: ReadonlyMachineState): Readonly<HugetlbState> {
 
 function mut(s: MachineState): HugetlbState {
   const w = s as unknown as WithHugetlb;
-  w.hugetlb ??= {
-    hstates: new Map(),
-    defaultOrder: 0,
-    pages: new Map(),
-    used: [],
-    memmapDelta: { boot: 0, hotplug: 0 },
-    decisions: { optimized: 0, skipped: new Map(), restored: 0, restoreFailed: 0 },
-  };
+  w.hugetlb ??= emptyHugetlbState();
   return w.hugetlb;
 }
 
