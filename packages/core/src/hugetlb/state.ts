@@ -234,8 +234,16 @@ export type HugetlbPayload<T extends HugetlbEventType> = Static<(typeof hugetlbE
 
 const pagesOf = (order: number): number => 2 ** order;
 
-/** Apply `f` to the PTE runs covering vmemmap [va, va + n pages) (split per PMD). */
-function forPteSpan(s: MachineState, va: bigint, nPages: number, f: (ptes: PteRun[], a: number, b: number) => void): void {
+/**
+ * Walk vmemmap [va, va + n pages) one PMD at a time: `f` gets the PMD entry (or undefined) and the page indices
+ * [a, b) of the span inside that PMD.
+ */
+function forPmdSpan<S extends ReadonlyMachineState>(
+  s: S,
+  va: bigint,
+  nPages: number,
+  f: (entry: ReturnType<S['vmemmap']['pmds']['get']>, a: number, b: number) => void,
+): void {
   const g = s.machine.geometry;
   const perPmd = 2 ** (g.pmdShift - g.pageShift);
   let idx = Number(va >> BigInt(g.pmdShift));
@@ -243,12 +251,18 @@ function forPteSpan(s: MachineState, va: bigint, nPages: number, f: (ptes: PteRu
   let left = nPages;
   while (left > 0) {
     const b = Math.min(perPmd, a + left);
-    const e = s.vmemmap.pmds.get(idx);
-    if (e && e.kind === 'table') f(e.ptes, a, b);
+    f(s.vmemmap.pmds.get(idx) as ReturnType<S['vmemmap']['pmds']['get']>, a, b);
     left -= b - a;
     idx += 1;
     a = 0;
   }
+}
+
+/** Apply `f` to the PTE runs covering vmemmap [va, va + n pages) (split per PMD). */
+function forPteSpan(s: MachineState, va: bigint, nPages: number, f: (ptes: PteRun[], a: number, b: number) => void): void {
+  forPmdSpan(s, va, nPages, (e, a, b) => {
+    if (e && e.kind === 'table') f(e.ptes, a, b);
+  });
 }
 
 function setSource(ptes: PteRun[], a: number, b: number, source: PteRun['source']): void {
@@ -493,20 +507,10 @@ export const hugetlbAppliers: ApplierTable = appliers as unknown as ApplierTable
 
 /** The PTE runs of [va, va + n pages): what backs each vmemmap page (boot, buddy, altmap, reuse). */
 export function vmemmapRunsOf(s: ReadonlyMachineState, va: bigint, nPages: number): PteRun[] {
-  const g = s.machine.geometry;
-  const perPmd = 2 ** (g.pmdShift - g.pageShift);
   const out: PteRun[] = [];
-  let idx = Number(va >> BigInt(g.pmdShift));
-  let a = Number((va - (BigInt(idx) << BigInt(g.pmdShift))) >> BigInt(g.pageShift));
-  let left = nPages;
-  while (left > 0) {
-    const b = Math.min(perPmd, a + left);
-    const e = s.vmemmap.pmds.get(idx);
+  forPmdSpan(s, va, nPages, (e, a, b) => {
     if (e?.kind === 'table') out.push(...runsIn(e.ptes as PteRun[], a, b));
     else if (e?.kind === 'leaf') out.push({ startIdx: a, endIdx: b, source: e.source, altmapId: e.altmapId });
-    left -= b - a;
-    idx += 1;
-    a = 0;
-  }
+  });
   return out;
 }
