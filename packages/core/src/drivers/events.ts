@@ -12,7 +12,8 @@ const Hex = Type.String({ pattern: '^0x[0-9a-f]+$' });
 const Id = Type.Integer({ minimum: 0 });
 const Count = Type.Integer({ minimum: 0 });
 
-export interface DimmState {
+/** A device that brings one physical range: an ACPI DIMM or a dax/kmem device. */
+export interface RangeDeviceState {
   readonly id: string;
   readonly node: number;
   readonly startBytes: bigint;
@@ -43,14 +44,8 @@ export interface VirtioMemState {
   readonly units: Map<number, VirtioMemUnit>;
 }
 
-export interface DaxKmemState {
-  readonly id: string;
-  readonly node: number;
-  readonly startBytes: bigint;
-  readonly sizeBytes: bigint;
-  readonly group: number | null;
-  readonly memmapOnMemory: boolean;
-}
+export type DimmState = RangeDeviceState;
+export type DaxKmemState = RangeDeviceState;
 
 export interface DriverState {
   readonly dimms: Map<string, DimmState>;
@@ -127,7 +122,7 @@ type A<T extends DriverEventType> = (s: MachineState, p: DriverPayload<T>) => vo
 const applier = <T extends DriverEventType>(f: A<T>): ApplierTable[string] => f as unknown as ApplierTable[string];
 
 /** The record of a device that brings one physical range (an ACPI DIMM, a dax/kmem device). */
-const rangeDevice = (p: DriverPayload<'acpi_memhp.plug'> | DriverPayload<'dax_kmem.probe'>) => ({
+const rangeDevice = (p: DriverPayload<'acpi_memhp.plug'> | DriverPayload<'dax_kmem.probe'>): RangeDeviceState => ({
   id: p.id,
   node: p.node,
   startBytes: BigInt(p.start),
