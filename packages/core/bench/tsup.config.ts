@@ -1,0 +1,7 @@
+import { defineConfig } from 'tsup';
+export default defineConfig({
+  entry: { scale: 'bench/scale.ts' },
+  format: ['esm'], outDir: 'bench/.out', dts: false, sourcemap: false, clean: true, target: 'node20', platform: 'node',
+  noExternal: [/^@memhp\//], splitting: false,
+  esbuildOptions(o) { o.conditions = ['@memhp/source']; },
+});
