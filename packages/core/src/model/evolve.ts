@@ -25,7 +25,7 @@ import {
   type ZoneState,
 } from './state.js';
 import { insertRun, removeRange, runsCount } from '../vmemmap/runs.js';
-import { insertResourceMut, removeResourceMut, resizeResourceMut, resourcesIntersecting } from './resources.js';
+import { insertResourceMut, removeResourceMut, resizeResourceMut, resourceContaining } from './resources.js';
 import { onlineAppliers } from '../hotplug/online-events.js';
 import { driverAppliers } from '../drivers/events.js';
 import { hugetlbAppliers } from '../hugetlb/state.js';
@@ -96,7 +96,7 @@ const coreAppliers: CoreApplierTable = {
   'resource.release': (s, p) => {
     const a = unhex(p.start);
     const b = unhex(p.end);
-    const r = resourcesIntersecting(s, a, b).find((x) => x.startBytes <= a && x.endBytes >= b);
+    const r = resourceContaining(s, a, b);
     if (!r) return;
     if (r.startBytes === a && r.endBytes === b) removeResourceMut(s, r.id);
     else if (r.startBytes === a) resizeResourceMut(s, r.id, b + 1n, r.endBytes);

@@ -1,5 +1,5 @@
 /**
- * The iomem resource table's storage: an array for readers plus an id → slot map and a section → ids index, so
+ * The iomem resource table's storage: an array for readers plus an id → slot map and a section → resources index, so
  * request, release and conflict checks cost O(sections of the range), not O(resources) — a 64 TiB machine has
  * half a million of them. Only evolve mutates (the `*Mut` functions); the queries are for everyone.
  */
@@ -7,37 +7,46 @@ import type { MachineState, ReadonlyMachineState, ResourceState } from './state.
 
 type Res = ReadonlyMachineState['resources'][number];
 
-/** Physical addresses are below 2^52, so plain doubles divide them exactly. */
-const sectionSpan = (s: ReadonlyMachineState, startBytes: bigint, endBytes: bigint): [number, number] => {
-  const size = 2 ** s.machine.geometry.sectionSizeBits;
-  return [Math.floor(Number(startBytes) / size), Math.floor(Number(endBytes) / size)];
-};
+/** First and last section of [startBytes, endBytes]: physical addresses are below 2^52, so doubles divide them exactly. */
+const sectionOf = (s: ReadonlyMachineState, bytes: bigint): number => Math.floor(Number(bytes) / 2 ** s.machine.geometry.sectionSizeBits);
 
-/** Resources overlapping [startBytes, endBytes] (inclusive), in no particular order. */
+const overlaps = (r: Res, startBytes: bigint, endBytes: bigint): boolean => r.endBytes >= startBytes && r.startBytes <= endBytes;
+
+/**
+ * Resources overlapping [startBytes, endBytes] (inclusive), in index order (the order they were indexed in: the
+ * first section's list first), which callers that report "the first conflict" rely on.
+ */
 export function resourcesIntersecting(s: ReadonlyMachineState, startBytes: bigint, endBytes: bigint): Res[] {
-  if (endBytes < startBytes) return [];
-  const [a, b] = sectionSpan(s, startBytes, endBytes);
   const out: Res[] = [];
+  if (endBytes < startBytes) return out;
+  const a = sectionOf(s, startBytes);
+  const b = sectionOf(s, endBytes);
   if (a === b) {
-    // one section: its id list has no duplicates
-    for (const id of s.resourceIndex.get(a) ?? []) {
-      const r = resourceById(s, id);
-      if (r && r.endBytes >= startBytes && r.startBytes <= endBytes) out.push(r);
-    }
+    // one section: its list has no duplicates
+    const rs = s.resourceIndex.get(a);
+    if (rs) for (let i = 0; i < rs.length; i++) if (overlaps(rs[i]!, startBytes, endBytes)) out.push(rs[i]!);
     return out;
   }
-  const seen = new Set<number>();
+  const seen = new Set<Res>();
   for (let nr = a; nr <= b; nr++) {
-    const ids = s.resourceIndex.get(nr);
-    if (!ids) continue;
-    for (const id of ids) {
-      if (seen.has(id)) continue;
-      seen.add(id);
-      const r = resourceById(s, id);
-      if (r && r.endBytes >= startBytes && r.startBytes <= endBytes) out.push(r);
+    const rs = s.resourceIndex.get(nr);
+    if (!rs) continue;
+    for (const r of rs) {
+      if (seen.has(r)) continue;
+      seen.add(r);
+      if (overlaps(r, startBytes, endBytes)) out.push(r);
     }
   }
   return out;
+}
+
+/** The first resource (in {@link resourcesIntersecting} order) that contains all of [startBytes, endBytes]. */
+export function resourceContaining(s: ReadonlyMachineState, startBytes: bigint, endBytes: bigint): Res | undefined {
+  if (endBytes < startBytes) return undefined;
+  // a containing resource is in the list of the range's first section
+  const rs = s.resourceIndex.get(sectionOf(s, startBytes));
+  if (rs) for (let i = 0; i < rs.length; i++) if (rs[i]!.startBytes <= startBytes && rs[i]!.endBytes >= endBytes) return rs[i];
+  return undefined;
 }
 
 export function resourceById(s: ReadonlyMachineState, id: number): Res | undefined {
@@ -49,22 +58,26 @@ export function resourceById(s: ReadonlyMachineState, id: number): Res | undefin
 export const iomemSorted = (s: ReadonlyMachineState): Res[] => [...s.resources].sort((x, y) => (x.startBytes < y.startBytes ? -1 : x.startBytes > y.startBytes ? 1 : 0));
 
 function indexAdd(s: MachineState, r: ResourceState): void {
-  const [a, b] = sectionSpan(s, r.startBytes, r.endBytes);
-  for (let nr = a; nr <= b; nr++) {
-    const ids = s.resourceIndex.get(nr);
-    if (ids) ids.push(r.id);
-    else s.resourceIndex.set(nr, [r.id]);
+  const b = sectionOf(s, r.endBytes);
+  for (let nr = sectionOf(s, r.startBytes); nr <= b; nr++) {
+    const rs = s.resourceIndex.get(nr);
+    if (rs) rs.push(r);
+    else s.resourceIndex.set(nr, [r]);
   }
 }
 
 function indexRemove(s: MachineState, r: ResourceState): void {
-  const [a, b] = sectionSpan(s, r.startBytes, r.endBytes);
-  for (let nr = a; nr <= b; nr++) {
-    const ids = s.resourceIndex.get(nr);
-    if (!ids) continue;
-    const i = ids.indexOf(r.id);
-    if (i >= 0) ids.splice(i, 1);
-    if (ids.length === 0) s.resourceIndex.delete(nr);
+  const b = sectionOf(s, r.endBytes);
+  for (let nr = sectionOf(s, r.startBytes); nr <= b; nr++) {
+    const rs = s.resourceIndex.get(nr);
+    if (!rs) continue;
+    if (rs.length === 1 && rs[0] === r) {
+      s.resourceIndex.delete(nr);
+      continue;
+    }
+    const i = rs.indexOf(r);
+    if (i >= 0) rs.splice(i, 1);
+    if (rs.length === 0) s.resourceIndex.delete(nr);
   }
 }
 

@@ -253,8 +253,11 @@ export interface MachineState {
   resources: ResourceState[];
   /** id → position in `resources`. */
   resourceSlot: Map<number, number>;
-  /** Section number → ids of the resources touching that section (range queries in O(sections of the query)). */
-  resourceIndex: Map<number, number[]>;
+  /**
+   * Section number → the resources touching that section, in indexing order (range queries in O(sections of the
+   * query); the objects themselves rather than ids, so a query costs no id → slot → object hops).
+   */
+  resourceIndex: Map<number, ResourceState[]>;
   nextResourceId: number;
   /** Section roots allocated (root index → source). */
   roots: Map<number, 'boot' | 'slab'>;
