@@ -9,7 +9,7 @@ export function commandToJson(cmd: Command): unknown {
     const v = (cmd as unknown as Record<string, unknown>)[k];
     if (v === undefined) continue;
     if (typeof v === 'bigint') out[k] = '0x' + v.toString(16);
-    else if (Array.isArray(v)) out[k] = v.map(toJsonSafe);
+    else if (Array.isArray(v)) out[k] = arrayToJson(v);
     else if (v !== null && typeof v === 'object') {
       const o: Record<string, unknown> = {};
       for (const kk in v) {
@@ -20,5 +20,14 @@ export function commandToJson(cmd: Command): unknown {
     } else out[k] = v;
   }
   return out;
+}
+/** Arrays in commands are flag lists: strings are copied as they are, anything else goes through toJsonSafe. */
+function arrayToJson(v: readonly unknown[]): unknown[] {
+  const a = new Array<unknown>(v.length);
+  for (let i = 0; i < v.length; i++) {
+    const x = v[i];
+    a[i] = typeof x === 'string' ? x : toJsonSafe(x);
+  }
+  return a;
 }
 export const commandFromJson = (v: unknown): Command => fromJsonSafe(v) as Command;

@@ -65,8 +65,10 @@ export function createFaultInjector(config: FaultConfig = {}, seed = 0): FaultIn
     return d;
   };
   const roll = (rate: number | undefined): boolean => rate !== undefined && rate > 0 && rng.next() < rate;
+  // sites are looked up on every allocation of every hotplug step: without configured sites none can fire
+  const sites = config.sites && Object.keys(config.sites).length > 0 ? config.sites : null;
   const named = (name: string, fallback: ErrnoName, detail: Readonly<Record<string, string | number | boolean>>) => {
-    const s = config.sites?.[name];
+    const s = sites?.[name];
     if (!s) return null;
     const n = (calls.get(name) ?? 0) + 1;
     calls.set(name, n);
@@ -99,13 +101,13 @@ export function createFaultInjector(config: FaultConfig = {}, seed = 0): FaultIn
       return null;
     },
     slabAlloc(what, detail = {}) {
-      const n = named(`slab:${what}`, 'ENOMEM', detail) ?? named('slab', 'ENOMEM', detail);
+      const n = sites === null ? null : (named(`slab:${what}`, 'ENOMEM', detail) ?? named('slab', 'ENOMEM', detail));
       if (n) return n;
       if (roll(config.slabFailRate)) return fire({ site: `slab:${what}`, errno: 'ENOMEM', reason: `rate ${config.slabFailRate}` }, detail);
       return null;
     },
     site(name, detail = {}) {
-      return named(name, 'ENOMEM', detail);
+      return sites === null ? null : named(name, 'ENOMEM', detail);
     },
     setListener(fn) {
       listener = fn;

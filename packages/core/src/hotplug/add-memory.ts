@@ -49,12 +49,19 @@ export function memmapOnMemoryFactsOf(ctx: KernelCtx, requestBytes: bigint): Mem
  * parameters (memmap_on_memory is read-only at runtime, mode 0444), so the verdict never changes.
  */
 const verdicts = new WeakMap<object, Map<string, MemmapOnMemoryExplanation>>();
+/** The last verdict: a run of hot-adds asks the same question each time (saves building the key string). */
+let lastVerdict: { machine: object; param: unknown; hvo: unknown; requestBytes: bigint; e: MemmapOnMemoryExplanation } | null = null;
 export function memmapOnMemoryVerdict(ctx: KernelCtx, requestBytes: bigint): MemmapOnMemoryExplanation {
+  const param = ctx.state.params.memmapOnMemory;
+  const hvo = ctx.state.params.hugetlbFreeVmemmap;
+  const last = lastVerdict;
+  if (last !== null && last.machine === ctx.machine && last.param === param && last.hvo === hvo && last.requestBytes === requestBytes) return last.e;
   let m = verdicts.get(ctx.machine);
   if (!m) verdicts.set(ctx.machine, (m = new Map()));
-  const key = `${ctx.state.params.memmapOnMemory}|${ctx.state.params.hugetlbFreeVmemmap}|${requestBytes}`;
+  const key = `${param}|${hvo}|${requestBytes}`;
   let e = m.get(key);
   if (!e) m.set(key, (e = explainFromFacts(memmapOnMemoryFactsOf(ctx, requestBytes))));
+  lastVerdict = { machine: ctx.machine, param, hvo, requestBytes, e };
   return e;
 }
 
@@ -70,6 +77,9 @@ export function checkHotplugMemoryRange(ctx: KernelCtx, startBytes: bigint, size
 /** Flags the kernel version does not have are rejected before anything happens (they do not exist there). */
 function checkFlags(ctx: KernelCtx, flags: readonly MhpFlag[]): KResult {
   const known = pick(mhpFlagsAvailable, ctx.kernel);
+  let allKnown = true;
+  for (let i = 0; i < flags.length; i++) if (!known.includes(flags[i]!)) allKnown = false;
+  if (allKnown) return ok();
   const bad = flags.filter((f) => !known.includes(f));
   if (bad.length) return fail('EINVAL', `mhp_t flag(s) ${bad.join(', ')} do not exist in kernel ${ctx.kernel} (known: ${known.join(', ')})`);
   return ok();

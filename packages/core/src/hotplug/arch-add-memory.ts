@@ -19,17 +19,26 @@ const sizeName = (shift: number): string => SIZE_NAMES[shift] ?? `2^${shift}`;
  * addresses are below 2^52, so the arithmetic is exact in doubles.
  */
 const piecesMemo = new WeakMap<readonly number[], Map<string, Readonly<Record<string, number>>>>();
+/** The last answer: a hot-add and its removal ask the same question block after block (saves the key string). */
+let lastPieces: { shifts: readonly number[]; offset: number; bytes: number; out: Readonly<Record<string, number>> } | null = null;
 
 export function linearMapPieces(startBytes: bigint, endBytes: bigint, shifts: readonly number[]): Readonly<Record<string, number>> {
   // the split depends only on the size and the start's alignment to the largest mapping size
-  const top = 2 ** Math.max(...shifts, 0);
-  const key = `${Number(startBytes) % top}|${Number(endBytes - startBytes)}`;
+  let top = 1;
+  for (const sh of shifts) if (2 ** sh > top) top = 2 ** sh;
+  const offset = Number(startBytes) % top;
+  const bytes = Number(endBytes) - Number(startBytes);
+  const last = lastPieces;
+  if (last !== null && last.shifts === shifts && last.offset === offset && last.bytes === bytes) return last.out;
+  const key = `${offset}|${bytes}`;
   let memo = piecesMemo.get(shifts);
   if (!memo) piecesMemo.set(shifts, (memo = new Map()));
-  const hit = memo.get(key);
-  if (hit) return hit;
-  const out = computePieces(startBytes, endBytes, shifts);
-  if (memo.size < 4096) memo.set(key, out);
+  let out = memo.get(key);
+  if (!out) {
+    out = computePieces(startBytes, endBytes, shifts);
+    if (memo.size < 4096) memo.set(key, out);
+  }
+  lastPieces = { shifts, offset, bytes, out };
   return out;
 }
 

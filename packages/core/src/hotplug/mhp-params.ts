@@ -15,6 +15,7 @@ import { isPowerOfTwo } from '../model/geometry.js';
 import { daxVmemmapDedup, mhpParamsPgmap } from '../hugetlb/rules.js';
 import type { PgProt } from '../device/state.js';
 import { populateCompoundPages } from '../device/compound.js';
+import type { ActivateOptions } from '../sparse/sparse.js';
 
 /** The pgmap fields arch_add_memory can see (struct dev_pagemap: vmemmap_shift and the range start). */
 export interface PgmapGeometry {
@@ -56,10 +57,13 @@ function checkParams(ctx: KernelCtx, params: MhpParams): ErrnoName | null {
   return null;
 }
 
-const activateOptions = (ctx: KernelCtx, params: MhpParams) =>
+/** The common answer, shared rather than allocated per call. */
+const DEFAULT_ACTIVATE: ActivateOptions = Object.freeze({});
+
+const activateOptions = (ctx: KernelCtx, params: MhpParams): ActivateOptions =>
   params.pgmap && pick(mhpParamsPgmap, ctx.kernel) && vmemmapCanOptimize(ctx, params)
     ? { populate: populateCompoundPages(params.pgmap) }
-    : {};
+    : DEFAULT_ACTIVATE;
 
 /** What add_memory_resource passes for System RAM: the altmap (memmap_on_memory) or none, PAGE_KERNEL, no pgmap. */
 export const systemRamParams = (altmap: AltmapHandle | null): MhpParams => ({ altmap, pgprot: 'PAGE_KERNEL', pgmap: null });

@@ -35,6 +35,16 @@ export function blockVmemmapPages(s: ReadonlyMachineState, block: Block): number
 export const memRange = (s: ReadonlyMachineState, startPfn: number, nrPages: number): string =>
   `[mem ${hex(pfnToBytes(s.machine.geometry, startPfn))}-${hex(pfnToBytes(s.machine.geometry, startPfn + nrPages) - 1n)}]`;
 
+/** Fault-injection site names of the notifier actions (built once, not per call). */
+const NOTIFIER_SITE: Readonly<Record<MemNotifierAction, string>> = {
+  MEM_GOING_ONLINE: 'notifier:MEM_GOING_ONLINE',
+  MEM_ONLINE: 'notifier:MEM_ONLINE',
+  MEM_CANCEL_ONLINE: 'notifier:MEM_CANCEL_ONLINE',
+  MEM_GOING_OFFLINE: 'notifier:MEM_GOING_OFFLINE',
+  MEM_OFFLINE: 'notifier:MEM_OFFLINE',
+  MEM_CANCEL_OFFLINE: 'notifier:MEM_CANCEL_OFFLINE',
+};
+
 /**
  * memory_notify(action): record the call; the fault injector (site `notifier:<ACTION>`) or an arch notifier
  * may veto it. Only the GOING_* actions can fail (the others ignore the chain's answer).
@@ -44,7 +54,7 @@ export function memoryNotify(ctx: KernelCtx, action: MemNotifierAction, startPfn
   if (action === 'MEM_GOING_ONLINE' || action === 'MEM_GOING_OFFLINE') {
     if (archVeto) result = archVeto;
     else {
-      const f = ctx.faults.site(`notifier:${action}`, { startPfn, nrPages });
+      const f = ctx.faults.site(NOTIFIER_SITE[action], { startPfn, nrPages });
       if (f) result = f.errno;
     }
   }
@@ -56,7 +66,9 @@ export function memoryNotify(ctx: KernelCtx, action: MemNotifierAction, startPfn
 export function growZone(ctx: KernelCtx, nid: number, zone: ZoneName, startPfn: number, nrPages: number): void {
   const z = getZone(ctx.state, nid, zone);
   const span = grownSpan(z, startPfn, nrPages);
-  if (!z || z.startPfn !== span.startPfn || z.spannedPages !== span.spannedPages) ctx.emit('zone.resize', { nid, zone, ...span });
+  if (!z || z.startPfn !== span.startPfn || z.spannedPages !== span.spannedPages) {
+    ctx.emit('zone.resize', { nid, zone, startPfn: span.startPfn, spannedPages: span.spannedPages });
+  }
 }
 
 /** remove_pfn_range_from_zone's span part (shrink_zone_span + update_pgdat_span). */
@@ -64,7 +76,9 @@ export function shrinkZone(ctx: KernelCtx, nid: number, zone: ZoneName, startPfn
   if (zone === 'Device') return; // ZONE_DEVICE spans are never shrunk here (issue 5)
   const span = shrunkSpan(ctx.state, nid, zone, startPfn, nrPages);
   const z = getZone(ctx.state, nid, zone);
-  if (span && z && (z.startPfn !== span.startPfn || z.spannedPages !== span.spannedPages)) ctx.emit('zone.resize', { nid, zone, ...span });
+  if (span && z && (z.startPfn !== span.startPfn || z.spannedPages !== span.spannedPages)) {
+    ctx.emit('zone.resize', { nid, zone, startPfn: span.startPfn, spannedPages: span.spannedPages });
+  }
 }
 
 /** adjust_present_page_count: zone/node present (and present_early for early sections) and the group's counters. */

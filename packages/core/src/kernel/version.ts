@@ -69,15 +69,17 @@ export function defineRule<T>(rule: VersionRule<T>): VersionRule<T> {
   return rule;
 }
 
-const picked = new WeakMap<object, Map<string, unknown>>();
+const picked = new WeakMap<object, Map<string, { value: unknown }>>();
 
 export function pick<T>(rule: VersionRule<T>, v: KernelVersion): T {
-  // memoised per rule and version: rules are constant and picked on every hotplug step
+  // memoised per rule and version (one lookup per level, the value boxed so falsy values hit too): rules are
+  // constant and picked on every hotplug step
   let m = picked.get(rule);
-  if (m?.has(v)) return m.get(v) as T;
+  const hit = m?.get(v);
+  if (hit !== undefined) return hit.value as T;
   const r = rule.ranges.find((x) => inRange(v, x));
   if (!r) throw new Error(`version rule ${rule.name} has no value for ${v}`);
   if (!m) picked.set(rule, (m = new Map()));
-  m.set(v, r.value);
+  m.set(v, { value: r.value });
   return r.value;
 }

@@ -17,6 +17,7 @@ import {
   SECTION_IS_ONLINE,
   SECTION_MARKED_PRESENT,
   SECTION_TAINT_ZONE_DEVICE,
+  type IomemFlag,
   type MachineState,
   type NodeState,
   type PgtableLevel,
@@ -73,6 +74,11 @@ export function zone(s: MachineState, nid: number, name: ZoneName): ZoneState {
   return z;
 }
 
+/** Hot-added System RAM's flags, one frozen array shared by every such resource (half a million at 64 TiB). */
+const SYSTEM_RAM_BUSY = Object.freeze(['system_ram', 'busy']) as IomemFlag[];
+const iomemFlags = (f: readonly IomemFlag[]): IomemFlag[] =>
+  f.length === 2 && f[0] === 'system_ram' && f[1] === 'busy' ? SYSTEM_RAM_BUSY : [...f];
+
 /** Pages one vmemmap PMD leaf covers. */
 const pmdPages = (s: MachineState): number => 2 ** (s.machine.geometry.pmdShift - s.machine.geometry.pageShift);
 
@@ -91,7 +97,7 @@ const coreAppliers: CoreApplierTable = {
   },
   'resource.request': (s, p) => {
     if (p.result !== 0) return;
-    insertResourceMut(s, { id: p.id, startBytes: unhex(p.start), endBytes: unhex(p.end), name: p.name, flags: [...p.flags], boot: p.boot });
+    insertResourceMut(s, { id: p.id, startBytes: unhex(p.start), endBytes: unhex(p.end), name: p.name, flags: iomemFlags(p.flags), boot: p.boot });
   },
   'resource.release': (s, p) => {
     const a = unhex(p.start);
@@ -125,7 +131,8 @@ const coreAppliers: CoreApplierTable = {
     node(s, p.nid).online = false;
   },
   'altmap.create': (s, p) => {
-    s.altmaps.set(p.id, { ...p });
+    // a literal rather than a spread of the payload: one altmap per hot-added block at scale
+    s.altmaps.set(p.id, { id: p.id, basePfn: p.basePfn, endPfn: p.endPfn, reserve: p.reserve, free: p.free, align: p.align, alloc: p.alloc, owner: p.owner });
     s.nextAltmapId = Math.max(s.nextAltmapId, p.id + 1);
   },
   'altmap.alloc': (s, p) => {
