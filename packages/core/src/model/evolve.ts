@@ -10,7 +10,7 @@
 import type { EventEnvelope } from '@memhp/events';
 import type { ZoneName } from '../arch/backend.js';
 import type { CorePayload, CoreEventType } from './events.js';
-import { hexShr, pfnToSectionNr, sectionNrToRoot, unhex } from './geometry.js';
+import { hexShr, pfnToSectionNr, sectionNrToRoot, unhex, unhexMask } from './geometry.js';
 import {
   SECTION_HAS_MEM_MAP,
   SECTION_IS_EARLY,
@@ -163,14 +163,14 @@ const coreAppliers: CoreApplierTable = {
   },
   'subsection.fill': (s, p) => {
     if (p.result !== 0) return;
-    section(s, p.section).subsectionMap = unhex(p.after);
+    section(s, p.section).subsectionMap = unhexMask(p.after);
   },
   'subsection.clear': (s, p) => {
     if (p.result !== 0) {
       s.counters.warnings += 1;
       return;
     }
-    section(s, p.section).subsectionMap = unhex(p.after);
+    section(s, p.section).subsectionMap = unhexMask(p.after);
   },
   'section.mark_present': (s, p) => {
     const ms = section(s, p.section);
@@ -232,7 +232,8 @@ const coreAppliers: CoreApplierTable = {
     const pmdIdx = hexShr(p.start, g.pmdShift);
     if (p.granularity === 'pmd') {
       s.vmemmap.pmds.set(pmdIdx, { kind: 'leaf', source: p.source, node: p.node, altmapId: p.altmapId, used: null });
-      const t = s.vmemmap.tables.pmd.get(hexShr(p.start, g.pudShift));
+      // the PMD table's key (va >> PUD_SHIFT) from the PMD index: no second parse of the address
+      const t = s.vmemmap.tables.pmd.get(Math.floor(pmdIdx / 2 ** (g.pudShift - g.pmdShift)));
       if (t) t.entries += 1;
       accountVmemmapMemory(s, p.source, pmdPages(s));
       return;
@@ -255,17 +256,16 @@ const coreAppliers: CoreApplierTable = {
     const pmdIdx = hexShr(p.start, g.pmdShift);
     const e = s.vmemmap.pmds.get(pmdIdx);
     if (!e) return;
-    const pudIdx = hexShr(p.start, g.pudShift);
-    const start = unhex(p.start);
-    const end = unhex(p.end);
     if (p.granularity === 'pmd') {
       s.vmemmap.pmds.delete(pmdIdx);
-      const t = s.vmemmap.tables.pmd.get(pudIdx);
+      const t = s.vmemmap.tables.pmd.get(Math.floor(pmdIdx / 2 ** (g.pudShift - g.pmdShift)));
       if (t) t.entries -= 1;
       if (e.kind === 'leaf') accountVmemmapMemory(s, p.to, -pmdPages(s));
       return;
     }
     if (e.kind !== 'table') return;
+    const start = unhex(p.start);
+    const end = unhex(p.end);
     const base = BigInt(pmdIdx) << BigInt(g.pmdShift);
     const a = Number((start - base) >> BigInt(g.pageShift));
     const b = Number((end - base + BigInt(g.pageBytes) - 1n) >> BigInt(g.pageShift));

@@ -68,6 +68,33 @@ export function subsectionMask(g: Geometry, pfn: number, nrPages: number): bigin
 
 export const fullSubsectionMap = (g: Geometry): bigint => (1n << BigInt(g.subsectionsPerSection)) - 1n;
 
+/**
+ * hex / unhex of sub-section maps, which take few distinct values (0, the full map, a handful of partial ones):
+ * the last few pairs are kept so a section's add/remove neither formats nor parses the same mask again, and every
+ * section holding the full map shares one bigint. Bounded; a pure memo.
+ */
+const maskStr: string[] = [];
+const maskVal: bigint[] = [];
+const MASK_MEMO = 8;
+let maskNext = 0;
+function rememberMask(v: bigint, h: string): void {
+  maskVal[maskNext] = v;
+  maskStr[maskNext] = h;
+  maskNext = (maskNext + 1) % MASK_MEMO;
+}
+export function maskHex(v: bigint): string {
+  for (let i = 0; i < maskVal.length; i++) if (maskVal[i] === v) return maskStr[i]!;
+  const h = '0x' + v.toString(16);
+  rememberMask(v, h);
+  return h;
+}
+export function unhexMask(h: string): bigint {
+  for (let i = 0; i < maskStr.length; i++) if (maskStr[i] === h) return maskVal[i]!;
+  const v = BigInt(h);
+  rememberMask(v, h);
+  return v;
+}
+
 /** Virtual address of pfn's struct page: vmemmap_base + pfn × sizeof(struct page) (DOMAIN.md §3.1). */
 export const pfnToPageVa = (g: Geometry, pfn: number): bigint => g.vmemmapBase + BigInt(pfn) * BigInt(g.structPageBytes);
 

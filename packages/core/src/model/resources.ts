@@ -14,7 +14,7 @@ const overlaps = (r: Res, startBytes: bigint, endBytes: bigint): boolean => r.en
 
 /**
  * Resources overlapping [startBytes, endBytes] (inclusive), in index order (the order they were indexed in: the
- * first section's list first), which callers that report "the first conflict" rely on.
+ * first section's entry first), which callers that report "the first conflict" rely on.
  */
 export function resourcesIntersecting(s: ReadonlyMachineState, startBytes: bigint, endBytes: bigint): Res[] {
   const out: Res[] = [];
@@ -22,16 +22,21 @@ export function resourcesIntersecting(s: ReadonlyMachineState, startBytes: bigin
   const a = sectionOf(s, startBytes);
   const b = sectionOf(s, endBytes);
   if (a === b) {
-    // one section: its list has no duplicates
-    const rs = s.resourceIndex.get(a);
-    if (rs) for (let i = 0; i < rs.length; i++) if (overlaps(rs[i]!, startBytes, endBytes)) out.push(rs[i]!);
+    // one section: its entry has no duplicates
+    const x = s.resourceIndex.get(a);
+    if (x === undefined) return out;
+    if (!isList(x)) {
+      if (overlaps(x, startBytes, endBytes)) out.push(x);
+      return out;
+    }
+    for (let i = 0; i < x.length; i++) if (overlaps(x[i]!, startBytes, endBytes)) out.push(x[i]!);
     return out;
   }
   const seen = new Set<Res>();
   for (let nr = a; nr <= b; nr++) {
-    const rs = s.resourceIndex.get(nr);
-    if (!rs) continue;
-    for (const r of rs) {
+    const x = s.resourceIndex.get(nr);
+    if (x === undefined) continue;
+    for (const r of isList(x) ? x : [x]) {
       if (seen.has(r)) continue;
       seen.add(r);
       if (overlaps(r, startBytes, endBytes)) out.push(r);
@@ -43,9 +48,11 @@ export function resourcesIntersecting(s: ReadonlyMachineState, startBytes: bigin
 /** The first resource (in {@link resourcesIntersecting} order) that contains all of [startBytes, endBytes]. */
 export function resourceContaining(s: ReadonlyMachineState, startBytes: bigint, endBytes: bigint): Res | undefined {
   if (endBytes < startBytes) return undefined;
-  // a containing resource is in the list of the range's first section
-  const rs = s.resourceIndex.get(sectionOf(s, startBytes));
-  if (rs) for (let i = 0; i < rs.length; i++) if (rs[i]!.startBytes <= startBytes && rs[i]!.endBytes >= endBytes) return rs[i];
+  // a containing resource is in the entry of the range's first section
+  const x = s.resourceIndex.get(sectionOf(s, startBytes));
+  if (x === undefined) return undefined;
+  if (!isList(x)) return x.startBytes <= startBytes && x.endBytes >= endBytes ? x : undefined;
+  for (let i = 0; i < x.length; i++) if (x[i]!.startBytes <= startBytes && x[i]!.endBytes >= endBytes) return x[i];
   return undefined;
 }
 
@@ -57,27 +64,31 @@ export function resourceById(s: ReadonlyMachineState, id: number): Res | undefin
 /** /proc/iomem order: by start address. */
 export const iomemSorted = (s: ReadonlyMachineState): Res[] => [...s.resources].sort((x, y) => (x.startBytes < y.startBytes ? -1 : x.startBytes > y.startBytes ? 1 : 0));
 
+const isList = <T>(x: T | readonly T[]): x is readonly T[] => Array.isArray(x);
+
 function indexAdd(s: MachineState, r: ResourceState): void {
   const b = sectionOf(s, r.endBytes);
   for (let nr = sectionOf(s, r.startBytes); nr <= b; nr++) {
-    const rs = s.resourceIndex.get(nr);
-    if (rs) rs.push(r);
-    else s.resourceIndex.set(nr, [r]);
+    const x = s.resourceIndex.get(nr);
+    if (x === undefined) s.resourceIndex.set(nr, r);
+    else if (Array.isArray(x)) x.push(r);
+    else s.resourceIndex.set(nr, [x, r]);
   }
 }
 
 function indexRemove(s: MachineState, r: ResourceState): void {
   const b = sectionOf(s, r.endBytes);
   for (let nr = sectionOf(s, r.startBytes); nr <= b; nr++) {
-    const rs = s.resourceIndex.get(nr);
-    if (!rs) continue;
-    if (rs.length === 1 && rs[0] === r) {
-      s.resourceIndex.delete(nr);
+    const x = s.resourceIndex.get(nr);
+    if (x === undefined) continue;
+    if (!Array.isArray(x)) {
+      if (x === r) s.resourceIndex.delete(nr);
       continue;
     }
-    const i = rs.indexOf(r);
-    if (i >= 0) rs.splice(i, 1);
-    if (rs.length === 0) s.resourceIndex.delete(nr);
+    const i = x.indexOf(r);
+    if (i >= 0) x.splice(i, 1);
+    if (x.length === 0) s.resourceIndex.delete(nr);
+    else if (x.length === 1) s.resourceIndex.set(nr, x[0]!);
   }
 }
 

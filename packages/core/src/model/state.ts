@@ -255,9 +255,10 @@ export interface MachineState {
   resourceSlot: Map<number, number>;
   /**
    * Section number → the resources touching that section, in indexing order (range queries in O(sections of the
-   * query); the objects themselves rather than ids, so a query costs no id → slot → object hops).
+   * query)): the resource itself when it is the only one (the common case: one array fewer per hot-added block),
+   * else a list. Objects rather than ids, so a query costs no id → slot → object hops.
    */
-  resourceIndex: Map<number, ResourceState[]>;
+  resourceIndex: Map<number, ResourceState | ResourceState[]>;
   nextResourceId: number;
   /** Section roots allocated (root index → source). */
   roots: Map<number, 'boot' | 'slab'>;

@@ -7,7 +7,7 @@ import type { AltmapHandle, ZoneName } from '../arch/backend.js';
 import type { KernelCtx } from '../commands/registry.js';
 import type { ErrnoName } from '../kernel/errno.js';
 import {
-  hex,
+  maskHex,
   memmapPages,
   pfnToPageVa,
   pfnToSectionNr,
@@ -62,7 +62,7 @@ export function sectionActivate(
   const mask = subsectionMask(g, pfn, nrPages);
   const result: 0 | ErrnoName = mask === 0n ? 'EINVAL' : (mask & before) !== 0n ? 'EEXIST' : 0;
   const after = result === 0 ? before | mask : before;
-  ctx.emit('subsection.fill', { section: nr, pfn, nrPages, mask: hex(mask), before: hex(before), after: hex(after), result });
+  ctx.emit('subsection.fill', { section: nr, pfn, nrPages, mask: maskHex(mask), before: maskHex(before), after: maskHex(after), result });
   if (result !== 0) {
     if (usageAllocated) ctx.emit('section.usage_free', { section: nr, rcu: false });
     return result;
@@ -132,11 +132,11 @@ export function sectionDeactivate(
   const before = ms?.subsectionMap ?? 0n;
   const mask = subsectionMask(g, pfn, nrPages);
   if (!ms || ms.usage === 'none' || (before & mask) !== mask) {
-    ctx.emit('subsection.clear', { section: nr, pfn, nrPages, mask: hex(mask), before: hex(before), after: hex(before), result: 'WARN' });
+    ctx.emit('subsection.clear', { section: nr, pfn, nrPages, mask: maskHex(mask), before: maskHex(before), after: maskHex(before), result: 'WARN' });
     return;
   }
   const after = before ^ mask;
-  ctx.emit('subsection.clear', { section: nr, pfn, nrPages, mask: hex(mask), before: hex(before), after: hex(after), result: 0 });
+  ctx.emit('subsection.clear', { section: nr, pfn, nrPages, mask: maskHex(mask), before: maskHex(before), after: maskHex(after), result: 0 });
   const empty = after === 0n;
   if (empty) ctx.emit('section.clear_memmap', { section: nr, usage: ms.usage === 'boot' ? 'kept' : 'freed' });
 

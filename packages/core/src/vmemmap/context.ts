@@ -13,9 +13,16 @@ import type { ErrnoName } from '../kernel/errno.js';
 import type { KernelCtx } from '../commands/registry.js';
 import { tableShift } from '../model/evolve.js';
 import { hex } from '../model/geometry.js';
-import type { AltmapState, MachineState, PgtableLevel } from '../model/state.js';
+import type { AltmapState, MachineState, PgtableLevel, PmdEntry } from '../model/state.js';
 import { altmapAlloc } from './altmap.js';
 import { gapsIn, runsIn } from './runs.js';
+
+type LeafEntry = Extract<PmdEntry, { kind: 'leaf' }>;
+
+/** What allocPmdBlock returns, shared (the backend only reads it). */
+const FROM_ALTMAP = Object.freeze({ source: 'altmap' as const });
+const FROM_BOOT = Object.freeze({ source: 'boot' as const });
+const FROM_BUDDY = Object.freeze({ source: 'buddy' as const });
 
 /** Table levels that are allocated on demand, top-down, for this many paging levels (the PGD always exists). */
 export function allocatedLevels(pgtableLevels: number): PgtableLevel[] {
@@ -35,17 +42,33 @@ export function createVmemmapContext(k: KernelCtx, s: MachineState, booting: boo
   const pmdBytes = 1n << pmdShiftN;
   const pmdPages = 2 ** (g.pmdShift - g.pageShift);
   const levels = allocatedLevels(g.pgtableLevels);
-  // per level: the shift of the VA span one table covers, as a number and a bigint (hoisted: this is hot)
-  const levelShift = levels.map((level) => ({ level, shiftN: BigInt(tableShift(s, level)) }));
+  // per level: the shift of the VA span one table covers (a bigint) and how many PMD indices one table spans, so
+  // a table's key is floor(pmdIdx / perPmd) — exact in doubles (pmdIdx < 2^53) and no bigint shift per level
+  const levelShift = levels.map((level) => ({ level, shiftN: BigInt(tableShift(s, level)), perPmd: 2 ** (tableShift(s, level) - g.pmdShift) }));
   const upperShift = levelShift.filter((l) => l.level !== 'pte').reverse();
-  let pending: { pmdIdx: number; source: VmemmapSource; altmapId: number | null; node: number } | null = null;
+  // the PMD block allocPmdBlock reserved for mapPmdLeaf (pendingIdx −1: none)
+  let pendingIdx = -1;
+  let pendingSource: VmemmapSource = 'buddy';
+  let pendingAltmapId: number | null = null;
+  let pendingNode = 0;
 
-  const pmdIndex = (va: bigint): number => Number(va >> pmdShiftN);
+  // a backend asks about the same address several times in a row (pmdEntry, allocPmdBlock, mapPmdLeaf): the last
+  // answer is kept, a bigint comparison being cheaper than a bigint shift
+  let lastVa = -1n;
+  let lastIdx = 0;
+  const pmdIndex = (va: bigint): number => {
+    if (va !== lastVa) {
+      lastIdx = Number(va >> pmdShiftN);
+      lastVa = va;
+    }
+    return lastIdx;
+  };
 
   /** vmemmap_{p4d,pud,pmd,pte}_populate: allocate missing tables down to `downTo` (inclusive). */
   const ensureTables = (va: bigint, node: number, downTo: PgtableLevel): 0 | ErrnoName => {
-    for (const { level, shiftN: shift } of levelShift) {
-      const idx = Number(va >> shift);
+    const pmdIdx = pmdIndex(va);
+    for (const { level, shiftN: shift, perPmd } of levelShift) {
+      const idx = Math.floor(pmdIdx / perPmd);
       if (!s.vmemmap.tables[level].has(idx)) {
         const tva = (va >> shift) << shift;
         if (!booting) {
@@ -62,9 +85,15 @@ export function createVmemmapContext(k: KernelCtx, s: MachineState, booting: boo
     return 0;
   };
 
-  const leafAt = (va: bigint) => {
+  const leafAt = (va: bigint): LeafEntry | null => {
     const e = s.vmemmap.pmds.get(pmdIndex(va));
     return e && e.kind === 'leaf' ? e : null;
+  };
+  const setPending = (idx: number, source: VmemmapSource, altmapId: number | null, node: number): void => {
+    pendingIdx = idx;
+    pendingSource = source;
+    pendingAltmapId = altmapId;
+    pendingNode = node;
   };
 
   /** Allocate and map the PTE gaps [a, b) of the PMD at base; returns how far it got. */
@@ -123,16 +152,17 @@ export function createVmemmapContext(k: KernelCtx, s: MachineState, booting: boo
 
   /** Free tables that became empty, bottom-up, for the tables covering va. */
   const freeEmptyTables = (va: bigint): void => {
-    for (const { level, shiftN } of upperShift) {
-      const idx = Number(va >> shiftN);
+    const pmdIdx = pmdIndex(va);
+    for (const { level, perPmd } of upperShift) {
+      const idx = Math.floor(pmdIdx / perPmd);
       const t = s.vmemmap.tables[level].get(idx);
       if (!t || t.entries > 0) return;
       k.emit('vmemmap.pgtable_free', { level, index: idx, to: t.source === 'boot' ? 'bootmem' : 'buddy' });
     }
   };
 
-  const freeLeaf = (pmdBase: bigint, altmap: AltmapHandle | null): void => {
-    const e = leafAt(pmdBase);
+  const freeLeaf = (pmdBase: bigint, altmap: AltmapHandle | null, leaf?: LeafEntry): void => {
+    const e = leaf ?? leafAt(pmdBase);
     if (!e) return;
     const to = freeTarget(e.source, altmap);
     const altmapId = to === 'altmap' ? (altmapIdOf(altmap) ?? e.altmapId) : null;
@@ -179,7 +209,7 @@ export function createVmemmapContext(k: KernelCtx, s: MachineState, booting: boo
     },
 
     allocPmdBlock(va, node, altmap) {
-      pending = null;
+      pendingIdx = -1;
       if (ensureTables(va, node, 'pmd') !== 0) return null;
       const idx = pmdIndex(va);
       const pmdBase = BigInt(idx) << pmdShiftN;
@@ -192,34 +222,34 @@ export function createVmemmapContext(k: KernelCtx, s: MachineState, booting: boo
           return null;
         }
         if (id !== null) k.emit('altmap.alloc', { id, pfn: r.pfn, nrPages: r.nrPages, pad: r.pad });
-        pending = { pmdIdx: idx, source: 'altmap', altmapId: id, node };
-        return { source: 'altmap' };
+        setPending(idx, 'altmap', id, node);
+        return FROM_ALTMAP;
       }
       if (booting) {
-        pending = { pmdIdx: idx, source: 'boot', altmapId: null, node };
-        return { source: 'boot' };
+        setPending(idx, 'boot', null, node);
+        return FROM_BOOT;
       }
       const f = k.faults.pmdAlloc({ va: hex(pmdBase) });
       if (f) {
         k.emit('vmemmap.alloc_fail', { va: hex(pmdBase), order: g.pmdShift - g.pageShift, source: 'buddy', reason: f.reason });
         return null;
       }
-      pending = { pmdIdx: idx, source: 'buddy', altmapId: null, node };
-      return { source: 'buddy' };
+      setPending(idx, 'buddy', null, node);
+      return FROM_BUDDY;
     },
 
     mapPmdLeaf(va, source) {
       const idx = pmdIndex(va);
-      const p = pending && pending.pmdIdx === idx ? pending : { pmdIdx: idx, source, altmapId: null, node: 0 };
-      pending = null;
+      const reserved = pendingIdx === idx;
+      pendingIdx = -1;
       const pmdBase = BigInt(idx) << pmdShiftN;
       k.emit('vmemmap.populate', {
         start: hex(pmdBase),
         end: hex(pmdBase + pmdBytes),
         granularity: 'pmd',
-        source: p.source,
-        node: p.node,
-        altmapId: p.altmapId,
+        source: reserved ? pendingSource : source,
+        node: reserved ? pendingNode : 0,
+        altmapId: reserved ? pendingAltmapId : null,
         fallback: null,
       });
       return 0;
@@ -257,12 +287,14 @@ export function createVmemmapContext(k: KernelCtx, s: MachineState, booting: boo
 
     unmapRange(start, end, altmap, opts) {
       for (let addr = start; addr < end; ) {
-        const pmdBase = (addr >> pmdShiftN) << pmdShiftN;
-        const next = pmdBase + pmdBytes < end ? pmdBase + pmdBytes : end;
-        const e = s.vmemmap.pmds.get(pmdIndex(addr));
+        const pmdIdx = pmdIndex(addr);
+        const pmdBase = BigInt(pmdIdx) << pmdShiftN;
+        const pmdEnd = pmdBase + pmdBytes;
+        const next = pmdEnd < end ? pmdEnd : end;
+        const e = s.vmemmap.pmds.get(pmdIdx);
         if (e?.kind === 'leaf') {
-          const whole = addr === pmdBase && next === pmdBase + pmdBytes;
-          if (whole || opts.freePartialLeaves) freeLeaf(pmdBase, altmap);
+          const whole = addr === pmdBase && next === pmdEnd;
+          if (whole || opts.freePartialLeaves) freeLeaf(pmdBase, altmap, e);
           else {
             // x86 remove_pmd_table: fill the range with PAGE_UNUSED, free the leaf once all of it is unused
             const used = e.used ?? [0, Number(pmdBytes)];
