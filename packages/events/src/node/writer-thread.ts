@@ -1,5 +1,7 @@
 import type { fsyncSync, writeSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
+import { TAPE } from './tape.js';
+import { tapeFormatter, type TapeFormatter } from './tape-format.js';
 
 /**
  * A byte ring in shared memory between a synchronous producer (the thread that encodes events) and a writer
@@ -17,13 +19,17 @@ import { Worker } from 'node:worker_threads';
 /**
  * Control words (Int32). Byte counters wrap at 2^32: `(a - b) | 0` is still the distance while the ring is
  * smaller than 2^31, and `counter & (size - 1)` the ring offset because the size is a power of two.
+ *
+ * The ring carries frames: [kind, byteLength] then the body padded to a whole word. A RAW frame's body goes to the
+ * file as is (the header line); a TAPE frame's body is event tape (tape.ts) that the thread formats into lines.
  */
 const HEAD = 0; // bytes published by the producer
-const TAIL = 1; // bytes written to the file by the writer thread
+const TAIL = 1; // bytes taken out of the ring by the writer thread
 const STATE = 2;
 const PSIG = 3; // bumped by the producer on every publication or state change; the writer thread waits on it
-const CSIG = 4; // bumped by the writer thread on every tail advance or state change; the producer waits on it
+const CSIG = 4; // bumped by the writer thread on every tail advance, finished frame or state change; the producer waits on it
 const ERRLEN = 5;
+const FRAMES = 6; // frames the writer thread has completely written to the file
 const CONTROL_WORDS = 8;
 const ERR_BYTES = 2048;
 
@@ -32,11 +38,16 @@ const CLOSING = 1; // producer is done: drain, fsync if asked, and stop
 const DONE = 2;
 const FAILED = 3;
 
+const RAW_FRAME = 0;
+const TAPE_FRAME = 1;
+const PAD = new Uint8Array(4);
+
 /** The control layout, handed to the thread as data because its source cannot see this module's constants. */
-const LAYOUT = { HEAD, TAIL, STATE, PSIG, CSIG, ERRLEN, ERR_BYTES, CLOSING, DONE, FAILED } as const;
+const LAYOUT = { HEAD, TAIL, STATE, PSIG, CSIG, ERRLEN, FRAMES, ERR_BYTES, CLOSING, DONE, FAILED, RAW_FRAME, TAPE_FRAME } as const;
 
 interface ThreadData {
   layout: typeof LAYOUT;
+  tags: typeof TAPE;
   control: SharedArrayBuffer;
   ring: SharedArrayBuffer;
   error: SharedArrayBuffer;
@@ -46,36 +57,60 @@ interface ThreadData {
 
 /**
  * The writer thread's whole program. It runs from its source text (`new Worker(…, { eval: true })`), so it must
- * not close over anything in this module: `fs` and the shared buffers come in as arguments. That keeps it
- * resolvable the same way from `src` (vitest, tsx) and from the bundled `dist`.
+ * not close over anything in this module: `fs`, the formatter and the shared buffers come in as arguments. That
+ * keeps it resolvable the same way from `src` (vitest, tsx) and from the bundled `dist`.
  */
-function ringWriter(data: ThreadData, fs: { writeSync: typeof writeSync; fsyncSync: typeof fsyncSync }): void {
-  const { HEAD, TAIL, STATE, PSIG, CSIG, ERRLEN, ERR_BYTES, CLOSING, DONE, FAILED } = data.layout;
+function ringWriter(data: ThreadData, fs: { writeSync: typeof writeSync; fsyncSync: typeof fsyncSync }, format: TapeFormatter): void {
+  const { HEAD, TAIL, STATE, PSIG, CSIG, ERRLEN, FRAMES, ERR_BYTES, CLOSING, DONE, FAILED, RAW_FRAME } = data.layout;
   const ctl = new Int32Array(data.control);
   const ring = new Uint8Array(data.ring);
+  const words = new Int32Array(data.ring);
   const size = ring.length;
-  try {
+  let tail = 0;
+  let body = new Uint8Array(1 << 20);
+  const writeAll = (chunk: Uint8Array): void => {
+    let off = 0;
+    while (off < chunk.length) off += fs.writeSync(data.fd, chunk, off, chunk.length - off);
+  };
+  /** Wait until at least `n` bytes are in the ring; false when the producer closed and nothing is left. */
+  const available = (n: number): number => {
     for (;;) {
       const sig = Atomics.load(ctl, PSIG);
-      const head = Atomics.load(ctl, HEAD);
-      let tail = ctl[TAIL]!;
-      let avail = (head - tail) | 0;
-      if (avail === 0) {
-        if (Atomics.load(ctl, STATE) === CLOSING) break;
-        Atomics.wait(ctl, PSIG, sig);
-        continue;
-      }
-      while (avail > 0) {
+      const avail = (Atomics.load(ctl, HEAD) - tail) | 0;
+      if (avail >= n) return avail;
+      if (avail === 0 && Atomics.load(ctl, STATE) === CLOSING) return -1;
+      Atomics.wait(ctl, PSIG, sig);
+    }
+  };
+  const advance = (n: number): void => {
+    tail = (tail + n) | 0;
+    Atomics.store(ctl, TAIL, tail);
+    Atomics.add(ctl, CSIG, 1);
+    Atomics.notify(ctl, CSIG);
+  };
+  try {
+    for (;;) {
+      if (available(8) < 0) break;
+      const kind = words[(tail & (size - 1)) >> 2]!;
+      const len = words[((tail + 4) & (size - 1)) >> 2]!;
+      advance(8);
+      const padded = (len + 3) & ~3;
+      if (body.length < padded) body = new Uint8Array(Math.max(padded, body.length * 2));
+      let got = 0;
+      while (got < padded) {
+        const avail = available(1);
+        if (avail < 0) throw new Error(`the producer closed in the middle of a frame`);
         const at = tail & (size - 1);
-        const n = Math.min(avail, size - at);
-        let off = 0;
-        while (off < n) off += fs.writeSync(data.fd, ring, at + off, n - off);
-        tail = (tail + n) | 0;
-        avail -= n;
-        Atomics.store(ctl, TAIL, tail);
-        Atomics.add(ctl, CSIG, 1);
-        Atomics.notify(ctl, CSIG);
+        const n = Math.min(avail, padded - got, size - at);
+        body.set(ring.subarray(at, at + n), got);
+        got += n;
+        advance(n);
       }
+      if (kind === RAW_FRAME) writeAll(body.subarray(0, len));
+      else format.frame(body.subarray(0, len), writeAll);
+      Atomics.add(ctl, FRAMES, 1);
+      Atomics.add(ctl, CSIG, 1);
+      Atomics.notify(ctl, CSIG);
     }
     if (data.fsync) fs.fsyncSync(data.fd);
     Atomics.store(ctl, STATE, DONE);
@@ -94,7 +129,15 @@ function ringWriter(data: ThreadData, fs: { writeSync: typeof writeSync; fsyncSy
 type WaitAsyncResult = { async: false; value: 'not-equal' | 'timed-out' } | { async: true; value: Promise<'ok' | 'timed-out'> };
 const waitAsync = (Atomics as unknown as { waitAsync(a: Int32Array, i: number, v: number, t: number): WaitAsyncResult }).waitAsync.bind(Atomics);
 
-const workerSource = `(${ringWriter.toString()})(require('node:worker_threads').workerData, require('node:fs'));`;
+/**
+ * The thread's source: the two programs as text. `__name` is defined because a loader that keeps function names
+ * (tsx, esbuild's keepNames) rewrites nested functions into calls of a helper that exists only in its own module.
+ */
+const workerSource = [
+  'const __name = (f) => f;',
+  "const data = require('node:worker_threads').workerData;",
+  `(${ringWriter.toString()})(data, require('node:fs'), (${tapeFormatter.toString()})(data.tags, 1 << 21));`,
+].join('\n');
 
 /** The producer's end of the ring; owns the writer thread. The fd stays the caller's to close. */
 export class RingWriterThread {
@@ -105,6 +148,10 @@ export class RingWriterThread {
   readonly #exited: Promise<void>;
   readonly #label: string;
   #head = 0;
+  /** Frames pushed (the thread counts the ones it has finished in FRAMES). */
+  #frames = 0;
+  readonly #head4 = new Int32Array(2);
+  readonly #headBytes = new Uint8Array(this.#head4.buffer);
   #failure: Error | undefined;
 
   /** @param label names the log in error messages. */
@@ -115,6 +162,7 @@ export class RingWriterThread {
     this.#label = label;
     const data: ThreadData = {
       layout: LAYOUT,
+      tags: TAPE,
       control: new SharedArrayBuffer(CONTROL_WORDS * 4),
       ring: new SharedArrayBuffer(ringBytes),
       error: new SharedArrayBuffer(ERR_BYTES),
@@ -136,11 +184,32 @@ export class RingWriterThread {
     });
   }
 
+  /** The header line (or any bytes that go to the file as they are). */
+  pushRaw(bytes: Uint8Array): void {
+    this.#frame(RAW_FRAME, bytes);
+  }
+
+  /** A batch of event tape (TapeEncoder.bytes()): whole events only. */
+  pushTape(bytes: Uint8Array): void {
+    if (bytes.length === 0) return;
+    this.#frame(TAPE_FRAME, bytes);
+  }
+
+  #frame(kind: number, bytes: Uint8Array): void {
+    this.#head4[0] = kind;
+    this.#head4[1] = bytes.length;
+    this.#push(this.#headBytes);
+    this.#push(bytes);
+    const pad = -bytes.length & 3;
+    if (pad > 0) this.#push(PAD.subarray(0, pad));
+    this.#frames++;
+  }
+
   /**
    * Copy bytes into the ring and publish them, waiting (blocking this thread) whenever the ring is full.
-   * A chunk larger than the ring goes in pieces; the file still receives the bytes in order.
+   * A chunk larger than the ring goes in pieces; the thread reassembles the frame.
    */
-  push(bytes: Uint8Array): void {
+  #push(bytes: Uint8Array): void {
     const ctl = this.#ctl;
     const size = this.#ring.length;
     let off = 0;
@@ -163,13 +232,13 @@ export class RingWriterThread {
     }
   }
 
-  /** Block until the writer thread has written everything pushed so far. */
+  /** Block until the writer thread has written every frame pushed so far to the file. */
   drain(): void {
     const ctl = this.#ctl;
     for (;;) {
       const sig = Atomics.load(ctl, CSIG);
       this.#check();
-      if (Atomics.load(ctl, TAIL) === this.#head) return;
+      if (Atomics.load(ctl, FRAMES) === this.#frames) return;
       Atomics.wait(ctl, CSIG, sig);
     }
   }

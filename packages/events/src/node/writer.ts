@@ -8,6 +8,7 @@ import { EventEncoder } from '../encoder.js';
 import type { EventEnvelope } from '../envelope.js';
 import type { LogHeader } from '../header.js';
 import { serializeHeader } from '../line.js';
+import { TapeEncoder } from './tape.js';
 import { RingWriterThread } from './writer-thread.js';
 
 export interface LogWriterOptions {
@@ -64,7 +65,6 @@ export function openLogWriter(path: string, header: LogHeader, opts: LogWriterOp
 
 abstract class BaseLogWriter implements LogWriter {
   readonly path: string;
-  protected readonly encoder = new EventEncoder();
   protected readonly batchEvents: number;
   protected readonly batchBytes: number;
   protected inBatch = 0;
@@ -89,12 +89,15 @@ abstract class BaseLogWriter implements LogWriter {
     if (this.#lastSeq !== undefined && e.seq !== this.#lastSeq + 1) {
       throw new RangeError(`${this.path}: event seq ${e.seq} does not follow ${this.#lastSeq}`);
     }
-    this.encoder.encode(e);
+    const pending = this.encode(e);
     this.#lastSeq = e.seq;
     this.#written++;
-    if (++this.inBatch >= this.batchEvents || this.encoder.length >= this.batchBytes) return this.emitBatch();
+    if (++this.inBatch >= this.batchEvents || pending >= this.batchBytes) return this.emitBatch();
     return true;
   }
+
+  /** Encode one event into the current batch; returns the batch's size in bytes. */
+  protected abstract encode(e: EventEnvelope): number;
 
   attach(bus: EventBus): Subscription {
     return bus.on('log-writer', (e) => {
@@ -109,10 +112,17 @@ abstract class BaseLogWriter implements LogWriter {
   abstract close(): Promise<void>;
 }
 
+/**
+ * Plain `.ndjson`. With the writer thread (the default) this thread only copies each event's values into tape
+ * words (tape.ts) and the thread formats the JSON lines and writes them; without it, EventEncoder formats here and
+ * writeSync writes here.
+ */
 class PlainLogWriter extends BaseLogWriter {
   #fd: number | null;
   readonly #fsync: boolean;
   readonly #thread: RingWriterThread | null;
+  readonly #tape: TapeEncoder | null;
+  readonly #encoder: EventEncoder | null;
 
   constructor(path: string, header: LogHeader, opts: LogWriterOptions) {
     super(path, opts);
@@ -125,16 +135,31 @@ class PlainLogWriter extends BaseLogWriter {
       closeSync(this.#fd);
       throw err;
     }
-    if (this.#thread) this.#thread.push(head);
+    this.#tape = this.#thread ? new TapeEncoder() : null;
+    this.#encoder = this.#thread ? null : new EventEncoder();
+    if (this.#thread) this.#thread.pushRaw(head);
     else writeAll(this.#fd, head);
   }
 
-  protected emitBatch(): boolean {
-    if (this.encoder.length > 0 && this.#fd !== null) {
-      if (this.#thread) this.#thread.push(this.encoder.bytes());
-      else writeAll(this.#fd, this.encoder.bytes());
+  protected encode(e: EventEnvelope): number {
+    const tape = this.#tape;
+    if (tape !== null) {
+      tape.encode(e);
+      return tape.n << 2;
     }
-    this.encoder.reset();
+    const enc = this.#encoder!;
+    enc.encode(e);
+    return enc.length;
+  }
+
+  protected emitBatch(): boolean {
+    if (this.#fd !== null) {
+      if (this.#tape !== null) {
+        if (this.#tape.n > 0) this.#thread!.pushTape(this.#tape.bytes());
+      } else if (this.#encoder!.length > 0) writeAll(this.#fd, this.#encoder!.bytes());
+    }
+    this.#tape?.reset();
+    this.#encoder?.reset();
     this.inBatch = 0;
     return true;
   }
@@ -178,6 +203,7 @@ function writeAll(fd: number, bytes: Uint8Array): void {
 }
 
 class GzipLogWriter extends BaseLogWriter {
+  readonly #encoder = new EventEncoder();
   readonly #gzip: Gzip;
   readonly #done: Promise<void>;
   #failure: unknown;
@@ -193,13 +219,18 @@ class GzipLogWriter extends BaseLogWriter {
     this.#gzip.flush(zc.Z_SYNC_FLUSH);
   }
 
+  protected encode(e: EventEnvelope): number {
+    this.#encoder.encode(e);
+    return this.#encoder.length;
+  }
+
   protected emitBatch(): boolean {
     if (this.#failure) throw this.#failure;
     this.inBatch = 0;
-    if (this.encoder.length === 0) return !this.#gzip.writableNeedDrain;
+    if (this.#encoder.length === 0) return !this.#gzip.writableNeedDrain;
     // Copy: the encoder reuses its buffer while zlib works asynchronously.
-    const ok = this.#gzip.write(Buffer.from(this.encoder.bytes()));
-    this.encoder.reset();
+    const ok = this.#gzip.write(Buffer.from(this.#encoder.bytes()));
+    this.#encoder.reset();
     // A sync flush per batch ends a deflate block on a line boundary, so a killed writer's file decodes up to here.
     this.#gzip.flush(zc.Z_SYNC_FLUSH);
     return ok;

@@ -1,0 +1,274 @@
+import type { TAPE } from './tape.js';
+
+/** Turns tape frames into log lines; `out` receives whole lines only (so a torn write tears at most one line). */
+export interface TapeFormatter {
+  /** Decode one frame of tape words (a 4-byte-aligned view) and pass the formatted bytes to `out`, in order. */
+  frame(bytes: Uint8Array, out: (chunk: Uint8Array) => void): void;
+}
+
+/**
+ * The writer thread's half of the tape (tape.ts): decodes words into exactly the bytes `serializeEvent(e) + '\n'`
+ * gives. It runs in the writer thread from its source text, so it must not close over anything of this module:
+ * the tags come in as an argument, and everything else it uses is a global of every JavaScript realm.
+ * Tests run it in-process on the encoder's output.
+ *
+ * Speed: each event's word count bounds its text (at most 14 bytes per word plus the longest key per value), so
+ * the buffer is checked once per event and every write after that is unchecked; the output offset lives in
+ * locals and arguments, never in a closure slot the hot loops would reload.
+ */
+export function tapeFormatter(tags: typeof TAPE, outBytes: number): TapeFormatter {
+  const { DEF_TYPE, INT, DBL, STR, NULL, TRUE, FALSE, OBJ, SHAPE_DEF, GOBJ, ARR, RAW } = tags;
+  const utf8 = new TextEncoder();
+  /** Per type id: writes `,"type":"…","v":`. */
+  const types: Array<(b: Uint8Array, o: number) => number> = [];
+  /** Per shape id: writes an object of that shape (keys as immediates, values through value()). */
+  const shapes: Array<(b: Uint8Array, o: number) => number> = [];
+
+  /**
+   * Compile a writer for a constant run of bytes around value() calls: `parts` alternate bytes and value slots.
+   * Storing immediates is several times faster than copying the same bytes from an array (measured: key copies
+   * were most of the formatter's time). Only numbers enter the generated source.
+   */
+  function compileRuns(parts: Uint8Array[], values: number): (b: Uint8Array, o: number) => number {
+    const body: string[] = [];
+    parts.forEach((bytes, i) => {
+      if (bytes.length > 0) {
+        body.push(Array.from(bytes, (x, j) => `b[o + ${j}] = ${x};`).join(' '), `o += ${bytes.length};`);
+      }
+      if (i < values) body.push('o = value(b, o);');
+    });
+    body.push('return o;');
+    return new Function('value', `return function run(b, o) {\n${body.join('\n')}\n};`)(value) as (b: Uint8Array, o: number) => number;
+  }
+  /** The longest key run or type head so far: with 14 bytes per word, it bounds an event's text. */
+  let maxKey = 64;
+
+  const cap = Math.max(outBytes, 1 << 16);
+  let buf = new Uint8Array(cap);
+  let t: Int32Array<ArrayBufferLike> = new Int32Array(0);
+  let u: Uint16Array<ArrayBufferLike> = new Uint16Array(0);
+  let p = 0;
+  /** Where the event being formatted ends (word index), for the SHAPE_DEF re-check. */
+  let eventEnd = 0;
+  let eventOut = 0;
+  const f64 = new Float64Array(1);
+  const f64i32 = new Int32Array(f64.buffer);
+  /** Thrown when a shape defined inside an event makes its bound exceed the room left: the event is redone. */
+  const RESTART = { restart: true };
+
+  function uint(b: Uint8Array, o: number, n: number): number {
+    if (n < 2147483648) {
+      if (n < 10) {
+        b[o] = 48 + n;
+        return o + 1;
+      }
+      const len = n < 100 ? 2 : n < 1e3 ? 3 : n < 1e4 ? 4 : n < 1e5 ? 5 : n < 1e6 ? 6 : n < 1e7 ? 7 : n < 1e8 ? 8 : n < 1e9 ? 9 : 10;
+      let q = o + len;
+      while (n >= 10) {
+        const d = (n / 10) | 0;
+        b[--q] = 48 + n - d * 10;
+        n = d;
+      }
+      b[q - 1] = 48 + n;
+      return o + len;
+    }
+    // Beyond int32: split in base 1e8 so each part stays in int32 arithmetic.
+    const hi = Math.floor(n / 1e8);
+    let lo = n - hi * 1e8;
+    const end = uint(b, o, hi) + 8;
+    let q = end;
+    for (let k = 0; k < 8; k++) {
+      const d = (lo / 10) | 0;
+      b[--q] = 48 + lo - d * 10;
+      lo = d;
+    }
+    return end;
+  }
+
+  /** The string of `len` units at u[at…], exactly (lone surrogates included), in chunks the call stack can take. */
+  function str(at: number, len: number): string {
+    let s = '';
+    for (let i = 0; i < len; i += 8192) s += String.fromCharCode.apply(null, Array.from(u.subarray(at + i, at + Math.min(len, i + 8192))));
+    return s;
+  }
+
+  /** JSON text of a string of `len` units at u[at…] (JSON.stringify's escaping; a fast path for plain ASCII). */
+  function quoted(b: Uint8Array, o: number, at: number, len: number): number {
+    const start = o;
+    b[o++] = 0x22;
+    for (let i = 0; i < len; i++) {
+      const c = u[at + i]!;
+      if (c < 0x20 || c > 0x7e || c === 0x22 || c === 0x5c) return text(b, start, JSON.stringify(str(at, len)));
+      b[o++] = c;
+    }
+    b[o++] = 0x22;
+    return o;
+  }
+
+  /** Text that is already JSON, UTF-8 encoded (within the event's bound: at most 3 bytes per unit). */
+  function text(b: Uint8Array, o: number, s: string): number {
+    return o + utf8.encodeInto(s, b.subarray(o)).written;
+  }
+
+  function number(b: Uint8Array, o: number, v: number): number {
+    if (Number.isSafeInteger(v)) {
+      if (v < 0) {
+        b[o++] = 0x2d;
+        v = -v;
+      }
+      return uint(b, o, v);
+    }
+    return text(b, o, JSON.stringify(v));
+  }
+
+  /** Format the value at t[p…] into b at o; returns the new offset. */
+  function value(b: Uint8Array, o: number): number {
+    const tag = t[p++]!;
+    if (tag === INT) {
+      const v = t[p++]!;
+      if (v < 0) {
+        b[o++] = 0x2d;
+        return uint(b, o, -v);
+      }
+      return uint(b, o, v);
+    }
+    if (tag === STR) {
+      const len = t[p]!;
+      o = quoted(b, o, (p + 1) * 2, len);
+      p += 1 + ((len + 1) >> 1);
+      return o;
+    }
+    if (tag === OBJ) return shapes[t[p++]!]!(b, o);
+    if (tag === NULL) {
+      b[o] = 0x6e; b[o + 1] = 0x75; b[o + 2] = 0x6c; b[o + 3] = 0x6c; // prettier-ignore
+      return o + 4;
+    }
+    if (tag === DBL) {
+      f64i32[0] = t[p++]!;
+      f64i32[1] = t[p++]!;
+      return number(b, o, f64[0]!);
+    }
+    if (tag === TRUE) {
+      b[o] = 0x74; b[o + 1] = 0x72; b[o + 2] = 0x75; b[o + 3] = 0x65; // prettier-ignore
+      return o + 4;
+    }
+    if (tag === FALSE) {
+      b[o] = 0x66; b[o + 1] = 0x61; b[o + 2] = 0x6c; b[o + 3] = 0x73; b[o + 4] = 0x65; // prettier-ignore
+      return o + 5;
+    }
+    if (tag === ARR) {
+      const n = t[p++]!;
+      b[o++] = 0x5b;
+      for (let i = 0; i < n; i++) {
+        if (i > 0) b[o++] = 0x2c;
+        o = value(b, o);
+      }
+      b[o++] = 0x5d;
+      return o;
+    }
+    if (tag === SHAPE_DEF) {
+      const id = t[p++]!;
+      const n = t[p++]!;
+      const parts: Uint8Array[] = [];
+      for (let i = 0; i < n; i++) {
+        const len = t[p]!;
+        const k = utf8.encode(`${i === 0 ? '{' : ','}${JSON.stringify(str((p + 1) * 2, len))}:`);
+        parts.push(k);
+        if (k.length > maxKey) maxKey = k.length;
+        p += 1 + ((len + 1) >> 1);
+      }
+      parts.push(utf8.encode(n === 0 ? '{}' : '}'));
+      shapes[id] = compileRuns(parts, n);
+      if (eventOut + bound(eventEnd - eventBegin) > b.length) throw RESTART;
+      return value(b, o);
+    }
+    if (tag === GOBJ) {
+      const n = t[p++]!;
+      b[o++] = 0x7b;
+      for (let i = 0; i < n; i++) {
+        const len = t[p]!;
+        if (i > 0) b[o++] = 0x2c;
+        o = quoted(b, o, (p + 1) * 2, len);
+        b[o++] = 0x3a;
+        p += 1 + ((len + 1) >> 1);
+        o = value(b, o);
+      }
+      b[o++] = 0x7d;
+      return o;
+    }
+    if (tag === RAW) {
+      const len = t[p]!;
+      o = text(b, o, str((p + 1) * 2, len));
+      p += 1 + ((len + 1) >> 1);
+      return o;
+    }
+    throw new Error(`tape: unknown value tag ${tag} at word ${p - 1}`);
+  }
+
+  /** `{"seq":N,"time":N,"op":N,"cause":N` */
+  const envelope = compileRuns([utf8.encode('{"seq":'), utf8.encode(',"time":'), utf8.encode(',"op":'), utf8.encode(',"cause":'), new Uint8Array(0)], 4);
+  const payloadKey = compileRuns([utf8.encode(',"payload":')], 0);
+
+  let eventBegin = 0;
+  /** Bytes an event of `words` words can need at most: 14 per word (an escaped string unit is 6 bytes, two per word) plus a key per word. */
+  const bound = (words: number): number => words * (14 + maxKey) + 128;
+
+  return {
+    frame(bytes, out) {
+      t = new Int32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength >> 2);
+      u = new Uint16Array(bytes.buffer, bytes.byteOffset, (bytes.byteLength >> 2) * 2);
+      p = 0;
+      let o = 0;
+      const end = t.length;
+      while (p < end) {
+        const id = t[p]!;
+        if (id === DEF_TYPE) {
+          const tid = t[p + 1]!;
+          const len = t[p + 2]!;
+          const head = utf8.encode(`,"type":${JSON.stringify(str((p + 3) * 2, len))},"v":`);
+          types[tid] = compileRuns([head], 0);
+          if (head.length > maxKey) maxKey = head.length;
+          p += 3 + ((len + 1) >> 1);
+          continue;
+        }
+        const words = t[p + 1]!;
+        const head = types[id];
+        if (head === undefined) throw new Error(`tape: event at word ${p} has type id ${id}, never defined`);
+        eventBegin = p;
+        eventEnd = p + words;
+        for (;;) {
+          const need = bound(words);
+          if (o + need > buf.length) {
+            if (o > 0) out(buf.subarray(0, o));
+            o = 0;
+            if (need > buf.length) buf = new Uint8Array(need);
+          }
+          eventOut = o;
+          const b = buf;
+          try {
+            p += 2;
+            let q = envelope(b, o);
+            q = head(b, q);
+            q = value(b, q);
+            q = payloadKey(b, q);
+            q = value(b, q);
+            b[q] = 0x7d;
+            b[q + 1] = 0x0a;
+            o = q + 2;
+            break;
+          } catch (err) {
+            if (err !== RESTART) throw err;
+            // A new shape raised the bound: redo this event from its first word with room for the new bound.
+            p = eventBegin;
+            if (o > 0) out(buf.subarray(0, o));
+            o = 0;
+            buf = new Uint8Array(Math.max(buf.length, bound(words)));
+          }
+        }
+        if (p !== eventEnd) throw new Error(`tape: event at word ${eventBegin} ends at ${p}, not at ${eventEnd}`);
+      }
+      if (o > 0) out(buf.subarray(0, o));
+      if (buf.length > cap * 4) buf = new Uint8Array(cap);
+    },
+  };
+}

@@ -1,0 +1,427 @@
+import type { EventEnvelope } from '../envelope.js';
+
+/**
+ * The event tape: how a plain log writer hands events to its writer thread. The producer (the thread running the
+ * simulation) copies each event's values into 32-bit words — a few stores per field, no text — and the writer
+ * thread turns the tape into exactly the bytes `serializeEvent(e) + '\n'` would give (tape-format.ts). JSON
+ * formatting then runs on the second core instead of adding to every event on the first: at 26 M events it is the
+ * difference between ≈0.55 µs and ≈0.1 µs per event on the producer (packages/core/bench/scale.ts).
+ *
+ * Words (Int32; strings as UTF-16 code units packed two per word):
+ *   event      := [typeId ≥ 0, words] num(seq) num(time) num(op) (NULL | num(cause)) num(v) value(payload)
+ *   type def   := [DEF_TYPE, typeId, str(type)]                         (precedes the first event of that type)
+ *   value      := [INT, i32] | [DBL, lo, hi] | [STR, len, units…] | [NULL] | [TRUE] | [FALSE]
+ *               | [OBJ, shapeId, value × keys]                          (keys and their order: the shape's)
+ *               | [SHAPE_DEF, shapeId, nKeys, str(key) × nKeys] value    (precedes a shape's first object)
+ *               | [GOBJ, n, (str(key) value) × n]                        (a plain object of no compiled shape)
+ *               | [ARR, n, value × n]
+ *               | [RAW, len, units…]                                    (JSON text from JSON.stringify)
+ *   str        := len, units… (padded to a whole word)
+ * The tags and the writer thread's decoder live together with this encoder's constants in TAPE (below), which is
+ * handed to the thread as data.
+ */
+export const TAPE = {
+  DEF_TYPE: -1,
+  INT: 0,
+  DBL: 1,
+  STR: 2,
+  NULL: 3,
+  TRUE: 4,
+  FALSE: 5,
+  OBJ: 6,
+  SHAPE_DEF: 7,
+  GOBJ: 8,
+  ARR: 9,
+  RAW: 10,
+} as const;
+
+const { DEF_TYPE, INT, DBL, STR, NULL, TRUE, FALSE, OBJ, SHAPE_DEF, GOBJ, ARR, RAW } = TAPE;
+
+/** Compiled shapes per object site (a type's payload, or a field inside it); more than this → the generic path. */
+const MAX_SHAPES_PER_SITE = 8;
+const MAX_KEYS_PER_SHAPE = 64;
+const MAX_TYPES = 4096;
+const MAX_SHAPES = 65536;
+const MAX_FIELDS_PER_SITE = 256;
+/**
+ * Words kept free after every string, object or array: enough for a compiled shape's remaining number fields
+ * (at most 3 × MAX_KEYS_PER_SHAPE), which are written without a bounds check of their own.
+ */
+const SLACK = 3 * MAX_KEYS_PER_SHAPE + 8;
+
+/** An object site: where in a payload an object sits (the payload itself, or a field or array element of one). */
+class Site {
+  readonly shapes: Shape[] = [];
+  /** Stop compiling here (too many shapes): objects at this site take the generic path. */
+  full = false;
+  /** Sub-sites of fields, in the order the shapes' compilers asked for them; array elements use `elements`. */
+  readonly fields = new Map<string, Site>();
+  #elements: Site | undefined;
+
+  field(k: string): Site {
+    let s = this.fields.get(k);
+    if (s === undefined) {
+      // Dictionary-like objects bring keys without end: past a bound they share one site that never compiles.
+      if (this.fields.size >= MAX_FIELDS_PER_SITE) return OVERFLOW;
+      this.fields.set(k, (s = new Site()));
+    }
+    return s;
+  }
+
+  get elements(): Site {
+    return (this.#elements ??= new Site());
+  }
+}
+
+/** The site of everything past the bounds: generic path only, and its own sub-site. */
+class OverflowSite extends Site {
+  override full = true;
+  override field(): Site {
+    return this;
+  }
+  override get elements(): Site {
+    return this;
+  }
+}
+const OVERFLOW: Site = new OverflowSite();
+
+interface Shape {
+  readonly id: number;
+  readonly keys: readonly string[];
+  /** Whether the tape the thread has seen holds this shape's SHAPE_DEF. */
+  defined: boolean;
+  /** Writes [OBJ, id, values…] and returns true, or returns false (this object is not of this shape). */
+  readonly write: (p: object, enc: TapeEncoder) => boolean;
+}
+
+interface TypeEntry {
+  readonly id: number;
+  readonly type: string;
+  defined: boolean;
+  readonly site: Site;
+}
+
+const OP = Object.prototype;
+const isArray = Array.isArray;
+const f64 = new Float64Array(1);
+const i32 = new Int32Array(f64.buffer);
+
+/**
+ * Encodes events to tape words in a growable local buffer; the writer hands `words()` to the ring in batches.
+ * Like EventEncoder, a value JSON.stringify would throw on (a bigint) throws here, and then nothing of that event
+ * is kept.
+ */
+export class TapeEncoder {
+  t: Int32Array;
+  u: Uint16Array;
+  /** Words written. */
+  n = 0;
+  readonly #types = new Map<string, TypeEntry>();
+  #nextShape = 0;
+  /** Definitions made by the encode in progress: undone if it throws. */
+  readonly #fresh: Array<{ defined: boolean }> = [];
+
+  constructor(initialWords = 1 << 18) {
+    this.t = new Int32Array(Math.max(initialWords, 64));
+    this.u = new Uint16Array(this.t.buffer);
+  }
+
+  /** The encoded words as bytes (valid until the next encode/reset). */
+  bytes(): Uint8Array {
+    return new Uint8Array(this.t.buffer, 0, this.n * 4);
+  }
+
+  get byteLength(): number {
+    return this.n * 4;
+  }
+
+  reset(): void {
+    this.n = 0;
+  }
+
+  ensure(words: number): void {
+    if (this.n + words <= this.t.length) return;
+    const next = new Int32Array(Math.max(this.t.length * 2, this.n + words + 1024));
+    next.set(this.t.subarray(0, this.n));
+    this.t = next;
+    this.u = new Uint16Array(next.buffer);
+  }
+
+  encode(e: EventEnvelope): void {
+    const start = this.n;
+    // Setting an array's length is a runtime call even when it changes nothing: skip it in the common case.
+    if (this.#fresh.length > 0) this.#fresh.length = 0;
+    try {
+      let te = this.#types.get(e.type);
+      if (te === undefined) te = this.#newType(e.type);
+      if (!te.defined) {
+        this.ensure(2);
+        this.t[this.n++] = DEF_TYPE;
+        this.t[this.n++] = te.id;
+        this.#bare(te.type);
+        te.defined = true;
+        this.#fresh.push(te);
+      }
+      this.ensure(24);
+      const head = this.n;
+      this.t[head] = te.id;
+      this.n += 2;
+      this.num(e.seq);
+      this.num(e.time);
+      this.num(e.op);
+      if (e.cause === null) {
+        this.ensure(1);
+        this.t[this.n++] = NULL;
+      } else this.num(e.cause);
+      this.num(e.v);
+      const p: unknown = e.payload;
+      // serializeEvent writes `null` for a payload JSON.stringify leaves out (undefined, a function, a symbol).
+      if (typeof p === 'object' && p !== null && !isArray(p)) {
+        if (!this.obj(p, te.site)) this.#null();
+      } else if (!this.other(p, te.site)) this.#null();
+      this.t[head + 1] = this.n - head;
+    } catch (err) {
+      this.n = start;
+      for (const d of this.#fresh) d.defined = false;
+      throw err;
+    }
+  }
+
+  #newType(type: string): TypeEntry {
+    const te: TypeEntry = { id: this.#types.size, type, defined: false, site: new Site() };
+    if (this.#types.size < MAX_TYPES) this.#types.set(type, te);
+    else te.site.full = true;
+    return te;
+  }
+
+  /**
+   * A number as JSON.stringify writes it: int32 words for the common case, the double's bits otherwise. The
+   * caller has made room (3 words): the envelope for its numbers, a compiled shape for all its fields.
+   */
+  num(v: number): void {
+    const t = this.t;
+    if ((v | 0) === v) {
+      t[this.n] = INT;
+      t[this.n + 1] = v;
+      this.n += 2;
+    } else {
+      f64[0] = v;
+      t[this.n] = DBL;
+      t[this.n + 1] = i32[0]!;
+      t[this.n + 2] = i32[1]!;
+      this.n += 3;
+    }
+  }
+
+  str(s: string): void {
+    const L = s.length;
+    this.ensure(3 + (L >> 1) + SLACK);
+    const t = this.t;
+    t[this.n] = STR;
+    t[this.n + 1] = L;
+    const u = this.u;
+    let c = (this.n + 2) * 2;
+    for (let i = 0; i < L; i++) u[c++] = s.charCodeAt(i);
+    this.n += 2 + ((L + 1) >> 1);
+  }
+
+  /** A key or a type name: len, units (no tag). */
+  #bare(s: string): void {
+    const L = s.length;
+    this.ensure(2 + (L >> 1) + SLACK);
+    this.t[this.n] = L;
+    const u = this.u;
+    let c = (this.n + 1) * 2;
+    for (let i = 0; i < L; i++) u[c++] = s.charCodeAt(i);
+    this.n += 1 + ((L + 1) >> 1);
+  }
+
+  raw(json: string): void {
+    this.ensure(1);
+    this.t[this.n++] = RAW;
+    this.#bare(json);
+  }
+
+  #null(): void {
+    this.ensure(1);
+    this.t[this.n++] = NULL;
+  }
+
+  /**
+   * A value other than a number or string (which compiled shapes write inline). False for what JSON.stringify
+   * leaves out of an object (undefined, functions, symbols, a toJSON returning undefined).
+   */
+  other(v: unknown, site: Site): boolean {
+    switch (typeof v) {
+      case 'number':
+        this.ensure(3);
+        this.num(v);
+        return true;
+      case 'string':
+        this.str(v);
+        return true;
+      case 'boolean':
+        this.ensure(1);
+        this.t[this.n++] = v ? TRUE : FALSE;
+        return true;
+      case 'object':
+        if (v === null) this.#null();
+        else if (isArray(v)) this.arr(v, site.elements);
+        else return this.obj(v, site);
+        return true;
+      case 'bigint':
+        // Throws JSON.stringify's own TypeError.
+        JSON.stringify(v);
+        return false;
+      default:
+        return false;
+    }
+  }
+
+  arr(a: readonly unknown[], site: Site): void {
+    if (typeof (a as { toJSON?: unknown }).toJSON === 'function') {
+      this.#stringified(a);
+      return;
+    }
+    const L = a.length;
+    this.ensure(2);
+    this.t[this.n++] = ARR;
+    this.t[this.n++] = L;
+    for (let i = 0; i < L; i++) {
+      const x: unknown = a[i];
+      this.ensure(3);
+      if (typeof x === 'number') this.num(x);
+      else if (typeof x === 'string') this.str(x);
+      else if (!this.other(x, site)) this.#null();
+    }
+    this.ensure(SLACK);
+  }
+
+  /** An object through its site's compiled shapes, else the generic walk; false only when JSON leaves it out. */
+  obj(p: object, site: Site): boolean {
+    const shapes = site.shapes;
+    const start = this.n;
+    const fresh = this.#fresh.length;
+    for (let i = 0; i < shapes.length; i++) {
+      const s = shapes[i]!;
+      if (s.write(p, this)) {
+        if (!s.defined) this.#define(s, start);
+        this.ensure(SLACK);
+        return true;
+      }
+      this.#undo(start, fresh);
+    }
+    if (!site.full && Object.getPrototypeOf(p) === OP && typeof (p as { toJSON?: unknown }).toJSON !== 'function') {
+      const s = this.#compile(p, site);
+      if (s !== null) {
+        if (s.write(p, this)) {
+          this.#define(s, start);
+          this.ensure(SLACK);
+          return true;
+        }
+        this.#undo(start, fresh);
+      }
+    }
+    return this.#generic(p, site);
+  }
+
+  /** Drop the words from `at` on, and forget the definitions they carried (a shape that gave up half-way). */
+  #undo(at: number, fresh: number): void {
+    this.n = at;
+    const f = this.#fresh;
+    for (let i = fresh; i < f.length; i++) f[i]!.defined = false;
+    f.length = fresh;
+  }
+
+  /** Put the shape's definition in front of its first object (moving the object's words up). */
+  #define(s: Shape, at: number): void {
+    const body = this.t.slice(at, this.n);
+    this.n = at;
+    this.ensure(3);
+    this.t[this.n++] = SHAPE_DEF;
+    this.t[this.n++] = s.id;
+    this.t[this.n++] = s.keys.length;
+    for (const k of s.keys) this.#bare(k);
+    this.ensure(body.length);
+    this.t.set(body, this.n);
+    this.n += body.length;
+    s.defined = true;
+    this.#fresh.push(s);
+  }
+
+  #generic(p: object, site: Site): boolean {
+    const proto: unknown = Object.getPrototypeOf(p);
+    if (typeof (p as { toJSON?: unknown }).toJSON === 'function' || (proto !== OP && proto !== null)) return this.#stringified(p);
+    this.ensure(2);
+    this.t[this.n++] = GOBJ;
+    const count = this.n++;
+    let n = 0;
+    for (const k of Object.keys(p)) {
+      const v: unknown = (p as Record<string, unknown>)[k];
+      const mark = this.n;
+      const fresh = this.#fresh.length;
+      this.#bare(k);
+      this.ensure(3);
+      if (typeof v === 'number') this.num(v);
+      else if (typeof v === 'string') this.str(v);
+      else if (!this.other(v, site.field(k))) {
+        this.#undo(mark, fresh);
+        continue;
+      }
+      n++;
+    }
+    this.t[count] = n;
+    this.ensure(SLACK);
+    return true;
+  }
+
+  /** Class instances and toJSON holders: JSON.stringify decides, byte for byte. */
+  #stringified(v: object): boolean {
+    const text = JSON.stringify(v) as string | undefined;
+    if (text === undefined) return false;
+    this.raw(text);
+    return true;
+  }
+
+  /**
+   * Generate the writer for p's shape (own enumerable keys, in order). Its guard re-checks the shape on every call
+   * (plain prototype, no toJSON, for-in yields exactly these keys), so an object that merely shares the site is
+   * never written with the wrong keys. Keys enter the source only as JSON string literals.
+   */
+  #compile(p: object, site: Site): Shape | null {
+    const keys = Object.keys(p);
+    if (keys.length > MAX_KEYS_PER_SHAPE || this.#nextShape >= MAX_SHAPES) return null;
+    if (site.shapes.length >= MAX_SHAPES_PER_SITE - 1) site.full = true;
+    const subs = keys.map((k) => site.field(k));
+    // Small integers (most fields) are stored straight into the local view; anything else goes through the
+    // encoder's methods, which may grow the buffer, so the locals are reloaded after them.
+    const lines = keys.map(
+      (k, i) =>
+        `v = p[${JSON.stringify(k)}]; ` +
+        `if (typeof v === 'number' && (v | 0) === v) { t[w] = ${INT}; t[w + 1] = v; w += 2; } ` +
+        `else { e.n = w; if (typeof v === 'number') e.num(v); else if (typeof v === 'string') e.str(v); else if (!e.other(v, S[${i}])) return false; t = e.t; w = e.n; }`,
+    );
+    const src = [
+      `const K = ${JSON.stringify(keys)};`,
+      `return function shape(p, e) {`,
+      `  if (Object.getPrototypeOf(p) !== OP || p.toJSON !== undefined) return false;`,
+      `  let n = 0;`,
+      `  for (const k in p) { if (k !== K[n]) return false; n++; }`,
+      `  if (n !== ${keys.length}) return false;`,
+      // Room for the header and every field as a number; strings and nested values make their own.
+      `  e.ensure(${2 + 3 * keys.length + SLACK});`,
+      `  let t = e.t, w = e.n, v;`,
+      `  t[w] = ${OBJ}; t[w + 1] = ID; w += 2;`,
+      ...lines.map((l) => `  ${l}`),
+      `  e.n = w;`,
+      `  return true;`,
+      `};`,
+    ].join('\n');
+    const id = this.#nextShape++;
+    // Generated from JSON-quoted keys only (see above).
+    const write = (new Function('OP', 'ID', 'S', src) as (op: object, id: number, s: Site[]) => Shape['write'])(OP, id, subs);
+    const shape: Shape = { id, keys, defined: false, write };
+    site.shapes.push(shape);
+    return shape;
+  }
+}

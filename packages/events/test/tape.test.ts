@@ -1,0 +1,160 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { serializeEvent, type EventEnvelope } from '@memhp/events';
+import { TAPE, TapeEncoder } from '../src/node/tape.js';
+import { tapeFormatter } from '../src/node/tape-format.js';
+
+/**
+ * The plain writer's default path: this thread copies values into tape words (TapeEncoder), the writer thread
+ * formats them (tapeFormatter). Here both halves run in-process, and the bytes must be exactly
+ * `serializeEvent(e) + '\n'` — the same bytes EventEncoder and the reader's own round trip rely on.
+ */
+function format(enc: TapeEncoder, outBytes = 1 << 16): string {
+  const f = tapeFormatter(TAPE, outBytes);
+  const chunks: Buffer[] = [];
+  f.frame(enc.bytes().slice(), (c) => {
+    // Whole lines only: a torn write can tear at most the line being written.
+    expect(c[c.length - 1]).toBe(0x0a);
+    chunks.push(Buffer.from(c));
+  });
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+const expected = (evs: readonly EventEnvelope[]) => evs.map((e) => `${serializeEvent(e)}\n`).join('');
+const ev = (seq: number, type: string, payload: unknown, extra: Partial<EventEnvelope> = {}): EventEnvelope => ({
+  seq,
+  time: seq * 1000,
+  op: 1,
+  cause: null,
+  type,
+  v: 1,
+  payload,
+  ...extra,
+});
+
+class Box {
+  constructor(
+    public a: number,
+    public b: string,
+  ) {}
+}
+
+const scalar = fc.oneof(
+  fc.integer(),
+  fc.integer({ min: -(2 ** 53), max: 2 ** 53 }),
+  fc.double(),
+  fc.constant(-0),
+  fc.string({ unit: 'binary', maxLength: 8 }),
+  fc.string({ unit: 'grapheme', maxLength: 6 }),
+  fc.nat().map((h) => `0x${h.toString(16)}`),
+  fc.boolean(),
+  fc.constant(null),
+  fc.constant(undefined),
+  fc.constant(() => 1),
+  fc.constant(Symbol('s')),
+);
+
+const { value } = fc.letrec((tie) => ({
+  value: fc.oneof(
+    { depthSize: 'small', withCrossShrink: true },
+    scalar,
+    fc.array(tie('value'), { maxLength: 3 }),
+    fc.record({ id: tie('value'), start: scalar, end: scalar }),
+    fc.record({ start: scalar, id: tie('value') }),
+    fc.dictionary(fc.string({ maxLength: 3 }), tie('value'), { maxKeys: 3 }),
+    fc.tuple(fc.integer(), fc.string()).map(([a, b]) => new Box(a, b)),
+    fc.integer().map((n) => ({ id: n, toJSON: () => ({ replaced: n }) })),
+    fc.constant({ toJSON: () => undefined }),
+  ),
+}));
+
+const payload = fc.oneof(
+  fc.record({ id: value, start: value, end: value }),
+  fc.record({ start: value, id: value, end: value }),
+  fc.record({ id: value, start: value }),
+  fc.record({ id: value, start: value, end: value, extra: value }),
+  fc.record({ ключ: value, 'a"b': value, '\\': value }),
+  fc.record({ range: fc.record({ startBytes: scalar, sizeBytes: scalar }), flags: fc.array(fc.constantFrom('a', 'b', 'memmap_on_memory')) }),
+  fc.record({}),
+  value,
+);
+
+describe('event tape (TapeEncoder → tapeFormatter)', () => {
+  it('property: any payloads, in drifting shapes, nested, format exactly as serializeEvent (small output buffer)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.constantFrom('a.x', 'b.y', 'c"q'), payload, fc.option(fc.nat(), { nil: null })), { minLength: 1, maxLength: 40 }),
+        fc.constantFrom(16, 1 << 10, 1 << 16),
+        (steps, outBytes) => {
+          const enc = new TapeEncoder(64);
+          const evs = steps.map(([type, p, cause], i) => ev(i + 1, type, p, { cause, time: i * 4_000_000_000 }));
+          for (const e of evs) enc.encode(e);
+          expect(format(enc, outBytes)).toBe(expected(evs));
+        },
+      ),
+      { numRuns: 400 },
+    );
+  });
+
+  it('compiles at most 8 shapes per place in a payload and writes the rest through the generic walk, still exactly', () => {
+    const enc = new TapeEncoder();
+    const evs = Array.from({ length: 40 }, (_, i) => ev(i + 1, 'many.shapes', { [`k${i % 20}`]: i, inner: { [`j${i}`]: [i, { x: i }] } }));
+    for (const e of evs) enc.encode(e);
+    expect(format(enc)).toBe(expected(evs));
+  });
+
+  it('writes long, non-ASCII and lone-surrogate strings, and a payload far larger than the buffers, exactly', () => {
+    const enc = new TapeEncoder(16);
+    const long = 'x'.repeat(100_000);
+    const evs = [
+      ev(1, 'big', { text: long, u: 'žluťoučký kůň 🐴', lone: '\ud800', quote: '"\\\n' }),
+      ev(2, 'big', { text: `${long}é`, u: '', lone: '\udfff', quote: '' }),
+      ev(3, 'big', Array.from({ length: 5000 }, (_, i) => ({ i, hex: `0x${i.toString(16)}` }))),
+      ev(4, 'wide', Object.fromEntries(Array.from({ length: 100 }, (_, i) => [`key${i}`, i]))),
+    ];
+    for (const e of evs) enc.encode(e);
+    expect(format(enc, 16)).toBe(expected(evs));
+  });
+
+  it('writes numbers as JSON.stringify does: int32, beyond int32, unsafe, fractional, negative zero, NaN', () => {
+    const enc = new TapeEncoder();
+    const nums = [0, -1, 2 ** 31 - 1, -(2 ** 31), 2 ** 31, 2 ** 53 - 1, -(2 ** 53), 2 ** 60, 1.5, -0, Number.NaN, Infinity, 1e21, 5e-324];
+    const evs = [ev(1, 'n', { nums, one: 17168334849 }, { time: 26_214_400_000_000 })];
+    for (const e of evs) enc.encode(e);
+    expect(format(enc)).toBe(expected(evs));
+  });
+
+  it('keeps nothing of an event holding a bigint, and the definitions it would have carried are made again later', () => {
+    const enc = new TapeEncoder();
+    enc.encode(ev(1, 'a.x', { id: 1 }));
+    const before = enc.n;
+    expect(() => enc.encode(ev(2, 'fresh.type', { nested: { shape: 1, n: 2n } }))).toThrow(TypeError);
+    expect(enc.n).toBe(before);
+    const evs = [ev(1, 'a.x', { id: 1 }), ev(2, 'fresh.type', { nested: { shape: 1, n: 2 } })];
+    enc.encode(evs[1]!);
+    expect(format(enc)).toBe(expected(evs));
+  });
+
+  it('cannot be made to run code by a key or a type name', () => {
+    const enc = new TapeEncoder();
+    const evil = { '"]; globalThis.pwned = 1; //': 1, "'); globalThis.pwned = 1; ('": 2, '`${globalThis.pwned = 1}`': 3 };
+    const evs = [ev(1, '"; globalThis.pwned = 1; "', evil), ev(2, 'x', { a: evil })];
+    for (const e of evs) enc.encode(e);
+    expect(format(enc)).toBe(expected(evs));
+    expect((globalThis as { pwned?: number }).pwned).toBeUndefined();
+  });
+
+  it('names the word where a corrupt tape stops making sense', () => {
+    const enc = new TapeEncoder();
+    enc.encode(ev(1, 'a.x', { id: 1 }));
+    const tape = () => new Int32Array(enc.bytes().slice().buffer);
+    // [DEF_TYPE, id, len 3, "a.", "x"] then the event: [typeId, words, INT, seq, …].
+    const badTag = tape();
+    expect(badTag[7]).toBe(TAPE.INT);
+    badTag[7] = 99;
+    expect(() => tapeFormatter(TAPE, 1024).frame(new Uint8Array(badTag.buffer), () => {})).toThrow('tape: unknown value tag 99 at word 7');
+    const badType = tape();
+    badType[5] = 42;
+    expect(() => tapeFormatter(TAPE, 1024).frame(new Uint8Array(badType.buffer), () => {})).toThrow('tape: event at word 5 has type id 42, never defined');
+  });
+});
