@@ -18,27 +18,35 @@ const sizeName = (shift: number): string => SIZE_NAMES[shift] ?? `2^${shift}`;
  * How many pages of each size the direct map uses for [start, end) (largest aligned pieces first). Physical
  * addresses are below 2^52, so the arithmetic is exact in doubles.
  */
-const piecesMemo = new WeakMap<readonly number[], Map<string, Readonly<Record<string, number>>>>();
-/** The last answer: a hot-add and its removal ask the same question block after block (saves the key string). */
-let lastPieces: { shifts: readonly number[]; offset: number; bytes: number; out: Readonly<Record<string, number>> } | null = null;
+interface PiecesMemo {
+  /** 2^(largest shift): the split depends only on the size and the start's offset into a page of that size. */
+  readonly top: number;
+  /** size in bytes → start offset → pieces */
+  readonly bySize: Map<number, Map<number, Readonly<Record<string, number>>>>;
+  entries: number;
+}
+const piecesMemo = new WeakMap<readonly number[], PiecesMemo>();
 
 export function linearMapPieces(startBytes: bigint, endBytes: bigint, shifts: readonly number[]): Readonly<Record<string, number>> {
-  // the split depends only on the size and the start's alignment to the largest mapping size
-  let top = 1;
-  for (const sh of shifts) if (2 ** sh > top) top = 2 ** sh;
-  const offset = Number(startBytes) % top;
-  const bytes = Number(endBytes) - Number(startBytes);
-  const last = lastPieces;
-  if (last !== null && last.shifts === shifts && last.offset === offset && last.bytes === bytes) return last.out;
-  const key = `${offset}|${bytes}`;
   let memo = piecesMemo.get(shifts);
-  if (!memo) piecesMemo.set(shifts, (memo = new Map()));
-  let out = memo.get(key);
-  if (!out) {
-    out = computePieces(startBytes, endBytes, shifts);
-    if (memo.size < 4096) memo.set(key, out);
+  if (!memo) {
+    let top = 1;
+    for (const sh of shifts) if (2 ** sh > top) top = 2 ** sh;
+    piecesMemo.set(shifts, (memo = { top, bySize: new Map(), entries: 0 }));
   }
-  lastPieces = { shifts, offset, bytes, out };
+  // numeric keys (no key string per call): a run of hot-adds asks for a few (size, offset) pairs over and over
+  const start = Number(startBytes);
+  const bytes = Number(endBytes) - start;
+  const offset = start % memo.top;
+  const byOffset = memo.bySize.get(bytes);
+  const hit = byOffset?.get(offset);
+  if (hit) return hit;
+  const out = computePieces(startBytes, endBytes, shifts);
+  if (memo.entries < 4096) {
+    if (byOffset) byOffset.set(offset, out);
+    else memo.bySize.set(bytes, new Map([[offset, out]]));
+    memo.entries += 1;
+  }
   return out;
 }
 

@@ -80,7 +80,9 @@ const iomemFlags = (f: readonly IomemFlag[]): IomemFlag[] =>
   f.length === 2 && f[0] === 'system_ram' && f[1] === 'busy' ? SYSTEM_RAM_BUSY : [...f];
 
 /** Pages one vmemmap PMD leaf covers. */
-const pmdPages = (s: MachineState): number => 2 ** (s.machine.geometry.pmdShift - s.machine.geometry.pageShift);
+const pmdPages = (s: MachineState): number => 1 << (s.machine.geometry.pmdShift - s.machine.geometry.pageShift);
+/** PMD entries per PMD table (2^(PUD_SHIFT − PMD_SHIFT)); shifts, not `2 **`, which is a libm call per use. */
+const pmdsPerTable = (g: MachineState['machine']['geometry']): number => 1 << (g.pudShift - g.pmdShift);
 
 /** Account memory taken for (or returned by) the vmemmap: boot memory is memblock-reserved, runtime is buddy. */
 function accountVmemmapMemory(s: MachineState, source: string, pages: number): void {
@@ -233,7 +235,7 @@ const coreAppliers: CoreApplierTable = {
     if (p.granularity === 'pmd') {
       s.vmemmap.pmds.set(pmdIdx, { kind: 'leaf', source: p.source, node: p.node, altmapId: p.altmapId, used: null });
       // the PMD table's key (va >> PUD_SHIFT) from the PMD index: no second parse of the address
-      const t = s.vmemmap.tables.pmd.get(Math.floor(pmdIdx / 2 ** (g.pudShift - g.pmdShift)));
+      const t = s.vmemmap.tables.pmd.get(Math.floor(pmdIdx / pmdsPerTable(g)));
       if (t) t.entries += 1;
       accountVmemmapMemory(s, p.source, pmdPages(s));
       return;
@@ -258,7 +260,7 @@ const coreAppliers: CoreApplierTable = {
     if (!e) return;
     if (p.granularity === 'pmd') {
       s.vmemmap.pmds.delete(pmdIdx);
-      const t = s.vmemmap.tables.pmd.get(Math.floor(pmdIdx / 2 ** (g.pudShift - g.pmdShift)));
+      const t = s.vmemmap.tables.pmd.get(Math.floor(pmdIdx / pmdsPerTable(g)));
       if (t) t.entries -= 1;
       if (e.kind === 'leaf') accountVmemmapMemory(s, p.to, -pmdPages(s));
       return;
@@ -380,7 +382,7 @@ const PARENT: Record<PgtableLevel, PgtableLevel | null> = { pte: 'pmd', pmd: 'pu
 function parentEntry(s: MachineState, level: PgtableLevel, index: number, delta: number): void {
   const parent = PARENT[level];
   if (!parent) return;
-  const t = s.vmemmap.tables[parent].get(Math.floor(index / 2 ** (tableShift(s, parent) - tableShift(s, level))));
+  const t = s.vmemmap.tables[parent].get(Math.floor(index / (1 << (tableShift(s, parent) - tableShift(s, level)))));
   if (t) t.entries += delta;
 }
 

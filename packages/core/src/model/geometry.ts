@@ -48,8 +48,15 @@ export const sectionNrToPfn = (g: Geometry, nr: number): number => nr * g.pagesP
 export const sectionNrToRoot = (g: Geometry, nr: number): number => Math.floor(nr / g.sectionsPerRoot);
 export const pfnToBlockId = (g: Geometry, pfn: number): number => Math.floor(pfn / g.pagesPerBlock);
 export const blockIdToPfn = (g: Geometry, id: number): number => id * g.pagesPerBlock;
-export const bytesToPfn = (g: Geometry, bytes: bigint): number => Number(bytes >> BigInt(g.pageShift));
-export const pfnToBytes = (g: Geometry, pfn: number): bigint => BigInt(pfn) << BigInt(g.pageShift);
+// in doubles while exact (physical addresses are below 2^52): cheaper than a bigint shift by BigInt(pageShift)
+export const bytesToPfn = (g: Geometry, bytes: bigint): number => {
+  const n = Number(bytes);
+  return Number.isSafeInteger(n) ? Math.floor(n / g.pageBytes) : Number(bytes >> BigInt(g.pageShift));
+};
+export const pfnToBytes = (g: Geometry, pfn: number): bigint => {
+  const n = pfn * g.pageBytes;
+  return Number.isSafeInteger(n) ? BigInt(n) : BigInt(pfn) << BigInt(g.pageShift);
+};
 
 /** Index of pfn's sub-section inside its section (subsection_map_index). */
 export const subsectionIndex = (g: Geometry, pfn: number): number =>
@@ -117,7 +124,7 @@ export function hexShr(h: string, shift: number): number {
   const digits = h.length - 2;
   if (digits <= drop) return 0;
   const high = Number.parseInt(h.slice(2, 2 + digits - drop), 16);
-  return Math.floor(high / 2 ** (shift - drop * 4));
+  return Math.floor(high / (1 << (shift & 3)));
 }
 export const unhex = (s: string): bigint => BigInt(s);
 

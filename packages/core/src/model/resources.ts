@@ -8,7 +8,9 @@ import type { MachineState, ReadonlyMachineState, ResourceState } from './state.
 type Res = ReadonlyMachineState['resources'][number];
 
 /** First and last section of [startBytes, endBytes]: physical addresses are below 2^52, so doubles divide them exactly. */
-const sectionOf = (s: ReadonlyMachineState, bytes: bigint): number => Math.floor(Number(bytes) / 2 ** s.machine.geometry.sectionSizeBits);
+// (a product of two geometry fields, not 2 ** sectionSizeBits: a variable power is a ~50 ns libm call)
+const sectionOf = (s: ReadonlyMachineState, bytes: bigint): number =>
+  Math.floor(Number(bytes) / (s.machine.geometry.pagesPerSection * s.machine.geometry.pageBytes));
 
 const overlaps = (r: Res, startBytes: bigint, endBytes: bigint): boolean => r.endBytes >= startBytes && r.startBytes <= endBytes;
 
