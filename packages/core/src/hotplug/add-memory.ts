@@ -16,7 +16,7 @@ import {
 import { explainFromFacts, type MemmapOnMemoryExplanation, type MemmapOnMemoryFacts } from '../memmap-on-memory/predicate.js';
 import { bytesToPfn, hex } from '../model/geometry.js';
 import { resourceById } from '../model/resources.js';
-import type { AltmapState, MachineState } from '../model/state.js';
+import type { AltmapState, MachineInfo, MachineState } from '../model/state.js';
 import { archRemoveMemory } from './arch-add-memory.js';
 import { archAddMemoryWithParams, systemRamParams } from './mhp-params.js';
 import { createMemoryBlockDevices, removeMemoryBlockDevices } from './memory-block.js';
@@ -99,6 +99,20 @@ function destroyAltmap(ctx: KernelCtx, id: number, warn: boolean): void {
   ctx.emit('altmap.destroy', { id, alloc: a.alloc, warn: warn && a.alloc !== 0 });
 }
 
+const nodePossible = (nodes: MachineInfo['config']['nodes'], nid: number): boolean => {
+  for (let i = 0; i < nodes.length; i++) if (nodes[i]!.id === nid) return true;
+  return false;
+};
+
+/**
+ * The failure path after memblock_add_node: memblock_remove (ARCH_KEEP_MEMBLOCK), then the errno. A module
+ * function rather than a closure per call (under tsx every named closure also costs a __name call).
+ */
+function memblockRemoveAndFail(ctx: KernelCtx, keepMemblock: boolean, startBytes: bigint, endBytes: bigint, errno: ErrnoName, why: string): KResult {
+  if (keepMemblock) ctx.emit('memblock.remove', { start: hex(startBytes), end: hex(endBytes) });
+  return fail(errno, why);
+}
+
 /**
  * add_memory_resource(nid, res, flags) after the resource was claimed (DOMAIN.md §4.2 steps 1–15). On failure
  * the caller releases the resource.
@@ -124,7 +138,7 @@ export function addMemoryResource(
     group = grp.id;
     nid = grp.nid;
   }
-  if (!m.config.nodes.some((n) => n.id === nid)) {
+  if (!nodePossible(m.config.nodes, nid)) {
     ctx.warn(`node ${nid} was absent from the node_possible_map`);
     return fail('EINVAL', `node ${nid} is not possible (machine nodes: ${m.config.nodes.map((n) => n.id).join(', ')})`);
   }
@@ -133,18 +147,16 @@ export function addMemoryResource(
   const endBytes = startBytes + sizeBytes;
 
   const keepMemblock = m.capabilities.keepMemblock;
-  const driverManaged = resourceById(ctx.state, resourceId)?.flags.includes('driver_managed') ?? false;
-  if (keepMemblock) ctx.emit('memblock.add', { nid, start: hex(startBytes), end: hex(endBytes), driverManaged });
-  const failAfterMemblock = (errno: ErrnoName, why: string): KResult => {
-    if (keepMemblock) ctx.emit('memblock.remove', { start: hex(startBytes), end: hex(endBytes) });
-    return fail(errno, why);
-  };
+  if (keepMemblock) {
+    const driverManaged = resourceById(ctx.state, resourceId)?.flags.includes('driver_managed') ?? false;
+    ctx.emit('memblock.add', { nid, start: hex(startBytes), end: hex(endBytes), driverManaged });
+  }
 
   // __try_online_node(nid, false): a pgdat for a node that has none (kept even if the add fails)
   const node = ctx.state.nodes.get(nid);
   const newNode = !node?.online;
   if (newNode && !node?.pgdat) {
-    if (ctx.faults.slabAlloc('pgdat', { nid })) return failAfterMemblock('ENOMEM', `hotadd_init_pgdat(${nid}) failed`);
+    if (ctx.faults.slabAlloc('pgdat', { nid })) return memblockRemoveAndFail(ctx, keepMemblock, startBytes, endBytes, 'ENOMEM', `hotadd_init_pgdat(${nid}) failed`);
     ctx.emit('node.hotadd_init', { nid });
   }
 
@@ -156,7 +168,7 @@ export function addMemoryResource(
     const e = memmapOnMemoryVerdict(ctx, perBlock ? g.blockSizeBytes : sizeBytes);
     if (!e.supported) {
       if (pick(memmapOnMemoryUnsupportedFlag, ctx.kernel) === 'EINVAL') {
-        return failAfterMemblock('EINVAL', `MHP_MEMMAP_ON_MEMORY not supported: ${e.reasons.join('; ')}`);
+        return memblockRemoveAndFail(ctx, keepMemblock, startBytes, endBytes, 'EINVAL', `MHP_MEMMAP_ON_MEMORY not supported: ${e.reasons.join('; ')}`);
       }
       // 6.6+: silently falls back to a memmap in RAM
     } else {
@@ -168,13 +180,13 @@ export function addMemoryResource(
 
   if (mode === 'per-block') {
     const r = createAltmapsAndMemoryBlocks(ctx, nid, group, startBytes, sizeBytes, freePerAltmap);
-    if (!r.ok) return failAfterMemblock(r.errno, r.why);
+    if (!r.ok) return memblockRemoveAndFail(ctx, keepMemblock, startBytes, endBytes, r.errno, r.why);
   } else {
     const altmap = mode === 'range' ? createAltmap(ctx, startPfn, startPfn + nrPages - 1, freePerAltmap) : null;
     const err = archAddMemoryWithParams(ctx, nid, startBytes, sizeBytes, systemRamParams(altmap));
     if (err !== 0) {
       if (altmap) destroyAltmap(ctx, altmap.id, false);
-      return failAfterMemblock(err, `arch_add_memory failed: -${err}`);
+      return memblockRemoveAndFail(ctx, keepMemblock, startBytes, endBytes, err, `arch_add_memory failed: -${err}`);
     }
     const live = altmap ? ctx.state.altmaps.get(altmap.id) : undefined;
     const vmemmap = live
@@ -184,7 +196,7 @@ export function addMemoryResource(
     if (berr !== 0) {
       archRemoveMemory(ctx, startBytes, sizeBytes, altmap);
       if (altmap) destroyAltmap(ctx, altmap.id, false);
-      return failAfterMemblock(berr, `create_memory_block_devices failed: -${berr}`);
+      return memblockRemoveAndFail(ctx, keepMemblock, startBytes, endBytes, berr, `create_memory_block_devices failed: -${berr}`);
     }
   }
 
@@ -192,6 +204,12 @@ export function addMemoryResource(
   if (flags.includes('merge_resource')) mergeSystemRamResource(ctx, resourceId);
   autoOnline(ctx, startPfn, nrPages);
   return ok();
+}
+
+/** create_altmaps_and_memory_blocks' error path: remove the blocks created so far, then the errno. */
+function undoBlocksAndFail(ctx: KernelCtx, startBytes: bigint, errno: ErrnoName, why: string, cur: bigint): KResult {
+  if (cur !== startBytes) removeMemoryBlocksAndAltmaps(ctx, startBytes, cur - startBytes);
+  return fail(errno, why);
 }
 
 /**
@@ -209,25 +227,21 @@ function createAltmapsAndMemoryBlocks(
 ): KResult {
   const g = ctx.machine.geometry;
   const bs = g.blockSizeBytes;
-  const fail2 = (errno: ErrnoName, why: string, cur: bigint): KResult => {
-    if (cur !== startBytes) removeMemoryBlocksAndAltmaps(ctx, startBytes, cur - startBytes);
-    return fail(errno, why);
-  };
   for (let cur = startBytes; cur < startBytes + sizeBytes; cur += bs) {
     const pfn = bytesToPfn(g, cur);
-    if (ctx.faults.slabAlloc('altmap', { pfn })) return fail2('ENOMEM', 'kmemdup(altmap) failed', cur);
+    if (ctx.faults.slabAlloc('altmap', { pfn })) return undoBlocksAndFail(ctx, startBytes, 'ENOMEM', 'kmemdup(altmap) failed', cur);
     const altmap = createAltmap(ctx, pfn, pfn + g.pagesPerBlock - 1, free);
     const err = archAddMemoryWithParams(ctx, nid, cur, bs, systemRamParams(altmap));
     if (err !== 0) {
       destroyAltmap(ctx, altmap.id, false);
-      return fail2(err, `arch_add_memory failed for block ${pfn / g.pagesPerBlock}: -${err}`, cur);
+      return undoBlocksAndFail(ctx, startBytes, err, `arch_add_memory failed for block ${pfn / g.pagesPerBlock}: -${err}`, cur);
     }
     const berr = createMemoryBlockDevices(ctx, nid, pfn, g.pagesPerBlock, { nrVmemmapPages: free, altmapId: altmap.id }, group);
     if (berr !== 0) {
       // the kernel passes no altmap here: altmap-backed vmemmap is freed as if it came from RAM
       archRemoveMemory(ctx, cur, bs, null);
       destroyAltmap(ctx, altmap.id, false);
-      return fail2(berr, `create_memory_block_devices failed: -${berr}`, cur);
+      return undoBlocksAndFail(ctx, startBytes, berr, `create_memory_block_devices failed: -${berr}`, cur);
     }
   }
   return ok();

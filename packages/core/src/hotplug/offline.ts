@@ -57,6 +57,22 @@ function bootMemoryVeto(ctx: KernelCtx, startPfn: number, nrPages: number): Errn
 
 type Block = NonNullable<ReturnType<ReadonlyMachineState['blocks']['get']>>;
 
+/**
+ * offline_pages' failure path once the range is isolated: undo the isolation, MEM_CANCEL_OFFLINE. (Module
+ * functions rather than closures per call here and below: under tsx every named closure costs a __name call.)
+ */
+function unisolateAndFail(ctx: KernelCtx, pfn: number, nrPages: number, errno: ErrnoName, reason: string): { errno: ErrnoName; reason: string } {
+  ctx.emitOther('pageblock.unisolate', { startPfn: pfn, nrPages });
+  memoryNotify(ctx, 'MEM_CANCEL_OFFLINE', pfn, nrPages);
+  return { errno, reason };
+}
+
+/** memory_block_offline's failure path: the block goes back online. */
+function backOnline(ctx: KernelCtx, id: number, zone: ZoneName | null, errno: ErrnoName, why: string): KResult {
+  ctx.emit('memory_block.state', { id, from: 'going-offline', to: 'online', onlineType: null, zone });
+  return fail(errno, why);
+}
+
 /** offline_pages(start_pfn, nr_pages, zone, group) (6.1). Returns 0 or the errno with the kernel's reason. */
 function offlinePages(ctx: KernelCtx, block: Block, pfn: number, nrPages: number, zone: ZoneName): { errno: ErrnoName; reason: string } | null {
   const s = ctx.state;
@@ -76,13 +92,8 @@ function offlinePages(ctx: KernelCtx, block: Block, pfn: number, nrPages: number
   ctx.emitOther('pageblock.isolate', { startPfn: pfn, nrPages, result: iso ? 'EBUSY' : 0 });
   if (iso) return { errno: 'EBUSY', reason: 'failure to isolate range' };
 
-  const failIsolated = (errno: ErrnoName, reason: string) => {
-    ctx.emitOther('pageblock.unisolate', { startPfn: pfn, nrPages });
-    memoryNotify(ctx, 'MEM_CANCEL_OFFLINE', pfn, nrPages);
-    return { errno, reason };
-  };
   const veto = memoryNotify(ctx, 'MEM_GOING_OFFLINE', pfn, nrPages, bootMemoryVeto(ctx, pfn, nrPages));
-  if (veto !== 0) return failIsolated(veto, 'notifier failure');
+  if (veto !== 0) return unisolateAndFail(ctx, pfn, nrPages, veto, 'notifier failure');
 
   const loopFault =
     (ctx.faults.site('offline:signal', { startPfn: pfn }) && { errno: 'EINTR' as const, reason: 'signal backoff' }) ||
@@ -92,7 +103,7 @@ function offlinePages(ctx: KernelCtx, block: Block, pfn: number, nrPages: number
     hugetlbOfflineRange(ctx, pfn, nrPages) ||
     null;
   ctx.emitOther('offline.migrate', { startPfn: pfn, nrPages, result: loopFault ? loopFault.errno : 0, reason: loopFault?.reason ?? null });
-  if (loopFault) return failIsolated(loopFault.errno, loopFault.reason);
+  if (loopFault) return unisolateAndFail(ctx, pfn, nrPages, loopFault.errno, loopFault.reason);
 
   // __offline_isolated_pages (sections go offline), then managed and present pages drop.
   const before = nodeStates(s, block.nid);
@@ -118,18 +129,14 @@ export function memoryBlockOffline(ctx: KernelCtx, blockId: number): KResult {
   if (block.state !== 'online') return fail('EINVAL', `memory${blockId} is ${block.state}, not online`);
   const zone = block.zone;
   ctx.emit('memory_block.state', { id: block.id, from: 'online', to: 'going-offline', onlineType: null, zone });
-  const back = (errno: ErrnoName, why: string): KResult => {
-    ctx.emit('memory_block.state', { id: block.id, from: 'going-offline', to: 'online', onlineType: null, zone });
-    return fail(errno, why);
-  };
-  if (zone === null) return back('EINVAL', `memory${blockId} spans several zones or nodes (valid_zones "none"): it cannot be offlined`);
+  if (zone === null) return backOnline(ctx, block.id, zone, 'EINVAL', `memory${blockId} spans several zones or nodes (valid_zones "none"): it cannot be offlined`);
   const { startPfn, nrPages } = blockPfnRange(s, block);
   const nrVmemmap = blockVmemmapPages(s, block);
   if (nrVmemmap > 0) adjustPresentPageCount(ctx, block, zone, startPfn, -nrVmemmap);
   const r = offlinePages(ctx, block, startPfn + nrVmemmap, nrPages - nrVmemmap, zone);
   if (r) {
     if (nrVmemmap > 0) adjustPresentPageCount(ctx, block, zone, startPfn, nrVmemmap);
-    return back(r.errno, `memory offlining ${memRange(s, startPfn + nrVmemmap, nrPages - nrVmemmap)} failed due to ${r.reason}`);
+    return backOnline(ctx, block.id, zone, r.errno, `memory offlining ${memRange(s, startPfn + nrVmemmap, nrPages - nrVmemmap)} failed due to ${r.reason}`);
   }
   if (nrVmemmap > 0) mhpDeinitMemmapOnMemory(ctx, block, startPfn, nrVmemmap, zone);
   ctx.emit('memory_block.state', { id: block.id, from: 'going-offline', to: 'offline', onlineType: null, zone: null });

@@ -92,6 +92,15 @@ export function pageZone(s: ReadonlyMachineState, pfn: number): { nid: number; z
   return null;
 }
 
+/** An online pfn of this node and zone (shrink_zone_span's find_smallest/biggest_section_pfn test). */
+function belongsToZone(s: ReadonlyMachineState, pfn: number, nid: number, zone: ZoneName): boolean {
+  if (!pfnIsOnline(s, pfn)) return false;
+  const pz = pageZone(s, pfn);
+  return pz !== null && pz.nid === nid && pz.zone === zone;
+}
+
+const sectionOnline = (s: ReadonlyMachineState, nr: number): boolean => ((s.sections.get(nr)?.flags ?? 0) & SECTION_IS_ONLINE) !== 0;
+
 /** The span after resize_zone_range (growing only): the union of the old span and the range. */
 export function grownSpan(z: ZoneView | undefined, startPfn: number, nrPages: number): { startPfn: number; spannedPages: number } {
   if (!z || zoneIsEmpty(z)) return { startPfn, spannedPages: nrPages };
@@ -117,20 +126,14 @@ export function shrunkSpan(
   const g = s.machine.geometry;
   const endPfn = startPfn + nrPages;
   const zEnd = z.startPfn + z.spannedPages;
-  const belongs = (pfn: number): boolean => {
-    if (!pfnIsOnline(s, pfn)) return false;
-    const pz = pageZone(s, pfn);
-    return pz !== null && pz.nid === nid && pz.zone === zone;
-  };
-  const sectionOnline = (nr: number): boolean => ((s.sections.get(nr)?.flags ?? 0) & SECTION_IS_ONLINE) !== 0;
   if (z.startPfn === startPfn) {
     for (let pfn = endPfn; pfn < zEnd; ) {
       const nr = pfnToSectionNr(g, pfn);
-      if (!sectionOnline(nr)) {
+      if (!sectionOnline(s, nr)) {
         pfn = sectionNrToPfn(g, nr + 1);
         continue;
       }
-      if (belongs(pfn)) return { startPfn: pfn, spannedPages: zEnd - pfn };
+      if (belongsToZone(s, pfn, nid, zone)) return { startPfn: pfn, spannedPages: zEnd - pfn };
       pfn += g.pagesPerSubsection;
     }
     return { startPfn: 0, spannedPages: 0 };
@@ -138,11 +141,11 @@ export function shrunkSpan(
   if (zEnd === endPfn) {
     for (let pfn = startPfn - 1; pfn >= z.startPfn; ) {
       const nr = pfnToSectionNr(g, pfn);
-      if (!sectionOnline(nr)) {
+      if (!sectionOnline(s, nr)) {
         pfn = sectionNrToPfn(g, nr) - 1;
         continue;
       }
-      if (belongs(pfn)) return { startPfn: z.startPfn, spannedPages: pfn - z.startPfn + 1 };
+      if (belongsToZone(s, pfn, nid, zone)) return { startPfn: z.startPfn, spannedPages: pfn - z.startPfn + 1 };
       pfn -= g.pagesPerSubsection;
     }
     return { startPfn: 0, spannedPages: 0 };
