@@ -19,7 +19,7 @@ import { resourceById } from '../model/resources.js';
 import type { AltmapState, MachineInfo, MachineState } from '../model/state.js';
 import { archRemoveMemory } from './arch-add-memory.js';
 import { archAddMemoryWithParams, systemRamParams } from './mhp-params.js';
-import { createMemoryBlockDevices, removeMemoryBlockDevices } from './memory-block.js';
+import { createMemoryBlockDevices } from './memory-block.js';
 import { mergeSystemRamResource, registerMemoryResource, releaseMemRegion } from './resource.js';
 import type { MhpFlag, PhysRange } from '../api.js';
 
@@ -256,7 +256,8 @@ export function removeMemoryBlocksAndAltmaps(ctx: KernelCtx, startBytes: bigint,
     const b = ctx.state.blocks.get(id);
     if (!b) continue;
     const altmapId = b.altmapId;
-    removeMemoryBlockDevices(ctx, bytesToPfn(g, cur), g.pagesPerBlock);
+    // remove_memory_block_devices of this one block, which exists
+    ctx.emit('memory_block.remove', { id: b.id });
     const altmap = altmapId !== null ? (ctx.state as MachineState).altmaps.get(altmapId) ?? null : null;
     archRemoveMemory(ctx, cur, bs, altmap);
     if (altmapId !== null) destroyAltmap(ctx, altmapId, true);

@@ -40,29 +40,35 @@ export function tryRemoveMemory(ctx: KernelCtx, startBytes: bigint, sizeBytes: b
   const nrPages = bytesToPfn(g, sizeBytes);
   const blocks = blocksInRange(ctx.state, startPfn, nrPages);
   let nid: number | null = null;
+  // blocks with a self-hosted memmap: how many, and the first
+  let selfHosted = 0;
+  let firstSelfHosted: (typeof blocks)[number] | null = null;
   for (const b of blocks) {
     if (b.state !== 'offline') {
       return fail('EBUSY', `removing memory fails, because memory [${hex(startBytes)}-${hex(startBytes + sizeBytes - 1n)}] is onlined`);
     }
     nid = b.nid;
+    if (b.nrVmemmapPages > 0 || b.altmapId !== null) {
+      firstSelfHosted ??= b;
+      selfHosted += 1;
+    }
   }
 
   const rule = pick(memmapOnMemoryRemoveGranularity, ctx.kernel);
-  const selfHosted = blocks.filter((b) => b.nrVmemmapPages > 0 || b.altmapId !== null);
-  if (rule === 'per-block' && selfHosted.length > 0) {
-    if (selfHosted.length !== blocks.length) {
-      ctx.warn(`try_remove_memory: ${selfHosted.length} of ${blocks.length} blocks have an altmap`);
+  if (rule === 'per-block' && selfHosted > 0) {
+    if (selfHosted !== blocks.length) {
+      ctx.warn(`try_remove_memory: ${selfHosted} of ${blocks.length} blocks have an altmap`);
       return fail('EINVAL', 'range mixes memory blocks with and without a self-hosted memmap');
     }
     removeMemoryBlocksAndAltmaps(ctx, startBytes, sizeBytes);
   } else {
     let altmap = null;
     let altmapId: number | null = null;
-    if (rule === 'single-block' && ctx.state.params.memmapOnMemory !== 'off' && selfHosted.length > 0) {
+    if (rule === 'single-block' && ctx.state.params.memmapOnMemory !== 'off' && firstSelfHosted !== null) {
       if (sizeBytes !== g.blockSizeBytes) {
         return fail('EINVAL', `Refuse to remove ${hex(startBytes)} - ${hex(startBytes + sizeBytes)},wrong granularity`);
       }
-      altmapId = selfHosted[0]!.altmapId;
+      altmapId = firstSelfHosted.altmapId;
       altmap = altmapId !== null ? ((ctx.state as MachineState).altmaps.get(altmapId) ?? null) : null;
     }
     removeMemoryBlockDevices(ctx, startPfn, nrPages);

@@ -70,10 +70,20 @@ export function subsectionMask(g: Geometry, pfn: number, nrPages: number): bigin
   if (nrPages <= 0) return 0n;
   const first = subsectionIndex(g, pfn);
   const last = subsectionIndex(g, pfn + nrPages - 1);
+  if (first === 0 && last === g.subsectionsPerSection - 1) return fullSubsectionMap(g);
   return ((1n << BigInt(last - first + 1)) - 1n) << BigInt(first);
 }
 
-export const fullSubsectionMap = (g: Geometry): bigint => (1n << BigInt(g.subsectionsPerSection)) - 1n;
+// the full map of the last geometry asked about: whole-section adds and removes need it every time
+let fullFor: Geometry | null = null;
+let fullMap = 0n;
+export const fullSubsectionMap = (g: Geometry): bigint => {
+  if (g !== fullFor) {
+    fullMap = (1n << BigInt(g.subsectionsPerSection)) - 1n;
+    fullFor = g;
+  }
+  return fullMap;
+};
 
 /**
  * hex / unhex of sub-section maps, which take few distinct values (0, the full map, a handful of partial ones):

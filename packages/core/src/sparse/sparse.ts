@@ -31,6 +31,9 @@ export function sparseIndexInit(ctx: KernelCtx, sectionNr: number, nid: number):
   return 0;
 }
 
+const NOT_POPULATED = Object.freeze({ populated: false });
+const POPULATED = Object.freeze({ populated: true });
+
 export interface ActivateOptions {
   /** ZONE_DEVICE: a replacement for vmemmap_populate (e.g. compound-page dedup); default the backend's. */
   readonly populate?: (ctx: KernelCtx, startVa: bigint, endVa: bigint, nid: number, altmap: AltmapHandle | null) => 0 | ErrnoName;
@@ -52,23 +55,25 @@ export function sectionActivate(
   const g = ctx.machine.geometry;
   const nr = pfnToSectionNr(g, pfn);
   let usageAllocated = false;
-  if ((ctx.state.sections.get(nr)?.usage ?? 'none') === 'none') {
+  let ms = ctx.state.sections.get(nr);
+  if ((ms?.usage ?? 'none') === 'none') {
     if (ctx.faults.slabAlloc('mem_section_usage', { section: nr })) return 'ENOMEM';
     ctx.emit('section.usage_alloc', { section: nr, source: 'slab' });
     usageAllocated = true;
+    ms = ctx.state.sections.get(nr);
   }
-  // fill_subsection_map
-  const before = ctx.state.sections.get(nr)?.subsectionMap ?? 0n;
+  // fill_subsection_map (evolve updates `ms` in place)
+  const before = ms?.subsectionMap ?? 0n;
   const mask = subsectionMask(g, pfn, nrPages);
   const result: 0 | ErrnoName = mask === 0n ? 'EINVAL' : (mask & before) !== 0n ? 'EEXIST' : 0;
-  const after = result === 0 ? before | mask : before;
+  const after = result !== 0 ? before : before === 0n ? mask : before | mask;
   ctx.emit('subsection.fill', { section: nr, pfn, nrPages, mask: maskHex(mask), before: maskHex(before), after: maskHex(after), result });
   if (result !== 0) {
     if (usageAllocated) ctx.emit('section.usage_free', { section: nr, rcu: false });
     return result;
   }
   // The boot memmap of an early section is complete: a partial add reuses it (DOMAIN.md §2.5 step 2.3).
-  if (nrPages < g.pagesPerSection && earlySection(ctx.state.sections.get(nr))) return { populated: false };
+  if (nrPages < g.pagesPerSection && earlySection(ms)) return NOT_POPULATED;
 
   const start = pfnToPageVa(g, pfn);
   const end = start + BigInt(nrPages * g.structPageBytes);
@@ -79,7 +84,7 @@ export function sectionActivate(
     sectionDeactivate(ctx, pfn, nrPages, altmap, { rollback: true });
     return 'ENOMEM';
   }
-  return { populated: true };
+  return POPULATED;
 }
 
 /**
