@@ -25,7 +25,7 @@ export function resourcesIntersecting(s: ReadonlyMachineState, startBytes: bigin
   const b = sectionOf(s, endBytes);
   if (a === b) {
     // one section: its entry has no duplicates
-    const x = s.resourceIndex.get(a);
+    const x = s.resourceIndex[a];
     if (x === undefined) return out;
     if (!isList(x)) {
       if (overlaps(x, startBytes, endBytes)) out.push(x);
@@ -36,7 +36,7 @@ export function resourcesIntersecting(s: ReadonlyMachineState, startBytes: bigin
   }
   const seen = new Set<Res>();
   for (let nr = a; nr <= b; nr++) {
-    const x = s.resourceIndex.get(nr);
+    const x = s.resourceIndex[nr];
     if (x === undefined) continue;
     for (const r of isList(x) ? x : [x]) {
       if (seen.has(r)) continue;
@@ -51,7 +51,7 @@ export function resourcesIntersecting(s: ReadonlyMachineState, startBytes: bigin
 export function resourceContaining(s: ReadonlyMachineState, startBytes: bigint, endBytes: bigint): Res | undefined {
   if (endBytes < startBytes) return undefined;
   // a containing resource is in the entry of the range's first section
-  const x = s.resourceIndex.get(sectionOf(s, startBytes));
+  const x = s.resourceIndex[sectionOf(s, startBytes)];
   if (x === undefined) return undefined;
   if (!isList(x)) return x.startBytes <= startBytes && x.endBytes >= endBytes ? x : undefined;
   for (let i = 0; i < x.length; i++) if (x[i]!.startBytes <= startBytes && x[i]!.endBytes >= endBytes) return x[i];
@@ -59,7 +59,7 @@ export function resourceContaining(s: ReadonlyMachineState, startBytes: bigint, 
 }
 
 export function resourceById(s: ReadonlyMachineState, id: number): Res | undefined {
-  const slot = s.resourceSlot.get(id);
+  const slot = s.resourceSlot[id];
   return slot === undefined ? undefined : s.resources[slot];
 }
 
@@ -71,52 +71,52 @@ const isList = <T>(x: T | readonly T[]): x is readonly T[] => Array.isArray(x);
 function indexAdd(s: MachineState, r: ResourceState): void {
   const b = sectionOf(s, r.endBytes);
   for (let nr = sectionOf(s, r.startBytes); nr <= b; nr++) {
-    const x = s.resourceIndex.get(nr);
-    if (x === undefined) s.resourceIndex.set(nr, r);
+    const x = s.resourceIndex[nr];
+    if (x === undefined) s.resourceIndex[nr] = r;
     else if (Array.isArray(x)) x.push(r);
-    else s.resourceIndex.set(nr, [x, r]);
+    else s.resourceIndex[nr] = [x, r];
   }
 }
 
 function indexRemove(s: MachineState, r: ResourceState): void {
   const b = sectionOf(s, r.endBytes);
   for (let nr = sectionOf(s, r.startBytes); nr <= b; nr++) {
-    const x = s.resourceIndex.get(nr);
+    const x = s.resourceIndex[nr];
     if (x === undefined) continue;
     if (!Array.isArray(x)) {
-      if (x === r) s.resourceIndex.delete(nr);
+      if (x === r) s.resourceIndex[nr] = undefined;
       continue;
     }
     const i = x.indexOf(r);
     if (i >= 0) x.splice(i, 1);
-    if (x.length === 0) s.resourceIndex.delete(nr);
-    else if (x.length === 1) s.resourceIndex.set(nr, x[0]!);
+    if (x.length === 0) s.resourceIndex[nr] = undefined;
+    else if (x.length === 1) s.resourceIndex[nr] = x[0]!;
   }
 }
 
 export function insertResourceMut(s: MachineState, r: ResourceState): void {
-  s.resourceSlot.set(r.id, s.resources.length);
+  s.resourceSlot[r.id] = s.resources.length;
   s.resources.push(r);
   indexAdd(s, r);
   if (r.id >= s.nextResourceId) s.nextResourceId = r.id + 1;
 }
 
 export function removeResourceMut(s: MachineState, id: number): void {
-  const slot = s.resourceSlot.get(id);
+  const slot = s.resourceSlot[id];
   if (slot === undefined) return;
   const r = s.resources[slot]!;
   indexRemove(s, r);
   const last = s.resources.pop()!;
   if (last.id !== id) {
     s.resources[slot] = last;
-    s.resourceSlot.set(last.id, slot);
+    s.resourceSlot[last.id] = slot;
   }
-  s.resourceSlot.delete(id);
+  s.resourceSlot[id] = undefined;
 }
 
 /** Change a resource's span (shrink, grow by merge), keeping the index right. */
 export function resizeResourceMut(s: MachineState, id: number, startBytes: bigint, endBytes: bigint): void {
-  const slot = s.resourceSlot.get(id);
+  const slot = s.resourceSlot[id];
   if (slot === undefined) return;
   const r = s.resources[slot]!;
   indexRemove(s, r);
