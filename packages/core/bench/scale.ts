@@ -8,6 +8,10 @@
  *   pnpm --filter @memhp/core bench            # all sizes, writes bench-results/core-scale.json
  *   pnpm --filter @memhp/core bench -- --sizes 1,4
  *
+ * The script bundles this file with core and events (bench/tsup.config.ts) and runs the bundle with plain node:
+ * what users run is the built code, and a source loader (tsx wraps every nested function for its names) would
+ * add its own cost to a per-event figure.
+ *
  * MEMHP_BENCH_LOG_DIR puts the log elsewhere than the temp dir, e.g. /dev/shm, to separate the filesystem's cost
  * from memhp's (measured on this VM: at 4 TiB tmpfs saved 16% of the log run's CPU, at 64 TiB — a 4.4 GiB log —
  * nothing).
@@ -194,13 +198,15 @@ function writeResults(file: string, fresh: ChildResult[]): void {
 
 function parent(sizes: number[], modes: Mode[]): void {
   const self = fileURLToPath(import.meta.url);
-  const root = resolve(dirname(self), '../../..');
+  // bench/scale.ts or its bundle bench/.out/scale.js: the repository root is above packages/core either way.
+  const root = resolve(self.slice(0, self.lastIndexOf('/packages/core/')));
   mkdirSync(join(root, 'bench-results'), { recursive: true });
   const file = join(root, 'bench-results', 'core-scale.json');
   const fresh: ChildResult[] = [];
   for (const tib of sizes) {
     for (const mode of modes) {
-      const out = execFileSync(process.execPath, ['--import', 'tsx', '--conditions=@memhp/source', '--max-old-space-size=3072', self, '--child', String(tib), mode], {
+      // The same flags this run has (none for the bundled bench, the tsx loader when run from source).
+      const out = execFileSync(process.execPath, [...process.execArgv, '--max-old-space-size=3072', self, '--child', String(tib), mode], {
         encoding: 'utf8',
         stdio: ['ignore', 'pipe', 'inherit'],
       });

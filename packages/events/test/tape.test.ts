@@ -16,7 +16,9 @@ function format(enc: TapeEncoder, outBytes = 1 << 16): string {
     // Whole lines only: a torn write can tear at most the line being written.
     expect(c[c.length - 1]).toBe(0x0a);
     chunks.push(Buffer.from(c));
+    return c.length;
   });
+  expect(f.pending().length).toBe(0);
   return Buffer.concat(chunks).toString('utf8');
 }
 
@@ -96,6 +98,36 @@ describe('event tape (TapeEncoder → tapeFormatter)', () => {
     );
   });
 
+  it('property: a sink that takes whole 4 KiB blocks only (direct I/O) gets every byte once, in order, with the rest pending', () => {
+    fc.assert(
+      fc.property(fc.array(fc.array(payload, { maxLength: 30 }), { minLength: 1, maxLength: 6 }), fc.constantFrom(16, 5000, 1 << 16), (frames, outBytes) => {
+        const f = tapeFormatter(TAPE, outBytes);
+        const taken: Buffer[] = [];
+        const sink = (c: Uint8Array) => {
+          const n = c.length - (c.length % 4096);
+          taken.push(Buffer.from(c.subarray(0, n)));
+          return n;
+        };
+        const enc = new TapeEncoder(64);
+        const evs: EventEnvelope[] = [];
+        f.raw(new TextEncoder().encode('{"header":1}\n'), sink);
+        for (const payloads of frames) {
+          enc.reset();
+          for (const p of payloads) {
+            const e = ev(evs.length + 1, 'a.x', p);
+            evs.push(e);
+            enc.encode(e);
+          }
+          f.frame(enc.bytes().slice(), sink);
+          expect(Buffer.concat(taken).length % 4096).toBe(0);
+          expect(f.pending().length).toBeLessThan(4096 + 1 + Math.max(0, ...evs.map((e) => serializeEvent(e).length)));
+        }
+        expect(Buffer.concat([...taken, Buffer.from(f.pending())]).toString('utf8')).toBe(`{"header":1}\n${expected(evs)}`);
+      }),
+      { numRuns: 150 },
+    );
+  });
+
   it('compiles at most 8 shapes per place in a payload and writes the rest through the generic walk, still exactly', () => {
     const enc = new TapeEncoder();
     const evs = Array.from({ length: 40 }, (_, i) => ev(i + 1, 'many.shapes', { [`k${i % 20}`]: i, inner: { [`j${i}`]: [i, { x: i }] } }));
@@ -152,9 +184,9 @@ describe('event tape (TapeEncoder → tapeFormatter)', () => {
     const badTag = tape();
     expect(badTag[7]).toBe(TAPE.INT);
     badTag[7] = 99;
-    expect(() => tapeFormatter(TAPE, 1024).frame(new Uint8Array(badTag.buffer), () => {})).toThrow('tape: unknown value tag 99 at word 7');
+    expect(() => tapeFormatter(TAPE, 1024).frame(new Uint8Array(badTag.buffer), () => 0)).toThrow('tape: unknown value tag 99 at word 7');
     const badType = tape();
     badType[5] = 42;
-    expect(() => tapeFormatter(TAPE, 1024).frame(new Uint8Array(badType.buffer), () => {})).toThrow('tape: event at word 5 has type id 42, never defined');
+    expect(() => tapeFormatter(TAPE, 1024).frame(new Uint8Array(badType.buffer), () => 0)).toThrow('tape: event at word 5 has type id 42, never defined');
   });
 });

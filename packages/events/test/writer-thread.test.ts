@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
@@ -21,6 +21,8 @@ describe('plain log writer on its writer thread', () => {
       batchBytes: fc.integer({ min: 1, max: 20_000 }),
       events: fc.integer({ min: 0, max: 1500 }),
       flushEvery: fc.option(fc.integer({ min: 1, max: 700 }), { nil: undefined }),
+      // O_DIRECT block writes with a buffered tail, or every byte through the page cache: the same file.
+      directIo: fc.boolean(),
     });
     let run = 0;
     await fc.assert(
@@ -42,6 +44,20 @@ describe('plain log writer on its writer thread', () => {
       { numRuns: 25 },
     );
   }, 30_000);
+
+  it('writes the same file on tmpfs (/dev/shm) and on the test directory file system, direct I/O or not', async () => {
+    const dirs = [dir, ...(existsSync('/dev/shm') ? [mkdtempSync('/dev/shm/memhp-events-')] : [])];
+    for (const d of dirs) {
+      for (const directIo of [true, false]) {
+        const p = join(d, `fs-${directIo}.ndjson`);
+        const w = openLogWriter(p, testHeader(), { directIo, batchEvents: 500 });
+        for (const e of sampleEvents(5000)) w.write(e);
+        await w.close();
+        expect(readFileSync(p, 'utf8')).toBe(expectedText(5000));
+      }
+    }
+    for (const d of dirs.slice(1)) rmSync(d, { recursive: true, force: true });
+  });
 
   it('blocks a producer on a full ring instead of buffering without bound, and loses nothing', async () => {
     // 20k events of ~150 bytes through a 4 KiB ring: ~700 ring-fulls, each one a wait for the thread.

@@ -1,9 +1,20 @@
 import type { TAPE } from './tape.js';
 
-/** Turns tape frames into log lines; `out` receives whole lines only (so a torn write tears at most one line). */
+/**
+ * Takes formatted bytes: `chunk` always starts at the beginning of the formatter's buffer and ends on a line
+ * boundary; the sink returns how many bytes from its start it took (a direct-I/O sink takes whole blocks only).
+ * What it leaves stays buffered, in front of the next bytes.
+ */
+export type TapeSink = (chunk: Uint8Array) => number;
+
+/** Turns tape frames into log lines, buffered. */
 export interface TapeFormatter {
-  /** Decode one frame of tape words (a 4-byte-aligned view) and pass the formatted bytes to `out`, in order. */
-  frame(bytes: Uint8Array, out: (chunk: Uint8Array) => void): void;
+  /** Decode one frame of tape words (a 4-byte-aligned view), offering the buffer to `out` when full and at the end. */
+  frame(bytes: Uint8Array, out: TapeSink): void;
+  /** Append bytes as they are (the header line), then offer the buffer to `out`. */
+  raw(bytes: Uint8Array, out: TapeSink): void;
+  /** Formatted bytes no sink has taken yet. */
+  pending(): Uint8Array;
 }
 
 /**
@@ -16,7 +27,11 @@ export interface TapeFormatter {
  * the buffer is checked once per event and every write after that is unchecked; the output offset lives in
  * locals and arguments, never in a closure slot the hot loops would reload.
  */
-export function tapeFormatter(tags: typeof TAPE, outBytes: number): TapeFormatter {
+export function tapeFormatter(
+  tags: typeof TAPE,
+  outBytes: number,
+  alloc: (bytes: number) => Uint8Array = (n) => new Uint8Array(n),
+): TapeFormatter {
   const { DEF_TYPE, INT, DBL, STR, NULL, TRUE, FALSE, OBJ, SHAPE_DEF, GOBJ, ARR, RAW } = tags;
   const utf8 = new TextEncoder();
   /** Per type id: writes `,"type":"…","v":`. */
@@ -44,7 +59,27 @@ export function tapeFormatter(tags: typeof TAPE, outBytes: number): TapeFormatte
   let maxKey = 64;
 
   const cap = Math.max(outBytes, 1 << 16);
-  let buf = new Uint8Array(cap);
+  let buf = alloc(cap);
+  /** Bytes in buf, formatted and not yet taken by a sink. */
+  let held = 0;
+  /** Offer buf[0, o) to the sink; keep what it leaves at the start. Returns the new fill. */
+  const offer = (out: TapeSink, o: number): number => {
+    if (o === 0) return 0;
+    const took = out(buf.subarray(0, o));
+    if (took < o) buf.copyWithin(0, took, o);
+    return o - took;
+  };
+  /** Make room for `need` more bytes after the first o: offer the buffer, grow only if that is not enough. */
+  const room = (out: TapeSink, o: number, need: number): number => {
+    if (o + need <= buf.length) return o;
+    o = offer(out, o);
+    if (o + need > buf.length) {
+      const next = alloc(Math.max(buf.length * 2, o + need + 4096));
+      next.set(buf.subarray(0, o));
+      buf = next;
+    }
+    return o;
+  };
   let t: Int32Array<ArrayBufferLike> = new Int32Array(0);
   let u: Uint16Array<ArrayBufferLike> = new Uint16Array(0);
   let p = 0;
@@ -218,7 +253,7 @@ export function tapeFormatter(tags: typeof TAPE, outBytes: number): TapeFormatte
       t = new Int32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength >> 2);
       u = new Uint16Array(bytes.buffer, bytes.byteOffset, (bytes.byteLength >> 2) * 2);
       p = 0;
-      let o = 0;
+      let o = held;
       const end = t.length;
       while (p < end) {
         const id = t[p]!;
@@ -237,12 +272,7 @@ export function tapeFormatter(tags: typeof TAPE, outBytes: number): TapeFormatte
         eventBegin = p;
         eventEnd = p + words;
         for (;;) {
-          const need = bound(words);
-          if (o + need > buf.length) {
-            if (o > 0) out(buf.subarray(0, o));
-            o = 0;
-            if (need > buf.length) buf = new Uint8Array(need);
-          }
+          o = room(out, o, bound(words));
           eventOut = o;
           const b = buf;
           try {
@@ -258,17 +288,26 @@ export function tapeFormatter(tags: typeof TAPE, outBytes: number): TapeFormatte
             break;
           } catch (err) {
             if (err !== RESTART) throw err;
-            // A new shape raised the bound: redo this event from its first word with room for the new bound.
+            // A new shape raised the bound: redo this event from its first word, with room for the new bound.
             p = eventBegin;
-            if (o > 0) out(buf.subarray(0, o));
-            o = 0;
-            buf = new Uint8Array(Math.max(buf.length, bound(words)));
           }
         }
         if (p !== eventEnd) throw new Error(`tape: event at word ${eventBegin} ends at ${p}, not at ${eventEnd}`);
       }
-      if (o > 0) out(buf.subarray(0, o));
-      if (buf.length > cap * 4) buf = new Uint8Array(cap);
+      held = offer(out, o);
+      if (buf.length > cap * 4 && held <= cap) {
+        const next = alloc(cap);
+        next.set(buf.subarray(0, held));
+        buf = next;
+      }
+    },
+    raw(bytes, out) {
+      const o = room(out, held, bytes.length);
+      buf.set(bytes, o);
+      held = offer(out, o + bytes.length);
+    },
+    pending() {
+      return buf.subarray(0, held);
     },
   };
 }
