@@ -4,7 +4,7 @@ import globals from 'globals';
 
 export default tseslint.config(
   {
-    ignores: ['**/dist/**', '**/node_modules/**', '**/.vitepress/cache/**', '**/.vitepress/dist/**', '**/*.d.ts', 'bench-results/**', 'apps/docs/public/**'],
+    ignores: ['**/dist/**', '**/node_modules/**', '**/.vitepress/cache/**', '**/.vitepress/dist/**', '**/*.d.ts', 'bench-results/**', '**/bench/.out/**', '**/.tmpbench/**', 'apps/docs/public/**'],
   },
   js.configs.recommended,
   ...tseslint.configs.recommended,
