@@ -77,7 +77,7 @@ export function blockIdsOf(ctx: KernelCtx, startBytes: bigint, sizeBytes: bigint
 export function offlineBlocks(ctx: KernelCtx, ids: readonly number[]): KResult {
   const done: number[] = [];
   for (const id of ids) {
-    const b = ctx.state.blocks.get(id);
+    const b = ctx.state.blockTable[id];
     if (!b || b.state === 'offline') continue;
     const r = memoryBlockOffline(ctx, id);
     if (!r.ok) {

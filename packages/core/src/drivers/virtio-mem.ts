@@ -118,7 +118,7 @@ function deviceRequest(ctx: KernelCtx, dev: VirtioMemState, unit: number, before
 }
 
 function blockOfUnit(ctx: KernelCtx, dev: VirtioMemState, geo: Geometry, unit: number) {
-  return ctx.state.blocks.get(Number(unitAddr(dev, geo, unit) / ctx.machine.geometry.blockSizeBytes));
+  return ctx.state.blockTable[Number(unitAddr(dev, geo, unit) / ctx.machine.geometry.blockSizeBytes)];
 }
 
 function plugSbm(ctx: KernelCtx, dev: VirtioMemState, geo: Geometry, nbSb: number): ErrnoName | null {
@@ -236,7 +236,7 @@ function plugBbm(ctx: KernelCtx, dev: VirtioMemState, geo: Geometry, nbBb: numbe
 function unplugBbm(ctx: KernelCtx, dev: VirtioMemState, geo: Geometry, nbBb: number): ErrnoName | null {
   const mbPerBb = Number(geo.addBytes / ctx.machine.geometry.blockSizeBytes);
   const blocksOf = (unit: number) =>
-    Array.from({ length: mbPerBb }, (_, i) => ctx.state.blocks.get(Number(unitAddr(dev, geo, unit) / ctx.machine.geometry.blockSizeBytes) + i));
+    Array.from({ length: mbPerBb }, (_, i) => ctx.state.blockTable[Number(unitAddr(dev, geo, unit) / ctx.machine.geometry.blockSizeBytes) + i]);
   let lastErr: ErrnoName | null = null;
   for (let pass = 0; pass < 3 && nbBb > 0; pass++) {
     for (const unit of [...dev.units.keys()].sort((a, b) => b - a)) {

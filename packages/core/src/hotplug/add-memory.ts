@@ -253,7 +253,7 @@ export function removeMemoryBlocksAndAltmaps(ctx: KernelCtx, startBytes: bigint,
   const bs = g.blockSizeBytes;
   for (let cur = startBytes; cur < startBytes + sizeBytes; cur += bs) {
     const id = bytesToPfn(g, cur) / g.pagesPerBlock;
-    const b = ctx.state.blocks.get(id);
+    const b = ctx.state.blockTable[id];
     if (!b) continue;
     const altmapId = b.altmapId;
     // remove_memory_block_devices of this one block, which exists
@@ -274,7 +274,7 @@ function autoOnline(ctx: KernelCtx, startPfn: number, nrPages: number): void {
   const g = ctx.machine.geometry;
   for (let pfn = startPfn; pfn < startPfn + nrPages; pfn += g.pagesPerBlock) {
     const id = pfn / g.pagesPerBlock;
-    if (ctx.state.blocks.get(id)?.state === 'offline') ctx.call({ kind: 'block_state', block: id, state: type });
+    if (ctx.state.blockTable[id]?.state === 'offline') ctx.call({ kind: 'block_state', block: id, state: type });
   }
 }
 

@@ -15,7 +15,7 @@ export function blocksInRange(s: ReadonlyMachineState, startPfn: number, nrPages
   const out: MemoryBlock[] = [];
   const last = pfnToBlockId(g, startPfn + nrPages - 1);
   for (let id = pfnToBlockId(g, startPfn); id <= last; id++) {
-    const b = s.blocks.get(id);
+    const b = s.blockTable[id];
     if (b) out.push(b);
   }
   return out;
@@ -38,7 +38,7 @@ export function createMemoryBlockDevices(
   const last = pfnToBlockId(g, startPfn + nrPages - 1);
   for (let id = first; id <= last; id++) {
     let err: ErrnoName | null = null;
-    if (ctx.state.blocks.has(id)) err = 'EEXIST';
+    if (ctx.state.blockTable[id] !== undefined) err = 'EEXIST';
     else if (ctx.faults.slabAlloc('memory_block', { id })) err = 'ENOMEM';
     if (err) {
       for (let j = first; j < id; j++) ctx.emit('memory_block.remove', { id: j });

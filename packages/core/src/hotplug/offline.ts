@@ -47,7 +47,7 @@ function bootMemoryVeto(ctx: KernelCtx, startPfn: number, nrPages: number): Errn
   if (ctx.machine.capabilities.bootMemoryOfflinable) return undefined;
   const g = ctx.machine.geometry;
   for (let nr = pfnToSectionNr(g, startPfn); nr <= pfnToSectionNr(g, startPfn + nrPages - 1); nr++) {
-    if (((ctx.state.sections.get(nr)?.flags ?? 0) & SECTION_IS_EARLY) !== 0) {
+    if (((ctx.state.sectionTable[nr]?.flags ?? 0) & SECTION_IS_EARLY) !== 0) {
       ctx.warn(`Boot memory ${memRange(ctx.state, startPfn, nrPages)} offlining attempted`);
       return 'EPERM';
     }
@@ -124,7 +124,7 @@ function offlinePages(ctx: KernelCtx, block: Block, pfn: number, nrPages: number
  */
 export function memoryBlockOffline(ctx: KernelCtx, blockId: number): KResult {
   const s = ctx.state;
-  const block = s.blocks.get(blockId);
+  const block = s.blockTable[blockId];
   if (!block) return fail('ENOENT', `memory${blockId} does not exist`);
   if (block.state !== 'online') return fail('EINVAL', `memory${blockId} is ${block.state}, not online`);
   const zone = block.zone;

@@ -52,7 +52,7 @@ function setKnob(ctx: KernelCtx, name: string, value: string) {
 /** Handlers registered by part B for the sysfs/sysctl command kinds. */
 export const onlineCommandHandlers: CommandHandlers = {
   block_state: (ctx, cmd) => {
-    const b = ctx.state.blocks.get(cmd.block);
+    const b = ctx.state.blockTable[cmd.block];
     if (!b) return fail('ENOENT', `/sys/devices/system/memory/memory${cmd.block} does not exist`);
     if (cmd.state === 'offline') {
       if (b.state === 'offline') return fail('EINVAL', `memory${cmd.block} is already offline (state_store turns "already" into -EINVAL)`);
@@ -62,7 +62,7 @@ export const onlineCommandHandlers: CommandHandlers = {
     return memoryBlockOnline(ctx, cmd.block, cmd.state);
   },
   block_online: (ctx, cmd) => {
-    const b = ctx.state.blocks.get(cmd.block);
+    const b = ctx.state.blockTable[cmd.block];
     if (!b) return fail('ENOENT', `/sys/devices/system/memory/memory${cmd.block} does not exist`);
     if (cmd.online) return b.state === 'online' ? ok() : memoryBlockOnline(ctx, cmd.block, 'online');
     return b.state === 'offline' ? ok() : memoryBlockOffline(ctx, cmd.block);

@@ -84,7 +84,7 @@ export function shrinkZone(ctx: KernelCtx, nid: number, zone: ZoneName, startPfn
 /** adjust_present_page_count: zone/node present (and present_early for early sections) and the group's counters. */
 export function adjustPresentPageCount(ctx: KernelCtx, block: Block, zone: ZoneName, startPfn: number, delta: number): void {
   const s = ctx.state;
-  const early = ((s.sections.get(pfnToSectionNr(s.machine.geometry, startPfn))?.flags ?? 0) & SECTION_IS_EARLY) !== 0;
+  const early = ((s.sectionTable[pfnToSectionNr(s.machine.geometry, startPfn)]?.flags ?? 0) & SECTION_IS_EARLY) !== 0;
   ctx.emit('zone.present', { nid: block.nid, zone, delta, earlyDelta: early ? delta : 0 });
   if (block.group !== null) {
     const movable = zone === 'Movable';
@@ -158,7 +158,7 @@ function onlinePages(ctx: KernelCtx, block: Block, pfn: number, nrPages: number,
  */
 export function memoryBlockOnline(ctx: KernelCtx, blockId: number, onlineType: OnlineType): KResult {
   const s = ctx.state;
-  const block = s.blocks.get(blockId);
+  const block = s.blockTable[blockId];
   if (!block) return fail('ENOENT', `memory${blockId} does not exist`);
   if (block.state !== 'offline') return fail('EINVAL', `memory${blockId} is ${block.state}, not offline`);
   const { startPfn, nrPages } = blockPfnRange(s, block);

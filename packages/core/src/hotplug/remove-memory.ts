@@ -113,7 +113,7 @@ export function offlineAndRemoveMemory(ctx: KernelCtx, cmd: CommandOf<'offline_a
   }
   if (r.ok) r = tryRemoveMemory(ctx, startBytes, sizeBytes);
   if (!r.ok) {
-    for (const o of offlined) if (ctx.state.blocks.get(o.id)?.state === 'offline') ctx.call({ kind: 'block_state', block: o.id, state: o.type });
+    for (const o of offlined) if (ctx.state.blockTable[o.id]?.state === 'offline') ctx.call({ kind: 'block_state', block: o.id, state: o.type });
   }
   return r;
 }

@@ -10,7 +10,7 @@ import { zoneForPfnRange } from './zone.js';
 
 /** The text of valid_zones without the trailing newline, or null when the block does not exist. */
 export function validZones(s: ReadonlyMachineState, blockId: number): string | null {
-  const b = s.blocks.get(blockId);
+  const b = s.blockTable[blockId];
   if (!b) return null;
   if (b.state === 'online') return b.zone ?? 'none';
   const g = s.machine.geometry;

@@ -70,7 +70,7 @@ export function zoneForPfnRange(
  */
 export function pfnIsOnline(s: ReadonlyMachineState, pfn: number): boolean {
   const g = s.machine.geometry;
-  const ms = s.sections.get(pfnToSectionNr(g, pfn));
+  const ms = s.sectionTable[pfnToSectionNr(g, pfn)];
   if (!ms || (ms.flags & SECTION_IS_ONLINE) === 0) return false;
   return ((ms.subsectionMap >> BigInt(subsectionIndex(g, pfn))) & 1n) === 1n;
 }
@@ -81,9 +81,9 @@ export function pfnIsOnline(s: ReadonlyMachineState, pfn: number): boolean {
  */
 export function pageZone(s: ReadonlyMachineState, pfn: number): { nid: number; zone: ZoneName } | null {
   const g = s.machine.geometry;
-  const b = s.blocks.get(pfnToBlockId(g, pfn));
+  const b = s.blockTable[pfnToBlockId(g, pfn)];
   if (b?.zone) return { nid: b.nid, zone: b.zone };
-  const nid = s.sections.get(pfnToSectionNr(g, pfn))?.nid ?? b?.nid;
+  const nid = s.sectionTable[pfnToSectionNr(g, pfn)]?.nid ?? b?.nid;
   if (nid === undefined) return null;
   for (const name of KERNEL_ZONES) {
     const z = getZone(s, nid, name);
@@ -99,7 +99,7 @@ function belongsToZone(s: ReadonlyMachineState, pfn: number, nid: number, zone: 
   return pz !== null && pz.nid === nid && pz.zone === zone;
 }
 
-const sectionOnline = (s: ReadonlyMachineState, nr: number): boolean => ((s.sections.get(nr)?.flags ?? 0) & SECTION_IS_ONLINE) !== 0;
+const sectionOnline = (s: ReadonlyMachineState, nr: number): boolean => ((s.sectionTable[nr]?.flags ?? 0) & SECTION_IS_ONLINE) !== 0;
 
 /** The span after resize_zone_range (growing only): the union of the old span and the range. */
 export function grownSpan(z: ZoneView | undefined, startPfn: number, nrPages: number): { startPfn: number; spannedPages: number } {

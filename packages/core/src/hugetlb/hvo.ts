@@ -50,7 +50,7 @@ export function hvoEnabled(s: ReadonlyMachineState): boolean {
  */
 export function pageVmemmapSelfHosted(s: ReadonlyMachineState, pfn: number): number | null {
   const g = s.machine.geometry;
-  const b = s.blocks.get(Math.floor(pfn / g.pagesPerBlock));
+  const b = s.blockTable[Math.floor(pfn / g.pagesPerBlock)];
   if (!b) return null;
   let v = b.nrVmemmapPages;
   if (v === 0 && b.altmapId !== null) v = s.altmaps.get(b.altmapId)?.free ?? 0;

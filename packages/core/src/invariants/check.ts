@@ -197,6 +197,38 @@ const blocksPresent: Check = (s) => {
   return null;
 };
 
+/**
+ * The array lookup tables hot paths use mirror the maps and lists readers use (model/state.ts): the same objects
+ * under the same keys, nothing extra.
+ */
+const lookupTablesMirror: Check = (s) => {
+  const mirror = <V>(name: string, map: ReadonlyMap<number, V>, table: ReadonlyArray<V | undefined>): string | null => {
+    let n = 0;
+    for (let k = 0; k < table.length; k++) if (table[k] !== undefined) n += 1;
+    if (n !== map.size) return `${name}: ${n} table entries for ${map.size} map entries`;
+    for (const [k, v] of map) if (table[k] !== v) return `${name} ${k}: the table holds another object`;
+    return null;
+  };
+  const bad = mirror('sections', s.sections, s.sectionTable) ?? mirror('memory blocks', s.blocks, s.blockTable);
+  if (bad) return bad;
+  let slots = 0;
+  for (let id = 0; id < s.resourceSlot.length; id++) {
+    const slot = s.resourceSlot[id];
+    if (slot === undefined) continue;
+    slots += 1;
+    if (s.resources[slot]?.id !== id) return `resource ${id}: slot ${slot} holds another resource`;
+  }
+  if (slots !== s.resources.length) return `${slots} resource slots for ${s.resources.length} resources`;
+  const perSection = s.machine.geometry.pagesPerSection * s.machine.geometry.pageBytes;
+  for (const r of s.resources) {
+    for (let nr = Math.floor(Number(r.startBytes) / perSection); nr <= Math.floor(Number(r.endBytes) / perSection); nr++) {
+      const x = s.resourceIndex[nr];
+      if (x !== r && !(Array.isArray(x) && x.includes(r))) return `resource ${r.id} is missing from the index of section ${nr}`;
+    }
+  }
+  return null;
+};
+
 export const STEP_INVARIANTS: ReadonlyArray<[string, Check]> = [
   ['busy resources do not overlap', resourcesDisjoint],
   ['altmap alloc + align ≤ free', altmapBounds],
@@ -207,6 +239,7 @@ export const COMMAND_INVARIANTS: ReadonlyArray<[string, Check]> = [
   ['vmemmap page-table entry counts', pgtablesConsistent],
   ['counters match the state', countersConsistent],
   ['memory blocks cover present sections', blocksPresent],
+  ['lookup tables mirror their maps', lookupTablesMirror],
 ];
 
 export function checkInvariants(s: MachineState, e: EventEnvelope): void {

@@ -19,6 +19,7 @@ import {
   SECTION_TAINT_ZONE_DEVICE,
   type IomemFlag,
   type MachineState,
+  type MemoryBlockState,
   type NodeState,
   type PgtableLevel,
   type PmdEntry,
@@ -38,17 +39,21 @@ export type ApplierTable = Readonly<Record<string, Applier>>;
 type CoreApplierTable = { [T in CoreEventType]?: (s: MachineState, p: CorePayload<T>, e: EventEnvelope) => void };
 
 function section(s: MachineState, nr: number): SectionState {
-  let ms = s.sections.get(nr);
+  let ms = s.sectionTable[nr];
   if (!ms) {
     ms = { flags: 0, subsectionMap: 0n, usage: 'none', nid: 0 };
     s.sections.set(nr, ms);
+    s.sectionTable[nr] = ms;
   }
   return ms;
 }
 
 /** Drop a section entry that carries nothing any more (keeps state proportional to live sections). */
 function gcSection(s: MachineState, nr: number, ms: SectionState): void {
-  if (ms.flags === 0 && ms.usage === 'none' && ms.subsectionMap === 0n) s.sections.delete(nr);
+  if (ms.flags === 0 && ms.usage === 'none' && ms.subsectionMap === 0n) {
+    s.sections.delete(nr);
+    s.sectionTable[nr] = undefined;
+  }
 }
 
 export function emptyZone(name: ZoneName, nid: number): ZoneState {
@@ -202,13 +207,13 @@ const coreAppliers: CoreApplierTable = {
   },
   'section.mark_online': (s, p) => {
     for (let nr = p.startSection; nr <= p.endSection; nr++) {
-      const ms = s.sections.get(nr);
+      const ms = s.sectionTable[nr];
       if (ms && ms.flags & SECTION_HAS_MEM_MAP) ms.flags |= SECTION_IS_ONLINE;
     }
   },
   'section.mark_offline': (s, p) => {
     for (let nr = p.startSection; nr <= p.endSection; nr++) {
-      const ms = s.sections.get(nr);
+      const ms = s.sectionTable[nr];
       if (ms && ms.flags & SECTION_HAS_MEM_MAP) ms.flags &= ~SECTION_IS_ONLINE;
     }
   },
@@ -294,7 +299,7 @@ const coreAppliers: CoreApplierTable = {
   'memory_block.create': (s, p) => {
     // spelled out in payload order rather than spread from the payload: measured 15-17% of the whole 4 TiB
     // scale bench's CPU (bench/scale.ts); every block gets the same literal shape
-    s.blocks.set(p.id, {
+    const b: MemoryBlockState = {
       id: p.id,
       nid: p.nid,
       state: p.state,
@@ -304,13 +309,16 @@ const coreAppliers: CoreApplierTable = {
       altmapId: p.altmapId,
       group: p.group,
       onlineType: null,
-    });
+    };
+    s.blocks.set(p.id, b);
+    s.blockTable[p.id] = b;
   },
   'memory_block.remove': (s, p) => {
     s.blocks.delete(p.id);
+    s.blockTable[p.id] = undefined;
   },
   'memory_block.state': (s, p) => {
-    const b = s.blocks.get(p.id);
+    const b = s.blockTable[p.id];
     if (!b) return;
     b.state = p.to;
     b.zone = p.zone;

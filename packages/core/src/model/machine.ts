@@ -88,11 +88,13 @@ export function createInitialState(machine: MachineInfo, params: KernelParams, k
     nextResourceId: 1,
     roots: new Map(),
     sections: new Map(),
+    sectionTable: [],
     highestPresentSection: -1,
     vmemmap: { pmds: new Map(), tables: { pte: new Map(), pmd: new Map(), pud: new Map(), p4d: new Map() } },
     altmaps: new Map(),
     nextAltmapId: 1,
     blocks: new Map(),
+    blockTable: [],
     groups: new Map(),
     counters: {
       nrMemmapPages: 0,

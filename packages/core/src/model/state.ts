@@ -267,12 +267,20 @@ export interface MachineState {
   /** Section roots allocated (root index → source). */
   roots: Map<number, 'boot' | 'slab'>;
   sections: Map<number, SectionState>;
+  /**
+   * `sections` again, as an array by section number (the kernel's mem_section is an array too), for the hot
+   * paths: at scale a Map lookup is a cache miss (~100 ns) and an array slot is not. Same objects; evolve writes
+   * both. Views and other readers may use either.
+   */
+  sectionTable: Array<SectionState | undefined>;
   /** __highest_present_section_nr. */
   highestPresentSection: number;
   vmemmap: VmemmapState;
   altmaps: Map<number, AltmapState>;
   nextAltmapId: number;
   blocks: Map<number, MemoryBlockState>;
+  /** `blocks` again, as an array by block id (the kernel's memory_blocks xarray), like `sectionTable`. */
+  blockTable: Array<MemoryBlockState | undefined>;
   groups: Map<number, MemoryGroupState>;
   counters: Counters;
 }

@@ -23,7 +23,7 @@ export const onlineDeviceSection = (ms: Section | undefined): boolean =>
 
 /** pfn_section_valid: the pfn's sub-section bit is set. */
 export function pfnSectionValid(s: ReadonlyMachineState, pfn: number): boolean {
-  const ms = s.sections.get(pfnToSectionNr(s.machine.geometry, pfn));
+  const ms = s.sectionTable[pfnToSectionNr(s.machine.geometry, pfn)];
   if (!ms) return false;
   return ((ms.subsectionMap >> BigInt(subsectionIndex(s.machine.geometry, pfn))) & 1n) === 1n;
 }
@@ -38,7 +38,7 @@ const beyondPhysmem = (s: ReadonlyMachineState, pfn: number): boolean =>
  */
 export function pfnValid(s: ReadonlyMachineState, pfn: number): boolean {
   if (beyondPhysmem(s, pfn)) return false;
-  const ms = s.sections.get(pfnToSectionNr(s.machine.geometry, pfn));
+  const ms = s.sectionTable[pfnToSectionNr(s.machine.geometry, pfn)];
   if (!validSection(ms)) return false;
   return earlySection(ms) || pfnSectionValid(s, pfn);
 }
@@ -50,7 +50,7 @@ export function pfnValid(s: ReadonlyMachineState, pfn: number): boolean {
  */
 export function pfnToOnlinePage(s: ReadonlyMachineState, pfn: number, pgmapCovers: (pfn: number) => boolean = () => false): boolean {
   if (beyondPhysmem(s, pfn)) return false;
-  const ms = s.sections.get(pfnToSectionNr(s.machine.geometry, pfn));
+  const ms = s.sectionTable[pfnToSectionNr(s.machine.geometry, pfn)];
   if (!onlineSection(ms)) return false;
   if (!pfnSectionValid(s, pfn)) return false;
   if (!onlineDeviceSection(ms)) return true;
@@ -60,5 +60,5 @@ export function pfnToOnlinePage(s: ReadonlyMachineState, pfn: number, pgmapCover
 /** pfn_in_present_section. */
 export function pfnInPresentSection(s: ReadonlyMachineState, pfn: number): boolean {
   if (beyondPhysmem(s, pfn)) return false;
-  return presentSection(s.sections.get(pfnToSectionNr(s.machine.geometry, pfn)));
+  return presentSection(s.sectionTable[pfnToSectionNr(s.machine.geometry, pfn)]);
 }

@@ -55,12 +55,12 @@ export function sectionActivate(
   const g = ctx.machine.geometry;
   const nr = pfnToSectionNr(g, pfn);
   let usageAllocated = false;
-  let ms = ctx.state.sections.get(nr);
+  let ms = ctx.state.sectionTable[nr];
   if ((ms?.usage ?? 'none') === 'none') {
     if (ctx.faults.slabAlloc('mem_section_usage', { section: nr })) return 'ENOMEM';
     ctx.emit('section.usage_alloc', { section: nr, source: 'slab' });
     usageAllocated = true;
-    ms = ctx.state.sections.get(nr);
+    ms = ctx.state.sectionTable[nr];
   }
   // fill_subsection_map (evolve updates `ms` in place)
   const before = ms?.subsectionMap ?? 0n;
@@ -132,7 +132,7 @@ export function sectionDeactivate(
   const s = ctx.state as MachineState;
   const g = ctx.machine.geometry;
   const nr = pfnToSectionNr(g, pfn);
-  const ms = s.sections.get(nr);
+  const ms = s.sectionTable[nr];
   const wasEarly = !!ms && (ms.flags & SECTION_IS_EARLY) !== 0;
   const before = ms?.subsectionMap ?? 0n;
   const mask = subsectionMask(g, pfn, nrPages);
