@@ -204,7 +204,7 @@ const blocksPresent: Check = (s) => {
 const lookupTablesMirror: Check = (s) => {
   const mirror = <V>(name: string, map: ReadonlyMap<number, V>, table: ReadonlyArray<V | undefined>): string | null => {
     let n = 0;
-    for (let k = 0; k < table.length; k++) if (table[k] !== undefined) n += 1;
+    for (const k in table) if (table[k as unknown as number] !== undefined) n += 1;
     if (n !== map.size) return `${name}: ${n} table entries for ${map.size} map entries`;
     for (const [k, v] of map) if (table[k] !== v) return `${name} ${k}: the table holds another object`;
     return null;

@@ -27,6 +27,7 @@ import {
   type ZoneState,
 } from './state.js';
 import { insertRun, removeRange, runsCount } from '../vmemmap/runs.js';
+import { clearSlot } from './tables.js';
 import { insertResourceMut, removeResourceMut, resizeResourceMut, resourceContaining } from './resources.js';
 import { onlineAppliers } from '../hotplug/online-events.js';
 import { driverAppliers } from '../drivers/events.js';
@@ -52,7 +53,7 @@ function section(s: MachineState, nr: number): SectionState {
 function gcSection(s: MachineState, nr: number, ms: SectionState): void {
   if (ms.flags === 0 && ms.usage === 'none' && ms.subsectionMap === 0n) {
     s.sections.delete(nr);
-    s.sectionTable[nr] = undefined;
+    clearSlot(s.sectionTable, nr);
   }
 }
 
@@ -315,7 +316,7 @@ const coreAppliers: CoreApplierTable = {
   },
   'memory_block.remove': (s, p) => {
     s.blocks.delete(p.id);
-    s.blockTable[p.id] = undefined;
+    clearSlot(s.blockTable, p.id);
   },
   'memory_block.state': (s, p) => {
     const b = s.blockTable[p.id];

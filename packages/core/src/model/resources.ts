@@ -4,6 +4,7 @@
  * half a million of them. Only evolve mutates (the `*Mut` functions); the queries are for everyone.
  */
 import type { MachineState, ReadonlyMachineState, ResourceState } from './state.js';
+import { clearSlot } from './tables.js';
 
 type Res = ReadonlyMachineState['resources'][number];
 
@@ -84,12 +85,12 @@ function indexRemove(s: MachineState, r: ResourceState): void {
     const x = s.resourceIndex[nr];
     if (x === undefined) continue;
     if (!Array.isArray(x)) {
-      if (x === r) s.resourceIndex[nr] = undefined;
+      if (x === r) clearSlot(s.resourceIndex, nr);
       continue;
     }
     const i = x.indexOf(r);
     if (i >= 0) x.splice(i, 1);
-    if (x.length === 0) s.resourceIndex[nr] = undefined;
+    if (x.length === 0) clearSlot(s.resourceIndex, nr);
     else if (x.length === 1) s.resourceIndex[nr] = x[0]!;
   }
 }
@@ -111,7 +112,7 @@ export function removeResourceMut(s: MachineState, id: number): void {
     s.resources[slot] = last;
     s.resourceSlot[last.id] = slot;
   }
-  s.resourceSlot[id] = undefined;
+  clearSlot(s.resourceSlot, id);
 }
 
 /** Change a resource's span (shrink, grow by merge), keeping the index right. */
