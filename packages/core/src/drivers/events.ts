@@ -194,7 +194,9 @@ export { popcount };
  */
 export function virtioMemFakeOfflinePages(s: ReadonlyMachineState, blockId: number): number {
   const g = s.machine.geometry;
-  for (const dev of driverState(s).virtioMem.values()) {
+  const devices = driverState(s).virtioMem;
+  if (devices.size === 0) return 0; // every online and offline asks: no iterator when there is no device
+  for (const dev of devices.values()) {
     if (dev.mode !== 'sbm') continue;
     const u = dev.units.get(blockId);
     if (!u) continue;

@@ -41,6 +41,11 @@ export type FaultListener = (d: FaultDecision, detail: Readonly<Record<string, s
 
 export interface FaultInjector {
   readonly config: FaultConfig;
+  /**
+   * False when nothing is configured: then every check below returns null and changes nothing, so a hot path
+   * may skip the call (and building its detail object) with `faults.active && faults.site(…)`.
+   */
+  readonly active: boolean;
   /** A runtime PMD_SIZE allocation from the page allocator. */
   pmdAlloc(detail?: Readonly<Record<string, string | number | boolean>>): FaultDecision | null;
   /** A PMD_SIZE block went back to the page allocator (fragmentation model). */
@@ -78,8 +83,12 @@ export function createFaultInjector(config: FaultConfig = {}, seed = 0): FaultIn
     return null;
   };
 
+  const active =
+    sites !== null || !!config.pmdAllocFailRate || !!config.order0FailRate || !!config.slabFailRate || config.freePmdBlocks !== undefined;
+
   return {
     config,
+    active,
     get freePmdBlocks() {
       return freePmd;
     },

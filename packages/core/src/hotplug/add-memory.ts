@@ -229,7 +229,7 @@ function createAltmapsAndMemoryBlocks(
   const bs = g.blockSizeBytes;
   for (let cur = startBytes; cur < startBytes + sizeBytes; cur += bs) {
     const pfn = bytesToPfn(g, cur);
-    if (ctx.faults.slabAlloc('altmap', { pfn })) return undoBlocksAndFail(ctx, startBytes, 'ENOMEM', 'kmemdup(altmap) failed', cur);
+    if (ctx.faults.active && ctx.faults.slabAlloc('altmap', { pfn })) return undoBlocksAndFail(ctx, startBytes, 'ENOMEM', 'kmemdup(altmap) failed', cur);
     const altmap = createAltmap(ctx, pfn, pfn + g.pagesPerBlock - 1, free);
     const err = archAddMemoryWithParams(ctx, nid, cur, bs, systemRamParams(altmap));
     if (err !== 0) {

@@ -39,7 +39,7 @@ export function createMemoryBlockDevices(
   for (let id = first; id <= last; id++) {
     let err: ErrnoName | null = null;
     if (ctx.state.blockTable[id] !== undefined) err = 'EEXIST';
-    else if (ctx.faults.slabAlloc('memory_block', { id })) err = 'ENOMEM';
+    else if (ctx.faults.active && ctx.faults.slabAlloc('memory_block', { id })) err = 'ENOMEM';
     if (err) {
       for (let j = first; j < id; j++) ctx.emit('memory_block.remove', { id: j });
       return err;

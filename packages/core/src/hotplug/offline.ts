@@ -22,7 +22,7 @@ import {
   mhpDeinitMemmapOnMemory,
   shrinkZone,
 } from './online.js';
-import { nodeStates, pageZone } from './zone.js';
+import { nodeStates, pageZoneName } from './zone.js';
 import { resourcesIntersecting } from '../model/resources.js';
 import { virtioMemFakeOfflinePages } from '../drivers/events.js';
 import { hugetlbOfflineRange } from '../hugetlb/offline.js';
@@ -30,6 +30,21 @@ import { hugetlbOfflineRange } from '../hugetlb/offline.js';
 /** walk_system_ram_range: pages of [startPfn, startPfn + nrPages) covered by System RAM resources. */
 export function systemRamPages(s: ReadonlyMachineState, startPfn: number, nrPages: number): number {
   const g = s.machine.geometry;
+  const a0 = startPfn * g.pageBytes;
+  const b0 = (startPfn + nrPages) * g.pageBytes;
+  if (a0 >= 0 && Number.isSafeInteger(b0)) {
+    // in doubles, exact below 2^53 (physical addresses are below 2^52): no bigint arithmetic per offline
+    let n = 0;
+    for (const r of resourcesIntersecting(s, BigInt(a0), BigInt(b0 - 1))) {
+      if (!r.flags.includes('system_ram')) continue;
+      const rs = Number(r.startBytes);
+      const re = Number(r.endBytes) + 1;
+      const lo = rs > a0 ? rs : a0;
+      const hi = re < b0 ? re : b0;
+      if (hi > lo) n += hi - lo;
+    }
+    return Math.floor(n / g.pageBytes);
+  }
   const a = pfnToBytes(g, startPfn);
   const b = pfnToBytes(g, startPfn + nrPages);
   let bytes = 0n;
@@ -82,13 +97,12 @@ function offlinePages(ctx: KernelCtx, block: Block, pfn: number, nrPages: number
     return { errno: 'EINVAL', reason: 'misaligned range' };
   }
   if (systemRamPages(s, pfn, nrPages) !== nrPages) return { errno: 'EINVAL', reason: 'memory holes' };
-  const first = pageZone(s, pfn);
-  const last = pageZone(s, pfn + nrPages - 1);
-  if (first?.zone !== zone || last?.zone !== zone) {
+  if (pageZoneName(s, pfn) !== zone || pageZoneName(s, pfn + nrPages - 1) !== zone) {
     ctx.warn(`offline_pages: ${memRange(s, pfn, nrPages)} is not all in zone ${zone}`);
     return { errno: 'EINVAL', reason: 'multizone range' };
   }
-  const iso = ctx.faults.site('offline:isolate', { startPfn: pfn, nrPages });
+  const faults = ctx.faults.active ? ctx.faults : null;
+  const iso = faults?.site('offline:isolate', { startPfn: pfn, nrPages }) ?? null;
   ctx.emitOther('pageblock.isolate', { startPfn: pfn, nrPages, result: iso ? 'EBUSY' : 0 });
   if (iso) return { errno: 'EBUSY', reason: 'failure to isolate range' };
 
@@ -96,9 +110,9 @@ function offlinePages(ctx: KernelCtx, block: Block, pfn: number, nrPages: number
   if (veto !== 0) return unisolateAndFail(ctx, pfn, nrPages, veto, 'notifier failure');
 
   const loopFault =
-    (ctx.faults.site('offline:signal', { startPfn: pfn }) && { errno: 'EINTR' as const, reason: 'signal backoff' }) ||
-    (ctx.faults.site('offline:unmovable', { startPfn: pfn }) && { errno: 'EBUSY' as const, reason: 'unmovable page' }) ||
-    (ctx.faults.site('offline:dissolve', { startPfn: pfn }) && { errno: 'ENOMEM' as const, reason: 'failure to dissolve huge pages' }) ||
+    (faults?.site('offline:signal', { startPfn: pfn }) && { errno: 'EINTR' as const, reason: 'signal backoff' }) ||
+    (faults?.site('offline:unmovable', { startPfn: pfn }) && { errno: 'EBUSY' as const, reason: 'unmovable page' }) ||
+    (faults?.site('offline:dissolve', { startPfn: pfn }) && { errno: 'ENOMEM' as const, reason: 'failure to dissolve huge pages' }) ||
     // HugeTLB pages in the range: migrate the used ones, dissolve the free ones (issue 5, hugetlb/offline.ts)
     hugetlbOfflineRange(ctx, pfn, nrPages) ||
     null;

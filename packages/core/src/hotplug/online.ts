@@ -54,7 +54,7 @@ export function memoryNotify(ctx: KernelCtx, action: MemNotifierAction, startPfn
   if (action === 'MEM_GOING_ONLINE' || action === 'MEM_GOING_OFFLINE') {
     if (archVeto) result = archVeto;
     else {
-      const f = ctx.faults.site(NOTIFIER_SITE[action], { startPfn, nrPages });
+      const f = ctx.faults.active ? ctx.faults.site(NOTIFIER_SITE[action], { startPfn, nrPages }) : null;
       if (f) result = f.errno;
     }
   }

@@ -5,7 +5,7 @@
  */
 import type { ZoneName } from '../arch/backend.js';
 import type { OnlineType } from '../api.js';
-import { pfnToBlockId, pfnToSectionNr, sectionNrToPfn, subsectionIndex } from '../model/geometry.js';
+import { fullSubsectionMap, pfnToBlockId, pfnToSectionNr, sectionNrToPfn, subsectionIndex } from '../model/geometry.js';
 import { SECTION_IS_ONLINE, type DeepReadonly, type ReadonlyMachineState, type ZoneState } from '../model/state.js';
 import { autoMovableZoneForPfn } from './auto-movable.js';
 
@@ -72,7 +72,17 @@ export function pfnIsOnline(s: ReadonlyMachineState, pfn: number): boolean {
   const g = s.machine.geometry;
   const ms = s.sectionTable[pfnToSectionNr(g, pfn)];
   if (!ms || (ms.flags & SECTION_IS_ONLINE) === 0) return false;
+  // a whole hot-added section shares the full map: one comparison instead of a bigint shift and mask
+  if (ms.subsectionMap === fullSubsectionMap(g)) return true;
   return ((ms.subsectionMap >> BigInt(subsectionIndex(g, pfn))) & 1n) === 1n;
+}
+
+/** {@link pageZone}'s zone alone (no result object: offline_pages asks for two pfns per block). */
+export function pageZoneName(s: ReadonlyMachineState, pfn: number): ZoneName | null {
+  const g = s.machine.geometry;
+  const b = s.blockTable[pfnToBlockId(g, pfn)];
+  if (b?.zone) return b.zone;
+  return pageZone(s, pfn)?.zone ?? null;
 }
 
 /**
@@ -175,7 +185,10 @@ export function nodeSpan(s: ReadonlyMachineState, nid: number): { startPfn: numb
 export function nodeStates(s: ReadonlyMachineState, nid: number): { memory: boolean; normalMemory: boolean } {
   let memory = false;
   let normalMemory = false;
-  for (const z of s.nodes.get(nid)?.zones.values() ?? []) {
+  const n = s.nodes.get(nid);
+  if (!n) return { memory, normalMemory };
+  // (one iterator kind here: `?? []` would make this loop polymorphic, and it runs twice per online/offline)
+  for (const z of n.zones.values()) {
     if (z.name === 'Device' || z.presentPages === 0) continue;
     memory = true;
     if (z.name !== 'Movable') normalMemory = true;

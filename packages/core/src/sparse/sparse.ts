@@ -57,7 +57,7 @@ export function sectionActivate(
   let usageAllocated = false;
   let ms = ctx.state.sectionTable[nr];
   if ((ms?.usage ?? 'none') === 'none') {
-    if (ctx.faults.slabAlloc('mem_section_usage', { section: nr })) return 'ENOMEM';
+    if (ctx.faults.active && ctx.faults.slabAlloc('mem_section_usage', { section: nr })) return 'ENOMEM';
     ctx.emit('section.usage_alloc', { section: nr, source: 'slab' });
     usageAllocated = true;
     ms = ctx.state.sectionTable[nr];

@@ -229,7 +229,7 @@ export function createVmemmapContext(k: KernelCtx, s: MachineState, booting: boo
         setPending(idx, 'boot', null, node);
         return FROM_BOOT;
       }
-      const f = k.faults.pmdAlloc({ va: hex(pmdBase) });
+      const f = k.faults.active ? k.faults.pmdAlloc({ va: hex(pmdBase) }) : null;
       if (f) {
         k.emit('vmemmap.alloc_fail', { va: hex(pmdBase), order: g.pmdShift - g.pageShift, source: 'buddy', reason: f.reason });
         return null;
