@@ -6,7 +6,7 @@
 import type { AltmapHandle } from '../arch/backend.js';
 import type { KernelCtx } from '../commands/registry.js';
 import type { ErrnoName } from '../kernel/errno.js';
-import { hex, pfnToSectionNr, sectionNrToPfn } from '../model/geometry.js';
+import { bytesToPfn, hex, pfnToSectionNr, sectionNrToPfn } from '../model/geometry.js';
 import { altmapOffset } from '../vmemmap/altmap.js';
 import { altmapIdOf } from '../vmemmap/context.js';
 import { sparseAddSection, sparseRemoveSection, type ActivateOptions } from '../sparse/sparse.js';
@@ -99,16 +99,16 @@ export function addPages(
     return 'EINVAL';
   }
   const end = pfn + nrPages;
-  const added: number[] = [];
+  const first = pfnToSectionNr(g, pfn);
   for (let cur = pfn; cur < end; ) {
     const nr = pfnToSectionNr(g, cur);
     const next = Math.min(end, sectionNrToPfn(g, nr + 1));
     const err = sparseAddSection(ctx, nid, cur, next - cur, altmap, opts);
     if (err !== 0) {
-      if (added.length) ctx.emit('hotplug.leak', { startPfn: pfn, nrPages: cur - pfn, sections: added });
+      // the sections added before this one: first … nr − 1, one per step (listed only when needed)
+      if (nr > first) ctx.emit('hotplug.leak', { startPfn: pfn, nrPages: cur - pfn, sections: Array.from({ length: nr - first }, (_, i) => first + i) });
       return err;
     }
-    added.push(nr);
     cur = next;
   }
   return 0;
@@ -150,8 +150,7 @@ export function archAddMemory(
     ctx.warn(`add_pages: end ${hex(end - 1n)} beyond PHYSMEM_END ${hex(ctx.machine.pluggableEndBytes)}`);
     return 'ERANGE';
   }
-  const startPfn = Number(startBytes >> BigInt(g.pageShift));
-  const r = addPages(ctx, nid, startPfn, Number(sizeBytes >> BigInt(g.pageShift)), altmap, opts);
+  const r = addPages(ctx, nid, bytesToPfn(g, startBytes), bytesToPfn(g, sizeBytes), altmap, opts);
   if (r !== 0 && map && ctx.backend.removesLinearMapOnAddFailure?.(ctx.archConfig)) {
     ctx.emit('linear_map.remove', { start: hex(startBytes), end: hex(end), pages: pieces });
   }
@@ -161,7 +160,7 @@ export function archAddMemory(
 /** arch_remove_memory(start, size, altmap): __remove_pages, then the linear mapping goes. */
 export function archRemoveMemory(ctx: KernelCtx, startBytes: bigint, sizeBytes: bigint, altmap: AltmapHandle | null, opts: { linearMap?: boolean } = {}): void {
   const g = ctx.machine.geometry;
-  removePages(ctx, Number(startBytes >> BigInt(g.pageShift)), Number(sizeBytes >> BigInt(g.pageShift)), altmap);
+  removePages(ctx, bytesToPfn(g, startBytes), bytesToPfn(g, sizeBytes), altmap);
   if (opts.linearMap ?? true) {
     const end = startBytes + sizeBytes;
     ctx.emit('linear_map.remove', { start: hex(startBytes), end: hex(end), pages: linearMapPieces(startBytes, end, ctx.machine.directMapShifts) });
