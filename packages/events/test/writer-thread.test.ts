@@ -45,6 +45,28 @@ describe('plain log writer on its writer thread', () => {
     );
   }, 30_000);
 
+  it('property: the same when the ring byte counters cross 2^31 (they wrap; no sign may decide anything)', async () => {
+    const sizes = fc.record({
+      ringBytes: fc.constantFrom(4096, 65536),
+      batchEvents: fc.integer({ min: 1, max: 300 }),
+      events: fc.integer({ min: 1, max: 3000 }),
+      below: fc.integer({ min: 0, max: 200_000 }),
+      across: fc.constantFrom(2 ** 31, 2 ** 32),
+    });
+    let run = 0;
+    await fc.assert(
+      fc.asyncProperty(sizes, async (o) => {
+        const p = join(dir, `wrap-${run++}.ndjson`);
+        // counterStart is a test-only knob of the writer thread: the counters begin just below the wrap.
+        const w = openLogWriter(p, testHeader(), { ...o, counterStart: o.across - o.below } as Parameters<typeof openLogWriter>[2]);
+        for (const e of sampleEvents(o.events)) w.write(e);
+        await w.close();
+        expect(readFileSync(p, 'utf8')).toBe(expectedText(o.events));
+      }),
+      { numRuns: 25 },
+    );
+  }, 30_000);
+
   it('writes the same file on tmpfs (/dev/shm) and on the test directory file system, direct I/O or not', async () => {
     const dirs = [dir, ...(existsSync('/dev/shm') ? [mkdtempSync('/dev/shm/memhp-events-')] : [])];
     for (const d of dirs) {

@@ -111,11 +111,18 @@ const i32 = new Int32Array(f64.buffer);
  * Like EventEncoder, a value JSON.stringify would throw on (a bigint) throws here, and then nothing of that event
  * is kept.
  */
+/** Thrown by an encoder writing into a fixed region (the writer thread's ring) when an event does not fit. */
+export const TAPE_FULL: unique symbol = Symbol('tape full');
+
 export class TapeEncoder {
-  t: Int32Array;
-  u: Uint16Array;
-  /** Words written. */
+  t: Int32Array<ArrayBufferLike>;
+  u: Uint16Array<ArrayBufferLike>;
+  /** Words written (in a fixed region: the next word index). */
   n = 0;
+  /** One past the last word this event may use. */
+  limit: number;
+  /** Writing into a region it does not own (attach()): full means TAPE_FULL, not growth. */
+  #fixed = false;
   readonly #types = new Map<string, TypeEntry>();
   #nextShape = 0;
   /** Definitions made by the encode in progress: undone if it throws. */
@@ -124,6 +131,17 @@ export class TapeEncoder {
   constructor(initialWords = 1 << 18) {
     this.t = new Int32Array(Math.max(initialWords, 64));
     this.u = new Uint16Array(this.t.buffer);
+    this.limit = this.t.length;
+  }
+
+  /**
+   * Write into `words` (the writer thread's ring) from now on: the caller sets `n` and `limit` around each
+   * encode, and an event that would pass `limit` throws TAPE_FULL (with nothing of it kept).
+   */
+  attach(words: Int32Array<ArrayBufferLike>): void {
+    this.t = words;
+    this.u = new Uint16Array(words.buffer, words.byteOffset, words.length * 2);
+    this.#fixed = true;
   }
 
   /** The encoded words as bytes (valid until the next encode/reset). */
@@ -140,11 +158,13 @@ export class TapeEncoder {
   }
 
   ensure(words: number): void {
-    if (this.n + words <= this.t.length) return;
+    if (this.n + words <= this.limit) return;
+    if (this.#fixed) throw TAPE_FULL;
     const next = new Int32Array(Math.max(this.t.length * 2, this.n + words + 1024));
     next.set(this.t.subarray(0, this.n));
     this.t = next;
     this.u = new Uint16Array(next.buffer);
+    this.limit = next.length;
   }
 
   encode(e: EventEnvelope): void {

@@ -8,7 +8,7 @@ import { EventEncoder } from '../encoder.js';
 import type { EventEnvelope } from '../envelope.js';
 import type { LogHeader } from '../header.js';
 import { serializeHeader } from '../line.js';
-import { TapeEncoder } from './tape.js';
+import { TAPE_FULL, TapeEncoder } from './tape.js';
 import { RingWriterThread } from './writer-thread.js';
 
 export interface LogWriterOptions {
@@ -128,7 +128,7 @@ class PlainLogWriter extends BaseLogWriter {
   readonly #fsync: boolean;
   readonly #thread: RingWriterThread | null;
   readonly #tape: TapeEncoder | null;
-  readonly #encoder: EventEncoder | null;
+  #encoder: EventEncoder | null;
 
   constructor(path: string, header: LogHeader, opts: LogWriterOptions) {
     super(path, opts);
@@ -136,12 +136,19 @@ class PlainLogWriter extends BaseLogWriter {
     this.#fd = openSync(path, 'w');
     const head = new TextEncoder().encode(`${serializeHeader(header)}\n`);
     try {
-      this.#thread = (opts.thread ?? true) ? new RingWriterThread(this.#fd, path, { ringBytes: opts.ringBytes ?? 8 << 20, fsync: this.#fsync, direct: opts.directIo ?? true }) : null;
+      this.#thread = (opts.thread ?? true) ? new RingWriterThread(this.#fd, path, {
+              ringBytes: opts.ringBytes ?? 8 << 20,
+              batchBytes: this.batchBytes,
+              fsync: this.#fsync,
+              direct: opts.directIo ?? true,
+              counterStart: (opts as { counterStart?: number }).counterStart,
+            }) : null;
     } catch (err) {
       closeSync(this.#fd);
       throw err;
     }
-    this.#tape = this.#thread ? new TapeEncoder() : null;
+    this.#tape = this.#thread ? new TapeEncoder(64) : null;
+    this.#tape?.attach(this.#thread!.words);
     this.#encoder = this.#thread ? null : new EventEncoder();
     if (this.#thread) this.#thread.pushRaw(head);
     else writeAll(this.#fd, head);
@@ -150,8 +157,23 @@ class PlainLogWriter extends BaseLogWriter {
   protected encode(e: EventEnvelope): number {
     const tape = this.#tape;
     if (tape !== null) {
-      tape.encode(e);
-      return tape.n << 2;
+      const thread = this.#thread!;
+      const at = thread.reserve();
+      tape.n = at;
+      tape.limit = at + thread.maxEventWords;
+      try {
+        tape.encode(e);
+      } catch (err) {
+        if (err !== TAPE_FULL) throw err;
+        // Too big for the tape: this event travels as its JSON line, in order.
+        const enc = (this.#encoder ??= new EventEncoder());
+        enc.encode(e);
+        thread.pushRaw(enc.bytes());
+        enc.reset();
+        return 0;
+      }
+      thread.commit((tape.n - at) << 2);
+      return thread.openBytes;
     }
     const enc = this.#encoder!;
     enc.encode(e);
@@ -160,12 +182,10 @@ class PlainLogWriter extends BaseLogWriter {
 
   protected emitBatch(): boolean {
     if (this.#fd !== null) {
-      if (this.#tape !== null) {
-        if (this.#tape.n > 0) this.#thread!.pushTape(this.#tape.bytes());
-      } else if (this.#encoder!.length > 0) writeAll(this.#fd, this.#encoder!.bytes());
+      if (this.#thread !== null) this.#thread.publishTape();
+      else if (this.#encoder!.length > 0) writeAll(this.#fd, this.#encoder!.bytes());
     }
-    this.#tape?.reset();
-    this.#encoder?.reset();
+    if (this.#thread === null) this.#encoder!.reset();
     this.inBatch = 0;
     return true;
   }
