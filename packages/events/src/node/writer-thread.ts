@@ -375,6 +375,7 @@ export class RingWriterThread {
     this.#head = ((opts.counterStart ?? 0) & ~(ringBytes - 1)) | 0;
     this.#ctl[HEAD] = this.#head;
     this.#ctl[TAIL] = this.#head;
+    this.#tailSeen = this.#head;
     this.#ring = new Uint8Array(data.ring);
     this.words = new Int32Array(data.ring);
     this.maxEventWords = Math.min(1 << 14, ringBytes >> 4);
@@ -405,6 +406,8 @@ export class RingWriterThread {
   #frame = 0;
   /** Byte counter where the open frame's next event goes. */
   #write = 0;
+  /** The thread's TAIL when last read (it only grows, so an old value errs on the safe side). */
+  #tailSeen = 0;
   /** An open frame is published once it holds this many bytes (so the ring always has room for another). */
   readonly #frameLimit: number;
 
@@ -438,9 +441,13 @@ export class RingWriterThread {
         this.publishTape();
         continue;
       }
+      // The thread's TAIL as last read: re-reading it for every event would pull its cache line across cores
+      // each time (the thread writes it constantly), which cost more than the rest of the hand-over.
+      if (((this.#write + need - this.#tailSeen) | 0) <= size) return off >> 2;
       const ctl = this.#ctl;
       const sig = Atomics.load(ctl, CSIG);
-      if (((this.#write + need - Atomics.load(ctl, TAIL)) | 0) <= size) return off >> 2;
+      this.#tailSeen = Atomics.load(ctl, TAIL);
+      if (((this.#write + need - this.#tailSeen) | 0) <= size) return off >> 2;
       this.#check();
       Atomics.wait(ctl, CSIG, sig);
     }
