@@ -67,6 +67,17 @@ describe('plain log writer on its writer thread', () => {
     );
   }, 30_000);
 
+  it('sends an event too big for the tape as its JSON line, in order, between tape events (4 KiB ring: 1 KiB per event)', async () => {
+    const p = join(dir, 'big-events.ndjson');
+    const w = openLogWriter(p, testHeader(), { ringBytes: 4096, batchEvents: 7 });
+    const evs = sampleEvents(300).map((e, i) =>
+      i % 37 === 5 ? { ...e, payload: { text: 'ž'.repeat(3000 + i), nested: Array.from({ length: 50 }, (_, k) => ({ k })) } } : e,
+    );
+    for (const e of evs) w.write(e);
+    await w.close();
+    expect(readFileSync(p, 'utf8')).toBe([serializeHeader(testHeader()), ...evs.map(serializeEvent)].join('\n') + '\n');
+  });
+
   it('writes the same file on tmpfs (/dev/shm) and on the test directory file system, direct I/O or not', async () => {
     const dirs = [dir, ...(existsSync('/dev/shm') ? [mkdtempSync('/dev/shm/memhp-events-')] : [])];
     for (const d of dirs) {
