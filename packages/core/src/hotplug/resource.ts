@@ -12,6 +12,8 @@ import type { IomemFlag, ReadonlyMachineState } from '../model/state.js';
 
 export type Resource = ReadonlyMachineState['resources'][number];
 
+const SYSTEM_RAM_BUSY = Object.freeze(['system_ram', 'busy']) as IomemFlag[];
+
 /** The resource a request of [start, end] (inclusive) would collide with, if any. */
 export function resourceConflict(s: ReadonlyMachineState, startBytes: bigint, endBytes: bigint): Resource | null {
   for (const r of resourcesIntersecting(s, startBytes, endBytes)) {
@@ -42,9 +44,14 @@ export function registerMemoryResource(
       why: `Hotplug memory [${hex(startBytes)}-${hex(end)}] exceeds maximum addressable range [${hex(m.pluggableStartBytes)}-${hex(m.pluggableEndBytes)}]`,
     };
   }
-  const flags: IomemFlag[] = ['system_ram', 'busy'];
-  if (name !== 'System RAM') flags.push('driver_managed');
-  if (opts.mergeable) flags.push('mergeable');
+  // plain System RAM (every hot-add at scale) shares one frozen list, as the bus would freeze it anyway
+  let flags: IomemFlag[] = SYSTEM_RAM_BUSY;
+  if (name !== 'System RAM' || opts.mergeable) {
+    const f: IomemFlag[] = ['system_ram', 'busy'];
+    if (name !== 'System RAM') f.push('driver_managed');
+    if (opts.mergeable) f.push('mergeable');
+    flags = f;
+  }
   const conflict = resourceConflict(ctx.state, startBytes, end - 1n);
   const id = ctx.state.nextResourceId;
   ctx.emit('resource.request', {

@@ -13,28 +13,29 @@ type Res = ReadonlyMachineState['resources'][number];
 const sectionOf = (s: ReadonlyMachineState, bytes: bigint): number =>
   Math.floor(Number(bytes) / (s.machine.geometry.pagesPerSection * s.machine.geometry.pageBytes));
 
+const NONE: readonly Res[] = Object.freeze([]);
+
 const overlaps = (r: Res, startBytes: bigint, endBytes: bigint): boolean => r.endBytes >= startBytes && r.startBytes <= endBytes;
 
 /**
  * Resources overlapping [startBytes, endBytes] (inclusive), in index order (the order they were indexed in: the
  * first section's entry first), which callers that report "the first conflict" rely on.
  */
-export function resourcesIntersecting(s: ReadonlyMachineState, startBytes: bigint, endBytes: bigint): Res[] {
-  const out: Res[] = [];
-  if (endBytes < startBytes) return out;
+export function resourcesIntersecting(s: ReadonlyMachineState, startBytes: bigint, endBytes: bigint): readonly Res[] {
+  // the common answer to a hot-add's conflict check is "none": one shared empty list rather than one per call
+  if (endBytes < startBytes) return NONE;
   const a = sectionOf(s, startBytes);
   const b = sectionOf(s, endBytes);
   if (a === b) {
     // one section: its entry has no duplicates
     const x = s.resourceIndex[a];
-    if (x === undefined) return out;
-    if (!isList(x)) {
-      if (overlaps(x, startBytes, endBytes)) out.push(x);
-      return out;
-    }
+    if (x === undefined) return NONE;
+    if (!isList(x)) return overlaps(x, startBytes, endBytes) ? [x] : NONE;
+    const out: Res[] = [];
     for (let i = 0; i < x.length; i++) if (overlaps(x[i]!, startBytes, endBytes)) out.push(x[i]!);
     return out;
   }
+  const out: Res[] = [];
   const seen = new Set<Res>();
   for (let nr = a; nr <= b; nr++) {
     const x = s.resourceIndex[nr];
