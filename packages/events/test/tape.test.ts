@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { serializeEvent, type EventEnvelope } from '@memhp/events';
 import { TAPE, TapeEncoder } from '../src/node/tape.js';
 import { tapeFormatter } from '../src/node/tape-format.js';
+import { formatUint } from '../src/digits.js';
 
 /**
  * The plain writer's default path: this thread copies values into tape words (TapeEncoder), the writer thread
@@ -10,7 +11,7 @@ import { tapeFormatter } from '../src/node/tape-format.js';
  * `serializeEvent(e) + '\n'` — the same bytes EventEncoder and the reader's own round trip rely on.
  */
 function format(enc: TapeEncoder, outBytes = 1 << 16): string {
-  const f = tapeFormatter(TAPE, outBytes);
+  const f = tapeFormatter(TAPE, outBytes, formatUint);
   const chunks: Buffer[] = [];
   f.frame(enc.bytes().slice(), (c) => {
     // Whole lines only: a torn write can tear at most the line being written.
@@ -101,7 +102,7 @@ describe('event tape (TapeEncoder → tapeFormatter)', () => {
   it('property: a sink that takes whole 4 KiB blocks only (direct I/O) gets every byte once, in order, with the rest pending', () => {
     fc.assert(
       fc.property(fc.array(fc.array(payload, { maxLength: 30 }), { minLength: 1, maxLength: 6 }), fc.constantFrom(16, 5000, 1 << 16), (frames, outBytes) => {
-        const f = tapeFormatter(TAPE, outBytes);
+        const f = tapeFormatter(TAPE, outBytes, formatUint);
         const taken: Buffer[] = [];
         const sink = (c: Uint8Array) => {
           const n = c.length - (c.length % 4096);
@@ -184,9 +185,9 @@ describe('event tape (TapeEncoder → tapeFormatter)', () => {
     const badTag = tape();
     expect(badTag[7]).toBe(TAPE.INT);
     badTag[7] = 99;
-    expect(() => tapeFormatter(TAPE, 1024).frame(new Uint8Array(badTag.buffer), () => 0)).toThrow('tape: unknown value tag 99 at word 7');
+    expect(() => tapeFormatter(TAPE, 1024, formatUint).frame(new Uint8Array(badTag.buffer), () => 0)).toThrow('tape: unknown value tag 99 at word 7');
     const badType = tape();
     badType[5] = 42;
-    expect(() => tapeFormatter(TAPE, 1024).frame(new Uint8Array(badType.buffer), () => 0)).toThrow('tape: event at word 5 has type id 42, never defined');
+    expect(() => tapeFormatter(TAPE, 1024, formatUint).frame(new Uint8Array(badType.buffer), () => 0)).toThrow('tape: event at word 5 has type id 42, never defined');
   });
 });

@@ -1,3 +1,4 @@
+import type { formatUint as formatUintType } from '../digits.js';
 import type { TAPE } from './tape.js';
 
 /**
@@ -20,18 +21,15 @@ export interface TapeFormatter {
 /**
  * The writer thread's half of the tape (tape.ts): decodes words into exactly the bytes `serializeEvent(e) + '\n'`
  * gives. It runs in the writer thread from its source text, so it must not close over anything of this module:
- * the tags come in as an argument, and everything else it uses is a global of every JavaScript realm.
+ * the tags and the digit writer (digits.ts, shared with EventEncoder) come in as arguments, and everything else it
+ * uses is a global of every JavaScript realm.
  * Tests run it in-process on the encoder's output.
  *
  * Speed: each event's word count bounds its text (at most 14 bytes per word plus the longest key per value), so
  * the buffer is checked once per event and every write after that is unchecked; the output offset lives in
  * locals and arguments, never in a closure slot the hot loops would reload.
  */
-export function tapeFormatter(
-  tags: typeof TAPE,
-  outBytes: number,
-  alloc: (bytes: number) => Uint8Array = (n) => new Uint8Array(n),
-): TapeFormatter {
+export function tapeFormatter(tags: typeof TAPE, outBytes: number, formatUint: typeof formatUintType): TapeFormatter {
   const { DEF_TYPE, INT, DBL, STR, NULL, TRUE, FALSE, OBJ, SHAPE_DEF, GOBJ, ARR, RAW } = tags;
   const utf8 = new TextEncoder();
   /** Per type id: writes `,"type":"…","v":`. */
@@ -59,7 +57,7 @@ export function tapeFormatter(
   let maxKey = 64;
 
   const cap = Math.max(outBytes, 1 << 16);
-  let buf = alloc(cap);
+  let buf = new Uint8Array(cap);
   /** Bytes in buf, formatted and not yet taken by a sink. */
   let held = 0;
   /** Offer buf[0, o) to the sink; keep what it leaves at the start. Returns the new fill. */
@@ -74,7 +72,7 @@ export function tapeFormatter(
     if (o + need <= buf.length) return o;
     o = offer(out, o);
     if (o + need > buf.length) {
-      const next = alloc(Math.max(buf.length * 2, o + need + 4096));
+      const next = new Uint8Array(Math.max(buf.length * 2, o + need + 4096));
       next.set(buf.subarray(0, o));
       buf = next;
     }
@@ -90,35 +88,6 @@ export function tapeFormatter(
   const f64i32 = new Int32Array(f64.buffer);
   /** Thrown when a shape defined inside an event makes its bound exceed the room left: the event is redone. */
   const RESTART = { restart: true };
-
-  function uint(b: Uint8Array, o: number, n: number): number {
-    if (n < 2147483648) {
-      if (n < 10) {
-        b[o] = 48 + n;
-        return o + 1;
-      }
-      const len = n < 100 ? 2 : n < 1e3 ? 3 : n < 1e4 ? 4 : n < 1e5 ? 5 : n < 1e6 ? 6 : n < 1e7 ? 7 : n < 1e8 ? 8 : n < 1e9 ? 9 : 10;
-      let q = o + len;
-      while (n >= 10) {
-        const d = (n / 10) | 0;
-        b[--q] = 48 + n - d * 10;
-        n = d;
-      }
-      b[q - 1] = 48 + n;
-      return o + len;
-    }
-    // Beyond int32: split in base 1e8 so each part stays in int32 arithmetic.
-    const hi = Math.floor(n / 1e8);
-    let lo = n - hi * 1e8;
-    const end = uint(b, o, hi) + 8;
-    let q = end;
-    for (let k = 0; k < 8; k++) {
-      const d = (lo / 10) | 0;
-      b[--q] = 48 + lo - d * 10;
-      lo = d;
-    }
-    return end;
-  }
 
   /** The string of `len` units at u[at…], exactly (lone surrogates included), in chunks the call stack can take. */
   function str(at: number, len: number): string {
@@ -151,7 +120,7 @@ export function tapeFormatter(
         b[o++] = 0x2d;
         v = -v;
       }
-      return uint(b, o, v);
+      return formatUint(v, b, o);
     }
     return text(b, o, JSON.stringify(v));
   }
@@ -163,9 +132,9 @@ export function tapeFormatter(
       const v = t[p++]!;
       if (v < 0) {
         b[o++] = 0x2d;
-        return uint(b, o, -v);
+        return formatUint(-v, b, o);
       }
-      return uint(b, o, v);
+      return formatUint(v, b, o);
     }
     if (tag === STR) {
       const len = t[p]!;
@@ -296,7 +265,7 @@ export function tapeFormatter(
       }
       held = offer(out, o);
       if (buf.length > cap * 4 && held <= cap) {
-        const next = alloc(cap);
+        const next = new Uint8Array(cap);
         next.set(buf.subarray(0, held));
         buf = next;
       }

@@ -2,6 +2,7 @@ import type * as NodeFs from 'node:fs';
 import type * as NodeWorkerThreads from 'node:worker_threads';
 import { Worker } from 'node:worker_threads';
 import { TAPE } from './tape.js';
+import { formatUint } from '../digits.js';
 import { tapeFormatter } from './tape-format.js';
 
 /**
@@ -145,7 +146,14 @@ function ioWriter(d: IoData, fs: ThreadFs): void {
  * thread and writes that tail through the ordinary descriptor at the same offset, so a drained or closed log is
  * complete on file. A file system that refuses O_DIRECT gets ordinary writes.
  */
-function ringWriter(data: ThreadData, fs: ThreadFs, makeFormatter: typeof tapeFormatter, workers: ThreadWorkers, ioSource: string): void {
+function ringWriter(
+  data: ThreadData,
+  fs: ThreadFs,
+  makeFormatter: typeof tapeFormatter,
+  digits: typeof formatUint,
+  workers: ThreadWorkers,
+  ioSource: string,
+): void {
   const { HEAD, TAIL, STATE, PSIG, CSIG, ERRLEN, FRAMES, ERR_BYTES, CLOSING, DONE, FAILED, TAPE_FRAME, WRAP_FRAME } = data.layout;
   const ctl = new Int32Array(data.control);
   const ring = new Uint8Array(data.ring);
@@ -167,7 +175,7 @@ function ringWriter(data: ThreadData, fs: ThreadFs, makeFormatter: typeof tapeFo
       direct = -1;
     }
   }
-  const format = makeFormatter(data.tags, 1 << 21);
+  const format = makeFormatter(data.tags, 1 << 21, digits);
   /** Frames fully formatted whose bytes are not all on file yet, and whether the buffered tail is. */
   let unsettled = 0;
   let tailOnFile = true;
@@ -332,7 +340,7 @@ const workerSource = [
   'const __name = (f) => f;',
   "const data = require('node:worker_threads').workerData;",
   `const ioSource = ${JSON.stringify(`const __name = (f) => f;\n(${ioWriter.toString()})(require('node:worker_threads').workerData, require('node:fs'));`)};`,
-  `(${ringWriter.toString()})(data, require('node:fs'), ${tapeFormatter.toString()}, require('node:worker_threads'), ioSource);`,
+  `(${ringWriter.toString()})(data, require('node:fs'), ${tapeFormatter.toString()}, ${formatUint.toString()}, require('node:worker_threads'), ioSource);`,
 ].join('\n');
 
 /** The producer's end of the ring; owns the writer thread. The fd stays the caller's to close. */
