@@ -1,6 +1,7 @@
 import type { EventEnvelope } from './envelope.js';
 import { formatUint } from './digits.js';
 import { serializeEvent } from './line.js';
+import { shapeWriterHead } from './shape-source.js';
 
 const hasOwn = Object.prototype.hasOwnProperty;
 
@@ -327,10 +328,8 @@ class ByteWriter {
 }
 
 /**
- * Generate the encoder for p's shape: its own enumerable string keys, in order. The guard re-checks the shape on
- * every call (plain prototype, no toJSON, for-in yields exactly these keys in this order), so a payload that
- * merely shares the type can never be written with the wrong keys. Keys enter the source only as JSON string
- * literals, which are valid JavaScript string literals, so no key can inject code. null when not worth compiling.
+ * Generate the encoder for p's shape: its own enumerable string keys, in order, behind shapeWriterHead's guard.
+ * null when not worth compiling.
  */
 function compileShape(p: object): ShapeEncoder | null {
   if (Object.getPrototypeOf(p) !== Object.prototype) return null;
@@ -349,17 +348,12 @@ function compileShape(p: object): ShapeEncoder | null {
   if (keys.length === 0) body.push(`w.ensure(1); w.buf[w.off++] = 123;`);
   body.push(`w.ensure(1); w.buf[w.off++] = 125; return true;`);
   const src = [
-    `const K = ${JSON.stringify(keys)};`,
-    `return function shape(p, w) {`,
-    `  if (Object.getPrototypeOf(p) !== OP || p.toJSON !== undefined) return false;`,
-    `  let n = 0;`,
-    `  for (const k in p) { if (k !== K[n]) return false; n++; }`,
-    `  if (n !== ${keys.length}) return false;`,
+    ...shapeWriterHead(keys, 'w'),
     `  let b, o, v;`,
     ...body.map((l) => `  ${l}`),
     `};`,
   ].join('\n');
-  // Generated from JSON-quoted keys only (see above): the one place the log path compiles code.
+  // Generated from JSON-quoted keys only (see shapeWriterHead).
   return (new Function('OP', src) as (op: object) => ShapeEncoder)(Object.prototype);
 }
 

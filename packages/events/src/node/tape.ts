@@ -1,4 +1,5 @@
 import type { EventEnvelope } from '../envelope.js';
+import { shapeWriterHead } from '../shape-source.js';
 
 /**
  * The event tape: how a plain log writer hands events to its writer thread. The producer (the thread running the
@@ -403,11 +404,7 @@ export class TapeEncoder {
     return true;
   }
 
-  /**
-   * Generate the writer for p's shape (own enumerable keys, in order). Its guard re-checks the shape on every call
-   * (plain prototype, no toJSON, for-in yields exactly these keys), so an object that merely shares the site is
-   * never written with the wrong keys. Keys enter the source only as JSON string literals.
-   */
+  /** Generate the writer for p's shape (own enumerable keys, in order), behind shapeWriterHead's guard. */
   #compile(p: object, site: Site): Shape | null {
     const keys = Object.keys(p);
     if (keys.length > MAX_KEYS_PER_SHAPE || this.#nextShape >= MAX_SHAPES) return null;
@@ -422,12 +419,7 @@ export class TapeEncoder {
         `else { e.n = w; if (typeof v === 'number') e.num(v); else if (typeof v === 'string') e.str(v); else if (!e.other(v, S[${i}])) return false; t = e.t; w = e.n; }`,
     );
     const src = [
-      `const K = ${JSON.stringify(keys)};`,
-      `return function shape(p, e) {`,
-      `  if (Object.getPrototypeOf(p) !== OP || p.toJSON !== undefined) return false;`,
-      `  let n = 0;`,
-      `  for (const k in p) { if (k !== K[n]) return false; n++; }`,
-      `  if (n !== ${keys.length}) return false;`,
+      ...shapeWriterHead(keys, 'e'),
       // Room for the header and every field as a number; strings and nested values make their own.
       `  e.ensure(${2 + 3 * keys.length + SLACK});`,
       `  let t = e.t, w = e.n, v;`,
@@ -438,7 +430,7 @@ export class TapeEncoder {
       `};`,
     ].join('\n');
     const id = this.#nextShape++;
-    // Generated from JSON-quoted keys only (see above).
+    // Generated from JSON-quoted keys only (see shapeWriterHead).
     const write = (new Function('OP', 'ID', 'S', src) as (op: object, id: number, s: Site[]) => Shape['write'])(OP, id, subs);
     const shape: Shape = { id, keys, defined: false, write };
     site.shapes.push(shape);
