@@ -80,13 +80,43 @@ interface IoData {
   direct: number;
 }
 
+/** A thread's control block: what both thread programs and the producer share about a failure. */
+interface ThreadControl {
+  layout: typeof LAYOUT;
+  control: SharedArrayBuffer;
+  error: SharedArrayBuffer;
+}
+
+/**
+ * Record a thread's failure in its control block: the message (cut to ERR_BYTES), then FAILED. Runs inside both
+ * thread programs from its source text, so it is self-contained.
+ */
+function threadFailed(c: ThreadControl, err: unknown): void {
+  const { STATE, ERRLEN, ERR_BYTES, FAILED } = c.layout;
+  const ctl = new Int32Array(c.control);
+  const bytes = new TextEncoder().encode(err instanceof Error ? err.message : String(err)).subarray(0, ERR_BYTES);
+  new Uint8Array(c.error).set(bytes);
+  Atomics.store(ctl, ERRLEN, bytes.length);
+  Atomics.store(ctl, STATE, FAILED);
+}
+
+/**
+ * The message of a failed thread, or null while it has not failed; `ctl` is the caller's view of c.control (this
+ * is asked on every hand-over, so it allocates nothing until there is a failure). Self-contained, like threadFailed.
+ */
+function threadFailure(c: ThreadControl, ctl: Int32Array): string | null {
+  const { STATE, ERRLEN, FAILED } = c.layout;
+  if (Atomics.load(ctl, STATE) !== FAILED) return null;
+  return new TextDecoder().decode(new Uint8Array(c.error).slice(0, Atomics.load(ctl, ERRLEN)));
+}
+
 /**
  * The I/O thread's whole program (source text, like ringWriter): writes queued slots at their offsets, in order.
  * On a file system that takes O_DIRECT at open but refuses the writes (EINVAL) it goes on with the ordinary
  * descriptor.
  */
-function ioWriter(d: IoData, fs: ThreadFs): void {
-  const { HEAD, TAIL, STATE, PSIG, CSIG, ERRLEN, ERR_BYTES, CLOSING, DONE, FAILED } = d.layout;
+function ioWriter(d: IoData, fs: ThreadFs, fail: typeof threadFailed): void {
+  const { HEAD, TAIL, STATE, PSIG, CSIG, CLOSING, DONE } = d.layout;
   const ctl = new Int32Array(d.control);
   const meta = new Float64Array(d.meta);
   const mem = new Uint8Array(d.memory.buffer);
@@ -120,10 +150,7 @@ function ioWriter(d: IoData, fs: ThreadFs): void {
     }
     Atomics.store(ctl, STATE, DONE);
   } catch (err) {
-    const bytes = new TextEncoder().encode(err instanceof Error ? err.message : String(err)).subarray(0, ERR_BYTES);
-    new Uint8Array(d.error).set(bytes);
-    Atomics.store(ctl, ERRLEN, bytes.length);
-    Atomics.store(ctl, STATE, FAILED);
+    fail(d, err);
   }
   Atomics.add(ctl, CSIG, 1);
   Atomics.notify(ctl, CSIG);
@@ -153,8 +180,10 @@ function ringWriter(
   digits: typeof formatUint,
   workers: ThreadWorkers,
   ioSource: string,
+  fail: typeof threadFailed,
+  failure: typeof threadFailure,
 ): void {
-  const { HEAD, TAIL, STATE, PSIG, CSIG, ERRLEN, FRAMES, ERR_BYTES, CLOSING, DONE, FAILED, TAPE_FRAME, WRAP_FRAME } = data.layout;
+  const { HEAD, TAIL, STATE, PSIG, CSIG, FRAMES, ERR_BYTES, CLOSING, DONE, TAPE_FRAME, WRAP_FRAME } = data.layout;
   const ctl = new Int32Array(data.control);
   const ring = new Uint8Array(data.ring);
   const words = new Int32Array(data.ring);
@@ -199,9 +228,8 @@ function ringWriter(
   // Its life is this thread's: once this program returns (the I/O thread done or failed), nothing should wait for it.
   ioThread.unref();
   const ioCheck = (): void => {
-    if (Atomics.load(ioCtl, STATE) === FAILED) {
-      throw new Error(new TextDecoder().decode(new Uint8Array(io.error).slice(0, Atomics.load(ioCtl, ERRLEN))));
-    }
+    const why = failure(io, ioCtl);
+    if (why !== null) throw new Error(why);
   };
   /** Wait until the I/O thread has at most `queued` slots left to write. */
   const ioWait = (queued: number): void => {
@@ -318,11 +346,7 @@ function ringWriter(
     Atomics.store(ctl, STATE, DONE);
   } catch (err) {
     stopIo();
-    const text = err instanceof Error ? err.message : String(err);
-    const bytes = new TextEncoder().encode(text).subarray(0, ERR_BYTES);
-    new Uint8Array(data.error).set(bytes);
-    Atomics.store(ctl, ERRLEN, bytes.length);
-    Atomics.store(ctl, STATE, FAILED);
+    fail(data, err);
   }
   Atomics.add(ctl, CSIG, 1);
   Atomics.notify(ctl, CSIG);
@@ -339,15 +363,15 @@ const waitAsync = (Atomics as unknown as { waitAsync(a: Int32Array, i: number, v
 const workerSource = [
   'const __name = (f) => f;',
   "const data = require('node:worker_threads').workerData;",
-  `const ioSource = ${JSON.stringify(`const __name = (f) => f;\n(${ioWriter.toString()})(require('node:worker_threads').workerData, require('node:fs'));`)};`,
-  `(${ringWriter.toString()})(data, require('node:fs'), ${tapeFormatter.toString()}, ${formatUint.toString()}, require('node:worker_threads'), ioSource);`,
+  `const ioSource = ${JSON.stringify(`const __name = (f) => f;\n(${ioWriter.toString()})(require('node:worker_threads').workerData, require('node:fs'), ${threadFailed.toString()});`)};`,
+  `(${ringWriter.toString()})(data, require('node:fs'), ${tapeFormatter.toString()}, ${formatUint.toString()}, require('node:worker_threads'), ioSource, ${threadFailed.toString()}, ${threadFailure.toString()});`,
 ].join('\n');
 
 /** The producer's end of the ring; owns the writer thread. The fd stays the caller's to close. */
 export class RingWriterThread {
   readonly #ctl: Int32Array;
   readonly #ring: Uint8Array;
-  readonly #error: Uint8Array;
+  readonly #data: ThreadData;
   readonly #worker: Worker;
   readonly #exited: Promise<void>;
   readonly #label: string;
@@ -388,7 +412,7 @@ export class RingWriterThread {
     this.words = new Int32Array(data.ring);
     this.maxEventWords = Math.min(1 << 14, ringBytes >> 4);
     this.#frameLimit = Math.min(batchBytes, ringBytes >> 2);
-    this.#error = new Uint8Array(data.error);
+    this.#data = data;
     // execArgv: [] — the thread needs no loader hooks (tsx, conditions) to run its self-contained source.
     this.#worker = new Worker(workerSource, { eval: true, workerData: data, execArgv: [], stdout: false, stderr: false });
     // A forgotten writer must not keep the process alive (the plain writer would not either).
@@ -581,9 +605,9 @@ export class RingWriterThread {
 
   #check(): void {
     if (this.#failure) throw this.#failure;
-    if (Atomics.load(this.#ctl, STATE) === FAILED) {
-      const msg = new TextDecoder().decode(this.#error.slice(0, Atomics.load(this.#ctl, ERRLEN)));
-      this.#failure = new Error(`${this.#label}: log writer thread failed: ${msg}`);
+    const why = threadFailure(this.#data, this.#ctl);
+    if (why !== null) {
+      this.#failure = new Error(`${this.#label}: log writer thread failed: ${why}`);
       throw this.#failure;
     }
   }
