@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { EventEncoder, serializeEvent, type EventEnvelope } from '@memhp/events';
+import { Box, jsonScalars } from './helpers.js';
 
 /**
  * The encoder compiles a payload writer per (type, shape) from the first payloads it sees. These specifications
@@ -9,25 +10,8 @@ import { EventEncoder, serializeEvent, type EventEnvelope } from '@memhp/events'
  */
 const decode = (enc: EventEncoder) => new TextDecoder().decode(enc.bytes());
 
-class Box {
-  constructor(
-    public a: number,
-    public b: string,
-  ) {}
-}
-Object.defineProperty(Box.prototype, 'inherited', { value: 1, enumerable: true });
-
 const value = fc.oneof(
-  fc.integer(),
-  fc.double(),
-  fc.constant(-0),
-  fc.string({ unit: 'binary', maxLength: 8 }),
-  fc.nat().map((h) => `0x${h.toString(16)}`),
-  fc.boolean(),
-  fc.constant(null),
-  fc.constant(undefined),
-  fc.constant(() => 1),
-  fc.constant(Symbol('s')),
+  ...jsonScalars,
   fc.array(fc.integer(), { maxLength: 3 }),
   fc.dictionary(fc.string({ maxLength: 3 }), fc.integer(), { maxKeys: 3 }),
 );

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -123,3 +124,29 @@ export function writeLog(dir: string, name: string, text: string | Uint8Array): 
   writeFileSync(p, name.endsWith('.gz') ? gzipSync(bytes) : bytes);
   return p;
 }
+
+/**
+ * Payload building blocks for the encoders' properties (EventEncoder, tape): the values JSON.stringify treats
+ * specially (-0, doubles, non-ASCII and lone surrogates, undefined, functions, symbols) beside the plain ones.
+ */
+export const jsonScalars = [
+  fc.integer(),
+  fc.double(),
+  fc.constant(-0),
+  fc.string({ unit: 'binary', maxLength: 8 }),
+  fc.nat().map((h) => `0x${h.toString(16)}`),
+  fc.boolean(),
+  fc.constant(null),
+  fc.constant(undefined),
+  fc.constant(() => 1),
+  fc.constant(Symbol('s')),
+] as const;
+
+/** A class instance with an inherited enumerable key: JSON.stringify writes own keys only. */
+export class Box {
+  constructor(
+    public a: number,
+    public b: string,
+  ) {}
+}
+Object.defineProperty(Box.prototype, 'inherited', { value: 1, enumerable: true });
