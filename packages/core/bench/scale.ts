@@ -226,6 +226,7 @@ function parent(sizes: number[], modes: Mode[]): void {
     }
   }
   const all = JSON.parse(readFileSync(file, 'utf8')) as {
+    rows: ChildResult[];
     ratios: Array<{ tib: number; countOverNoneWall: number | null; logOverNoneWall: number | null; countOverNoneCpu: number | null; logOverNoneCpu: number | null }>;
     perBlockUs: Array<{ tib: number; cpuUsPerBlock: number; wallUsPerBlock: number; rssMiB: number }>;
   };
@@ -233,8 +234,7 @@ function parent(sizes: number[], modes: Mode[]): void {
   for (const r of all.ratios) {
     console.log(`${r.tib} TiB: count/none ${f(r.countOverNoneWall)}× wall (${f(r.countOverNoneCpu)}× CPU), log/none ${f(r.logOverNoneWall)}× wall (${f(r.logOverNoneCpu)}× CPU)  [target: log/none ≤ 1.3×]`);
   }
-  const rows = (JSON.parse(readFileSync(file, 'utf8')) as { rows: ChildResult[] }).rows;
-  const recorded = rows.find((r) => r.tib === 64 && r.mode === 'log');
+  const recorded = all.rows.find((r) => r.tib === 64 && r.mode === 'log');
   if (recorded) {
     console.log(
       `64 TiB recorded to a log: ${recorded.seconds.total.toFixed(2)} s wall [target ≤ 15 s], peak RSS ${recorded.peakRssMiB.toFixed(0)} MiB [target ≤ 1536 MiB]`,
