@@ -150,10 +150,6 @@ export class TapeEncoder {
     return new Uint8Array(this.t.buffer, 0, this.n * 4);
   }
 
-  get byteLength(): number {
-    return this.n * 4;
-  }
-
   reset(): void {
     this.n = 0;
   }
