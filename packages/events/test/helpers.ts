@@ -150,3 +150,16 @@ export class Box {
   ) {}
 }
 Object.defineProperty(Box.prototype, 'inherited', { value: 1, enumerable: true });
+
+/**
+ * Payload records of one type whose shapes drift around the same keys (reordered, fewer, one more) plus keys that
+ * need escaping: what a compiled shape writer must tell apart.
+ */
+export const driftingRecords = <V>(value: fc.Arbitrary<V>) =>
+  [
+    fc.record({ id: value, start: value, end: value }),
+    fc.record({ start: value, id: value, end: value }),
+    fc.record({ id: value, start: value }),
+    fc.record({ id: value, start: value, end: value, extra: value }),
+    fc.record({ ключ: value, 'a"b': value, '\\': value }),
+  ] as const;

@@ -4,7 +4,7 @@ import { serializeEvent, type EventEnvelope } from '@memhp/events';
 import { TAPE, TapeEncoder } from '../src/node/tape.js';
 import { tapeFormatter } from '../src/node/tape-format.js';
 import { formatUint } from '../src/digits.js';
-import { Box, jsonScalars } from './helpers.js';
+import { Box, driftingRecords, jsonScalars } from './helpers.js';
 
 /**
  * The plain writer's default path: this thread copies values into tape words (TapeEncoder), the writer thread
@@ -57,11 +57,7 @@ const { value } = fc.letrec((tie) => ({
 }));
 
 const payload = fc.oneof(
-  fc.record({ id: value, start: value, end: value }),
-  fc.record({ start: value, id: value, end: value }),
-  fc.record({ id: value, start: value }),
-  fc.record({ id: value, start: value, end: value, extra: value }),
-  fc.record({ ключ: value, 'a"b': value, '\\': value }),
+  ...driftingRecords(value),
   fc.record({ range: fc.record({ startBytes: scalar, sizeBytes: scalar }), flags: fc.array(fc.constantFrom('a', 'b', 'memmap_on_memory')) }),
   fc.record({}),
   value,
