@@ -18,7 +18,7 @@
  * MEMHP_BENCH_FREEZE=1 runs with the bus's default deep freeze of every payload (off by default here).
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -40,6 +40,13 @@ interface ChildResult {
   seconds: { boot: number; add: number; online: number; offline: number; remove: number; total: number };
   /** CPU seconds (user + system) of this process: stable when other work shares the machine. */
   cpuSeconds: { boot: number; add: number; online: number; offline: number; remove: number; total: number };
+  /**
+   * CPU seconds (user + system) by thread, boot to the last remove (Linux /proc; null elsewhere): the simulating
+   * thread, the threads the log writer started (its writer and I/O threads), and the runtime's own (V8's platform
+   * workers: concurrent compilation and GC). Two cores: the recorded run's wall time is bounded below by the
+   * simulating thread and by the sum over two.
+   */
+  threadCpuSeconds: { main: number; logWriter: number; runtime: number } | null;
   peakRssMiB: number;
   heapAfterAddMiB: number;
   logBytes: number | null;
@@ -61,7 +68,40 @@ function machine(): MachineConfig {
   };
 }
 
+/** USER_HZ: the unit of /proc's CPU times, 100 on every Linux architecture memhp models. */
+const USER_HZ = 100;
+
+/** CPU seconds of each thread of this process, by thread id (null where /proc is not Linux's). */
+function threadCpu(): Map<number, number> | null {
+  try {
+    const byThread = new Map<number, number>();
+    for (const tid of readdirSync('/proc/self/task')) {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+      // Fields after the command name (which may hold spaces): state is field 3, utime 14 and stime 15.
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      byThread.set(Number(tid), (Number(f[11]) + Number(f[12])) / USER_HZ);
+    }
+    return byThread;
+  } catch {
+    return null;
+  }
+}
+
+function threadBreakdown(start: Map<number, number> | null, end: Map<number, number> | null): ChildResult['threadCpuSeconds'] {
+  if (start === null || end === null) return null;
+  const r = { main: 0, logWriter: 0, runtime: 0 };
+  for (const [tid, cpu] of end) {
+    const used = cpu - (start.get(tid) ?? 0);
+    if (tid === process.pid) r.main += used;
+    else if (start.has(tid)) r.runtime += used;
+    else r.logWriter += used;
+  }
+  return r;
+}
+
 async function child(tib: number, mode: Mode): Promise<ChildResult> {
+  // Threads that exist before the log writer opens are the runtime's; those that appear after it are the writer's.
+  const threadsAtStart = threadCpu();
   const bus = new EventBus({ freeze: process.env.MEMHP_BENCH_FREEZE === '1' });
   const sim = createSimulator({ config: machine(), backend: testBackend, bus, autoBoot: false });
   let events = 0;
@@ -106,6 +146,8 @@ async function child(tib: number, mode: Mode): Promise<ChildResult> {
   }
   const t5 = t();
   c.push(cpu());
+  // Before close(): the writer's threads exit once they have drained.
+  const threads = threadBreakdown(threadsAtStart, threadCpu());
   let logBytes: number | null = null;
   if (writer && logPath) {
     await writer.close();
@@ -123,6 +165,7 @@ async function child(tib: number, mode: Mode): Promise<ChildResult> {
     events: sim.state.lastSeq,
     seconds: { boot: t1 - t0, add: t2 - t1, online: t3 - t2, offline: t4 - t3, remove: t5 - t4, total: t6 - t0 },
     cpuSeconds: { boot: d(0), add: d(1), online: d(2), offline: d(3), remove: d(4), total: c[6]! - c[0]! },
+    threadCpuSeconds: threads,
     peakRssMiB: process.resourceUsage().maxRSS / 1024,
     heapAfterAddMiB: heapAfterAdd / 2 ** 20,
     logBytes,
@@ -139,6 +182,9 @@ function describeRow(r: ChildResult): string {
     `cpu ${r.cpuSeconds.total.toFixed(2)} s, wall ${s.total.toFixed(2)} s (add ${s.add.toFixed(2)}, online ${s.online.toFixed(2)}, offline ${s.offline.toFixed(2)}, remove ${s.remove.toFixed(2)}) ` +
     `peak RSS ${r.peakRssMiB.toFixed(0)} MiB, ${(r.events / r.cpuSeconds.total / 1e6).toFixed(2)} M events per CPU second, failures ${r.failures}` +
     (r.logBytes !== null ? `, log ${(r.logBytes / 2 ** 20).toFixed(0)} MiB in ${r.logDir}` : '') +
+    (r.threadCpuSeconds
+      ? `; CPU by thread: simulating ${r.threadCpuSeconds.main.toFixed(2)} s, log writer ${r.threadCpuSeconds.logWriter.toFixed(2)} s, runtime ${r.threadCpuSeconds.runtime.toFixed(2)} s`
+      : '') +
     (r.freeze ? ', frozen payloads' : '')
   );
 }
