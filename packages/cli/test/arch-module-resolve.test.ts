@@ -3,14 +3,14 @@
  * way Node resolves a package (doc/api/esm.md, PACKAGE_RESOLVE: `exports` first, then `main`, then index.js), a
  * file is imported as is, and every failure is one located line with exit 2.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { activeConditions, exportsTarget, resolveModuleSpec, splitPackageSpec } from '../src/module-resolve.js';
-import { BIN, hasStack, memhp, memhpInProcess, REPO, tmp, type Ran } from './helpers.js';
+import { BIN, hasStack, memhp, memhpInProcess, node, REPO, tmp, type Ran } from './helpers.js';
 
 const EXAMPLE = join(REPO, 'examples/arch-riscv64');
 const SCENARIO = join(EXAMPLE, 'scenarios/hot-add-remove.yaml');
@@ -24,18 +24,10 @@ const TSX = pathToFileURL(createRequire(join(REPO, 'package.json')).resolve('tsx
  * `source: false` drops the @memhp/source condition, so every package and the example load from their dist.
  */
 function memhpProc(args: readonly string[], opts: { cwd?: string; source?: boolean } = {}): Promise<Ran> {
-  return new Promise((resolve, reject) => {
-    const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
-    delete env.NODE_OPTIONS;
-    const flags = opts.source === false ? [] : ['--conditions=@memhp/source'];
-    const child = spawn(process.execPath, [...flags, '--import', TSX, BIN, ...args], { cwd: opts.cwd ?? REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
+  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
+  delete env.NODE_OPTIONS;
+  const flags = opts.source === false ? [] : ['--conditions=@memhp/source'];
+  return node([...flags, '--import', TSX, BIN, ...args], { cwd: opts.cwd ?? REPO, env });
 }
 
 describe('exports resolution (Node ESM rules)', () => {

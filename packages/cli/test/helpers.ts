@@ -16,12 +16,13 @@ export interface Ran {
 }
 
 export function memhp(args: readonly string[], opts: { cwd?: string; env?: Record<string, string> } = {}): Promise<Ran> {
+  return node(['--conditions=@memhp/source', '--import', 'tsx', BIN, ...args], { cwd: opts.cwd ?? REPO, env: { ...process.env, NO_COLOR: '1', ...opts.env } });
+}
+
+/** Node with these arguments as a process: its exit code and everything it wrote. */
+export function node(args: readonly string[], opts: { cwd: string; env: NodeJS.ProcessEnv }): Promise<Ran> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--conditions=@memhp/source', '--import', 'tsx', BIN, ...args], {
-      cwd: opts.cwd ?? REPO,
-      env: { ...process.env, NO_COLOR: '1', ...opts.env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(process.execPath, args, { cwd: opts.cwd, env: opts.env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
