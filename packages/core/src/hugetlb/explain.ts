@@ -11,6 +11,7 @@
  * kernel/rules.ts and hugetlb/rules.ts — nothing here restates a formula.
  */
 import type { ArchBackend, ArchConfig, HugepageSize } from '../arch/backend.js';
+import { runsOfSameAnswer } from '../kernel/runs.js';
 import { pick, SUPPORTED_KERNELS, type KernelVersion } from '../kernel/version.js';
 import { hvoNewHeadPage, hvoSysctlRegistration, memmapOnMemoryHvoExclusion } from '../kernel/rules.js';
 import type { ExplainStep } from '../memmap-on-memory/predicate.js';
@@ -304,14 +305,9 @@ const answerKey = (e: HvoExplanation): string =>
  * configuration (`backend.supports`) are left out.
  */
 export function explainHvoAcrossKernels(input: Omit<HvoExplainInput, 'kernel'>, kernels: readonly KernelVersion[] = SUPPORTED_KERNELS): HvoAcrossKernelsRow[] {
-  const rows: { kernels: KernelVersion[]; explanation: HvoExplanation; key: string }[] = [];
-  for (const kernel of kernels) {
-    if (!input.backend.supports(archConfigOf({ ...input, kernel })).supported) continue;
-    const explanation = explainHvo({ ...input, kernel });
-    const key = answerKey(explanation);
-    const last = rows[rows.length - 1];
-    if (last && last.key === key) last.kernels.push(kernel);
-    else rows.push({ kernels: [kernel], explanation, key });
-  }
-  return rows.map(({ kernels: k, explanation }) => ({ kernels: k, explanation }));
+  return runsOfSameAnswer(
+    kernels,
+    (kernel) => (input.backend.supports(archConfigOf({ ...input, kernel })).supported ? explainHvo({ ...input, kernel }) : null),
+    answerKey,
+  );
 }

@@ -10,6 +10,7 @@
  * - 6.8+: as 6.6 without the size condition (each block of a multi-block add self-hosts its memmap).
  */
 import type { ArchBackend, ArchConfig } from '../arch/backend.js';
+import { runsOfSameAnswer } from '../kernel/runs.js';
 import { pick, SUPPORTED_KERNELS, type KernelVersion } from '../kernel/version.js';
 import {
   memmapOnMemoryArithmetic,
@@ -323,13 +324,5 @@ const answerKey = (e: MemmapOnMemoryExplanation): string =>
 
 /** One row per run of consecutive supported kernels whose answer is the same; a new row where it changes. */
 export function explainAcrossKernels(input: Omit<ExplainInput, 'kernel'>, kernels: readonly KernelVersion[] = SUPPORTED_KERNELS): AcrossKernelsRow[] {
-  const rows: { kernels: KernelVersion[]; explanation: MemmapOnMemoryExplanation; key: string }[] = [];
-  for (const kernel of kernels) {
-    const explanation = explainMemmapOnMemory({ ...input, kernel });
-    const key = answerKey(explanation);
-    const last = rows[rows.length - 1];
-    if (last && last.key === key) last.kernels.push(kernel);
-    else rows.push({ kernels: [kernel], explanation, key });
-  }
-  return rows.map(({ kernels: k, explanation }) => ({ kernels: k, explanation }));
+  return runsOfSameAnswer(kernels, (kernel) => explainMemmapOnMemory({ ...input, kernel }), answerKey);
 }
