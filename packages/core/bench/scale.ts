@@ -189,8 +189,11 @@ function describeRow(r: ChildResult): string {
   );
 }
 
-/** Rows of earlier runs are kept unless re-measured, so sizes can be run separately (`--sizes 64 --modes log`). */
-function writeResults(file: string, fresh: ChildResult[]): void {
+/**
+ * Merge the fresh rows into the results file and write it; returns what it wrote. Rows of earlier runs are kept
+ * unless re-measured, so sizes can be run separately (`--sizes 64 --modes log`).
+ */
+function writeResults(file: string, fresh: ChildResult[]) {
   let rows: ChildResult[] = [];
   if (existsSync(file)) {
     try {
@@ -249,6 +252,7 @@ function writeResults(file: string, fresh: ChildResult[]): void {
       2,
     ) + '\n',
   );
+  return { rows, ratios, perBlockUs };
 }
 
 function parent(sizes: number[], modes: Mode[]): void {
@@ -258,6 +262,7 @@ function parent(sizes: number[], modes: Mode[]): void {
   mkdirSync(join(root, 'bench-results'), { recursive: true });
   const file = join(root, 'bench-results', 'core-scale.json');
   const fresh: ChildResult[] = [];
+  let all: ReturnType<typeof writeResults> | null = null;
   for (const tib of sizes) {
     for (const mode of modes) {
       // The same flags this run has (none for the bundled bench, the tsx loader when run from source).
@@ -268,14 +273,10 @@ function parent(sizes: number[], modes: Mode[]): void {
       const r = JSON.parse(out.trim().split('\n').at(-1)!) as ChildResult;
       fresh.push(r);
       console.log(describeRow(r));
-      writeResults(file, fresh);
+      all = writeResults(file, fresh);
     }
   }
-  const all = JSON.parse(readFileSync(file, 'utf8')) as {
-    rows: ChildResult[];
-    ratios: Array<{ tib: number; countOverNoneWall: number | null; logOverNoneWall: number | null; countOverNoneCpu: number | null; logOverNoneCpu: number | null }>;
-    perBlockUs: Array<{ tib: number; cpuUsPerBlock: number; wallUsPerBlock: number; rssMiB: number }>;
-  };
+  if (all === null) return;
   const f = (x: number | null | undefined) => x?.toFixed(2) ?? '-';
   for (const r of all.ratios) {
     console.log(`${r.tib} TiB: count/none ${f(r.countOverNoneWall)}× wall (${f(r.countOverNoneCpu)}× CPU), log/none ${f(r.logOverNoneWall)}× wall (${f(r.logOverNoneCpu)}× CPU)  [target: log/none ≤ 1.3×]`);
