@@ -110,9 +110,35 @@ describe('event tape (TapeEncoder → tapeFormatter)', () => {
     );
   });
 
-  it('compiles at most 8 shapes per place in a payload and writes the rest through the generic walk, still exactly', () => {
+  it('learns at most 8 shapes per place in a payload and writes the rest through the generic walk, still exactly', () => {
     const enc = new TapeEncoder();
     const evs = Array.from({ length: 40 }, (_, i) => ev(i + 1, 'many.shapes', { [`k${i % 20}`]: i, inner: { [`j${i}`]: [i, { x: i }] } }));
+    for (const e of evs) enc.encode(e);
+    expect(format(enc)).toBe(expected(evs));
+  });
+
+  it('writes an object with the keys of the shape last seen in its place through JSON.stringify when it is not a plain object', () => {
+    // Only the class's toJSON (on its prototype, not enumerable) tells it apart from { id } in a for-in walk.
+    class Stamp {
+      constructor(readonly id: number) {}
+      toJSON(): unknown {
+        return { stamped: this.id };
+      }
+    }
+    class Plain {
+      constructor(readonly id: number) {}
+    }
+    const enc = new TapeEncoder();
+    const evs = [
+      ev(1, 'a.x', { id: 1 }),
+      ev(2, 'a.x', new Stamp(2)),
+      ev(3, 'a.x', { id: 3 }),
+      ev(4, 'a.x', { inner: { id: 4 } }),
+      ev(5, 'a.x', { inner: new Stamp(5) }),
+      ev(6, 'a.x', new Plain(6)),
+      ev(7, 'a.x', { id: 7, more: true }),
+      ev(8, 'a.x', { id: 8 }),
+    ];
     for (const e of evs) enc.encode(e);
     expect(format(enc)).toBe(expected(evs));
   });

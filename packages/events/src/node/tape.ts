@@ -1,5 +1,4 @@
 import type { EventEnvelope } from '../envelope.js';
-import { shapeWriterHead } from '../shape-source.js';
 
 /**
  * The event tape: how a plain log writer hands events to its writer thread. The producer (the thread running the
@@ -14,7 +13,7 @@ import { shapeWriterHead } from '../shape-source.js';
  *   value      := [INT, i32] | [DBL, lo, hi] | [STR, len, units…] | [NULL] | [TRUE] | [FALSE]
  *               | [OBJ, shapeId, value × keys]                          (keys and their order: the shape's)
  *               | [SHAPE_DEF, shapeId, nKeys, str(key) × nKeys] value    (precedes a shape's first object)
- *               | [GOBJ, n, (str(key) value) × n]                        (a plain object of no compiled shape)
+ *               | [GOBJ, n, (str(key) value) × n]                        (a plain object of no known shape)
  *               | [ARR, n, value × n]
  *               | [RAW, len, units…]                                    (JSON text from JSON.stringify)
  *   str        := len, units… (padded to a whole word)
@@ -38,14 +37,14 @@ export const TAPE = {
 
 const { DEF_TYPE, INT, DBL, STR, NULL, TRUE, FALSE, OBJ, SHAPE_DEF, GOBJ, ARR, RAW } = TAPE;
 
-/** Compiled shapes per object site (a type's payload, or a field inside it); more than this → the generic path. */
+/** Shapes learnt per object site (a type's payload, or a field inside it); objects of any other → the generic path. */
 const MAX_SHAPES_PER_SITE = 8;
 const MAX_KEYS_PER_SHAPE = 64;
 const MAX_TYPES = 4096;
 const MAX_SHAPES = 65536;
 const MAX_FIELDS_PER_SITE = 256;
 /**
- * Words kept free after every string, object or array: enough for a compiled shape's remaining number fields
+ * Words kept free after every string, object or array: enough for a shape's remaining number fields
  * (at most 3 × MAX_KEYS_PER_SHAPE), which are written without a bounds check of their own.
  */
 const SLACK = 3 * MAX_KEYS_PER_SHAPE + 8;
@@ -53,16 +52,18 @@ const SLACK = 3 * MAX_KEYS_PER_SHAPE + 8;
 /** An object site: where in a payload an object sits (the payload itself, or a field or array element of one). */
 class Site {
   readonly shapes: Shape[] = [];
-  /** Stop compiling here (too many shapes): objects at this site take the generic path. */
+  /** The shape the last object here had: the next one is tried against it first. */
+  last: Shape | null = null;
+  /** Stop learning shapes here (too many): objects of no known shape take the generic path. */
   full = false;
-  /** Sub-sites of fields, in the order the shapes' compilers asked for them; array elements use `elements`. */
+  /** Sub-sites of fields, in the order the shapes asked for them; array elements use `elements`. */
   readonly fields = new Map<string, Site>();
   #elements: Site | undefined;
 
   field(k: string): Site {
     let s = this.fields.get(k);
     if (s === undefined) {
-      // Dictionary-like objects bring keys without end: past a bound they share one site that never compiles.
+      // Dictionary-like objects bring keys without end: past a bound they share one site that learns no shapes.
       if (this.fields.size >= MAX_FIELDS_PER_SITE) return OVERFLOW;
       this.fields.set(k, (s = new Site()));
     }
@@ -88,11 +89,12 @@ const OVERFLOW: Site = new OverflowSite();
 
 interface Shape {
   readonly id: number;
+  /** The object's own enumerable keys, in order (Object.keys). */
   readonly keys: readonly string[];
+  /** The sites of the keys' values, index by index. */
+  readonly subs: readonly Site[];
   /** Whether the tape the thread has seen holds this shape's SHAPE_DEF. */
   defined: boolean;
-  /** Writes [OBJ, id, values…] and returns true, or returns false (this object is not of this shape). */
-  readonly write: (p: object, enc: TapeEncoder) => boolean;
 }
 
 interface TypeEntry {
@@ -179,18 +181,40 @@ export class TapeEncoder {
         te.defined = true;
         this.#fresh.push(te);
       }
+      // The envelope's five numbers, inline (the same words num() writes): at most 3 words each and the head.
       this.ensure(24);
+      const t = this.t;
       const head = this.n;
-      this.t[head] = te.id;
-      this.n += 2;
-      this.num(e.seq);
-      this.num(e.time);
-      this.num(e.op);
-      if (e.cause === null) {
-        this.ensure(1);
-        this.t[this.n++] = NULL;
-      } else this.num(e.cause);
-      this.num(e.v);
+      t[head] = te.id;
+      let w = head + 2;
+      const { seq, time, op, cause, v } = e;
+      if ((seq | 0) === seq) {
+        t[w] = INT;
+        t[w + 1] = seq;
+        w += 2;
+      } else w = dbl(t, w, seq);
+      if ((time | 0) === time) {
+        t[w] = INT;
+        t[w + 1] = time;
+        w += 2;
+      } else w = dbl(t, w, time);
+      if ((op | 0) === op) {
+        t[w] = INT;
+        t[w + 1] = op;
+        w += 2;
+      } else w = dbl(t, w, op);
+      if (cause === null) t[w++] = NULL;
+      else if ((cause | 0) === cause) {
+        t[w] = INT;
+        t[w + 1] = cause;
+        w += 2;
+      } else w = dbl(t, w, cause);
+      if ((v | 0) === v) {
+        t[w] = INT;
+        t[w + 1] = v;
+        w += 2;
+      } else w = dbl(t, w, v);
+      this.n = w;
       const p: unknown = e.payload;
       // serializeEvent writes `null` for a payload JSON.stringify leaves out (undefined, a function, a symbol).
       if (typeof p === 'object' && p !== null && !isArray(p)) {
@@ -213,7 +237,7 @@ export class TapeEncoder {
 
   /**
    * A number as JSON.stringify writes it: int32 words for the common case, the double's bits otherwise. The
-   * caller has made room (3 words): the envelope for its numbers, a compiled shape for all its fields.
+   * caller has made room (3 words): the generic walk and arrays for each value.
    */
   num(v: number): void {
     const t = this.t;
@@ -265,7 +289,7 @@ export class TapeEncoder {
   }
 
   /**
-   * A value other than a number or string (which compiled shapes write inline). False for what JSON.stringify
+   * A value other than a number or string (which shapes write inline). False for what JSON.stringify
    * leaves out of an object (undefined, functions, symbols, a toJSON returning undefined).
    */
   other(v: unknown, site: Site): boolean {
@@ -314,32 +338,97 @@ export class TapeEncoder {
     this.ensure(SLACK);
   }
 
-  /** An object through its site's compiled shapes, else the generic walk; false only when JSON leaves it out. */
+  /**
+   * An object as [OBJ, shapeId, value × keys] when it is a plain object of a shape this site knows (the shape the
+   * last object here had is tried first, then the others), else the generic walk; false only when JSON leaves it out.
+   */
   obj(p: object, site: Site): boolean {
-    const shapes = site.shapes;
-    const start = this.n;
-    const fresh = this.#fresh.length;
-    for (let i = 0; i < shapes.length; i++) {
-      const s = shapes[i]!;
-      if (s.write(p, this)) {
-        if (!s.defined) this.#define(s, start);
-        this.ensure(SLACK);
+    const last = site.last;
+    if (last !== null && last.defined) {
+      const start = this.n;
+      const fresh = this.#fresh.length;
+      if (this.#fields(p, last)) return true;
+      this.#undo(start, fresh);
+    }
+    const shape = this.#shapeOf(p, site);
+    if (shape !== null) {
+      const start = this.n;
+      const fresh = this.#fresh.length;
+      if (!shape.defined) this.#define(shape);
+      if (this.#fields(p, shape)) {
+        site.last = shape;
         return true;
       }
       this.#undo(start, fresh);
     }
-    if (!site.full && Object.getPrototypeOf(p) === OP && typeof (p as { toJSON?: unknown }).toJSON !== 'function') {
-      const s = this.#compile(p, site);
-      if (s !== null) {
-        if (s.write(p, this)) {
-          this.#define(s, start);
-          this.ensure(SLACK);
-          return true;
-        }
-        this.#undo(start, fresh);
-      }
-    }
     return this.#generic(p, site);
+  }
+
+  /**
+   * Writes [OBJ, id, values…] and returns true when p is a plain object (no toJSON) whose for-in keys are exactly
+   * the shape's, in order; else returns false, leaving words for the caller to undo. for-in also yields inherited
+   * enumerable keys, so one on Object.prototype makes every object miss (and JSON.stringify's own-keys walk,
+   * the generic path, decides). The check and the walk are one loop: each key is compared, then its value written.
+   */
+  #fields(p: object, sh: Shape): boolean {
+    if (Object.getPrototypeOf(p) !== OP || (p as { toJSON?: unknown }).toJSON !== undefined) return false;
+    const K = sh.keys;
+    // Room for the header and every field as a number; strings and nested values make their own.
+    this.ensure(2 + 3 * K.length + SLACK);
+    let t = this.t;
+    let w = this.n;
+    t[w] = OBJ;
+    t[w + 1] = sh.id;
+    w += 2;
+    let i = 0;
+    for (const k in p) {
+      if (k !== K[i]) return false;
+      const v: unknown = (p as Record<string, unknown>)[k];
+      if (typeof v === 'number') {
+        if ((v | 0) === v) {
+          t[w] = INT;
+          t[w + 1] = v;
+          w += 2;
+        } else w = dbl(t, w, v);
+      } else if (typeof v === 'string') {
+        const L = v.length;
+        this.n = w;
+        this.ensure(3 + (L >> 1) + SLACK);
+        t = this.t;
+        t[w] = STR;
+        t[w + 1] = L;
+        const u = this.u;
+        let c = (w + 2) * 2;
+        for (let j = 0; j < L; j++) u[c++] = v.charCodeAt(j);
+        w += 2 + ((L + 1) >> 1);
+      } else if (v === null) t[w++] = NULL;
+      else if (v === true) t[w++] = TRUE;
+      else if (v === false) t[w++] = FALSE;
+      else {
+        this.n = w;
+        if (!this.other(v, sh.subs[i]!)) return false;
+        t = this.t;
+        w = this.n;
+      }
+      i++;
+    }
+    if (i !== K.length) return false;
+    this.n = w;
+    this.ensure(SLACK);
+    return true;
+  }
+
+  /** p's shape at this site: one it knows with the same keys, or a new one while the site has room; else null. */
+  #shapeOf(p: object, site: Site): Shape | null {
+    if (Object.getPrototypeOf(p) !== OP || (p as { toJSON?: unknown }).toJSON !== undefined) return null;
+    const keys = Object.keys(p);
+    const shapes = site.shapes;
+    for (let s = 0; s < shapes.length; s++) if (sameKeys(shapes[s]!.keys, keys)) return shapes[s]!;
+    if (site.full || keys.length > MAX_KEYS_PER_SHAPE || this.#nextShape >= MAX_SHAPES) return null;
+    if (shapes.length >= MAX_SHAPES_PER_SITE - 1) site.full = true;
+    const shape: Shape = { id: this.#nextShape++, keys, subs: keys.map((k) => site.field(k)), defined: false };
+    shapes.push(shape);
+    return shape;
   }
 
   /** Drop the words from `at` on, and forget the definitions they carried (a shape that gave up half-way). */
@@ -350,18 +439,13 @@ export class TapeEncoder {
     f.length = fresh;
   }
 
-  /** Put the shape's definition in front of its first object (moving the object's words up). */
-  #define(s: Shape, at: number): void {
-    const body = this.t.slice(at, this.n);
-    this.n = at;
+  /** The shape's definition, written in front of its first object. */
+  #define(s: Shape): void {
     this.ensure(3);
     this.t[this.n++] = SHAPE_DEF;
     this.t[this.n++] = s.id;
     this.t[this.n++] = s.keys.length;
     for (const k of s.keys) this.#bare(k);
-    this.ensure(body.length);
-    this.t.set(body, this.n);
-    this.n += body.length;
     s.defined = true;
     this.#fresh.push(s);
   }
@@ -399,37 +483,19 @@ export class TapeEncoder {
     this.raw(text);
     return true;
   }
+}
 
-  /** Generate the writer for p's shape (own enumerable keys, in order), behind shapeWriterHead's guard. */
-  #compile(p: object, site: Site): Shape | null {
-    const keys = Object.keys(p);
-    if (keys.length > MAX_KEYS_PER_SHAPE || this.#nextShape >= MAX_SHAPES) return null;
-    if (site.shapes.length >= MAX_SHAPES_PER_SITE - 1) site.full = true;
-    const subs = keys.map((k) => site.field(k));
-    // Small integers (most fields) are stored straight into the local view; anything else goes through the
-    // encoder's methods, which may grow the buffer, so the locals are reloaded after them.
-    const lines = keys.map(
-      (k, i) =>
-        `v = p[${JSON.stringify(k)}]; ` +
-        `if (typeof v === 'number' && (v | 0) === v) { t[w] = ${INT}; t[w + 1] = v; w += 2; } ` +
-        `else { e.n = w; if (typeof v === 'number') e.num(v); else if (typeof v === 'string') e.str(v); else if (!e.other(v, S[${i}])) return false; t = e.t; w = e.n; }`,
-    );
-    const src = [
-      ...shapeWriterHead(keys, 'e'),
-      // Room for the header and every field as a number; strings and nested values make their own.
-      `  e.ensure(${2 + 3 * keys.length + SLACK});`,
-      `  let t = e.t, w = e.n, v;`,
-      `  t[w] = ${OBJ}; t[w + 1] = ID; w += 2;`,
-      ...lines.map((l) => `  ${l}`),
-      `  e.n = w;`,
-      `  return true;`,
-      `};`,
-    ].join('\n');
-    const id = this.#nextShape++;
-    // Generated from JSON-quoted keys only (see shapeWriterHead).
-    const write = (new Function('OP', 'ID', 'S', src) as (op: object, id: number, s: Site[]) => Shape['write'])(OP, id, subs);
-    const shape: Shape = { id, keys, defined: false, write };
-    site.shapes.push(shape);
-    return shape;
-  }
+/** [DBL, lo, hi] at w; returns the next word. */
+function dbl(t: Int32Array<ArrayBufferLike>, w: number, v: number): number {
+  f64[0] = v;
+  t[w] = DBL;
+  t[w + 1] = i32[0]!;
+  t[w + 2] = i32[1]!;
+  return w + 3;
+}
+
+function sameKeys(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
