@@ -188,39 +188,18 @@ export class TapeEncoder {
         te.defined = true;
         this.#fresh.push(te);
       }
-      // The envelope's five numbers, inline (the same words num() writes): at most 3 words each and the head.
+      // The envelope's five numbers: at most 3 words each, and the head.
       this.ensure(24);
       const t = this.t;
       const head = this.n;
       t[head] = te.id;
-      let w = head + 2;
-      const { seq, time, op, cause, v } = e;
-      if ((seq | 0) === seq) {
-        t[w] = INT;
-        t[w + 1] = seq;
-        w += 2;
-      } else w = dbl(t, w, seq);
-      if ((time | 0) === time) {
-        t[w] = INT;
-        t[w + 1] = time;
-        w += 2;
-      } else w = dbl(t, w, time);
-      if ((op | 0) === op) {
-        t[w] = INT;
-        t[w + 1] = op;
-        w += 2;
-      } else w = dbl(t, w, op);
+      let w = numAt(t, head + 2, e.seq);
+      w = numAt(t, w, e.time);
+      w = numAt(t, w, e.op);
+      const cause = e.cause;
       if (cause === null) t[w++] = NULL;
-      else if ((cause | 0) === cause) {
-        t[w] = INT;
-        t[w + 1] = cause;
-        w += 2;
-      } else w = dbl(t, w, cause);
-      if ((v | 0) === v) {
-        t[w] = INT;
-        t[w + 1] = v;
-        w += 2;
-      } else w = dbl(t, w, v);
+      else w = numAt(t, w, cause);
+      w = numAt(t, w, e.v);
       this.n = w;
       const p: unknown = e.payload;
       // serializeEvent writes `null` for a payload JSON.stringify leaves out (undefined, a function, a symbol).
@@ -247,18 +226,7 @@ export class TapeEncoder {
    * caller has made room (3 words): the generic walk and arrays for each value.
    */
   num(v: number): void {
-    const t = this.t;
-    if ((v | 0) === v) {
-      t[this.n] = INT;
-      t[this.n + 1] = v;
-      this.n += 2;
-    } else {
-      f64[0] = v;
-      t[this.n] = DBL;
-      t[this.n + 1] = i32[0]!;
-      t[this.n + 2] = i32[1]!;
-      this.n += 3;
-    }
+    this.n = numAt(this.t, this.n, v);
   }
 
   str(s: string): void {
@@ -391,13 +359,8 @@ export class TapeEncoder {
     for (const k in p) {
       if (k !== K[i]) return false;
       const v: unknown = (p as Record<string, unknown>)[k];
-      if (typeof v === 'number') {
-        if ((v | 0) === v) {
-          t[w] = INT;
-          t[w + 1] = v;
-          w += 2;
-        } else w = dbl(t, w, v);
-      } else if (typeof v === 'string') {
+      if (typeof v === 'number') w = numAt(t, w, v);
+      else if (typeof v === 'string') {
         const L = v.length;
         this.n = w;
         this.ensure(3 + (L >> 1) + SLACK);
@@ -492,8 +455,13 @@ export class TapeEncoder {
   }
 }
 
-/** [DBL, lo, hi] at w; returns the next word. */
-function dbl(t: Int32Array<ArrayBufferLike>, w: number, v: number): number {
+/** A number at word w as JSON.stringify writes it ([INT, i32], or [DBL, lo, hi] for the rest); returns the next word. */
+function numAt(t: Int32Array<ArrayBufferLike>, w: number, v: number): number {
+  if ((v | 0) === v) {
+    t[w] = INT;
+    t[w + 1] = v;
+    return w + 2;
+  }
   f64[0] = v;
   t[w] = DBL;
   t[w + 1] = i32[0]!;
