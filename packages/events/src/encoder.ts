@@ -1,7 +1,6 @@
 import type { EventEnvelope } from './envelope.js';
 import { formatUint } from './digits.js';
 import { serializeEvent } from './line.js';
-import { shapeWriterHead } from './shape-source.js';
 
 const hasOwn = Object.prototype.hasOwnProperty;
 
@@ -328,8 +327,11 @@ class ByteWriter {
 }
 
 /**
- * Generate the encoder for p's shape: its own enumerable string keys, in order, behind shapeWriterHead's guard.
- * null when not worth compiling.
+ * Generate the encoder for p's shape: its own enumerable string keys, in order; null when not worth compiling.
+ * The generated function re-checks the shape on every call — plain prototype, no toJSON, and for-in yielding
+ * exactly these keys in this order — so an object that merely shares a type is never written with the wrong keys.
+ * Keys enter the source only as JSON string literals, which are valid JavaScript string literals, so no key can
+ * inject code.
  */
 function compileShape(p: object): ShapeEncoder | null {
   if (Object.getPrototypeOf(p) !== Object.prototype) return null;
@@ -348,12 +350,17 @@ function compileShape(p: object): ShapeEncoder | null {
   if (keys.length === 0) body.push(`w.ensure(1); w.buf[w.off++] = 123;`);
   body.push(`w.ensure(1); w.buf[w.off++] = 125; return true;`);
   const src = [
-    ...shapeWriterHead(keys, 'w'),
+    `const K = ${JSON.stringify(keys)};`,
+    `return function shape(p, w) {`,
+    `  if (Object.getPrototypeOf(p) !== OP || p.toJSON !== undefined) return false;`,
+    `  let n = 0;`,
+    `  for (const k in p) { if (k !== K[n]) return false; n++; }`,
+    `  if (n !== ${keys.length}) return false;`,
     `  let b, o, v;`,
     ...body.map((l) => `  ${l}`),
     `};`,
   ].join('\n');
-  // Generated from JSON-quoted keys only (see shapeWriterHead).
+  // Generated from JSON-quoted keys only (see above).
   return (new Function('OP', src) as (op: object) => ShapeEncoder)(Object.prototype);
 }
 
