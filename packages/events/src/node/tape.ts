@@ -116,13 +116,14 @@ const isArray = Array.isArray;
 const f64 = new Float64Array(1);
 const i32 = new Int32Array(f64.buffer);
 
-/**
- * Encodes events to tape words in a growable local buffer; the writer hands `words()` to the ring in batches.
- * Like EventEncoder, a value JSON.stringify would throw on (a bigint) throws here, and then nothing of that event
- * is kept.
- */
 /** Thrown by an encoder writing into a fixed region (the writer thread's ring) when an event does not fit. */
 export const TAPE_FULL: unique symbol = Symbol('tape full');
+
+/**
+ * Encodes events to tape words: in a growable buffer of its own, or straight into the writer thread's ring once
+ * attached. Like EventEncoder, a value JSON.stringify would throw on (a bigint) throws here, and then nothing of
+ * that event is kept.
+ */
 
 export class TapeEncoder {
   t: Int32Array<ArrayBufferLike>;
@@ -223,7 +224,7 @@ export class TapeEncoder {
 
   /**
    * A number as JSON.stringify writes it: int32 words for the common case, the double's bits otherwise. The
-   * caller has made room (3 words): the generic walk and arrays for each value.
+   * caller has made room (3 words).
    */
   num(v: number): void {
     this.n = numAt(this.t, this.n, v);
@@ -318,6 +319,8 @@ export class TapeEncoder {
    * last object here had is tried first, then the others), else the generic walk; false only when JSON leaves it out.
    */
   obj(p: object, site: Site): boolean {
+    // Shapes are for plain objects: a class instance or a toJSON holder is JSON.stringify's to write.
+    if (Object.getPrototypeOf(p) !== OP || (p as { toJSON?: unknown }).toJSON !== undefined) return this.#generic(p, site);
     const last = site.last;
     if (last !== null && last.defined) {
       const start = this.n;
@@ -340,13 +343,12 @@ export class TapeEncoder {
   }
 
   /**
-   * Writes [OBJ, id, values…] and returns true when p is a plain object (no toJSON) whose for-in keys are exactly
-   * the shape's, in order; else returns false, leaving words for the caller to undo. for-in also yields inherited
+   * Writes [OBJ, id, values…] and returns true when the plain object p's for-in keys are exactly the shape's, in
+   * order; else returns false, leaving words for the caller to undo. for-in also yields inherited
    * enumerable keys, so one on Object.prototype makes every object miss (and JSON.stringify's own-keys walk,
    * the generic path, decides). The check and the walk are one loop: each key is compared, then its value written.
    */
   #fields(p: object, sh: Shape): boolean {
-    if (Object.getPrototypeOf(p) !== OP || (p as { toJSON?: unknown }).toJSON !== undefined) return false;
     const K = sh.keys;
     // Room for the header and every field as a number; strings and nested values make their own.
     this.ensure(2 + 3 * K.length + SLACK);
@@ -361,16 +363,10 @@ export class TapeEncoder {
       const v: unknown = (p as Record<string, unknown>)[k];
       if (typeof v === 'number') w = numAt(t, w, v);
       else if (typeof v === 'string') {
-        const L = v.length;
         this.n = w;
-        this.ensure(3 + (L >> 1) + SLACK);
+        this.str(v);
         t = this.t;
-        t[w] = STR;
-        t[w + 1] = L;
-        const u = this.u;
-        let c = (w + 2) * 2;
-        for (let j = 0; j < L; j++) u[c++] = v.charCodeAt(j);
-        w += 2 + ((L + 1) >> 1);
+        w = this.n;
       } else if (v === null) t[w++] = NULL;
       else if (v === true) t[w++] = TRUE;
       else if (v === false) t[w++] = FALSE;
@@ -388,9 +384,8 @@ export class TapeEncoder {
     return true;
   }
 
-  /** p's shape at this site: one it knows with the same keys, or a new one while the site has room; else null. */
+  /** Plain p's shape at this site: one it knows with the same keys, or a new one while the site has room; else null. */
   #shapeOf(p: object, site: Site): Shape | null {
-    if (Object.getPrototypeOf(p) !== OP || (p as { toJSON?: unknown }).toJSON !== undefined) return null;
     const keys = Object.keys(p);
     const shapes = site.shapes;
     for (let s = 0; s < shapes.length; s++) if (sameKeys(shapes[s]!.keys, keys)) return shapes[s]!;
