@@ -24,8 +24,8 @@ export interface LogWriterOptions {
    */
   fsync?: boolean;
   /**
-   * Plain logs: do the file writes on a writer thread (default true). The caller's thread only encodes and
-   * copies each batch into a shared ring, so encoding and the kernel's page-cache copy overlap. Set false to
+   * Plain logs: format and write on a writer thread (default true). The caller's thread only copies each event's
+   * values into a shared ring (tape.ts); the thread turns them into JSON lines and writes them. Set false to
    * write synchronously on the caller's thread (errors such as ENOSPC then throw from the very write that hit
    * them instead of from the next write/flush/close).
    */
