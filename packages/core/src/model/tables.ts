@@ -15,7 +15,26 @@ export function clearSlot<T>(t: Array<T | undefined>, i: number): void {
   if (i < t.length - 1) t[i] = undefined;
   else if (i === t.length - 1) {
     let n = i;
-    while (n > 0 && t[n - 1] === undefined) n -= 1;
+    for (let steps = 0; n > 0 && t[n - 1] === undefined; steps++) {
+      // A long hole (a sparse table: a few sections high up in a large physical space) is crossed by the keys
+      // it holds rather than slot by slot.
+      if (steps === 4096) {
+        n = lastFilledBelow(t, n) + 1;
+        break;
+      }
+      n -= 1;
+    }
     t.length = n;
   }
+}
+
+/** The highest filled index below `end`, or -1: for-in lists an array's indices ascending, only those it holds. */
+function lastFilledBelow<T>(t: Array<T | undefined>, end: number): number {
+  let last = -1;
+  for (const k in t) {
+    const j = Number(k);
+    if (j >= end) break;
+    if (t[j] !== undefined) last = j;
+  }
+  return last;
 }
