@@ -9,6 +9,7 @@ export * from './model/geometry.js';
 export * from './model/events.js';
 export * from './model/evolve.js';
 export * from './model/machine.js';
+export { TableMap } from './model/tables.js';
 export * from './model/resources.js';
 export * from './commands/registry.js';
 export * from './commands/json.js';

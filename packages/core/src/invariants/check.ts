@@ -198,15 +198,16 @@ const blocksPresent: Check = (s) => {
 };
 
 /**
- * The array lookup tables hot paths use mirror the maps and lists readers use (model/state.ts): the same objects
- * under the same keys, nothing extra.
+ * The array lookup tables hot paths use agree with what readers see (model/state.ts): `sections` and `blocks` are
+ * views of `sectionTable` and `blockTable` themselves and count their filled slots; the resource slots and the
+ * per-section resource index match the resource list.
  */
 const lookupTablesMirror: Check = (s) => {
   const mirror = <V>(name: string, map: ReadonlyMap<number, V>, table: ReadonlyArray<V | undefined>): string | null => {
+    if ((map as unknown as { table: unknown }).table !== table) return `${name}: the map is not a view of the lookup table`;
     let n = 0;
     for (const k in table) if (table[k as unknown as number] !== undefined) n += 1;
-    if (n !== map.size) return `${name}: ${n} table entries for ${map.size} map entries`;
-    for (const [k, v] of map) if (table[k] !== v) return `${name} ${k}: the table holds another object`;
+    if (n !== map.size) return `${name}: ${n} table entries for a map of size ${map.size}`;
     return null;
   };
   const bad = mirror('sections', s.sections, s.sectionTable) ?? mirror('memory blocks', s.blocks, s.blockTable);

@@ -27,7 +27,6 @@ import {
   type ZoneState,
 } from './state.js';
 import { insertRun, removeRange, runsCount } from '../vmemmap/runs.js';
-import { clearSlot } from './tables.js';
 import { insertResourceMut, removeResourceMut, resizeResourceMut, resourceContaining } from './resources.js';
 import { onlineAppliers } from '../hotplug/online-events.js';
 import { driverAppliers } from '../drivers/events.js';
@@ -43,8 +42,7 @@ function section(s: MachineState, nr: number): SectionState {
   let ms = s.sectionTable[nr];
   if (!ms) {
     ms = { flags: 0, subsectionMap: 0n, usage: 'none', nid: 0 };
-    s.sections.set(nr, ms);
-    s.sectionTable[nr] = ms;
+    s.sections.put(nr, ms);
   }
   return ms;
 }
@@ -52,8 +50,7 @@ function section(s: MachineState, nr: number): SectionState {
 /** Drop a section entry that carries nothing any more (keeps state proportional to live sections). */
 function gcSection(s: MachineState, nr: number, ms: SectionState): void {
   if (ms.flags === 0 && ms.usage === 'none' && ms.subsectionMap === 0n) {
-    s.sections.delete(nr);
-    clearSlot(s.sectionTable, nr);
+    s.sections.remove(nr);
   }
 }
 
@@ -311,12 +308,10 @@ const coreAppliers: CoreApplierTable = {
       group: p.group,
       onlineType: null,
     };
-    s.blocks.set(p.id, b);
-    s.blockTable[p.id] = b;
+    s.blocks.put(p.id, b);
   },
   'memory_block.remove': (s, p) => {
-    s.blocks.delete(p.id);
-    clearSlot(s.blockTable, p.id);
+    s.blocks.remove(p.id);
   },
   'memory_block.state': (s, p) => {
     const b = s.blockTable[p.id];

@@ -8,7 +8,8 @@ import type { ArchBackend, ArchConfig } from '../arch/backend.js';
 import type { MachineConfig } from '../api.js';
 import type { KernelParams, RuntimeKnobs } from '../params/types.js';
 import { deriveGeometry } from './geometry.js';
-import type { MachineInfo, MachineState } from './state.js';
+import type { MachineInfo, MachineState, MemoryBlockState, ReadonlyMachineState, SectionState } from './state.js';
+import { TableMap } from './tables.js';
 
 /** Backend feature defaults, then the scenario's switches, then the arch's command-line parameters. */
 export function archConfigOf(config: MachineConfig, backend: ArchBackend, params?: KernelParams): ArchConfig {
@@ -73,6 +74,8 @@ export function buildMachineInfo(config: MachineConfig, backend: ArchBackend, pa
 }
 
 export function createInitialState(machine: MachineInfo, params: KernelParams, knobs: RuntimeKnobs): MachineState {
+  const sectionTable: Array<SectionState | undefined> = [];
+  const blockTable: Array<MemoryBlockState | undefined> = [];
   return {
     machine,
     params,
@@ -87,14 +90,14 @@ export function createInitialState(machine: MachineInfo, params: KernelParams, k
     resourceIndex: [],
     nextResourceId: 1,
     roots: new Map(),
-    sections: new Map(),
-    sectionTable: [],
+    sections: new TableMap(sectionTable),
+    sectionTable,
     highestPresentSection: -1,
     vmemmap: { pmds: new Map(), tables: { pte: new Map(), pmd: new Map(), pud: new Map(), p4d: new Map() } },
     altmaps: new Map(),
     nextAltmapId: 1,
-    blocks: new Map(),
-    blockTable: [],
+    blocks: new TableMap(blockTable),
+    blockTable,
     groups: new Map(),
     counters: {
       nrMemmapPages: 0,
@@ -171,4 +174,15 @@ export function machineFromHeader(h: LogHeader): { machine: MachineInfo; params:
 export function initialStateFromHeader(h: LogHeader): MachineState {
   const { machine, params, knobs } = machineFromHeader(h);
   return createInitialState(machine, params, knobs);
+}
+
+/**
+ * A deep copy of a state, for snapshots (evolve writes the state in place). structuredClone keeps every Map,
+ * bigint and shared reference; the TableMaps come back as plain objects and get their prototype again.
+ */
+export function cloneState(s: ReadonlyMachineState): MachineState {
+  const c = structuredClone(s) as MachineState;
+  Object.setPrototypeOf(c.sections, TableMap.prototype);
+  Object.setPrototypeOf(c.blocks, TableMap.prototype);
+  return c;
 }

@@ -9,6 +9,7 @@
 import type { ArchCapabilities, ArchConstants, VmemmapSource, ZoneName } from '../arch/backend.js';
 import type { MachineConfig, OnlineType } from '../api.js';
 import type { KernelVersion } from '../kernel/version.js';
+import type { TableMap } from './tables.js';
 import type { KernelParams, RuntimeKnobs } from '../params/types.js';
 
 // ---------------------------------------------------------------------------------------------------------
@@ -266,11 +267,12 @@ export interface MachineState {
   nextResourceId: number;
   /** Section roots allocated (root index → source). */
   roots: Map<number, 'boot' | 'slab'>;
-  sections: Map<number, SectionState>;
+  /** Sections by number: a read-only Map over `sectionTable` (model/tables.ts TableMap), ascending. */
+  sections: TableMap<SectionState>;
   /**
-   * `sections` again, as an array by section number (the kernel's mem_section is an array too), for the hot
-   * paths: at scale a Map lookup is a cache miss (~100 ns) and an array slot is not. Same objects; evolve writes
-   * both. Views and other readers may use either.
+   * The array behind `sections`, by section number (the kernel's mem_section is an array too), for the hot paths:
+   * at scale a Map lookup is a cache miss (~100 ns) and an array slot is not. Views and other readers may use
+   * either.
    */
   sectionTable: Array<SectionState | undefined>;
   /** __highest_present_section_nr. */
@@ -278,8 +280,9 @@ export interface MachineState {
   vmemmap: VmemmapState;
   altmaps: Map<number, AltmapState>;
   nextAltmapId: number;
-  blocks: Map<number, MemoryBlockState>;
-  /** `blocks` again, as an array by block id (the kernel's memory_blocks xarray), like `sectionTable`. */
+  /** Memory blocks by id: a read-only Map over `blockTable`, like `sections`. */
+  blocks: TableMap<MemoryBlockState>;
+  /** The array behind `blocks`, by block id (the kernel's memory_blocks xarray), like `sectionTable`. */
   blockTable: Array<MemoryBlockState | undefined>;
   groups: Map<number, MemoryGroupState>;
   counters: Counters;
@@ -288,7 +291,9 @@ export interface MachineState {
 /** Deep read-only view for handlers: only evolve writes. */
 export type DeepReadonly<T> = T extends bigint | number | string | boolean | null | undefined
   ? T
-  : T extends Map<infer K, infer V>
+  : T extends TableMap<infer V>
+    ? ReadonlyMap<number, DeepReadonly<V>>
+    : T extends Map<infer K, infer V>
     ? ReadonlyMap<K, DeepReadonly<V>>
     : T extends Set<infer V>
       ? ReadonlySet<DeepReadonly<V>>
