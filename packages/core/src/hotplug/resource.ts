@@ -7,12 +7,10 @@
 import type { KernelCtx } from '../commands/registry.js';
 import type { ErrnoName } from '../kernel/errno.js';
 import { hex } from '../model/geometry.js';
-import { resourceById, resourcesIntersecting } from '../model/resources.js';
+import { resourceById, resourcesIntersecting, SYSTEM_RAM_BUSY } from '../model/resources.js';
 import type { IomemFlag, ReadonlyMachineState } from '../model/state.js';
 
 export type Resource = ReadonlyMachineState['resources'][number];
-
-const SYSTEM_RAM_BUSY = Object.freeze(['system_ram', 'busy']) as IomemFlag[];
 
 /** The resource a request of [start, end] (inclusive) would collide with, if any. */
 export function resourceConflict(s: ReadonlyMachineState, startBytes: bigint, endBytes: bigint): Resource | null {
@@ -44,7 +42,7 @@ export function registerMemoryResource(
       why: `Hotplug memory [${hex(startBytes)}-${hex(end)}] exceeds maximum addressable range [${hex(m.pluggableStartBytes)}-${hex(m.pluggableEndBytes)}]`,
     };
   }
-  // plain System RAM (every hot-add at scale) shares one frozen list, as the bus would freeze it anyway
+  // plain System RAM (every hot-add at scale) shares one frozen list
   let flags: IomemFlag[] = SYSTEM_RAM_BUSY;
   if (name !== 'System RAM' || opts.mergeable) {
     const f: IomemFlag[] = ['system_ram', 'busy'];

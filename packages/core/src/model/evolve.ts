@@ -27,7 +27,7 @@ import {
   type ZoneState,
 } from './state.js';
 import { insertRun, removeRange, runsCount } from '../vmemmap/runs.js';
-import { insertResourceMut, removeResourceMut, resizeResourceMut, resourceContaining } from './resources.js';
+import { insertResourceMut, removeResourceMut, resizeResourceMut, resourceContaining, SYSTEM_RAM_BUSY } from './resources.js';
 import { onlineAppliers } from '../hotplug/online-events.js';
 import { driverAppliers } from '../drivers/events.js';
 import { hugetlbAppliers } from '../hugetlb/state.js';
@@ -77,8 +77,6 @@ export function zone(s: MachineState, nid: number, name: ZoneName): ZoneState {
   return z;
 }
 
-/** Hot-added System RAM's flags, one frozen array shared by every such resource (half a million at 64 TiB). */
-const SYSTEM_RAM_BUSY = Object.freeze(['system_ram', 'busy']) as IomemFlag[];
 const iomemFlags = (f: readonly IomemFlag[]): IomemFlag[] =>
   f.length === 2 && f[0] === 'system_ram' && f[1] === 'busy' ? SYSTEM_RAM_BUSY : [...f];
 

@@ -3,10 +3,16 @@
  * request, release and conflict checks cost O(sections of the range), not O(resources) — a 64 TiB machine has
  * half a million of them. Only evolve mutates (the `*Mut` functions); the queries are for everyone.
  */
-import type { MachineState, ReadonlyMachineState, ResourceState } from './state.js';
+import type { IomemFlag, MachineState, ReadonlyMachineState, ResourceState } from './state.js';
 import { clearSlot } from './tables.js';
 
 type Res = ReadonlyMachineState['resources'][number];
+
+/**
+ * Plain hot-added System RAM's flags: one frozen list shared by every such resource and request (half a million
+ * at 64 TiB), as the bus would freeze it anyway.
+ */
+export const SYSTEM_RAM_BUSY = Object.freeze(['system_ram', 'busy']) as IomemFlag[];
 
 /** First and last section of [startBytes, endBytes]: physical addresses are below 2^52, so doubles divide them exactly. */
 // (a product of two geometry fields, not 2 ** sectionSizeBits: a variable power is a ~50 ns libm call)
