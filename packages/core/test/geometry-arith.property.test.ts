@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { bytesToPfn, deriveGeometry, fullSubsectionMap, hexShr, maskHex, pfnToBytes, subsectionMask, unhexMask } from '../src/model/geometry.js';
+import { bytesToPfn, deriveGeometry, fullSubsectionMap, hexShr, maskHex, pfnToBytes, subsectionBitSet, subsectionMask, unhexMask } from '../src/model/geometry.js';
 
 /**
  * The hot-path arithmetic of model/geometry.ts works in doubles and digit loops instead of bigint (issue 3's scale
@@ -77,5 +77,16 @@ describe('geometry arithmetic without bigint equals its bigint definition', () =
       { numRuns: 5000 },
     );
     expect(fullSubsectionMap(g)).toBe((1n << 64n) - 1n);
+  });
+
+  it('subsectionBitSet is the pfn\'s bit of the map (bit (pfn mod 32768) / 512), the full map included', () => {
+    const full = (1n << 64n) - 1n;
+    fc.assert(
+      fc.property(fc.oneof(fc.bigInt({ min: 0n, max: full }), fc.constant(full), fc.constant(0n)), fc.integer({ min: 0, max: 2 ** 40 }), (map, pfn) => {
+        const want = ((map >> BigInt(Math.floor((pfn % 32768) / 512))) & 1n) === 1n;
+        expect(subsectionBitSet(g, map, pfn)).toBe(want);
+      }),
+      { numRuns: 5000 },
+    );
   });
 });

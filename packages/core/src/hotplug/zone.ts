@@ -5,7 +5,7 @@
  */
 import type { ZoneName } from '../arch/backend.js';
 import type { OnlineType } from '../api.js';
-import { fullSubsectionMap, pfnToBlockId, pfnToSectionNr, sectionNrToPfn, subsectionIndex } from '../model/geometry.js';
+import { pfnToBlockId, pfnToSectionNr, sectionNrToPfn, subsectionBitSet } from '../model/geometry.js';
 import { SECTION_IS_ONLINE, type DeepReadonly, type ReadonlyMachineState, type ZoneState } from '../model/state.js';
 import { autoMovableZoneForPfn } from './auto-movable.js';
 
@@ -72,9 +72,7 @@ export function pfnIsOnline(s: ReadonlyMachineState, pfn: number): boolean {
   const g = s.machine.geometry;
   const ms = s.sectionTable[pfnToSectionNr(g, pfn)];
   if (!ms || (ms.flags & SECTION_IS_ONLINE) === 0) return false;
-  // a whole hot-added section shares the full map: one comparison instead of a bigint shift and mask
-  if (ms.subsectionMap === fullSubsectionMap(g)) return true;
-  return ((ms.subsectionMap >> BigInt(subsectionIndex(g, pfn))) & 1n) === 1n;
+  return subsectionBitSet(g, ms.subsectionMap, pfn);
 }
 
 /** {@link pageZone}'s zone alone (no result object: offline_pages asks for two pfns per block). */

@@ -86,6 +86,15 @@ export const fullSubsectionMap = (g: Geometry): bigint => {
 };
 
 /**
+ * Whether pfn's bit is set in a section's sub-section map. A whole hot-added section shares the full map: one
+ * comparison then, instead of a bigint shift and mask.
+ */
+export function subsectionBitSet(g: Geometry, map: bigint, pfn: number): boolean {
+  if (map === fullSubsectionMap(g)) return true;
+  return ((map >> BigInt(subsectionIndex(g, pfn))) & 1n) === 1n;
+}
+
+/**
  * hex / unhex of sub-section maps, which take few distinct values (0, the full map, a handful of partial ones):
  * the last few pairs are kept so a section's add/remove neither formats nor parses the same mask again, and every
  * section holding the full map shares one bigint. Bounded; a pure memo.

@@ -2,7 +2,7 @@
  * Section predicates and pfn lookups (include/linux/mmzone.h, 6.1; DOMAIN.md §2.7): present_section,
  * valid_section, early_section, online_section, pfn_section_valid, pfn_valid, pfn_to_online_page.
  */
-import { pfnToSectionNr, subsectionIndex } from '../model/geometry.js';
+import { pfnToSectionNr, subsectionBitSet } from '../model/geometry.js';
 import {
   SECTION_HAS_MEM_MAP,
   SECTION_IS_EARLY,
@@ -25,7 +25,7 @@ export const onlineDeviceSection = (ms: Section | undefined): boolean =>
 export function pfnSectionValid(s: ReadonlyMachineState, pfn: number): boolean {
   const ms = s.sectionTable[pfnToSectionNr(s.machine.geometry, pfn)];
   if (!ms) return false;
-  return ((ms.subsectionMap >> BigInt(subsectionIndex(s.machine.geometry, pfn))) & 1n) === 1n;
+  return subsectionBitSet(s.machine.geometry, ms.subsectionMap, pfn);
 }
 
 /** The pfn lies beyond MAX_PHYSMEM_BITS (PHYS_PFN(PFN_PHYS(pfn)) ≠ pfn, or section ≥ NR_MEM_SECTIONS). */
