@@ -95,29 +95,53 @@ export function subsectionBitSet(g: Geometry, map: bigint, pfn: number): boolean
 }
 
 /**
- * hex / unhex of sub-section maps, which take few distinct values (0, the full map, a handful of partial ones):
- * the last few pairs are kept so a section's add/remove neither formats nor parses the same mask again, and every
- * section holding the full map shares one bigint. Bounded; a pure memo.
+ * The last few (bigint, hex string) pairs seen, so a value formatted by hex() and parsed back by evolve right after
+ * (an event's address, a sub-section map) skips the work the second time. Bounded and pure: every slot holds a
+ * true pair (0n and '0x0' at first), so a hit is always the right answer.
  */
-const maskStr: string[] = [];
-const maskVal: bigint[] = [];
-const MASK_MEMO = 8;
-let maskNext = 0;
-function rememberMask(v: bigint, h: string): void {
-  maskVal[maskNext] = v;
-  maskStr[maskNext] = h;
-  maskNext = (maskNext + 1) % MASK_MEMO;
+class HexMemo {
+  readonly #val: bigint[];
+  readonly #str: string[];
+  #next = 0;
+  constructor(size: number) {
+    this.#val = new Array<bigint>(size).fill(0n);
+    this.#str = new Array<string>(size).fill('0x0');
+  }
+  remember(v: bigint, h: string): void {
+    this.#val[this.#next] = v;
+    this.#str[this.#next] = h;
+    this.#next = (this.#next + 1) % this.#val.length;
+  }
+  /** The string remembered for v, or undefined. */
+  strOf(v: bigint): string | undefined {
+    for (let i = 0; i < this.#val.length; i++) if (this.#val[i] === v) return this.#str[i];
+    return undefined;
+  }
+  /** The value remembered for h, or undefined. */
+  valOf(h: string): bigint | undefined {
+    for (let i = 0; i < this.#str.length; i++) if (this.#str[i] === h) return this.#val[i];
+    return undefined;
+  }
 }
+
+/**
+ * hex / unhex of sub-section maps, which take few distinct values (0, the full map, a handful of partial ones):
+ * a section's add/remove neither formats nor parses the same mask again, and every section holding the full map
+ * shares one bigint.
+ */
+const masks = new HexMemo(8);
 export function maskHex(v: bigint): string {
-  for (let i = 0; i < maskVal.length; i++) if (maskVal[i] === v) return maskStr[i]!;
+  const hit = masks.strOf(v);
+  if (hit !== undefined) return hit;
   const h = '0x' + v.toString(16);
-  rememberMask(v, h);
+  masks.remember(v, h);
   return h;
 }
 export function unhexMask(h: string): bigint {
-  for (let i = 0; i < maskStr.length; i++) if (maskStr[i] === h) return maskVal[i]!;
+  const hit = masks.valOf(h);
+  if (hit !== undefined) return hit;
   const v = BigInt(h);
-  rememberMask(v, h);
+  masks.remember(v, h);
   return v;
 }
 
@@ -132,21 +156,11 @@ export const pageVaToPfn = (g: Geometry, va: bigint): number =>
 export const memmapPages = (g: Geometry, nrPages: number): number =>
   Math.ceil((nrPages * g.structPageBytes) / g.pageBytes);
 
-/**
- * The last few bigints hex() formatted, so unhex() of a string it just produced (an event's address, parsed back by
- * evolve right after the step emitted it) skips BigInt parsing (~80 ns). A pure memo: unhex(hex(v)) === v.
- */
-const HEX_MEMO = 4;
-const hexStr: string[] = ['', '', '', ''];
-const hexVal: bigint[] = [0n, 0n, 0n, 0n];
-let hexNext = 0;
+/** The last few bigints hex() formatted: unhex() of a string it just produced skips BigInt parsing (~80 ns). */
+const recentHex = new HexMemo(4);
 export const hex = (v: bigint | number): string => {
   const h = '0x' + v.toString(16);
-  if (typeof v === 'bigint') {
-    hexVal[hexNext] = v;
-    hexStr[hexNext] = h;
-    hexNext = (hexNext + 1) & (HEX_MEMO - 1);
-  }
+  if (typeof v === 'bigint') recentHex.remember(v, h);
   return h;
 };
 
@@ -166,8 +180,7 @@ export function hexShr(h: string, shift: number): number {
   return Math.floor(high / (1 << (shift & 3)));
 }
 export function unhex(s: string): bigint {
-  for (let i = 0; i < HEX_MEMO; i++) if (hexStr[i] === s) return hexVal[i]!;
-  return BigInt(s);
+  return recentHex.valOf(s) ?? BigInt(s);
 }
 
 export const isAligned = (v: number, a: number): boolean => v % a === 0;
