@@ -382,15 +382,16 @@ export class RingWriterThread {
   readonly #headBytes = new Uint8Array(this.#head4.buffer);
   #failure: Error | undefined;
 
-  /** @param path the log's path: names it in error messages, and the thread opens it again for direct I/O. */
-  /** @param opts.counterStart where the byte counters start (tests: just below 2^31, to cross the sign wrap). */
+  /**
+   * @param path the log's path: names it in error messages, and the thread opens it again for direct I/O.
+   * @param opts.counterStart where the byte counters start (tests: just below 2^31, to cross the sign wrap).
+   */
   constructor(fd: number, path: string, opts: { ringBytes: number; batchBytes: number; fsync: boolean; direct: boolean; counterStart?: number }) {
     const { ringBytes, batchBytes, fsync, direct } = opts;
-    const label = path;
     if (!(Number.isInteger(ringBytes) && ringBytes >= 4096 && ringBytes <= 2 ** 30 && (ringBytes & (ringBytes - 1)) === 0)) {
       throw new RangeError(`ringBytes must be a power of two from 4096 to 2^30, got ${ringBytes}`);
     }
-    this.#label = label;
+    this.#label = path;
     const data: ThreadData = {
       layout: LAYOUT,
       tags: TAPE,
@@ -419,7 +420,7 @@ export class RingWriterThread {
     this.#worker.unref();
     this.#exited = new Promise((resolve) => {
       this.#worker.once('error', (err) => {
-        this.#failure ??= new Error(`${label}: log writer thread failed: ${err.message}`);
+        this.#failure ??= new Error(`${path}: log writer thread failed: ${err.message}`);
       });
       this.#worker.once('exit', () => resolve());
     });

@@ -136,13 +136,16 @@ class PlainLogWriter extends BaseLogWriter {
     this.#fd = openSync(path, 'w');
     const head = new TextEncoder().encode(`${serializeHeader(header)}\n`);
     try {
-      this.#thread = (opts.thread ?? true) ? new RingWriterThread(this.#fd, path, {
+      this.#thread =
+        (opts.thread ?? true)
+          ? new RingWriterThread(this.#fd, path, {
               ringBytes: opts.ringBytes ?? 8 << 20,
               batchBytes: this.batchBytes,
               fsync: this.#fsync,
               direct: opts.directIo ?? true,
               counterStart: (opts as { counterStart?: number }).counterStart,
-            }) : null;
+            })
+          : null;
     } catch (err) {
       closeSync(this.#fd);
       throw err;
