@@ -231,15 +231,9 @@ export class TapeEncoder {
   }
 
   str(s: string): void {
-    const L = s.length;
-    this.ensure(3 + (L >> 1) + SLACK);
-    const t = this.t;
-    t[this.n] = STR;
-    t[this.n + 1] = L;
-    const u = this.u;
-    let c = (this.n + 2) * 2;
-    for (let i = 0; i < L; i++) u[c++] = s.charCodeAt(i);
-    this.n += 2 + ((L + 1) >> 1);
+    this.ensure(1);
+    this.t[this.n++] = STR;
+    this.#bare(s);
   }
 
   /** A key or a type name: len, units (no tag). */
