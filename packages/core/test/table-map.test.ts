@@ -1,7 +1,8 @@
 /**
- * The state's `sections` and `blocks` are TableMaps (model/tables.ts): read-only Maps over the lookup tables
- * evolve writes. They must answer like the Map they replaced (by SameValueZero keys), iterate in key order, tell
- * states apart under toEqual (replay-equals-live rests on it), and survive cloneState, the viewer's snapshot.
+ * The state's `sections`, `blocks`, `altmaps` and the vmemmap's `pmds` and `tables` are TableMaps
+ * (model/tables.ts): read-only Maps over the lookup tables evolve writes. They must answer like the Map they
+ * replaced (by SameValueZero keys, also keys far from their base), iterate in key order, tell states apart under
+ * toEqual (replay-equals-live rests on it), and survive cloneState, the viewer's snapshot.
  */
 import type { EventEnvelope } from '@memhp/events';
 import fc from 'fast-check';
@@ -59,6 +60,45 @@ describe('TableMap', () => {
     );
   });
 
+  it('keeps keys around a large base like a Map: in the table from the base up, spilt below it and past the window', () => {
+    // a vmemmap PMD table: base = vmemmap_base >> PMD_SHIFT on x86-64 with 5-level paging (0xffd4000000000000)
+    const base = Number(0xffd4000000000000n >> 21n);
+    const key = fc.oneof(
+      fc.integer({ min: 0, max: 3000 }).map((d) => base + d),
+      fc.integer({ min: 1, max: 50 }).map((d) => base - d),
+      fc.integer({ min: 0, max: 5 }).map((d) => base + 2 ** 31 + d),
+      fc.integer({ min: 0, max: 5 }).map((d) => base + 2 ** 24 + d),
+    );
+    fc.assert(
+      fc.property(fc.array(fc.record({ put: fc.boolean(), k: key }), { maxLength: 200 }), (ops) => {
+        const table: Array<number | undefined> = [];
+        const m = new TableMap(table, base);
+        const ref = new Map<number, number>();
+        ops.forEach((op, i) => {
+          if (op.put) {
+            m.put(op.k, i);
+            ref.set(op.k, i);
+          } else {
+            m.remove(op.k);
+            ref.delete(op.k);
+          }
+        });
+        expect(m.size).toBe(ref.size);
+        expect([...m]).toEqual([...ref.entries()].sort((a, b) => a[0] - b[0]));
+        for (const op of ops) expect(m.get(op.k)).toBe(ref.get(op.k));
+        // only keys the window cannot hold are spilt; the table holds no more slots than its highest key needs
+        for (const k of m.spill?.keys() ?? []) expect(k < base || k >= base + 2 ** 31).toBe(true);
+        const inWindow = [...ref.keys()].filter((k) => k >= base && k < base + 2 ** 31);
+        expect(table.length).toBe(inWindow.length === 0 ? 0 : Math.max(...inWindow) - base + 1);
+        for (const k of ref.keys()) m.remove(k);
+        expect(m.size).toBe(0);
+        expect(table.length).toBe(0);
+        expect(m.spill).toBeNull();
+      }),
+      { numRuns: 200, seed: 5 },
+    );
+  });
+
   it('has no entry under a key a Map would not match: a string, a fraction, a negative number', () => {
     const m = new TableMap<string>([]);
     m.put(3, 'x');
@@ -95,6 +135,9 @@ describe('cloneState', () => {
     expect(before.sections).toBeInstanceOf(TableMap);
     expect(before.sections.table).toBe(before.sectionTable);
     expect(before.blocks.table).toBe(before.blockTable);
+    for (const m of [before.altmaps, before.vmemmap.pmds, ...Object.values(before.vmemmap.tables)]) expect(m).toBeInstanceOf(TableMap);
+    expect([...before.vmemmap.pmds]).toEqual([...s.state.vmemmap.pmds]);
+    expect([...before.altmaps.values()]).toEqual([...s.state.altmaps.values()]);
     expect(kmemSections(before)).toEqual(kmemSections(s.state));
     expect(viewMemoryBlocks(before)).toEqual(viewMemoryBlocks(s.state));
     expect(kmemBlocks(before)).toEqual(kmemBlocks(s.state));

@@ -435,9 +435,9 @@ const appliers: { [T in HugetlbEventType]: A<T> } = {
     const e = s.vmemmap.pmds.get(p.pmdIndex);
     if (!e || e.kind !== 'leaf') return;
     const entries = 2 ** (g.pmdShift - g.pageShift);
-    s.vmemmap.pmds.set(p.pmdIndex, { kind: 'table', ptes: [{ startIdx: 0, endIdx: entries, source: e.source, altmapId: e.altmapId }] });
+    s.vmemmap.pmds.put(p.pmdIndex, { kind: 'table', ptes: [{ startIdx: 0, endIdx: entries, source: e.source, altmapId: e.altmapId }] });
     // the PTE table page comes from the page allocator (pte_alloc_one_kernel)
-    s.vmemmap.tables.pte.set(p.pmdIndex, { source: 'buddy', entries });
+    s.vmemmap.tables.pte.put(p.pmdIndex, { source: 'buddy', entries });
     s.counters.vmemmapBuddyPages += 1;
     s.counters.nrFreePages -= 1;
   },

@@ -15,6 +15,7 @@ import {
 } from '../model/state.js';
 import { tableShift } from '../model/evolve.js';
 import { runsCount } from '../vmemmap/runs.js';
+import type { TableMap } from '../model/tables.js';
 import { hugetlbMemmapDelta } from '../hugetlb/state.js';
 
 export class InvariantViolation extends Error {
@@ -199,19 +200,37 @@ const blocksPresent: Check = (s) => {
 
 /**
  * The array lookup tables hot paths use agree with what readers see (model/state.ts): `sections` and `blocks` are
- * views of `sectionTable` and `blockTable` themselves and count their filled slots; the resource slots and the
- * per-section resource index match the resource list.
+ * views of `sectionTable` and `blockTable` themselves; every TableMap (those two, `altmaps`, the vmemmap's `pmds`
+ * and `tables`) counts its filled slots, ends on a filled slot, and spills only keys its table cannot hold; the
+ * resource slots and the per-section resource index match the resource list.
  */
 const lookupTablesMirror: Check = (s) => {
-  const mirror = <V>(name: string, map: ReadonlyMap<number, V>, table: ReadonlyArray<V | undefined>): string | null => {
-    if ((map as unknown as { table: unknown }).table !== table) return `${name}: the map is not a view of the lookup table`;
+  const consistent = (name: string, map: ReadonlyMap<number, unknown>): string | null => {
+    const m = map as unknown as TableMap<unknown>;
+    const table = m.table;
     let n = 0;
     for (const k in table) if (table[k as unknown as number] !== undefined) n += 1;
-    if (n !== map.size) return `${name}: ${n} table entries for a map of size ${map.size}`;
+    if (n !== m.count) return `${name}: ${n} table entries, counted ${m.count}`;
+    if (table.length > 0 && table[table.length - 1] === undefined) return `${name}: the table ends on an empty slot`;
+    if (m.spill !== null) {
+      if (m.spill.size === 0) return `${name}: an empty spill map`;
+      for (const k of m.spill.keys()) if (Number.isInteger(k) && k >= m.base && k - m.base < 2 ** 31) return `${name}: key ${k} spilt though the table holds it`;
+    }
     return null;
   };
-  const bad = mirror('sections', s.sections, s.sectionTable) ?? mirror('memory blocks', s.blocks, s.blockTable);
-  if (bad) return bad;
+  if ((s.sections as unknown as { table: unknown }).table !== s.sectionTable) return 'sections: the map is not a view of the lookup table';
+  if ((s.blocks as unknown as { table: unknown }).table !== s.blockTable) return 'memory blocks: the map is not a view of the lookup table';
+  const maps: Array<[string, ReadonlyMap<number, unknown>]> = [
+    ['sections', s.sections],
+    ['memory blocks', s.blocks],
+    ['altmaps', s.altmaps],
+    ['vmemmap pmds', s.vmemmap.pmds],
+    ...Object.entries(s.vmemmap.tables).map(([level, m]): [string, ReadonlyMap<number, unknown>] => [`vmemmap ${level} tables`, m]),
+  ];
+  for (const [name, map] of maps) {
+    const bad = consistent(name, map);
+    if (bad) return bad;
+  }
   let slots = 0;
   for (let id = 0; id < s.resourceSlot.length; id++) {
     const slot = s.resourceSlot[id];

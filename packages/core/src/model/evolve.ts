@@ -10,7 +10,7 @@
 import type { EventEnvelope } from '@memhp/events';
 import type { ZoneName } from '../arch/backend.js';
 import type { CorePayload, CoreEventType } from './events.js';
-import { hexShr, pfnToSectionNr, sectionNrToRoot, unhex, unhexMask } from './geometry.js';
+import { hexShr, pfnToSectionNr, pgtableShift, sectionNrToRoot, unhex, unhexMask } from './geometry.js';
 import {
   SECTION_HAS_MEM_MAP,
   SECTION_IS_EARLY,
@@ -135,7 +135,7 @@ const coreAppliers: CoreApplierTable = {
   },
   'altmap.create': (s, p) => {
     // a literal rather than a spread of the payload: one altmap per hot-added block at scale
-    s.altmaps.set(p.id, { id: p.id, basePfn: p.basePfn, endPfn: p.endPfn, reserve: p.reserve, free: p.free, align: p.align, alloc: p.alloc, owner: p.owner });
+    s.altmaps.put(p.id, { id: p.id, basePfn: p.basePfn, endPfn: p.endPfn, reserve: p.reserve, free: p.free, align: p.align, alloc: p.alloc, owner: p.owner });
     s.nextAltmapId = Math.max(s.nextAltmapId, p.id + 1);
   },
   'altmap.alloc': (s, p) => {
@@ -149,7 +149,7 @@ const coreAppliers: CoreApplierTable = {
     if (a) a.alloc -= p.nrPages;
   },
   'altmap.destroy': (s, p) => {
-    s.altmaps.delete(p.id);
+    s.altmaps.remove(p.id);
     if (p.warn) s.counters.warnings += 1;
   },
   'section.root_alloc': (s, p) => {
@@ -217,16 +217,16 @@ const coreAppliers: CoreApplierTable = {
     section(s, p.section).flags |= SECTION_TAINT_ZONE_DEVICE;
   },
   'vmemmap.pgtable_alloc': (s, p) => {
-    s.vmemmap.tables[p.level].set(p.index, { source: p.source, entries: 0 });
+    s.vmemmap.tables[p.level].put(p.index, { source: p.source, entries: 0 });
     // a PTE table is what a non-leaf PMD entry points to
-    if (p.level === 'pte') s.vmemmap.pmds.set(p.index, { kind: 'table', ptes: [] });
+    if (p.level === 'pte') s.vmemmap.pmds.put(p.index, { kind: 'table', ptes: [] });
     parentEntry(s, p.level, p.index, +1);
     accountVmemmapMemory(s, p.source, 1);
   },
   'vmemmap.pgtable_free': (s, p) => {
     const t = s.vmemmap.tables[p.level].get(p.index);
-    s.vmemmap.tables[p.level].delete(p.index);
-    if (p.level === 'pte') s.vmemmap.pmds.delete(p.index);
+    s.vmemmap.tables[p.level].remove(p.index);
+    if (p.level === 'pte') s.vmemmap.pmds.remove(p.index);
     parentEntry(s, p.level, p.index, -1);
     if (t) accountVmemmapMemory(s, t.source === 'boot' ? 'bootmem' : 'buddy', -1);
   },
@@ -234,7 +234,7 @@ const coreAppliers: CoreApplierTable = {
     const g = s.machine.geometry;
     const pmdIdx = hexShr(p.start, g.pmdShift);
     if (p.granularity === 'pmd') {
-      s.vmemmap.pmds.set(pmdIdx, { kind: 'leaf', source: p.source, node: p.node, altmapId: p.altmapId, used: null });
+      s.vmemmap.pmds.put(pmdIdx, { kind: 'leaf', source: p.source, node: p.node, altmapId: p.altmapId, used: null });
       // the PMD table's key (va >> PUD_SHIFT) from the PMD index: no second parse of the address
       const t = s.vmemmap.tables.pmd.get(Math.floor(pmdIdx / pmdsPerTable(g)));
       if (t) t.entries += 1;
@@ -260,7 +260,7 @@ const coreAppliers: CoreApplierTable = {
     const e = s.vmemmap.pmds.get(pmdIdx);
     if (!e) return;
     if (p.granularity === 'pmd') {
-      s.vmemmap.pmds.delete(pmdIdx);
+      s.vmemmap.pmds.remove(pmdIdx);
       const t = s.vmemmap.tables.pmd.get(Math.floor(pmdIdx / pmdsPerTable(g)));
       if (t) t.entries -= 1;
       if (e.kind === 'leaf') accountVmemmapMemory(s, p.to, -pmdPages(s));
@@ -364,19 +364,7 @@ const coreAppliers: CoreApplierTable = {
 };
 
 /** The shift of the VA span one table at `level` covers (its key is va >> this). */
-export function tableShift(s: MachineState, level: PgtableLevel): number {
-  const g = s.machine.geometry;
-  switch (level) {
-    case 'pte':
-      return g.pmdShift;
-    case 'pmd':
-      return g.pudShift;
-    case 'pud':
-      return g.pudShift + g.ptrsShift;
-    case 'p4d':
-      return g.pudShift + 2 * g.ptrsShift;
-  }
-}
+export const tableShift = (s: MachineState, level: PgtableLevel): number => pgtableShift(s.machine.geometry, level);
 
 const PARENT: Record<PgtableLevel, PgtableLevel | null> = { pte: 'pmd', pmd: 'pud', pud: 'p4d', p4d: null };
 

@@ -3,7 +3,7 @@
  * arithmetic every module shares. Pure functions over {@link Geometry}.
  */
 import type { ArchConstants } from '../arch/backend.js';
-import type { Geometry } from './state.js';
+import type { Geometry, PgtableLevel } from './state.js';
 
 /** SUBSECTION_SHIFT (DOMAIN.md §1.1): a sub-section is 2 MiB on every architecture since 5.3. */
 export const SUBSECTION_SHIFT = 21;
@@ -41,6 +41,20 @@ export function deriveGeometry(c: ArchConstants, structPageBytes: number, blockS
     pagesPerBlock,
     sectionsPerBlock: pagesPerBlock / pagesPerSection,
   };
+}
+
+/** The shift of the VA span one page table at `level` covers: the table's key is va >> this. */
+export function pgtableShift(g: Geometry, level: PgtableLevel): number {
+  switch (level) {
+    case 'pte':
+      return g.pmdShift;
+    case 'pmd':
+      return g.pudShift;
+    case 'pud':
+      return g.pudShift + g.ptrsShift;
+    case 'p4d':
+      return g.pudShift + 2 * g.ptrsShift;
+  }
 }
 
 export const pfnToSectionNr = (g: Geometry, pfn: number): number => Math.floor(pfn / g.pagesPerSection);

@@ -7,8 +7,8 @@ import type { LogHeader } from '@memhp/events';
 import type { ArchBackend, ArchConfig } from '../arch/backend.js';
 import type { MachineConfig } from '../api.js';
 import type { KernelParams, RuntimeKnobs } from '../params/types.js';
-import { deriveGeometry } from './geometry.js';
-import type { MachineInfo, MachineState, MemoryBlockState, ReadonlyMachineState, SectionState } from './state.js';
+import { deriveGeometry, pgtableShift } from './geometry.js';
+import type { Geometry, MachineInfo, MachineState, MemoryBlockState, PgtableLevel, ReadonlyMachineState, SectionState } from './state.js';
 import { TableMap } from './tables.js';
 
 /** Backend feature defaults, then the scenario's switches, then the arch's command-line parameters. */
@@ -76,6 +76,7 @@ export function buildMachineInfo(config: MachineConfig, backend: ArchBackend, pa
 export function createInitialState(machine: MachineInfo, params: KernelParams, knobs: RuntimeKnobs): MachineState {
   const sectionTable: Array<SectionState | undefined> = [];
   const blockTable: Array<MemoryBlockState | undefined> = [];
+  const g = machine.geometry;
   return {
     machine,
     params,
@@ -93,8 +94,11 @@ export function createInitialState(machine: MachineInfo, params: KernelParams, k
     sections: new TableMap(sectionTable),
     sectionTable,
     highestPresentSection: -1,
-    vmemmap: { pmds: new Map(), tables: { pte: new Map(), pmd: new Map(), pud: new Map(), p4d: new Map() } },
-    altmaps: new Map(),
+    vmemmap: {
+      pmds: vmemmapTable(g, 'pte'),
+      tables: { pte: vmemmapTable(g, 'pte'), pmd: vmemmapTable(g, 'pmd'), pud: vmemmapTable(g, 'pud'), p4d: vmemmapTable(g, 'p4d') },
+    },
+    altmaps: new TableMap([]),
     nextAltmapId: 1,
     blocks: new TableMap(blockTable),
     blockTable,
@@ -110,6 +114,14 @@ export function createInitialState(machine: MachineInfo, params: KernelParams, k
       warnings: 0,
     },
   };
+}
+
+/**
+ * A vmemmap table keyed by va >> (the shift `level`'s tables cover; a PMD entry is keyed like the PTE table under
+ * it), based at vmemmap_base shifted the same way so that the keys of the memmap's addresses are small.
+ */
+function vmemmapTable<V>(g: Geometry, level: PgtableLevel): TableMap<V> {
+  return new TableMap<V>([], Number(g.vmemmapBase >> BigInt(pgtableShift(g, level))));
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -182,7 +194,7 @@ export function initialStateFromHeader(h: LogHeader): MachineState {
  */
 export function cloneState(s: ReadonlyMachineState): MachineState {
   const c = structuredClone(s) as MachineState;
-  Object.setPrototypeOf(c.sections, TableMap.prototype);
-  Object.setPrototypeOf(c.blocks, TableMap.prototype);
+  const maps = [c.sections, c.blocks, c.altmaps, c.vmemmap.pmds, ...Object.values(c.vmemmap.tables)];
+  for (const m of maps) Object.setPrototypeOf(m, TableMap.prototype);
   return c;
 }

@@ -127,13 +127,17 @@ export interface PgtablePage {
 }
 
 export interface VmemmapState {
-  /** Key: va >> PMD_SHIFT (a safe integer for every 64-bit VA). */
-  pmds: Map<number, PmdEntry>;
+  /**
+   * Key: va >> PMD_SHIFT (a safe integer for every 64-bit VA). A read-only Map over a table whose slot 0 is
+   * vmemmap_base >> PMD_SHIFT (model/tables.ts TableMap), ascending.
+   */
+  pmds: TableMap<PmdEntry>;
   /**
    * Page-table pages by level. Key: va >> (the shift that table covers), i.e. a PTE table is keyed like its PMD
-   * entry, a PMD table by va >> PUD_SHIFT, and so on. The top level (PGD) is never allocated here.
+   * entry, a PMD table by va >> PUD_SHIFT, and so on. The top level (PGD) is never allocated here. TableMaps
+   * like `pmds`, each based at vmemmap_base shifted by its level's shift.
    */
-  tables: Record<PgtableLevel, Map<number, PgtablePage>>;
+  tables: Record<PgtableLevel, TableMap<PgtablePage>>;
 }
 
 /** struct vmem_altmap (DOMAIN.md §3.8). */
@@ -278,7 +282,8 @@ export interface MachineState {
   /** __highest_present_section_nr. */
   highestPresentSection: number;
   vmemmap: VmemmapState;
-  altmaps: Map<number, AltmapState>;
+  /** vmem_altmaps by id: a read-only Map over a table (model/tables.ts TableMap), ascending. */
+  altmaps: TableMap<AltmapState>;
   nextAltmapId: number;
   /** Memory blocks by id: a read-only Map over `blockTable`, like `sections`. */
   blocks: TableMap<MemoryBlockState>;

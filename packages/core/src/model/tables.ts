@@ -1,24 +1,25 @@
 /**
  * Helpers for the state's array lookup tables (model/state.ts `sectionTable`, `blockTable`, `resourceSlot`,
- * `resourceIndex`): arrays by a small dense number, which hot paths read instead of a Map, since at scale every
- * Map lookup is a cache miss (~100 ns) and an array slot is not. Only evolve writes them.
- *
- * (Measured and not kept: the same for altmaps and vmemmap PMD entries gained nothing — each phase that reads
- * them also writes the Map, which pays the miss anyway.)
+ * `resourceIndex`, and the tables behind every TableMap): arrays by a small dense number, which hot paths read
+ * instead of a Map, since at scale every Map lookup is a cache miss (~100 ns) and an array slot is not. Only evolve
+ * writes them.
  */
 
 /**
  * Empty slot i of a lookup table. Trailing empty slots are dropped, so a table goes back to its old length once
  * what was added is removed again (a state after add + remove equals the state before, also to toEqual).
+ * `filled`, when the caller knows it, is how many slots still hold a value: a dense table is then walked down
+ * slot by slot however far, which is much faster than listing its indices.
  */
-export function clearSlot<T>(t: Array<T | undefined>, i: number): void {
+export function clearSlot<T>(t: Array<T | undefined>, i: number, filled = -1): void {
   if (i < t.length - 1) t[i] = undefined;
   else if (i === t.length - 1) {
     let n = i;
+    const dense = filled >= 0 && t.length <= 4 * filled + 1024;
     for (let steps = 0; n > 0 && t[n - 1] === undefined; steps++) {
       // A long hole (a sparse table: a few sections high up in a large physical space) is crossed by the keys
       // it holds rather than slot by slot.
-      if (steps === 4096) {
+      if (steps === 4096 && !dense) {
         n = lastFilledBelow(t, n) + 1;
         break;
       }
@@ -39,44 +40,71 @@ function lastFilledBelow<T>(t: Array<T | undefined>, end: number): number {
   return last;
 }
 
+/** Keys a table holds from its base up; the rest (there should be none) go to the spill Map. */
+const WINDOW = 2 ** 31;
+
 /**
- * The state's `sections` and `blocks`: a read-only Map over a lookup table (`sectionTable`, `blockTable` — the same
- * array, not a copy), so evolve writes each entry once. Keeping a real Map beside the table cost 12% of a hot-add
- * cycle's CPU (packages/core/bench/scale.ts: 0.323 → 0.284 µs per event at 8 TiB, no subscriber), all of it in
- * the Map's own writes at half a million entries. Iteration is in key order (a Map's would be insertion order);
- * every reader in the repository sorts by key anyway.
+ * A read-only Map by number over a lookup table: the state's `sections` and `blocks` (over `sectionTable` and
+ * `blockTable` — the same arrays, not copies), `altmaps`, and the vmemmap's `pmds` and page-table `tables`.
+ * Evolve writes each entry once, in the table. At half a million entries a Map's own writes and lookups are
+ * cache misses, and a key past 2^31 (a PMD index) is a boxed number besides: replacing the sections' and blocks'
+ * Maps took 12% off a hot-add cycle's CPU (0.323 → 0.284 µs per event, 8 TiB, no subscriber); replacing the
+ * altmaps' and the vmemmap's took the 64 TiB run with no subscriber from 10.1–10.6 s to 7.8–8.0 s and its peak
+ * RSS from 563 to 492 MiB (packages/core/bench/scale.ts).
  *
- * Fields are plain so that structuredClone keeps them (cloneState puts the prototype back): `table` is the lookup
- * table itself, `count` its filled slots.
+ * Key k lives in slot k − base: the vmemmap's keys are virtual addresses shifted right (va >> PMD_SHIFT …), and
+ * a base of vmemmap_base shifted the same way makes them small. A key the window does not cover (below the base,
+ * or 2^31 and more above it) is kept in `spill`, a plain Map, so every number key still works.
+ *
+ * Iteration is in key order (a Map's would be insertion order); every reader in the repository sorts by key
+ * anyway. Fields are plain so that structuredClone keeps them (cloneState puts the prototype back): `table` is
+ * the lookup table itself, `count` its filled slots.
  */
 export class TableMap<V> implements ReadonlyMap<number, V> {
   count = 0;
-  constructor(readonly table: Array<V | undefined>) {}
+  spill: Map<number, V> | null = null;
+  constructor(
+    readonly table: Array<V | undefined>,
+    readonly base = 0,
+  ) {}
 
   get size(): number {
-    return this.count;
+    return this.spill === null ? this.count : this.count + this.spill.size;
   }
 
   get(k: number): V | undefined {
     // Map keys are compared by SameValueZero: '3' or 1.5 is no entry, where a table index would coerce.
-    return Number.isInteger(k) && k >= 0 ? this.table[k] : undefined;
+    if (Number.isInteger(k)) {
+      const i = k - this.base;
+      if (i >= 0 && i < WINDOW) return this.table[i];
+    }
+    return this.spill === null ? undefined : this.spill.get(k);
   }
 
   has(k: number): boolean {
     return this.get(k) !== undefined;
   }
 
-  /** evolve only: fill slot k. */
+  /** evolve only: key k holds v. */
   put(k: number, v: V): void {
-    if (this.table[k] === undefined) this.count += 1;
-    this.table[k] = v;
+    const i = k - this.base;
+    if (Number.isInteger(k) && i >= 0 && i < WINDOW) {
+      if (this.table[i] === undefined) this.count += 1;
+      this.table[i] = v;
+    } else (this.spill ??= new Map()).set(k, v);
   }
 
-  /** evolve only: empty slot k. */
+  /** evolve only: key k holds nothing. */
   remove(k: number): void {
-    if (this.table[k] === undefined) return;
-    this.count -= 1;
-    clearSlot(this.table, k);
+    const i = k - this.base;
+    if (Number.isInteger(k) && i >= 0 && i < WINDOW) {
+      if (this.table[i] === undefined) return;
+      this.count -= 1;
+      clearSlot(this.table, i, this.count);
+    } else if (this.spill !== null) {
+      this.spill.delete(k);
+      if (this.spill.size === 0) this.spill = null;
+    }
   }
 
   *keys(): MapIterator<number> {
@@ -88,20 +116,11 @@ export class TableMap<V> implements ReadonlyMap<number, V> {
   }
 
   *entries(): MapIterator<[number, V]> {
-    const t = this.table;
-    if (t.length <= 4 * this.count + 1024) {
-      for (let k = 0; k < t.length; k++) {
-        const v = t[k];
-        if (v !== undefined) yield [k, v];
-      }
-      return;
-    }
-    // A sparse table (a few sections high up in a large physical space): V8 keeps it as a dictionary, and for-in
-    // lists only the indices it holds, ascending.
-    for (const i in t) {
-      const v = t[i as unknown as number];
-      if (v !== undefined) yield [Number(i), v];
-    }
+    const spill = this.spill === null ? [] : [...this.spill].sort((a, b) => a[0] - b[0]);
+    let j = 0;
+    while (j < spill.length && spill[j]![0] < this.base) yield spill[j++]!;
+    yield* inTable(this.table, this.base, this.count);
+    while (j < spill.length) yield spill[j++]!;
   }
 
   [Symbol.iterator](): MapIterator<[number, V]> {
@@ -114,5 +133,22 @@ export class TableMap<V> implements ReadonlyMap<number, V> {
 
   get [Symbol.toStringTag](): string {
     return 'TableMap';
+  }
+}
+
+/** The entries of a TableMap's table, ascending: keys are base + slot. */
+function* inTable<V>(t: ReadonlyArray<V | undefined>, base: number, count: number): Generator<[number, V]> {
+  if (t.length <= 4 * count + 1024) {
+    for (let i = 0; i < t.length; i++) {
+      const v = t[i];
+      if (v !== undefined) yield [base + i, v];
+    }
+    return;
+  }
+  // A sparse table (a few sections high up in a large physical space): V8 keeps it as a dictionary, and for-in
+  // lists only the indices it holds, ascending.
+  for (const i in t) {
+    const v = t[i as unknown as number];
+    if (v !== undefined) yield [base + Number(i), v];
   }
 }
