@@ -18,6 +18,20 @@ const opArb = fc.oneof(
   fc.record({ put: fc.boolean(), k: fc.integer({ min: 1 << 24, max: (1 << 24) + 5 }) }),
 );
 
+/** The same puts and removes on a TableMap and on the Map it must answer like. */
+function applyBoth<V>(m: TableMap<V>, ref: Map<number, V>, ops: ReadonlyArray<{ put: boolean; k: number }>, value: (op: { k: number }, i: number) => V): void {
+  ops.forEach((op, i) => {
+    if (op.put) {
+      const v = value(op, i);
+      m.put(op.k, v);
+      ref.set(op.k, v);
+    } else {
+      m.remove(op.k);
+      ref.delete(op.k);
+    }
+  });
+}
+
 describe('TableMap', () => {
   it('answers get, has, size and iteration like a Map of the same entries, in key order', () => {
     fc.assert(
@@ -25,16 +39,7 @@ describe('TableMap', () => {
         const table: Array<{ k: number } | undefined> = [];
         const m = new TableMap(table);
         const ref = new Map<number, { k: number }>();
-        for (const op of ops) {
-          if (op.put) {
-            const v = { k: op.k };
-            m.put(op.k, v);
-            ref.set(op.k, v);
-          } else {
-            m.remove(op.k);
-            ref.delete(op.k);
-          }
-        }
+        applyBoth(m, ref, ops, (op) => ({ k: op.k }));
         expect(m.size).toBe(ref.size);
         const want = [...ref.entries()].sort((a, b) => a[0] - b[0]);
         expect([...m]).toEqual(want);
@@ -74,15 +79,7 @@ describe('TableMap', () => {
         const table: Array<number | undefined> = [];
         const m = new TableMap(table, base);
         const ref = new Map<number, number>();
-        ops.forEach((op, i) => {
-          if (op.put) {
-            m.put(op.k, i);
-            ref.set(op.k, i);
-          } else {
-            m.remove(op.k);
-            ref.delete(op.k);
-          }
-        });
+        applyBoth(m, ref, ops, (_, i) => i);
         expect(m.size).toBe(ref.size);
         expect([...m]).toEqual([...ref.entries()].sort((a, b) => a[0] - b[0]));
         for (const op of ops) expect(m.get(op.k)).toBe(ref.get(op.k));
