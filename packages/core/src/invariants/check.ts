@@ -16,6 +16,7 @@ import {
 import { tableShift } from '../model/evolve.js';
 import { runsCount } from '../vmemmap/runs.js';
 import type { TableMap } from '../model/tables.js';
+import { tableMapsOf } from '../model/machine.js';
 import { hugetlbMemmapDelta } from '../hugetlb/state.js';
 
 export class InvariantViolation extends Error {
@@ -214,20 +215,13 @@ const lookupTablesMirror: Check = (s) => {
     if (table.length > 0 && table[table.length - 1] === undefined) return `${name}: the table ends on an empty slot`;
     if (m.spill !== null) {
       if (m.spill.size === 0) return `${name}: an empty spill map`;
-      for (const k of m.spill.keys()) if (Number.isInteger(k) && k >= m.base && k - m.base < 2 ** 31) return `${name}: key ${k} spilt though the table holds it`;
+      for (const k of m.spill.keys()) if (m.slot(k) >= 0) return `${name}: key ${k} spilt though the table holds it`;
     }
     return null;
   };
   if ((s.sections as unknown as { table: unknown }).table !== s.sectionTable) return 'sections: the map is not a view of the lookup table';
   if ((s.blocks as unknown as { table: unknown }).table !== s.blockTable) return 'memory blocks: the map is not a view of the lookup table';
-  const maps: Array<[string, ReadonlyMap<number, unknown>]> = [
-    ['sections', s.sections],
-    ['memory blocks', s.blocks],
-    ['altmaps', s.altmaps],
-    ['vmemmap pmds', s.vmemmap.pmds],
-    ...Object.entries(s.vmemmap.tables).map(([level, m]): [string, ReadonlyMap<number, unknown>] => [`vmemmap ${level} tables`, m]),
-  ];
-  for (const [name, map] of maps) {
+  for (const [name, map] of tableMapsOf(s)) {
     const bad = consistent(name, map);
     if (bad) return bad;
   }

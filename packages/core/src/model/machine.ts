@@ -194,7 +194,17 @@ export function initialStateFromHeader(h: LogHeader): MachineState {
  */
 export function cloneState(s: ReadonlyMachineState): MachineState {
   const c = structuredClone(s) as MachineState;
-  const maps = [c.sections, c.blocks, c.altmaps, c.vmemmap.pmds, ...Object.values(c.vmemmap.tables)];
-  for (const m of maps) Object.setPrototypeOf(m, TableMap.prototype);
+  for (const [, m] of tableMapsOf(c)) Object.setPrototypeOf(m, TableMap.prototype);
   return c;
+}
+
+/** Every TableMap of a state, named: what cloneState restores and the invariant check holds to its table. */
+export function tableMapsOf(s: ReadonlyMachineState): Array<[string, ReadonlyMap<number, unknown>]> {
+  return [
+    ['sections', s.sections],
+    ['memory blocks', s.blocks],
+    ['altmaps', s.altmaps],
+    ['vmemmap pmds', s.vmemmap.pmds],
+    ...Object.entries(s.vmemmap.tables).map(([level, m]): [string, ReadonlyMap<number, unknown>] => [`vmemmap ${level} tables`, m]),
+  ];
 }

@@ -74,12 +74,18 @@ export class TableMap<V> implements ReadonlyMap<number, V> {
     return this.spill === null ? this.count : this.count + this.spill.size;
   }
 
+  /**
+   * The table slot of key k, or -1 for a key the table cannot hold (kept in `spill`). Map keys are compared by
+   * SameValueZero: '3' or 1.5 is no slot, where a table index would coerce.
+   */
+  slot(k: number): number {
+    const i = k - this.base;
+    return Number.isInteger(k) && i >= 0 && i < WINDOW ? i : -1;
+  }
+
   get(k: number): V | undefined {
-    // Map keys are compared by SameValueZero: '3' or 1.5 is no entry, where a table index would coerce.
-    if (Number.isInteger(k)) {
-      const i = k - this.base;
-      if (i >= 0 && i < WINDOW) return this.table[i];
-    }
+    const i = this.slot(k);
+    if (i >= 0) return this.table[i];
     return this.spill === null ? undefined : this.spill.get(k);
   }
 
@@ -89,8 +95,8 @@ export class TableMap<V> implements ReadonlyMap<number, V> {
 
   /** evolve only: key k holds v. */
   put(k: number, v: V): void {
-    const i = k - this.base;
-    if (Number.isInteger(k) && i >= 0 && i < WINDOW) {
+    const i = this.slot(k);
+    if (i >= 0) {
       if (this.table[i] === undefined) this.count += 1;
       this.table[i] = v;
     } else (this.spill ??= new Map()).set(k, v);
@@ -98,8 +104,8 @@ export class TableMap<V> implements ReadonlyMap<number, V> {
 
   /** evolve only: key k holds nothing. */
   remove(k: number): void {
-    const i = k - this.base;
-    if (Number.isInteger(k) && i >= 0 && i < WINDOW) {
+    const i = this.slot(k);
+    if (i >= 0) {
       if (this.table[i] === undefined) return;
       this.count -= 1;
       clearSlot(this.table, i);
