@@ -66,7 +66,8 @@ describe('TableMap', () => {
   });
 
   it('keeps keys around a large base like a Map: in the table from the base up, spilt below it and past the window', () => {
-    // a vmemmap PMD table: base = vmemmap_base >> PMD_SHIFT on x86-64 with 5-level paging (0xffd4000000000000)
+    // a vmemmap PMD table: base = vmemmap_base >> PMD_SHIFT on x86-64 with 5-level paging (__VMEMMAP_BASE_L5,
+    // 0xffd4000000000000: arch/x86/include/asm/pgtable_64_types.h)
     const base = Number(0xffd4000000000000n >> 21n);
     const key = fc.oneof(
       fc.integer({ min: 0, max: 3000 }).map((d) => base + d),
