@@ -3,7 +3,9 @@
  * physical space reaches past 64 TiB), 64 GiB of boot RAM, then hot-add 1/4/16/64 TiB in 128 MiB blocks with
  * memmap_on_memory (kernel 6.18: per-block altmaps), online every block movable, offline and remove all.
  * Each (size, recording) pair runs in its own process so peak RSS is its own. Recording modes: none (only
- * evolve subscribes), count (a counting subscriber), log (the @memhp/events/node writer to a temp file).
+ * evolve subscribes), count (a counting subscriber), read (read-floor.ts: reads every payload field and string
+ * character and writes nothing, the floor under any recorder on this thread), log (the @memhp/events/node writer
+ * to a temp file).
  *
  *   pnpm --filter @memhp/core bench            # all sizes, writes bench-results/core-scale.json
  *   pnpm --filter @memhp/core bench -- --sizes 1,4
@@ -25,12 +27,13 @@ import { fileURLToPath } from 'node:url';
 import { EventBus } from '@memhp/events';
 import { openLogWriter } from '@memhp/events/node';
 import { createSimulator, type MachineConfig } from '../src/index.js';
+import { attachReadFloor } from './read-floor.js';
 import { testBackend } from '../test/support/test-backend.js';
 
 const GiB = 1n << 30n;
 const TiB = 1n << 40n;
 const BLOCK = 128n << 20n;
-type Mode = 'none' | 'count' | 'log';
+type Mode = 'none' | 'count' | 'read' | 'log';
 
 interface ChildResult {
   tib: number;
@@ -51,6 +54,8 @@ interface ChildResult {
   heapAfterAddMiB: number;
   logBytes: number | null;
   logDir: string | null;
+  /** The read mode's checksum over every value it read (null in the other modes). */
+  readChecksum: number | null;
   freeze: boolean;
   failures: number;
 }
@@ -108,6 +113,7 @@ async function child(tib: number, mode: Mode): Promise<ChildResult> {
   let logPath: string | null = null;
   let writer: ReturnType<typeof openLogWriter> | null = null;
   if (mode === 'count') bus.on('counter', () => void events++);
+  const checksum = mode === 'read' ? attachReadFloor(bus, sim.catalogue) : null;
   if (mode === 'log') {
     logPath = join(process.env.MEMHP_BENCH_LOG_DIR ?? tmpdir(), `memhp-core-scale-${process.pid}.ndjson`);
     writer = openLogWriter(logPath, sim.header());
@@ -170,6 +176,7 @@ async function child(tib: number, mode: Mode): Promise<ChildResult> {
     heapAfterAddMiB: heapAfterAdd / 2 ** 20,
     logBytes,
     logDir: logPath === null ? null : dirname(logPath),
+    readChecksum: checksum === null ? null : checksum(),
     freeze: process.env.MEMHP_BENCH_FREEZE === '1',
     failures,
   };
@@ -216,8 +223,10 @@ function writeResults(file: string, fresh: ChildResult[]) {
   const ratios = sizes.map((tib) => ({
     tib,
     countOverNoneWall: ratio(tib, 'count', true),
+    readOverNoneWall: ratio(tib, 'read', true),
     logOverNoneWall: ratio(tib, 'log', true),
     countOverNoneCpu: ratio(tib, 'count', false),
+    readOverNoneCpu: ratio(tib, 'read', false),
     logOverNoneCpu: ratio(tib, 'log', false),
   }));
   const perBlockUs = rows
@@ -279,7 +288,11 @@ function parent(sizes: number[], modes: Mode[]): void {
   if (all === null) return;
   const f = (x: number | null | undefined) => x?.toFixed(2) ?? '-';
   for (const r of all.ratios) {
-    console.log(`${r.tib} TiB: count/none ${f(r.countOverNoneWall)}× wall (${f(r.countOverNoneCpu)}× CPU), log/none ${f(r.logOverNoneWall)}× wall (${f(r.logOverNoneCpu)}× CPU)  [target: log/none ≤ 1.3×]`);
+    console.log(
+      `${r.tib} TiB: count/none ${f(r.countOverNoneWall)}× wall (${f(r.countOverNoneCpu)}× CPU), ` +
+        `read/none ${f(r.readOverNoneWall)}× wall (${f(r.readOverNoneCpu)}× CPU; the floor under any recorder), ` +
+        `log/none ${f(r.logOverNoneWall)}× wall (${f(r.logOverNoneCpu)}× CPU)  [target: log/none ≤ 1.3×]`,
+    );
   }
   const recorded = all.rows.find((r) => r.tib === 64 && r.mode === 'log');
   if (recorded) {
@@ -301,6 +314,12 @@ if (argv[0] === '--child') {
   const i = argv.indexOf('--sizes');
   const sizes = i >= 0 ? argv[i + 1]!.split(',').map(Number) : [1, 4, 16, 64];
   const j = argv.indexOf('--modes');
-  const modes = (j >= 0 ? argv[j + 1]!.split(',') : ['none', 'count', 'log']) as Mode[];
+  const modes = (j >= 0 ? argv[j + 1]!.split(',') : ['none', 'count', 'read', 'log']) as Mode[];
+  const known: readonly string[] = ['none', 'count', 'read', 'log'];
+  const bad = modes.find((m) => !known.includes(m));
+  if (bad !== undefined || sizes.some((x) => !Number.isSafeInteger(x) || x < 1)) {
+    console.error(bad !== undefined ? `--modes: unknown mode ${JSON.stringify(bad)} (known: ${known.join(', ')})` : `--sizes: whole TiB counts ≥ 1, e.g. --sizes 1,4`);
+    process.exit(2);
+  }
   parent(sizes, modes);
 }
