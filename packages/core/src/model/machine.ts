@@ -9,6 +9,7 @@ import type { MachineConfig } from '../api.js';
 import type { KernelParams, RuntimeKnobs } from '../params/types.js';
 import { deriveGeometry, pgtableShift } from './geometry.js';
 import type { Geometry, MachineInfo, MachineState, MemoryBlockState, PgtableLevel, ReadonlyMachineState, SectionState } from './state.js';
+import { deepCopy } from './deep-copy.js';
 import { TableMap } from './tables.js';
 
 /** Backend feature defaults, then the scenario's switches, then the arch's command-line parameters. */
@@ -189,13 +190,11 @@ export function initialStateFromHeader(h: LogHeader): MachineState {
 }
 
 /**
- * A deep copy of a state, for snapshots (evolve writes the state in place). structuredClone keeps every Map,
- * bigint and shared reference; the TableMaps come back as plain objects and get their prototype again.
+ * A deep copy of a state, for snapshots (evolve writes the state in place): every Map, bigint and shared
+ * reference kept, as structuredClone would, and the TableMaps still TableMaps (model/deep-copy.ts).
  */
 export function cloneState(s: ReadonlyMachineState): MachineState {
-  const c = structuredClone(s) as MachineState;
-  for (const [, m] of tableMapsOf(c)) Object.setPrototypeOf(m, TableMap.prototype);
-  return c;
+  return deepCopy(s, [TableMap]) as MachineState;
 }
 
 /** Every TableMap of a state, named: what cloneState restores and the invariant check holds to its table. */
