@@ -59,7 +59,7 @@ const WINDOW = 2 ** 31;
  * or 2^31 and more above it) is kept in `spill`, a plain Map, so every number key still works.
  *
  * Iteration is in key order (a Map's would be insertion order); every reader in the repository sorts by key
- * anyway. Fields are plain so that structuredClone keeps them (cloneState puts the prototype back): `table` is
+ * anyway. Fields are plain, so structuredClone copies them too (it loses the class; cloneState keeps it): `table` is
  * the lookup table itself, `count` its filled slots.
  */
 export class TableMap<V> implements ReadonlyMap<number, V> {
