@@ -8,8 +8,7 @@
  * 2–3× faster on the log viewer's 6 TiB state (structuredClone: 250–380 ms; this: 80–180 ms).
  */
 
-/** Arrays up to this length are copied index by index. Longer ones may be sparse: only their own indices are visited. */
-const DENSE_WALK = 1 << 20;
+import { WALK_SLOTS } from './tables.js';
 
 /** A deep copy of `v` that keeps shared references; instances of `keep` stay instances of their class. */
 export function deepCopy<T>(v: T, keep: readonly (abstract new (...args: never[]) => unknown)[] = []): T {
@@ -45,10 +44,11 @@ export function deepCopy<T>(v: T, keep: readonly (abstract new (...args: never[]
       for (const y of x) c.add(copy(y));
       return c;
     }
-    if (proto === null || protos.has(proto) || isPlainClassInstance(x)) {
+    const kept = proto !== null && protos.has(proto);
+    if (kept || proto === null || isPlainClassInstance(x)) {
       // A class instance that is not kept, or an object without a prototype, becomes a plain object, as
       // structuredClone makes it.
-      const c = (proto !== null && protos.has(proto) ? Object.create(proto) : {}) as Record<string, unknown>;
+      const c = (kept ? Object.create(proto) : {}) as Record<string, unknown>;
       seen.set(x, c);
       for (const k of Object.keys(x)) set(c, k, copy((x as Record<string, unknown>)[k]));
       return c;
@@ -63,7 +63,7 @@ export function deepCopy<T>(v: T, keep: readonly (abstract new (...args: never[]
     // slice keeps holes (and a sparse array's dictionary storage); then the objects in it are replaced by copies.
     const c = a.slice();
     seen.set(a, c);
-    if (a.length <= DENSE_WALK) {
+    if (a.length <= WALK_SLOTS) {
       for (let i = 0; i < c.length; i++) {
         const y = c[i];
         if (typeof y === 'object' && y !== null) c[i] = copy(y);
@@ -98,6 +98,6 @@ function isPlainClassInstance(x: object): boolean {
     x instanceof Boolean ||
     x instanceof Number ||
     x instanceof String ||
-    (typeof BigInt !== 'undefined' && Object.prototype.toString.call(x) === '[object BigInt]')
+    Object.prototype.toString.call(x) === '[object BigInt]'
   );
 }

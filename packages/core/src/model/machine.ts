@@ -197,7 +197,7 @@ export function cloneState(s: ReadonlyMachineState): MachineState {
   return deepCopy(s, [TableMap]) as MachineState;
 }
 
-/** Every TableMap of a state, named: what cloneState restores and the invariant check holds to its table. */
+/** Every TableMap of a state, named: what the invariant check holds to its table. */
 export function tableMapsOf(s: ReadonlyMachineState): Array<[string, ReadonlyMap<number, unknown>]> {
   return [
     ['sections', s.sections],
