@@ -33,7 +33,8 @@ import { testBackend } from '../test/support/test-backend.js';
 const GiB = 1n << 30n;
 const TiB = 1n << 40n;
 const BLOCK = 128n << 20n;
-type Mode = 'none' | 'count' | 'read' | 'log';
+const MODES = ['none', 'count', 'read', 'log'] as const;
+type Mode = (typeof MODES)[number];
 
 interface ChildResult {
   tib: number;
@@ -314,11 +315,10 @@ if (argv[0] === '--child') {
   const i = argv.indexOf('--sizes');
   const sizes = i >= 0 ? argv[i + 1]!.split(',').map(Number) : [1, 4, 16, 64];
   const j = argv.indexOf('--modes');
-  const modes = (j >= 0 ? argv[j + 1]!.split(',') : ['none', 'count', 'read', 'log']) as Mode[];
-  const known: readonly string[] = ['none', 'count', 'read', 'log'];
-  const bad = modes.find((m) => !known.includes(m));
+  const modes = (j >= 0 ? argv[j + 1]!.split(',') : [...MODES]) as Mode[];
+  const bad = modes.find((m) => !(MODES as readonly string[]).includes(m));
   if (bad !== undefined || sizes.some((x) => !Number.isSafeInteger(x) || x < 1)) {
-    console.error(bad !== undefined ? `--modes: unknown mode ${JSON.stringify(bad)} (known: ${known.join(', ')})` : `--sizes: whole TiB counts ≥ 1, e.g. --sizes 1,4`);
+    console.error(bad !== undefined ? `--modes: unknown mode ${JSON.stringify(bad)} (known: ${MODES.join(', ')})` : `--sizes: whole TiB counts ≥ 1, e.g. --sizes 1,4`);
     process.exit(2);
   }
   parent(sizes, modes);
