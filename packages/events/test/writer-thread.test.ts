@@ -136,6 +136,47 @@ describe('plain log writer on its writer thread', () => {
     expect(readFileSync(p, 'utf8')).toBe(expectedText(3000));
   }, 30_000);
 
+  describe('a writer thread that ends abruptly (terminated: no catch block of it runs, as when out of memory)', () => {
+    /** Runs fixtures/writer-thread-dies.ts in a child with a timeout: a producer that hangs fails the test. */
+    const dies = (scenario: 'write' | 'flush' | 'close' | 'io', before: number) => {
+      const p = join(dir, `dies-${scenario}.ndjson`);
+      const r = spawnSync(
+        process.execPath,
+        ['--conditions=@memhp/source', '--import', 'tsx', fileURLToPath(new URL('./fixtures/writer-thread-dies.ts', import.meta.url)), p, String(before), scenario],
+        { cwd: fileURLToPath(new URL('../../..', import.meta.url)), encoding: 'utf8', timeout: 20_000 },
+      );
+      expect(r.error, 'the child hung: the producer waited for a thread that was gone').toBeUndefined();
+      expect(r.status, r.stderr).toBe(0);
+      const out = JSON.parse(r.stdout.trim()) as { thrown: string | null; accepted: number; closeError: string | null };
+      return { ...out, file: readFileSync(p, 'utf8'), path: p };
+    };
+    const ended = (p: string) => `${p}: log writer thread ended without finishing (terminated, or out of memory)`;
+
+    it.each(['write', 'flush'] as const)('%s: the producer waiting on it gets an error naming the log instead of hanging, and the file keeps every event flushed before', (scenario) => {
+      const r = dies(scenario, 100);
+      expect(r.thrown).toMatch(new RegExp(`^${ended(r.path).replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}`));
+      // A 4 KiB ring holds ~25 events: the producer went on until it was full, then had to wait.
+      expect(r.accepted).toBeLessThan(100);
+      expect(r.closeError).toBe(r.thrown);
+      expect(r.file).toBe(expectedText(100));
+    }, 30_000);
+
+    it('close: rejects with the same error instead of spinning on the thread that will never say DONE', () => {
+      const r = dies('close', 100);
+      expect(r.thrown).toBeNull();
+      expect(r.closeError).toMatch(/log writer thread ended without finishing \(terminated, or out of memory\)/);
+      expect(r.file).toBe(expectedText(100));
+    }, 30_000);
+
+    it('its I/O thread ending abruptly fails the writer thread, which the producer hears instead of hanging', () => {
+      const r = dies('io', 3);
+      expect(r.thrown).toBe(`${r.path}: log writer thread failed: its I/O thread ended without finishing (terminated, or out of memory)`);
+      expect(r.closeError).toBe(r.thrown);
+      // What the I/O thread had written stays: a prefix of the log (ending mid-line at most).
+      expect(expectedText(20_000).startsWith(r.file)).toBe(true);
+    }, 30_000);
+  });
+
   it('close() is idempotent and write() after close throws', async () => {
     const p = join(dir, 'twice.ndjson');
     const w = openLogWriter(p, testHeader());

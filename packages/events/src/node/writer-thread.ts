@@ -1,4 +1,5 @@
 import type * as NodeFs from 'node:fs';
+import { existsSync } from 'node:fs';
 import type * as NodeWorkerThreads from 'node:worker_threads';
 import { Worker } from 'node:worker_threads';
 import { TAPE } from './tape.js';
@@ -32,8 +33,16 @@ const PSIG = 3; // bumped by the producer on every publication or state change; 
 const CSIG = 4; // bumped by the writer thread on every tail advance, finished frame or state change; the producer waits on it
 const ERRLEN = 5;
 const FRAMES = 6; // frames the writer thread has completely written to the file
+const TID = 7; // the thread's Linux thread id once it runs (0 before; -1 where /proc cannot tell): see threadGone
 const CONTROL_WORDS = 8;
 const ERR_BYTES = 2048;
+/**
+ * A wait on a thread wakes this often to make sure the thread is still there: one that was terminated or ran out
+ * of memory runs no catch block, records no failure and never signals again.
+ */
+const LIVENESS_MS = 500;
+/** A thread that has not recorded its id after this long is taken as never having started. */
+const START_MS = 60_000;
 
 const RUNNING = 0;
 const CLOSING = 1; // producer is done: drain, fsync if asked, and stop
@@ -46,7 +55,25 @@ const WRAP_FRAME = 2; // the rest of the ring up to its end is unused: go on at 
 const PAD = new Uint8Array(8);
 
 /** The control layout, handed to the thread as data because its source cannot see this module's constants. */
-const LAYOUT = { HEAD, TAIL, STATE, PSIG, CSIG, ERRLEN, FRAMES, ERR_BYTES, CLOSING, DONE, FAILED, RAW_FRAME, TAPE_FRAME, WRAP_FRAME } as const;
+const LAYOUT = {
+  HEAD,
+  TAIL,
+  STATE,
+  PSIG,
+  CSIG,
+  ERRLEN,
+  FRAMES,
+  TID,
+  ERR_BYTES,
+  LIVENESS_MS,
+  START_MS,
+  CLOSING,
+  DONE,
+  FAILED,
+  RAW_FRAME,
+  TAPE_FRAME,
+  WRAP_FRAME,
+} as const;
 
 interface ThreadData {
   layout: typeof LAYOUT;
@@ -60,9 +87,11 @@ interface ThreadData {
   /** Try O_DIRECT block writes. */
   direct: boolean;
   fsync: boolean;
+  /** Tests: terminate the I/O thread once this many frames are formatted (its abrupt end, as if out of memory). */
+  ioStopAfterFrames?: number;
 }
 
-type ThreadFs = Pick<typeof NodeFs, 'writeSync' | 'fsyncSync' | 'openSync' | 'closeSync' | 'constants'>;
+type ThreadFs = Pick<typeof NodeFs, 'writeSync' | 'fsyncSync' | 'openSync' | 'closeSync' | 'constants' | 'readlinkSync' | 'existsSync'>;
 type ThreadWorkers = Pick<typeof NodeWorkerThreads, 'Worker'>;
 
 /** What the writer thread hands its I/O thread. */
@@ -108,6 +137,33 @@ function threadFailure(c: ThreadControl, ctl: Int32Array): string | null {
   const { STATE, ERRLEN, FAILED } = c.layout;
   if (Atomics.load(ctl, STATE) !== FAILED) return null;
   return new TextDecoder().decode(new Uint8Array(c.error).slice(0, Atomics.load(ctl, ERRLEN)));
+}
+
+/**
+ * Put the calling thread's Linux thread id in its control block (TID), first thing, so that whoever waits on the
+ * thread can tell one that is slow from one that is gone (threadGone). Where /proc cannot tell, -1: such a
+ * thread is waited for without that check. Self-contained, like threadFailed.
+ */
+function recordThreadId(c: ThreadControl, fs: Pick<ThreadFs, 'readlinkSync'>): void {
+  let tid = -1;
+  try {
+    // "<pid>/task/<tid>", in the pid namespace of this /proc, which is also the one /proc/self/task lists.
+    const link = fs.readlinkSync('/proc/thread-self');
+    const n = Number(link.slice(link.lastIndexOf('/') + 1));
+    if (Number.isSafeInteger(n) && n > 0) tid = n;
+  } catch {
+    tid = -1;
+  }
+  Atomics.store(new Int32Array(c.control), c.layout.TID, tid);
+}
+
+/**
+ * Whether the thread of this control block has ended: its id is no longer among the process's threads. False
+ * while it has not recorded an id or could not. `ctl` is the caller's view of c.control. Self-contained.
+ */
+function threadGone(c: ThreadControl, ctl: Int32Array, fs: Pick<ThreadFs, 'existsSync'>): boolean {
+  const tid = Atomics.load(ctl, c.layout.TID);
+  return tid > 0 && !fs.existsSync(`/proc/self/task/${tid}`);
 }
 
 /**
@@ -182,8 +238,9 @@ function ringWriter(
   ioSource: string,
   fail: typeof threadFailed,
   failure: typeof threadFailure,
+  gone: typeof threadGone,
 ): void {
-  const { HEAD, TAIL, STATE, PSIG, CSIG, FRAMES, ERR_BYTES, CLOSING, DONE, TAPE_FRAME, WRAP_FRAME } = data.layout;
+  const { HEAD, TAIL, STATE, PSIG, CSIG, FRAMES, TID, ERR_BYTES, LIVENESS_MS, START_MS, CLOSING, DONE, TAPE_FRAME, WRAP_FRAME } = data.layout;
   const ctl = new Int32Array(data.control);
   const ring = new Uint8Array(data.ring);
   const words = new Int32Array(data.ring);
@@ -227,9 +284,20 @@ function ringWriter(
   const ioThread = new workers.Worker(ioSource, { eval: true, workerData: io, execArgv: [], stdout: false, stderr: false });
   // Its life is this thread's: once this program returns (the I/O thread done or failed), nothing should wait for it.
   ioThread.unref();
+  const ioBorn = Date.now();
+  let ioStopAfter = data.ioStopAfterFrames ?? -1;
   const ioCheck = (): void => {
     const why = failure(io, ioCtl);
     if (why !== null) throw new Error(why);
+  };
+  /** Wait for the I/O thread to signal; throws if it has ended without a word (terminated, out of memory). */
+  const ioSleep = (sig: number): void => {
+    if (Atomics.wait(ioCtl, CSIG, sig, LIVENESS_MS) !== 'timed-out') return;
+    const unborn = Atomics.load(ioCtl, TID) === 0;
+    if (!(unborn ? Date.now() - ioBorn > START_MS : gone(io, ioCtl, fs))) return;
+    ioCheck();
+    if (Atomics.load(ioCtl, STATE) === DONE) return;
+    throw new Error(unborn ? `its I/O thread did not start in ${START_MS / 1000} s` : 'its I/O thread ended without finishing (terminated, or out of memory)');
   };
   /** Wait until the I/O thread has at most `queued` slots left to write. */
   const ioWait = (queued: number): void => {
@@ -237,7 +305,7 @@ function ringWriter(
       const sig = Atomics.load(ioCtl, CSIG);
       ioCheck();
       if (((ioHead - Atomics.load(ioCtl, TAIL)) | 0) <= queued) return;
-      Atomics.wait(ioCtl, CSIG, sig);
+      ioSleep(sig);
     }
   };
   const enqueue = (chunk: Uint8Array, n: number): void => {
@@ -331,6 +399,11 @@ function ringWriter(
         format.raw(body.subarray(0, len), sink);
       }
       unsettled++;
+      if (--ioStopAfter === 0) {
+        // Once it runs: a thread ended before it could record its id is only known after START_MS.
+        while (Atomics.load(ioCtl, TID) === 0) Atomics.wait(ioCtl, TID, 0, 5);
+        void ioThread.terminate();
+      }
       tailOnFile = false;
     }
     settle();
@@ -339,7 +412,7 @@ function ringWriter(
       const sig = Atomics.load(ioCtl, CSIG);
       ioCheck();
       if (Atomics.load(ioCtl, STATE) === DONE) break;
-      Atomics.wait(ioCtl, CSIG, sig);
+      ioSleep(sig);
     }
     if (data.fsync) fs.fsyncSync(data.fd);
     if (direct >= 0) fs.closeSync(direct);
@@ -360,11 +433,26 @@ const waitAsync = (Atomics as unknown as { waitAsync(a: Int32Array, i: number, v
  * The thread's source: the two programs as text. `__name` is defined because a loader that keeps function names
  * (tsx, esbuild's keepNames) rewrites nested functions into calls of a helper that exists only in its own module.
  */
+const ioSource = [
+  'const __name = (f) => f;',
+  "const data = require('node:worker_threads').workerData;",
+  `(${recordThreadId.toString()})(data, require('node:fs'));`,
+  `(${ioWriter.toString()})(data, require('node:fs'), ${threadFailed.toString()});`,
+].join('\n');
 const workerSource = [
   'const __name = (f) => f;',
   "const data = require('node:worker_threads').workerData;",
-  `const ioSource = ${JSON.stringify(`const __name = (f) => f;\n(${ioWriter.toString()})(require('node:worker_threads').workerData, require('node:fs'), ${threadFailed.toString()});`)};`,
-  `(${ringWriter.toString()})(data, require('node:fs'), ${tapeFormatter.toString()}, ${formatUint.toString()}, require('node:worker_threads'), ioSource, ${threadFailed.toString()}, ${threadFailure.toString()});`,
+  `(${recordThreadId.toString()})(data, require('node:fs'));`,
+  `const ioSource = ${JSON.stringify(ioSource)};`,
+  // ringWriter records its own failures from the moment it starts writing; this catches one in its set-up.
+  'try {',
+  `  (${ringWriter.toString()})(data, require('node:fs'), ${tapeFormatter.toString()}, ${formatUint.toString()}, require('node:worker_threads'), ioSource, ${threadFailed.toString()}, ${threadFailure.toString()}, ${threadGone.toString()});`,
+  '} catch (err) {',
+  `  (${threadFailed.toString()})(data, err);`,
+  '  const ctl = new Int32Array(data.control);',
+  '  Atomics.add(ctl, data.layout.CSIG, 1);',
+  '  Atomics.notify(ctl, data.layout.CSIG);',
+  '}',
 ].join('\n');
 
 /** The producer's end of the ring; owns the writer thread. The fd stays the caller's to close. */
@@ -381,12 +469,20 @@ export class RingWriterThread {
   readonly #head4 = new Int32Array(2);
   readonly #headBytes = new Uint8Array(this.#head4.buffer);
   #failure: Error | undefined;
+  /** The worker's 'exit' event has come (seen only while this thread runs its event loop: in close()). */
+  #ended = false;
+  /** When the thread was started (performance.now()): bounds how long it may take to record its id. */
+  readonly #born = performance.now();
 
   /**
    * @param path the log's path: names it in error messages, and the thread opens it again for direct I/O.
    * @param opts.counterStart where the byte counters start (tests: just below 2^31, to cross the sign wrap).
    */
-  constructor(fd: number, path: string, opts: { ringBytes: number; batchBytes: number; fsync: boolean; direct: boolean; counterStart?: number }) {
+  constructor(
+    fd: number,
+    path: string,
+    opts: { ringBytes: number; batchBytes: number; fsync: boolean; direct: boolean; counterStart?: number; onWorker?: (w: Worker) => void; ioStopAfterFrames?: number },
+  ) {
     const { ringBytes, batchBytes, fsync, direct } = opts;
     if (!(Number.isInteger(ringBytes) && ringBytes >= 4096 && ringBytes <= 2 ** 30 && (ringBytes & (ringBytes - 1)) === 0)) {
       throw new RangeError(`ringBytes must be a power of two from 4096 to 2^30, got ${ringBytes}`);
@@ -402,6 +498,7 @@ export class RingWriterThread {
       path,
       direct,
       fsync,
+      ioStopAfterFrames: opts.ioStopAfterFrames,
     };
     this.#ctl = new Int32Array(data.control);
     // A start that is a multiple of the ring size keeps offsets where they would be from 0.
@@ -422,8 +519,12 @@ export class RingWriterThread {
       this.#worker.once('error', (err) => {
         this.#failure ??= new Error(`${path}: log writer thread failed: ${err.message}`);
       });
-      this.#worker.once('exit', () => resolve());
+      this.#worker.once('exit', () => {
+        this.#ended = true;
+        resolve();
+      });
     });
+    opts.onWorker?.(this.#worker);
   }
 
   /**
@@ -482,7 +583,7 @@ export class RingWriterThread {
       this.#tailSeen = Atomics.load(ctl, TAIL);
       if (((this.#write + need - this.#tailSeen) | 0) <= size) return off >> 2;
       this.#check();
-      Atomics.wait(ctl, CSIG, sig);
+      this.#sleep(sig);
     }
   }
 
@@ -519,7 +620,7 @@ export class RingWriterThread {
       const sig = Atomics.load(this.#ctl, CSIG);
       if (((this.#head + skip - Atomics.load(this.#ctl, TAIL)) | 0) <= size) break;
       this.#check();
-      Atomics.wait(this.#ctl, CSIG, sig);
+      this.#sleep(sig);
     }
     this.words[off >> 2] = WRAP_FRAME;
     this.words[(off >> 2) + 1] = skip - 8;
@@ -558,7 +659,7 @@ export class RingWriterThread {
       this.#check();
       const free = size - ((this.#head - Atomics.load(ctl, TAIL)) | 0);
       if (free === 0) {
-        Atomics.wait(ctl, CSIG, sig);
+        this.#sleep(sig);
         continue;
       }
       const at = this.#head & (size - 1);
@@ -577,7 +678,7 @@ export class RingWriterThread {
       const sig = Atomics.load(ctl, CSIG);
       this.#check();
       if (Atomics.load(ctl, FRAMES) === this.#frames) return;
-      Atomics.wait(ctl, CSIG, sig);
+      this.#sleep(sig);
     }
   }
 
@@ -596,12 +697,42 @@ export class RingWriterThread {
       const sig = Atomics.load(ctl, CSIG);
       const state = Atomics.load(ctl, STATE);
       if (state === DONE || state === FAILED || this.#failure) break;
+      // DONE is stored before the thread returns: read after its exit, anything else means it never got there.
+      if (this.#ended) {
+        this.#failure = this.#endedError();
+        break;
+      }
       // Waiting without blocking lets the worker's 'error'/'exit' events through if it dies unexpectedly.
       const r = waitAsync(ctl, CSIG, sig, 1000);
       if (r.async) await Promise.race([r.value, this.#exited]);
     }
     await this.#exited;
     this.#check();
+  }
+
+  /**
+   * Block until the thread signals (CSIG moves on from `sig`). Every LIVENESS_MS without a signal, make sure it is
+   * still there: a thread that was terminated or ran out of memory never signals again, and waiting on it would
+   * hang this thread for ever. Throws then, as for any failure of the thread.
+   */
+  #sleep(sig: number): void {
+    const ctl = this.#ctl;
+    if (Atomics.wait(ctl, CSIG, sig, LIVENESS_MS) !== 'timed-out') return;
+    this.#check();
+    const tid = Atomics.load(ctl, TID);
+    const ended = tid === 0 ? performance.now() - this.#born > START_MS : threadGone(this.#data, ctl, { existsSync });
+    if (!ended || Atomics.load(ctl, STATE) === DONE) return;
+    // A failure it recorded on its way out says more than that it is gone.
+    this.#check();
+    this.#failure = tid === 0 ? new Error(`${this.#label}: log writer thread did not start in ${START_MS / 1000} s`) : this.#endedError();
+    throw this.#failure;
+  }
+
+  #endedError(): Error {
+    return new Error(
+      `${this.#label}: log writer thread ended without finishing (terminated, or out of memory): ` +
+        `the file keeps what it had written, events after that are not in it`,
+    );
   }
 
   #check(): void {

@@ -2,6 +2,7 @@ import { closeSync, createWriteStream, fsyncSync, openSync, writeSync } from 'no
 import { once } from 'node:events';
 import { pipeline } from 'node:stream/promises';
 import { constants as zc, createGzip, type Gzip } from 'node:zlib';
+import type { Worker } from 'node:worker_threads';
 import type { Subscription } from 'rxjs';
 import type { EventBus } from '../bus.js';
 import { EventEncoder } from '../encoder.js';
@@ -38,6 +39,16 @@ export interface LogWriterOptions {
    * multi-GB log several times cheaper; set false to keep every byte going through the page cache.
    */
   directIo?: boolean;
+}
+
+/**
+ * Test hooks, kept out of the public options: where the ring's byte counters start, the writer thread's Worker,
+ * and a number of frames after which the writer thread terminates its I/O thread.
+ */
+interface InternalOptions {
+  counterStart?: number;
+  onWorker?: (worker: Worker) => void;
+  ioStopAfterFrames?: number;
 }
 
 export interface LogWriter {
@@ -143,7 +154,9 @@ class PlainLogWriter extends BaseLogWriter {
               batchBytes: this.batchBytes,
               fsync: this.#fsync,
               direct: opts.directIo ?? true,
-              counterStart: (opts as { counterStart?: number }).counterStart,
+              counterStart: (opts as InternalOptions).counterStart,
+              onWorker: (opts as InternalOptions).onWorker,
+              ioStopAfterFrames: (opts as InternalOptions).ioStopAfterFrames,
             })
           : null;
     } catch (err) {
