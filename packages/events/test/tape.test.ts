@@ -188,9 +188,9 @@ describe('event tape (TapeEncoder → tapeFormatter)', () => {
     const enc = new TapeEncoder();
     enc.encode(ev(1, 'a.x', { id: 1 }));
     const tape = () => new Int32Array(enc.bytes().slice().buffer);
-    // [DEF_TYPE, id, len 3, "a.", "x"] then the event: [typeId, words, INT, seq, …].
+    // [DEF_TYPE, id, len 3, "a.", "x"] then the event: [typeId, words, ~seq (a non-negative int is one word), …].
     const badTag = tape();
-    expect(badTag[7]).toBe(TAPE.INT);
+    expect(badTag[7]).toBe(~1);
     badTag[7] = 99;
     expect(() => tapeFormatter(TAPE, 1024, formatUint).frame(new Uint8Array(badTag.buffer), () => 0)).toThrow('tape: unknown value tag 99 at word 7');
     const badType = tape();

@@ -128,6 +128,8 @@ export function tapeFormatter(tags: typeof TAPE, outBytes: number, formatUint: t
   /** Format the value at t[p…] into b at o; returns the new offset. */
   function value(b: Uint8Array, o: number): number {
     const tag = t[p++]!;
+    // A non-negative int32 by itself (tags are all ≥ 0).
+    if (tag < 0) return formatUint(~tag, b, o);
     if (tag === INT) {
       const v = t[p++]!;
       if (v < 0) {

@@ -17,7 +17,8 @@ import type { EventEnvelope } from '../envelope.js';
  * Words (Int32; strings as UTF-16 code units packed two per word):
  *   event      := [typeId ≥ 0, words] num(seq) num(time) num(op) (NULL | num(cause)) num(v) value(payload)
  *   type def   := [DEF_TYPE, typeId, str(type)]                         (precedes the first event of that type)
- *   value      := [INT, i32] | [DBL, lo, hi] | [STR, len, units…] | [NULL] | [TRUE] | [FALSE]
+ *   value      := [~u] (u a non-negative int32: one negative word) | [INT, i32] | [DBL, lo, hi]
+ *               | [STR, len, units…] | [NULL] | [TRUE] | [FALSE]
  *               | [OBJ, shapeId, value × keys]                          (keys and their order: the shape's)
  *               | [SHAPE_DEF, shapeId, nKeys, str(key) × nKeys] value    (precedes a shape's first object)
  *               | [GOBJ, n, (str(key) value) × n]                        (a plain object of no known shape)
@@ -444,9 +445,17 @@ export class TapeEncoder {
   }
 }
 
-/** A number at word w as JSON.stringify writes it ([INT, i32], or [DBL, lo, hi] for the rest); returns the next word. */
+/**
+ * A number at word w as JSON.stringify writes it; returns the next word. A non-negative int32 — most numbers of
+ * events: pfns, counts, ids, seq — is one word, ~v (negative, so no tag can be mistaken for it); other int32s are
+ * [INT, i32] and the rest [DBL, lo, hi].
+ */
 function numAt(t: Int32Array<ArrayBufferLike>, w: number, v: number): number {
   if ((v | 0) === v) {
+    if (v >= 0) {
+      t[w] = ~v;
+      return w + 1;
+    }
     t[w] = INT;
     t[w + 1] = v;
     return w + 2;
