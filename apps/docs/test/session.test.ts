@@ -80,12 +80,15 @@ describe('viewer replay session', () => {
     const events = logText.split('\n').filter(Boolean).length - 1;
     const plain = new LogSession(api, new Blob([logText]), 'cloud.ndjson', { snapshotEvery: 97 });
     const gz = new LogSession(api, new Blob([readFileSync(logPath + '.gz')]), 'cloud.ndjson.gz', { snapshotEvery: 301 });
+    // Too long to keep decompressed: every seek decompresses from the top.
+    const gzAgain = new LogSession(api, new Blob([readFileSync(logPath + '.gz')]), 'cloud.ndjson.gz', { snapshotEvery: 301, keepDecompressedBytes: 4096 });
     await plain.load();
     await gz.load();
+    await gzAgain.load();
     await fc.assert(
       fc.asyncProperty(fc.integer({ min: 0, max: events }), async (n) => {
         const want = straightReplay(logText, n);
-        for (const s of [plain, gz]) {
+        for (const s of [plain, gz, gzAgain]) {
           const f = await s.frameAt(n);
           expect(f.seq).toBe(n);
           expect(f.event?.seq ?? 0).toBe(n);
@@ -95,6 +98,35 @@ describe('viewer replay session', () => {
       }),
       { numRuns: 12 },
     );
+  });
+
+  it('keeps a gzip log decompressed after loading it, so seeks do not decompress it again (unless it is longer than keepDecompressedBytes)', async () => {
+    /** Counts how often the log is read from its first byte (each time a gzip log is decompressed from the top). */
+    class CountingBlob extends Blob {
+      reads = 0;
+      override stream(): ReadableStream<Uint8Array<ArrayBuffer>> {
+        this.reads++;
+        return super.stream();
+      }
+    }
+    const gzBytes = readFileSync(logPath + '.gz');
+    const events = logText.split('\n').filter(Boolean).length - 1;
+    const keptBlob = new CountingBlob([gzBytes]);
+    const againBlob = new CountingBlob([gzBytes]);
+    const kept = new LogSession(api, keptBlob, 'cloud.ndjson.gz', { snapshotEvery: 301 });
+    // One byte short of the decompressed log: not kept.
+    const again = new LogSession(api, againBlob, 'cloud.ndjson.gz', { snapshotEvery: 301, keepDecompressedBytes: Buffer.byteLength(logText) - 1 });
+    await kept.load();
+    await again.load();
+    expect([keptBlob.reads, againBlob.reads]).toEqual([1, 1]);
+    // Backwards and forwards, none on a snapshot: each needs events read from the log.
+    for (const n of [events - 3, 5, 700, 1, Math.floor(events / 2)]) {
+      const f = await kept.frameAt(n);
+      expect(f.counters).toEqual(counters(straightReplay(logText, n), api.views));
+      expect(await again.frameAt(n)).toEqual(f);
+    }
+    expect(keptBlob.reads).toBe(1);
+    expect(againBlob.reads).toBeGreaterThanOrEqual(5);
   });
 
   it('follows any sequence of seeks, forward from its cursor or back to a snapshot, with adaptive snapshots', async () => {

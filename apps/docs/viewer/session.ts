@@ -19,6 +19,12 @@ export interface SessionOptions {
   maxSnapshots?: number;
   /** Largest number of sections / PMDs put in one frame. */
   maxDrawn?: number;
+  /**
+   * A gzip log's decompressed text is kept, up to this many bytes (default 512 MiB), as a Blob (which a browser may
+   * keep on disk): a seek then reads from the nearest snapshot's byte offset, as in a plain log. A longer log is
+   * decompressed again from the top for every seek.
+   */
+  keepDecompressedBytes?: number;
   onProgress?: (events: number, bytes: number) => void;
 }
 
@@ -100,6 +106,43 @@ function skipBytes(skip: number): TransformStream<Uint8Array, Uint8Array> {
   });
 }
 
+/**
+ * Passes bytes through while keeping a copy, up to `limit` bytes, as Blobs of about 4 MiB (a Blob copies its parts
+ * out of the JavaScript heap); at the end `done` gets all of it as one Blob, or null if it was longer than `limit`.
+ */
+function keepBytes(limit: number, done: (text: Blob | null) => void): TransformStream<Uint8Array, Uint8Array> {
+  const BATCH = 4 << 20;
+  let parts: Blob[] = [];
+  let batch: Uint8Array[] = [];
+  let inBatch = 0;
+  let kept = 0;
+  let over = false;
+  return new TransformStream({
+    transform(chunk, ctl) {
+      if (!over) {
+        kept += chunk.byteLength;
+        if (kept > limit) {
+          over = true;
+          parts = [];
+          batch = [];
+        } else {
+          batch.push(chunk);
+          inBatch += chunk.byteLength;
+          if (inBatch >= BATCH) {
+            parts.push(new Blob(batch as BlobPart[]));
+            batch = [];
+            inBatch = 0;
+          }
+        }
+      }
+      ctl.enqueue(chunk);
+    },
+    flush() {
+      done(over ? null : new Blob([...parts, new Blob(batch as BlobPart[])]));
+    },
+  });
+}
+
 /** Splits a byte stream into lines (without the newline), each with the byte offset just past it. */
 async function* splitLines(stream: ReadableStream<Uint8Array>, start: number): AsyncGenerator<{ text: string; end: number }> {
   const dec = new TextDecoder();
@@ -150,6 +193,8 @@ export class LogSession {
   private snapshots: Snapshot[] = [];
   private lastSeq = 0;
   private gzip = false;
+  /** A gzip log's decompressed text, when it was short enough to keep (keepDecompressedBytes). */
+  private text: Blob | null = null;
   private readonly every: number | null;
   private readonly maxSnapshots: number;
   private readonly maxDrawn: number;
@@ -191,8 +236,11 @@ export class LogSession {
     this.gzip = await isGzip(this.blob);
     this.offsets = new LineOffsets();
     this.cursor = null;
+    this.text = null;
     let bytes = 0;
-    const stream = (await this.rawStream()).pipeThrough(lineOffsetRecorder(this.offsets, (n) => (bytes = n)));
+    let raw = await this.rawStream();
+    if (this.gzip) raw = raw.pipeThrough(keepBytes(this.opts.keepDecompressedBytes ?? 512 << 20, (t) => (this.text = t)));
+    const stream = raw.pipeThrough(lineOffsetRecorder(this.offsets, (n) => (bytes = n)));
     const reader = this.api.events.readLogStream(stream, { file: this.name, catalogue: this.catalogue });
     const header = await reader.header();
     this.header = header;
@@ -286,9 +334,8 @@ export class LogSession {
    */
   private async replayRange(fromSeq: number, offset: number, to: number, apply: (e: Envelope) => void): Promise<{ last: Envelope | null; nextLineOffset: number }> {
     const start = offset >= 0 ? offset : 0;
-    const stream = this.gzip
-      ? (await this.rawStream()).pipeThrough(skipBytes(start))
-      : (this.blob.slice(start).stream() as ReadableStream<Uint8Array>);
+    const plain = this.gzip ? this.text : this.blob;
+    const stream = plain ? (plain.slice(start).stream() as ReadableStream<Uint8Array>) : (await this.rawStream()).pipeThrough(skipBytes(start));
     let line = offset >= 0 ? fromSeq + 1 : 0;
     let last: Envelope | null = null;
     let next = -1;
