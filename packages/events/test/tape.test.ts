@@ -80,6 +80,62 @@ describe('event tape (TapeEncoder → tapeFormatter)', () => {
     );
   });
 
+  it('property: any envelopes — seq that follows or jumps, time deltas small, huge, negative or fractional, op and cause repeated or not, any v — format exactly, across frames', () => {
+    const same = fc.constant('same' as const);
+    const num = fc.oneof(fc.nat(), fc.integer(), fc.double(), fc.constant(2 ** 53 + 2), fc.constant(-0));
+    const step = fc.record({
+      seq: fc.oneof(fc.constant(1), fc.constant(1), fc.integer({ min: -3, max: 5 }), fc.constant(2 ** 31)),
+      time: fc.oneof(fc.constant(1000), fc.nat(), fc.integer({ min: -5, max: 5 }), fc.constant(2 ** 31), fc.constant(2 ** 53), fc.double()),
+      op: fc.oneof(same, same, num),
+      cause: fc.oneof(same, same, fc.constant(null), num),
+      v: fc.oneof(fc.constant(1), fc.constant(1), num),
+      frameEnds: fc.boolean(),
+    });
+    fc.assert(
+      fc.property(fc.array(step, { minLength: 1, maxLength: 60 }), (steps) => {
+        const f = tapeFormatter(TAPE, 1 << 10, formatUint);
+        const enc = new TapeEncoder(64);
+        let out = '';
+        const sink = (c: Uint8Array) => {
+          out += Buffer.from(c).toString('utf8');
+          return c.length;
+        };
+        const evs: EventEnvelope[] = [];
+        let seq = 0;
+        let time = 0;
+        let op = 0;
+        let cause: number | null = null;
+        for (const [i, st] of steps.entries()) {
+          seq += st.seq;
+          time += st.time;
+          if (st.op !== 'same') op = st.op;
+          if (st.cause !== 'same') cause = st.cause;
+          const e = ev(seq, i % 3 === 0 ? 'a.x' : 'b.y', { i }, { time, op, cause, v: st.v });
+          evs.push(e);
+          enc.encode(e);
+          if (st.frameEnds) {
+            f.frame(enc.bytes().slice(), sink);
+            enc.reset();
+          }
+        }
+        f.frame(enc.bytes().slice(), sink);
+        expect(out).toBe(expected(evs));
+      }),
+      { numRuns: 400 },
+    );
+  });
+
+  it('an event that throws leaves the next one to follow the last that was written: seq, time, op and cause', () => {
+    const enc = new TapeEncoder(64);
+    const a = ev(1, 'a.x', { n: 1 }, { op: 7, cause: 3 });
+    const bad = ev(2, 'a.x', { n: 2n }, { op: 8, cause: 4, time: 99_000 });
+    const c = ev(3, 'a.x', { n: 3 }, { op: 8, cause: 4 });
+    enc.encode(a);
+    expect(() => enc.encode(bad)).toThrow(TypeError);
+    enc.encode(c);
+    expect(format(enc)).toBe(expected([a, c]));
+  });
+
   it('property: a sink that takes whole 4 KiB blocks only (direct I/O) gets every byte once, in order, with the rest pending', () => {
     fc.assert(
       fc.property(fc.array(fc.array(payload, { maxLength: 30 }), { minLength: 1, maxLength: 6 }), fc.constantFrom(16, 5000, 1 << 16), (frames, outBytes) => {
@@ -188,9 +244,9 @@ describe('event tape (TapeEncoder → tapeFormatter)', () => {
     const enc = new TapeEncoder();
     enc.encode(ev(1, 'a.x', { id: 1 }));
     const tape = () => new Int32Array(enc.bytes().slice().buffer);
-    // [DEF_TYPE, id, len 3, "a.", "x"] then the event: [typeId, words, ~seq (a non-negative int is one word), …].
+    // [DEF_TYPE, id, len 3, "a.", "x"] then the event: [typeId | flags, words, ~time (1000 after the start's 0), …].
     const badTag = tape();
-    expect(badTag[7]).toBe(~1);
+    expect(badTag[7]).toBe(~1000);
     badTag[7] = 99;
     expect(() => tapeFormatter(TAPE, 1024, formatUint).frame(new Uint8Array(badTag.buffer), () => 0)).toThrow('tape: unknown value tag 99 at word 7');
     const badType = tape();

@@ -31,6 +31,8 @@ export interface TapeFormatter {
  */
 export function tapeFormatter(tags: typeof TAPE, outBytes: number, formatUint: typeof formatUintType): TapeFormatter {
   const { DEF_TYPE, INT, DBL, STR, NULL, TRUE, FALSE, OBJ, SHAPE_DEF, GOBJ, ARR, RAW } = tags;
+  const { TYPE_BITS, OP_SAME, CAUSE_SAME, SEQ_NEXT, V_ONE } = tags.ENVELOPE;
+  const TYPE_MASK = (1 << TYPE_BITS) - 1;
   const utf8 = new TextEncoder();
   /** Per type id: writes `,"type":"…","v":`. */
   const types: Array<(b: Uint8Array, o: number) => number> = [];
@@ -211,8 +213,28 @@ export function tapeFormatter(tags: typeof TAPE, outBytes: number, formatUint: t
     throw new Error(`tape: unknown value tag ${tag} at word ${p - 1}`);
   }
 
-  /** `{"seq":N,"time":N,"op":N,"cause":N` */
-  const envelope = compileRuns([utf8.encode('{"seq":'), utf8.encode(',"time":'), utf8.encode(',"op":'), utf8.encode(',"cause":'), new Uint8Array(0)], 4);
+  /** A number of the envelope at t[p…] (a bare non-negative int32 or a tagged number). */
+  function envNumber(): number {
+    const tag = t[p++]!;
+    if (tag < 0) return ~tag;
+    if (tag === INT) return t[p++]!;
+    if (tag === DBL) {
+      f64i32[0] = t[p++]!;
+      f64i32[1] = t[p++]!;
+      return f64[0]!;
+    }
+    throw new Error(`tape: unknown value tag ${tag} at word ${p - 1}`);
+  }
+  /** The envelope of the last event formatted: what the flags and a time delta refer to. */
+  let lastSeq = NaN;
+  let lastTime = 0;
+  let lastOp = NaN;
+  let lastCause: number | null = null;
+  /** Bytes written by the compiled runs (`{"seq":`, `,"time":`, …). */
+  const seqKey = compileRuns([utf8.encode('{"seq":')], 0);
+  const timeKey = compileRuns([utf8.encode(',"time":')], 0);
+  const opKey = compileRuns([utf8.encode(',"op":')], 0);
+  const causeKey = compileRuns([utf8.encode(',"cause":')], 0);
   const payloadKey = compileRuns([utf8.encode(',"payload":')], 0);
 
   let eventBegin = 0;
@@ -238,8 +260,9 @@ export function tapeFormatter(tags: typeof TAPE, outBytes: number, formatUint: t
           continue;
         }
         const words = t[p + 1]!;
-        const head = types[id];
-        if (head === undefined) throw new Error(`tape: event at word ${p} has type id ${id}, never defined`);
+        const flags = id >>> TYPE_BITS;
+        const head = types[id & TYPE_MASK];
+        if (head === undefined) throw new Error(`tape: event at word ${p} has type id ${id & TYPE_MASK}, never defined`);
         eventBegin = p;
         eventEnd = p + words;
         for (;;) {
@@ -248,14 +271,40 @@ export function tapeFormatter(tags: typeof TAPE, outBytes: number, formatUint: t
           const b = buf;
           try {
             p += 2;
-            let q = envelope(b, o);
-            q = head(b, q);
-            q = value(b, q);
+            const w = t[p]!;
+            let time: number;
+            if (w < 0) {
+              time = lastTime + ~w;
+              p++;
+            } else time = envNumber();
+            const op = flags & OP_SAME ? lastOp : envNumber();
+            let cause: number | null;
+            if (flags & CAUSE_SAME) cause = lastCause;
+            else if (t[p] === NULL) {
+              cause = null;
+              p++;
+            } else cause = envNumber();
+            const seq = flags & SEQ_NEXT ? lastSeq + 1 : envNumber();
+            const v = flags & V_ONE ? 1 : envNumber();
+            let q = number(b, seqKey(b, o), seq);
+            q = number(b, timeKey(b, q), time);
+            q = number(b, opKey(b, q), op);
+            q = causeKey(b, q);
+            if (cause === null) {
+              b[q] = 0x6e; b[q + 1] = 0x75; b[q + 2] = 0x6c; b[q + 3] = 0x6c; // prettier-ignore
+              q += 4;
+            } else q = number(b, q, cause);
+            q = number(b, head(b, q), v);
             q = payloadKey(b, q);
             q = value(b, q);
             b[q] = 0x7d;
             b[q + 1] = 0x0a;
             o = q + 2;
+            // Only once the event is done: one redone for a new shape decodes its envelope against the same last one.
+            lastSeq = seq;
+            lastTime = time;
+            lastOp = op;
+            lastCause = cause;
             break;
           } catch (err) {
             if (err !== RESTART) throw err;

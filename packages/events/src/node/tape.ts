@@ -15,7 +15,11 @@ import type { EventEnvelope } from '../envelope.js';
  * producer CPU at 64 TiB.
  *
  * Words (Int32; strings as UTF-16 code units packed two per word):
- *   event      := [typeId ≥ 0, words] num(seq) num(time) num(op) (NULL | num(cause)) num(v) value(payload)
+ *   event      := [typeId | flags << 16, words] time [num(op)] [NULL | num(cause)] [num(seq)] [num(v)] value(payload)
+ *   time       := [~d] (time = the last event's time + d, d a non-negative int32) | [INT, i32] | [DBL, lo, hi]
+ *   flags      := OP_SAME | CAUSE_SAME | SEQ_NEXT | V_ONE (TAPE.ENVELOPE): op and cause as the last event's,
+ *                 seq the last event's + 1, v = 1; a field so flagged has no words. "The last event" is the one
+ *                 before on the tape (none before the first: the time then counts from 0).
  *   type def   := [DEF_TYPE, typeId, str(type)]                         (precedes the first event of that type)
  *   value      := [~u] (u a non-negative int32: one negative word) | [INT, i32] | [DBL, lo, hi]
  *               | [STR, len, units…] | [NULL] | [TRUE] | [FALSE]
@@ -41,13 +45,20 @@ export const TAPE = {
   GOBJ: 8,
   ARR: 9,
   RAW: 10,
+  /**
+   * Envelope flags, in the bits above a type id (ids stay below 2^TYPE_BITS): most events of a run repeat the op
+   * and cause of the one before, follow its seq and are version 1, and then their envelope is three words.
+   */
+  ENVELOPE: { TYPE_BITS: 16, OP_SAME: 1, CAUSE_SAME: 2, SEQ_NEXT: 4, V_ONE: 8 },
 } as const;
 
 const { DEF_TYPE, INT, DBL, STR, NULL, TRUE, FALSE, OBJ, SHAPE_DEF, GOBJ, ARR, RAW } = TAPE;
+const { TYPE_BITS, OP_SAME, CAUSE_SAME, SEQ_NEXT, V_ONE } = TAPE.ENVELOPE;
 
 /** Shapes learnt per object site (a type's payload, or a field inside it); objects of any other → the generic path. */
 const MAX_SHAPES_PER_SITE = 8;
 const MAX_KEYS_PER_SHAPE = 64;
+/** Type ids share their word with the envelope flags (ENVELOPE): they must stay below 2^TYPE_BITS. */
 const MAX_TYPES = 4096;
 const MAX_SHAPES = 65536;
 const MAX_FIELDS_PER_SITE = 256;
@@ -139,6 +150,11 @@ export class TapeEncoder {
   #nextShape = 0;
   /** Definitions made by the encode in progress: undone if it throws. */
   readonly #fresh: Array<{ defined: boolean }> = [];
+  /** The envelope of the last event encoded (NaN and undefined before the first: equal to nothing). */
+  #seq = NaN;
+  #time = 0;
+  #op: number | undefined;
+  #cause: number | null | undefined;
 
   constructor(initialWords = 1 << 18) {
     this.t = new Int32Array(Math.max(initialWords, 64));
@@ -194,14 +210,22 @@ export class TapeEncoder {
       this.ensure(24);
       const t = this.t;
       const head = this.n;
-      t[head] = te.id;
-      let w = numAt(t, head + 2, e.seq);
-      w = numAt(t, w, e.time);
-      w = numAt(t, w, e.op);
-      const cause = e.cause;
-      if (cause === null) t[w++] = NULL;
+      let w = head + 2;
+      let flags = 0;
+      const { seq, time, op, cause, v } = e;
+      const dt = time - this.#time;
+      if ((dt | 0) === dt && dt >= 0 && this.#time + dt === time) t[w++] = ~dt;
+      else w = taggedAt(t, w, time);
+      if (op === this.#op) flags |= OP_SAME;
+      else w = numAt(t, w, op);
+      if (cause === this.#cause) flags |= CAUSE_SAME;
+      else if (cause === null) t[w++] = NULL;
       else w = numAt(t, w, cause);
-      w = numAt(t, w, e.v);
+      if (seq === this.#seq + 1) flags |= SEQ_NEXT;
+      else w = numAt(t, w, seq);
+      if (v === 1) flags |= V_ONE;
+      else w = numAt(t, w, v);
+      t[head] = te.id | (flags << TYPE_BITS);
       this.n = w;
       const p: unknown = e.payload;
       // serializeEvent writes `null` for a payload JSON.stringify leaves out (undefined, a function, a symbol).
@@ -209,6 +233,11 @@ export class TapeEncoder {
         if (!this.obj(p, te.site)) this.#null();
       } else if (!this.other(p, te.site)) this.#null();
       this.t[head + 1] = this.n - head;
+      // Only now: an event that throws leaves nothing on the tape, so the next one follows this one's predecessor.
+      this.#seq = seq;
+      this.#time = time;
+      this.#op = op;
+      this.#cause = cause;
     } catch (err) {
       this.n = start;
       for (const d of this.#fresh) d.defined = false;
@@ -456,6 +485,20 @@ function numAt(t: Int32Array<ArrayBufferLike>, w: number, v: number): number {
       t[w] = ~v;
       return w + 1;
     }
+    t[w] = INT;
+    t[w + 1] = v;
+    return w + 2;
+  }
+  f64[0] = v;
+  t[w] = DBL;
+  t[w + 1] = i32[0]!;
+  t[w + 2] = i32[1]!;
+  return w + 3;
+}
+
+/** A number as numAt writes it, but always tagged ([INT, i32] or [DBL, lo, hi]): where a bare word means something else. */
+function taggedAt(t: Int32Array<ArrayBufferLike>, w: number, v: number): number {
+  if ((v | 0) === v) {
     t[w] = INT;
     t[w + 1] = v;
     return w + 2;
