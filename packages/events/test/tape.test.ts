@@ -82,10 +82,14 @@ describe('event tape (TapeEncoder → tapeFormatter)', () => {
 
   it('property: any envelopes — seq that follows or jumps, time deltas small, huge, negative or fractional, op and cause repeated or not, any v — format exactly, across frames', () => {
     const same = fc.constant('same' as const);
-    const num = fc.oneof(fc.nat(), fc.integer(), fc.double(), fc.constant(2 ** 53 + 2), fc.constant(-0));
+    // Finite: serializeEvent writes envelope numbers with String(), which JSON.stringify (the tape's doubles)
+    // matches for every finite number; NaN or an infinity is no event's seq, time, op, cause or v (the bus
+    // rejects them). Time steps stay within ±1e300 so that their sum does too.
+    const finite = fc.double({ noNaN: true, noDefaultInfinity: true });
+    const num = fc.oneof(fc.nat(), fc.integer(), finite, fc.constant(2 ** 53 + 2), fc.constant(-0));
     const step = fc.record({
       seq: fc.oneof(fc.constant(1), fc.constant(1), fc.integer({ min: -3, max: 5 }), fc.constant(2 ** 31)),
-      time: fc.oneof(fc.constant(1000), fc.nat(), fc.integer({ min: -5, max: 5 }), fc.constant(2 ** 31), fc.constant(2 ** 53), fc.double()),
+      time: fc.oneof(fc.constant(1000), fc.nat(), fc.integer({ min: -5, max: 5 }), fc.constant(2 ** 31), fc.constant(2 ** 53), fc.double({ noNaN: true, min: -1e300, max: 1e300 })),
       op: fc.oneof(same, same, num),
       cause: fc.oneof(same, same, fc.constant(null), num),
       v: fc.oneof(fc.constant(1), fc.constant(1), num),
