@@ -480,20 +480,11 @@ export class TapeEncoder {
  * [INT, i32] and the rest [DBL, lo, hi].
  */
 function numAt(t: Int32Array<ArrayBufferLike>, w: number, v: number): number {
-  if ((v | 0) === v) {
-    if (v >= 0) {
-      t[w] = ~v;
-      return w + 1;
-    }
-    t[w] = INT;
-    t[w + 1] = v;
-    return w + 2;
+  if ((v | 0) === v && v >= 0) {
+    t[w] = ~v;
+    return w + 1;
   }
-  f64[0] = v;
-  t[w] = DBL;
-  t[w + 1] = i32[0]!;
-  t[w + 2] = i32[1]!;
-  return w + 3;
+  return taggedAt(t, w, v);
 }
 
 /** A number as numAt writes it, but always tagged ([INT, i32] or [DBL, lo, hi]): where a bare word means something else. */

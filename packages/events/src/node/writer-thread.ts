@@ -33,7 +33,7 @@ const PSIG = 3; // bumped by the producer on every publication or state change; 
 const CSIG = 4; // bumped by the writer thread on every tail advance, finished frame or state change; the producer waits on it
 const ERRLEN = 5;
 const FRAMES = 6; // frames the writer thread has completely written to the file
-const TID = 7; // the thread's Linux thread id once it runs (0 before; -1 where /proc cannot tell): see threadGone
+const TID = 7; // the thread's Linux thread id once it runs (0 before; -1 where /proc cannot tell): see threadEnded
 const CONTROL_WORDS = 8;
 const ERR_BYTES = 2048;
 /**
@@ -141,7 +141,7 @@ function threadFailure(c: ThreadControl, ctl: Int32Array): string | null {
 
 /**
  * Put the calling thread's Linux thread id in its control block (TID), first thing, so that whoever waits on the
- * thread can tell one that is slow from one that is gone (threadGone). Where /proc cannot tell, -1: such a
+ * thread can tell one that is slow from one that is gone (threadEnded). Where /proc cannot tell, -1: such a
  * thread is waited for without that check. Self-contained, like threadFailed.
  */
 function recordThreadId(c: ThreadControl, fs: Pick<ThreadFs, 'readlinkSync'>): void {
@@ -158,12 +158,17 @@ function recordThreadId(c: ThreadControl, fs: Pick<ThreadFs, 'readlinkSync'>): v
 }
 
 /**
- * Whether the thread of this control block has ended: its id is no longer among the process's threads. False
- * while it has not recorded an id or could not. `ctl` is the caller's view of c.control. Self-contained.
+ * Whether the thread of this control block has stopped without finishing: 'ended' once its id is no longer among
+ * the process's threads, 'unborn' when it has recorded no id START_MS after `born` (Date.now() at its start);
+ * null while it runs, once it is DONE, or where /proc cannot tell. `ctl` is the caller's view of c.control.
+ * Self-contained, like threadFailed: the writer thread asks it of its I/O thread, the producer of the writer thread.
  */
-function threadGone(c: ThreadControl, ctl: Int32Array, fs: Pick<ThreadFs, 'existsSync'>): boolean {
-  const tid = Atomics.load(ctl, c.layout.TID);
-  return tid > 0 && !fs.existsSync(`/proc/self/task/${tid}`);
+function threadEnded(c: ThreadControl, ctl: Int32Array, born: number, fs: Pick<ThreadFs, 'existsSync'>): 'ended' | 'unborn' | null {
+  const { TID, STATE, DONE, START_MS } = c.layout;
+  if (Atomics.load(ctl, STATE) === DONE) return null;
+  const tid = Atomics.load(ctl, TID);
+  if (tid === 0) return Date.now() - born > START_MS ? 'unborn' : null;
+  return tid > 0 && !fs.existsSync(`/proc/self/task/${tid}`) ? 'ended' : null;
 }
 
 /**
@@ -238,7 +243,7 @@ function ringWriter(
   ioSource: string,
   fail: typeof threadFailed,
   failure: typeof threadFailure,
-  gone: typeof threadGone,
+  ended: typeof threadEnded,
 ): void {
   const { HEAD, TAIL, STATE, PSIG, CSIG, FRAMES, TID, ERR_BYTES, LIVENESS_MS, START_MS, CLOSING, DONE, TAPE_FRAME, WRAP_FRAME } = data.layout;
   const ctl = new Int32Array(data.control);
@@ -293,11 +298,11 @@ function ringWriter(
   /** Wait for the I/O thread to signal; throws if it has ended without a word (terminated, out of memory). */
   const ioSleep = (sig: number): void => {
     if (Atomics.wait(ioCtl, CSIG, sig, LIVENESS_MS) !== 'timed-out') return;
-    const unborn = Atomics.load(ioCtl, TID) === 0;
-    if (!(unborn ? Date.now() - ioBorn > START_MS : gone(io, ioCtl, fs))) return;
+    const how = ended(io, ioCtl, ioBorn, fs);
+    if (how === null) return;
+    // A failure it recorded on its way out says more than that it is gone.
     ioCheck();
-    if (Atomics.load(ioCtl, STATE) === DONE) return;
-    throw new Error(unborn ? `its I/O thread did not start in ${START_MS / 1000} s` : 'its I/O thread ended without finishing (terminated, or out of memory)');
+    throw new Error(how === 'unborn' ? `its I/O thread did not start in ${START_MS / 1000} s` : 'its I/O thread ended without finishing (terminated, or out of memory)');
   };
   /** Wait until the I/O thread has at most `queued` slots left to write. */
   const ioWait = (queued: number): void => {
@@ -446,7 +451,7 @@ const workerSource = [
   `const ioSource = ${JSON.stringify(ioSource)};`,
   // ringWriter records its own failures from the moment it starts writing; this catches one in its set-up.
   'try {',
-  `  (${ringWriter.toString()})(data, require('node:fs'), ${tapeFormatter.toString()}, ${formatUint.toString()}, require('node:worker_threads'), ioSource, ${threadFailed.toString()}, ${threadFailure.toString()}, ${threadGone.toString()});`,
+  `  (${ringWriter.toString()})(data, require('node:fs'), ${tapeFormatter.toString()}, ${formatUint.toString()}, require('node:worker_threads'), ioSource, ${threadFailed.toString()}, ${threadFailure.toString()}, ${threadEnded.toString()});`,
   '} catch (err) {',
   `  (${threadFailed.toString()})(data, err);`,
   '  const ctl = new Int32Array(data.control);',
@@ -471,8 +476,8 @@ export class RingWriterThread {
   #failure: Error | undefined;
   /** The worker's 'exit' event has come (seen only while this thread runs its event loop: in close()). */
   #ended = false;
-  /** When the thread was started (performance.now()): bounds how long it may take to record its id. */
-  readonly #born = performance.now();
+  /** When the thread was started (Date.now()): bounds how long it may take to record its id. */
+  readonly #born = Date.now();
 
   /**
    * @param path the log's path: names it in error messages, and the thread opens it again for direct I/O.
@@ -718,13 +723,11 @@ export class RingWriterThread {
   #sleep(sig: number): void {
     const ctl = this.#ctl;
     if (Atomics.wait(ctl, CSIG, sig, LIVENESS_MS) !== 'timed-out') return;
-    this.#check();
-    const tid = Atomics.load(ctl, TID);
-    const ended = tid === 0 ? performance.now() - this.#born > START_MS : threadGone(this.#data, ctl, { existsSync });
-    if (!ended || Atomics.load(ctl, STATE) === DONE) return;
+    const how = threadEnded(this.#data, ctl, this.#born, { existsSync });
+    if (how === null) return;
     // A failure it recorded on its way out says more than that it is gone.
     this.#check();
-    this.#failure = tid === 0 ? new Error(`${this.#label}: log writer thread did not start in ${START_MS / 1000} s`) : this.#endedError();
+    this.#failure = how === 'unborn' ? new Error(`${this.#label}: log writer thread did not start in ${START_MS / 1000} s`) : this.#endedError();
     throw this.#failure;
   }
 
