@@ -146,6 +146,7 @@ class PlainLogWriter extends BaseLogWriter {
     this.#fsync = opts.fsync ?? false;
     this.#fd = openSync(path, 'w');
     const head = new TextEncoder().encode(`${serializeHeader(header)}\n`);
+    const { counterStart, onWorker, ioStopAfterFrames } = opts as InternalOptions;
     try {
       this.#thread =
         (opts.thread ?? true)
@@ -154,9 +155,9 @@ class PlainLogWriter extends BaseLogWriter {
               batchBytes: this.batchBytes,
               fsync: this.#fsync,
               direct: opts.directIo ?? true,
-              counterStart: (opts as InternalOptions).counterStart,
-              onWorker: (opts as InternalOptions).onWorker,
-              ioStopAfterFrames: (opts as InternalOptions).ioStopAfterFrames,
+              counterStart,
+              onWorker,
+              ioStopAfterFrames,
             })
           : null;
     } catch (err) {
