@@ -6,7 +6,7 @@
 import { parseEventLine, parseHeaderLine, serializeEvent, serializeHeader, type EventEnvelope } from '@memhp/events';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { isErrnoName, replayState, type Command, type KernelVersion, type Simulator } from '../src/index.js';
+import { evolve, InvariantViolation, isErrnoName, replayState, type ApplierTable, type Command, type KernelVersion, type MachineState, type Simulator } from '../src/index.js';
 import { GiB, MiB, small } from './support/machines.js';
 import { sim } from './support/raw.js';
 
@@ -68,9 +68,10 @@ const machineArb = fc.record({
 
 type MachineChoice = typeof machineArb extends fc.Arbitrary<infer T> ? T : never;
 
-function run(m: MachineChoice, ops: Op[]): { s: Simulator; events: EventEnvelope[]; results: string[] } {
+function run(m: MachineChoice, ops: Op[], planted: readonly ApplierTable[] = []): { s: Simulator; events: EventEnvelope[]; results: string[] } {
   const s = sim(small(2, m.kernel, [m.mom, m.autoOnline].filter(Boolean).join(' ')), {
     autoBoot: false,
+    appliers: planted,
     seed: m.seed,
     faults: { pmdAllocFailRate: m.pmdFail, order0FailRate: m.order0Fail },
   });
@@ -85,19 +86,35 @@ function run(m: MachineChoice, ops: Op[]): { s: Simulator; events: EventEnvelope
   return { s, events, results };
 }
 
+/** The property, with evolve optionally carrying a planted bug. */
+const keepsInvariantsAndReplays = (planted: readonly ApplierTable[] = []) =>
+  fc.property(machineArb, fc.array(opArb, { minLength: 1, maxLength: 25 }), (m, ops) => {
+    const { s, events, results } = run(m, ops, planted);
+    for (const r of results) expect(r === '0' || isErrnoName(r)).toBe(true);
+    // through the log format: header line + one line per event, validated against the catalogue
+    const header = parseHeaderLine(serializeHeader(s.header()), { file: 'prop.ndjson', line: 1 });
+    const parsed = events.map((e, i) => parseEventLine(serializeEvent(e), { file: 'prop.ndjson', line: i + 2 }, s.catalogue));
+    expect(replayState(parsed, header)).toEqual(s.state);
+  });
+
+/** Planted bug: sparse_init_one_section accounts one memmap page too many on hot-add. */
+const memmapOffByOne: ApplierTable = {
+  'section.set_memmap': (st: MachineState, p: { account: string }, e: EventEnvelope) => {
+    evolve(st, e);
+    if (p.account === 'hotplug') st.counters.nrMemmapPages += 1;
+  },
+} as unknown as ApplierTable;
+
 describe('random add / remove / online / offline / sub-section sequences', () => {
   it('return 0 or a kernel errno, keep every invariant, and replay from the log to the identical state', () => {
-    fc.assert(
-      fc.property(machineArb, fc.array(opArb, { minLength: 1, maxLength: 25 }), (m, ops) => {
-        const { s, events, results } = run(m, ops);
-        for (const r of results) expect(r === '0' || isErrnoName(r)).toBe(true);
-        // through the log format: header line + one line per event, validated against the catalogue
-        const header = parseHeaderLine(serializeHeader(s.header()), { file: 'prop.ndjson', line: 1 });
-        const parsed = events.map((e, i) => parseEventLine(serializeEvent(e), { file: 'prop.ndjson', line: i + 2 }, s.catalogue));
-        expect(replayState(parsed, header)).toEqual(s.state);
-      }),
-      { numRuns: 40, seed: 20261121 },
-    );
+    fc.assert(keepsInvariantsAndReplays(), { numRuns: 40, seed: 20261121 });
+  }, 60_000);
+
+  it('fail through the invariant checker when evolve mis-accounts hot-added memmap pages (a planted bug)', () => {
+    const r = fc.check(keepsInvariantsAndReplays([memmapOffByOne]), { numRuns: 40, seed: 20261121, endOnFailure: true });
+    expect(r.failed).toBe(true);
+    expect(r.errorInstance).toBeInstanceOf(InvariantViolation);
+    expect((r.errorInstance as InvariantViolation).invariant).toBe('counters match the state');
   }, 60_000);
 
   it('is deterministic: the same machine, seed and operations give the same event log', () => {
