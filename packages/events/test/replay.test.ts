@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { utimesSync, writeFileSync } from 'node:fs';
+import { readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { readLogStream, replay, serializeEvent, serializeHeader, type EventEnvelope, type LogHeader } from '@memhp/events';
@@ -39,6 +39,19 @@ const evs = sampleEvents(N);
 const plain = join(dir, 'replay.ndjson');
 const gz = join(dir, 'replay.ndjson.gz');
 
+/**
+ * A copy of the plain log whose event lines for seqs in [from, to] are overwritten with garbage of the same length,
+ * so byte offsets stay valid: a reader that reads those lines fails on the first one ("the line is not JSON").
+ */
+function damagedCopy(name: string, from: number, to: number): string {
+  const p = join(dir, name);
+  const lines = readFileSync(plain, 'utf8').split('\n');
+  // line 1 is the header; event seq k is on line k + 1 (index k)
+  for (let k = from; k <= to && k < lines.length; k++) lines[k] = '#'.repeat(lines[k]!.length);
+  writeFileSync(p, lines.join('\n'));
+  return p;
+}
+
 async function write(path: string): Promise<void> {
   const w = openLogWriter(path, testHeader(), { batchEvents: 256 });
   for (const e of evs) w.write(e);
@@ -61,6 +74,12 @@ describe('replay', () => {
     const r = await replay(openLogReader(plain, { catalogue: testCatalogue() }), { initial, evolve, until: 1234 });
     expect(r.lastSeq).toBe(1234);
     expect(r.state).toEqual(foldAll(evs, 1234));
+    // every line after event 1234 is garbage: a replay that read on would fail on line 1236
+    const rest = damagedCopy('rest-damaged.ndjson', 1235, N);
+    await expect(replay(openLogReader(rest, { catalogue: testCatalogue() }), { initial, evolve })).rejects.toThrow(/^rest-damaged\.ndjson:1236: the line is not JSON/);
+    const r2 = await replay(openLogReader(rest, { catalogue: testCatalogue() }), { initial, evolve, until: 1234 });
+    expect(r2.lastSeq).toBe(1234);
+    expect(r2.state).toEqual(foldAll(evs, 1234));
   });
 
   it('delivers every event before a bad line, so state before the damage is still reachable', async () => {
@@ -172,10 +191,13 @@ describe('byte-offset index and checkpoints', () => {
 
   it('reads events at a seq by seeking, not from the top', async () => {
     const idx = await buildLogIndex(plain, { every: 500 });
-    const got = await readEventsAt(plain, idx, 3777, 3, { catalogue: testCatalogue() });
+    // events 1..3500 (before the index entry for 3777, seq 3501) are garbage: only a reader that seeks gets past them
+    const seekOnly = damagedCopy('seek-only.ndjson', 1, 3500);
+    await expect(readEventsAt(seekOnly, { ...idx, entries: [] }, 3777, 3, { catalogue: testCatalogue() })).rejects.toThrow(/^seek-only\.ndjson:2: the line is not JSON/);
+    const got = await readEventsAt(seekOnly, idx, 3777, 3, { catalogue: testCatalogue() });
     expect(got).toEqual(evs.slice(3776, 3779));
     const { take, toArray, lastValueFrom } = await import('rxjs');
-    const resumed = openLogReader(plain, { catalogue: testCatalogue(), from: indexEntryFor(idx, 3777)! });
+    const resumed = openLogReader(seekOnly, { catalogue: testCatalogue(), from: indexEntryFor(idx, 3777)! });
     expect((await resumed.header()).kernel).toBe('6.1');
     expect(await lastValueFrom(resumed.observable().pipe(take(2), toArray()))).toEqual(evs.slice(3500, 3502));
   });
