@@ -10,6 +10,14 @@ import { sampleEvents, testHeader } from './helpers.js';
 import { tempDir } from './tmp.js';
 
 const dir = tempDir();
+
+/**
+ * A facility of every Linux system these tests need (scripts/ensure-system-deps.sh makes sure of it in CI): a
+ * missing one is a failure, never a silent pass.
+ */
+function needs(path: string, what: string): void {
+  if (!existsSync(path)) throw new Error(`${path} is missing (${what}); run scripts/ensure-system-deps.sh as root`);
+}
 const expectedText = (n: number) => [serializeHeader(testHeader()), ...sampleEvents(n).map(serializeEvent)].join('\n') + '\n';
 
 describe('plain log writer on its writer thread', () => {
@@ -79,17 +87,21 @@ describe('plain log writer on its writer thread', () => {
   });
 
   it('writes the same file on tmpfs (/dev/shm) and on the test directory file system, direct I/O or not', async () => {
-    const dirs = [dir, ...(existsSync('/dev/shm') ? [mkdtempSync('/dev/shm/memhp-events-')] : [])];
-    for (const d of dirs) {
-      for (const directIo of [true, false]) {
-        const p = join(d, `fs-${directIo}.ndjson`);
-        const w = openLogWriter(p, testHeader(), { directIo, batchEvents: 500 });
-        for (const e of sampleEvents(5000)) w.write(e);
-        await w.close();
-        expect(readFileSync(p, 'utf8')).toBe(expectedText(5000));
+    needs('/dev/shm', 'the tmpfs mount of POSIX shared memory');
+    const shm = mkdtempSync('/dev/shm/memhp-events-');
+    try {
+      for (const d of [dir, shm]) {
+        for (const directIo of [true, false]) {
+          const p = join(d, `fs-${directIo}.ndjson`);
+          const w = openLogWriter(p, testHeader(), { directIo, batchEvents: 500 });
+          for (const e of sampleEvents(5000)) w.write(e);
+          await w.close();
+          expect(readFileSync(p, 'utf8')).toBe(expectedText(5000));
+        }
       }
+    } finally {
+      rmSync(shm, { recursive: true, force: true });
     }
-    for (const d of dirs.slice(1)) rmSync(d, { recursive: true, force: true });
   });
 
   it('blocks a producer on a full ring instead of buffering without bound, and loses nothing', async () => {
@@ -102,7 +114,7 @@ describe('plain log writer on its writer thread', () => {
   });
 
   it('surfaces a write error of the thread (ENOSPC on /dev/full) on the next flush and on close, naming the log', async () => {
-    if (!existsSync('/dev/full')) return;
+    needs('/dev/full', 'the character device 1:7 whose writes fail with ENOSPC');
     const w = openLogWriter('/dev/full', testHeader());
     for (const e of sampleEvents(10)) w.write(e);
     await expect(w.flush()).rejects.toThrow(/^\/dev\/full: log writer thread failed: ENOSPC/);
@@ -114,7 +126,7 @@ describe('plain log writer on its writer thread', () => {
   });
 
   it('with thread: false, the same error throws from the call that hit it (here: the header, at open)', () => {
-    if (!existsSync('/dev/full')) return;
+    needs('/dev/full', 'the character device 1:7 whose writes fail with ENOSPC');
     expect(() => openLogWriter('/dev/full', testHeader(), { thread: false })).toThrow(/ENOSPC/);
   });
 
