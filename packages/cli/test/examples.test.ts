@@ -24,8 +24,15 @@ interface RunJson {
   final?: unknown;
 }
 
-/** Steps core answers "does not model command … yet": the example waits for core, it is not wrong. */
+/** Steps core answers "does not model command … yet". */
 const unmodelled = (j: RunJson): string[] => j.steps.filter((s) => s.result === 'EOPNOTSUPP' && /does not model command/.test(s.why ?? '')).map((s) => s.why!.split(' (')[0]!);
+
+/**
+ * Examples written ahead of core, by file, with the command kinds they wait for: only these may skip, and only for
+ * exactly these commands. Any other unmodelled command is a lost or missing handler, and fails its example. Empty:
+ * every example runs today.
+ */
+const WAITS_FOR_CORE: Readonly<Record<string, readonly string[]>> = {};
 
 describe('the README', () => {
   it('starts with a command that runs one of these examples', async () => {
@@ -40,8 +47,14 @@ describe.each(files)('examples/scenarios/%s', (f) => {
   it('runs with every expect step holding (exit 0)', (ctx) => {
     const r = runs.get(f)!;
     const j = JSON.parse(r.stdout || '{"steps":[]}') as RunJson;
-    const missing = unmodelled(j);
-    if (r.code === 1 && missing.length > 0) ctx.skip(`waits for core: ${[...new Set(missing)].join('; ')}`);
+    const missing = [...new Set(unmodelled(j))];
+    const waits = (WAITS_FOR_CORE[f] ?? []).map((kind) => `memhp does not model command "${kind}" yet`);
+    expect(missing.filter((m) => !waits.includes(m)), 'a command of this example has no handler in core').toEqual([]);
+    if (waits.length > 0) {
+      // listed: skip, reported, while core lacks the command; fail once it has it, so the list cannot go stale
+      expect(missing, `${f} is listed in WAITS_FOR_CORE but every command of it is modelled now`).not.toEqual([]);
+      ctx.skip(`waits for core: ${missing.join('; ')}`);
+    }
     const failures = j.steps.flatMap((s) => s.failures ?? []);
     expect(failures, r.stderr).toEqual([]);
     expect(r.code, r.stderr).toBe(0);
