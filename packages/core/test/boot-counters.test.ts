@@ -55,8 +55,9 @@ describe('boot of the 24 GiB x86 VM of DOMAIN.md §10', () => {
     expect(leaves.length).toBe(192);
   });
 
-  it('keeps a partial sub-section map for the first section (holes at pfn 0 and 0x9f–0xff)', () => {
-    // subsection_map_init sets bits for memblock ranges only (DOMAIN.md §2.4 step 3)
+  it('sets every sub-section bit of the first section: its holes (pfn 0, 0x9f–0xff) lie inside sub-section 0, which also holds memory', () => {
+    // subsection_map_init sets the bits of the 2 MiB sub-sections memblock ranges touch (DOMAIN.md §2.4 step 3):
+    // sub-section 0 (pfn 0–0x1ff) holds RAM at 0x1–0x9e and 0x100–0x1ff, so no bit is left clear
     expect(s.sections.get(0)!.subsectionMap).toBe((1n << 64n) - 1n);
     expect(s.sections.get(23)!.subsectionMap).toBe((1n << 64n) - 1n);
   });
