@@ -59,6 +59,7 @@ describe('seed 001 on 6.0+: HVO and memmap_on_memory coexist', () => {
     const base = BLOCK * g.pagesPerBlock;
     // the page sits in the usable part of the block: above the 512 self-hosted vmemmap pages (§5.3)
     expect(page!.headPfn).toBeGreaterThanOrEqual(base + 512);
+    expect(page!.headPfn).toBeLessThanOrEqual(base + g.pagesPerBlock - 512);
     const backing = vmemmapBackingPfn(sim.state, pfnToPageVa(g, page!.headPfn));
     // mm/hugetlb_vmemmap.c vmemmap_should_optimize: pmd_page(pmd) + pte_index(vaddr); the block's memmap is
     // one 2 MiB leaf from its own altmap, so pfn = block start + (offset of the head struct page) / 4 KiB
