@@ -4,11 +4,11 @@
  * offset inside a plain log, or by re-reading a gzip log — and its counters must be what `memhp replay --json`
  * prints for the same log.
  */
-import { describe, expect, it, beforeAll } from 'vitest';
+import { afterAll, describe, expect, it, beforeAll } from 'vitest';
 import fc from 'fast-check';
 import { execFile, spawnSync } from 'node:child_process';
 import { promisify } from 'node:util';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -51,8 +51,13 @@ function straightReplay(text: string, until: number): StateLike {
   return s;
 }
 
+let dir = '';
+afterAll(() => {
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
 beforeAll(() => {
-  const dir = mkdtempSync(join(tmpdir(), 'memhp-viewer-'));
+  dir = mkdtempSync(join(tmpdir(), 'memhp-viewer-'));
   logPath = join(dir, 'cloud.ndjson');
   const r = memhp('run', scenario, '-o', logPath);
   if (!existsSync(logPath)) throw new Error(`memhp run wrote no log (exit ${r.code}):\n${r.out}`);

@@ -1,7 +1,8 @@
 /** Run the real CLI as a process, from src (no build), the way a user runs it. */
 import { spawn } from 'node:child_process';
+import { afterAll } from 'vitest';
 import { fileURLToPath } from 'node:url';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -32,7 +33,18 @@ export function node(args: readonly string[], opts: { cwd: string; env: NodeJS.P
   });
 }
 
-export const tmp = (): string => mkdtempSync(join(tmpdir(), 'memhp-cli-test-'));
+const made: string[] = [];
+// once per test file (vitest evaluates this module for each file): remove every directory tmp() made in it
+afterAll(() => {
+  for (const d of made.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+/** A fresh directory under the OS temp dir, removed when the test file finishes (callable inside a test too). */
+export const tmp = (): string => {
+  const d = mkdtempSync(join(tmpdir(), 'memhp-cli-test-'));
+  made.push(d);
+  return d;
+};
 
 /** A user never sees a stack trace: no "    at f (file:line)" frames. */
 export const hasStack = (s: string): boolean => /^\s+at .+[:(]/m.test(s);
