@@ -84,7 +84,9 @@ describe('boot memory and page tables', () => {
   it('reserves the boot memmap and its page tables outside managed pages', () => {
     const sim = boot(small(4));
     const s = sim.state;
-    // 32 sections × 512 pages of memmap; page tables: 1 PUD table + 1 PMD table (4 GiB of RAM → 64 MiB of vmemmap)
+    // 32 sections × 512 pages of memmap (DOMAIN.md §3.9); page tables: 1 PUD table + 1 PMD table, since 4 GiB of RAM
+    // has 64 MiB of vmemmap, inside one PMD table (1 GiB of vmemmap) under one PUD table (512 GiB); the PGD level is
+    // the kernel's own (vmemmap_p4d_populate / vmemmap_pud_populate, mm/sparse-vmemmap.c, 6.1)
     expect(s.counters.nrMemmapBootPages).toBe(32 * 512);
     expect(s.vmemmap.tables.pmd.size).toBe(1);
     expect(s.vmemmap.tables.pud.size).toBe(1);
@@ -95,7 +97,7 @@ describe('boot memory and page tables', () => {
       present += z.presentPages;
       managed += z.managedPages;
     }
-    expect(present).toBe(4 * 262144);
+    expect(present).toBe(4 * 262144); // 4 GiB / 4 KiB
     expect(managed).toBe(present - s.counters.bootReservedPages);
     expect(s.counters.totalramPages).toBe(managed);
   });

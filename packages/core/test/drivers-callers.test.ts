@@ -62,6 +62,9 @@ describe('virtio-mem (drivers/virtio/virtio_mem.c)', () => {
     const [b0, b1] = blocksIn(s, 8n * GiB, 2);
     expect([b0?.state, b1?.state]).toEqual(['online', 'online']);
     const movable = s.state.nodes.get(0)!.zones.get('Movable')!;
+    // 192 MiB requested = block 0 whole (128 MiB = 32768 pages) + 32 of block 1's 64 sub-blocks of 2 MiB (512 pages):
+    // virtio_mem_sbm_plug_request plugs sub-blocks in order, and onlining hands only plugged sub-blocks to the buddy
+    // (virtio_mem_online_page, drivers/virtio/virtio_mem.c, 6.1); both blocks are present in full
     expect(movable.presentPages).toBe(2 * 32768);
     expect(movable.managedPages).toBe(32768 + 16384); // block 1: 32 of 64 sub-blocks plugged × 512 pages
     expect(s.state.resources.some((r) => r.name === 'System RAM (virtio_mem)')).toBe(true);

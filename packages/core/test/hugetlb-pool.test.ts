@@ -69,7 +69,9 @@ describe('nr_hugepages, global and per node', () => {
     const s = createSimulator({ config: small(1), backend: testBackend, checkInvariants: true });
     const r = s.exec({ kind: 'hugepages', sizeBytes: M2, count: 100000 });
     expect(r.ok).toBe(true);
-    // 1 GiB: block 0 has no single zone (DMA + DMA32) so blocks 1–7 (896 MiB) hold 448 pages
+    // 1 GiB: block 0 has no single zone (DMA + DMA32; valid_zones of memory0 is empty, DOMAIN.md §10) so blocks 1–7
+    // (896 MiB) hold 896 / 2 = 448 pages. A model number, not a kernel reading: the model places huge pages only in
+    // online blocks with a zone and models no kernel allocations (hugetlb/pool.ts); a real kernel gets fewer
     expect(poolCounts(s.state, 9).nr).toBe(448);
   });
 
@@ -135,6 +137,7 @@ describe('surplus pages', () => {
 describe('boot-time pools and gigantic pages', () => {
   it('allocates hugepages= of the default size at boot', () => {
     const s = createSimulator({ config: small(2, '6.1', 'hugepages=16'), backend: testBackend, checkInvariants: true });
+    // mm/hugetlb.c hugetlb_report_meminfo, 6.1: Hugepagesize in kB, Hugetlb = Σ nr_huge_pages × size in kB = 16 × 2048
     expect(hugetlbMeminfo(s.state)).toMatchObject({ HugePages_Total: 16, Hugepagesize: 2048, Hugetlb: 32768 });
   });
 
@@ -160,7 +163,8 @@ describe('boot-time pools and gigantic pages', () => {
     // HugePages_* describe the default hstate; Hugetlb sums both sizes (hugetlb_report_meminfo)
     expect(hugetlbMeminfo(s.state)).toEqual({ HugePages_Total: 1, HugePages_Free: 1, HugePages_Rsvd: 0, HugePages_Surp: 0, Hugepagesize: 1048576, Hugetlb: 1048576 + 3 * 2048 });
     const giant = [...hugetlbState(s.state).pages.values()].find((p) => p.order === 18)!;
-    // a gigantic page is never in ZONE_MOVABLE and is naturally aligned (alloc_contig_pages)
+    // a gigantic page is never in ZONE_MOVABLE and is naturally aligned (alloc_contig_pages, mm/page_alloc.c, 6.1):
+    // a multiple of 1 GiB / 4 KiB = 262144 pfns
     expect(giant.headPfn % 262144).toBe(0);
     expect(giant.zone).toBe('DMA32');
   });

@@ -60,6 +60,8 @@ describe('onlining one 128 MiB block (DOMAIN.md §9.2, §5.3)', () => {
     const s = boot(small(4));
     add(s, at4G, 256n * MiB);
     s.exec({ kind: 'block_state', block: 33, state: 'online_movable' });
+    // move_pfn_range_to_zone → resize_zone_range (mm/memory_hotplug.c, 6.1): the zone spans the onlined block only;
+    // block 33 starts at pfn 33 × 32768 (128 MiB blocks of 4 KiB pages)
     expect(zone(s, 'Movable')).toMatchObject({ startPfn: 33 * 32768, spannedPages: 32768 });
     s.exec({ kind: 'block_state', block: 32, state: 'online_movable' });
     expect(zone(s, 'Movable')).toMatchObject({ startPfn: 32 * 32768, spannedPages: 65536 });

@@ -54,6 +54,8 @@ describe('/sys/devices/system/memory of the 24 GiB VM (DOMAIN.md §9.1, §10)', 
 
   it('prints crash kmem -n rows: coded mem_map = vmemmap base, mem_map = page(section pfn), state PMOE for boot sections', () => {
     const rows = kmemSections(s);
+    // one row per present section: the 192 early sections of DOMAIN.md §10; section 1 starts at pfn 32768 (128 MiB
+    // sections of 4 KiB pages) and crash prints P(resent) M(em map) O(nline) E(arly) for a boot section
     expect(rows).toHaveLength(192);
     const r1 = rows.find((r) => r.NR === 1)!;
     expect(r1).toMatchObject({ STATE: 'PMOE', PFN: 32768 });
