@@ -28,6 +28,7 @@ export * from './hotplug/arch-add-memory.js';
 export * from './hotplug/memory-block.js';
 export * from './hotplug/resource.js';
 export * from './boot/boot.js';
+export * from './boot/reservations.js';
 export * from './invariants/check.js';
 // core part B: params, version rules, memmap_on_memory, online/offline and zones, drivers, views, plan
 export * from './params/cmdline.js';

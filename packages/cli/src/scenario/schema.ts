@@ -60,6 +60,17 @@ export const MachineSchema = Type.Object(
           memory: Type.Optional(
             Type.Array(Type.Object({ start: Size, size: Size }, { additionalProperties: false }), { description: 'boot RAM of the node; holes allowed' }),
           ),
+          reserved: Type.Optional(
+            Type.Object(
+              { DMA: Type.Optional(Size), DMA32: Type.Optional(Size), Normal: Type.Optional(Size), Movable: Type.Optional(Size) },
+              {
+                additionalProperties: false,
+                description:
+                  'bytes per zone the kernel reserves at boot beyond the memmap memhp computes (kernel image, firmware, crashkernel …): present but not managed; memhp import fills it from a real kernel',
+                examples: [{ DMA: '636K', DMA32: '44M', Normal: '45060K' }],
+              },
+            ),
+          ),
         },
         { additionalProperties: false },
       ),

@@ -340,6 +340,14 @@ const coreAppliers: CoreApplierTable = {
     s.counters.totalramPages += p.managedPages;
     s.counters.nrFreePages += p.managedPages;
   },
+  'memblock.reserve': (s, p) => {
+    // applied after the node's zone.init: memblock_free_all never hands these pages to the buddy allocator
+    const z = zone(s, p.nid, p.zone);
+    z.managedPages -= p.pages;
+    s.counters.totalramPages -= p.pages;
+    s.counters.nrFreePages -= p.pages;
+    s.counters.memblockReservedPages += p.pages;
+  },
   'zone.resize': (s, p) => {
     const z = zone(s, p.nid, p.zone);
     z.startPfn = p.startPfn;

@@ -110,6 +110,7 @@ export function createInitialState(machine: MachineInfo, params: KernelParams, k
       nrFreePages: 0,
       totalramPages: 0,
       bootReservedPages: 0,
+      memblockReservedPages: 0,
       vmemmapBuddyPages: 0,
       leakedSections: 0,
       warnings: 0,

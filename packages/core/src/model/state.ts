@@ -232,6 +232,8 @@ export interface Counters {
   totalramPages: number;
   /** Pages reserved from memblock at boot for the memmap and the vmemmap page tables (not in MemTotal). */
   bootReservedPages: number;
+  /** Other boot reservations from the machine description (kernel image, firmware, crashkernel …; memblock.reserve). */
+  memblockReservedPages: number;
   /** Buddy pages currently used for vmemmap blocks and vmemmap page tables (MemFree went down by this). */
   vmemmapBuddyPages: number;
   /** Sections left behind by a failed __add_pages that the kernel does not roll back (DOMAIN.md §4.2). */
