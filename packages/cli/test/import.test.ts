@@ -96,7 +96,8 @@ describe('the scenario import writes', () => {
     const s = loadScenario('arm.yaml', text);
     expect(s.machine).toMatchObject({ arch: 'arm64', kernel: '6.6' });
     expect(s.machine.nodes).toEqual([
-      { id: 0, memory: [{ startBytes: 0x40000000n, sizeBytes: 0x80000000n }] },
+      // reservedPages: derived from the machine's zoneinfo (import-reservations.test.ts)
+      { id: 0, memory: [{ startBytes: 0x40000000n, sizeBytes: 0x80000000n }], reservedPages: expect.any(Object) },
       { id: 1, memory: [] },
     ]);
     expect(s.machine.cmdline).toContain('memory_hotplug.memmap_on_memory=1'); // from the module parameter Y

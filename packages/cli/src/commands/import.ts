@@ -11,6 +11,7 @@ import { examples } from '../program.js';
 import { env, optSize } from './common.js';
 import { UserError } from '../errors.js';
 import { readMachine, type RealMachine } from '../import/read.js';
+import { importReservations, type ImportReservations } from '../import/reservations.js';
 import { formatBlockList } from '../parse/ranges.js';
 import { formatSize, toHex } from '../parse/size.js';
 import { paint, printJson, createOut } from '../render/output.js';
@@ -94,6 +95,19 @@ function cmdlineFor(m: RealMachine, notes: string[]): string {
 }
 
 export function buildScenario(m: RealMachine, registry: BackendRegistry, o: { arch?: string; pageSize?: string }): { text: string; notes: string[] } {
+  const first = renderScenario(m, registry, o, new Map());
+  // what the kernel reserved at boot beyond the memmap memhp computes: running the scenario without it tells
+  const notes = [...first.notes];
+  const reserved = importReservations(m, first.text, registry, first.pageBytes, notes);
+  return { text: reserved.size ? renderScenario(m, registry, o, reserved).text : first.text, notes };
+}
+
+function renderScenario(
+  m: RealMachine,
+  registry: BackendRegistry,
+  o: { arch?: string; pageSize?: string },
+  reserved: ImportReservations,
+): { text: string; notes: string[]; pageBytes: bigint } {
   const notes: string[] = [];
   const archName = o.arch ?? m.cpu.arch;
   if (!archName) throw new UserError('cannot tell the architecture (no proc/cpuinfo); give --arch', { field: '--arch' });
@@ -155,6 +169,11 @@ export function buildScenario(m: RealMachine, registry: BackendRegistry, o: { ar
       L.push('      memory:   # System RAM from /proc/iomem, rounded to whole pages as memblock does');
       for (const r of rs) L.push(`        - { start: ${toHex(r.start)}, size: ${toHex(r.end - r.start)} }`);
     }
+    const res = Object.entries(reserved.get(n) ?? {});
+    if (res.length) {
+      L.push('      # present but not managed beyond the memmap memhp computes: kernel image, firmware, crashkernel … (zoneinfo, MemTotal)');
+      L.push(`      reserved: { ${res.map(([z, b]) => `${z}: ${formatSize(b)}`).join(', ')} }`);
+    }
   }
   L.push('steps:');
   // Driver-managed RAM was hot-added after boot (dax/kmem, virtio-mem): replay it as such, onlined into the
@@ -210,7 +229,15 @@ export function buildScenario(m: RealMachine, registry: BackendRegistry, o: { ar
     L.push('      zoneinfo:');
     for (const z of zones) L.push(`        node${z.node}/${z.zone}: { present: ${z.present}, spanned: ${z.spanned} }`);
   }
-  return { text: `${L.join('\n')}\n`, notes };
+  const memTotal = m.meminfo.MemTotal;
+  const managedKb = (m.zones.reduce((n, z) => n + z.managed, 0) * Number(pageBytes)) / 1024;
+  // MemTotal is checked when zoneinfo agrees with it (a kernel still initialising struct pages lags behind it)
+  if (reserved.size && memTotal !== undefined && managedKb <= memTotal) {
+    L.push('  # /proc/meminfo MemTotal = totalram_pages, the sum of managed pages (fs/proc/meminfo.c)');
+    L.push('  - expect:');
+    L.push(`      meminfo: { MemTotal: "${memTotal} kB" }`);
+  }
+  return { text: `${L.join('\n')}\n`, notes, pageBytes };
 }
 
 export function registerImport(program: Command): void {

@@ -54,6 +54,9 @@ export function deriveBootReservations(real: readonly ZoneReading[], model: read
 
   const realManaged = realPopulated.reduce((n, z) => n + z.managed, 0);
   const deferred = memTotalPages !== undefined && realManaged < memTotalPages;
+  if (memTotalPages !== undefined && realManaged > memTotalPages) {
+    notes.push(`zoneinfo managed pages add up to ${realManaged}, more than MemTotal's ${memTotalPages} pages: the readings were taken at different times; zones taken as read`);
+  }
   // the zone whose managed count is incomplete while deferred init runs: the last node's highest populated zone
   // (deferred_init_memmap works per node on its highest zone; with several nodes the split is unknown, so the
   // shortfall goes to the last one and a note says so)
