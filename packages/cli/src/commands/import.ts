@@ -6,7 +6,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { SUPPORTED_KERNELS, versionKey, type ArchBackend, type ArchConfig, type KernelVersion } from '@memhp/core';
+import { DEFAULT_KERNEL, KERNEL_SERIES, versionKey, type ArchBackend, type ArchConfig, type KernelVersion } from '@memhp/core';
 import { examples } from '../program.js';
 import { env, optSize } from './common.js';
 import { UserError } from '../errors.js';
@@ -30,19 +30,31 @@ export interface ImportResult {
   readonly differences: Array<{ what: string; real: string; simulated: string }> | null;
 }
 
-/** "6.18.44-fc-v669" → the newest supported series not newer than it. */
+/**
+ * The kernel version of a release string: "6.18.44-fc-v669" → "6.18.44", the stable release it names. A
+ * distribution's "X.Y.0-N-flavour" (Debian, Ubuntu) does not say which stable release it carries, so it becomes the
+ * series "X.Y" (its newest stable release). Outside 5.10 … 6.18: the nearest modelled series, with a note.
+ */
 export function kernelFromRelease(rel: string | null, notes: string[]): KernelVersion {
-  const m = rel ? /^(\d+)\.(\d+)/.exec(rel) : null;
+  const m = rel ? /^(\d+)\.(\d+)(?:\.(\d+))?(.*)$/.exec(rel) : null;
   if (!m) {
-    notes.push('kernel release unknown (no proc/sys/kernel/osrelease): assuming 6.18');
-    return '6.18';
+    notes.push(`kernel release unknown (no proc/sys/kernel/osrelease): assuming ${DEFAULT_KERNEL}`);
+    return DEFAULT_KERNEL;
   }
-  const want = `${m[1]}.${m[2]}`;
-  if ((SUPPORTED_KERNELS as readonly string[]).includes(want)) return want as KernelVersion;
-  const older = SUPPORTED_KERNELS.filter((k) => versionKey(k) <= versionKey(want));
-  const pickK = (older[older.length - 1] ?? SUPPORTED_KERNELS[0]) as KernelVersion;
-  notes.push(`kernel ${rel} is not a modelled series; using ${pickK}, the nearest older one`);
-  return pickK;
+  const series = `${m[1]}.${m[2]}`;
+  if (!(KERNEL_SERIES as readonly string[]).includes(series)) {
+    const older = KERNEL_SERIES.filter((k) => versionKey(k) <= versionKey(series));
+    const nearest = older[older.length - 1] ?? KERNEL_SERIES[0]!;
+    notes.push(`kernel ${rel} is not a modelled series; using ${nearest}, the nearest ${older.length ? 'older' : 'newer'} one`);
+    return nearest;
+  }
+  const patch = m[3];
+  if (patch === undefined) return series as KernelVersion;
+  if (Number(patch) === 0 && /^-\d/.test(m[4]!)) {
+    notes.push(`kernel ${rel} is a distribution build that does not name its stable release: using the series ${series} (its newest stable release; /proc/version may name the exact one)`);
+    return series as KernelVersion;
+  }
+  return `${series}.${Number(patch)}` as KernelVersion;
 }
 
 interface Range {
