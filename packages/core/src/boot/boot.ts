@@ -165,7 +165,8 @@ export function boot(ctx: KernelCtx): KResult {
     }
     if (failedAt >= 0) {
       // sparse_init_nid failed: the node's remaining present sections are cleared (their memory is lost)
-      ctx.warn(`sparse_init_nid: node ${nid}: memmap allocation failed at section ${failedAt}; remaining sections cleared`);
+      // mm/sparse.c sparse_init_nid (6.1): pr_err, then the node's remaining present sections are cleared
+      ctx.warn(`sparse_init_nid: node[${nid}] memory map backing failed. Some memory will not be available.`);
       for (const nr of present.filter((x) => x >= failedAt)) ctx.emit('section.invalidate', { section: nr });
     }
     reservedByNode.set(nid, s.counters.bootReservedPages - before);

@@ -7,6 +7,7 @@
  * Event types evolve does not know are ignored (notes, notifier calls, faults); a module that adds state
  * registers its appliers with {@link createEvolve}.
  */
+import { onceSiteOf } from '../kernel/printk.js';
 import type { EventEnvelope } from '@memhp/events';
 import type { ZoneName } from '../arch/backend.js';
 import type { CorePayload, CoreEventType } from './events.js';
@@ -363,8 +364,10 @@ const coreAppliers: CoreApplierTable = {
     s.counters.totalramPages += p.delta;
     s.counters.nrFreePages += p.delta;
   },
-  'kernel.warn': (s) => {
+  'kernel.warn': (s, p) => {
     s.counters.warnings += 1;
+    const site = onceSiteOf(p.message);
+    if (site !== null) s.printedOnce.add(site);
   },
   'hotplug.leak': (s, p) => {
     s.counters.leakedSections += p.sections.length;

@@ -104,6 +104,7 @@ export function createInitialState(machine: MachineInfo, params: KernelParams, k
     blocks: new TableMap(blockTable),
     blockTable,
     groups: new Map(),
+    printedOnce: new Set(),
     counters: {
       nrMemmapPages: 0,
       nrMemmapBootPages: 0,

@@ -293,6 +293,8 @@ export interface MachineState {
   blockTable: Array<MemoryBlockState | undefined>;
   groups: Map<number, MemoryGroupState>;
   counters: Counters;
+  /** Once-only message sites that printed this boot (kernel/printk.ts ONCE_SITES, by message prefix). */
+  printedOnce: Set<string>;
 }
 
 /** Deep read-only view for handlers: only evolve writes. */
