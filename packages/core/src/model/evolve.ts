@@ -150,8 +150,8 @@ const coreAppliers: CoreApplierTable = {
     if (a) a.alloc -= p.nrPages;
   },
   'altmap.destroy': (s, p) => {
+    // the WARN itself is the kernel.warn event before this one, which counts it
     s.altmaps.remove(p.id);
-    if (p.warn) s.counters.warnings += 1;
   },
   'section.root_alloc': (s, p) => {
     s.roots.set(p.root, p.source);
@@ -170,10 +170,7 @@ const coreAppliers: CoreApplierTable = {
     section(s, p.section).subsectionMap = unhexMask(p.after);
   },
   'subsection.clear': (s, p) => {
-    if (p.result !== 0) {
-      s.counters.warnings += 1;
-      return;
-    }
+    if (p.result !== 0) return; // the WARN is the kernel.warn event before this one, which counts it
     section(s, p.section).subsectionMap = unhexMask(p.after);
   },
   'section.mark_present': (s, p) => {
