@@ -1,5 +1,6 @@
 export * from './kernel/errno.js';
 export * from './kernel/version.js';
+export * from './kernel/printk.js';
 export * from './arch/backend.js';
 export * from './api.js';
 export * from './params/types.js';

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { serializeEvent, type EventEnvelope } from '@memhp/events';
 import { createSimulator, replayState, type ArchBackend, type Command, type KernelVersion, type MachineConfig } from '../src/index.js';
-import { cHex, cHexAlt, cPhysAddr, onceSiteOf } from '../src/kernel/printk.js';
+import { cHex, cHexAlt, cPhysAddr, KERNEL_MESSAGES, kernelMessageOf, normaliseDmesgLine, onceSiteOf } from '../src/kernel/printk.js';
 import { testBackend } from './support/test-backend.js';
 import { small, GiB, MiB } from './support/machines.js';
 
@@ -106,5 +106,33 @@ describe('once-only messages', () => {
     x.run(devdax('b', 0x420000000n, MiB));
     expect(x.messages()).toEqual(['Misaligned __add_pages start: 0x410000 end: #4100ff', 'Misaligned __add_pages start: 0x420000 end: #4200ff']);
     expect(onceSiteOf('Misaligned __add_pages start: 0x410000 end: #4100ff')).toBeNull();
+  });
+});
+
+describe('the message catalogue the conformance harness matches dmesg with', () => {
+  it('recognises every message the tests above print, and each names its kernel source', () => {
+    const printed = [
+      'Misaligned __add_pages start: 0x410000 end: #4100ff',
+      'Block size [0x8000000] unaligned hotplug range: start 0x200000000, size 0x100000',
+      'removing memory fails, because memory [0x0000000008000000-0x000000000fffffff] is onlined',
+      'Refuse to remove 0x200000000 - 0x210000000,wrong granularity',
+      'Boot memory [8000000 10000000] offlining attempted',
+      'attempted on ram region 0x40000000-0x401fffff',
+      'section already deactivated (0x200000 + 512)',
+      'sparse_init_nid: node[1] memory map backing failed. Some memory will not be available.',
+    ];
+    for (const m of printed) expect(kernelMessageOf(m)?.prefix, m).toBeDefined();
+    expect(kernelMessageOf('memhp: vmemmap PMD at 0xffffea0000000000 came from an altmap but is freed without one')).toBeNull();
+    expect(KERNEL_MESSAGES.every((m) => /\.c /.test(m.source))).toBe(true);
+  });
+
+  it('normalises real dmesg lines: timestamp, and WARNING/BUG headers without CPU, PID, line and offsets', () => {
+    // kernel/panic.c __warn (6.1): "WARNING: CPU: %d PID: %d at %pS\n" with file:line and func+off/size
+    expect(normaliseDmesgLine('[   12.345678] WARNING: CPU: 3 PID: 412 at mm/memory_hotplug.c:1091 online_pages+0x5b/0x2a0')).toBe(
+      'WARNING: at mm/memory_hotplug.c online_pages',
+    );
+    expect(normaliseDmesgLine('[    8.000001] kernel BUG at mm/memory_hotplug.c:2075!')).toBe('kernel BUG at mm/memory_hotplug.c!');
+    expect(normaliseDmesgLine('[    3.1] Misaligned __add_pages start: 0x410000 end: #4100ff')).toBe('Misaligned __add_pages start: 0x410000 end: #4100ff');
+    expect(kernelMessageOf(normaliseDmesgLine('[ 1.0] WARNING: CPU: 0 PID: 1 at mm/memory_hotplug.c:1816 offline_pages+0x1/0x2'))?.once).toBe(true);
   });
 });
