@@ -1,7 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
+import type { EventEnvelope } from '@memhp/events';
+import { testBackend } from './support/test-backend.js';
+import { small } from './support/machines.js';
 import {
   KERNEL_RULES,
+  createSimulator,
+  replayState,
   KERNEL_SERIES,
   SUPPORTED_KERNELS,
   defineRule,
@@ -65,6 +70,17 @@ describe('kernel versions a user can give', () => {
       }),
       { numRuns: 300 },
     );
+  });
+});
+
+describe('logs of a version given exactly', () => {
+  it('record the version as given in the header and replay from it', () => {
+    const sim = createSimulator({ config: small(1, '6.12.43'), backend: testBackend, autoBoot: false });
+    const events: EventEnvelope[] = [];
+    sim.bus.on('record', (e) => events.push(e));
+    sim.boot();
+    expect(sim.header().kernel).toBe('6.12.43');
+    expect(structuredClone(replayState(events, sim.header()))).toEqual(structuredClone(sim.state));
   });
 });
 
