@@ -72,7 +72,7 @@ export const MachineSchema = Type.Object(
                 additionalProperties: false,
                 description:
                   'bytes per zone the kernel reserves at boot beyond the memmap memhp computes (kernel image, firmware, crashkernel …): present but not managed; memhp import fills it from a real kernel',
-                examples: [{ DMA: '636K', DMA32: '44M', Normal: '45060K' }],
+                examples: [{ DMA: '632K', DMA32: '37684K', Normal: '49808K' }],
               },
             ),
           ),
