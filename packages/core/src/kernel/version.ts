@@ -23,8 +23,9 @@ export const KERNEL_SERIES: readonly KernelVersion[] = (() => {
 })();
 
 /**
- * Representative releases: where the rules in core change. Test matrices and property tests draw from these;
- * `--kernel all` walks every series of {@link KERNEL_SERIES} and merges neighbours that answer the same.
+ * Representative releases: the first release of the main rule changes (not every one: 5.11, 5.12, 5.15, 6.2 … also
+ * change rules). Test matrices and property tests draw from these; `--kernel all` walks every series of
+ * {@link KERNEL_SERIES} and merges neighbours that answer the same.
  */
 export const SUPPORTED_KERNELS = ['5.10', '5.13', '5.14', '5.18', '5.19', '6.0', '6.1', '6.6', '6.8', '6.11', '6.18'] as const;
 
