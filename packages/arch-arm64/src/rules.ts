@@ -60,16 +60,20 @@ export const ARM64_MEMMAP_ON_MEMORY = defineRule<boolean>({
 });
 
 /**
- * HVO on arm64: selected in 5.19 (1e63ac088f20), deselected by 060a2c92d1b6 in ≈6.3 and 6.1.16 stable, so the
- * 6.1 (= 6.1.y) model has it off (DOMAIN.md §6.2).
+ * HVO on arm64: selected in 5.19 (1e63ac088f20), deselected by 060a2c92d1b6 (Catalin Marinas, "arm64: mm: hugetlb:
+ * Disable HUGETLB_PAGE_OPTIMIZE_VMEMMAP") in 6.3, and by its stable backports to 6.1.16 (listed in the "Linux
+ * 6.1.16" announcement, 2023-03-10) and 6.2.3 (pushed to linux-6.2.y stable-rc on 2023-03-07). 6.0.y had reached
+ * its end of life before. The 6.1.192 tree (/work/linux-6.1) does not select ARCH_WANT_HUGETLB_PAGE_OPTIMIZE_VMEMMAP.
  */
 export const ARM64_HVO = defineRule<boolean>({
   name: 'arm64.hugetlbVmemmapOptimize',
-  source: 'DOMAIN.md §6.2 (1e63ac088f20 in 5.19; 060a2c92d1b6 in 6.1.16 / ≈6.3)',
+  source: 'DOMAIN.md §6.2; 1e63ac088f20 (5.19); 060a2c92d1b6 (6.3; stable 6.1.16, 6.2.3)',
   ranges: [
     { until: '5.19', value: false },
-    { since: '5.19', until: '6.1', value: true },
-    { since: '6.1', value: false },
+    { since: '5.19', until: '6.1.16', value: true },
+    { since: '6.1.16', until: '6.2', value: false, note: 'stable backport of 060a2c92d1b6' },
+    { since: '6.2', until: '6.2.3', value: true },
+    { since: '6.2.3', value: false, note: '6.3 mainline; 6.2.3 stable backport' },
   ],
 });
 

@@ -59,6 +59,12 @@ describe('arm64 capabilities per kernel version', () => {
   it('has HVO only from 5.19 until its removal (6.0 yes, 6.1.y no; DOMAIN.md §6.2)', () => {
     expect((['5.18', '5.19', '6.0', '6.1', '6.18'] as const).map((k) => caps(k).hugetlbVmemmapOptimize)).toEqual([false, true, true, false, false]);
   });
+  it('follows the stable backports of the HVO removal: on in 6.1.15 and 6.2.2, off from 6.1.16 and 6.2.3', () => {
+    // 060a2c92d1b6 "arm64: mm: hugetlb: Disable HUGETLB_PAGE_OPTIMIZE_VMEMMAP": in the Linux 6.1.16 announcement
+    // (2023-03-10) and the linux-6.2.y stable-rc push of 2023-03-07 (6.2.3); mainline 6.3
+    const ks = ['6.1.0', '6.1.15', '6.1.16', '6.1.192', '6.2', '6.2.2', '6.2.3', '6.3'] as const;
+    expect(ks.map((k) => caps(k).hugetlbVmemmapOptimize)).toEqual([true, true, false, false, false, true, false, false]);
+  });
   it('enables memmap_on_memory from 5.13 for every granule (16K/64K then fail the PMD rule, DOMAIN.md §5.5)', () => {
     expect([caps('5.10').memmapOnMemory, caps('5.13', 65536).memmapOnMemory]).toEqual([false, true]);
   });

@@ -53,9 +53,9 @@ describe('memhp check hvo', () => {
     expect(code).toBe(0);
     expect((j.rows as Row[]).map((r) => [r.kernels, r.optimizable, r.freedPagesPerHugepage])).toEqual([
       ['5.10–5.13', false, 0],
-      ['5.14', true, 6],
+      ['5.14–5.17', true, 6],
       ['5.18–6.1', true, 7],
-      ['6.6–6.18', true, 7], // 6.2+: new head page (§6.4 step 2), same net saving
+      ['6.2–6.18', true, 7], // 6.2+: new head page (§6.4 step 2), same net saving
     ]);
   });
 
@@ -64,7 +64,7 @@ describe('memhp check hvo', () => {
     const rows = j.rows as Row[];
     expect(rows.map((r) => [r.kernels, r.optimizable])).toEqual([
       ['5.10–5.13', false],
-      ['5.14', true],
+      ['5.14–5.17', true],
       ['5.18–5.19', true],
       ['6.0–6.18', false],
     ]);

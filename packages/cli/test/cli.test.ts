@@ -99,9 +99,9 @@ describe('memhp as a process', () => {
     expect(r('badSize').stderr).toContain('field --block-size: not a size: "12Q"');
   });
 
-  it('rejects an unsupported kernel listing the supported ones, exit 2', () => {
+  it('rejects an unsupported kernel naming the modelled series, exit 2', () => {
     expect(r('badKernel').code).toBe(2);
-    expect(r('badKernel').stderr).toMatch(/field --kernel: unsupported kernel version "4\.19"; supported: 5\.10, .*6\.18/);
+    expect(r('badKernel').stderr).toMatch(/field --kernel: unsupported kernel version "4\.19": memhp models the series 5\.10 to 6\.18/);
   });
 
   it('rejects an unknown option, exit 2', () => {

@@ -58,7 +58,7 @@ describe('the scenario import writes', () => {
     const registry = await BackendRegistry.create();
     const { text } = buildScenario(readMachine(HOST), registry, {});
     const s = loadScenario('host.yaml', text);
-    expect(s.machine).toMatchObject({ arch: 'x86_64', kernel: '6.18', pageSizeBytes: 4096, structPageBytes: 64 });
+    expect(s.machine).toMatchObject({ arch: 'x86_64', kernel: '6.18.44', pageSizeBytes: 4096, structPageBytes: 64 });
     // memblock rounds 0x1000–0x9fbff to whole pages: 0x1000 + 0x9e000 (DOMAIN.md §10: 1 + 97 pages of holes in DMA).
     expect(s.machine.nodes[0]!.memory.map((r) => [r.startBytes, r.sizeBytes])).toEqual([
       [0x1000n, 0x9e000n],
@@ -94,9 +94,10 @@ describe('the scenario import writes', () => {
     const registry = await BackendRegistry.create();
     const { text, notes } = buildScenario(readMachine(ARM), registry, {});
     const s = loadScenario('arm.yaml', text);
-    expect(s.machine).toMatchObject({ arch: 'arm64', kernel: '6.6' });
+    expect(s.machine).toMatchObject({ arch: 'arm64', kernel: '6.6.63' });
     expect(s.machine.nodes).toEqual([
-      { id: 0, memory: [{ startBytes: 0x40000000n, sizeBytes: 0x80000000n }] },
+      // reservedPages: derived from the machine's zoneinfo (import-reservations.test.ts)
+      { id: 0, memory: [{ startBytes: 0x40000000n, sizeBytes: 0x80000000n }], reservedPages: expect.any(Object) },
       { id: 1, memory: [] },
     ]);
     expect(s.machine.cmdline).toContain('memory_hotplug.memmap_on_memory=1'); // from the module parameter Y
@@ -104,11 +105,18 @@ describe('the scenario import writes', () => {
     expect(notes.join('\n')).toMatch(/page size not visible/);
   });
 
-  it('maps an unmodelled release to the nearest older modelled series', () => {
+  it('takes the exact stable release from the release string, and the series from a distribution build', () => {
     const notes: string[] = [];
-    expect(kernelFromRelease('6.12.1-foo', notes)).toBe('6.11');
-    expect(notes[0]).toMatch(/not a modelled series; using 6\.11/);
-    expect(kernelFromRelease('6.1.192', [])).toBe('6.1');
+    expect(kernelFromRelease('6.12.1-foo', notes)).toBe('6.12.1');
+    expect(kernelFromRelease('6.1.192', notes)).toBe('6.1.192');
+    expect(notes).toEqual([]);
+    // Debian 12's uname -r: the 6.1.0 is an ABI name, not the stable release (that is in /proc/version)
+    expect(kernelFromRelease('6.1.0-27-amd64', notes)).toBe('6.1');
+    expect(notes[0]).toMatch(/does not name its stable release: using the series 6\.1/);
+    const far: string[] = [];
+    expect(kernelFromRelease('7.2.3', far)).toBe('6.18');
+    expect(kernelFromRelease('4.19.300', far)).toBe('5.10');
+    expect(far).toEqual([expect.stringMatching(/nearest older one/), expect.stringMatching(/nearest newer one/)]);
   });
 
   it('writes the file as a process and reports how the simulation compares', async () => {

@@ -2,7 +2,6 @@ import { describe, expect, it } from 'vitest';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Value } from '@sinclair/typebox/value';
-import { SUPPORTED_KERNELS } from '@memhp/core';
 import { loadScenario } from '../src/scenario/load.js';
 import { scenarioSchema } from '../src/scenario/schema.js';
 import { scenarioJsonSchemaText } from '../src/scenario/json-schema.js';
@@ -88,10 +87,17 @@ describe('scenario files', () => {
     expect(e.message).toMatch(/^s\.yaml:8:5: field steps\[0\]\.hotplug: unknown step "hotplug"; known: plug_dimm, unplug_dimm, online/);
   });
 
-  it('rejects an unsupported kernel listing the supported ones', () => {
+  it('rejects an unsupported kernel naming the modelled series', () => {
     const e = loadError(MIN.replace('"6.1"', '"4.19"'));
-    expect(e.message).toContain('s.yaml:4:11: field machine.kernel: unsupported kernel version "4.19"');
-    expect(e.message).toContain(SUPPORTED_KERNELS.join(', '));
+    expect(e.message).toContain('s.yaml:4:11: field machine.kernel: unsupported kernel version "4.19": memhp models the series 5.10 to 6.18');
+  });
+
+  it('accepts every series from 5.10 to 6.18 and exact stable releases, recording the version as given', () => {
+    // Debian 13 and RHEL 10 run 6.12, which no rule names: it loads with the rules in force for 6.12
+    for (const k of ['5.10', '5.11', '5.19', '6.0', '6.12', '6.18', '6.1.16', '6.12.43']) expect(loadScenario('s.yaml', MIN.replace('"6.1"', `"${k}"`)).machine.kernel).toBe(k);
+    expect(loadError(MIN.replace('"6.1"', '"6.19"')).message).toContain('unsupported kernel version "6.19"');
+    // a Debian uname -r is not a stable release: refused with the reason
+    expect(loadError(MIN.replace('"6.1"', '"6.1.0-27-amd64"')).message).toContain('a distribution release string does not say which stable release it is');
   });
 
   it('asks for a quoted kernel version, since YAML reads 6.10 as 6.1', () => {

@@ -4,6 +4,7 @@
  * file only names the inputs and outputs.
  */
 import type { KernelVersion } from './kernel/version.js';
+import type { ZoneName } from './arch/backend.js';
 
 /** Flags of add_memory (`mhp_t`, DOMAIN.md §4.1). */
 export type MhpFlag = 'merge_resource' | 'memmap_on_memory' | 'nid_is_mgid' | 'offline_inaccessible';
@@ -23,6 +24,12 @@ export interface NodeConfig {
   readonly id: number;
   /** Boot RAM of the node; holes between ranges are allowed. A node without ranges is memoryless at boot. */
   readonly memory: readonly PhysRange[];
+  /**
+   * Pages per zone the kernel reserves at boot that memhp does not model (kernel image, initrd, firmware,
+   * crashkernel, other memblock allocations): present but never managed. Not the boot memmap or its page tables,
+   * which boot computes itself. Derive it from a real kernel with `deriveBootReservations`.
+   */
+  readonly reservedPages?: Readonly<Partial<Record<ZoneName, number>>>;
 }
 
 /** A machine as the user describes it (the scenario's `machine:` block, already parsed). */

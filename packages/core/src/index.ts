@@ -1,5 +1,6 @@
 export * from './kernel/errno.js';
 export * from './kernel/version.js';
+export * from './kernel/printk.js';
 export * from './arch/backend.js';
 export * from './api.js';
 export * from './params/types.js';
@@ -28,6 +29,7 @@ export * from './hotplug/arch-add-memory.js';
 export * from './hotplug/memory-block.js';
 export * from './hotplug/resource.js';
 export * from './boot/boot.js';
+export * from './boot/reservations.js';
 export * from './invariants/check.js';
 // core part B: params, version rules, memmap_on_memory, online/offline and zones, drivers, views, plan
 export * from './params/cmdline.js';

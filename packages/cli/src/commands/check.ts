@@ -48,7 +48,7 @@ function addArchOptions(c: Command): Command {
     .option('--arch <arch>', 'architecture as uname -m names it: x86_64, arm64 (aliases x86, aarch64)', 'x86_64')
     .option('--page-size <size>', 'base page size: 4K, 16K, 64K', '4K')
     .option('--struct-page <bytes>', 'sizeof(struct page): 56, 64, 72, 80', '64')
-    .option('--kernel <version>', 'kernel version major.minor, or "all" for one row per version where the answer changes')
+    .option('--kernel <version>', 'kernel version (a series 5.10 … 6.18, or X.Y.Z), or "all": every series, one row per run of series with the same answer')
     .option('--feature <name[=value]>', 'arch switch (memhp params --arch A lists them); repeatable', collect);
 }
 

@@ -1,6 +1,6 @@
 /** Option parsing shared by the commands: architectures, sizes, kernel versions, all with located errors. */
 import type { Command } from 'commander';
-import { DEFAULT_KERNEL, parseKernelVersion, SUPPORTED_KERNELS, type ArchBackend, type ArchConfig, type KernelVersion } from '@memhp/core';
+import { DEFAULT_KERNEL, KERNEL_SERIES, parseKernelVersion, type ArchBackend, type ArchConfig, type KernelVersion } from '@memhp/core';
 import { UserError } from '../errors.js';
 import { parseSize } from '../parse/size.js';
 import { BackendRegistry } from '../backends.js';
@@ -31,9 +31,9 @@ export function optKernel(value: string | undefined, option = '--kernel'): Kerne
   }
 }
 
-/** `--kernel all` → every supported version, else one. */
+/** `--kernel all` → every series (callers merge neighbours with the same answer into one row), else one. */
 export function optKernels(value: string | undefined): { all: boolean; kernels: KernelVersion[] } {
-  if (value?.trim() === 'all') return { all: true, kernels: [...SUPPORTED_KERNELS] };
+  if (value?.trim() === 'all') return { all: true, kernels: [...KERNEL_SERIES] };
   return { all: false, kernels: [optKernel(value)] };
 }
 

@@ -6,11 +6,12 @@
  */
 import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { SUPPORTED_KERNELS, versionKey, type ArchBackend, type ArchConfig, type KernelVersion } from '@memhp/core';
+import { DEFAULT_KERNEL, KERNEL_SERIES, versionKey, type ArchBackend, type ArchConfig, type KernelVersion } from '@memhp/core';
 import { examples } from '../program.js';
 import { env, optSize } from './common.js';
 import { UserError } from '../errors.js';
 import { readMachine, type RealMachine } from '../import/read.js';
+import { importReservations, type ImportReservations } from '../import/reservations.js';
 import { formatBlockList } from '../parse/ranges.js';
 import { formatSize, toHex } from '../parse/size.js';
 import { paint, printJson, createOut } from '../render/output.js';
@@ -29,19 +30,31 @@ export interface ImportResult {
   readonly differences: Array<{ what: string; real: string; simulated: string }> | null;
 }
 
-/** "6.18.44-fc-v669" → the newest supported series not newer than it. */
+/**
+ * The kernel version of a release string: "6.18.44-fc-v669" → "6.18.44", the stable release it names. A
+ * distribution's "X.Y.0-N-flavour" (Debian, Ubuntu) does not say which stable release it carries, so it becomes the
+ * series "X.Y" (its newest stable release). Outside 5.10 … 6.18: the nearest modelled series, with a note.
+ */
 export function kernelFromRelease(rel: string | null, notes: string[]): KernelVersion {
-  const m = rel ? /^(\d+)\.(\d+)/.exec(rel) : null;
+  const m = rel ? /^(\d+)\.(\d+)(?:\.(\d+))?(.*)$/.exec(rel) : null;
   if (!m) {
-    notes.push('kernel release unknown (no proc/sys/kernel/osrelease): assuming 6.18');
-    return '6.18';
+    notes.push(`kernel release unknown (no proc/sys/kernel/osrelease): assuming ${DEFAULT_KERNEL}`);
+    return DEFAULT_KERNEL;
   }
-  const want = `${m[1]}.${m[2]}`;
-  if ((SUPPORTED_KERNELS as readonly string[]).includes(want)) return want as KernelVersion;
-  const older = SUPPORTED_KERNELS.filter((k) => versionKey(k) <= versionKey(want));
-  const pickK = (older[older.length - 1] ?? SUPPORTED_KERNELS[0]) as KernelVersion;
-  notes.push(`kernel ${rel} is not a modelled series; using ${pickK}, the nearest older one`);
-  return pickK;
+  const series = `${m[1]}.${m[2]}`;
+  if (!(KERNEL_SERIES as readonly string[]).includes(series)) {
+    const older = KERNEL_SERIES.filter((k) => versionKey(k) <= versionKey(series));
+    const nearest = older[older.length - 1] ?? KERNEL_SERIES[0]!;
+    notes.push(`kernel ${rel} is not a modelled series; using ${nearest}, the nearest ${older.length ? 'older' : 'newer'} one`);
+    return nearest;
+  }
+  const patch = m[3];
+  if (patch === undefined) return series as KernelVersion;
+  if (Number(patch) === 0 && /^-\d/.test(m[4]!)) {
+    notes.push(`kernel ${rel} is a distribution build that does not name its stable release: using the series ${series} (its newest stable release; /proc/version may name the exact one)`);
+    return series as KernelVersion;
+  }
+  return `${series}.${Number(patch)}` as KernelVersion;
 }
 
 interface Range {
@@ -94,6 +107,19 @@ function cmdlineFor(m: RealMachine, notes: string[]): string {
 }
 
 export function buildScenario(m: RealMachine, registry: BackendRegistry, o: { arch?: string; pageSize?: string }): { text: string; notes: string[] } {
+  const first = renderScenario(m, registry, o, new Map());
+  // what the kernel reserved at boot beyond the memmap memhp computes: running the scenario without it tells
+  const notes = [...first.notes];
+  const reserved = importReservations(m, first.text, registry, first.pageBytes, notes);
+  return { text: reserved.size ? renderScenario(m, registry, o, reserved).text : first.text, notes };
+}
+
+function renderScenario(
+  m: RealMachine,
+  registry: BackendRegistry,
+  o: { arch?: string; pageSize?: string },
+  reserved: ImportReservations,
+): { text: string; notes: string[]; pageBytes: bigint } {
   const notes: string[] = [];
   const archName = o.arch ?? m.cpu.arch;
   if (!archName) throw new UserError('cannot tell the architecture (no proc/cpuinfo); give --arch', { field: '--arch' });
@@ -155,6 +181,11 @@ export function buildScenario(m: RealMachine, registry: BackendRegistry, o: { ar
       L.push('      memory:   # System RAM from /proc/iomem, rounded to whole pages as memblock does');
       for (const r of rs) L.push(`        - { start: ${toHex(r.start)}, size: ${toHex(r.end - r.start)} }`);
     }
+    const res = Object.entries(reserved.get(n) ?? {});
+    if (res.length) {
+      L.push('      # present but not managed beyond the memmap memhp computes: kernel image, firmware, crashkernel … (zoneinfo, MemTotal)');
+      L.push(`      reserved: { ${res.map(([z, b]) => `${z}: ${formatSize(b)}`).join(', ')} }`);
+    }
   }
   L.push('steps:');
   // Driver-managed RAM was hot-added after boot (dax/kmem, virtio-mem): replay it as such, onlined into the
@@ -210,7 +241,15 @@ export function buildScenario(m: RealMachine, registry: BackendRegistry, o: { ar
     L.push('      zoneinfo:');
     for (const z of zones) L.push(`        node${z.node}/${z.zone}: { present: ${z.present}, spanned: ${z.spanned} }`);
   }
-  return { text: `${L.join('\n')}\n`, notes };
+  const memTotal = m.meminfo.MemTotal;
+  const managedKb = (m.zones.reduce((n, z) => n + z.managed, 0) * Number(pageBytes)) / 1024;
+  // MemTotal is checked when zoneinfo agrees with it (a kernel still initialising struct pages lags behind it)
+  if (reserved.size && memTotal !== undefined && managedKb <= memTotal) {
+    L.push('  # /proc/meminfo MemTotal = totalram_pages, the sum of managed pages (fs/proc/meminfo.c)');
+    L.push('  - expect:');
+    L.push(`      meminfo: { MemTotal: "${memTotal} kB" }`);
+  }
+  return { text: `${L.join('\n')}\n`, notes, pageBytes };
 }
 
 export function registerImport(program: Command): void {

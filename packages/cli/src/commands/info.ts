@@ -62,7 +62,7 @@ export function registerInfo(program: Command): void {
     .command('params')
     .description('kernel parameters, sysctls and arch switches memhp models, with defaults and allowed values')
     .option('--arch <arch>', 'include this backend\'s switches (x86_64, arm64, …)')
-    .option('--kernel <version>', 'kernel version (major.minor)')
+    .option('--kernel <version>', 'kernel version: a series 5.10 … 6.18, or a stable release X.Y.Z')
     .addHelpText('after', examples([['memhp params', 'generic kernel parameters'], ['memhp params --arch arm64 --kernel 6.1 --json', 'with arm64 switches, as JSON']]))
     .action(async (o: { arch?: string; kernel?: string }, cmd: Command) => {
       const { out, registry } = await env(cmd);

@@ -36,7 +36,7 @@ export function registerPlan(program: Command): void {
     .option('--arch <arch>', 'x86_64, arm64 (aliases x86, aarch64)', 'x86_64')
     .option('--page-size <size>', 'base page size', '4K')
     .option('--struct-page <bytes>', 'sizeof(struct page)', '64')
-    .option('--kernel <version>', 'kernel version major.minor')
+    .option('--kernel <version>', 'kernel version: a series 5.10 … 6.18, or a stable release X.Y.Z')
     .option('--feature <name[=value]>', 'arch switch; repeatable', collect)
     .option('--free <size>', 'free memory available now (MemFree); feasibility is judged against it')
     .option('--memmap-on-memory', 'memory_hotplug.memmap_on_memory=1 and a driver that asks for it (ACPI DIMM)')

@@ -68,7 +68,7 @@ export function registerRun(program: Command): void {
     .argument('<scenario>', 'scenario file (YAML, memhp: 1)')
     .option('-o, --output <log>', 'record the event log (.ndjson, or .ndjson.gz for gzip)')
     .option('--seed <n>', 'seed of the fault-injection RNG (overrides faults.seed)')
-    .option('--kernel <version>', 'kernel version major.minor (overrides machine.kernel)')
+    .option('--kernel <version>', 'kernel version: a series 5.10 … 6.18, or a stable release X.Y.Z (overrides machine.kernel)')
     .addHelpText('after', examples([
       ['memhp run examples/scenarios/cloud-hot-add-12g.yaml -o .tmp/cloud-hot-add-12g.ndjson', 'hot-add 12 GiB under memory pressure and record the log'],
       ['memhp run examples/scenarios/000-memmap-on-memory.yaml --kernel 6.1 --json', 'the same scenario on another kernel, as JSON'],

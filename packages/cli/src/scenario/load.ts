@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { LineCounter, parseDocument, type Document } from 'yaml';
 import { Value } from '@sinclair/typebox/value';
 import { Type, type TSchema } from '@sinclair/typebox';
-import { DEFAULT_KERNEL, isErrnoName, parseKernelVersion, type Command, type ErrnoName, type KernelVersion, type MachineConfig, type MhpFlag, type OnlineType, type PgmapType } from '@memhp/core';
+import { DEFAULT_KERNEL, isErrnoName, parseKernelVersion, type Command, type ErrnoName, type KernelVersion, type MachineConfig, type MhpFlag, type OnlineType, type PgmapType, type ZoneName } from '@memhp/core';
 import { UserError, type Location } from '../errors.js';
 import { parseSize, SizeSyntaxError } from '../parse/size.js';
 import { parseBlockList } from '../parse/ranges.js';
@@ -143,13 +143,24 @@ export function loadScenario(file: string, text: string, opts: LoadOptions = {})
     return ctx.fail(['machine', 'kernel'], (e as Error).message);
   }
   const pageSizeBytes = m.pageSize === undefined ? 4096 : Number(size(ctx, m.pageSize, ['machine', 'pageSize']));
-  const nodes = (m.nodes as StepLike[]).map((n, i) => ({
-    id: n.id as number,
-    memory: ((n.memory as StepLike[] | undefined) ?? []).map((r, j) => ({
-      startBytes: size(ctx, r.start, ['machine', 'nodes', i, 'memory', j, 'start']),
-      sizeBytes: size(ctx, r.size, ['machine', 'nodes', i, 'memory', j, 'size']),
-    })),
-  }));
+  const nodes = (m.nodes as StepLike[]).map((n, i) => {
+    const reservedPages: Partial<Record<ZoneName, number>> = {};
+    for (const [zone, v] of Object.entries((n.reserved as StepLike | undefined) ?? {})) {
+      const path = ['machine', 'nodes', i, 'reserved', zone];
+      const bytes = size(ctx, v, path);
+      if (bytes % BigInt(pageSizeBytes) !== 0n) ctx.fail(path, `${String(v)} is not a whole number of ${pageSizeBytes}-byte pages`);
+      const pages = Number(bytes / BigInt(pageSizeBytes));
+      if (pages > 0) reservedPages[zone as ZoneName] = pages;
+    }
+    return {
+      id: n.id as number,
+      memory: ((n.memory as StepLike[] | undefined) ?? []).map((r, j) => ({
+        startBytes: size(ctx, r.start, ['machine', 'nodes', i, 'memory', j, 'start']),
+        sizeBytes: size(ctx, r.size, ['machine', 'nodes', i, 'memory', j, 'size']),
+      })),
+      ...(Object.keys(reservedPages).length ? { reservedPages } : {}),
+    };
+  });
   const seenNodes = new Set<number>();
   nodes.forEach((n, i) => {
     if (seenNodes.has(n.id)) ctx.fail(['machine', 'nodes', i, 'id'], `node ${n.id} is listed twice`);

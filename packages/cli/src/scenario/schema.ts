@@ -48,7 +48,12 @@ export const MachineSchema = Type.Object(
     arch: Type.String({ description: 'x86_64 | arm64 (aliases x86, aarch64) | the id of a backend loaded with --arch-module', examples: ['x86_64', 'arm64'] }),
     pageSize: Type.Optional(Size),
     structPageSize: Type.Optional(Type.Integer({ minimum: 1, description: 'sizeof(struct page) in bytes: 56, 64, 72 or 80 (default 64)' })),
-    kernel: Type.Optional(Type.String({ pattern: '^v?\\d+\\.\\d+$', description: 'kernel series major.minor, quoted ("6.1"); default 6.18' })),
+    kernel: Type.Optional(
+      Type.String({
+        examples: ['6.1', '6.12', '6.1.16'],
+        description: 'kernel version, quoted: a series 5.10 … 6.18 ("6.1": its newest stable release) or a stable release ("6.1.16"); default 6.18',
+      }),
+    ),
     cmdline: Type.Optional(Type.String({ description: 'kernel command line, parsed the kernel\'s way' })),
     blockSize: Type.Optional(Size),
     features: Type.Optional(Type.Record(Type.String(), Scalar, { description: 'arch switches: CPU flags and arch parameters (memhp params --arch A)' })),
@@ -59,6 +64,17 @@ export const MachineSchema = Type.Object(
           id: Node,
           memory: Type.Optional(
             Type.Array(Type.Object({ start: Size, size: Size }, { additionalProperties: false }), { description: 'boot RAM of the node; holes allowed' }),
+          ),
+          reserved: Type.Optional(
+            Type.Object(
+              { DMA: Type.Optional(Size), DMA32: Type.Optional(Size), Normal: Type.Optional(Size), Movable: Type.Optional(Size) },
+              {
+                additionalProperties: false,
+                description:
+                  'bytes per zone the kernel reserves at boot beyond the memmap memhp computes (kernel image, firmware, crashkernel …): present but not managed; memhp import fills it from a real kernel',
+                examples: [{ DMA: '632K', DMA32: '37684K', Normal: '49808K' }],
+              },
+            ),
           ),
         },
         { additionalProperties: false },

@@ -4,8 +4,10 @@
  * map of early sections (subsection_map_init), zones and their spans (free_area_init), and the memory block
  * devices of boot memory (memory_dev_init). Models 6.1's mm/sparse.c, mm/mm_init.c and drivers/base/memory.c.
  *
- * Not modelled: kernelcore= / movablecore= (ZONE_MOVABLE of boot memory), memblock reservations other than the
- * memmap and its page tables (kernel image, initrd …), so boot `managed` is present − memmap − page tables.
+ * Not modelled: kernelcore= / movablecore= (ZONE_MOVABLE of boot memory). Memblock reservations other than the
+ * memmap and its page tables (kernel image, initrd, firmware, crashkernel …) are an input, per node and zone
+ * (NodeConfig.reservedPages), so boot `managed` is present − memmap − page tables − that input
+ * (memblock_free_all releases everything else; totalram_pages is Σ managed).
  */
 import type { ZoneName } from '../arch/backend.js';
 import type { KResult } from '../kernel/errno.js';
@@ -59,12 +61,58 @@ export function zoneBounds(ctx: KernelCtx): Array<{ zone: ZoneName; startPfn: nu
   return out;
 }
 
+interface BootZone {
+  readonly zone: ZoneName;
+  readonly startPfn: number;
+  readonly spanned: number;
+  readonly present: number;
+}
+
+/** calculate_node_totalpages: each zone's span within the node's span, and its present pages (holes excluded). */
+function nodeZones(ranges: readonly PfnRange[], bounds: ReturnType<typeof zoneBounds>, nid: number): BootZone[] {
+  const mine = ranges.filter((r) => r.nid === nid);
+  if (mine.length === 0) return [];
+  const nodeStart = Math.min(...mine.map((r) => r.startPfn));
+  const nodeEnd = Math.max(...mine.map((r) => r.endPfn));
+  const zones: BootZone[] = [];
+  for (const b of bounds) {
+    const zs = Math.max(nodeStart, b.startPfn);
+    const ze = Math.min(nodeEnd, b.endPfn);
+    if (ze <= zs) continue;
+    let present = 0;
+    for (const r of mine) present += Math.max(0, Math.min(r.endPfn, ze) - Math.max(r.startPfn, zs));
+    zones.push({ zone: b.zone, startPfn: zs, spanned: ze - zs, present });
+  }
+  return zones;
+}
+
+/** The machine's boot reservations name zones the node has, and fit in their present pages. */
+function checkReservations(ctx: KernelCtx, ranges: readonly PfnRange[]): string | null {
+  const bounds = zoneBounds(ctx);
+  for (const n of ctx.machine.config.nodes) {
+    const zones = nodeZones(ranges, bounds, n.id);
+    for (const [zone, pages] of Object.entries(n.reservedPages ?? {})) {
+      if (pages === undefined || pages === 0) continue;
+      if (!Number.isSafeInteger(pages) || pages < 0) return `node ${n.id} reserved ${zone}: not a page count (${pages})`;
+      const z = zones.find((x) => x.zone === zone);
+      if (!z || z.present === 0) {
+        const have = zones.filter((x) => x.present > 0).map((x) => x.zone);
+        return `node ${n.id} reserved ${zone}: the node has no boot memory in zone ${zone}${have.length ? ` (it has ${have.join(', ')})` : ''}`;
+      }
+      if (pages > z.present) return `node ${n.id} reserved ${zone}: ${pages} pages, more than the zone's ${z.present} present pages`;
+    }
+  }
+  return null;
+}
+
 export function boot(ctx: KernelCtx): KResult {
   const s = ctx.state as MachineState;
   const m = ctx.machine;
   const g = m.geometry;
   ctx.emit('boot.begin', { blockSizeBytes: hex(g.blockSizeBytes), why: m.blockSizeWhy });
   const ranges = bootPfnRanges(ctx);
+  const bad = checkReservations(ctx, ranges);
+  if (bad) return { ok: false, errno: 'EINVAL', why: bad };
 
   // memblock and the firmware RAM map (iomem "System RAM")
   for (const r of ranges) {
@@ -117,7 +165,8 @@ export function boot(ctx: KernelCtx): KResult {
     }
     if (failedAt >= 0) {
       // sparse_init_nid failed: the node's remaining present sections are cleared (their memory is lost)
-      ctx.warn(`sparse_init_nid: node ${nid}: memmap allocation failed at section ${failedAt}; remaining sections cleared`);
+      // mm/sparse.c sparse_init_nid (6.1): pr_err, then the node's remaining present sections are cleared
+      ctx.warn(`sparse_init_nid: node[${nid}] memory map backing failed. Some memory will not be available.`);
       for (const nr of present.filter((x) => x >= failedAt)) ctx.emit('section.invalidate', { section: nr });
     }
     reservedByNode.set(nid, s.counters.bootReservedPages - before);
@@ -151,18 +200,7 @@ export function boot(ctx: KernelCtx): KResult {
   // free_area_init: zone spans, present and managed pages per node
   const bounds = zoneBounds(ctx);
   for (const nid of memNodes) {
-    const mine = ranges.filter((r) => r.nid === nid);
-    const nodeStart = Math.min(...mine.map((r) => r.startPfn));
-    const nodeEnd = Math.max(...mine.map((r) => r.endPfn));
-    const zones: Array<{ zone: ZoneName; startPfn: number; spanned: number; present: number }> = [];
-    for (const b of bounds) {
-      const zs = Math.max(nodeStart, b.startPfn);
-      const ze = Math.min(nodeEnd, b.endPfn);
-      if (ze <= zs) continue;
-      let present = 0;
-      for (const r of mine) present += Math.max(0, Math.min(r.endPfn, ze) - Math.max(r.startPfn, zs));
-      zones.push({ zone: b.zone, startPfn: zs, spanned: ze - zs, present });
-    }
+    const zones = nodeZones(ranges, bounds, nid);
     // memblock allocates top-down: the memmap and its page tables sit in the node's highest populated zone
     let reserved = reservedByNode.get(nid) ?? 0;
     const take = new Array<number>(zones.length).fill(0);
@@ -173,6 +211,17 @@ export function boot(ctx: KernelCtx): KResult {
     zones.forEach((z, i) =>
       ctx.emit('zone.init', { nid, zone: z.zone, startPfn: z.startPfn, spannedPages: z.spanned, presentPages: z.present, managedPages: z.present - take[i]! }),
     );
+    // the rest of memblock.reserved (kernel image, firmware, crashkernel …): never released to the buddy allocator
+    const other = ctx.machine.config.nodes.find((n) => n.id === nid)?.reservedPages ?? {};
+    for (const z of zones) {
+      const pages = other[z.zone] ?? 0;
+      if (pages === 0) continue;
+      const managed = ctx.state.nodes.get(nid)?.zones.get(z.zone)?.managedPages ?? 0;
+      if (pages > managed) {
+        return { ok: false, errno: 'ENOMEM', why: `node ${nid} zone ${z.zone}: ${pages} reserved pages, but only ${managed} are left after the memmap` };
+      }
+      ctx.emit('memblock.reserve', { nid, zone: z.zone, pages });
+    }
   }
 
   createBootMemoryBlocks(ctx);

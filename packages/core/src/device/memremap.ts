@@ -5,6 +5,7 @@
  * provider's construct hook. Removal waits for nothing (memhp has no page references) and WARNs when the altmap
  * still has allocations.
  */
+import { cHexAlt, printOnce } from '../kernel/printk.js';
 import type { AltmapHandle } from '../arch/backend.js';
 import type { CommandOf, KernelCtx } from '../commands/registry.js';
 import { fail, ok, type KResult } from '../kernel/errno.js';
@@ -39,7 +40,7 @@ export function memremapPages(ctx: KernelCtx, provider: MemoryProvider, req: Mem
   if (!ctx.machine.capabilities.zoneDevice) return fail('ENXIO', 'CONFIG_ZONE_DEVICE is not set: memremap_pages is a stub returning -ENXIO');
   if (deviceState(s).pgmaps.has(req.id)) return fail('EBUSY', `pgmap "${req.id}" is already mapped`);
   if (req.sizeBytes <= 0n) {
-    ctx.warn('memremap_pages: nr_range is 0');
+    printOnce(ctx, 'nr_range must be specified');
     return fail('EINVAL', 'empty range');
   }
   const startPfn = Number(req.startBytes >> BigInt(g.pageShift));
@@ -56,7 +57,7 @@ export function memremapPages(ctx: KernelCtx, provider: MemoryProvider, req: Mem
   // 2. System RAM in the range
   const ram = regionIntersectsRam(ctx, req.startBytes, req.sizeBytes);
   if (ram !== 'disjoint') {
-    ctx.warn(`attempted on ${ram} region ${hex(req.startBytes)}-${hex(req.startBytes + req.sizeBytes - 1n)}`);
+    printOnce(ctx, `attempted on ${ram} region ${cHexAlt(req.startBytes)}-${cHexAlt(req.startBytes + req.sizeBytes - 1n)}`);
     return fail('ENXIO', `memremap_pages attempted on ${ram} region`);
   }
 
@@ -134,7 +135,7 @@ export function memunmapPages(ctx: KernelCtx, sel: { id?: string; startBytes?: b
   ctx.emitOther('device.pgmap_unregister', { id: pgmap.id });
   if (altmap) {
     const a = ctx.state.altmaps.get(pgmap.altmapId!)!;
-    if (a.alloc !== 0) ctx.warn('failed to free all reserved pages');
+    if (a.alloc !== 0) printOnce(ctx, 'failed to free all reserved pages');
     ctx.emit('altmap.destroy', { id: a.id, alloc: a.alloc, warn: false });
   }
   return ok();

@@ -3,6 +3,7 @@
  * add_memory_resource (6.1) with the 6.6 (altmap kept in the block, fallback instead of -EINVAL) and 6.8
  * (create_altmaps_and_memory_blocks: per-block altmaps) changes (DOMAIN.md §4.1–§4.3, §4.9, §5).
  */
+import { cHexAlt } from '../kernel/printk.js';
 import type { CommandHandlers, CommandOf, KernelCtx } from '../commands/registry.js';
 import { fail, ok, type ErrnoName, type KResult } from '../kernel/errno.js';
 import { pick } from '../kernel/version.js';
@@ -69,7 +70,7 @@ export function memmapOnMemoryVerdict(ctx: KernelCtx, requestBytes: bigint): Mem
 export function checkHotplugMemoryRange(ctx: KernelCtx, startBytes: bigint, sizeBytes: bigint): KResult {
   const b = ctx.machine.geometry.blockSizeBytes;
   if (sizeBytes === 0n || startBytes % b !== 0n || sizeBytes % b !== 0n) {
-    return fail('EINVAL', `Block size [${hex(b)}] unaligned hotplug range: start ${hex(startBytes)}, size ${hex(sizeBytes)}`);
+    return fail('EINVAL', `Block size [${cHexAlt(b)}] unaligned hotplug range: start ${cHexAlt(startBytes)}, size ${cHexAlt(sizeBytes)}`);
   }
   return ok();
 }
@@ -96,6 +97,7 @@ function createAltmap(ctx: KernelCtx, basePfn: number, endPfn: number, free: num
 function destroyAltmap(ctx: KernelCtx, id: number, warn: boolean): void {
   const a = ctx.state.altmaps.get(id);
   if (!a) return;
+  if (warn && a.alloc !== 0) ctx.warn('Altmap not fully unmapped'); // WARN(altmap->alloc, …) (6.8 remove_memory_blocks_and_altmaps)
   ctx.emit('altmap.destroy', { id, alloc: a.alloc, warn: warn && a.alloc !== 0 });
 }
 
@@ -128,7 +130,10 @@ export function addMemoryResource(
   const m = ctx.machine;
   const g = m.geometry;
   const range = checkHotplugMemoryRange(ctx, startBytes, sizeBytes);
-  if (!range.ok) return range;
+  if (!range.ok) {
+    ctx.warn(range.why); // check_hotplug_memory_range: pr_err (6.1)
+    return range;
+  }
 
   let nid = nidArg;
   let group: number | null = null;

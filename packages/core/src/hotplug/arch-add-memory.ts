@@ -3,6 +3,7 @@
  * (mm/memory_hotplug.c, arch/x86/mm/init_64.c, arch/arm64/mm/mmu.c — 6.1; DOMAIN.md §4.3, §4.4). The linear
  * mapping is reported, not modelled page by page.
  */
+import { cHex, cHexAlt, printOnce, warnOnText } from '../kernel/printk.js';
 import type { AltmapHandle } from '../arch/backend.js';
 import type { KernelCtx } from '../commands/registry.js';
 import type { ErrnoName } from '../kernel/errno.js';
@@ -88,14 +89,15 @@ export function addPages(
   const g = ctx.machine.geometry;
   if (altmap) {
     if (altmap.basePfn !== pfn || altmapOffset(altmap) > nrPages) {
-      ctx.warn('memory add fail, invalid altmap');
+      printOnce(ctx, 'memory add fail, invalid altmap');
       return 'EINVAL';
     }
     const id = altmapIdOf(altmap);
     if (altmap.alloc > 0 && id !== null) ctx.emit('altmap.free', { id, nrPages: altmap.alloc });
   }
   if (!pfnSpanAligned(ctx, pfn, nrPages)) {
-    ctx.warn(`Misaligned __add_pages start: ${hex(pfn)} end: ${hex(pfn + nrPages - 1)}`);
+    // WARN(1, "Misaligned %s start: %#lx end: #%lx\n", …): the end has a literal '#' and no 0x (6.1)
+    ctx.warn(`Misaligned __add_pages start: ${cHexAlt(pfn)} end: #${cHex(pfn + nrPages - 1)}`);
     return 'EINVAL';
   }
   const end = pfn + nrPages;
@@ -118,7 +120,7 @@ export function addPages(
 export function removePages(ctx: KernelCtx, pfn: number, nrPages: number, altmap: AltmapHandle | null): void {
   const g = ctx.machine.geometry;
   if (!pfnSpanAligned(ctx, pfn, nrPages)) {
-    ctx.warn(`Misaligned __remove_pages start: ${hex(pfn)} end: ${hex(pfn + nrPages - 1)}`);
+    ctx.warn(`Misaligned __remove_pages start: ${cHexAlt(pfn)} end: #${cHex(pfn + nrPages - 1)}`);
     return;
   }
   const end = pfn + nrPages;
@@ -147,7 +149,7 @@ export function archAddMemory(
   const pieces = linearMapPieces(startBytes, end, ctx.machine.directMapShifts);
   if (map) ctx.emit('linear_map.add', { start: hex(startBytes), end: hex(end), pages: pieces });
   if (end - 1n > ctx.machine.pluggableEndBytes) {
-    ctx.warn(`add_pages: end ${hex(end - 1n)} beyond PHYSMEM_END ${hex(ctx.machine.pluggableEndBytes)}`);
+    printOnce(ctx, warnOnText('arch/x86/mm/init_64.c', 'add_pages'));
     return 'ERANGE';
   }
   const r = addPages(ctx, nid, bytesToPfn(g, startBytes), bytesToPfn(g, sizeBytes), altmap, opts);

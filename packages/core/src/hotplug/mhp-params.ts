@@ -6,6 +6,7 @@
  * The pgmap's compound geometry reaches sparse_add_section, where vmemmap_can_optimize picks the compound
  * populate (device-DAX dedup, DOMAIN.md §7.5) instead of the arch's vmemmap_populate.
  */
+import { printOnce, warnOnText } from '../kernel/printk.js';
 import type { AltmapHandle } from '../arch/backend.js';
 import type { KernelCtx } from '../commands/registry.js';
 import type { ErrnoName } from '../kernel/errno.js';
@@ -51,7 +52,7 @@ export function vmemmapCanOptimize(ctx: KernelCtx, params: MhpParams): boolean {
 function checkParams(ctx: KernelCtx, params: MhpParams): ErrnoName | null {
   if (params.pgprot === 'none') {
     // __add_pages: WARN_ON_ONCE(!pgprot_val(params->pgprot))
-    ctx.warn('__add_pages: zero pgprot in mhp_params');
+    printOnce(ctx, warnOnText('mm/memory_hotplug.c', '__add_pages'));
     return 'EINVAL';
   }
   return null;

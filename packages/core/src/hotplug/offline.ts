@@ -7,6 +7,7 @@
  * Fault-injection sites: `offline:isolate` (→ -EBUSY "failure to isolate range"), `notifier:MEM_GOING_OFFLINE`,
  * `offline:signal` (→ -EINTR), `offline:unmovable` (→ -EBUSY), `offline:dissolve` (→ -ENOMEM).
  */
+import { cHex, printOnce, warnOnText } from '../kernel/printk.js';
 import type { ZoneName } from '../arch/backend.js';
 import { fail, ok, type ErrnoName, type KResult } from '../kernel/errno.js';
 import type { KernelCtx } from '../commands/registry.js';
@@ -61,9 +62,12 @@ export function systemRamPages(s: ReadonlyMachineState, startPfn: number, nrPage
 function bootMemoryVeto(ctx: KernelCtx, startPfn: number, nrPages: number): ErrnoName | undefined {
   if (ctx.machine.capabilities.bootMemoryOfflinable) return undefined;
   const g = ctx.machine.geometry;
-  for (let nr = pfnToSectionNr(g, startPfn); nr <= pfnToSectionNr(g, startPfn + nrPages - 1); nr++) {
-    if (((ctx.state.sectionTable[nr]?.flags ?? 0) & SECTION_IS_EARLY) !== 0) {
-      ctx.warn(`Boot memory ${memRange(ctx.state, startPfn, nrPages)} offlining attempted`);
+  // arch/arm64/mm/mmu.c prevent_bootmem_remove_notifier (6.1): steps a section at a time from the first pfn and
+  // names the first early section it meets, [start end] in "%lx" with end = start + section size
+  for (let pfn = startPfn; pfn < startPfn + nrPages; pfn += g.pagesPerSection) {
+    if (((ctx.state.sectionTable[pfnToSectionNr(g, pfn)]?.flags ?? 0) & SECTION_IS_EARLY) !== 0) {
+      const start = BigInt(pfn) << BigInt(g.pageShift);
+      ctx.warn(`Boot memory [${cHex(start)} ${cHex(start + (BigInt(g.pagesPerSection) << BigInt(g.pageShift)))}] offlining attempted`);
       return 'EPERM';
     }
   }
@@ -93,12 +97,12 @@ function offlinePages(ctx: KernelCtx, block: Block, pfn: number, nrPages: number
   const s = ctx.state;
   const g = s.machine.geometry;
   if (nrPages === 0 || pfn % g.pageblockPages !== 0 || (pfn + nrPages) % g.pagesPerSection !== 0) {
-    ctx.warn(`offline_pages: nr_pages ${nrPages}, pfn ${pfn} not pageblock-aligned or end not section-aligned`);
+    printOnce(ctx, warnOnText('mm/memory_hotplug.c', 'offline_pages'));
     return { errno: 'EINVAL', reason: 'misaligned range' };
   }
   if (systemRamPages(s, pfn, nrPages) !== nrPages) return { errno: 'EINVAL', reason: 'memory holes' };
   if (pageZoneName(s, pfn) !== zone || pageZoneName(s, pfn + nrPages - 1) !== zone) {
-    ctx.warn(`offline_pages: ${memRange(s, pfn, nrPages)} is not all in zone ${zone}`);
+    printOnce(ctx, warnOnText('mm/memory_hotplug.c', 'offline_pages'));
     return { errno: 'EINVAL', reason: 'multizone range' };
   }
   const faults = ctx.faults.active ? ctx.faults : null;

@@ -4,6 +4,7 @@
  * offline path uses (zone span growth/shrink, present-page accounting, notifier calls with injected errors).
  * Every step is an event, in the kernel's order.
  */
+import { printOnce, warnOnText } from '../kernel/printk.js';
 import type { ZoneName } from '../arch/backend.js';
 import type { OnlineType } from '../api.js';
 import { fail, ok, type ErrnoName, type KResult } from '../kernel/errno.js';
@@ -131,7 +132,7 @@ export function mhpDeinitMemmapOnMemory(ctx: KernelCtx, block: Block, startPfn: 
 function onlinePages(ctx: KernelCtx, block: Block, pfn: number, nrPages: number, zone: ZoneName): 0 | ErrnoName {
   const g = ctx.state.machine.geometry;
   if (nrPages === 0 || pfn % g.pageblockPages !== 0 || (pfn + nrPages) % g.pagesPerSection !== 0) {
-    ctx.warn(`online_pages: nr_pages ${nrPages}, pfn ${pfn} not pageblock-aligned or end not section-aligned`);
+    printOnce(ctx, warnOnText('mm/memory_hotplug.c', 'online_pages'));
     return 'EINVAL';
   }
   growZone(ctx, block.nid, zone, pfn, nrPages);

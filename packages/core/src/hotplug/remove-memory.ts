@@ -3,12 +3,13 @@
  * try_offline_node (6.1), with the memmap_on_memory granularity rule per version (≤6.7: a self-hosting range
  * must be exactly one block; 6.8+: removed block by block, mixed ranges refused) (DOMAIN.md §4.8, §4.9).
  */
+import { bugText, cHexAlt, cPhysAddr, printOnce } from '../kernel/printk.js';
 import type { OnlineType } from '../api.js';
 import type { CommandHandlers, CommandOf, KernelCtx } from '../commands/registry.js';
 import { fail, ok, type KResult } from '../kernel/errno.js';
 import { pick } from '../kernel/version.js';
 import { memmapOnMemoryRemoveGranularity, memoryBlockVmemmapRecord } from '../kernel/rules.js';
-import { bytesToPfn, hex } from '../model/geometry.js';
+import { blockIdToPfn, bytesToPfn, hex } from '../model/geometry.js';
 import type { MachineState } from '../model/state.js';
 import { checkHotplugMemoryRange, removeMemoryBlocksAndAltmaps } from './add-memory.js';
 import { archRemoveMemory } from './arch-add-memory.js';
@@ -32,8 +33,9 @@ export function tryRemoveMemory(ctx: KernelCtx, startBytes: bigint, sizeBytes: b
   const g = ctx.machine.geometry;
   const aligned = checkHotplugMemoryRange(ctx, startBytes, sizeBytes);
   if (!aligned.ok) {
-    // BUG_ON in the kernel: callers must pass whole blocks
-    ctx.warn(`BUG: try_remove_memory with a misaligned range: ${aligned.why}`);
+    // BUG_ON(check_hotplug_memory_range(start, size)): its pr_err, then the BUG (callers must pass whole blocks)
+    ctx.warn(aligned.why);
+    ctx.warn(bugText('mm/memory_hotplug.c'));
     return aligned;
   }
   const startPfn = bytesToPfn(g, startBytes);
@@ -45,7 +47,11 @@ export function tryRemoveMemory(ctx: KernelCtx, startBytes: bigint, sizeBytes: b
   let firstSelfHosted: (typeof blocks)[number] | null = null;
   for (const b of blocks) {
     if (b.state !== 'offline') {
-      return fail('EBUSY', `removing memory fails, because memory [${hex(startBytes)}-${hex(startBytes + sizeBytes - 1n)}] is onlined`);
+      // check_memblock_offlined_cb (6.1): pr_warn with the first online block's range, "%pa"
+      const begin = BigInt(blockIdToPfn(g, b.id)) << BigInt(g.pageShift);
+      const why = `removing memory fails, because memory [${cPhysAddr(begin)}-${cPhysAddr(begin + g.blockSizeBytes - 1n)}] is onlined`;
+      ctx.warn(why);
+      return fail('EBUSY', why);
     }
     nid = b.nid;
     if (b.nrVmemmapPages > 0 || b.altmapId !== null) {
@@ -57,7 +63,7 @@ export function tryRemoveMemory(ctx: KernelCtx, startBytes: bigint, sizeBytes: b
   const rule = pick(memmapOnMemoryRemoveGranularity, ctx.kernel);
   if (rule === 'per-block' && selfHosted > 0) {
     if (selfHosted !== blocks.length) {
-      ctx.warn(`try_remove_memory: ${selfHosted} of ${blocks.length} blocks have an altmap`);
+      printOnce(ctx, 'Not all memblocks in range have altmaps'); // memblocks_have_altmaps: WARN_ONCE (6.8)
       return fail('EINVAL', 'range mixes memory blocks with and without a self-hosted memmap');
     }
     removeMemoryBlocksAndAltmaps(ctx, startBytes, sizeBytes);
@@ -66,7 +72,10 @@ export function tryRemoveMemory(ctx: KernelCtx, startBytes: bigint, sizeBytes: b
     let altmapId: number | null = null;
     if (rule === 'single-block' && ctx.state.params.memmapOnMemory !== 'off' && firstSelfHosted !== null) {
       if (sizeBytes !== g.blockSizeBytes) {
-        return fail('EINVAL', `Refuse to remove ${hex(startBytes)} - ${hex(startBytes + sizeBytes)},wrong granularity`);
+        // pr_warn("Refuse to remove %#llx - %#llx," "wrong granularity\n", start, start + size) (6.1)
+        const why = `Refuse to remove ${cHexAlt(startBytes)} - ${cHexAlt(startBytes + sizeBytes)},wrong granularity`;
+        ctx.warn(why);
+        return fail('EINVAL', why);
       }
       altmapId = firstSelfHosted.altmapId;
       altmap = altmapId !== null ? ((ctx.state as MachineState).altmaps.get(altmapId) ?? null) : null;
@@ -76,7 +85,9 @@ export function tryRemoveMemory(ctx: KernelCtx, startBytes: bigint, sizeBytes: b
     // ≤6.5: the temporary altmap of try_remove_memory; 6.6+: the block's altmap, WARN if not fully unmapped
     if (altmapId !== null) {
       const a = ctx.state.altmaps.get(altmapId);
-      if (a) ctx.emit('altmap.destroy', { id: altmapId, alloc: a.alloc, warn: pick(memoryBlockVmemmapRecord, ctx.kernel) === 'altmap' && a.alloc !== 0 });
+      const warn = pick(memoryBlockVmemmapRecord, ctx.kernel) === 'altmap' && a !== undefined && a.alloc !== 0;
+      if (warn) ctx.warn('Altmap not fully unmapped'); // WARN(altmap->alloc, …) in try_remove_memory (6.6)
+      if (a) ctx.emit('altmap.destroy', { id: altmapId, alloc: a.alloc, warn });
     }
   }
   if (ctx.machine.capabilities.keepMemblock) ctx.emit('memblock.remove', { start: hex(startBytes), end: hex(startBytes + sizeBytes) });

@@ -4,6 +4,7 @@
  * top-level resources: a busy resource conflicts with any overlap; a non-busy one that contains the whole
  * request acts as a parent and does not conflict.
  */
+import { cHexAlt } from '../kernel/printk.js';
 import type { KernelCtx } from '../commands/registry.js';
 import type { ErrnoName } from '../kernel/errno.js';
 import { hex } from '../model/geometry.js';
@@ -36,11 +37,10 @@ export function registerMemoryResource(
   const m = ctx.machine;
   const end = startBytes + sizeBytes;
   if (!(startBytes < end && startBytes >= m.pluggableStartBytes && end - 1n <= m.pluggableEndBytes)) {
-    return {
-      ok: false,
-      errno: 'E2BIG',
-      why: `Hotplug memory [${hex(startBytes)}-${hex(end)}] exceeds maximum addressable range [${hex(m.pluggableStartBytes)}-${hex(m.pluggableEndBytes)}]`,
-    };
+    // mhp_range_allowed (6.1): pr_warn with end = start + size
+    const why = `Hotplug memory [${cHexAlt(startBytes)}-${cHexAlt(end)}] exceeds maximum addressable range [${cHexAlt(m.pluggableStartBytes)}-${cHexAlt(m.pluggableEndBytes)}]`;
+    ctx.warn(why);
+    return { ok: false, errno: 'E2BIG', why };
   }
   // plain System RAM (every hot-add at scale) shares one frozen list
   let flags: IomemFlag[] = SYSTEM_RAM_BUSY;

@@ -141,7 +141,7 @@ export function explainFromFacts(f: MemmapOnMemoryFacts): MemmapOnMemoryExplanat
   if (arithmetic === 'none') {
     step(
       { check: 'memory_hotplug.memmap_on_memory exists', formula: 'kernel ≥ 5.13', values: { kernel: f.kernel }, passed: false },
-      `memmap_on_memory does not exist before 5.13 (kernel ${f.kernel})`,
+      'memmap_on_memory does not exist before 5.13',
     );
     return finish(false, memmapPagesUp);
   }

@@ -60,6 +60,11 @@ export const coreEventDefs = {
     'A physical range joins memblock.memory (boot RAM, or a hot-added range on ARCH_KEEP_MEMBLOCK arches).',
     Type.Object({ nid: Nid, start: Hex, end: Hex, driverManaged: Type.Boolean() }),
   ),
+  'memblock.reserve': ev(
+    'memblock.reserve',
+    'Boot memory the kernel holds back that memhp does not model itself (kernel image, firmware, crashkernel, other memblock allocations): present but never managed pages of one zone, from the machine description.',
+    Type.Object({ nid: Nid, zone: ZoneNameT, pages: Count }),
+  ),
   'memblock.remove': ev('memblock.remove', 'A range leaves memblock (hot-remove on ARCH_KEEP_MEMBLOCK arches).', Type.Object({ start: Hex, end: Hex })),
 
   // --- iomem ---------------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@
  * Event types evolve does not know are ignored (notes, notifier calls, faults); a module that adds state
  * registers its appliers with {@link createEvolve}.
  */
+import { onceSiteOf } from '../kernel/printk.js';
 import type { EventEnvelope } from '@memhp/events';
 import type { ZoneName } from '../arch/backend.js';
 import type { CorePayload, CoreEventType } from './events.js';
@@ -149,8 +150,8 @@ const coreAppliers: CoreApplierTable = {
     if (a) a.alloc -= p.nrPages;
   },
   'altmap.destroy': (s, p) => {
+    // the WARN itself is the kernel.warn event before this one, which counts it
     s.altmaps.remove(p.id);
-    if (p.warn) s.counters.warnings += 1;
   },
   'section.root_alloc': (s, p) => {
     s.roots.set(p.root, p.source);
@@ -169,10 +170,7 @@ const coreAppliers: CoreApplierTable = {
     section(s, p.section).subsectionMap = unhexMask(p.after);
   },
   'subsection.clear': (s, p) => {
-    if (p.result !== 0) {
-      s.counters.warnings += 1;
-      return;
-    }
+    if (p.result !== 0) return; // the WARN is the kernel.warn event before this one, which counts it
     section(s, p.section).subsectionMap = unhexMask(p.after);
   },
   'section.mark_present': (s, p) => {
@@ -340,6 +338,14 @@ const coreAppliers: CoreApplierTable = {
     s.counters.totalramPages += p.managedPages;
     s.counters.nrFreePages += p.managedPages;
   },
+  'memblock.reserve': (s, p) => {
+    // applied after the node's zone.init: memblock_free_all never hands these pages to the buddy allocator
+    const z = zone(s, p.nid, p.zone);
+    z.managedPages -= p.pages;
+    s.counters.totalramPages -= p.pages;
+    s.counters.nrFreePages -= p.pages;
+    s.counters.memblockReservedPages += p.pages;
+  },
   'zone.resize': (s, p) => {
     const z = zone(s, p.nid, p.zone);
     z.startPfn = p.startPfn;
@@ -355,8 +361,10 @@ const coreAppliers: CoreApplierTable = {
     s.counters.totalramPages += p.delta;
     s.counters.nrFreePages += p.delta;
   },
-  'kernel.warn': (s) => {
+  'kernel.warn': (s, p) => {
     s.counters.warnings += 1;
+    const site = onceSiteOf(p.message);
+    if (site !== null) s.printedOnce.add(site);
   },
   'hotplug.leak': (s, p) => {
     s.counters.leakedSections += p.sections.length;

@@ -232,6 +232,8 @@ export interface Counters {
   totalramPages: number;
   /** Pages reserved from memblock at boot for the memmap and the vmemmap page tables (not in MemTotal). */
   bootReservedPages: number;
+  /** Other boot reservations from the machine description (kernel image, firmware, crashkernel …; memblock.reserve). */
+  memblockReservedPages: number;
   /** Buddy pages currently used for vmemmap blocks and vmemmap page tables (MemFree went down by this). */
   vmemmapBuddyPages: number;
   /** Sections left behind by a failed __add_pages that the kernel does not roll back (DOMAIN.md §4.2). */
@@ -291,6 +293,8 @@ export interface MachineState {
   blockTable: Array<MemoryBlockState | undefined>;
   groups: Map<number, MemoryGroupState>;
   counters: Counters;
+  /** Once-only message sites that printed this boot (kernel/printk.ts ONCE_SITES, by message prefix). */
+  printedOnce: Set<string>;
 }
 
 /** Deep read-only view for handlers: only evolve writes. */

@@ -3,6 +3,7 @@
  * section_activate, section_deactivate, sparse_remove_section, online_mem_sections / offline_mem_sections
  * (6.1, sub-section hotplug since 5.3 — seed 003; memmap accounting of 6.11+; DOMAIN.md §2.1, §2.5–§2.8).
  */
+import { cHexAlt } from '../kernel/printk.js';
 import type { AltmapHandle, ZoneName } from '../arch/backend.js';
 import type { KernelCtx } from '../commands/registry.js';
 import type { ErrnoName } from '../kernel/errno.js';
@@ -137,6 +138,8 @@ export function sectionDeactivate(
   const before = ms?.subsectionMap ?? 0n;
   const mask = subsectionMask(g, pfn, nrPages);
   if (!ms || ms.usage === 'none' || (before & mask) !== mask) {
+    // mm/sparse.c clear_subsection_map (6.1): WARN(…, "section already deactivated (%#lx + %ld)\n", pfn, nr_pages)
+    ctx.warn(`section already deactivated (${cHexAlt(pfn)} + ${nrPages})`);
     ctx.emit('subsection.clear', { section: nr, pfn, nrPages, mask: maskHex(mask), before: maskHex(before), after: maskHex(before), result: 'WARN' });
     return;
   }

@@ -169,7 +169,7 @@ export function createVmemmapContext(k: KernelCtx, s: MachineState, booting: boo
     k.emit('vmemmap.depopulate', { start: hex(pmdBase), end: hex(pmdBase + pmdBytes), granularity: 'pmd', to, altmapId });
     if (to === 'altmap' && altmapId !== null) k.emit('altmap.free', { id: altmapId, nrPages: pmdPages });
     if (to === 'buddy') k.faults.pmdFreed();
-    if (to === 'none' && e.source === 'altmap') k.warn(`vmemmap PMD at ${hex(pmdBase)} came from an altmap but is freed without one`);
+    if (to === 'none' && e.source === 'altmap') k.warn(`memhp: vmemmap PMD at ${hex(pmdBase)} came from an altmap but is freed without one`);
   };
 
   return {
