@@ -69,7 +69,7 @@ export async function ensureQueue(s: NatsSession, settings?: QueueSettings): Pro
   };
   try {
     await stream(JOBS_STREAM, { name: JOBS_STREAM, subjects: ['memhp.jobs.*'], retention: RetentionPolicy.Workqueue, storage: StorageType.File, duplicate_window: nanos(120_000) });
-    await stream(RESULTS_STREAM, { name: RESULTS_STREAM, subjects: ['memhp.sweep.*.result.*', 'memhp.sweep.*.dead.*'], retention: RetentionPolicy.Limits, storage: StorageType.File, duplicate_window: nanos(120_000) });
+    await stream(RESULTS_STREAM, { name: RESULTS_STREAM, subjects: ['memhp.sweep.>'], retention: RetentionPolicy.Limits, storage: StorageType.File, duplicate_window: nanos(120_000) });
     const want = settings ?? DEFAULT_QUEUE;
     const cfg: Partial<ConsumerConfig> = {
       durable_name: WORKERS,
@@ -163,12 +163,11 @@ export async function runNatsSweep(jobs: readonly PointJob[], o: NatsSweepOption
       if (o.signal?.aborted) break;
       await retry(() => s.js.publish(`memhp.jobs.${sweep}`, JSON.stringify({ sweep, run, wantLog: Boolean(j.logs), job: { file: j.file, point: j.point } } satisfies JobMessage), { msgID: `${sweep}.${run}.${j.point.id}` }), o.signal);
     }
+    const aborted = new Promise<void>((r) => (o.signal?.aborted ? r() : o.signal?.addEventListener('abort', () => r(), { once: true })));
     while (remaining() > 0 && !o.signal?.aborted) {
-      await new Promise<void>((r) => {
-        wake = r;
-        const t = setTimeout(r, 1000);
-        o.signal?.addEventListener('abort', () => (clearTimeout(t), r()), { once: true });
-      });
+      let t: NodeJS.Timeout | undefined;
+      await Promise.race([new Promise<void>((r) => ((wake = r), (t = setTimeout(r, 1000)))), aborted]);
+      clearTimeout(t);
     }
     results.stop();
     advisories.unsubscribe();
