@@ -29,7 +29,8 @@ export async function openNatsLogWriter(url: string, header: LogHeader, o: Omit<
       info = await s.jsm.streams.add({ name: at.stream, subjects: [at.subject], storage: StorageType.File, retention: RetentionPolicy.Limits });
     }
     if (!info.config.subjects?.some((p) => subjectMatches(p, at.subject))) {
-      throw new FleetInputError(`stream ${at.stream} does not take subject ${at.subject} (its subjects: ${(info.config.subjects ?? []).join(', ')})`, { field: '--output' });
+      // One stream holds many logs, one per subject: a new subject joins the stream's subjects.
+      await s.jsm.streams.update(at.stream, { subjects: [...(info.config.subjects ?? []), at.subject] });
     }
     const last = await s.jsm.streams.getMessage(at.stream, { last_by_subj: at.subject }).catch((e: unknown) => {
       if (notFound(e)) return null;
@@ -170,7 +171,11 @@ export async function* natsLogChunks(url: string, o: Omit<NatsOptions, 'url'> = 
       for await (const m of batch) {
         got++;
         yield m.data;
-        if (m.seq >= lastSeq) done = true;
+        if (m.seq >= lastSeq) {
+          // The last message of the log: stop here rather than wait out the fetch's expiry.
+          done = true;
+          break;
+        }
       }
       if (done) break;
       if (got === 0) throw new FleetInputError(`${url}: no message within ${timeoutMs} ms before the end of the log`);

@@ -117,7 +117,7 @@ export async function runNatsSweep(jobs: readonly PointJob[], o: NatsSweepOption
   const have = new Set<string>(o.done);
   const objm = new Objm(s.nc);
   try {
-    await ensureQueue(s, o.queue);
+    const { ackWaitMs } = await ensureQueue(s, o.queue);
     if (!o.resume) {
       await s.jsm.streams.purge(RESULTS_STREAM, { filter: `memhp.sweep.${sweep}.>` });
       await s.jsm.streams.purge(JOBS_STREAM, { filter: `memhp.jobs.${sweep}` });
@@ -144,16 +144,20 @@ export async function runNatsSweep(jobs: readonly PointJob[], o: NatsSweepOption
 
     // Points whose every delivery killed its worker: JetStream gives up and says so in an advisory.
     const advisories = s.nc.subscribe(`$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${JOBS_STREAM}.${WORKERS}`);
+    const pendingDead: Array<Promise<void>> = [];
+    const deadLetter = async (adv: { stream_seq: number; deliveries: number }): Promise<void> => {
+      // The last delivery may still be running, or its worker may be publishing its own dead letter (with the
+      // point's error): give it an ack wait and a second before saying the worker was lost.
+      await sleep(ackWaitMs + 1000);
+      const stored = await s.jsm.streams.getMessage(JOBS_STREAM, { seq: adv.stream_seq }).catch(() => null);
+      if (!stored) return;
+      const jm = stored.json<JobMessage>();
+      if (jm.sweep !== sweep || have.has(jm.job.point.id)) return;
+      await publishDead(s, jm, `every delivery ended without a result (the worker was lost)`, adv.deliveries);
+      await s.jsm.streams.deleteMessage(JOBS_STREAM, adv.stream_seq, false).catch(() => false);
+    };
     const deadLettering = (async () => {
-      for await (const a of advisories) {
-        const adv = a.json<{ stream_seq: number; deliveries: number }>();
-        const stored = await s.jsm.streams.getMessage(JOBS_STREAM, { seq: adv.stream_seq }).catch(() => null);
-        if (!stored) continue;
-        const jm = stored.json<JobMessage>();
-        if (jm.sweep !== sweep) continue;
-        await publishDead(s, jm, `every delivery ended without a result (the worker was lost)`, adv.deliveries);
-        await s.jsm.streams.deleteMessage(JOBS_STREAM, adv.stream_seq, false).catch(() => false);
-      }
+      for await (const a of advisories) pendingDead.push(deadLetter(a.json<{ stream_seq: number; deliveries: number }>()).catch(() => {}));
     })();
 
     // Give the ordered consumer a moment to replay what the stream holds before publishing (--resume).
