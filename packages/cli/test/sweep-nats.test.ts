@@ -4,6 +4,7 @@
  * nats-server restarted mid-sweep, a poison point, and bad URLs / an unreachable server / a missing stream.
  * Cost: about 60-90 s on the 2-core CI machine, mostly CLI processes starting from src; every wait is bounded.
  */
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { NatsServer } from '@memhp/fleet';
@@ -28,10 +29,12 @@ const worker = (...extra: string[]): Proc => {
 };
 
 describe('memhp sweep --nats', { timeout: 150_000 }, () => {
-  it('two workers give the table the local pool gives', async () => {
+  it('two workers give the table the local pool gives (one of them configured by a nats CLI context file)', async () => {
     server = await natsServer();
     worker();
-    worker();
+    const ctx = join(tmpDir(), 'ctx.json');
+    writeFileSync(ctx, JSON.stringify({ url: server.url }));
+    procs.push(start(['worker', '--context', ctx]));
     const viaNats = tmpDir();
     const local = tmpDir();
     const a = await memhp(['sweep', SMALL, '-o', viaNats, '--nats', server.url]);
@@ -101,6 +104,7 @@ describe('memhp sweep --nats', { timeout: 150_000 }, () => {
       [['sweep', SMALL, '-o', tmpDir(), '--nats', 'nats://'], /--nats: "nats:\/\/" names no host|not a URL/],
       [['sweep', SMALL, '-o', tmpDir(), '--nats', `nats://127.0.0.1:${port}`], /cannot connect to NATS at nats:\/\/127\.0\.0\.1:\d+/],
       [['worker', '--nats', `nats://127.0.0.1:${port}`], /cannot connect to NATS/],
+      [['worker', '--context', '/nonexistent/ctx.json'], /\/nonexistent\/ctx\.json: field --context: no such context file/],
       [['replay', `nats://127.0.0.1:${port}/LOGS`], /a log on JetStream is nats:\/\/HOST:PORT\/STREAM\/SUBJECT/],
       [['replay', `nats://127.0.0.1:${port}/LOGS/run.a`], /cannot connect to NATS/],
     ];

@@ -86,7 +86,13 @@ export class ResultsDir {
 export function columnsOf(rows: readonly ResultRow[]): string[] {
   const cols: string[] = [];
   const seen = new Set<string>();
-  for (const r of rows) for (const k of Object.keys(r)) if (!seen.has(k)) (seen.add(k), cols.push(k));
+  for (const r of rows) {
+    for (const k of Object.keys(r)) {
+      if (seen.has(k)) continue;
+      seen.add(k);
+      cols.push(k);
+    }
+  }
   const rest = cols.filter((c) => c !== 'status' && c !== 'error');
   // point, label and the matrix values lead every row (headOf); status and error follow them.
   const nHead = rows.length ? Object.keys(rows[0]!).indexOf('status') : -1;

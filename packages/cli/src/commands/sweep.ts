@@ -6,6 +6,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { Option, type Command } from 'commander';
+import type { ResultRow, SweepPoint } from '@memhp/fleet';
 import { examples, globals } from '../program.js';
 import { env, optInt } from './common.js';
 import { RefusedError, UserError } from '../errors.js';
@@ -82,7 +83,7 @@ export function registerSweep(program: Command): void {
       const dir = new fleet.ResultsDir(o.output!);
       const logsDir = o.logs;
       if (logsDir) new fleet.ResultsDir(logsDir);
-      const rows = o.resume ? dir.done() : new Map<string, import('@memhp/fleet').ResultRow>();
+      const rows = o.resume ? dir.done() : new Map<string, ResultRow>();
       for (const id of [...rows.keys()]) if (!sweep.points.some((p) => p.id === id)) rows.delete(id);
       if (!o.resume) dir.reset();
       const todo = sweep.points.filter((p) => !rows.has(p.id));
@@ -101,7 +102,7 @@ export function registerSweep(program: Command): void {
       process.on('SIGTERM', onSigint);
       const bar = !out.json && process.stderr.isTTY && todo.length > 0 ? await progressBar(sweep.points.length, rows.size) : null;
       const started = Date.now();
-      const onResult = (p: import('@memhp/fleet').SweepPoint, row: import('@memhp/fleet').ResultRow, log?: Uint8Array): void => {
+      const onResult = (p: SweepPoint, row: ResultRow, log?: Uint8Array): void => {
         if (rows.has(p.id)) return;
         rows.set(p.id, row);
         dir.append(row);
@@ -110,8 +111,8 @@ export function registerSweep(program: Command): void {
       };
       let interrupted: boolean;
       try {
-        if (server) {
-          const nats = { url: server, ...natsEnvOptions(), ...(o.creds ? { creds: o.creds } : {}), ...(o.tlsCa ? { tlsCa: o.tlsCa } : {}), ...(o.context ? { context: o.context } : {}) };
+        if (server || o.context) {
+          const nats = { ...(server ? { url: server } : {}), ...natsEnvOptions(), ...(o.creds ? { creds: o.creds } : {}), ...(o.tlsCa ? { tlsCa: o.tlsCa } : {}), ...(o.context ? { context: o.context } : {}) };
           ({ interrupted } = await fleet.runNatsSweep(pointJobs, { nats, queue: { ackWaitMs, maxDeliver }, done: new Set(rows.keys()), resume: Boolean(o.resume), signal: ac.signal, onResult }));
         } else {
           ({ interrupted } = await fleet.runLocalPool(pointJobs, { jobs, command: workerCommand(cmd), maxAttempts: maxDeliver, signal: ac.signal, onResult }));
@@ -125,7 +126,7 @@ export function registerSweep(program: Command): void {
       const counts: Record<string, number> = {};
       for (const r of rows.values()) counts[String(r.status)] = (counts[String(r.status)] ?? 0) + 1;
       const seconds = (Date.now() - started) / 1000;
-      const summary = { sweep: file, points: sweep.points.length, done: rows.size, ran: rows.size - (sweep.points.length - todo.length), byStatus: counts, columns: columns.length, seconds, results: [`${o.output}/${fleet.CSV_FILE}`, `${o.output}/${fleet.JSONL_FILE}`], mode: server ? `nats ${server}` : `local, ${jobs} job${jobs === 1 ? '' : 's'}` };
+      const summary = { sweep: file, points: sweep.points.length, done: rows.size, ran: rows.size - (sweep.points.length - todo.length), byStatus: counts, columns: columns.length, seconds, results: [`${o.output}/${fleet.CSV_FILE}`, `${o.output}/${fleet.JSONL_FILE}`], mode: server || o.context ? `nats ${server ?? `context ${o.context}`}` : `local, ${jobs} job${jobs === 1 ? '' : 's'}` };
       if (out.json) printJson(out, summary);
       else {
         const p = paint(out);
