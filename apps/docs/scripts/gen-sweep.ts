@@ -35,12 +35,12 @@ const bars = rows.map((x, i) => {
   const ram = mib(x.memmap_bytes_buddy);
   const alt = mib(x.memmap_bytes_altmap);
   const label = `${x.kernel} · ${x.size} · mom=${x.mom}`;
-  const failed = x.status !== 'ok' ? ` ${String(x.step1)}` : '';
+  const what = x.status !== 'ok' ? `-${String(x.step1)}` : `${ram + alt} MiB`;
   return [
     `<text x="${left - 8}" y="${y + 15}" text-anchor="end">${label}</text>`,
     `<rect x="${left}" y="${y + 4}" width="${(ram * scale).toFixed(1)}" height="${rowH - 8}" fill="#d9480f"/>`,
     `<rect x="${(left + ram * scale).toFixed(1)}" y="${y + 4}" width="${(alt * scale).toFixed(1)}" height="${rowH - 8}" fill="#1c7ed6"/>`,
-    `<text x="${(left + (ram + alt) * scale + 6).toFixed(1)}" y="${y + 15}">${ram + alt ? `${ram + alt} MiB` : '0'}${failed}</text>`,
+    `<text x="${(left + (ram + alt) * scale + 6).toFixed(1)}" y="${y + 15}">${what}</text>`,
   ].join('');
 });
 const height = top + rows.length * rowH + 20;
@@ -60,5 +60,5 @@ const table = [
 ].join('\n');
 const page = join(docsDir, 'guides/sweeping.md');
 const text = readFileSync(page, 'utf8');
-writeFileSync(page, text.replace(/(<!-- sweep-table:start -->\n)[\s\S]*?(\n<!-- sweep-table:end -->)/, `$1${table}$2`));
+writeFileSync(page, text.replace(/(<!-- sweep-table:start -->)[\s\S]*?(<!-- sweep-table:end -->)/, `$1\n${table}\n$2`));
 console.log(`wrote public/sweeps/hot-add-grid.svg and the table of guides/sweeping.md (${rows.length} points)`);
