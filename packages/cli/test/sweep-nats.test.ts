@@ -65,6 +65,18 @@ describe('memhp sweep --nats', { timeout: 150_000 }, () => {
     expect(second.stderr()).toContain(`memhp worker: done ${label}`);
   });
 
+  it('keeps a point longer than the ack wait from being redelivered while its worker sends heartbeats', async () => {
+    server = await natsServer();
+    const w = worker();
+    const out = tmpDir();
+    // Each point of slow.yaml runs for seconds; the ack wait is 1 s, so only working() keeps it delivered once.
+    const r = await memhp(['sweep', SLOW, '-o', out, '--nats', server.url, '--ack-wait', '1000']);
+    expect(r.code).toBe(0);
+    expect(jsonl(out)).toHaveLength(2);
+    await stop(w);
+    expect(w.stderr().match(/memhp worker: start /g)).toHaveLength(2);
+  });
+
   it('completes with nothing lost or duplicated when nats-server restarts mid-sweep', async () => {
     server = await natsServer();
     const w = worker();

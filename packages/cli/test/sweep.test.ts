@@ -2,7 +2,7 @@
  * `memhp sweep` with the embedded local pool (issue 20): real CLI processes with real worker processes.
  * Cost: about 25 s on the 2-core CI machine (four sweeps of 6 points; most of it is process start-up from src).
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { hasStack, memhp, memhpInProcess } from './helpers.js';
@@ -14,7 +14,8 @@ describe('memhp sweep (local pool)', () => {
   let oneJob = '';
   it('writes one row per point, in point order, with the counters of each run', async () => {
     const dir = tmpDir();
-    const r = await memhp(['sweep', SMALL, '-o', dir, '--jobs', '1']);
+    const logs = tmpDir();
+    const r = await memhp(['sweep', SMALL, '-o', dir, '--jobs', '1', '--logs', logs]);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const rows = jsonl(dir);
@@ -32,6 +33,11 @@ describe('memhp sweep (local pool)', () => {
     expect(g1.blocks_Movable).toBe(8);
     expect(g1.step1).toBe('ok');
     oneJob = csv(dir);
+    // --logs: each point's event log, named by its id, replays like any log.
+    const log = join(logs, `${String(rows[4]!.point)}.ndjson`);
+    expect(readdirSync(logs)).toHaveLength(6);
+    const replayed = await memhpInProcess(['--json', 'replay', log, '--report', 'vmstat']);
+    expect(JSON.parse(replayed.stdout).vmstat.nr_memmap_pages).toBe(8 * 512);
     expect(existsSync(join(dir, '.journal.jsonl'))).toBe(true);
   });
 

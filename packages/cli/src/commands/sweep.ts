@@ -158,7 +158,11 @@ export function registerWorker(program: Command): void {
     .option('--nats <url>', 'NATS server with JetStream (nats://HOST:PORT)')
     .option('--max-points <n>', 'exit after this many points')
     .option('--idle-exit <ms>', 'exit after this long without a point')
-    .addOption(new Option('--stdio', 'run points sent by a local sweep over IPC (internal)').hideHelp());
+    .addOption(new Option('--stdio', 'run points sent by a local sweep over IPC (internal)').hideHelp())
+    .addHelpText('after', examples([
+      ['memhp worker --nats nats://10.0.0.5:4222', 'run points of any sweep published on that server, until Ctrl-C'],
+      ['memhp worker --context fleet --idle-exit 60000', 'the server and credentials of a nats CLI context; exit after a minute without work'],
+    ]));
   natsOptions(c);
   c.action(async (o: WorkerOpts, cmd: Command) => {
     const { registry } = await env(cmd);

@@ -241,13 +241,17 @@ export async function runNatsWorker(o: NatsWorkerOptions): Promise<{ points: num
   let points = 0;
   let idleSince = Date.now();
   try {
-    const q = await ensureQueue(s);
+    await ensureQueue(s);
     const objm = new Objm(s.nc);
     while (!o.signal?.aborted && (o.maxPoints === undefined || points < o.maxPoints)) {
       if (o.idleExitMs !== undefined && Date.now() - idleSince > o.idleExitMs) break;
       let msgs: AsyncIterable<JsMsg>;
+      let q: QueueSettings;
       try {
         const c = await s.js.consumers.get(JOBS_STREAM, WORKERS);
+        // A sweep sets the ack wait and the deliveries (possibly after this worker started): read them each time.
+        const cfg = (await c.info(true)).config;
+        q = { ackWaitMs: Math.round((cfg.ack_wait ?? nanos(DEFAULT_QUEUE.ackWaitMs)) / 1e6), maxDeliver: cfg.max_deliver ?? DEFAULT_QUEUE.maxDeliver };
         msgs = await c.fetch({ max_messages: 1, expires: 2000 });
       } catch {
         await sleep(250); // a restarting server: try again
