@@ -67,14 +67,15 @@ describe('memhp sweep --nats', { timeout: 150_000 }, () => {
 
   it('keeps a point longer than the ack wait from being redelivered while its worker sends heartbeats', async () => {
     server = await natsServer();
-    const w = worker();
+    // Three workers for two points: the idle one would take a point redelivered while it still runs elsewhere.
+    const ws = [worker(), worker(), worker()];
     const out = tmpDir();
     // Each point of slow.yaml runs for seconds; the ack wait is 1 s, so only working() keeps it delivered once.
     const r = await memhp(['sweep', SLOW, '-o', out, '--nats', server.url, '--ack-wait', '1000']);
     expect(r.code).toBe(0);
     expect(jsonl(out)).toHaveLength(2);
-    await stop(w);
-    expect(w.stderr().match(/memhp worker: start /g)).toHaveLength(2);
+    await Promise.all(ws.map((w) => stop(w)));
+    expect(ws.flatMap((w) => w.stderr().match(/memhp worker: start /g) ?? [])).toHaveLength(2);
   });
 
   it('completes with nothing lost or duplicated when nats-server restarts mid-sweep', async () => {

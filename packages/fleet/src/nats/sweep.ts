@@ -246,12 +246,8 @@ export async function runNatsWorker(o: NatsWorkerOptions): Promise<{ points: num
     while (!o.signal?.aborted && (o.maxPoints === undefined || points < o.maxPoints)) {
       if (o.idleExitMs !== undefined && Date.now() - idleSince > o.idleExitMs) break;
       let msgs: AsyncIterable<JsMsg>;
-      let q: QueueSettings;
       try {
         const c = await s.js.consumers.get(JOBS_STREAM, WORKERS);
-        // A sweep sets the ack wait and the deliveries (possibly after this worker started): read them each time.
-        const cfg = (await c.info(true)).config;
-        q = { ackWaitMs: Math.round((cfg.ack_wait ?? nanos(DEFAULT_QUEUE.ackWaitMs)) / 1e6), maxDeliver: cfg.max_deliver ?? DEFAULT_QUEUE.maxDeliver };
         msgs = await c.fetch({ max_messages: 1, expires: 2000 });
       } catch {
         await sleep(250); // a restarting server: try again
@@ -260,6 +256,9 @@ export async function runNatsWorker(o: NatsWorkerOptions): Promise<{ points: num
       try {
         for await (const m of msgs) {
           idleSince = Date.now();
+          // A sweep sets the ack wait and the deliveries, possibly while this fetch waited: read them per point.
+          const cfg = (await s.jsm.consumers.info(JOBS_STREAM, WORKERS)).config;
+          const q = { ackWaitMs: Math.round((cfg.ack_wait ?? nanos(DEFAULT_QUEUE.ackWaitMs)) / 1e6), maxDeliver: cfg.max_deliver ?? DEFAULT_QUEUE.maxDeliver };
           await handle(s, objm, child, m, q, o);
           points++;
         }
