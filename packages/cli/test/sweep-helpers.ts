@@ -33,7 +33,7 @@ export function start(args: readonly string[]): Proc {
     stderr: () => err,
     stdout: () => out,
     exited,
-    waitFor: async (re, ms = 60_000) => {
+    waitFor: async (re, ms = 150_000) => {
       const until = Date.now() + ms;
       while (!re.test(err)) {
         if (Date.now() > until) throw new Error(`timed out waiting for ${re} in: ${err.slice(-500)}`);

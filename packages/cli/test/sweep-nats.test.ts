@@ -28,7 +28,7 @@ const worker = (...extra: string[]): Proc => {
   return p;
 };
 
-describe('memhp sweep --nats', { timeout: 150_000 }, () => {
+describe('memhp sweep --nats', { timeout: 300_000 }, () => {
   it('two workers give the table the local pool gives (one of them configured by a nats CLI context file)', async () => {
     server = await natsServer();
     worker();
@@ -131,12 +131,13 @@ describe('memhp sweep --nats', { timeout: 150_000 }, () => {
     const missing = await memhpInProcess(['replay', `${server.url}/NOSUCH/run.a`]);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/no stream NOSUCH/);
-    // Each connection attempt is bounded by a 5 s timeout; refused ones fail at once.
-    expect(Date.now() - t0).toBeLessThan(30_000);
+    // Each connection attempt is bounded by a 5 s timeout and refused ones fail at once; the rest is process
+    // start-up on a loaded machine, so the bound here is generous but finite.
+    expect(Date.now() - t0).toBeLessThan(120_000);
   });
 });
 
-describe('logs on JetStream', { timeout: 150_000 }, () => {
+describe('logs on JetStream', { timeout: 300_000 }, () => {
   it('replays, diffs, exports and queries a log from JetStream byte for byte as from its file', async () => {
     server = await natsServer();
     const scenario = join(FIXTURES, '../../../../examples/scenarios/cloud-hot-add-12g.yaml');

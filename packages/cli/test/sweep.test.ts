@@ -10,7 +10,7 @@ import { SWEEPS, csv, jsonl, start, tmpDir } from './sweep-helpers.js';
 
 const SMALL = join(SWEEPS, 'small.yaml');
 
-describe('memhp sweep (local pool)', () => {
+describe('memhp sweep (local pool)', { timeout: 300_000 }, () => {
   let oneJob = '';
   it('writes one row per point, in point order, with the counters of each run', async () => {
     const dir = tmpDir();
