@@ -43,6 +43,7 @@ export default defineConfig({
             { text: 'Cloud: hot-adding 12 GiB', link: '/guides/cloud-hot-add' },
             { text: 'Analyst: replay, diff, SQL, Perfetto', link: '/guides/analyst' },
             { text: 'Writing an arch backend', link: '/guides/arch-backend' },
+            { text: "Sweeping a fleet's configurations", link: '/guides/sweeping' },
           ],
         },
       ],

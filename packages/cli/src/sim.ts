@@ -32,6 +32,7 @@ import { openLogReader, openLogWriter, type LogWriter } from '@memhp/events/node
 import type { FaultConfig } from './scenario/load.js';
 import { UserError, type Location } from './errors.js';
 import { VERSION } from './version.js';
+import { isNatsLog, openNatsReader, openNatsWriter } from './log-location.js';
 
 export type Envelope = EventEnvelope;
 export type KResultLike = { ok: true } | { ok: false; errno: string; why: string };
@@ -84,7 +85,9 @@ export function createSimulator(opts: {
   };
 }
 
-export const openWriter = (path: string, header: LogHeader): LogWriter => {
+/** A log writer for a file path or a `nats://HOST:PORT/STREAM/SUBJECT` location (log-location.ts). */
+export const openWriter = async (path: string, header: LogHeader): Promise<LogWriter> => {
+  if (isNatsLog(path)) return openNatsWriter(path, header);
   try {
     return openLogWriter(path, header);
   } catch (e) {
@@ -93,13 +96,13 @@ export const openWriter = (path: string, header: LogHeader): LogWriter => {
 };
 
 export function openReader(path: string, opts: { strict?: boolean } = {}): LogReader {
-  return openLogReader(path, {
+  const read = {
     catalogue: createCoreCatalogue(),
     strict: opts.strict ?? false,
-    displayName: path,
     // Without --strict the reader skips what it can (a torn last line of a killed run …) and says so here.
     onWarning: (w: Error) => process.stderr.write(`memhp: warning: ${w.message}\n`),
-  });
+  };
+  return isNatsLog(path) ? openNatsReader(path, read) : openLogReader(path, { ...read, displayName: path });
 }
 
 /** Fold a log into state with core's evolve (the same evolve the live run used). */

@@ -81,7 +81,7 @@ export function registerQuery(program: Command): void {
   program
     .command('query')
     .description('SQL over a log (DuckDB): table events(seq, time, op, cause, type, v, payload JSON, plus one column per payload field)')
-    .argument('<log>', 'event log')
+    .argument('<log>', 'event log (file or nats://HOST:PORT/STREAM/SUBJECT), or a sweep results directory (table results)')
     .argument('<sql>', 'a SQL query over the events table')
     .addHelpText('after', examples([
       ['memhp query run.ndjson "SELECT type, count(*) AS n FROM events GROUP BY type ORDER BY n DESC"', 'event counts by type'],
@@ -89,8 +89,8 @@ export function registerQuery(program: Command): void {
     ]))
     .action(async (log: string, sql: string, _o: unknown, cmd: Command) => {
       const { out } = await env(cmd);
-      const { events } = await readAll(log);
-      const r = await runQuery(events, sql);
+      const sweep = await import('../sweep/query-results.js');
+      const r = sweep.isResultsDir(log) ? await sweep.queryResults(log, sql) : await runQuery((await readAll(log)).events, sql);
       if (out.json) return printJson(out, r.rows);
       out.line(table(out, r.columns, r.rows.map((row) => r.columns.map((c) => (row[c] === null || row[c] === undefined ? '' : typeof row[c] === 'object' ? JSON.stringify(row[c]) : String(row[c]))))));
       out.line(`(${r.rows.length} row${r.rows.length === 1 ? '' : 's'})`);

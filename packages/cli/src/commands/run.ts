@@ -66,7 +66,7 @@ export function registerRun(program: Command): void {
     .command('run')
     .description('run a scenario: boot its machine, run its steps, record the event log, check its expect steps, print a summary')
     .argument('<scenario>', 'scenario file (YAML, memhp: 1)')
-    .option('-o, --output <log>', 'record the event log (.ndjson, or .ndjson.gz for gzip)')
+    .option('-o, --output <log>', 'record the event log (.ndjson, .ndjson.gz for gzip, or nats://HOST:PORT/STREAM/SUBJECT)')
     .option('--seed <n>', 'seed of the fault-injection RNG (overrides faults.seed)')
     .option('--kernel <version>', 'kernel version: a series 5.10 … 6.18, or a stable release X.Y.Z (overrides machine.kernel)')
     .addHelpText('after', examples([
@@ -86,6 +86,11 @@ export function registerRun(program: Command): void {
 export async function runScenario(file: string, o: RunOpts, registry: BackendRegistry, out: Out): Promise<RunResult> {
   const seed = optInt(o.seed, '--seed');
   const sc: LoadedScenario = loadScenarioFile(file, { ...(o.kernel !== undefined ? { kernel: optKernel(o.kernel) } : {}), ...(seed !== undefined ? { seed } : {}) });
+  return (await runLoaded(sc, file, o, registry, out)).result;
+}
+
+/** Run a loaded scenario (a file's, or a sweep point's); the final state comes back for the sweep's row. */
+export async function runLoaded(sc: LoadedScenario, file: string, o: RunOpts, registry: BackendRegistry, out: Out): Promise<{ result: RunResult; state: ReadonlyMachineState }> {
   const backend = registry.get(sc.arch.name, sc.arch.where);
   const machine = { ...sc.machine, arch: backend.id };
   const sim = createSimulator({ machine, backend, seed: sc.faults.seed, faults: sc.faults, where: sc.where });
@@ -93,7 +98,7 @@ export async function runScenario(file: string, o: RunOpts, registry: BackendReg
   const sub = sim.bus.on('cli.summary', (e) => addEvent(summary, e));
   let writer: LogWriter | null = null;
   if (o.output) {
-    writer = openWriter(o.output, sim.header());
+    writer = await openWriter(o.output, sim.header());
     writer.attach(sim.bus);
   }
   // The writer and the summary listen before boot, so the log starts with the boot events replay needs.
@@ -146,7 +151,7 @@ export async function runScenario(file: string, o: RunOpts, registry: BackendReg
     sub.unsubscribe();
     await writer?.close();
   }
-  return {
+  const result: RunResult = {
     scenario: file,
     kernel: machine.kernel,
     arch: backend.id,
@@ -157,6 +162,7 @@ export async function runScenario(file: string, o: RunOpts, registry: BackendReg
     expectFailures,
     ...(out.json ? { final: finalViews(sim.state()) } : {}),
   };
+  return { result, state: sim.state() };
 }
 
 function printRun(out: Out, r: RunResult): void {

@@ -1,0 +1,170 @@
+/**
+ * Sweeps and logs through a real nats-server (Debian's 2.9, JetStream, file store), started by each test on a
+ * random loopback port and stopped by its PID (issue 20). Fault tests: a worker killed with SIGKILL mid-point,
+ * nats-server restarted mid-sweep, a poison point, and bad URLs / an unreachable server / a missing stream.
+ * Cost: about 60-90 s on the 2-core CI machine, mostly CLI processes starting from src; every wait is bounded.
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { NatsServer } from '@memhp/fleet';
+import { freePort } from '@memhp/fleet';
+import { FIXTURES, hasStack, memhp, memhpInProcess } from './helpers.js';
+import { BUGGY_ARCH, SWEEPS, csv, jsonl, natsServer, start, stop, tmpDir, type Proc } from './sweep-helpers.js';
+
+const SMALL = join(SWEEPS, 'small.yaml');
+const SLOW = join(SWEEPS, 'slow.yaml');
+
+let server: NatsServer | undefined;
+const procs: Proc[] = [];
+afterEach(async () => {
+  await Promise.all(procs.splice(0).map((p) => stop(p, 'SIGKILL')));
+  await server?.stop('SIGKILL');
+  server = undefined;
+});
+const worker = (...extra: string[]): Proc => {
+  const p = start([...extra, 'worker', '--nats', server!.url]);
+  procs.push(p);
+  return p;
+};
+
+describe('memhp sweep --nats', { timeout: 300_000 }, () => {
+  it('two workers give the table the local pool gives (one of them configured by a nats CLI context file)', async () => {
+    server = await natsServer();
+    worker();
+    const ctx = join(tmpDir(), 'ctx.json');
+    writeFileSync(ctx, JSON.stringify({ url: server.url }));
+    procs.push(start(['worker', '--context', ctx]));
+    const viaNats = tmpDir();
+    const local = tmpDir();
+    const a = await memhp(['sweep', SMALL, '-o', viaNats, '--nats', server.url]);
+    const b = await memhp(['sweep', SMALL, '-o', local, '--jobs', '2']);
+    expect(a.stderr).toBe('');
+    expect([a.code, b.code]).toEqual([0, 0]);
+    expect(jsonl(viaNats)).toHaveLength(6);
+    expect(csv(viaNats)).toBe(csv(local));
+  });
+
+  it('redelivers the point of a worker killed with SIGKILL mid-point, and counts it once', async () => {
+    server = await natsServer();
+    const first = worker();
+    const out = tmpDir();
+    const sweep = start(['sweep', SLOW, '-o', out, '--nats', server.url, '--ack-wait', '2000']);
+    procs.push(sweep);
+    await first.waitFor(/memhp worker: start (size=\S+)/);
+    const label = /memhp worker: start (size=\S+)/.exec(first.stderr())![1]!;
+    first.child.kill('SIGKILL');
+    await first.exited;
+    expect(first.stderr()).not.toMatch(/memhp worker: done/);
+    const second = worker();
+    expect(await sweep.exited).toBe(0);
+    const rows = jsonl(out);
+    expect(rows.map((r) => r.label).sort()).toEqual(['size=3T', 'size=4T']);
+    expect(rows.every((r) => r.status === 'ok')).toBe(true);
+    // The killed worker's point ran again on the second worker (after the 2 s ack wait), once in the table.
+    expect(second.stderr()).toContain(`memhp worker: done ${label}`);
+  });
+
+  it('keeps a point longer than the ack wait from being redelivered while its worker sends heartbeats', async () => {
+    server = await natsServer();
+    // Three workers for two points: the idle one would take a point redelivered while it still runs elsewhere.
+    const ws = [worker(), worker(), worker()];
+    const out = tmpDir();
+    // Each point of slow.yaml runs for seconds; the ack wait is 1 s, so only working() keeps it delivered once.
+    const r = await memhp(['sweep', SLOW, '-o', out, '--nats', server.url, '--ack-wait', '1000']);
+    expect(r.code).toBe(0);
+    expect(jsonl(out)).toHaveLength(2);
+    await Promise.all(ws.map((w) => stop(w)));
+    expect(ws.flatMap((w) => w.stderr().match(/memhp worker: start /g) ?? [])).toHaveLength(2);
+  });
+
+  it('completes with nothing lost or duplicated when nats-server restarts mid-sweep', async () => {
+    server = await natsServer();
+    const w = worker();
+    const out = tmpDir();
+    const sweep = start(['sweep', SLOW, '-o', out, '--nats', server.url, '--ack-wait', '3000']);
+    procs.push(sweep);
+    await w.waitFor(/memhp worker: start/);
+    await server.stop('SIGTERM');
+    await new Promise((r) => setTimeout(r, 1000));
+    await server.start();
+    expect(await sweep.exited).toBe(0);
+    const rows = jsonl(out);
+    expect(rows.map((r) => r.label).sort()).toEqual(['size=3T', 'size=4T']);
+    expect(rows.every((r) => r.status === 'ok')).toBe(true);
+  });
+
+  it('dead-letters a poison point after --max-deliveries with its error message, as an error row', async () => {
+    server = await natsServer();
+    worker('--arch-module', BUGGY_ARCH);
+    worker('--arch-module', BUGGY_ARCH);
+    const out = tmpDir();
+    const r = await memhp(['sweep', join(SWEEPS, 'poison.yaml'), '-o', out, '--nats', server.url, '--max-deliveries', '2']);
+    expect(r.code).toBe(0);
+    const rows = jsonl(out);
+    expect(rows.map((x) => [x.label, x.status])).toEqual([
+      ['arch=x86_64', 'ok'],
+      ['arch=buggy_x86', 'dead'],
+    ]);
+    expect(rows[1]!.error).toMatch(/dead-lettered after 2 deliveries: .*buggy_x86: vmemmap_populate exploded/);
+  });
+
+  it('refuses bad URLs, an unreachable server and a missing stream with exit 2, within bounded waits', async () => {
+    const t0 = Date.now();
+    const port = await freePort(); // nothing listens there
+    const cases: Array<[string[], RegExp]> = [
+      [['sweep', SMALL, '-o', tmpDir(), '--nats', 'http://127.0.0.1:4222'], /--nats: "http:\/\/127\.0\.0\.1:4222": the scheme is nats:\/\/ or tls:\/\//],
+      [['sweep', SMALL, '-o', tmpDir(), '--nats', 'nats://'], /--nats: "nats:\/\/" names no host|not a URL/],
+      [['sweep', SMALL, '-o', tmpDir(), '--nats', `nats://127.0.0.1:${port}`], /cannot connect to NATS at nats:\/\/127\.0\.0\.1:\d+/],
+      [['worker', '--nats', `nats://127.0.0.1:${port}`], /cannot connect to NATS/],
+      [['worker', '--context', '/nonexistent/ctx.json'], /\/nonexistent\/ctx\.json: field --context: no such context file/],
+      [['replay', `nats://127.0.0.1:${port}/LOGS`], /a log on JetStream is nats:\/\/HOST:PORT\/STREAM\/SUBJECT/],
+      [['replay', `nats://127.0.0.1:${port}/LOGS/run.a`], /cannot connect to NATS/],
+    ];
+    for (const [args, re] of cases) {
+      const r = await memhpInProcess(args);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.stderr).toMatch(re);
+      expect(hasStack(r.stderr)).toBe(false);
+    }
+    server = await natsServer();
+    const missing = await memhpInProcess(['replay', `${server.url}/NOSUCH/run.a`]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/no stream NOSUCH/);
+    // Each connection attempt is bounded by a 5 s timeout and refused ones fail at once; the rest is process
+    // start-up on a loaded machine, so the bound here is generous but finite.
+    expect(Date.now() - t0).toBeLessThan(120_000);
+  });
+});
+
+describe('logs on JetStream', { timeout: 300_000 }, () => {
+  it('replays, diffs, exports and queries a log from JetStream byte for byte as from its file', async () => {
+    server = await natsServer();
+    const scenario = join(FIXTURES, '../../../../examples/scenarios/cloud-hot-add-12g.yaml');
+    const dir = tmpDir();
+    const file = join(dir, 'run.ndjson');
+    const url = `${server.url}/LOGS/cloud.run1`;
+    const a = await memhpInProcess(['run', scenario, '-o', file]);
+    const b = await memhpInProcess(['run', scenario, '-o', url]);
+    expect([a.code, b.code]).toEqual([0, 0]);
+    for (const report of ['summary', 'sections', 'blocks', 'meminfo', 'vmstat', 'zoneinfo', 'timeline', 'final']) {
+      const [f, n] = [await memhpInProcess(['replay', file, '--report', report]), await memhpInProcess(['replay', url, '--report', report])];
+      expect(n.code, report).toBe(0);
+      expect(n.stdout, report).toBe(f.stdout);
+      expect(n.stdout.length).toBeGreaterThan(0);
+    }
+    const diff = await memhpInProcess(['diff', file, url]);
+    expect(diff.code).toBe(0);
+    const [qf, qn] = [await memhpInProcess(['query', file, 'select type, count(*) n from events group by type order by type']), await memhpInProcess(['query', url, 'select type, count(*) n from events group by type order by type'])];
+    expect(qn.stdout).toBe(qf.stdout);
+    const [ef, en] = [join(dir, 'f.json'), join(dir, 'n.json')];
+    expect((await memhpInProcess(['export', file, '--format', 'chrome-trace', '-o', ef])).code).toBe(0);
+    expect((await memhpInProcess(['export', url, '--format', 'chrome-trace', '-o', en])).code).toBe(0);
+    const { readFileSync } = await import('node:fs');
+    expect(readFileSync(en, 'utf8')).toBe(readFileSync(ef, 'utf8'));
+    // The subject holds one log: recording to it again is refused rather than appended.
+    const again = await memhpInProcess(['run', scenario, '-o', url]);
+    expect(again.code).toBe(2);
+    expect(again.stderr).toMatch(/already holds a log/);
+  });
+});

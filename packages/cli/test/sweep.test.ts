@@ -1,0 +1,88 @@
+/**
+ * `memhp sweep` with the embedded local pool (issue 20): real CLI processes with real worker processes.
+ * Cost: about 25 s on the 2-core CI machine (four sweeps of 6 points; most of it is process start-up from src).
+ */
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { hasStack, memhp, memhpInProcess } from './helpers.js';
+import { SWEEPS, csv, jsonl, start, tmpDir } from './sweep-helpers.js';
+
+const SMALL = join(SWEEPS, 'small.yaml');
+
+describe('memhp sweep (local pool)', { timeout: 300_000 }, () => {
+  let oneJob = '';
+  it('writes one row per point, in point order, with the counters of each run', async () => {
+    const dir = tmpDir();
+    const logs = tmpDir();
+    const r = await memhp(['sweep', SMALL, '-o', dir, '--jobs', '1', '--logs', logs]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const rows = jsonl(dir);
+    expect(rows.map((x) => x.label)).toEqual(['kernel=6.1 size=128M', 'kernel=6.1 size=1G', 'kernel=6.1 size=2G', 'kernel=6.18 size=128M', 'kernel=6.18 size=1G', 'kernel=6.18 size=2G']);
+    expect(new Set(rows.map((x) => x.point)).size).toBe(6);
+    for (const x of rows) expect(x.status).toBe('ok');
+    const g1 = rows[4]!;
+    // DOMAIN.md §9.3: 512 memmap pages per 128 MiB block (4K pages, 64-byte struct page); 1 GiB = 8 blocks.
+    expect(g1.nr_memmap_pages).toBe(8 * 512);
+    // 6.1's /proc/vmstat has no nr_memmap_pages (the counter came in 6.11, DOMAIN.md §0.3 invariant 10): no value, not 0.
+    expect(rows[1]!.nr_memmap_pages).toBe(null);
+    // ... all of it from the buddy allocator (no memmap_on_memory): 8 × 2 MiB.
+    expect(g1.memmap_bytes_buddy).toBe(8 * 2 * 1024 * 1024);
+    // memhp_default_state=online_movable: every hot-added block is in ZONE_MOVABLE (DOMAIN.md §6).
+    expect(g1.blocks_Movable).toBe(8);
+    expect(g1.step1).toBe('ok');
+    oneJob = csv(dir);
+    // --logs: each point's event log, named by its id, replays like any log.
+    const log = join(logs, `${String(rows[4]!.point)}.ndjson`);
+    expect(readdirSync(logs)).toHaveLength(6);
+    const replayed = await memhpInProcess(['--json', 'replay', log, '--report', 'vmstat']);
+    expect(JSON.parse(replayed.stdout).vmstat.nr_memmap_pages).toBe(8 * 512);
+    expect(existsSync(join(dir, '.journal.jsonl'))).toBe(true);
+  });
+
+  it('gives the same table whatever the number of jobs, and memhp query reads it with DuckDB', async () => {
+    const dir = tmpDir();
+    const r = await memhp(['sweep', SMALL, '-o', dir, '--jobs', '2']);
+    expect(r.code).toBe(0);
+    expect(oneJob).not.toBe('');
+    expect(csv(dir)).toBe(oneJob);
+    const q = await memhpInProcess(['--json', 'query', dir, 'select kernel, sum(memmap_bytes_buddy) as bytes, count(*) as n from results group by kernel order by kernel']);
+    expect(q.code).toBe(0);
+    // 128M + 1G + 2G = 1 + 8 + 16 blocks, a 2 MiB memmap each from the buddy allocator (DOMAIN.md §5.1).
+    expect(JSON.parse(q.stdout)).toEqual([
+      { kernel: '6.1', bytes: String(25 * 2 * 1024 * 1024), n: '3' },
+      { kernel: '6.18', bytes: String(25 * 2 * 1024 * 1024), n: '3' },
+    ]);
+  });
+
+  it('Ctrl-C lets the points in flight finish; a later --resume completes the same table', async () => {
+    expect(oneJob).not.toBe('');
+    const dir = tmpDir();
+    const p = start(['sweep', SMALL, '-o', dir, '--jobs', '1']);
+    const journal = join(dir, '.journal.jsonl');
+    const until = Date.now() + 60_000;
+    while (!(existsSync(journal) && readFileSync(journal, 'utf8').length > 0) && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    p.child.kill('SIGINT');
+    const code = await p.exited;
+    expect(code).toBe(130);
+    expect(p.stderr()).toMatch(/interrupted with \d point\(s\) left; run again with --resume/);
+    const partial = jsonl(dir);
+    expect(partial.length).toBeGreaterThan(0);
+    expect(partial.length).toBeLessThan(6);
+    const r = await memhp(['sweep', SMALL, '-o', dir, '--jobs', '2', '--resume', '--json']);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout).ran).toBe(6 - partial.length);
+    expect(csv(dir)).toBe(oneJob);
+  });
+
+  it('locates a matrix reference that names no value, and a bad value in one point, in the sweep file', async () => {
+    const a = await memhpInProcess(['sweep', join(SWEEPS, 'bad-var.yaml'), '-o', tmpDir()]);
+    expect(a.code).toBe(2);
+    expect(a.stderr).toMatch(/bad-var\.yaml:12:45: field steps\[0\]\.add_memory\.size: \$\{\{ matrix\.sise \}\}: no such matrix value/);
+    const b = await memhpInProcess(['sweep', join(SWEEPS, 'bad-point.yaml'), '-o', tmpDir()]);
+    expect(b.code).toBe(2);
+    expect(b.stderr).toMatch(/bad-point\.yaml:13:\d+: field steps\[1\]\.online\.blocks: point 2 \(blocks=banana\): not a block list/);
+    expect(hasStack(a.stderr + b.stderr)).toBe(false);
+  });
+});

@@ -1,0 +1,64 @@
+/**
+ * Sweep throughput (issue 20): a 512-point grid through the local pool with 1 and with 2 jobs, and through
+ * NATS JetStream with 2 `memhp worker` processes, side by side in one run, with the built CLI. Prints the
+ * ratios, checks the three result tables are identical, and writes the figures to bench-results/fleet-sweep.json.
+ * Targets on a 2-core machine: 2 jobs ≥ 1.7× 1 job; NATS (2 workers) ≥ 0.9× local with 2 jobs.
+ *   pnpm --filter @memhp/fleet bench
+ */
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { startNatsServer } from '../src/index.js';
+
+const REPO = resolve(import.meta.dirname, '../../..');
+const BIN = join(REPO, 'packages/cli/dist/bin.js');
+const GRID = join(import.meta.dirname, 'grid-512.yaml');
+const OUT = join(REPO, 'bench-results');
+
+function memhp(args: string[]): Promise<{ code: number; stderr: string; stdout: string }> {
+  return new Promise((res) => {
+    const c = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    let stdout = '';
+    c.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    c.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    c.on('close', (code) => res({ code: code ?? -1, stderr, stdout }));
+  });
+}
+
+async function timed(what: string, args: string[]): Promise<{ seconds: number; csv: string; points: number }> {
+  const dir = mkdtempSync(join(tmpdir(), 'memhp-bench-sweep-'));
+  const t0 = performance.now();
+  const r = await memhp([...args, '-o', dir]);
+  const seconds = (performance.now() - t0) / 1000;
+  if (r.code !== 0) throw new Error(`${what}: exit ${r.code}: ${r.stderr}`);
+  const csv = readFileSync(join(dir, 'results.csv'), 'utf8');
+  rmSync(dir, { recursive: true, force: true });
+  const points = csv.trim().split('\n').length - 1;
+  console.log(`${what.padEnd(28)} ${seconds.toFixed(2).padStart(7)} s  ${(points / seconds).toFixed(1).padStart(6)} points/s`);
+  return { seconds, csv, points };
+}
+
+const one = await timed('local, 1 job', ['sweep', GRID, '--jobs', '1']);
+const two = await timed('local, 2 jobs', ['sweep', GRID, '--jobs', '2']);
+const server = await startNatsServer({ storeDir: mkdtempSync(join(tmpdir(), 'memhp-bench-nats-')) });
+const workers = [0, 1].map(() => spawn(process.execPath, [BIN, 'worker', '--nats', server.url], { stdio: 'ignore' }));
+let nats;
+try {
+  nats = await timed('NATS, 2 worker processes', ['sweep', GRID, '--nats', server.url]);
+} finally {
+  for (const w of workers) w.kill('SIGTERM');
+  await Promise.all(workers.map((w) => new Promise((r) => (w.exitCode !== null ? r(null) : w.once('exit', r)))));
+  await server.stop();
+}
+const identical = one.csv === two.csv && two.csv === nats.csv;
+const speedup = one.seconds / two.seconds;
+const natsVsLocal = two.seconds / nats.seconds;
+console.log(`points ${one.points}; 2 jobs / 1 job = ${speedup.toFixed(2)}× (target ≥ 1.7); NATS / local at 2 = ${natsVsLocal.toFixed(2)}× (target ≥ 0.9); tables identical: ${identical}`);
+mkdirSync(OUT, { recursive: true });
+writeFileSync(
+  join(OUT, 'fleet-sweep.json'),
+  `${JSON.stringify({ date: new Date().toISOString(), cores: availableParallelism(), loadavg: loadavg(), points: one.points, seconds: { local1: one.seconds, local2: two.seconds, nats2: nats.seconds }, ratios: { local2OverLocal1: speedup, nats2OverLocal2: natsVsLocal }, targets: { local2OverLocal1: 1.7, nats2OverLocal2: 0.9 }, identicalTables: identical }, null, 2)}\n`,
+);
+if (!identical) process.exitCode = 1;
