@@ -4,12 +4,12 @@
  * pages, nr_memmap_boot_pages). Running that scenario therefore checks memhp against reality; import runs it
  * right away and lists where the simulation and the machine differ.
  */
-import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { SUPPORTED_KERNELS, versionKey, type ArchBackend, type ArchConfig, type KernelVersion } from '@memhp/core';
 import { examples } from '../program.js';
 import { env, optSize } from './common.js';
 import { UserError } from '../errors.js';
+import { writeFileSafely } from '../output-file.js';
 import { readMachine, type RealMachine } from '../import/read.js';
 import { formatBlockList } from '../parse/ranges.js';
 import { formatSize, toHex } from '../parse/size.js';
@@ -230,13 +230,7 @@ export function registerImport(program: Command): void {
       const { out, registry } = await env(cmd);
       const m = readMachine(o.root);
       const { text, notes } = buildScenario(m, registry, o);
-      if (o.output) {
-        try {
-          writeFileSync(o.output, text);
-        } catch (e) {
-          throw new UserError(`cannot write: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { file: o.output });
-        }
-      }
+      if (o.output) writeFileSafely(o.output, text);
       let differences: ImportResult['differences'] = null;
       if (o.check && o.output) {
         try {
