@@ -60,7 +60,8 @@ export interface QueryOptions {
 function workerPath(): { path: string; execArgv: string[] } {
   const here = dirname(fileURLToPath(import.meta.url));
   for (const p of [join(here, 'query-worker.js'), join(here, '..', 'query-worker.js'), join(here, '..', 'query-worker.ts')]) {
-    if (existsSync(p)) return { path: p, execArgv: p.endsWith('.ts') ? process.execArgv.filter((a) => !a.startsWith('--inspect')) : [] };
+    // From source (tests, development), the worker runs through tsx, as the CLI itself does there.
+    if (existsSync(p)) return { path: p, execArgv: p.endsWith('.ts') ? ['--conditions=@memhp/source', '--import', 'tsx'] : [] };
   }
   throw new Error('query-worker script not found beside the memhp CLI');
 }
@@ -78,7 +79,12 @@ export async function runQuery(events: readonly Envelope[], sql: string, opts: Q
   // Address space: DuckDB's limit, plus room for Node and DuckDB themselves (KiB for ulimit -v).
   const asKiB = (memoryBytes + (3n << 30n)) / 1024n;
   const args = [...w.execArgv, w.path].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
-  const child = spawn('/bin/sh', ['-c', `ulimit -v ${asKiB} 2>/dev/null; exec '${process.execPath.replace(/'/g, `'\\''`)}' ${args}`], { stdio: ['pipe', 'pipe', 'pipe'] });
+  // From source the bound is left out: tsx's WebAssembly reserves more address space than any such limit allows.
+  const ulimit = w.path.endsWith('.ts') ? '' : `ulimit -v ${asKiB} 2>/dev/null; `;
+  const child = spawn('/bin/sh', ['-c', `${ulimit}exec '${process.execPath.replace(/'/g, `'\\''`)}' ${args}`], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+    cwd: dirname(w.path),
+  });
   const unregister = onCleanup(() => child.kill('SIGKILL'));
   let stdout = '';
   let stderr = '';
