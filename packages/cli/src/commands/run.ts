@@ -181,6 +181,7 @@ export async function runScenario(file: string, o: RunOpts, registry: BackendReg
     return interrupted !== null;
   };
   let ok = false;
+  let closeError: unknown = null;
   try {
     steps: for (const step of sc.steps) {
       if (await mustStop()) break;
@@ -218,12 +219,13 @@ export async function runScenario(file: string, o: RunOpts, registry: BackendReg
     try {
       await writer?.close();
     } catch (e) {
-      output?.abort();
-      if (ok) throw new UserError(`cannot write the log: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { file: o.output! });
+      closeError = e;
     }
-    if (ok) output?.commit();
+    // The target changes only when the whole log (complete or interrupted, with its marker) is on disk.
+    if (ok && closeError === null) output?.commit();
     else output?.abort();
   }
+  if (closeError !== null) throw new UserError(`cannot write the log: ${(closeError as NodeJS.ErrnoException).code ?? (closeError as Error).message}`, { file: o.output! });
   return {
     scenario: file,
     kernel: machine.kernel,
