@@ -33,7 +33,7 @@ export function backendFromModule(ns: Record<string, unknown>): ArchBackend | nu
         const made: unknown = (v as () => unknown)();
         if (isArchBackend(made)) return made;
       } catch {
-        /* not a factory */
+        /* not a factory, or a factory that fails: treated as no backend */
       }
     }
   }
@@ -73,16 +73,53 @@ export async function loadArchModule(spec: string, cwd = process.cwd()): Promise
         field: '--arch-module',
       });
     }
-    throw new UserError(`cannot load arch module "${spec}": ${(e as Error).message.split('\n')[0]}`, { field: '--arch-module' });
+    throw new UserError(`cannot load arch module "${spec}": ${describeThrown(e)}`, { field: '--arch-module' });
   }
-  const b = backendFromModule(ns);
+  let b: ArchBackend | null;
+  try {
+    b = backendFromModule(ns);
+  } catch (e) {
+    throw new UserError(`arch module "${spec}": reading its exports failed: ${describeThrown(e)}`, { field: '--arch-module' });
+  }
   if (!b) {
     throw new UserError(
       `arch module "${spec}" exports no arch backend (expected \`export default\` or \`export const backend\` implementing ArchBackend)`,
       { field: '--arch-module' },
     );
   }
-  return b;
+  return guardBackend(b, spec);
+}
+
+/** One line for whatever a module threw (an Error, a string, an object, undefined). */
+export function describeThrown(e: unknown): string {
+  if (e instanceof Error) return (e.message || e.name).split('\n')[0]!;
+  try {
+    return `threw ${typeof e === 'string' ? JSON.stringify(e) : String(e)}`;
+  } catch {
+    return `threw a ${typeof e}`;
+  }
+}
+
+/**
+ * A loaded backend whose every method turns a throw into a located user error naming the module and the method,
+ * so `run`, `check` and `plan` report a failing third-party backend the same way (exit 2, no stack trace).
+ */
+function guardBackend(b: ArchBackend, spec: string): ArchBackend {
+  return new Proxy(b, {
+    get(target, key, receiver) {
+      const v: unknown = Reflect.get(target, key, receiver);
+      if (typeof v !== 'function') return v;
+      const f = v as (...args: unknown[]) => unknown;
+      return (...args: unknown[]) => {
+        try {
+          return f.apply(target, args);
+        } catch (e) {
+          if (e instanceof UserError) throw e;
+          throw new UserError(`arch module "${spec}": ${String(key)}() failed: ${describeThrown(e)}`, { field: '--arch-module' });
+        }
+      };
+    },
+  });
 }
 
 export class BackendRegistry {

@@ -27,7 +27,7 @@ import {
   type ReadonlyMachineState,
   type ZoneinfoRow,
 } from '@memhp/core';
-import type { EventBus, EventEnvelope, LogHeader, LogReader } from '@memhp/events';
+import { LOG_END_TYPE, type EventBus, type EventEnvelope, type LogHeader, type LogReader } from '@memhp/events';
 import { openLogReader, openLogWriter, type LogWriter } from '@memhp/events/node';
 import type { FaultConfig } from './scenario/load.js';
 import { UserError, type Location } from './errors.js';
@@ -44,6 +44,10 @@ export interface Simulator {
   execute(cmd: Command): KResultLike;
   state(): ReadonlyMachineState;
   header(): LogHeader;
+  /** What the kernel would log about the command line (core records each as kernel.warn at boot). */
+  readonly cmdlineWarnings: readonly string[];
+  /** Publish the log's end marker (after the last command; replay --strict looks for it). */
+  end(reason: 'complete' | 'interrupted', signal?: string): void;
 }
 
 /** core's createSimulator, created without booting so a writer can attach first. */
@@ -53,7 +57,7 @@ export function createSimulator(opts: {
   seed: number;
   faults: FaultConfig;
   /** Where to point errors core finds in the machine: the command line, or the machine as a whole. */
-  where?: { cmdline: Location; machine: Location };
+  where?: { cmdline: Location; machine: Location; fields?: Readonly<Record<string, Location>> };
 }): Simulator {
   let sim: ReturnType<typeof coreCreateSimulator>;
   try {
@@ -70,7 +74,11 @@ export function createSimulator(opts: {
     });
   } catch (e) {
     // Core rejects a machine it cannot build (bad cmdline, unaligned ranges …) with a worded error.
-    const err = e as Error;
+    const err = e as Error & { field?: unknown };
+    if (err.cause instanceof UserError) throw err.cause;
+    const at = err.name === 'MachineConfigError' && typeof err.field === 'string' ? opts.where?.fields?.[err.field] : undefined;
+    // Located at the field itself: drop core's "machine.<field>: " prefix, the location names it.
+    if (at) throw new UserError(err.message.replace(/^machine\.[^:]+: /, ''), at);
     throw new UserError(err.message, (err.name === 'CmdlineError' ? opts.where?.cmdline : opts.where?.machine) ?? {});
   }
   return {
@@ -82,16 +90,24 @@ export function createSimulator(opts: {
     execute: (c) => sim.exec(c),
     state: () => sim.state,
     header: () => sim.header(),
+    cmdlineWarnings: sim.cmdlineWarnings,
+    end: (reason, signal) => {
+      const st = sim.state;
+      sim.bus.publish({ time: st.timeNs, op: st.lastOp, cause: null, type: LOG_END_TYPE, v: 1, payload: { reason, ...(signal ? { signal } : {}) } });
+    },
   };
 }
 
-/** A log writer for a file path or a `nats://HOST:PORT/STREAM/SUBJECT` location (log-location.ts). */
-export const openWriter = async (path: string, header: LogHeader): Promise<LogWriter> => {
+/**
+ * A log writer for a file path (a temporary file beside `shownAs`, see output-file.ts; errors name `shownAs`) or a
+ * `nats://HOST:PORT/STREAM/SUBJECT` location (log-location.ts).
+ */
+export const openWriter = async (path: string, header: LogHeader, shownAs = path): Promise<LogWriter> => {
   if (isNatsLog(path)) return openNatsWriter(path, header);
   try {
     return openLogWriter(path, header);
   } catch (e) {
-    throw new UserError(`cannot write the log: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { file: path });
+    throw new UserError(`cannot write the log: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { file: shownAs });
   }
 };
 

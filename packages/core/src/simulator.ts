@@ -34,6 +34,8 @@ export interface SimulatorOptions {
   readonly checkInvariants?: boolean;
   /** Already parsed parameters; otherwise `config.cmdline` is parsed. */
   readonly params?: KernelParams;
+  /** The warnings that parse gave, with `params` (recorded at boot as kernel.warn, as the kernel logs them). */
+  readonly cmdlineWarnings?: readonly string[];
   /** Extra command handlers (override built-ins of the same kind). */
   readonly commands?: readonly CommandHandlers[];
   /** Extra event types and their appliers. */
@@ -55,6 +57,8 @@ export interface Simulator {
   readonly backend: ArchBackend;
   readonly faults: FaultInjector;
   readonly registry: CommandRegistry;
+  /** What the kernel would log about the command line (lenient cases); boot records each as kernel.warn. */
+  readonly cmdlineWarnings: readonly string[];
   header(): LogHeader;
   boot(): KResult;
   exec(cmd: Command): KResult;
@@ -73,13 +77,15 @@ export class SimulatorError extends Error {
 export function createSimulator(opts: SimulatorOptions): Simulator {
   const { config, backend } = opts;
   const seed = opts.seed ?? 0;
-  const params =
-    opts.params ??
-    parseCmdline(config.cmdline, {
-      kernel: config.kernel,
-      archParams: backend.features,
-      structPageBytes: config.structPageBytes,
-    }).params;
+  const parsed = opts.params
+    ? null
+    : parseCmdline(config.cmdline, {
+        kernel: config.kernel,
+        archParams: backend.features,
+        structPageBytes: config.structPageBytes,
+      });
+  const params = opts.params ?? parsed!.params;
+  const cmdlineWarnings: readonly string[] = opts.cmdlineWarnings ?? parsed?.warnings ?? [];
   const machine = buildMachineInfo(config, backend, params);
   const archConfig: ArchConfig = archConfigOf(config, backend, params);
   const knobs: RuntimeKnobs = initialKnobs({
@@ -193,6 +199,7 @@ export function createSimulator(opts: SimulatorOptions): Simulator {
     backend,
     faults,
     registry,
+    cmdlineWarnings,
     header: () =>
       machineHeader(machine, params, knobs, {
         seed,
@@ -204,7 +211,12 @@ export function createSimulator(opts: SimulatorOptions): Simulator {
       if (booted) return { ok: false, errno: 'EBUSY', why: 'machine already booted' };
       booted = true;
       op = 0;
-      const r = runOp('boot', { kind: 'boot' }, boot, null);
+      // The kernel logs command-line problems while parsing early params, before memory is set up.
+      const bootStep = cmdlineWarnings.length === 0 ? boot : (c: KernelCtx): KResult => {
+        for (const w of cmdlineWarnings) c.warn(`command line: ${w}`);
+        return boot(c);
+      };
+      const r = runOp('boot', { kind: 'boot' }, bootStep, null);
       for (const [name, value] of Object.entries(config.sysctls ?? {})) {
         if (registry.get('sysctl')) sim.exec({ kind: 'sysctl', name, value });
       }

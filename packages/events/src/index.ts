@@ -22,3 +22,4 @@ export { readLogStream, observeBatches, SourceError, DEFAULT_MAX_LINE_BYTES } fr
 export type { ReadOptions, LogReader, BatchedLogReader } from './reader.js';
 export { replay } from './replay.js';
 export type { ReplayOptions, ReplayResult } from './replay.js';
+export { logEndEvent, LOG_END_TYPE } from './log-end.js';

@@ -6,7 +6,7 @@
 import type { Command } from 'commander';
 import type { ArchBackend, ArchConfig, KernelVersion } from '@memhp/core';
 import { examples } from '../program.js';
-import { archConfigFrom, collect, env, optKernels, optSize } from './common.js';
+import { archConfigFrom, collect, env, optBlockSize, optBootRamEnd, optKernels, optSize } from './common.js';
 import { RefusedError, UserError } from '../errors.js';
 import {
   canonicalKnobName,
@@ -159,9 +159,9 @@ function supportsKernel(registry: Parameters<typeof archConfigFrom>[0], o: Check
 
 function memmapInput(registry: Parameters<typeof archConfigFrom>[0], o: CheckOpts, kernel: KernelVersion): MemmapInput {
   const { backend, config } = archConfigFrom(registry, o, kernel);
-  const blockSizeBytes = optSize(o.blockSize, '--block-size');
+  const blockSizeBytes = optBlockSize(o.blockSize, backend, config);
   const requestBytes = optSize(o.size, '--size');
-  const bootRamEndBytes = optSize(o.bootRamEnd, '--boot-ram-end') ?? 4n << 30n;
+  const bootRamEndBytes = optBootRamEnd(o.bootRamEnd, backend, config) ?? 4n << 30n;
   const p = parseParams(o.param, kernel, backend, config);
   return {
     backend,

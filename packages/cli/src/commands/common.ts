@@ -1,6 +1,6 @@
 /** Option parsing shared by the commands: architectures, sizes, kernel versions, all with located errors. */
 import type { Command } from 'commander';
-import { DEFAULT_KERNEL, KERNEL_SERIES, parseKernelVersion, type ArchBackend, type ArchConfig, type KernelVersion } from '@memhp/core';
+import { blockSizeProblem, DEFAULT_KERNEL, KERNEL_SERIES, parseKernelVersion, physRangeProblem, type ArchBackend, type ArchConfig, type KernelVersion } from '@memhp/core';
 import { UserError } from '../errors.js';
 import { parseSize } from '../parse/size.js';
 import { BackendRegistry } from '../backends.js';
@@ -77,3 +77,24 @@ export function archConfigFrom(
 }
 
 export const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
+
+/**
+ * `--block-size` checked by core's own rule (blockSizeProblem), so `check`, `plan` and a scenario's machine.blockSize
+ * give the same answer for the same value: exit 2 with the same words.
+ */
+export function optBlockSize(value: string | undefined, backend: ArchBackend, config: ArchConfig, option = '--block-size'): bigint | undefined {
+  const bytes = optSize(value, option);
+  if (bytes === undefined) return undefined;
+  const why = blockSizeProblem(backend.constants(config), bytes);
+  if (why) throw new UserError(why, { field: option });
+  return bytes;
+}
+
+/** An end of boot RAM (`--boot-ram-end`) within the arch's physical address space, by core's rule. */
+export function optBootRamEnd(value: string | undefined, backend: ArchBackend, config: ArchConfig, option = '--boot-ram-end'): bigint | undefined {
+  const bytes = optSize(value, option);
+  if (bytes === undefined) return undefined;
+  const why = physRangeProblem(backend.id, backend.constants(config), 0n, bytes);
+  if (why) throw new UserError(`boot RAM ${why}`, { field: option });
+  return bytes;
+}

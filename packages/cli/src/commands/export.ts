@@ -3,11 +3,11 @@
  * with `traceEvents`) opens in Perfetto and chrome://tracing: one track per operation (a command from
  * command.begin to command.end) and one track per memory block (its state over time), using event times.
  */
-import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { examples } from '../program.js';
 import { env } from './common.js';
 import { UserError } from '../errors.js';
+import { refuseOutputIsInput, writeFileSafely } from '../output-file.js';
 import type { LogHeader } from '@memhp/events';
 import { readAll, type Envelope } from '../sim.js';
 
@@ -94,13 +94,11 @@ export function registerExport(program: Command): void {
     .action(async (log: string, o: { format: string; output: string }, cmd: Command) => {
       const { out } = await env(cmd);
       if (o.format !== 'chrome-trace' && o.format !== 'csv') throw new UserError(`unknown format "${o.format}"; chrome-trace or csv`, { field: '--format' });
+      // Refused before reading, so `export log -o log` never touches its input.
+      refuseOutputIsInput(o.output, [log]);
       const { header, events } = await readAll(log);
       const text = o.format === 'csv' ? csv(events) : JSON.stringify(chromeTrace(events, header));
-      try {
-        writeFileSync(o.output, text);
-      } catch (e) {
-        throw new UserError(`cannot write: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { file: o.output });
-      }
+      writeFileSafely(o.output, text, [log]);
       if (out.json) out.line(JSON.stringify({ output: o.output, format: o.format, events: events.length, bytes: Buffer.byteLength(text) }));
       else out.line(`wrote ${o.output} (${o.format}, ${events.length} events)`);
     });

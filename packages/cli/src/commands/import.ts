@@ -4,12 +4,13 @@
  * pages, nr_memmap_boot_pages). Running that scenario therefore checks memhp against reality; import runs it
  * right away and lists where the simulation and the machine differ.
  */
-import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { DEFAULT_KERNEL, KERNEL_SERIES, versionKey, type ArchBackend, type ArchConfig, type KernelVersion } from '@memhp/core';
+import { Document, Pair, YAMLMap, YAMLSeq, type Node, type Scalar } from 'yaml';
+import { blockSizeProblem, DEFAULT_KERNEL, KERNEL_SERIES, physRangeProblem, versionKey, type ArchBackend, type ArchConfig, type KernelVersion } from '@memhp/core';
 import { examples } from '../program.js';
 import { env, optSize } from './common.js';
 import { UserError } from '../errors.js';
+import { writeFileSafely } from '../output-file.js';
 import { readMachine, type RealMachine } from '../import/read.js';
 import { importReservations, type ImportReservations } from '../import/reservations.js';
 import { formatBlockList } from '../parse/ranges.js';
@@ -133,7 +134,18 @@ function renderScenario(
   const features: Record<string, boolean> = {};
   if (m.cpu.flags.length) for (const f of backend.features) if (CPU_FLAG_FEATURES.has(f.name)) features[f.feature ?? f.name] = m.cpu.flags.includes(f.name);
   const config: ArchConfig = { pageSizeBytes: Number(pageBytes), structPageBytes: 64, kernel, features };
-  const sectionBytes = 1n << BigInt(backend.constants(config).sectionSizeBits);
+  const constants = backend.constants(config);
+  const sectionBytes = 1n << BigInt(constants.sectionSizeBits);
+  const bsWhy = blockSizeProblem(constants, m.blockSizeBytes);
+  if (bsWhy) throw new UserError(`block size: ${bsWhy}`, { file: `${m.root}/sys/devices/system/memory/block_size_bytes`, line: 1 });
+  for (const r of [...m.systemRam, ...m.driverManagedRam]) {
+    const why = physRangeProblem(backend.id, constants, r.start, r.end + 1n - r.start);
+    if (why) throw new UserError(`${r.name} ${r.start.toString(16)}-${r.end.toString(16)} ${why}`, { file: `${m.root}/proc/iomem` });
+  }
+  const highest = m.blocks[m.blocks.length - 1];
+  if (highest && BigInt(highest.id + 1) * m.blockSizeBytes > 1n << BigInt(constants.maxPhysmemBits)) {
+    throw new UserError(`memory${highest.id} lies beyond ${backend.id}'s 2^${constants.maxPhysmemBits}-byte physical address space`, { file: `${m.root}/sys/devices/system/memory/memory${highest.id}` });
+  }
 
   // sizeof(struct page) from nr_memmap_boot_pages (6.11+): every present boot section has a whole memmap
   // (DOMAIN.md §2.4 step 4, §10), so S = boot pages × P / (present sections × pages per section).
@@ -150,106 +162,124 @@ function renderScenario(
   }
   const bootRamEnd = ranges.reduce((x, r) => (r.end > x ? r.end : x), 0n);
   const policy = backend.memoryBlockSize({ ...config, structPageBytes: structPage }, { bootRamEndBytes: bootRamEnd });
-  const blockSizeLine =
-    policy.bytes === m.blockSizeBytes
-      ? `  # blockSize: ${formatSize(m.blockSizeBytes)}  — not needed: the arch policy gives the same (${policy.why})`
-      : `  blockSize: ${formatSize(m.blockSizeBytes)}   # the arch policy would pick ${formatSize(policy.bytes)} (${policy.why})`;
   if (policy.bytes !== m.blockSizeBytes) notes.push(`block size ${formatSize(m.blockSizeBytes)} differs from ${backend.id}'s policy (${formatSize(policy.bytes)}); set explicitly`);
 
   const nodes = [...new Set([...ranges.map((r) => r.node), ...m.blocks.map((b) => b.node ?? 0)])].sort((a, b) => a - b);
-  const q = (s: string) => JSON.stringify(s);
-  const L: string[] = [];
-  L.push(`# yaml-language-server: $schema=${SCHEMA_URL}`);
-  L.push(`# Written by memhp import from ${m.root} — a machine as its /sys and /proc describe it.`);
-  L.push('# The expect steps hold the real readings; `memhp run` of this file checks memhp against them.');
-  L.push('memhp: 1');
-  L.push(`name: ${q(`imported from ${m.root}`)}`);
-  L.push('machine:');
-  L.push(`  arch: ${backend.id}`);
-  L.push(`  pageSize: ${formatSize(pageBytes)}`);
-  L.push(`  structPageSize: ${structPage}${boot !== undefined ? `   # from nr_memmap_boot_pages ${boot} over ${presentSections.size} present sections` : ''}`);
-  L.push(`  kernel: ${q(kernel)}${m.osrelease ? `   # ${m.osrelease}` : ''}`);
-  L.push(`  cmdline: ${q(cmdlineFor(m, notes))}`);
-  L.push(blockSizeLine);
-  if (Object.keys(features).length) L.push(`  features: { ${Object.entries(features).map(([k, v]) => `${k}: ${v}`).join(', ')} }   # from /proc/cpuinfo flags`);
-  L.push('  nodes:');
+  // The scenario is built as a YAML document and serialized by the yaml package: whatever the snapshot's strings
+  // hold (a newline in osrelease, a quote in a resource name), they stay values and comments, never new lines of YAML.
+  const doc = new Document();
+  const flow = (v: unknown): Node => {
+    const n = doc.createNode(v) as Node & { flow?: boolean };
+    n.flow = true;
+    return n;
+  };
+  const withComment = <N extends Node>(n: N, comment: string, before = false): N => {
+    if (before) n.commentBefore = ` ${comment.replace(/\n/g, ' ')}`;
+    else n.comment = ` ${comment.replace(/\n/g, ' ')}`;
+    return n;
+  };
+  const scalar = (v: unknown): Scalar => doc.createNode(v) as Scalar;
+  const machine = new YAMLMap();
+  machine.add(new Pair('arch', backend.id));
+  machine.add(new Pair('pageSize', formatSize(pageBytes)));
+  machine.add(new Pair('structPageSize', boot !== undefined ? withComment(scalar(structPage), `from nr_memmap_boot_pages ${boot} over ${presentSections.size} present sections`) : structPage));
+  machine.add(new Pair('kernel', m.osrelease ? withComment(scalar(kernel), m.osrelease) : kernel));
+  machine.add(new Pair('cmdline', cmdlineFor(m, notes)));
+  if (policy.bytes !== m.blockSizeBytes) {
+    machine.add(new Pair('blockSize', withComment(scalar(formatSize(m.blockSizeBytes)), `the arch policy would pick ${formatSize(policy.bytes)} (${policy.why})`)));
+  }
+  if (Object.keys(features).length) machine.add(new Pair('features', withComment(flow(features), 'from /proc/cpuinfo flags')));
+  const nodeList = new YAMLSeq();
   for (const n of nodes) {
     const rs = ranges.filter((r) => r.node === n);
-    if (rs.length === 0) L.push(`    - { id: ${n} }`);
-    else {
-      L.push(`    - id: ${n}`);
-      L.push('      memory:   # System RAM from /proc/iomem, rounded to whole pages as memblock does');
-      for (const r of rs) L.push(`        - { start: ${toHex(r.start)}, size: ${toHex(r.end - r.start)} }`);
-    }
     const res = Object.entries(reserved.get(n) ?? {});
-    if (res.length) {
-      L.push('      # present but not managed beyond the memmap memhp computes: kernel image, firmware, crashkernel … (zoneinfo, MemTotal)');
-      L.push(`      reserved: { ${res.map(([z, b]) => `${z}: ${formatSize(b)}`).join(', ')} }`);
+    if (rs.length === 0 && res.length === 0) nodeList.add(flow({ id: n }));
+    else {
+      const nm = new YAMLMap();
+      nm.add(new Pair('id', n));
+      if (rs.length) {
+        const mem = new YAMLSeq();
+        for (const r of rs) mem.add(flow({ start: toHex(r.start), size: toHex(r.end - r.start) }));
+        nm.add(new Pair(withComment(scalar('memory'), 'System RAM from /proc/iomem, rounded to whole pages as memblock does', true), mem));
+      }
+      if (res.length) {
+        const rm = flow(Object.fromEntries(res.map(([z, b]) => [z, formatSize(b)])));
+        nm.add(new Pair(withComment(scalar('reserved'), 'present but not managed beyond the memmap memhp computes: kernel image, firmware, crashkernel … (zoneinfo, MemTotal)', true), rm));
+      }
+      nodeList.add(nm);
     }
   }
-  L.push('steps:');
+  machine.add(new Pair(policy.bytes === m.blockSizeBytes ? withComment(scalar('nodes'), `blockSize ${formatSize(m.blockSizeBytes)} is not given: the arch policy gives the same (${policy.why})`, true) : 'nodes', nodeList));
+
+  const steps = new YAMLSeq();
   // Driver-managed RAM was hot-added after boot (dax/kmem, virtio-mem): replay it as such, onlined into the
   // zone it is in now, unless the auto-online policy already does that.
   const B = m.blockSizeBytes;
   for (const r of m.driverManagedRam) {
     const start = r.start;
     const size = r.end + 1n - r.start;
-    const ids = Array.from({ length: Number(size / B) }, (_, k) => Number(start / B) + k);
-    const blocks = m.blocks.filter((b) => ids.includes(b.id));
+    const first = start / B;
+    const last = (r.end + 1n) / B - 1n;
+    const blocks = m.blocks.filter((b) => BigInt(b.id) >= first && BigInt(b.id) <= last);
     const node = blocks[0]?.node ?? 0;
-    L.push(`  # ${r.name} at ${toHex(start)}: hot-added by a driver after boot (DOMAIN.md §4.1)`);
-    L.push(`  - add_memory_driver_managed: { node: ${node}, start: ${toHex(start)}, size: ${formatSize(size)}, name: ${q(r.name)} }`);
+    steps.add(withComment(flow({ add_memory_driver_managed: flow({ node, start: toHex(start), size: formatSize(size), name: r.name }) }), `${r.name} at ${toHex(start)}: hot-added by a driver after boot (DOMAIN.md §4.1)`, true));
     const online = blocks.filter((b) => b.state === 'online');
     if (online.length && (m.autoOnlineBlocks ?? 'offline') === 'offline') {
       const movable = online.every((b) => b.valid_zones === 'Movable');
-      L.push(`  - online: { blocks: ${q(formatBlockList(online.map((b) => b.id)))}, type: ${movable ? 'online_movable' : 'online_kernel'} }`);
+      steps.add(flow({ online: flow({ blocks: formatBlockList(online.map((b) => b.id)), type: movable ? 'online_movable' : 'online_kernel' }) }));
     }
     notes.push(`${r.name} at ${toHex(start)} is replayed as a driver-managed hot-add, not as boot RAM`);
   }
-  L.push('  # The memory block list as /sys/devices/system/memory shows it (DOMAIN.md §9.1).');
-  L.push('  - expect:');
-  L.push('      blocks:');
+  const blockMap = new YAMLMap();
   const key = (b: RealMachine['blocks'][number]) => `${b.state}|${b.valid_zones}|${b.removable}`;
   for (let i = 0; i < m.blocks.length; ) {
     let j = i;
     while (j + 1 < m.blocks.length && m.blocks[j + 1]!.id === m.blocks[j]!.id + 1 && key(m.blocks[j + 1]!) === key(m.blocks[i]!)) j++;
     const a = m.blocks[i]!;
-    const ids = formatBlockList(m.blocks.slice(i, j + 1).map((b) => b.id));
-    L.push(`        ${q(ids)}: { state: ${a.state}, valid_zones: ${q(a.valid_zones)}, removable: ${q(a.removable)} }`);
+    blockMap.add(new Pair(formatBlockList(m.blocks.slice(i, j + 1).map((b) => b.id)), flow({ state: a.state, valid_zones: a.valid_zones, removable: a.removable })));
     const next = m.blocks[j + 1];
-    if (next && next.id > a.id + (j - i) + 1) L.push(`        ${q(formatBlockList(Array.from({ length: next.id - m.blocks[j]!.id - 1 }, (_, k) => m.blocks[j]!.id + 1 + k)))}: { exists: false }   # no present section`);
+    const lastId = m.blocks[j]!.id;
+    if (next && next.id > lastId + 1) {
+      blockMap.add(new Pair(next.id - 1 === lastId + 1 ? String(lastId + 1) : `${lastId + 1}-${next.id - 1}`, withComment(flow({ exists: false }), 'no present section')));
+    }
     i = j + 1;
   }
-  const first = m.blocks[0];
-  const last = m.blocks[m.blocks.length - 1];
-  if (first && last) {
-    L.push('  - expect:   # phys_index is the block id in %08lx');
-    L.push('      blocks:');
-    for (const b of first === last ? [first] : [first, last]) L.push(`        ${q(String(b.id))}: { phys_index: ${q(b.phys_index)} }`);
+  steps.add(withComment(doc.createNode({ expect: { blocks: blockMap } }) as Node, 'The memory block list as /sys/devices/system/memory shows it (DOMAIN.md §9.1).', true));
+  const firstBlock = m.blocks[0];
+  const lastBlock = m.blocks[m.blocks.length - 1];
+  if (firstBlock && lastBlock) {
+    const pm = new YAMLMap();
+    for (const b of firstBlock === lastBlock ? [firstBlock] : [firstBlock, lastBlock]) pm.add(new Pair(String(b.id), flow({ phys_index: b.phys_index })));
+    steps.add(withComment(doc.createNode({ expect: { blocks: pm } }) as Node, 'phys_index is the block id in %08lx', true));
   }
   const vm = ['nr_memmap_boot_pages', 'nr_memmap_pages'].filter((k) => m.vmstat[k] !== undefined);
-  if (vm.length) {
-    L.push('  # /proc/vmstat memmap counters (6.11+, DOMAIN.md §9.3)');
-    L.push('  - expect:');
-    L.push('      vmstat:');
-    for (const k of vm) L.push(`        ${k}: ${m.vmstat[k]}`);
-  }
+  if (vm.length) steps.add(withComment(doc.createNode({ expect: { vmstat: Object.fromEntries(vm.map((k) => [k, m.vmstat[k]])) } }) as Node, '/proc/vmstat memmap counters (6.11+, DOMAIN.md §9.3)', true));
   const zones = m.zones.filter((z) => z.present > 0 || z.spanned > 0);
   if (zones.length) {
-    L.push('  # /proc/zoneinfo present and spanned pages; managed is left out: it moves with reservations and deferred init (DOMAIN.md §10)');
-    L.push('  - expect:');
-    L.push('      zoneinfo:');
-    for (const z of zones) L.push(`        node${z.node}/${z.zone}: { present: ${z.present}, spanned: ${z.spanned} }`);
+    const zm = new YAMLMap();
+    for (const z of zones) zm.add(new Pair(`node${z.node}/${z.zone}`, flow({ present: z.present, spanned: z.spanned })));
+    steps.add(
+      withComment(doc.createNode({ expect: { zoneinfo: zm } }) as Node, '/proc/zoneinfo present and spanned pages; managed is left out: it moves with reservations and deferred init (DOMAIN.md §10)', true),
+    );
   }
   const memTotal = m.meminfo.MemTotal;
   const managedKb = (m.zones.reduce((n, z) => n + z.managed, 0) * Number(pageBytes)) / 1024;
   // MemTotal is checked when zoneinfo agrees with it (a kernel still initialising struct pages lags behind it)
   if (reserved.size && memTotal !== undefined && managedKb <= memTotal) {
-    L.push('  # /proc/meminfo MemTotal = totalram_pages, the sum of managed pages (fs/proc/meminfo.c)');
-    L.push('  - expect:');
-    L.push(`      meminfo: { MemTotal: "${memTotal} kB" }`);
+    steps.add(withComment(doc.createNode({ expect: { meminfo: { MemTotal: `${memTotal} kB` } } }) as Node, '/proc/meminfo MemTotal = totalram_pages, the sum of managed pages (fs/proc/meminfo.c)', true));
   }
-  return { text: `${L.join('\n')}\n`, notes, pageBytes };
+  const top = new YAMLMap();
+  top.add(new Pair('memhp', 1));
+  top.add(new Pair('name', `imported from ${m.root}`));
+  top.add(new Pair('machine', machine));
+  top.add(new Pair('steps', steps));
+  doc.contents = top;
+  doc.commentBefore = [
+    ` yaml-language-server: $schema=${SCHEMA_URL}`,
+    ` Written by memhp import from ${m.root.replace(/\n/g, ' ')} — a machine as its /sys and /proc describe it.`,
+    ' The expect steps hold the real readings; `memhp run` of this file checks memhp against them.',
+  ].join('\n');
+  return { text: doc.toString({ lineWidth: 0 }), notes, pageBytes };
 }
 
 export function registerImport(program: Command): void {
@@ -269,13 +299,7 @@ export function registerImport(program: Command): void {
       const { out, registry } = await env(cmd);
       const m = readMachine(o.root);
       const { text, notes } = buildScenario(m, registry, o);
-      if (o.output) {
-        try {
-          writeFileSync(o.output, text);
-        } catch (e) {
-          throw new UserError(`cannot write: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { file: o.output });
-        }
-      }
+      if (o.output) writeFileSafely(o.output, text);
       let differences: ImportResult['differences'] = null;
       if (o.check && o.output) {
         try {

@@ -5,7 +5,7 @@
  */
 import type { Command } from 'commander';
 import { examples } from '../program.js';
-import { archConfigFrom, collect, env, optKernel, optSize } from './common.js';
+import { archConfigFrom, collect, env, optBlockSize, optBootRamEnd, optKernel, optSize } from './common.js';
 import { RefusedError, UserError } from '../errors.js';
 import { planHotAdd, type OnlineType } from '@memhp/core';
 import { humanBytes } from '../parse/size.js';
@@ -57,7 +57,7 @@ export function registerPlan(program: Command): void {
       const sizeBytes = optSize(o.size, '--size')!;
       if (sizeBytes === 0n) throw new UserError('size must be greater than 0', { field: '--size' });
       const freeBytes = optSize(o.free, '--free');
-      const blockSizeBytes = optSize(o.blockSize, '--block-size');
+      const blockSizeBytes = optBlockSize(o.blockSize, backend, config);
       const startBytes = optSize(o.start, '--start');
       const r = planHotAdd({
         backend,
@@ -68,7 +68,7 @@ export function registerPlan(program: Command): void {
         sizeBytes,
         memmapOnMemory: Boolean(o.memmapOnMemory),
         onlineType: onlineType as OnlineType,
-        bootRamEndBytes: optSize(o.bootRamEnd, '--boot-ram-end') ?? 4n << 30n,
+        bootRamEndBytes: optBootRamEnd(o.bootRamEnd, backend, config) ?? 4n << 30n,
         ...(freeBytes !== undefined ? { freeBytes } : {}),
         ...(blockSizeBytes !== undefined ? { blockSizeBytes } : {}),
         ...(startBytes !== undefined ? { startBytes } : {}),

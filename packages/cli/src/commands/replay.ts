@@ -4,7 +4,7 @@
  */
 import type { Command } from 'commander';
 import type { MemoryBlockRow, ReadonlyMachineState } from '@memhp/core';
-import type { LogHeader } from '@memhp/events';
+import { LOG_END_TYPE, type LogHeader } from '@memhp/events';
 import { examples } from '../program.js';
 import { env, optInt } from './common.js';
 import { UserError } from '../errors.js';
@@ -24,7 +24,7 @@ export function registerReplay(program: Command): void {
     .argument('<log>', 'event log (.ndjson or .ndjson.gz)')
     .option('--report <report>', `one of ${REPORTS.join(', ')}`, 'summary')
     .option('--at <n>', 'the state after event N (seq)')
-    .option('--strict', 'fail on the first log problem instead of warning (unknown types, torn last line)')
+    .option('--strict', 'fail on the first log problem instead of warning (unknown types, torn last line), and unless the log ends with its "complete" end marker (an interrupted or cut run)')
     .addHelpText('after', examples([
       ['memhp replay run.ndjson', 'the run summary, rebuilt from the log'],
       ['memhp replay run.ndjson --report sections', 'the section table, like crash\'s kmem -n'],
@@ -36,18 +36,74 @@ export function registerReplay(program: Command): void {
       const report = o.report as Report;
       const at = optInt(o.at, '--at');
       const summary = emptySummary();
-      const timeline: Envelope[] = [];
+      const timeline = report === 'timeline' ? new TimelineStream(out) : null;
+      let lastEvent: Envelope | null = null;
       const { header, state, lastSeq } = await replayLog(log, {
         ...(at !== undefined ? { until: at } : {}),
         strict: Boolean(o.strict),
         onEvent: (e) => {
           addEvent(summary, e);
-          if (report === 'timeline') timeline.push(e);
+          lastEvent = e;
+          timeline?.push(e);
         },
       });
       if (at !== undefined && lastSeq < at) throw new UserError(`the log has only ${lastSeq} events`, { field: '--at' });
-      renderReport(out, report, { header, state, lastSeq, summary, timeline });
+      if (at === undefined) checkEnd(log, lastEvent, lastSeq, Boolean(o.strict), out);
+      if (timeline) return timeline.end();
+      renderReport(out, report, { header, state, lastSeq, summary, timeline: [] });
     });
+}
+
+/**
+ * A log closed on purpose ends with log.end (complete or interrupted); one that does not was cut. With --strict both
+ * an interrupted and a cut log are errors (the state is not the run's end state); without it an interrupted log is
+ * named in a warning.
+ */
+function checkEnd(log: string, last: Envelope | null, lastSeq: number, strict: boolean, out: Out): void {
+  const p = (last?.type === LOG_END_TYPE ? last.payload : null) as { reason?: string; signal?: string } | null;
+  if (p?.reason === 'complete') return;
+  const msg = p
+    ? `the run was interrupted${p.signal ? ` by ${p.signal}` : ''}: the log holds only its first ${lastSeq} events`
+    : `the log ends after event ${lastSeq} without its end marker: it was cut (a killed writer, a full disk) or written by an older memhp`;
+  if (strict) throw new UserError(`${msg} (--strict)`, { file: log });
+  if (p) out.err(`memhp: warning: ${log}: ${msg}`);
+}
+
+/**
+ * The timeline report, written as the log is read: fixed-width columns (no table to measure first) and output in
+ * chunks, so memory and time stay proportional to one chunk, whatever the log's length.
+ */
+class TimelineStream {
+  #buf: string[] = [];
+  #bytes = 0;
+  #first = true;
+  constructor(private readonly out: Out) {
+    if (out.json) this.#write('{\n  "events": [\n');
+    else this.#write(`${'seq'.padStart(9)} ${'time'.padStart(14)} ${'op'.padStart(7)}  ${'type'.padEnd(28)} payload\n`);
+  }
+  push(e: Envelope): void {
+    if (this.out.json) {
+      this.#write(`${this.#first ? '' : ',\n'}    ${JSON.stringify(e)}`);
+      this.#first = false;
+    } else {
+      this.#write(`${String(e.seq).padStart(9)} ${String(e.time).padStart(14)} ${String(e.op).padStart(7)}  ${e.type.padEnd(28)} ${JSON.stringify(e.payload).slice(0, 100)}\n`);
+    }
+  }
+  end(): void {
+    if (this.out.json) this.#write(`${this.#first ? '' : '\n'}  ]\n}\n`);
+    this.#flush();
+  }
+  #write(s: string): void {
+    this.#buf.push(s);
+    this.#bytes += s.length;
+    if (this.#bytes >= 1 << 16) this.#flush();
+  }
+  #flush(): void {
+    if (this.#buf.length === 0) return;
+    process.stdout.write(this.#buf.join(''));
+    this.#buf = [];
+    this.#bytes = 0;
+  }
 }
 
 interface Replayed {

@@ -6,8 +6,12 @@ import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { examples } from '../program.js';
 import { env, optInt, optKernel } from './common.js';
-import { RefusedError } from '../errors.js';
+import { InterruptedError, RefusedError, UserError, formatLocation } from '../errors.js';
+import { openSafeOutput, type SafeOutput } from '../output-file.js';
+import { signalExitCode, stopRequested, whileStoppable, yieldToEventLoop } from '../lifecycle.js';
+import { blockCount } from '../parse/ranges.js';
 import { loadScenarioFile, type LoadedScenario } from '../scenario/load.js';
+import { isNatsLog } from '../log-location.js';
 import { createSimulator, openWriter, viewBlocks, viewMeminfo, viewVmstat, viewZoneinfo, type KResultLike } from '../sim.js';
 import type { LogWriter } from '@memhp/events/node';
 import type { ReadonlyMachineState } from '@memhp/core';
@@ -21,7 +25,11 @@ interface RunOpts {
   output?: string;
   seed?: string;
   kernel?: string;
+  strict?: boolean;
 }
+
+/** A synchronous run gives signals and I/O a turn this often (ms), between two kernel commands. */
+const YIELD_MS = 50;
 
 export interface StepOutcome {
   readonly index: number;
@@ -41,6 +49,12 @@ export interface RunResult {
   readonly summary: RunSummary;
   readonly steps: readonly StepOutcome[];
   readonly expectFailures: number;
+  /** Kernel command-line problems, as the kernel would log them (also recorded as kernel.warn events). */
+  readonly warnings: readonly string[];
+  /** The signal that stopped the run at an event boundary; the log then ends with log.end reason interrupted. */
+  readonly interrupted?: string;
+  /** Steps run before the stop, of all the scenario's steps. */
+  readonly stepsTotal: number;
   /** The final state through core's views (JSON output; replay of the log must give the same). */
   readonly final?: FinalViews;
 }
@@ -69,6 +83,7 @@ export function registerRun(program: Command): void {
     .option('-o, --output <log>', 'record the event log (.ndjson, .ndjson.gz for gzip, or nats://HOST:PORT/STREAM/SUBJECT)')
     .option('--seed <n>', 'seed of the fault-injection RNG (overrides faults.seed)')
     .option('--kernel <version>', 'kernel version: a series 5.10 … 6.18, or a stable release X.Y.Z (overrides machine.kernel)')
+    .option('--strict', 'make kernel command-line problems (values the kernel ignores, unknown words) errors')
     .addHelpText('after', examples([
       ['memhp run examples/scenarios/cloud-hot-add-12g.yaml -o .tmp/cloud-hot-add-12g.ndjson', 'hot-add 12 GiB under memory pressure and record the log'],
       ['memhp run examples/scenarios/000-memmap-on-memory.yaml --kernel 6.1 --json', 'the same scenario on another kernel, as JSON'],
@@ -76,11 +91,35 @@ export function registerRun(program: Command): void {
     ]))
     .action(async (file: string, o: RunOpts, cmd: Command) => {
       const { out, registry } = await env(cmd);
-      const result = await runScenario(file, o, registry, out);
+      const result = await whileStoppable(() => runScenario(file, o, registry, out));
       if (out.json) printJson(out, { ...result, summary: summaryJson(result.summary) });
       else printRun(out, result);
+      if (result.interrupted) {
+        const sig = result.interrupted as NodeJS.Signals;
+        throw new InterruptedError(`interrupted by ${sig} after ${result.steps.length} of ${result.stepsTotal} steps${result.log ? `; ${result.log} holds the ${result.summary.events} events so far and ends with an "interrupted" marker` : ''}`, signalExitCode(sig));
+      }
       if (result.expectFailures > 0) throw new RefusedError(`${result.expectFailures} expectation${result.expectFailures === 1 ? '' : 's'} failed`);
     });
+}
+
+/** Refuse block ids no machine of this arch and block size can have (ids past 2^MAX_PHYSMEM_BITS / block size). */
+function checkBlockIds(sc: LoadedScenario, state: ReadonlyMachineState, backendId: string): void {
+  const g = state.machine.geometry;
+  const blockBytes = BigInt(g.blockSizeBytes);
+  const maxId = Number(((1n << BigInt(g.maxPhysmemBits)) / blockBytes) - 1n);
+  const check = (ranges: ReadonlyArray<{ first: number; last: number }>, where: Parameters<typeof formatLocation>[0], text: string) => {
+    const last = ranges[ranges.length - 1];
+    if (last && last.last > maxId) {
+      throw new UserError(
+        `memory${last.last} cannot exist: ${backendId} with ${blockBytes >> 20n} MiB blocks has at most memory0-memory${maxId} (2^${g.maxPhysmemBits} bytes, MAX_PHYSMEM_BITS ${g.maxPhysmemBits}); the list is ${text}`,
+        where,
+      );
+    }
+  };
+  for (const step of sc.steps) {
+    if (step.kind === 'command' && step.blocks) check(step.blocks, step.where, `${blockCount(step.blocks)} blocks long`);
+    if (step.kind === 'expect') for (const b of step.expect.blocks ?? []) check(b.ranges, b.where, `"${b.text}"`);
+  }
 }
 
 export async function runScenario(file: string, o: RunOpts, registry: BackendRegistry, out: Out): Promise<RunResult> {
@@ -94,22 +133,43 @@ export async function runLoaded(sc: LoadedScenario, file: string, o: RunOpts, re
   const backend = registry.get(sc.arch.name, sc.arch.where);
   const machine = { ...sc.machine, arch: backend.id };
   const sim = createSimulator({ machine, backend, seed: sc.faults.seed, faults: sc.faults, where: sc.where });
+  checkBlockIds(sc, sim.state(), backend.id);
+  const warnings = sim.cmdlineWarnings;
+  const cmdlineAt = formatLocation(sc.where.cmdline);
+  if (o.strict && warnings.length > 0) {
+    throw new UserError(`the kernel command line has ${warnings.length} problem${warnings.length === 1 ? '' : 's'} (--strict): ${warnings.join('; ')}`, sc.where.cmdline);
+  }
+  // The kernel logs these while it parses the command line; so does memhp, before the run.
+  for (const w of warnings) out.err(`memhp: warning: ${cmdlineAt ? `${cmdlineAt}: ` : ''}kernel command line: ${w}`);
   const summary = emptySummary();
   const sub = sim.bus.on('cli.summary', (e) => addEvent(summary, e));
   let writer: LogWriter | null = null;
+  let output: SafeOutput | null = null;
   if (o.output) {
-    writer = await openWriter(o.output, sim.header());
-    writer.attach(sim.bus);
+    if (isNatsLog(o.output)) {
+      writer = await openWriter(o.output, sim.header());
+      writer.attach(sim.bus);
+    } else {
+      output = openSafeOutput(o.output, [file], '--output');
+      try {
+        writer = await openWriter(output.writePath, sim.header(), o.output);
+        writer.attach(sim.bus);
+      } catch (e) {
+        output.abort();
+        throw e;
+      }
+    }
   }
   // The writer and the summary listen before boot, so the log starts with the boot events replay needs.
   try {
     sim.boot();
   } catch (e) {
     sub.unsubscribe();
-    await writer?.close();
+    await writer?.close().catch(() => {});
+    output?.abort();
     throw e;
   }
-  const total = sc.steps.reduce((n, s) => n + (s.kind === 'command' ? s.commands.length : 1), 0);
+  const total = sc.steps.reduce((n, s) => n + (s.kind === 'command' ? s.count : 1), 0);
   const bar =
     !out.json && process.stderr.isTTY && total > 50
       ? new cliProgress.SingleBar({ stream: process.stderr, format: ' {bar} {value}/{total} steps | {step}', hideCursor: true, clearOnComplete: true }, cliProgress.Presets.shades_classic)
@@ -120,8 +180,22 @@ export async function runLoaded(sc: LoadedScenario, file: string, o: RunOpts, re
   let last: KResultLike | null = null;
   let base: Baseline = snapshot(sim.state());
   let expectFailures = 0;
+  let interrupted: NodeJS.Signals | null = null;
+  let lastYield = Date.now();
+  /** Between two kernel commands: let a signal in; true when one asked to stop. */
+  const mustStop = async (): Promise<boolean> => {
+    if (Date.now() - lastYield >= YIELD_MS) {
+      await yieldToEventLoop();
+      lastYield = Date.now();
+    }
+    interrupted = stopRequested();
+    return interrupted !== null;
+  };
+  let ok = false;
+  let closeError: unknown = null;
   try {
-    for (const step of sc.steps) {
+    steps: for (const step of sc.steps) {
+      if (await mustStop()) break;
       if (step.kind === 'expect') {
         const failures = checkExpect(step.expect, last, sim.state(), base);
         expectFailures += failures.length;
@@ -132,6 +206,7 @@ export async function runLoaded(sc: LoadedScenario, file: string, o: RunOpts, re
       }
       let stepResult: KResultLike = { ok: true };
       for (const c of step.commands) {
+        if (await mustStop()) break steps;
         const cmd = c.kind === 'hugepages' && step.hugepageSizeDefault ? { ...c, sizeBytes: backend.defaultHugepageBytes({ pageSizeBytes: machine.pageSizeBytes, structPageBytes: machine.structPageBytes, kernel: machine.kernel, features: machine.features ?? {} }) } : c;
         const r = sim.execute(cmd);
         if (!r.ok && stepResult.ok) stepResult = r;
@@ -146,11 +221,22 @@ export async function runLoaded(sc: LoadedScenario, file: string, o: RunOpts, re
         ...(stepResult.ok ? {} : { why: stepResult.why }),
       });
     }
+    // The end marker: replay --strict tells a complete log from an interrupted or a cut one.
+    if (writer) sim.end(interrupted ? 'interrupted' : 'complete', interrupted ?? undefined);
+    ok = true;
   } finally {
     bar?.stop();
     sub.unsubscribe();
-    await writer?.close();
+    try {
+      await writer?.close();
+    } catch (e) {
+      closeError = e;
+    }
+    // The target changes only when the whole log (complete or interrupted, with its marker) is on disk.
+    if (ok && closeError === null) output?.commit();
+    else output?.abort();
   }
+  if (closeError !== null) throw new UserError(`cannot write the log: ${(closeError as NodeJS.ErrnoException).code ?? (closeError as Error).message}`, { file: o.output! });
   const result: RunResult = {
     scenario: file,
     kernel: machine.kernel,
@@ -159,7 +245,10 @@ export async function runLoaded(sc: LoadedScenario, file: string, o: RunOpts, re
     ...(o.output ? { log: o.output } : {}),
     summary,
     steps: outcomes,
+    stepsTotal: sc.steps.length,
     expectFailures,
+    warnings,
+    ...(interrupted ? { interrupted } : {}),
     ...(out.json ? { final: finalViews(sim.state()) } : {}),
   };
   return { result, state: sim.state() };

@@ -3,14 +3,14 @@
  * every problem → a plain, typed plan (the machine as core's MachineConfig, and each step as core Commands or
  * an expectation). No model logic: unit conversion and shape only.
  */
-import { readFileSync } from 'node:fs';
-import { LineCounter, parseDocument, type Document } from 'yaml';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { isAlias, LineCounter, parseDocument, visit, type Document } from 'yaml';
 import { Value } from '@sinclair/typebox/value';
 import { Type, type TSchema } from '@sinclair/typebox';
-import { DEFAULT_KERNEL, isErrnoName, parseKernelVersion, type Command, type ErrnoName, type KernelVersion, type MachineConfig, type MhpFlag, type OnlineType, type PgmapType, type ZoneName } from '@memhp/core';
+import { checkFaultConfig, DEFAULT_KERNEL, isErrnoName, type FaultConfig as CoreFaultConfig, parseKernelVersion, type Command, type ErrnoName, type KernelVersion, type MachineConfig, type MhpFlag, type OnlineType, type PgmapType, type ZoneName } from '@memhp/core';
 import { UserError, type Location } from '../errors.js';
 import { parseSize, SizeSyntaxError } from '../parse/size.js';
-import { parseBlockList } from '../parse/ranges.js';
+import { blockCount, blockIds, parseBlockRanges, type BlockRange } from '../parse/ranges.js';
 import { fieldPath, pointerToPath, positionOf, type PathSeg } from './locate.js';
 import { BlockList, FaultsSchema, MachineSchema, Size, STEP_KINDS, STEP_SCHEMAS, type StepKind, type StepOf } from './schema.js';
 
@@ -41,7 +41,8 @@ export interface ExpectSpec {
   readonly errno?: ErrnoName | 'ok';
   readonly meminfo?: Readonly<Record<string, CounterExpect>>;
   readonly vmstat?: Readonly<Record<string, CounterExpect>>;
-  readonly blocks?: ReadonlyMap<number, BlockExpect>;
+  /** Block ids as ranges (never expanded), each with what is expected of every block in it. */
+  readonly blocks?: ReadonlyArray<{ readonly ranges: readonly BlockRange[]; readonly text: string; readonly expect: BlockExpect; readonly where: Location }>;
   readonly zoneinfo?: Readonly<Record<string, Readonly<Record<string, CounterExpect>>>>;
 }
 
@@ -53,7 +54,16 @@ interface StepBase {
 }
 
 export type PlannedStep =
-  | (StepBase & { readonly kind: 'command'; readonly step: StepKind; readonly commands: readonly Command[]; readonly hugepageSizeDefault?: boolean })
+  | (StepBase & {
+      readonly kind: 'command';
+      readonly step: StepKind;
+      /** Iterable more than once; an online/offline step makes its per-block commands as they are needed. */
+      readonly commands: Iterable<Command>;
+      readonly count: number;
+      /** The block ids of an online/offline step (run.ts checks them against the machine). */
+      readonly blocks?: readonly BlockRange[];
+      readonly hugepageSizeDefault?: boolean;
+    })
   | (StepBase & { readonly kind: 'expect'; readonly expect: ExpectSpec });
 
 export interface LoadedScenario {
@@ -62,8 +72,8 @@ export interface LoadedScenario {
   readonly description?: string;
   /** The arch as written (resolve with the backend registry); its location for errors. */
   readonly arch: { readonly name: string; readonly where: Location };
-  /** Where machine.cmdline and machine are, for errors core finds when it builds the machine. */
-  readonly where: { readonly cmdline: Location; readonly machine: Location };
+  /** Where machine.cmdline and machine are, for errors core finds when it builds the machine; `fields` by core's field name. */
+  readonly where: { readonly cmdline: Location; readonly machine: Location; readonly fields: Readonly<Record<string, Location>> };
   readonly machine: MachineConfig;
   readonly faults: FaultConfig;
   readonly steps: readonly PlannedStep[];
@@ -91,15 +101,50 @@ class Ctx {
   }
 }
 
-export function loadScenarioFile(file: string, opts: LoadOptions = {}): LoadedScenario {
-  let text: string;
+/** A scenario larger than this is refused before parsing (a 100 MB one took 36 s and 3.4 GB). */
+export const MAX_SCENARIO_BYTES = 4 << 20;
+/** YAML alias expansions allowed (the yaml package's count); a legitimate scenario uses far fewer. */
+export const MAX_YAML_ALIAS_COUNT = 1000;
+
+/** Read at most `limit` + 1 bytes, from a file, a FIFO or a device (`/dev/zero` ends at the limit, not never). */
+export function readBounded(file: string, limit: number): string {
+  let fd: number;
   try {
-    text = readFileSync(file, 'utf8');
+    fd = openSync(file, 'r');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new UserError(code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : `cannot read: ${(e as Error).message}`, { file });
+    throw new UserError(code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : `cannot read: ${code ?? (e as Error).message}`, { file });
   }
-  return loadScenario(file, text, opts);
+  try {
+    const st = fstatSync(fd);
+    if (st.isDirectory()) throw new UserError('is a directory', { file });
+    if (st.isFile() && st.size > limit) throw new UserError(`is ${st.size} bytes; a scenario may have at most ${limit} (${limit >> 20} MiB)`, { file });
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for (;;) {
+      const buf = Buffer.allocUnsafe(Math.min(1 << 20, limit + 1 - total));
+      let n: number;
+      try {
+        n = readSync(fd, buf, 0, buf.length, null);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'EAGAIN') continue;
+        throw new UserError(`cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { file });
+      }
+      if (n === 0) break;
+      chunks.push(buf.subarray(0, n));
+      total += n;
+      if (total > limit) throw new UserError(`has more than ${limit} bytes (${limit >> 20} MiB), the most a scenario may have`, { file });
+    }
+    const bytes = Buffer.concat(chunks, total);
+    if (bytes.includes(0)) throw new UserError('is not a text file (it holds NUL bytes)', { file });
+    return bytes.toString('utf8');
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export function loadScenarioFile(file: string, opts: LoadOptions = {}): LoadedScenario {
+  return loadScenario(file, readBounded(file, MAX_SCENARIO_BYTES), opts);
 }
 
 export function loadScenario(file: string, text: string, opts: LoadOptions = {}): LoadedScenario {
@@ -111,7 +156,29 @@ export function loadScenario(file: string, text: string, opts: LoadOptions = {})
     throw new UserError(`YAML syntax: ${err.message.split('\n')[0]}`, { file, line: p.line, column: p.col });
   }
   const ctx = new Ctx(file, doc, lc);
-  const data: unknown = doc.toJS({ maxAliasCount: 100 });
+  // An unknown tag (`!foo`) is a warning to the yaml package; memhp reads nothing it does not understand.
+  const warn = doc.warnings[0];
+  if (warn) {
+    const p = warn.linePos?.[0] ?? lc.linePos(warn.pos[0]);
+    throw new UserError(`YAML: ${warn.message.split('\n')[0]}`, { file, line: p.line, column: p.col });
+  }
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: MAX_YAML_ALIAS_COUNT });
+  } catch (e) {
+    if (!(e instanceof ReferenceError)) throw e;
+    // "Excessive alias count" (an alias bomb) or an alias to an undefined anchor: point at the first alias.
+    let at: number | undefined;
+    visit(doc, { Alias: (_k, node) => {
+      if (isAlias(node) && node.range) at = node.range[0];
+      return visit.BREAK;
+    } });
+    const pos = at === undefined ? undefined : lc.linePos(at);
+    throw new UserError(/alias count/i.test(e.message) ? `YAML: the aliases expand to more than ${MAX_YAML_ALIAS_COUNT} nodes (an alias bomb?); write the values out` : `YAML: ${e.message.split('\n')[0]}`, {
+      file,
+      ...(pos ? { line: pos.line, column: pos.col } : {}),
+    });
+  }
   if (typeof data !== 'object' || data === null || Array.isArray(data)) ctx.fail([], 'a scenario is a YAML mapping with memhp: 1, machine: and steps:');
   const top = data as Record<string, unknown>;
 
@@ -183,6 +250,9 @@ export function loadScenario(file: string, text: string, opts: LoadOptions = {})
   const f = (top.faults as StepLike | undefined) ?? {};
   const policies: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(f)) if (k !== 'seed') policies[k] = v;
+  for (const problem of checkFaultConfig(policies as CoreFaultConfig)) {
+    ctx.fail(problem.field.split('.').map((x) => (/^\d+$/.test(x) ? Number(x) : x)), problem.message);
+  }
   const faults: FaultConfig = { seed: opts.seed ?? (f.seed as number | undefined) ?? 1, policies };
 
   const rawSteps = (top.steps as unknown[] | undefined) ?? [];
@@ -192,7 +262,14 @@ export function loadScenario(file: string, text: string, opts: LoadOptions = {})
     ...(typeof top.name === 'string' ? { name: top.name } : {}),
     ...(typeof top.description === 'string' ? { description: top.description } : {}),
     arch: { name: m.arch as string, where: ctx.where(['machine', 'arch']) },
-    where: { cmdline: ctx.where(m.cmdline === undefined ? ['machine'] : ['machine', 'cmdline']), machine: ctx.where(['machine']) },
+    where: {
+      cmdline: ctx.where(m.cmdline === undefined ? ['machine'] : ['machine', 'cmdline']),
+      machine: ctx.where(['machine']),
+      fields: {
+        ...(m.blockSize !== undefined ? { blockSizeBytes: ctx.where(['machine', 'blockSize']) } : {}),
+        ...Object.fromEntries(nodes.flatMap((n, i) => n.memory.map((_, j) => [`nodes[${i}].memory[${j}]`, ctx.where(['machine', 'nodes', i, 'memory', j])]))),
+      },
+    },
     machine,
     faults,
     steps,
@@ -259,14 +336,27 @@ function planStep(ctx: Ctx, raw: unknown, index: number): PlannedStep {
   const s = (field: string): bigint => size(ctx, (body as StepLike)[field], [...bodyPath, field]);
   const os = (field: string): bigint | undefined => ((body as StepLike)[field] === undefined ? undefined : s(field));
   const range = () => ({ startBytes: s('start'), sizeBytes: s('size') });
-  const blocks = (): number[] => {
+  const blocks = (): BlockRange[] => {
     try {
-      return parseBlockList((body as StepLike).blocks as string);
+      return parseBlockRanges((body as StepLike).blocks as string);
     } catch (e) {
       return ctx.fail([...bodyPath, 'blocks'], (e as Error).message);
     }
   };
-  const cmd = (commands: Command[], extra: { hugepageSizeDefault?: boolean } = {}): PlannedStep => ({ kind: 'command', step: k, index, where, label, commands, ...extra });
+  const cmd = (commands: Command[], extra: { hugepageSizeDefault?: boolean } = {}): PlannedStep => ({ kind: 'command', step: k, index, where, label, commands, count: commands.length, ...extra });
+  /** One block_state command per block, made as the run reaches it. */
+  const perBlock = (ranges: BlockRange[], state: OnlineType | 'offline'): PlannedStep => ({
+    kind: 'command',
+    step: k,
+    index,
+    where: ctx.where([...bodyPath, 'blocks']),
+    label,
+    commands: { *[Symbol.iterator]() {
+      for (const block of blockIds(ranges)) yield { kind: 'block_state', block, state } as Command;
+    } },
+    count: blockCount(ranges),
+    blocks: ranges,
+  });
   switch (k) {
     case 'plug_dimm': {
       const b = body as StepOf<'plug_dimm'>;
@@ -277,10 +367,10 @@ function planStep(ctx: Ctx, raw: unknown, index: number): PlannedStep {
       return cmd([{ kind: 'unplug_dimm', id: (body as StepOf<'unplug_dimm'>).id }]);
     case 'online': {
       const type: OnlineType = (body as StepOf<'online'>).type ?? 'online';
-      return cmd(blocks().map((block) => ({ kind: 'block_state', block, state: type })));
+      return perBlock(blocks(), type);
     }
     case 'offline':
-      return cmd(blocks().map((block) => ({ kind: 'block_state', block, state: 'offline' as const })));
+      return perBlock(blocks(), 'offline');
     case 'auto_online_blocks':
       return cmd([{ kind: 'auto_online_blocks', value: body as OnlineType | 'offline' }]);
     case 'hugepages': {
@@ -377,35 +467,36 @@ function planExpect(ctx: Ctx, e: StepOf<'expect'>, path: readonly PathSeg[]): Ex
   }
   const counters = (obj: Record<string, string | number> | undefined, key: string) => {
     if (!obj) return undefined;
-    const r: Record<string, CounterExpect> = {};
+    // A null-prototype record: "__proto__" or "constructor" stay plain keys, checked like any other.
+    const r = Object.create(null) as Record<string, CounterExpect>;
     for (const [k, v] of Object.entries(obj)) r[k] = counter(ctx, v, [...path, key, k]);
     return r;
   };
   if (e.meminfo) out.meminfo = counters(e.meminfo, 'meminfo');
   if (e.vmstat) out.vmstat = counters(e.vmstat, 'vmstat');
   if (e.zoneinfo) {
-    const z: Record<string, Record<string, CounterExpect>> = {};
+    const z = Object.create(null) as Record<string, Record<string, CounterExpect>>;
     for (const [zone, fields] of Object.entries(e.zoneinfo)) {
       if (!/^node\d+\/\w+$/.test(zone)) ctx.fail([...path, 'zoneinfo', zone], `zone key "${zone}" must be node<N>/<Zone>, e.g. node0/Normal`, true);
-      z[zone] = {};
+      z[zone] = Object.create(null) as Record<string, CounterExpect>;
       for (const [k, v] of Object.entries(fields)) z[zone][k] = counter(ctx, v, [...path, 'zoneinfo', zone, k]);
     }
     out.zoneinfo = z;
   }
   if (e.blocks) {
-    const m = new Map<number, BlockExpect>();
+    const list: Array<{ ranges: BlockRange[]; text: string; expect: BlockExpect; where: Location }> = [];
     for (const [ids, attrs] of Object.entries(e.blocks)) {
-      let list: number[];
+      let ranges: BlockRange[];
       try {
-        list = parseBlockList(ids.replace(/^memory/, ''));
+        ranges = parseBlockRanges(ids.replace(/^memory/, ''));
       } catch (err) {
         ctx.fail([...path, 'blocks', ids], (err as Error).message, true);
       }
       const { removable, ...rest } = attrs;
       const a: BlockExpect = { ...rest, ...(removable !== undefined ? { removable: String(removable) } : {}) };
-      for (const id of list) m.set(id, a);
+      list.push({ ranges, text: ids, expect: a, where: ctx.where([...path, 'blocks', ids], true) });
     }
-    out.blocks = m;
+    out.blocks = list;
   }
   return out;
 }

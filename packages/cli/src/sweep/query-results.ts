@@ -14,14 +14,30 @@ export function isResultsDir(path: string): boolean {
   }
 }
 
-export async function queryResults(dir: string, sql: string): Promise<{ columns: string[]; rows: Array<Record<string, unknown>> }> {
+export async function queryResults(
+  dir: string,
+  sql: string,
+  opts: { memoryBytes: bigint; fullAccess: boolean },
+): Promise<{ columns: string[]; rows: Array<Record<string, unknown>> }> {
   const file = join(dir, 'results.jsonl');
   if (!existsSync(file)) throw new UserError('not a sweep results directory (no results.jsonl); memhp query takes a log or a directory memhp sweep wrote', { file: dir });
   const { DuckDBInstance } = await import('@duckdb/node-api');
-  const instance = await DuckDBInstance.create(':memory:');
+  const instance = await DuckDBInstance.create(':memory:', {
+    autoinstall_known_extensions: 'false',
+    autoload_known_extensions: 'false',
+    allow_community_extensions: 'false',
+    memory_limit: `${opts.memoryBytes}B`,
+    max_temp_directory_size: '0B',
+  });
   const conn = await instance.connect();
   try {
-    await conn.run(`CREATE VIEW results AS SELECT * FROM read_json('${file.replace(/'/g, "''")}', format = 'newline_delimited', sample_size = -1)`);
+    // The table is read in first; then, as for a log (query-worker.ts), the SQL gets no file, network or extension
+    // access and cannot change the settings back, unless --unsafe-full-access.
+    await conn.run(`CREATE TABLE results AS SELECT * FROM read_json('${file.replace(/'/g, "''")}', format = 'newline_delimited', sample_size = -1)`);
+    if (!opts.fullAccess) {
+      await conn.run('SET enable_external_access = false');
+      await conn.run('SET lock_configuration = true');
+    }
     let reader;
     try {
       reader = await conn.runAndReadAll(sql);

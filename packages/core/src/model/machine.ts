@@ -39,19 +39,49 @@ export class MachineConfigError extends Error {
   }
 }
 
+/**
+ * Why a memory block size cannot be used (null when it can): a power of two of at least one section
+ * (memory_dev_init, drivers/base/memory.c, panics otherwise) and no larger than the physical address space,
+ * 2^MAX_PHYSMEM_BITS. Shared by scenarios and the `--block-size` option so both give the same answer.
+ */
+export function blockSizeProblem(constants: { readonly sectionSizeBits: number; readonly maxPhysmemBits: number }, bytes: bigint): string | null {
+  const sectionBytes = 1n << BigInt(constants.sectionSizeBits);
+  if (bytes < sectionBytes || (bytes & (bytes - 1n)) !== 0n) return `must be a power of two of at least one section (0x${sectionBytes.toString(16)}), got 0x${bytes.toString(16)}`;
+  const phys = 1n << BigInt(constants.maxPhysmemBits);
+  if (bytes > phys) return `0x${bytes.toString(16)} is larger than the physical address space (2^${constants.maxPhysmemBits} bytes, MAX_PHYSMEM_BITS ${constants.maxPhysmemBits})`;
+  return null;
+}
+
+/**
+ * Why boot RAM at [start, start + size) cannot exist (null when it can): it must end within 2^MAX_PHYSMEM_BITS,
+ * the most sparsemem can describe. The kernel clips such a range at boot (mminit_validate_memmodel_limits,
+ * mm/sparse.c) and never uses the rest; memhp refuses it instead, since the machine as written does not exist.
+ */
+export function physRangeProblem(archId: string, constants: { readonly maxPhysmemBits: number }, startBytes: bigint, sizeBytes: bigint): string | null {
+  const phys = 1n << BigInt(constants.maxPhysmemBits);
+  const end = startBytes + sizeBytes;
+  if (end > phys) {
+    return `ends at 0x${end.toString(16)}, beyond the 2^${constants.maxPhysmemBits}-byte physical address space ${archId} has here (MAX_PHYSMEM_BITS ${constants.maxPhysmemBits}); the kernel would clip it at boot (mminit_validate_memmodel_limits)`;
+  }
+  return null;
+}
+
 export function buildMachineInfo(config: MachineConfig, backend: ArchBackend, params?: KernelParams): MachineInfo {
   const archConfig = archConfigOf(config, backend, params);
   const sup = backend.supports(archConfig);
   if (!sup.supported) throw new MachineConfigError('arch', `${backend.id}: ${sup.why}`);
   const constants = backend.constants(archConfig);
   const capabilities = backend.capabilities(archConfig);
-  const sectionBytes = 1n << BigInt(constants.sectionSizeBits);
   if (config.blockSizeBytes !== undefined) {
-    const b = config.blockSizeBytes;
-    if (b < sectionBytes || (b & (b - 1n)) !== 0n) {
-      throw new MachineConfigError('blockSizeBytes', `must be a power of two of at least one section (0x${sectionBytes.toString(16)}), got 0x${b.toString(16)}`);
-    }
+    const why = blockSizeProblem(constants, config.blockSizeBytes);
+    if (why) throw new MachineConfigError('blockSizeBytes', why);
   }
+  config.nodes.forEach((n, i) => {
+    n.memory.forEach((r, j) => {
+      const why = physRangeProblem(backend.id, constants, r.startBytes, r.sizeBytes);
+      if (why) throw new MachineConfigError(`nodes[${i}].memory[${j}]`, why);
+    });
+  });
   const decision = backend.memoryBlockSize(archConfig, {
     bootRamEndBytes: bootRamEndBytes(config),
     ...(config.blockSizeBytes !== undefined ? { overrideBytes: config.blockSizeBytes } : {}),

@@ -117,6 +117,12 @@ export function planHotAdd(input: PlanHotAddInput): PlanHotAddResult {
 
   const freeBytesNeeded = BigInt(freeNeededPages) * P;
   let feasible = r.ok;
+  if (r.ok && newBlocks.length === 0) {
+    // add_memory returned -EEXIST (the range is already System RAM); acpi_memory_enable_device ignores that error
+    // (drivers/acpi/acpi_memhotplug.c), so the DIMM "plugs" but adds nothing: no hot-add to plan.
+    feasible = false;
+    reasons.push(`nothing is added: [${human(startBytes)}, +${human(input.sizeBytes)}) is already in use (add_memory -EEXIST, which the ACPI driver ignores)`);
+  }
   if (r.ok && input.freeBytes !== undefined && freeBytesNeeded > input.freeBytes) {
     feasible = false;
     reasons.push(`needs ${human(freeBytesNeeded)} of free memory but only ${human(input.freeBytes)} is free`);

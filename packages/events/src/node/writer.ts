@@ -1,7 +1,5 @@
-import { closeSync, createWriteStream, fsyncSync, openSync, writeSync } from 'node:fs';
-import { once } from 'node:events';
-import { pipeline } from 'node:stream/promises';
-import { constants as zc, createGzip, type Gzip } from 'node:zlib';
+import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
 import type { Worker } from 'node:worker_threads';
 import type { Subscription } from 'rxjs';
 import type { EventBus } from '../bus.js';
@@ -17,6 +15,11 @@ export interface LogWriterOptions {
   batchEvents?: number;
   /** … or once it holds this many bytes (default 1 MiB), whichever comes first. */
   batchBytes?: number;
+  /**
+   * … or once this many milliseconds have passed since the last batch went out (default 1000), checked every
+   * 256 events, so a slow run's events reach the file at bounded intervals too.
+   */
+  flushMs?: number;
   /** gzip level for `.gz` logs (default 6, zlib's default). */
   gzipLevel?: number;
   /**
@@ -53,17 +56,15 @@ interface InternalOptions {
 
 export interface LogWriter {
   /**
-   * Synchronous enqueue. Returns false when a gzip writer's stream is above its high-water mark: an async
-   * producer should then `await drained()` (Node's stream convention). A plain writer always returns true: its
-   * back-pressure is synchronous (a full ring blocks the caller until the writer thread frees space, or, with
-   * `thread: false`, writeSync itself).
+   * Synchronous enqueue. Always returns true: back-pressure is synchronous (a plain writer's full ring blocks the
+   * caller until the writer thread frees space; with `thread: false`, and for gzip, writeSync itself).
    */
   write(e: EventEnvelope): boolean;
   /** Subscribe to a bus (as subscriber "log-writer"): writes every event it publishes. */
   attach(bus: EventBus): Subscription;
-  /** Resolves when a gzip stream has drained (immediately for plain files). */
+  /** Resolves at once (kept for producers written against the earlier asynchronous gzip writer). */
   drained(): Promise<void>;
-  /** Hand the current batch to the file (and, for gzip, sync-flush the compressor so the file is decodable). */
+  /** Hand the current batch to the file (for gzip, as a complete gzip member, so the file decodes up to here). */
   flush(): Promise<void>;
   close(): Promise<void>;
   /** Events accepted so far. */
@@ -74,7 +75,7 @@ export interface LogWriter {
 /**
  * Open a log for writing; a `.gz` suffix selects gzip. The header goes out immediately, events in batches.
  * A killed process leaves a valid prefix: every batch ends on a line boundary, so at most the last line of the
- * file is torn (for gzip, each batch is sync-flushed, so everything up to the last flushed batch decodes).
+ * file is torn (for gzip, each batch is a complete gzip member, so everything up to the last batch decodes).
  */
 export function openLogWriter(path: string, header: LogHeader, opts: LogWriterOptions = {}): LogWriter {
   return path.endsWith('.gz') ? new GzipLogWriter(path, header, opts) : new PlainLogWriter(path, header, opts);
@@ -85,6 +86,8 @@ abstract class BaseLogWriter implements LogWriter {
   protected readonly batchEvents: number;
   protected readonly batchBytes: number;
   protected inBatch = 0;
+  protected readonly flushMs: number;
+  #lastEmitMs = Date.now();
   #written = 0;
   #lastSeq: number | undefined;
   protected closed = false;
@@ -93,6 +96,7 @@ abstract class BaseLogWriter implements LogWriter {
     this.path = path;
     this.batchEvents = opts.batchEvents ?? 16384;
     this.batchBytes = opts.batchBytes ?? 1 << 20;
+    this.flushMs = opts.flushMs ?? 1000;
     if (!(this.batchEvents >= 1 && this.batchBytes >= 1)) throw new RangeError('batchEvents and batchBytes must be ≥ 1');
   }
 
@@ -110,7 +114,13 @@ abstract class BaseLogWriter implements LogWriter {
     this.#lastSeq = e.seq;
     this.#written++;
     if (++this.inBatch >= this.batchEvents || pending >= this.batchBytes) return this.emitBatch();
+    if ((this.#written & 255) === 0 && Date.now() - this.#lastEmitMs >= this.flushMs) return this.emitBatch();
     return true;
+  }
+
+  /** Called by emitBatch: the time bound counts from here. */
+  protected markEmitted(): void {
+    this.#lastEmitMs = Date.now();
   }
 
   /** Encode one event into the current batch; returns the batch's size in bytes. */
@@ -198,6 +208,7 @@ class PlainLogWriter extends BaseLogWriter {
   }
 
   protected emitBatch(): boolean {
+    this.markEmitted();
     if (this.#fd !== null) {
       if (this.#thread !== null) this.#thread.publishTape();
       else if (this.#encoder!.length > 0) writeAll(this.#fd, this.#encoder!.bytes());
@@ -245,21 +256,30 @@ function writeAll(fd: number, bytes: Uint8Array): void {
   while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
 }
 
+/**
+ * `.ndjson.gz`: each batch is compressed on this thread and written as its own gzip member (RFC 1952 §2.2: a
+ * gzip file is a series of members; gunzip and zlib read them as one stream). Compressing synchronously means a
+ * batch is on disk as soon as it is emitted, even when the producer never yields to the event loop (a simulation
+ * runs synchronously), so a killed writer leaves every emitted batch readable, as a plain log does.
+ */
 class GzipLogWriter extends BaseLogWriter {
   readonly #encoder = new EventEncoder();
-  readonly #gzip: Gzip;
-  readonly #done: Promise<void>;
-  #failure: unknown;
+  readonly #level: number;
+  readonly #fsync: boolean;
+  #fd: number | null;
 
   constructor(path: string, header: LogHeader, opts: LogWriterOptions) {
     super(path, opts);
-    this.#gzip = createGzip({ level: opts.gzipLevel ?? 6 });
-    const file = createWriteStream(path);
-    this.#done = pipeline(this.#gzip, file).catch((err: unknown) => {
-      this.#failure = err;
-    });
-    this.#gzip.write(`${serializeHeader(header)}\n`);
-    this.#gzip.flush(zc.Z_SYNC_FLUSH);
+    this.#level = opts.gzipLevel ?? 6;
+    this.#fsync = opts.fsync ?? false;
+    this.#fd = openSync(path, 'w');
+    try {
+      writeAll(this.#fd, gzipSync(`${serializeHeader(header)}\n`, { level: this.#level }));
+    } catch (err) {
+      closeSync(this.#fd);
+      this.#fd = null;
+      throw err;
+    }
   }
 
   protected encode(e: EventEnvelope): number {
@@ -268,33 +288,38 @@ class GzipLogWriter extends BaseLogWriter {
   }
 
   protected emitBatch(): boolean {
-    if (this.#failure) throw this.#failure;
     this.inBatch = 0;
-    if (this.#encoder.length === 0) return !this.#gzip.writableNeedDrain;
-    // Copy: the encoder reuses its buffer while zlib works asynchronously.
-    const ok = this.#gzip.write(Buffer.from(this.#encoder.bytes()));
+    this.markEmitted();
+    if (this.#encoder.length === 0 || this.#fd === null) return true;
+    const member = gzipSync(this.#encoder.bytes(), { level: this.#level });
     this.#encoder.reset();
-    // A sync flush per batch ends a deflate block on a line boundary, so a killed writer's file decodes up to here.
-    this.#gzip.flush(zc.Z_SYNC_FLUSH);
-    return ok;
+    writeAll(this.#fd, member);
+    return true;
   }
 
-  async drained(): Promise<void> {
-    if (this.#gzip.writableNeedDrain) await once(this.#gzip, 'drain');
+  drained(): Promise<void> {
+    return Promise.resolve();
   }
 
-  async flush(): Promise<void> {
-    this.emitBatch();
-    await new Promise<void>((resolve) => this.#gzip.flush(zc.Z_SYNC_FLUSH, () => resolve()));
-    if (this.#failure) throw this.#failure;
+  flush(): Promise<void> {
+    try {
+      this.emitBatch();
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
+    return Promise.resolve();
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
-    this.emitBatch();
-    this.closed = true;
-    this.#gzip.end();
-    await this.#done;
-    if (this.#failure) throw this.#failure;
+    const fd = this.#fd;
+    try {
+      this.emitBatch();
+      if (this.#fsync && fd !== null) fsyncSync(fd);
+    } finally {
+      this.closed = true;
+      this.#fd = null;
+      if (fd !== null) closeSync(fd);
+    }
   }
 }
