@@ -14,7 +14,8 @@ const cfg = (kernel: KernelVersion, pageSizeBytes = 4096, features: ArchConfig['
   kernel,
   features,
 });
-const boot = (config: ArchConfig, opts: KitBootOptions = {}) => bootKitMachine(arm64Backend, config, opts);
+// every machine checks the core invariants after each event, so a backend that breaks one fails here
+const boot = (config: ArchConfig, opts: KitBootOptions = {}) => bootKitMachine(arm64Backend, config, { checkInvariants: true, ...opts });
 const ALL_PMD_FAIL: KitBootOptions = { faults: { pmdAllocFailRate: 1 } };
 const SUB = 2n << 20n; // SUBSECTION_SHIFT 21 on every arch (DOMAIN.md §1.1)
 const add = (at: bigint, size: bigint): Command => ({ kind: 'add_memory', node: 0, range: { startBytes: at, sizeBytes: size }, flags: [] });
@@ -68,12 +69,19 @@ describe('arm64 vmemmap_populate on core', () => {
   });
 
   it('before the sub-section fix, removing one sub-section frees the PMD its neighbour still uses (DOMAIN.md §3.5, 6.14/6.15 row)', () => {
-    const k = boot(cfg('6.0'));
+    const k = boot(cfg('6.0'), { checkInvariants: false }); // the kernel bug leaves a valid sub-section unmapped: the invariant would fire
     expect(k.exec(devdax('a', k.baseBytes, SUB)).result.ok).toBe(true);
     expect(k.exec(devdax('b', k.baseBytes + SUB, SUB)).result.ok).toBe(true);
     k.exec({ kind: 'memunmap_pages', id: 'a' });
     // 512 pfns × 64 B = 32 KiB = 8 vmemmap pages of the neighbour, unmapped with the shared leaf
     expect(memmapMapping(k, k.baseBytes + SUB, SUB).unmapped).toBe(8);
+  });
+
+  it('with invariants checked, the same pre-fix removal fails the memmap invariant, naming the neighbour\'s sub-section', () => {
+    const k = boot(cfg('6.0'));
+    expect(k.exec(devdax('a', k.baseBytes, SUB)).result.ok).toBe(true);
+    expect(k.exec(devdax('b', k.baseBytes + SUB, SUB)).result.ok).toBe(true);
+    expect(() => k.exec({ kind: 'memunmap_pages', id: 'a' })).toThrow(/invariant "present valid sections have their memmap mapped" violated .*sub-section 1: memmap not mapped/);
   });
 
   it('with the sub-section fix (6.1.y backport, 6.14+) maps sub-sections with base pages and keeps the neighbour', () => {
@@ -89,7 +97,7 @@ describe('arm64 vmemmap_populate on core', () => {
 
   it('only verifies a PMD that already holds a fallback PTE table, leaving a 72-byte neighbour section unmapped (kernel behaviour 5.11+)', () => {
     // 72 B: the first section's memmap ends 0.25 MiB into its second PMD; that PMD falls back; the next section finds a table
-    const k = boot(cfg('6.0', 4096, {}, 72), { faults: { sites: { pmd: { nth: [2] } } } });
+    const k = boot(cfg('6.0', 4096, {}, 72), { faults: { sites: { pmd: { nth: [2] } } }, checkInvariants: false }); // leaves a section unmapped, as the kernel does
     expect(k.exec(add(k.baseBytes, k.sectionBytes)).result.ok).toBe(true);
     expect(k.exec(add(k.baseBytes + k.sectionBytes, k.sectionBytes)).result.ok).toBe(true);
     // [2.25 MiB, 4 MiB) of the table PMD: 448 vmemmap pages the second section needs and nobody maps

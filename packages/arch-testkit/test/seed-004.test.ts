@@ -19,7 +19,7 @@ function run(vmemmapFallback: VmemmapFallback): { k: KitRun; op: OpResult } {
   const k = bootKitMachine(
     arm64Backend,
     { pageSizeBytes: 4096, structPageBytes: 64, kernel: '5.10', features: { vmemmapFallback } },
-    { faults: { sites: { pmd: { nth: [5] } } } },
+    { faults: { sites: { pmd: { nth: [5] } } }, checkInvariants: true },
   );
   // one 1 GiB section (SECTION_SIZE_BITS 30 before 5.12, DOMAIN.md §1.2)
   const op = k.exec({ kind: 'add_memory', node: 0, range: { startBytes: k.baseBytes, sizeBytes: k.sectionBytes }, flags: [] });

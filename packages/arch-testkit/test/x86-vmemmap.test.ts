@@ -14,7 +14,8 @@ const cfg = (kernel: KernelVersion = '6.1', structPageBytes = 64, features: Arch
   kernel,
   features,
 });
-const boot = (config: ArchConfig, opts: KitBootOptions = {}) => bootKitMachine(x86Backend, config, opts);
+// every machine checks the core invariants after each event, so a backend that breaks one fails here
+const boot = (config: ArchConfig, opts: KitBootOptions = {}) => bootKitMachine(x86Backend, config, { checkInvariants: true, ...opts });
 const SECTION = 128n << 20n; // x86-64 4K: SECTION_SIZE_BITS 27 (DOMAIN.md §1.2)
 const add = (at: bigint, size = SECTION, flags: readonly MhpFlag[] = []): Command => ({ kind: 'add_memory', node: 0, range: { startBytes: at, sizeBytes: size }, flags });
 const pmem = (id: string, at: bigint, size: bigint, freePages: number): Command => ({
