@@ -1,6 +1,13 @@
 #!/usr/bin/env node
-import { main } from './program.js';
+// Start-up is part of the interface: `memhp --version` answers from package.json alone, and every other
+// command loads program.ts, which imports only the module of the command argv names (see programFor there).
+import { VERSION } from './version.js';
 
-const code = await main(process.argv);
-// Let stdout drain (pipes) before exiting with the code.
-process.exitCode = code;
+const args = process.argv.slice(2);
+if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) {
+  process.stdout.write(`${VERSION}\n`);
+} else {
+  const { main } = await import('./program.js');
+  // Let stdout drain (pipes) before exiting with the code.
+  process.exitCode = await main(process.argv);
+}
