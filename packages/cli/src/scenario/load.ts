@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { LineCounter, parseDocument, type Document } from 'yaml';
 import { Value } from '@sinclair/typebox/value';
 import { Type, type TSchema } from '@sinclair/typebox';
-import { DEFAULT_KERNEL, isErrnoName, parseKernelVersion, type Command, type ErrnoName, type KernelVersion, type MachineConfig, type MhpFlag, type OnlineType, type PgmapType } from '@memhp/core';
+import { DEFAULT_KERNEL, isErrnoName, parseKernelVersion, parsePgmapType, type Command, type ErrnoName, type KernelVersion, type MachineConfig, type MhpFlag, type OnlineType, type PgmapType } from '@memhp/core';
 import { UserError, type Location } from '../errors.js';
 import { parseSize, SizeSyntaxError } from '../parse/size.js';
 import { parseBlockList } from '../parse/ranges.js';
@@ -328,7 +328,8 @@ function planStep(ctx: Ctx, raw: unknown, index: number): PlannedStep {
           ...(b.id !== undefined ? { id: b.id } : {}),
           node: b.node,
           range: range(),
-          type: b.type as PgmapType,
+          // the kernel's name whichever way the scenario spelled it (the schema admitted only known names)
+          type: parsePgmapType(b.type) as PgmapType,
           ...(reserve !== undefined ? { altmapReserveBytes: reserve } : {}),
           ...(free !== undefined ? { altmapFreeBytes: free } : {}),
           ...(b.vmemmapShift !== undefined ? { vmemmapShift: b.vmemmapShift } : {}),
