@@ -152,6 +152,38 @@ describe('viewer replay session', () => {
     for (let n = 10; n < 15; n++) expect((await s.frameAt(n)).event?.seq).toBe(n);
   });
 
+  it('copies no state on a seek (it moves the nearest earlier one forward), keeps the number of states fixed, and repair() covers every snapshot position again', async () => {
+    const events = logText.split('\n').filter(Boolean).length - 1;
+    let clones = 0;
+    const counting: ViewerApi = { ...api, clone: (x) => (clones++, api.clone(x)) };
+    const s = new LogSession(counting, new Blob([logText]), 'cloud.ndjson', { snapshotEvery: 400 });
+    const r = await s.load();
+    const homes = s.anchorSeqs.slice(0, -1);
+    const kept = s.anchorSeqs.length;
+    expect(kept).toBe(r.snapshots); // the load's snapshots but the one before the first event, and its final state
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.tuple(fc.integer({ min: 0, max: events }), fc.boolean()), { minLength: 1, maxLength: 6 }), async (steps) => {
+        for (const [n, idle] of steps) {
+          const before = clones;
+          const f = await s.frameAt(n);
+          expect(clones, 'a seek copies no state').toBe(before);
+          expect(f.counters).toEqual(counters(straightReplay(logText, n), api.views));
+          expect(s.anchorSeqs.length).toBe(kept);
+          if (idle) await s.repair();
+          expect(s.anchorSeqs.length).toBe(kept);
+        }
+      }),
+      { numRuns: 6 },
+    );
+    while (await s.repair());
+    expect(s.anchorSeqs).toEqual(expect.arrayContaining(homes.filter((h) => h > 0)));
+    expect(s.anchorSeqs.length).toBe(kept);
+    // and the repaired states are right: a frame at each position replays nothing and matches a straight replay
+    for (const h of homes.filter((x) => x > 0).slice(0, 3)) {
+      expect((await s.frameAt(h + 1)).counters).toEqual(counters(straightReplay(logText, h + 1), api.views));
+    }
+  });
+
   it("shows the counters `memhp replay --json` prints for the same log, at the end and mid-run", async () => {
     const s = new LogSession(api, new Blob([logText]), 'cloud.ndjson');
     const { lastSeq } = await s.load();

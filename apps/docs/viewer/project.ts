@@ -97,16 +97,29 @@ export function counters(state: StateLike, views: CounterViews): Record<string, 
 
 /** Sections in number order with their block's state and zone (DOMAIN.md §4.5: block id = section nr / sections per block). */
 export function drawSections(state: StateLike): DrawSection[] {
+  return drawSectionsUpTo(state, Infinity).items;
+}
+
+/**
+ * The first `max` sections of {@link drawSections} and how many more there are: the rest are only counted (a
+ * 6 TiB machine has 49 152 sections; formatting each one's sub-section bitmap costs more than the frame may).
+ */
+export function drawSectionsUpTo(state: StateLike, max: number): { items: DrawSection[]; dropped: number } {
   const g = state.machine.geometry;
   const nrs = [...state.sections.keys()].sort((a, b) => a - b);
-  const out: DrawSection[] = [];
+  const items: DrawSection[] = [];
+  let dropped = 0;
   for (const nr of nrs) {
     const s = state.sections.get(nr)!;
     if (s.flags === 0 && s.subsectionMap === 0n) continue;
+    if (items.length >= max) {
+      dropped++;
+      continue;
+    }
     const blockId = Math.floor(nr / g.sectionsPerBlock);
     const b = state.blocks.get(blockId);
     const device = (s.flags & SECTION_TAINT_ZONE_DEVICE) !== 0 || (!b && (s.flags & SECTION_HAS_MEM_MAP) !== 0);
-    out.push({
+    items.push({
       nr,
       flags: s.flags,
       subsectionsSet: popcount(s.subsectionMap),
@@ -118,7 +131,7 @@ export function drawSections(state: StateLike): DrawSection[] {
       device,
     });
   }
-  return out;
+  return { items, dropped };
 }
 
 export function drawBlocks(state: StateLike): DrawBlock[] {
@@ -127,8 +140,11 @@ export function drawBlocks(state: StateLike): DrawBlock[] {
     .map((b) => ({ id: b.id, state: b.state, zone: b.zone, nrVmemmapPages: b.nrVmemmapPages }));
 }
 
-/** PMD entries of the vmemmap, in address order, with the source that backs each (boot, buddy, altmap, reuse). */
-export function drawPmds(state: StateLike): { pmds: DrawPmd[]; counts: Frame['pmdCounts'] } {
+/**
+ * PMD entries of the vmemmap, in address order, with the source that backs each (boot, buddy, altmap, reuse): the
+ * first `max` of them, the rest counted in `counts` and `dropped`.
+ */
+export function drawPmds(state: StateLike, max = Infinity): { pmds: DrawPmd[]; counts: Frame['pmdCounts']; dropped: number } {
   const g = state.machine.geometry;
   const base = Number(g.vmemmapBase >> BigInt(g.pmdShift));
   const keys = [...state.vmemmap.pmds.keys()].sort((a, b) => a - b);
@@ -142,7 +158,7 @@ export function drawPmds(state: StateLike): { pmds: DrawPmd[]; counts: Frame['pm
     if (e.kind === 'leaf') {
       leaf++;
       bySource[e.source] = (bySource[e.source] ?? 0) + 1;
-      pmds.push({ idx: k - base, kind: 'leaf', source: e.source, ptes: 0 });
+      if (pmds.length < max) pmds.push({ idx: k - base, kind: 'leaf', source: e.source, ptes: 0 });
     } else {
       table++;
       const per: Record<string, number> = {};
@@ -155,10 +171,10 @@ export function drawPmds(state: StateLike): { pmds: DrawPmd[]; counts: Frame['pm
       ptes += n;
       const main = Object.entries(per).sort((a, b) => b[1] - a[1])[0]?.[0] ?? 'none';
       bySource[main] = (bySource[main] ?? 0) + 1;
-      pmds.push({ idx: k - base, kind: 'table', source: main, ptes: n });
+      if (pmds.length < max) pmds.push({ idx: k - base, kind: 'table', source: main, ptes: n });
     }
   }
-  return { pmds, counts: { leaf, table, ptes, bySource } };
+  return { pmds, counts: { leaf, table, ptes, bySource }, dropped: leaf + table - pmds.length };
 }
 
 /** At most `max` items: draw the rest as a count, never hang the page on a 64 TiB machine. */

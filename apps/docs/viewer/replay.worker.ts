@@ -14,6 +14,7 @@ const post = (m: FromWorker) => ctx.postMessage(m);
 let session: LogSession | null = null;
 let pendingSeek: number | null = null;
 let seeking = false;
+let repairing = false;
 
 function message(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
@@ -34,6 +35,25 @@ async function drainSeeks(): Promise<void> {
     post({ kind: 'error', message: message(e) });
   } finally {
     seeking = false;
+  }
+  void upkeep();
+}
+
+/** While no seek waits: put states back where seeks moved them from (LogSession.repair), one at a time. */
+async function upkeep(): Promise<void> {
+  if (repairing) return;
+  repairing = true;
+  try {
+    while (session && pendingSeek === null && !seeking) {
+      // yield to the message queue first, so a seek that just arrived goes before the next repair
+      await new Promise((r) => setTimeout(r, 0));
+      if (!session || pendingSeek !== null || seeking) break;
+      if (!(await session.repair())) break;
+    }
+  } catch (e) {
+    post({ kind: 'error', message: message(e) });
+  } finally {
+    repairing = false;
   }
 }
 

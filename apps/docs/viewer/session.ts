@@ -1,12 +1,19 @@
 /**
  * One opened log in the viewer: folds it once through core's `evolve` (keeping periodic snapshots and the byte
- * offset of the line after each), then answers "the state after event N" by restoring the nearest snapshot and
- * replaying at most `snapshotEvery` events from that offset. Runs in a Web Worker in the page and directly in
+ * offset of the line after each), then answers "the state after event N" from the nearest state at or before N,
+ * replaying at most one snapshot interval from that offset. Runs in a Web Worker in the page and directly in
  * Node in the tests; memory is O(snapshots + samples), never O(events).
+ *
+ * A seek copies nothing (a deep copy of a 6 TiB state costs more than the 100 ms a seek may take): the states
+ * kept — the snapshots and the cursor, together the *anchors* — are advanced in place. The anchor nearest
+ * before the target is replayed forward to it and is from then on an anchor at the target; the states only ever
+ * move forward, so {@link LogSession.repair}, run when the viewer is idle, copies an anchor back into each gap a
+ * seek left, until every snapshot position of the load is covered again. The number of states kept never grows:
+ * a repair that adds one drops the anchor farthest past its position's need.
  */
 import type { Envelope, HeaderLike, ViewerApi } from './core-adapter.js';
 import type { Frame, Sample } from './protocol.js';
-import { SampleSeries, cap, counters, drawBlocks, drawPmds, drawSections, type StateLike } from './project.js';
+import { SampleSeries, counters, drawBlocks, drawPmds, drawSectionsUpTo, type StateLike } from './project.js';
 
 export interface SessionOptions {
   /**
@@ -40,6 +47,8 @@ interface Snapshot {
   hugetlb: HugetlbCounts;
   /** Byte offset (in the decompressed log) of the line holding event seq + 1. */
   nextLineOffset: number;
+  /** The event `seq` itself, when known (an anchor a seek moved there): a frame at `seq` then needs no replay. */
+  event: Envelope | null;
 }
 
 const GZIP_MAGIC = [0x1f, 0x8b];
@@ -178,16 +187,6 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
   return c;
 }
 
-/** Where the session stands after its last frame: reused when the next frame is later (scrubbing forward). */
-interface Cursor {
-  seq: number;
-  state: StateLike;
-  hugetlb: HugetlbCounts;
-  /** Byte offset of the line after event `seq`. */
-  nextLineOffset: number;
-  event: Envelope | null;
-}
-
 export class LogSession {
   private header: HeaderLike | null = null;
   private snapshots: Snapshot[] = [];
@@ -199,7 +198,14 @@ export class LogSession {
   private readonly maxSnapshots: number;
   private readonly maxDrawn: number;
   private offsets = new LineOffsets();
-  private cursor: Cursor | null = null;
+  /** Every state kept (the load's snapshots, then wherever seeks moved them), in seq order. */
+  private anchors: Snapshot[] = [];
+  /** The seqs the load's snapshots were taken at: the positions {@link repair} keeps covered. */
+  private homes: number[] = [];
+  /** The number of states kept after the load; seeks and repairs never keep more. */
+  private maxAnchors = 0;
+  /** The state of the last frame: kept by trim(), since scrubbing forward continues from it. */
+  private current: Snapshot | null = null;
   private catalogue: ReturnType<ViewerApi['core']['createCoreCatalogue']>;
 
   constructor(
@@ -222,7 +228,7 @@ export class LogSession {
   /** Deep-copies the state into a snapshot and says how long that took (the adaptive policy's input). */
   private snapshot(seq: number, state: StateLike, hugetlb: HugetlbCounts): number {
     const t0 = performance.now();
-    this.snapshots.push({ seq, state: this.api.clone(state), hugetlb: { ...hugetlb }, nextLineOffset: this.offsets.get(seq + 1) });
+    this.snapshots.push({ seq, state: this.api.clone(state), hugetlb: { ...hugetlb }, nextLineOffset: this.offsets.get(seq + 1), event: null });
     if (this.snapshots.length > this.maxSnapshots) {
       // Thin out: keep the first (seq 0), every other one, and the newest.
       const last = this.snapshots.length - 1;
@@ -235,7 +241,8 @@ export class LogSession {
   async load(): Promise<{ header: HeaderLike; lastSeq: number; samples: Sample[]; snapshots: number }> {
     this.gzip = await isGzip(this.blob);
     this.offsets = new LineOffsets();
-    this.cursor = null;
+    this.anchors = [];
+    this.current = null;
     this.text = null;
     let bytes = 0;
     let raw = await this.rawStream();
@@ -272,24 +279,22 @@ export class LogSession {
     }
     this.lastSeq = seq;
     series.push(seq, counters(state, this.api.views));
-    // The final state becomes the cursor, so the first frame (the last event) costs no copy and no replay.
-    this.cursor = { seq, state, hugetlb: { ...hugetlb }, nextLineOffset: this.offsets.get(seq + 1), event: lastEvent };
-    return { header, lastSeq: seq, samples: series.toArray(), snapshots: this.snapshots.length };
+    // The final state is an anchor too, so the first frame (the last event) costs no copy and no replay.
+    // The state before the first event is not kept: it is rebuilt from the header when needed.
+    const snapshots = this.snapshots.length;
+    const kept = this.snapshots.filter((x) => x.seq > 0);
+    this.homes = kept.map((x) => x.seq);
+    this.anchors = [...kept, { seq, state, hugetlb: { ...hugetlb }, nextLineOffset: this.offsets.get(seq + 1), event: lastEvent }];
+    this.maxAnchors = this.anchors.length;
+    this.snapshots = [];
+    return { header, lastSeq: seq, samples: series.toArray(), snapshots };
   }
 
   /** The state after event `target` (0 = before the first event), drawn. */
   async frameAt(target: number): Promise<Frame> {
     if (!this.header) throw new Error('log not loaded');
     const want = Math.max(0, Math.min(Math.floor(target), this.lastSeq));
-    // Start from the latest point at or before the event before `want` (so that event itself is replayed and the
-    // frame can say what happened): the cursor if it is there and no farther than the nearest snapshot.
-    const need = Math.max(0, want - 1);
-    const snap = this.snapshotBefore(need + 1);
-    const c = this.cursor;
-    let from: Cursor;
-    if (c && c.seq <= need && c.seq >= snap.seq && c.nextLineOffset >= 0) from = c;
-    else if (c && c.seq === want && want > 0 && c.event) from = c;
-    else from = { seq: snap.seq, state: this.api.clone(snap.state), hugetlb: { ...snap.hugetlb }, nextLineOffset: snap.nextLineOffset, event: null };
+    const from = this.takeAnchor(want);
     let state = from.state;
     const hugetlb = from.hugetlb;
     let event = from.seq === want ? from.event : null;
@@ -302,30 +307,106 @@ export class LogSession {
       event = r.last;
       offset = r.nextLineOffset;
     }
-    this.cursor = { seq: want, state, hugetlb, nextLineOffset: offset, event };
-    const sections = cap(drawSections(state), this.maxDrawn);
-    const pm = drawPmds(state);
-    const pmds = cap(pm.pmds, this.maxDrawn);
+    const current: Snapshot = { seq: want, state, hugetlb, nextLineOffset: offset, event };
+    this.putAnchor(current);
+    this.current = current;
+    this.trim();
+    return this.draw(want, state, event, hugetlb);
+  }
+
+  /**
+   * Removes and returns the anchor to replay from for a frame at `want`: one at `want` whose event is known, else
+   * the latest one before `want` (so that event `want` is replayed and the frame can say what happened). The
+   * state before the first event is rebuilt from the header rather than taken: it is small and always available.
+   */
+  private takeAnchor(want: number): Snapshot {
+    let best = -1;
+    for (let i = 0; i < this.anchors.length; i++) {
+      const a = this.anchors[i]!;
+      if (a.seq < want || (a.seq === want && want > 0 && a.event)) best = i;
+      else break;
+    }
+    if (best >= 0) return this.anchors.splice(best, 1)[0]!;
+    return { seq: 0, state: this.api.core.initialStateFromHeader(this.header!), hugetlb: { optimized: 0, skipped: 0, restored: 0 }, nextLineOffset: this.offsets.get(1), event: null };
+  }
+
+  private putAnchor(a: Snapshot): void {
+    let i = this.anchors.length;
+    while (i > 0 && this.anchors[i - 1]!.seq > a.seq) i--;
+    this.anchors.splice(i, 0, a);
+  }
+
+  /** Anchors kept (snapshots and the cursor): for tests and the bench's memory figure. */
+  get anchorSeqs(): number[] {
+    return this.anchors.map((a) => a.seq);
+  }
+
+  /**
+   * One step of idle-time upkeep: finds the first load-time snapshot position no anchor covers any more (seeks
+   * moved it forward) and puts a copy of the nearest earlier anchor there, replayed forward; to keep the number
+   * of states fixed it then drops the one that saves the least replay ({@link trim}). Returns false when
+   * every position is covered (nothing left to do). The viewer's worker calls it while no seek is waiting.
+   */
+  async repair(): Promise<boolean> {
+    if (!this.header) return false;
+    const have = new Set(this.anchors.map((a) => a.seq));
+    const home = this.homes.find((h) => h > 0 && !have.has(h));
+    if (home === undefined) return false;
+    let src: Snapshot | undefined;
+    for (const a of this.anchors) if (a.seq < home) src = a;
+    const base: Snapshot = src
+      ? { seq: src.seq, state: this.api.clone(src.state), hugetlb: { ...src.hugetlb }, nextLineOffset: src.nextLineOffset, event: src.event }
+      : { seq: 0, state: this.api.core.initialStateFromHeader(this.header), hugetlb: { optimized: 0, skipped: 0, restored: 0 }, nextLineOffset: this.offsets.get(1), event: null };
+    let state = base.state;
+    const r = await this.replayRange(base.seq, base.nextLineOffset, home, (e) => {
+      state = this.api.core.evolve(state, e);
+      countHugetlb(base.hugetlb, e.type);
+    });
+    this.putAnchor({ seq: home, state, hugetlb: base.hugetlb, nextLineOffset: r.nextLineOffset, event: r.last });
+    this.trim();
+    return true;
+  }
+
+  /**
+   * Drops states beyond the load's count: each time the one that saves the least replay (nearest to the state
+   * before it), preferring one that is not at a load-time snapshot position, never the last.
+   */
+  private trim(): void {
+    const homes = new Set(this.homes);
+    while (this.anchors.length > this.maxAnchors && this.anchors.length > 1) {
+      let drop = -1;
+      let best = Infinity;
+      for (let i = 0; i < this.anchors.length - 1; i++) {
+        const a = this.anchors[i]!;
+        if (a === this.current) continue;
+        const gap = (a.seq - (i > 0 ? this.anchors[i - 1]!.seq : 0)) + (homes.has(a.seq) ? this.lastSeq + 1 : 0);
+        if (gap < best) {
+          best = gap;
+          drop = i;
+        }
+      }
+      if (drop < 0) break;
+      this.anchors.splice(drop, 1);
+    }
+  }
+
+  private draw(want: number, state: StateLike, event: Envelope | null, hugetlb: HugetlbCounts): Frame {
+    const sections = drawSectionsUpTo(state, this.maxDrawn);
+    const pm = drawPmds(state, this.maxDrawn);
     return {
       seq: want,
       lastSeq: this.lastSeq,
       event: event ? { seq: event.seq, type: event.type, op: event.op, summary: summarize(event) } : null,
       sections: sections.items,
       sectionsNotDrawn: sections.dropped,
-      pmdsNotDrawn: pmds.dropped,
+      pmdsNotDrawn: pm.dropped,
       subsectionsPerSection: state.machine.geometry.subsectionsPerSection,
       blocks: drawBlocks(state),
-      pmds: pmds.items,
+      pmds: pm.pmds,
       pmdCounts: pm.counts,
       counters: counters(state, this.api.views),
       hugetlb: { ...hugetlb },
     };
-  }
-
-  private snapshotBefore(seq: number): Snapshot {
-    let best = this.snapshots[0]!;
-    for (const s of this.snapshots) if (s.seq < seq) best = s;
-    return best;
   }
 
   /**

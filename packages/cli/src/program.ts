@@ -2,20 +2,16 @@
  * The `memhp` command tree (commander 14). {@link createProgram} builds it without parsing or exiting, so the
  * docs site can generate the CLI reference from the same definitions; bin.ts parses and maps errors to exit
  * codes (0 ok, 1 refused by the simulated kernel, 2 bad input).
+ *
+ * Start-up: each command's module (and through it the model, the YAML and schema machinery, DuckDB …) is
+ * imported only when that command runs. {@link main} looks at argv for the command's name and loads that one
+ * module; help, an unknown name or no name at all load every module so commander can list and suggest them.
+ * This module must therefore import no command module statically (they import {@link examples} and
+ * {@link globals} from here).
  */
 import { Command, CommanderError, Option } from 'commander';
 import { VERSION } from './version.js';
 import { EXIT_BAD_INPUT, EXIT_OK, RefusedError, asUserError } from './errors.js';
-import { registerInfo } from './commands/info.js';
-import { registerCheck } from './commands/check.js';
-import { registerPlan } from './commands/plan.js';
-import { registerRun } from './commands/run.js';
-import { registerReplay } from './commands/replay.js';
-import { registerDiff } from './commands/diff.js';
-import { registerExport } from './commands/export.js';
-import { registerQuery } from './commands/query.js';
-import { registerImport } from './commands/import.js';
-import { registerSweep, registerWorker } from './commands/sweep.js';
 
 export { VERSION };
 
@@ -32,7 +28,50 @@ export function examples(lines: ReadonlyArray<readonly [string, string]>): strin
   return `\nExamples:\n${lines.map(([cmd, what]) => `  $ ${cmd}\n      ${what}`).join('\n')}\n`;
 }
 
-export function createProgram(): Command {
+type Register = (program: Command) => void;
+
+/**
+ * Every command module, in the order `memhp --help` lists them, with the top-level command names it
+ * registers (info.ts registers three).
+ */
+const COMMAND_MODULES: ReadonlyArray<{ readonly names: readonly string[]; readonly load: () => Promise<Register> }> = [
+  { names: ['run'], load: async () => (await import('./commands/run.js')).registerRun },
+  { names: ['replay'], load: async () => (await import('./commands/replay.js')).registerReplay },
+  { names: ['check'], load: async () => (await import('./commands/check.js')).registerCheck },
+  { names: ['plan'], load: async () => (await import('./commands/plan.js')).registerPlan },
+  { names: ['diff'], load: async () => (await import('./commands/diff.js')).registerDiff },
+  { names: ['export'], load: async () => (await import('./commands/export.js')).registerExport },
+  { names: ['query'], load: async () => (await import('./commands/query.js')).registerQuery },
+  { names: ['import'], load: async () => (await import('./commands/import.js')).registerImport },
+  { names: ['sweep'], load: async () => (await import('./commands/sweep.js')).registerSweep },
+  { names: ['worker'], load: async () => (await import('./commands/sweep.js')).registerWorker },
+  { names: ['archs', 'params', 'events'], load: async () => (await import('./commands/info.js')).registerInfo },
+];
+
+/** Root options that take a value (the token after them is not a command name). */
+const ROOT_OPTIONS_WITH_VALUE: ReadonlySet<string> = new Set(['--arch-module']);
+
+/**
+ * The command argv names, or undefined when there is none (help, --version, or an option commander will
+ * refuse): the first token that is not a root option nor a root option's value.
+ */
+export function commandName(argv: readonly string[]): string | undefined {
+  const args = argv.slice(2);
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === '--') return args[i + 1];
+    if (ROOT_OPTIONS_WITH_VALUE.has(a)) {
+      i++;
+      continue;
+    }
+    if (a.startsWith('-')) continue;
+    return a;
+  }
+  return undefined;
+}
+
+/** The root command: name, description, global options, help text; no subcommands yet. */
+function createRoot(): Command {
   const program = new Command('memhp');
   program
     .description('A reference simulator of Linux memory hotplug and the sparse vmemmap: run scenarios, replay logs, check, plan, diff, export, query, import.')
@@ -52,25 +91,33 @@ export function createProgram(): Command {
         ['memhp replay run.ndjson --report blocks', 'memory blocks after the run, as sysfs shows them'],
       ]),
     );
-  registerRun(program);
-  registerReplay(program);
-  registerCheck(program);
-  registerPlan(program);
-  registerDiff(program);
-  registerExport(program);
-  registerQuery(program);
-  registerImport(program);
-  registerSweep(program);
-  registerWorker(program);
-  registerInfo(program);
   return program;
+}
+
+/**
+ * The root with the commands argv needs: only the named command's module when argv names a known command,
+ * otherwise all of them (help lists them, an unknown name gets commander's suggestion).
+ */
+async function programFor(argv: readonly string[] | undefined): Promise<Command> {
+  const program = createRoot();
+  const name = argv === undefined ? undefined : commandName(argv);
+  const one = name === undefined ? undefined : COMMAND_MODULES.find((m) => m.names.includes(name));
+  const wanted = one === undefined ? COMMAND_MODULES : [one];
+  const registers = await Promise.all(wanted.map((m) => m.load()));
+  for (const register of registers) register(program);
+  return program;
+}
+
+/** The whole command tree, every command registered (the docs' CLI reference, tests). */
+export async function createProgram(): Promise<Command> {
+  return programFor(undefined);
 }
 
 /** Run the CLI as a process does: parse argv, print errors without stacks, return the exit code. */
 export async function main(argv: readonly string[] = process.argv): Promise<number> {
-  const program = createProgram();
   const debug = argv.includes('--debug');
   try {
+    const program = await programFor(argv);
     await program.parseAsync([...argv]);
     return EXIT_OK;
   } catch (e) {

@@ -58,6 +58,19 @@ describe('scenario files', () => {
     expect(s.machine).toMatchObject({ arch: 'x86_64', pageSizeBytes: 4096, structPageBytes: 64, kernel: '6.1' });
   });
 
+  it("names a memremap_pages type as the kernel's enum memory_type does, whichever accepted spelling the scenario uses (include/linux/memremap.h 6.1)", () => {
+    const spellings = ['MEMORY_DEVICE_GENERIC', 'generic', 'devdax'];
+    for (const type of spellings) {
+      const s = loadScenario('s.yaml', `${MIN}steps:\n  - memremap_pages: { node: 0, start: 16G, size: 1G, type: ${type} }\n`);
+      expect(s.steps[0], type).toMatchObject({ commands: [{ kind: 'memremap_pages', type: 'MEMORY_DEVICE_GENERIC' }] });
+    }
+    const fsdax = loadScenario('s.yaml', `${MIN}steps:\n  - memremap_pages: { node: 0, start: 16G, size: 1G, type: MEMORY_DEVICE_FS_DAX }\n`);
+    expect(fsdax.steps[0]).toMatchObject({ commands: [{ type: 'MEMORY_DEVICE_FS_DAX' }] });
+    const e = loadError(`${MIN}steps:\n  - memremap_pages: { node: 0, start: 16G, size: 1G, type: MEMORY_DEVICE_PUBLIC }\n`);
+    expect(e.message).toMatch(/type/);
+    expect(e.message).toMatch(/s\.yaml:\d+/);
+  });
+
   it('reads expect deltas and absolutes with their units', () => {
     const s = loadScenario('s.yaml', `${MIN}steps:\n  - expect: { errno: EEXIST, meminfo: { MemTotal: "+129024 kB" }, vmstat: { nr_memmap_pages: 512 }, blocks: { "32-33": { state: online } } }\n`);
     const e = s.steps[0]!;

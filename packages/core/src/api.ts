@@ -12,8 +12,10 @@ export type MhpFlag = 'merge_resource' | 'memmap_on_memory' | 'nid_is_mgid' | 'o
 /** Online types written to a memory block's `state` file (MMOP_*, DOMAIN.md §4.5). */
 export type OnlineType = 'online' | 'online_kernel' | 'online_movable';
 
-/** ZONE_DEVICE page-map types (DOMAIN.md §7.1). */
-export type PgmapType = 'private' | 'coherent' | 'fsdax' | 'devdax' | 'p2pdma';
+import type { PgmapType, PgmapTypeAlias } from './device/types.js';
+
+/** ZONE_DEVICE page-map types by the kernel's names (`enum memory_type`, DOMAIN.md §7.1), and their aliases. */
+export { PGMAP_TYPES, PGMAP_TYPE_ALIASES, PGMAP_TYPE_NAMES, parsePgmapType, type PgmapType, type PgmapTypeAlias } from './device/types.js';
 
 export interface PhysRange {
   readonly startBytes: bigint;
@@ -95,7 +97,8 @@ export type Command =
       readonly id?: string;
       readonly node: number;
       readonly range: PhysRange;
-      readonly type: PgmapType;
+      /** The kernel's enum memory_type name, or one of its short aliases (normalised when the command runs). */
+      readonly type: PgmapType | PgmapTypeAlias;
       /** pmem namespace memmap on the device (map=dev): the altmap reserve in bytes (info block etc.). */
       readonly altmapReserveBytes?: bigint;
       readonly altmapFreeBytes?: bigint;

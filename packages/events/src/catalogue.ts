@@ -1,5 +1,6 @@
 import type { Static, TSchema } from '@sinclair/typebox';
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
+import { Value } from '@sinclair/typebox/value';
 import { EVENT_TYPE_PATTERN, type EventEnvelope } from './envelope.js';
 
 export interface EventTypeDef<T extends string = string, S extends TSchema = TSchema> {
@@ -27,9 +28,42 @@ export interface CatalogueIssue {
   message: string;
 }
 
+/** A payload check: what readers call per event. */
+export interface PayloadCheck {
+  Check(payload: unknown): boolean;
+}
+
+/**
+ * Payloads of a type checked by TypeBox's interpreter before its compiled check is built. Compiling a schema
+ * costs about a millisecond, as much as interpreting it a few hundred times; a short command (`memhp check`,
+ * the replay of a small log) emits or reads a handful of events of most types, so it never pays for compiling.
+ */
+const INTERPRET_FIRST = 64;
+
+/** Interprets the first {@link INTERPRET_FIRST} payloads, then compiles (same rules: both are TypeBox's). */
+class WarmingCheck implements PayloadCheck {
+  readonly #schema: TSchema;
+  #interpreted = 0;
+  #compiled: TypeCheck<TSchema> | undefined;
+
+  constructor(schema: TSchema) {
+    this.#schema = schema;
+  }
+
+  Check(payload: unknown): boolean {
+    if (this.#compiled !== undefined) return this.#compiled.Check(payload);
+    if (this.#interpreted < INTERPRET_FIRST) {
+      this.#interpreted++;
+      return Value.Check(this.#schema, payload);
+    }
+    this.#compiled = TypeCompiler.Compile(this.#schema);
+    return this.#compiled.Check(payload);
+  }
+}
+
 interface Entry {
   def: EventTypeDef;
-  check: TypeCheck<TSchema>;
+  check: WarmingCheck;
 }
 
 /**
@@ -61,7 +95,7 @@ export class EventCatalogue {
     if (newer && !newer.def.upcast) {
       throw new Error(`event ${def.type}@${def.version + 1} is registered without an upcast from v${def.version}`);
     }
-    const entry: Entry = { def, check: TypeCompiler.Compile(def.schema) };
+    const entry: Entry = { def, check: new WarmingCheck(def.schema) };
     if (!versions) {
       versions = new Map();
       this.#byType.set(def.type, versions);
@@ -101,11 +135,11 @@ export class EventCatalogue {
     const entry = versions.get(v);
     if (!entry) return { path: '/v', message: `unknown version ${v} of ${type} (known: ${this.versions(type).join(', ')})` };
     if (entry.check.Check(payload)) return null;
-    return firstIssue(entry.check, payload);
+    return firstIssue(entry.def.schema, payload);
   }
 
-  /** The fast path readers use: the compiled check of type@v, or undefined when not registered. */
-  compiled(type: string, v: number): TypeCheck<TSchema> | undefined {
+  /** The fast path readers use: the check of type@v (compiled once warm), or undefined when not registered. */
+  compiled(type: string, v: number): PayloadCheck | undefined {
     return this.#byType.get(type)?.get(v)?.check;
   }
 
@@ -142,8 +176,8 @@ export class EventCatalogue {
   }
 }
 
-function firstIssue(check: TypeCheck<TSchema>, payload: unknown): CatalogueIssue {
-  const first = check.Errors(payload).First();
+function firstIssue(schema: TSchema, payload: unknown): CatalogueIssue {
+  const first = Value.Errors(schema, payload).First();
   if (!first) return { path: '/payload', message: 'invalid payload' };
   const message = first.message.length > 0 ? first.message[0]!.toLowerCase() + first.message.slice(1) : 'invalid';
   return { path: `/payload${first.path}`, message };

@@ -7,7 +7,7 @@ import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { isAlias, LineCounter, parseDocument, visit, type Document } from 'yaml';
 import { Value } from '@sinclair/typebox/value';
 import { Type, type TSchema } from '@sinclair/typebox';
-import { checkFaultConfig, DEFAULT_KERNEL, isErrnoName, type FaultConfig as CoreFaultConfig, parseKernelVersion, type Command, type ErrnoName, type KernelVersion, type MachineConfig, type MhpFlag, type OnlineType, type PgmapType, type ZoneName } from '@memhp/core';
+import { checkFaultConfig, DEFAULT_KERNEL, isErrnoName, type FaultConfig as CoreFaultConfig, parseKernelVersion, parsePgmapType, type Command, type ErrnoName, type KernelVersion, type MachineConfig, type MhpFlag, type OnlineType, type PgmapType, type ZoneName } from '@memhp/core';
 import { UserError, type Location } from '../errors.js';
 import { parseSize, SizeSyntaxError } from '../parse/size.js';
 import { blockCount, blockIds, parseBlockRanges, type BlockRange } from '../parse/ranges.js';
@@ -429,7 +429,8 @@ function planStep(ctx: Ctx, raw: unknown, index: number): PlannedStep {
           ...(b.id !== undefined ? { id: b.id } : {}),
           node: b.node,
           range: range(),
-          type: b.type as PgmapType,
+          // the kernel's name whichever way the scenario spelled it (the schema admitted only known names)
+          type: parsePgmapType(b.type) as PgmapType,
           ...(reserve !== undefined ? { altmapReserveBytes: reserve } : {}),
           ...(free !== undefined ? { altmapFreeBytes: free } : {}),
           ...(b.vmemmapShift !== undefined ? { vmemmapShift: b.vmemmapShift } : {}),

@@ -5,6 +5,7 @@
  *
  * Names follow the kernel (online_type values, mhp_t flags, pgmap types) and issue 6's shape.
  */
+import { PGMAP_TYPE_NAMES } from '@memhp/core';
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 
 const SIZE_PATTERN = '^(0[xX][0-9a-fA-F]+|[0-9]+\\s*([kKmMgGtTpPeE](i?B)?)?)$';
@@ -36,8 +37,8 @@ export const MhpFlagSchema = Type.Union(
   { description: 'mhp_t flag of add_memory (MHP_*)' },
 );
 const PgmapTypeSchema = Type.Union(
-  [Type.Literal('private'), Type.Literal('coherent'), Type.Literal('fsdax'), Type.Literal('devdax'), Type.Literal('p2pdma')],
-  { description: 'dev_pagemap type (MEMORY_DEVICE_*)' },
+  PGMAP_TYPE_NAMES.map((n) => Type.Literal(n)),
+  { description: "dev_pagemap type: the kernel's enum memory_type name (MEMORY_DEVICE_PRIVATE, _COHERENT, _FS_DAX, _GENERIC, _PCI_P2PDMA) or a short alias (private, coherent, fsdax, devdax, generic, p2pdma …)" },
 );
 const Flags = Type.Array(MhpFlagSchema, { uniqueItems: true });
 

@@ -17,8 +17,9 @@ import { hex, pfnToSectionNr } from '../model/geometry.js';
 import type { MachineState } from '../model/state.js';
 import { altmapOffset } from '../vmemmap/altmap.js';
 import { addPagesWithParams, archAddMemoryWithParams, vmemmapCanOptimize, type MhpParams } from '../hotplug/mhp-params.js';
+import { parsePgmapType } from './types.js';
 import { isProviderFailure, type MemoryProvider, type MemremapRequest } from './provider.js';
-import { deviceState, pgmapOfPfn, type PgmapState } from './state.js';
+import { DEVICE_EVENT_VERSION, deviceState, pgmapOfPfn, type PgmapState } from './state.js';
 
 /** region_intersects(start, size, IORESOURCE_SYSTEM_RAM): disjoint, ram (fully inside) or mixed. */
 function regionIntersectsRam(ctx: KernelCtx, start: bigint, size: bigint): 'disjoint' | 'ram' | 'mixed' {
@@ -38,7 +39,6 @@ export function memremapPages(ctx: KernelCtx, provider: MemoryProvider, req: Mem
   const s = ctx.state;
   const g = ctx.machine.geometry;
   if (!ctx.machine.capabilities.zoneDevice) return fail('ENXIO', 'CONFIG_ZONE_DEVICE is not set: memremap_pages is a stub returning -ENXIO');
-  if (deviceState(s).pgmaps.has(req.id)) return fail('EBUSY', `pgmap "${req.id}" is already mapped`);
   if (req.sizeBytes <= 0n) {
     printOnce(ctx, 'nr_range must be specified');
     return fail('EINVAL', 'empty range');
@@ -47,7 +47,7 @@ export function memremapPages(ctx: KernelCtx, provider: MemoryProvider, req: Mem
   const nrPages = Number(req.sizeBytes >> BigInt(g.pageShift));
   const set = provider.setUp(ctx.machine, req);
   if (isProviderFailure(set)) return fail(set.errno, `${provider.name} set-up: ${set.why}`);
-  ctx.emitOther('device.setup', { id: req.id, provider: provider.name, type: req.type, pgprot: set.pgprot, vmemmapShift: set.vmemmapShift, altmap: set.altmap, linearMap: set.linearMap });
+  ctx.emitOther('device.setup', { id: req.id, provider: provider.name, type: req.type, pgprot: set.pgprot, vmemmapShift: set.vmemmapShift, altmap: set.altmap, linearMap: set.linearMap }, DEVICE_EVENT_VERSION['device.setup']);
 
   // 1. another pgmap already covers the first or last pfn
   if (pgmapOfPfn(s, startPfn) || pgmapOfPfn(s, startPfn + nrPages - 1)) {
@@ -60,6 +60,10 @@ export function memremapPages(ctx: KernelCtx, provider: MemoryProvider, req: Mem
     printOnce(ctx, `attempted on ${ram} region ${cHexAlt(req.startBytes)}-${cHexAlt(req.startBytes + req.sizeBytes - 1n)}`);
     return fail('ENXIO', `memremap_pages attempted on ${ram} region`);
   }
+
+  // memhp's own name for the pgmap (the kernel has none): refused only after the kernel's checks have passed, so
+  // a second memremap_pages over a mapped range meets the kernel's conflict check above, whatever its id.
+  if (deviceState(s).pgmaps.has(req.id)) return fail('EBUSY', `pgmap id "${req.id}" already names another pgmap (memhp's naming, not a kernel check)`);
 
   let altmap: AltmapHandle | null = null;
   if (set.altmap) {
@@ -83,7 +87,7 @@ export function memremapPages(ctx: KernelCtx, provider: MemoryProvider, req: Mem
     vmemmapShift: set.vmemmapShift,
     pgprot: set.pgprot,
     dedup,
-  });
+  }, DEVICE_EVENT_VERSION['device.pgmap_register']);
   const undo = (): void => {
     ctx.emitOther('device.pgmap_unregister', { id: req.id });
     if (altmap) ctx.emit('altmap.destroy', { id: (altmap as unknown as { id: number }).id, alloc: altmap.alloc, warn: false });
@@ -130,7 +134,7 @@ export function memunmapPages(ctx: KernelCtx, sel: { id?: string; startBytes?: b
   if (!pgmap) return fail('ENOENT', `no pgmap ${sel.id !== undefined ? `"${sel.id}"` : `at ${hex(sel.startBytes ?? 0n)}`}`);
   const altmap = pgmap.altmapId !== null ? ((ctx.state as MachineState).altmaps.get(pgmap.altmapId) ?? null) : null;
   // remove_pfn_range_from_zone: ZONE_DEVICE spans are never shrunk (6.1); then the arch mapping goes
-  if (pgmap.type === 'private') removePages(ctx, pgmap.startPfn, pgmap.nrPages, null);
+  if (pgmap.type === 'MEMORY_DEVICE_PRIVATE') removePages(ctx, pgmap.startPfn, pgmap.nrPages, null);
   else archRemoveMemory(ctx, BigInt(pgmap.startPfn) << BigInt(g.pageShift), BigInt(pgmap.nrPages) << BigInt(g.pageShift), altmap);
   ctx.emitOther('device.pgmap_unregister', { id: pgmap.id });
   if (altmap) {
@@ -141,21 +145,37 @@ export function memunmapPages(ctx: KernelCtx, sel: { id?: string; startBytes?: b
   return ok();
 }
 
+/** A default pgmap id not yet in use: `base`, else `base#2`, `base#3` … (a second pgmap at the same start). */
+function unusedPgmapId(ctx: KernelCtx, base: string): string {
+  const pgmaps = deviceState(ctx.state).pgmaps;
+  if (!pgmaps.has(base)) return base;
+  let n = 2;
+  while (pgmaps.has(`${base}#${n}`)) n++;
+  return `${base}#${n}`;
+}
+
 /** The command handlers for a provider list (later providers win per type): the seed-002 extension point. */
 export function createMemremapHandlers(providers: readonly MemoryProvider[]) {
   const byType = new Map<string, MemoryProvider>();
-  for (const p of providers) for (const t of p.types) byType.set(t, p);
+  for (const p of providers) {
+    for (const t of p.types) {
+      const type = parsePgmapType(t);
+      if (type === undefined) throw new Error(`memory provider ${p.name}: unknown pgmap type "${t}"`);
+      byType.set(type, p);
+    }
+  }
   return {
     memremap_pages: (ctx: KernelCtx, cmd: CommandOf<'memremap_pages'>): KResult => {
-      const provider = byType.get(cmd.type);
-      if (!provider) return fail('EINVAL', `no memory provider for pgmap type "${cmd.type}" (known: ${[...byType.keys()].join(', ')})`);
-      const id = cmd.id ?? `pgmap@${hex(cmd.range.startBytes)}`;
+      const type = parsePgmapType(cmd.type);
+      const provider = type === undefined ? undefined : byType.get(type);
+      if (type === undefined || !provider) return fail('EINVAL', `no memory provider for pgmap type "${cmd.type}" (known: ${[...byType.keys()].join(', ')})`);
+      const id = cmd.id ?? unusedPgmapId(ctx, `pgmap@${hex(cmd.range.startBytes)}`);
       return memremapPages(ctx, provider, {
         id,
         nid: cmd.node,
         startBytes: cmd.range.startBytes,
         sizeBytes: cmd.range.sizeBytes,
-        type: cmd.type,
+        type,
         ...(cmd.altmapReserveBytes !== undefined ? { altmapReserveBytes: cmd.altmapReserveBytes } : {}),
         ...(cmd.altmapFreeBytes !== undefined ? { altmapFreeBytes: cmd.altmapFreeBytes } : {}),
         ...(cmd.vmemmapShift !== undefined ? { vmemmapShift: cmd.vmemmapShift } : {}),

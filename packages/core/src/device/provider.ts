@@ -6,7 +6,7 @@
  * initialises the device's struct pages (the kernel's memmap_init_zone_device). The kernel instead hard-codes
  * these per pgmap type in mm/memremap.c; the built-in providers below reproduce exactly that (6.1).
  */
-import type { PgmapType } from '../api.js';
+import type { PgmapType, PgmapTypeAlias } from '../api.js';
 import type { ErrnoName } from '../kernel/errno.js';
 import { alignDown } from '../model/geometry.js';
 import type { MachineInfo } from '../model/state.js';
@@ -43,8 +43,8 @@ export interface ProviderFailure {
 
 export interface MemoryProvider {
   readonly name: string;
-  /** The pgmap types it serves (the last registered provider for a type wins). */
-  readonly types: readonly PgmapType[];
+  /** The pgmap types it serves, by kernel name or alias (the last registered provider for a type wins). */
+  readonly types: readonly (PgmapType | PgmapTypeAlias)[];
   /** Set-up hook: decide altmap, pgprot and geometry (pure: core records the answer as `device.setup`). */
   setUp(machine: Readonly<MachineInfo>, req: MemremapRequest): ProviderSetUp | ProviderFailure;
   /**
@@ -78,14 +78,14 @@ export function deviceAltmap(machine: Readonly<MachineInfo>, startBytes: bigint,
 /** pmem namespaces through libnvdimm: fsdax (decrypted protection) and device-dax; "map=dev" when an altmap is asked for. */
 export const pmemProvider: MemoryProvider = {
   name: 'pmem',
-  types: ['fsdax', 'devdax'],
+  types: ['MEMORY_DEVICE_FS_DAX', 'MEMORY_DEVICE_GENERIC'],
   setUp(machine, req) {
     const dev = req.altmapReserveBytes !== undefined || req.altmapFreeBytes !== undefined;
     return {
       altmap: dev ? deviceAltmap(machine, req.startBytes, req.altmapReserveBytes ?? 0n, req.altmapFreeBytes ?? 0n) : null,
       // memremap_pages: MEMORY_DEVICE_FS_DAX → pgprot_decrypted(PAGE_KERNEL)
-      pgprot: req.type === 'fsdax' ? 'PAGE_KERNEL_decrypted' : 'PAGE_KERNEL',
-      vmemmapShift: req.type === 'devdax' ? (req.vmemmapShift ?? 0) : 0,
+      pgprot: req.type === 'MEMORY_DEVICE_FS_DAX' ? 'PAGE_KERNEL_decrypted' : 'PAGE_KERNEL',
+      vmemmapShift: req.type === 'MEMORY_DEVICE_GENERIC' ? (req.vmemmapShift ?? 0) : 0,
       linearMap: true,
     };
   },
@@ -95,7 +95,7 @@ export const pmemProvider: MemoryProvider = {
 /** HMM device-private memory (GPUs): no linear mapping, memmap in RAM (needs migrate_to_ram/page_free/owner). */
 export const devicePrivateProvider: MemoryProvider = {
   name: 'device-private',
-  types: ['private'],
+  types: ['MEMORY_DEVICE_PRIVATE'],
   setUp: (_m, req) =>
     req.altmapFreeBytes !== undefined ? { errno: 'EINVAL', why: 'device-private memory cannot hold its memmap (the CPU cannot access it)' } : { altmap: null, pgprot: 'PAGE_KERNEL', vmemmapShift: 0, linearMap: false },
   construct: constructCompound,
@@ -104,7 +104,7 @@ export const devicePrivateProvider: MemoryProvider = {
 /** Coherent device memory (CXL type 2/3, CAPI): mapped like RAM but never onlined as System RAM. */
 export const coherentProvider: MemoryProvider = {
   name: 'coherent',
-  types: ['coherent'],
+  types: ['MEMORY_DEVICE_COHERENT'],
   setUp: (machine, req) => ({
     altmap: req.altmapFreeBytes !== undefined ? deviceAltmap(machine, req.startBytes, req.altmapReserveBytes ?? 0n, req.altmapFreeBytes) : null,
     pgprot: 'PAGE_KERNEL',
@@ -117,7 +117,7 @@ export const coherentProvider: MemoryProvider = {
 /** A PCI BAR for peer-to-peer DMA: uncached mapping (pgprot_noncached). */
 export const p2pdmaProvider: MemoryProvider = {
   name: 'p2pdma',
-  types: ['p2pdma'],
+  types: ['MEMORY_DEVICE_PCI_P2PDMA'],
   setUp: () => ({ altmap: null, pgprot: 'PAGE_KERNEL_noncached', vmemmapShift: 0, linearMap: true }),
   construct: constructCompound,
 };

@@ -4,10 +4,11 @@
  * {@link deviceState} (mm/memremap.c, 6.1; DOMAIN.md §7).
  */
 import { Type, type Static } from '@sinclair/typebox';
-import type { PgmapType } from '../api.js';
+import { defineEvent, type EventTypeDef } from '@memhp/events';
 import type { ApplierTable } from '../model/evolve.js';
 import type { MachineState, ReadonlyMachineState } from '../model/state.js';
 import { lits, ev } from '../model/schema.js';
+import { PGMAP_TYPE_ALIASES, PGMAP_TYPES, type PgmapType } from './types.js';
 
 /** The protection a caller passes in mhp_params.pgprot (PAGE_KERNEL, adjusted per type; 'none' is the zero pgprot). */
 export type PgProt = 'PAGE_KERNEL' | 'PAGE_KERNEL_decrypted' | 'PAGE_KERNEL_noncached' | 'none';
@@ -60,15 +61,54 @@ export const pgmapCovers =
 const Pfn = Type.Integer({ minimum: 0 });
 const Count = Type.Integer({ minimum: 0 });
 const Nid = Type.Integer({ minimum: 0 });
-const PgmapTypeT = lits('private', 'coherent', 'fsdax', 'devdax', 'p2pdma');
+/** v2 on: the kernel's enum memory_type names. */
+const PgmapTypeT = lits(...PGMAP_TYPES);
+/** v1 (memhp ≤ 0.1): the short names. */
+const PgmapTypeV1T = lits('private', 'coherent', 'fsdax', 'devdax', 'p2pdma');
 const PgProtT = lits('PAGE_KERNEL', 'PAGE_KERNEL_decrypted', 'PAGE_KERNEL_noncached', 'none');
+
+/** Events whose payload names a pgmap type: version 2 names it as the kernel does. */
+export const DEVICE_EVENT_VERSION = { 'device.setup': 2, 'device.pgmap_register': 2 } as const;
+
+/** v1 payload → v2: the short type name becomes the kernel's. */
+const upcastType = <P extends { type: PgmapType }>(older: unknown): P => {
+  const p = older as { type: string };
+  return { ...p, type: PGMAP_TYPE_ALIASES[p.type] ?? p.type } as unknown as P;
+};
+
+const setupV1Fields = {
+  id: Type.String(),
+  provider: Type.String(),
+  pgprot: PgProtT,
+  vmemmapShift: Type.Integer({ minimum: 0 }),
+  altmap: Type.Union([Type.Object({ basePfn: Type.Integer({ minimum: 0 }), reserve: Type.Integer({ minimum: 0 }), free: Type.Integer({ minimum: 0 }) }), Type.Null()]),
+  linearMap: Type.Boolean(),
+};
+const registerV1Fields = {
+  id: Type.String(),
+  provider: Type.String(),
+  nid: Type.Integer({ minimum: 0 }),
+  startPfn: Type.Integer({ minimum: 0 }),
+  nrPages: Type.Integer({ minimum: 0 }),
+  altmapId: Type.Union([Type.Integer({ minimum: 0 }), Type.Null()]),
+  vmemmapShift: Type.Integer({ minimum: 0 }),
+  pgprot: PgProtT,
+  dedup: Type.Boolean(),
+};
+
+/** The v1 definitions, kept so that logs recorded before the kernel names replay (upcast on read). */
+export const deviceEventDefsV1: readonly EventTypeDef[] = [
+  ev('device.setup', "A memory provider's set-up hook decided the mhp_params for a memremap_pages call (v1: short type names).", Type.Object({ ...setupV1Fields, type: PgmapTypeV1T })),
+  ev('device.pgmap_register', 'pagemap_range: the range is stored in the pfn → pgmap index (v1: short type names).', Type.Object({ ...registerV1Fields, type: PgmapTypeV1T })),
+];
 
 
 export const deviceEventDefs = {
-  'device.setup': ev(
-    'device.setup',
-    "A memory provider's set-up hook decided the mhp_params (altmap, pgprot, pgmap geometry) for a memremap_pages call.",
-    Type.Object({
+  'device.setup': defineEvent({
+    type: 'device.setup',
+    version: DEVICE_EVENT_VERSION['device.setup'],
+    description: "A memory provider's set-up hook decided the mhp_params (altmap, pgprot, pgmap geometry) for a memremap_pages call; the type by its enum memory_type name.",
+    schema: Type.Object({
       id: Type.String(),
       provider: Type.String(),
       type: PgmapTypeT,
@@ -77,11 +117,13 @@ export const deviceEventDefs = {
       altmap: Type.Union([Type.Object({ basePfn: Pfn, reserve: Count, free: Count }), Type.Null()]),
       linearMap: Type.Boolean(),
     }),
-  ),
-  'device.pgmap_register': ev(
-    'device.pgmap_register',
-    'pagemap_range: the range is stored in the pfn → pgmap index (xa_store_range).',
-    Type.Object({
+    upcast: upcastType,
+  }),
+  'device.pgmap_register': defineEvent({
+    type: 'device.pgmap_register',
+    version: DEVICE_EVENT_VERSION['device.pgmap_register'],
+    description: 'pagemap_range: the range is stored in the pfn → pgmap index (xa_store_range); the type by its enum memory_type name.',
+    schema: Type.Object({
       id: Type.String(),
       type: PgmapTypeT,
       provider: Type.String(),
@@ -93,7 +135,8 @@ export const deviceEventDefs = {
       pgprot: PgProtT,
       dedup: Type.Boolean(),
     }),
-  ),
+    upcast: upcastType,
+  }),
   'device.zone_attach': ev(
     'device.zone_attach',
     'move_pfn_range_to_zone(ZONE_DEVICE): the span grows; only the struct pages of the altmap area [initPfn, initPfn + initPages) are initialised here.',

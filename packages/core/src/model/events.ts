@@ -12,7 +12,7 @@ import { EventCatalogue, logEndEvent, type EventTypeDef } from '@memhp/events';
 import { onlineEventDefs } from '../hotplug/online-events.js';
 import { driverEventDefs } from '../drivers/events.js';
 import { hugetlbEventDefs } from '../hugetlb/state.js';
-import { deviceEventDefs } from '../device/state.js';
+import { deviceEventDefs, deviceEventDefsV1 } from '../device/state.js';
 import { lits, ev } from './schema.js';
 
 /** A union of string literals that keeps the literal types (Static gives 'a' | 'b'). */
@@ -351,7 +351,7 @@ export type CorePayload<T extends CoreEventType> = Static<CoreEventDefs[T]['sche
 
 /** A catalogue with core's types plus `extra` (B's, HugeTLB's, a backend's). */
 export function createCoreCatalogue(extra: Iterable<EventTypeDef> = []): EventCatalogue {
-  const cat = new EventCatalogue([...Object.values(coreEventDefs), ...Object.values(onlineEventDefs), ...Object.values(driverEventDefs), ...Object.values(hugetlbEventDefs), ...Object.values(deviceEventDefs), logEndEvent] as EventTypeDef[]);
+  const cat = new EventCatalogue([...Object.values(coreEventDefs), ...Object.values(onlineEventDefs), ...Object.values(driverEventDefs), ...Object.values(hugetlbEventDefs), ...Object.values(deviceEventDefs), ...deviceEventDefsV1, logEndEvent] as EventTypeDef[]);
   for (const d of extra) if (!cat.has(d.type, d.version)) cat.register(d);
   return cat;
 }
