@@ -15,6 +15,7 @@ import { registerDiff } from './commands/diff.js';
 import { registerExport } from './commands/export.js';
 import { registerQuery } from './commands/query.js';
 import { registerImport } from './commands/import.js';
+import { registerConform } from './commands/conform.js';
 
 export { VERSION };
 
@@ -59,6 +60,7 @@ export function createProgram(): Command {
   registerExport(program);
   registerQuery(program);
   registerImport(program);
+  registerConform(program);
   registerInfo(program);
   return program;
 }

@@ -77,7 +77,7 @@ export function hostMirror(): string {
   const dir = '/etc/apt/sources.list.d';
   if (existsSync(dir)) for (const f of readdirSync(dir)) files.push(join(dir, f));
   for (const f of files) {
-    let text = '';
+    let text: string;
     try {
       text = readFileSync(f, 'utf8');
     } catch {

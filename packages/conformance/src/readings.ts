@@ -142,7 +142,8 @@ export function parseBlocks(text: string): Map<number, BlockReading> {
     if (!m) continue;
     out.set(Number(m[1]), { id: Number(m[1]), phys_index: m[2]!, state: m[3]!, node: m[4] ? Number(m[4]) : null, removable: m[5]!, valid_zones: m[6]!.trim() });
   }
-  return out;
+  // The shell lists memory10 before memory2; keep ascending ids like the model's view.
+  return new Map([...out].sort((a, b) => a[0] - b[0]));
 }
 
 export function parseReading(snap: string): Reading {
