@@ -4,7 +4,7 @@
  * through plug → online movable → offline → unplug on the memoryless node 1 and compares every step with the
  * model. Cost: one boot (~10–30 s under TCG on 2 cores) plus the steps; the first run also downloads the kernel.
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { hasStack, memhp, memhpInProcess, REPO, tmp } from './helpers.js';
@@ -62,6 +62,19 @@ describe.runIf(canRun)('memhp conform on a real 6.1 kernel (one QEMU boot)', () 
     expect(r.code).toBe(0);
     const fixture = JSON.parse(readFileSync(join(save, 'debian-6.1', 'dimm-128m-movable.json'), 'utf8')) as { steps: Step[] };
     expect(fixture.steps).toHaveLength(5);
+  });
+});
+
+describe('the conformance scenarios', () => {
+  it('all load as scenarios and every step has a real counterpart', async () => {
+    const { loadScenarioFile } = await import('../src/scenario/load.js');
+    const { notComparable } = await import('@memhp/conformance');
+    const files = readdirSync(SCENARIOS).filter((f) => f.endsWith('.yaml'));
+    expect(files.length).toBeGreaterThanOrEqual(10);
+    for (const f of files) {
+      const sc = loadScenarioFile(join(SCENARIOS, f));
+      for (const st of sc.steps) if (st.kind === 'command') for (const c of st.commands) expect(notComparable(c), `${f}: ${st.label}`).toBeNull();
+    }
   });
 });
 
