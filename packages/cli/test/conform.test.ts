@@ -79,6 +79,14 @@ describe('the conformance scenarios', () => {
 });
 
 describe('memhp conform: bad input', () => {
+  it('refuses a known-differences file with a bad entry, naming the file and the entry, exit 2', async () => {
+    const bad = join(tmp(), 'known.yaml');
+    writeFileSync(bad, '- scenario: dimm-1g-kernel\n  fields: "(unclosed"\n  why: because\n');
+    const r = await memhpInProcess(['conform', join(SCENARIOS, 'boot-two-nodes.yaml'), '--kernel', 'debian:6.1', '--known', bad]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/known\.yaml.*\[0\]\.fields.*not a regular expression/);
+  });
+
   it('refuses a kernel spec no Debian ships with exit 2, naming the option', async () => {
     const r = await memhpInProcess(['conform', join(SCENARIOS, 'boot-two-nodes.yaml'), '--kernel', 'debian:5.4']);
     expect(r.code).toBe(2);

@@ -60,6 +60,11 @@ export interface CompareContext {
   readonly previous?: { readonly real: Reading; readonly model: ModelSnapshot };
   /** A row that differs but is explained (known difference) — by field prefix. */
   readonly known?: ReadonlyArray<{ readonly field: RegExp; readonly why: string }>;
+  /**
+   * Fields whose kernel − memhp difference is explained only at one value (the boot reservations a core without
+   * that input cannot see): a row is `known` when its difference equals the offset, `differs` otherwise.
+   */
+  readonly offsets?: ReadonlyMap<string, { readonly value: number; readonly why: string }>;
 }
 
 const num = (n: number | undefined): string => (n === undefined ? '—' : String(n));
@@ -178,7 +183,17 @@ export function compareReading(real: Reading, s: ReadonlyMachineState, ctx: Comp
   if (real.hotplugParams.auto_movable_ratio !== undefined) exact(rows, 'memory_hotplug.auto_movable_ratio', real.hotplugParams.auto_movable_ratio, String(s.knobs.autoMovableRatio));
   if (real.hotplugParams.auto_movable_numa_aware !== undefined) exact(rows, 'memory_hotplug.auto_movable_numa_aware', real.hotplugParams.auto_movable_numa_aware, yn(s.knobs.autoMovableNumaAware));
 
-  return applyKnown(rows, ctx.known ?? []);
+  return applyOffsets(applyKnown(rows, ctx.known ?? []), ctx.offsets);
+}
+
+function applyOffsets(rows: FieldRow[], offsets: CompareContext['offsets']): FieldRow[] {
+  if (!offsets) return rows;
+  return rows.map((r) => {
+    const o = offsets.get(r.field);
+    if (!o || r.verdict !== 'differs') return r;
+    const d = Number(r.kernel) - Number(r.memhp);
+    return d === o.value ? { ...r, verdict: 'known', why: o.why } : { ...r, why: `the boot offset was ${o.value}; the step changed it by ${d - o.value}` };
+  });
 }
 
 function applyKnown(rows: FieldRow[], known: CompareContext['known'] & object): FieldRow[] {
@@ -225,9 +240,17 @@ export function compareMessages(realLines: readonly string[], modelMessages: rea
     const hit = stripped.some((l) => l === m || l.endsWith(m));
     rows.push({ field: 'dmesg (memhp message)', kernel: hit ? m : '(no such line)', memhp: m, difference: hit ? '' : '≠', verdict: hit ? 'equal' : 'differs' });
   }
+  // warn_alloc (mm/page_alloc.c) prints "page allocation failure" with a stack dump: the kernel working as
+  // designed, so a difference the model must predict, not a kernel finding.
+  const allocFailure = stripped.filter((l) => /page allocation failure:/.test(l));
+  for (const l of allocFailure) {
+    if (modelMessages.some((m) => l.includes(m))) continue;
+    rows.push({ field: 'dmesg (allocation failure)', kernel: l, memhp: '(no such message)', difference: '≠', verdict: 'differs', why: 'an allocation failure the model does not predict' });
+  }
   const bad = /\bBUG\b|WARNING:|Bad page state|Oops|Call Trace|kernel BUG|general protection/;
   for (const l of stripped) {
     if (!bad.test(l)) continue;
+    if (allocFailure.length > 0 && /^Call Trace:/.test(l)) continue;
     if (modelMessages.some((m) => l.includes(m))) continue;
     // A WARN the model predicted prints its build-dependent header and trace around the message.
     if (modelMessages.length > 0 && /WARNING: CPU|Call Trace/.test(l)) continue;

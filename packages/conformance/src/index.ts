@@ -12,6 +12,8 @@ export { parseReading, parseMeminfo, parseVmstat, parseZoneinfo, parseBlocks, sp
 export { compareReading, compareMessages, nodeList, FREE_DELTA_TOLERANCE_PAGES, type FieldRow, type Verdict } from './compare.js';
 export {
   conformScenario,
+  applyKnown,
+  type KnownDifference,
   guestShape,
   notComparable,
   errnoFromText,

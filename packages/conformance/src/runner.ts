@@ -62,6 +62,26 @@ export interface ConformOptions {
   readonly busybox?: string;
   readonly bootTimeoutMs?: number;
   readonly log?: (line: string) => void;
+  /**
+   * Differences explained elsewhere (the conformance set's known-differences file): a `differs` row of a listed
+   * step (1-based, as printed; 0 = boot) whose field matches becomes `known` with the reason.
+   */
+  readonly known?: ReadonlyArray<KnownDifference>;
+}
+
+export interface KnownDifference {
+  readonly steps?: readonly number[];
+  readonly field: RegExp;
+  readonly why: string;
+}
+
+/** Mark the rows a known difference explains (never an equal row, never a kernel finding). */
+export function applyKnown(rows: readonly FieldRow[], stepNo: number, known: readonly KnownDifference[]): FieldRow[] {
+  return rows.map((r) => {
+    if (r.verdict !== 'differs') return r;
+    const k = known.find((x) => (!x.steps || x.steps.includes(stepNo)) && x.field.test(r.field));
+    return k ? { ...r, verdict: 'known' as const, why: k.why } : r;
+  });
 }
 
 const GiB = 1n << 30n;
@@ -325,21 +345,49 @@ export async function conformScenario(sc: ConformScenario, o: ConformOptions): P
 
     // The model's machine: the scenario's, with the real boot memory map (contract-17 §2).
     const ranges = earlyNodeRanges(boot.dmesg);
-    const machine0: MachineConfig = {
+    let machine0: MachineConfig = {
       ...sc.machine,
       kernel: mk.version,
       nodes: sc.machine.nodes.map((n) => ({ ...n, memory: ranges.get(n.id) ?? [] })),
     };
     if (ranges.size === 0) notes.push('the boot log has no "Early memory node ranges": the scenario\'s own memory map is used');
+    // The kernel's build default for hot-added memory (CONFIG_MEMORY_HOTPLUG_DEFAULT_ONLINE, 6.14+'s
+    // CONFIG_MHP_DEFAULT_ONLINE_TYPE_*) is part of the real machine: when the scenario does not set
+    // memhp_default_state, the model's machine gets the value the real kernel booted with.
+    const realDefault = boot.reading.autoOnlineBlocks;
+    if (realDefault && !/(^|\s)memhp_default_state=/.test(sc.machine.cmdline) && realDefault !== 'offline') {
+      const add = `memhp_default_state=${realDefault}`;
+      notes.push(`the kernel was built to online hot-added memory (auto_online_blocks reads "${realDefault}" at boot): the model's command line gets ${add}`);
+      machine0 = { ...machine0, cmdline: `${machine0.cmdline} ${add}`.trim() };
+    }
     const first = bootModel(ranges.size ? machine0 : { ...sc.machine, kernel: mk.version }, o.backend);
     if (!first.ok) throw new ConformanceInputError(`the model does not boot the real machine's memory map: ${first.why}`);
     const machine = withReservations(ranges.size ? machine0 : { ...sc.machine, kernel: mk.version }, boot.reading, first.run.sim.state, o.backend, notes);
     const model = machine === null ? first.run : bootModel(machine, o.backend).run;
     const pageBytes = model.sim.state.machine.geometry.pageBytes;
-    const known = machine === null ? [{ field: /^(meminfo\.MemTotal|zoneinfo\..*\.managed|node\d+\.MemTotal)$/, why: 'boot reservations: this core has no boot-reservation input yet (contract-17 §3)' }] : [];
+    // Without a reservation input, MemTotal, node MemTotal and zone managed differ at boot by what the kernel
+    // reserved; later steps must keep exactly that offset (a step that changes it is a real difference).
+    const reservationFields = /^(meminfo\.MemTotal|zoneinfo\..*\.managed|node\d+\.MemTotal)$/;
+    const bootRows = compareReading(boot.reading, model.sim.state, { pageBytes });
+    const offsets = new Map<string, { value: number; why: string }>();
+    if (machine === null) {
+      for (const r of bootRows) {
+        if (!reservationFields.test(r.field) || r.verdict !== 'differs') continue;
+        const value = Number(r.kernel) - Number(r.memhp);
+        offsets.set(r.field, { value, why: `boot reservations (${value} at boot): this core has no boot-reservation input yet (contract-17 §3)` });
+      }
+    }
 
     const steps: StepResult[] = [];
-    steps.push({ index: null, label: 'boot', errno: null, status: 'compared', rows: [...compareReading(boot.reading, model.sim.state, { pageBytes, known }), ...compareMessages(boot.dmesg, model.messages)], dmesg: boot.dmesg });
+    const userKnown = o.known ?? [];
+    steps.push({
+      index: null,
+      label: 'boot',
+      errno: null,
+      status: 'compared',
+      rows: applyKnown([...compareReading(boot.reading, model.sim.state, { pageBytes, offsets }), ...compareMessages(boot.dmesg, model.messages)], 0, userKnown),
+      dmesg: boot.dmesg,
+    });
     let prev: { real: Reading; model: ModelSnapshot } = { real: boot.reading, model: modelSnapshot(model.sim.state) };
     let stopped: string | null = null;
     const hugeDefault = o.backend.defaultHugepageBytes({ pageSizeBytes: machine0.pageSizeBytes, structPageBytes: machine0.structPageBytes, kernel: mk.version, features: machine0.features ?? {} });
@@ -373,10 +421,10 @@ export async function conformScenario(sc: ConformScenario, o: ConformOptions): P
       const after = await real.snap();
       const rows = [
         { field: 'errno', kernel: kErr, memhp: mErr, difference: kErr === mErr ? '' : '≠', verdict: kErr === mErr ? ('equal' as const) : ('differs' as const) },
-        ...compareReading(after.reading, model.sim.state, { pageBytes, previous: prev, known }),
+        ...compareReading(after.reading, model.sim.state, { pageBytes, previous: prev, offsets }),
         ...compareMessages(after.dmesg, model.messages),
       ];
-      steps.push({ index: st.index, label: st.label, ...(line !== undefined ? { line } : {}), errno: { kernel: kErr, memhp: mErr }, status: 'compared', rows, dmesg: after.dmesg });
+      steps.push({ index: st.index, label: st.label, ...(line !== undefined ? { line } : {}), errno: { kernel: kErr, memhp: mErr }, status: 'compared', rows: applyKnown(rows, st.index + 1, userKnown), dmesg: after.dmesg });
       prev = { real: after.reading, model: modelSnapshot(model.sim.state) };
     }
     const counts: Record<string, number> = {};

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { createSimulator, type MachineConfig } from '@memhp/core';
 import { x86Backend } from '@memhp/arch-x86';
-import { compareMessages, compareReading, earlyNodeRanges, parseReading } from '../src/index.js';
+import { applyKnown, compareMessages, compareReading, earlyNodeRanges, parseReading } from '../src/index.js';
 
 const fx = (n: string) => readFileSync(new URL(`./fixtures/${n}`, import.meta.url), 'utf8');
 const real = parseReading(fx('debian-6.1-boot.snap'));
@@ -66,7 +66,33 @@ describe('compareReading on a real 6.1 boot', () => {
   });
 });
 
+describe('known differences', () => {
+  it('explain only differing rows of the listed steps whose field matches', () => {
+    const rows = [
+      { field: 'errno', kernel: 'EBUSY', memhp: 'ok', difference: '≠', verdict: 'differs' as const },
+      { field: 'memory32.state', kernel: 'online', memhp: 'online', difference: '', verdict: 'equal' as const },
+      { field: 'memory33.state', kernel: 'online', memhp: 'offline', difference: '≠', verdict: 'differs' as const },
+    ];
+    const known = [{ steps: [3], field: /^(errno|memory32\.state)$/, why: 'unmovable allocations' }];
+    expect(applyKnown(rows, 3, known).map((r) => r.verdict)).toEqual(['known', 'equal', 'differs']);
+    expect(applyKnown(rows, 4, known).map((r) => r.verdict)).toEqual(['differs', 'equal', 'differs']);
+  });
+
+  it('keep the boot offset of MemTotal known only while a step leaves it unchanged', () => {
+    const offsets = new Map([['meminfo.MemTotal', { value: real.meminfo.MemTotal! - 2063856, why: 'boot reservations' }]]);
+    const r = compareReading(real, model(), { pageBytes: 4096, offsets });
+    expect(r.find((x) => x.field === 'meminfo.MemTotal')).toMatchObject({ verdict: 'known' });
+    const off = new Map([['meminfo.MemTotal', { value: 1, why: 'boot reservations' }]]);
+    expect(compareReading(real, model(), { pageBytes: 4096, offsets: off }).find((x) => x.field === 'meminfo.MemTotal')).toMatchObject({ verdict: 'differs' });
+  });
+});
+
 describe('compareMessages', () => {
+  it('reports an allocation failure as a difference the model must predict, not as a kernel finding', () => {
+    const rows = compareMessages(['[ 21.9] init: page allocation failure: order:0, mode:0x210cc0(GFP_KERNEL|__GFP_NORETRY|__GFP_THISNODE)', '[ 21.9] Call Trace:'], []);
+    expect(rows.map((r) => [r.field, r.verdict])).toEqual([['dmesg (allocation failure)', 'differs']]);
+  });
+
   it('finds memhp\'s messages in dmesg by their text and flags an unpredicted BUG as a kernel finding', () => {
     const lines = ['[    1.000000] Built 2 zonelists, mobility grouping on.  Total pages: 1', '[    2.5] BUG: Bad page state in process sh  pfn:12345'];
     const rows = compareMessages(lines, ['Built 2 zonelists, mobility grouping on.  Total pages: 1', 'never printed']);

@@ -3,7 +3,8 @@
  * model, and print every difference field by field (@memhp/conformance does the work). Exit 1 when a difference
  * is unexplained, 2 for bad input or a kernel that cannot be had here.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { parseDocument } from 'yaml';
 import { basename, join } from 'node:path';
 import type { Command } from 'commander';
 import {
@@ -30,6 +31,46 @@ interface ConformOpts {
   all?: boolean;
   save?: string;
   bootTimeout?: string;
+  known?: string;
+}
+
+interface KnownEntry {
+  readonly scenario: string;
+  readonly kernels?: readonly string[];
+  readonly steps?: readonly number[];
+  readonly fields: string;
+  readonly why: string;
+}
+
+/** The known-differences file: a YAML list of {scenario, kernels?, steps?, fields (regex), why}, located errors. */
+function loadKnown(file: string): KnownEntry[] {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    throw new UserError('no such file', { file, field: '--known' });
+  }
+  const doc = parseDocument(text);
+  if (doc.errors[0]) throw new UserError(`YAML syntax: ${doc.errors[0].message.split('\n')[0]}`, { file });
+  const data: unknown = doc.toJS();
+  if (!Array.isArray(data)) throw new UserError('a list of known differences ({scenario, steps, fields, why})', { file });
+  return data.map((e: unknown, i: number) => {
+    const x = e as Record<string, unknown>;
+    const bad = (f: string, want: string): never => {
+      throw new UserError(`${want}`, { file, field: `[${i}].${f}` });
+    };
+    if (typeof x?.scenario !== 'string') bad('scenario', 'the scenario file name without .yaml');
+    if (typeof x.fields !== 'string') bad('fields', 'a regular expression of field names');
+    if (typeof x.why !== 'string' || !x.why.trim()) bad('why', 'the reason, in words');
+    if (x.steps !== undefined && !(Array.isArray(x.steps) && x.steps.every((n) => Number.isInteger(n) && n >= 0))) bad('steps', 'a list of step numbers (0 = boot)');
+    if (x.kernels !== undefined && !(Array.isArray(x.kernels) && x.kernels.every((k) => typeof k === 'string'))) bad('kernels', 'a list of kernel specs');
+    try {
+      new RegExp(x.fields as string);
+    } catch (err) {
+      bad('fields', `not a regular expression: ${(err as Error).message}`);
+    }
+    return x as unknown as KnownEntry;
+  });
 }
 
 export function registerConform(program: Command): void {
@@ -42,6 +83,7 @@ export function registerConform(program: Command): void {
     .option('--modules <dir>', 'lib/modules/<release> of --kernel-image (needed for virtio-mem)')
     .option('--all', 'show the fields that are equal too')
     .option('--save <dir>', 'write each result as JSON to <dir>/<kernel>/<scenario>.json (the docs fixtures)')
+    .option('--known <file>', 'known differences (YAML list of {scenario, kernels, steps, fields, why}) shown as known, not as failures')
     .option('--boot-timeout <seconds>', 'how long a guest may take to boot (default 180; TCG is slow)')
     .addHelpText('after', examples([
       ['memhp conform packages/conformance/scenarios/boot-two-nodes.yaml --kernel debian:6.1', 'the boot baseline of a two-node machine against Debian 12\'s kernel'],
@@ -59,6 +101,7 @@ export function registerConform(program: Command): void {
       }
       // Every scenario is read first, so a typo in the third fails before a minute of booting.
       const loaded = files.map((f) => loadScenarioFile(f));
+      const knownAll = o.known ? loadKnown(o.known) : [];
       const results: ConformResult[] = [];
       const kernels = new Map<ConformArch, FetchedKernel>();
       const failed: string[] = [];
@@ -74,7 +117,14 @@ export function registerConform(program: Command): void {
           }
           const r = await conformScenario(
             { ...sc, machine: { ...sc.machine, arch: backend.id } },
-            { kernel, backend, arch, ...(bootTimeout ? { bootTimeoutMs: bootTimeout * 1000 } : {}), log: (l) => !out.json && process.stderr.write(`  ${l}\n`) },
+            {
+              kernel,
+              backend,
+              arch,
+              known: knownAll
+                .filter((k) => k.scenario === basename(sc.file).replace(/\.ya?ml$/, '') && (!k.kernels || k.kernels.includes(spec.text)))
+                .map((k) => ({ field: new RegExp(k.fields), why: k.why, ...(k.steps ? { steps: k.steps } : {}) })),
+              ...(bootTimeout ? { bootTimeoutMs: bootTimeout * 1000 } : {}), log: (l) => !out.json && process.stderr.write(`  ${l}\n`) },
           );
           results.push(r);
           if (o.save) save(o.save, r);
