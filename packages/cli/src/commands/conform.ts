@@ -161,7 +161,10 @@ function save(dir: string, r: ConformResult): void {
   // The QEMU argv holds temporary paths; the fixture keeps what is stable across runs.
   const { qemu: _qemu, ...stable } = r;
   void _qemu;
-  writeFileSync(p, `${toJson(stable)}\n`);
+  // The boot log is long; the fixture keeps its memory-related lines (memory map, zones, HugeTLB, trouble).
+  const keep = /node|zone|Zone|Memory|memory|HugeTLB|hugetlb|memmap|e820|BIOS-e820|BUG|WARNING|Call Trace/;
+  const steps = stable.steps.map((s) => (s.index === null ? { ...s, dmesg: s.dmesg.filter((l) => keep.test(l)) } : s));
+  writeFileSync(p, `${toJson({ ...stable, steps })}\n`);
 }
 
 function printResult(out: Out, r: ConformResult, all: boolean): void {
