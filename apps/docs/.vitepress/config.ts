@@ -55,6 +55,7 @@ export default defineConfig({
             { text: 'The memhp command', link: '/reference/cli' },
             { text: 'Event catalogue', link: '/reference/events' },
             { text: 'Scenario schema', link: '/reference/scenario' },
+            { text: 'Verified against real kernels', link: '/reference/conformance' },
             { text: 'API', link: '/reference/api/' },
           ],
         },

@@ -45,6 +45,7 @@ const COMMAND_MODULES: ReadonlyArray<{ readonly names: readonly string[]; readon
   { names: ['import'], load: async () => (await import('./commands/import.js')).registerImport },
   { names: ['sweep'], load: async () => (await import('./commands/sweep.js')).registerSweep },
   { names: ['worker'], load: async () => (await import('./commands/sweep.js')).registerWorker },
+  { names: ['conform'], load: async () => (await import('./commands/conform.js')).registerConform },
   { names: ['archs', 'params', 'events'], load: async () => (await import('./commands/info.js')).registerInfo },
 ];
 
