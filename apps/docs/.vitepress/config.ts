@@ -16,6 +16,7 @@ export default defineConfig({
     nav: [
       { text: 'Concepts', link: '/concepts/sparse-model' },
       { text: 'Guides', link: '/guides/reviewer-what-if' },
+      { text: 'Kernel reference', link: '/kernel/' },
       { text: 'Reference', link: '/reference/' },
       { text: 'Log viewer', link: '/viewer' },
     ],
@@ -43,6 +44,25 @@ export default defineConfig({
             { text: 'Cloud: hot-adding 12 GiB', link: '/guides/cloud-hot-add' },
             { text: 'Analyst: replay, diff, SQL, Perfetto', link: '/guides/analyst' },
             { text: 'Writing an arch backend', link: '/guides/arch-backend' },
+          ],
+        },
+      ],
+      '/kernel/': [
+        {
+          text: 'Kernel reference',
+          items: [
+            { text: 'Overview and sources', link: '/kernel/' },
+            { text: 'Constants', link: '/kernel/constants' },
+            { text: 'Sparse memory model', link: '/kernel/sparse' },
+            { text: 'The vmemmap', link: '/kernel/vmemmap' },
+            { text: 'Memory hot(un)plug', link: '/kernel/hotplug' },
+            { text: 'memmap_on_memory', link: '/kernel/memmap-on-memory' },
+            { text: 'HugeTLB vmemmap optimisation', link: '/kernel/hvo' },
+            { text: 'ZONE_DEVICE', link: '/kernel/zone-device' },
+            { text: 'Knobs', link: '/kernel/knobs' },
+            { text: 'What user space sees', link: '/kernel/user-space' },
+            { text: 'Readings from a real machine', link: '/kernel/readings' },
+            { text: 'Version timeline', link: '/kernel/timeline' },
           ],
         },
       ],
