@@ -85,6 +85,7 @@ function rewriteLine(file, kind, inFence, line, lineNo) {
     const t = table.architecture[part ?? ''];
     return format(file, kind, inFence, line, t);
   });
+  out = out.replace(/(§\d+(?:\.\d+)*)\s*\/\s*(?=§\d)/g, '$1, '); // "§9.2/§7" → two citations
   out = out.replace(RANGE, (_m, a, b) => `${ref(a)} to ${ref(b)}`);
   out = out.replace(SINGLE, (_m, n) => ref(n));
   return out;
