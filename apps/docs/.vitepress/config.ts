@@ -14,6 +14,7 @@ export default defineConfig({
   ignoreDeadLinks: [/^\.\/api\//, /^\.\.\/api\//, /localhost/],
   themeConfig: {
     nav: [
+      { text: 'Getting started', link: '/getting-started' },
       { text: 'Concepts', link: '/concepts/sparse-model' },
       { text: 'Guides', link: '/guides/reviewer-what-if' },
       { text: 'Kernel reference', link: '/kernel/' },
@@ -21,6 +22,19 @@ export default defineConfig({
       { text: 'Log viewer', link: '/viewer' },
     ],
     sidebar: {
+      '/': [
+        {
+          text: 'Start here',
+          items: [
+            { text: 'Getting started', link: '/getting-started' },
+            { text: 'Example scenarios', link: '/scenarios' },
+            { text: 'Using the libraries', link: '/library' },
+            { text: 'Glossary of summaries and reports', link: '/glossary' },
+            { text: 'Model limits and known differences', link: '/limits' },
+            { text: 'Log viewer', link: '/viewer' },
+          ],
+        },
+      ],
       '/concepts/': [
         {
           text: 'Concepts',
@@ -33,6 +47,7 @@ export default defineConfig({
             { text: 'HugeTLB vmemmap optimisation (HVO)', link: '/concepts/hvo' },
             { text: 'ZONE_DEVICE', link: '/concepts/zone-device' },
             { text: 'Behaviour across kernel versions', link: '/concepts/kernel-versions' },
+            { text: 'How memhp is built', link: '/concepts/design' },
           ],
         },
       ],
@@ -44,6 +59,8 @@ export default defineConfig({
             { text: 'Cloud: hot-adding 12 GiB', link: '/guides/cloud-hot-add' },
             { text: 'Analyst: replay, diff, SQL, Perfetto', link: '/guides/analyst' },
             { text: 'Writing an arch backend', link: '/guides/arch-backend' },
+            { text: 'Choosing a kernel version', link: '/guides/choosing-a-kernel' },
+            { text: 'Fault injection', link: '/guides/fault-injection' },
           ],
         },
       ],
