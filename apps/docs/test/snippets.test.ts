@@ -9,8 +9,9 @@
  *   <!-- doc-test: output -->          on a ```text block right after a runnable block: the output that block must
  *                                      print — every non-empty line, in order, as a substring of a line of stdout
  *                                      ("…" lines are skipped)
- * Every block runs on its own, in a fresh empty directory that holds a link `examples` to the repository's
- * examples/ (so paths read as from the repository root) and with the workspace's `memhp` first on PATH. A shell
+ * A ```console block is a transcript: its "$ " lines run, and its other lines are the output it must print.
+ * Every block runs on its own, in a fresh empty directory that holds links `examples` and `packages` to the
+ * repository's directories (so paths read as from the repository root) and with the workspace's `memhp` first on PATH. A shell
  * block runs in bash with pipefail; a command ending with a status the block does not allow fails the test, with the
  * line. A TypeScript block is written to apps/docs/.doc-test/ (so it imports the built @memhp/* packages) and run
  * with tsx.
@@ -66,6 +67,12 @@ export function snippetsOf(file: string, text: string): Snippet[] {
     const kind = ['bash', 'sh', 'shell', 'console'].includes(lang) ? 'sh' : ['ts', 'typescript'].includes(lang) ? 'ts' : undefined;
     if (!kind) continue;
     const s: Snippet = { file, line: start + 1, lang: kind, code: body.join('\n'), exits: [0] };
+    if (lang === 'console') {
+      // A terminal transcript: "$ " lines are the commands, the other lines what they print.
+      s.code = body.filter((l) => l.startsWith('$ ')).map((l) => l.slice(2)).join('\n');
+      const shown = body.filter((l) => !l.startsWith('$ '));
+      if (shown.some((l) => l.trim())) s.output = shown.join('\n');
+    }
     if (directive?.startsWith('skip')) {
       s.skip = directive.replace(/^skip:?\s*/, '');
       if (!s.skip) throw new Error(`${file}:${start + 1}: "doc-test: skip" needs a reason`);
@@ -107,6 +114,7 @@ function workDir(): string {
   const d = mkdtempSync(join(tmpdir(), 'memhp-doc-'));
   scratch.push(d);
   symlinkSync(join(repoDir, 'examples'), join(d, 'examples'));
+  symlinkSync(join(repoDir, 'packages'), join(d, 'packages')); // test fixtures some pages read
   return d;
 }
 
