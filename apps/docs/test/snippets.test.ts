@@ -6,6 +6,8 @@
  *   <!-- doc-test: skip: <reason> -->   not run (an install from the registry, the whole test suite, an API outline);
  *                                      the reason is required and printed
  *   <!-- doc-test: exit 0,1 -->        commands in the block may end with these statuses (default: only 0)
+ *   <!-- doc-test: file <path> -->     a file of the backend tutorial's package, and
+ *   <!-- doc-test: tutorial -->        its install/build/test commands: test/tutorial.test.ts runs those
  *   <!-- doc-test: output -->          on a ```text block right after a runnable block: the output that block must
  *                                      print — every non-empty line, in order, as a substring of a line of stdout
  *                                      ("…" lines are skipped)
@@ -73,7 +75,9 @@ export function snippetsOf(file: string, text: string): Snippet[] {
       const shown = body.filter((l) => !l.startsWith('$ '));
       if (shown.some((l) => l.trim())) s.output = shown.join('\n');
     }
-    if (directive?.startsWith('skip')) {
+    if (directive?.startsWith('file ') || directive === 'tutorial') {
+      s.skip = 'part of the backend tutorial package, which tutorial.test.ts builds and tests outside the repository';
+    } else if (directive?.startsWith('skip')) {
       s.skip = directive.replace(/^skip:?\s*/, '');
       if (!s.skip) throw new Error(`${file}:${start + 1}: "doc-test: skip" needs a reason`);
     } else if (directive?.startsWith('exit')) {
