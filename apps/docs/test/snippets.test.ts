@@ -19,7 +19,7 @@
  * with tsx.
  * Cost: about 1 s per `memhp` command in the blocks (see the per-block times vitest prints); 60 s limit per block.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -122,14 +122,34 @@ function workDir(): string {
   return d;
 }
 
-function runSnippet(s: Snippet): { ok: boolean; detail: string; stdout: string } {
+/** spawnSync's result shape, without blocking the event loop (blocks run a few at a time). */
+function run(cmd: string, args: string[], opts: { cwd: string; env: NodeJS.ProcessEnv }): Promise<{ status: number | null; stdout: string; stderr: string; error?: Error }> {
+  return new Promise((done) => {
+    const child = spawn(cmd, args, { ...opts, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    child.on('error', (error) => {
+      clearTimeout(timer);
+      done({ status: null, stdout, stderr, error });
+    });
+    child.on('close', (status, signal) => {
+      clearTimeout(timer);
+      done({ status, stdout, stderr, error: signal ? new Error(`killed by ${signal} (60 s limit)`) : undefined });
+    });
+  });
+}
+
+async function runSnippet(s: Snippet): Promise<{ ok: boolean; detail: string; stdout: string }> {
   const cwd = workDir();
   const env = { ...process.env, PATH: `${binDir}:${process.env.PATH}`, NO_COLOR: '1', FORCE_COLOR: '0' };
   let r;
   if (s.lang === 'sh') {
     // Each failing command reports its line and status on fd 3; the block goes on, like a reader's terminal would.
     const script = `exec 3>"${cwd}/.status"\ntrap 'echo "$LINENO $?" >&3' ERR\nset -o pipefail\n${s.code}\n`;
-    r = spawnSync('bash', ['-c', script], { cwd, env, encoding: 'utf8', timeout: 60_000 });
+    r = await run('bash', ['-c', script], { cwd, env });
     const bad = readFileSync(join(cwd, '.status'), 'utf8')
       .split('\n')
       .filter(Boolean)
@@ -149,7 +169,7 @@ function runSnippet(s: Snippet): { ok: boolean; detail: string; stdout: string }
     mkdirSync(tsDir, { recursive: true });
     const f = join(tsDir, `${s.file.replace(/[^\w]+/g, '_')}_${s.line}.ts`);
     writeFileSync(f, s.code);
-    r = spawnSync(join(binDir, 'tsx'), [f], { cwd, env, encoding: 'utf8', timeout: 60_000 });
+    r = await run(join(binDir, 'tsx'), [f], { cwd, env });
     if (r.status === null || !s.exits.includes(r.status)) return { ok: false, stdout: r.stdout, detail: `exit ${r.status}\n${r.stderr.slice(-2000)}` };
   }
   if (s.output !== undefined) {
@@ -173,14 +193,15 @@ describe('doc snippets', () => {
     expect(all.length - skipped.length).toBeGreaterThan(skipped.length);
   });
 
-  it.each(all.filter((s) => !s.skip).map((s) => [`${s.file}:${s.line} (${s.lang})`, s] as const))('%s', (_name, s) => {
-    const r = runSnippet(s);
+  // Three at a time: most of a block's time is a memhp process starting.
+  it.concurrent.each(all.filter((s) => !s.skip).map((s) => [`${s.file}:${s.line} (${s.lang})`, s] as const))('%s', async (_name, s) => {
+    const r = await runSnippet(s);
     expect(r.ok, r.detail).toBe(true);
   });
 });
 
 describe('the snippet runner itself', () => {
-  it('fails a block whose command exits with a status the block does not allow, and checks shown output', () => {
+  it('fails a block whose command exits with a status the block does not allow, and checks shown output', async () => {
     const [bad, allowed, shown] = snippetsOf(
       'x.md',
       [
@@ -201,10 +222,11 @@ describe('the snippet runner itself', () => {
         '```',
       ].join('\n'),
     );
-    expect(runSnippet(bad!)).toMatchObject({ ok: false });
-    expect(runSnippet(bad!).detail).toContain('exit 1: false');
-    expect(runSnippet(allowed!)).toMatchObject({ ok: true });
-    expect(runSnippet(shown!)).toMatchObject({ ok: false });
-    expect(runSnippet({ ...shown!, output: 'memmap pages 512' })).toMatchObject({ ok: true });
+    const failed = await runSnippet(bad!);
+    expect(failed).toMatchObject({ ok: false });
+    expect(failed.detail).toContain('exit 1: false');
+    expect(await runSnippet(allowed!)).toMatchObject({ ok: true });
+    expect(await runSnippet(shown!)).toMatchObject({ ok: false });
+    expect(await runSnippet({ ...shown!, output: 'memmap pages 512' })).toMatchObject({ ok: true });
   });
 });
