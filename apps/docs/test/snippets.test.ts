@@ -17,7 +17,7 @@
  * block runs in bash with pipefail; a command ending with a status the block does not allow fails the test, with the
  * line. A TypeScript block is written to apps/docs/.doc-test/ (so it imports the built @memhp/* packages) and run
  * with tsx.
- * Cost: about 1 s per `memhp` command in the blocks (see the per-block times vitest prints); 60 s limit per block.
+ * Cost: about 1 s per `memhp` command in the blocks (see the per-block times vitest prints); 180 s limit per block (a loaded 2-core machine needs it).
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -130,14 +130,14 @@ function run(cmd: string, args: string[], opts: { cwd: string; env: NodeJS.Proce
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    const timer = setTimeout(() => child.kill('SIGKILL'), 180_000);
     child.on('error', (error) => {
       clearTimeout(timer);
       done({ status: null, stdout, stderr, error });
     });
     child.on('close', (status, signal) => {
       clearTimeout(timer);
-      done({ status, stdout, stderr, error: signal ? new Error(`killed by ${signal} (60 s limit)`) : undefined });
+      done({ status, stdout, stderr, error: signal ? new Error(`killed by ${signal} (180 s limit)`) : undefined });
     });
   });
 }
