@@ -197,7 +197,7 @@ describe('doc snippets', () => {
   it.concurrent.each(all.filter((s) => !s.skip).map((s) => [`${s.file}:${s.line} (${s.lang})`, s] as const))('%s', async (_name, s) => {
     const r = await runSnippet(s);
     expect(r.ok, r.detail).toBe(true);
-  });
+  }, 200_000);
 });
 
 describe('the snippet runner itself', () => {
