@@ -110,7 +110,7 @@ export function buildScenario(m: RealMachine, registry: BackendRegistry, o: { ar
   const sectionBytes = 1n << BigInt(backend.constants(config).sectionSizeBits);
 
   // sizeof(struct page) from nr_memmap_boot_pages (6.11+): every present boot section has a whole memmap
-  // (DOMAIN.md §2.4 step 4, §10), so S = boot pages × P / (present sections × pages per section).
+  // (apps/docs/kernel/sparse.md#boot step 4, apps/docs/kernel/readings.md#readings), so S = boot pages × P / (present sections × pages per section).
   const ranges = nodeRanges(m, pageBytes, notes);
   const presentSections = new Set<bigint>();
   for (const r of ranges) for (let s = r.start / sectionBytes; s * sectionBytes < r.end; s++) presentSections.add(s);
@@ -166,7 +166,7 @@ export function buildScenario(m: RealMachine, registry: BackendRegistry, o: { ar
     const ids = Array.from({ length: Number(size / B) }, (_, k) => Number(start / B) + k);
     const blocks = m.blocks.filter((b) => ids.includes(b.id));
     const node = blocks[0]?.node ?? 0;
-    L.push(`  # ${r.name} at ${toHex(start)}: hot-added by a driver after boot (DOMAIN.md §4.1)`);
+    L.push(`  # ${r.name} at ${toHex(start)}: hot-added by a driver after boot (apps/docs/kernel/hotplug.md#entry-points)`);
     L.push(`  - add_memory_driver_managed: { node: ${node}, start: ${toHex(start)}, size: ${formatSize(size)}, name: ${q(r.name)} }`);
     const online = blocks.filter((b) => b.state === 'online');
     if (online.length && (m.autoOnlineBlocks ?? 'offline') === 'offline') {
@@ -175,7 +175,7 @@ export function buildScenario(m: RealMachine, registry: BackendRegistry, o: { ar
     }
     notes.push(`${r.name} at ${toHex(start)} is replayed as a driver-managed hot-add, not as boot RAM`);
   }
-  L.push('  # The memory block list as /sys/devices/system/memory shows it (DOMAIN.md §9.1).');
+  L.push('  # The memory block list as /sys/devices/system/memory shows it (apps/docs/kernel/user-space.md#sysfs).');
   L.push('  - expect:');
   L.push('      blocks:');
   const key = (b: RealMachine['blocks'][number]) => `${b.state}|${b.valid_zones}|${b.removable}`;
@@ -198,14 +198,14 @@ export function buildScenario(m: RealMachine, registry: BackendRegistry, o: { ar
   }
   const vm = ['nr_memmap_boot_pages', 'nr_memmap_pages'].filter((k) => m.vmstat[k] !== undefined);
   if (vm.length) {
-    L.push('  # /proc/vmstat memmap counters (6.11+, DOMAIN.md §9.3)');
+    L.push('  # /proc/vmstat memmap counters (6.11+, apps/docs/kernel/user-space.md#vmstat)');
     L.push('  - expect:');
     L.push('      vmstat:');
     for (const k of vm) L.push(`        ${k}: ${m.vmstat[k]}`);
   }
   const zones = m.zones.filter((z) => z.present > 0 || z.spanned > 0);
   if (zones.length) {
-    L.push('  # /proc/zoneinfo present and spanned pages; managed is left out: it moves with reservations and deferred init (DOMAIN.md §10)');
+    L.push('  # /proc/zoneinfo present and spanned pages; managed is left out: it moves with reservations and deferred init (apps/docs/kernel/readings.md#readings)');
     L.push('  - expect:');
     L.push('      zoneinfo:');
     for (const z of zones) L.push(`        node${z.node}/${z.zone}: { present: ${z.present}, spanned: ${z.spanned} }`);
