@@ -6,4 +6,4 @@ source scripts/env.sh
 pnpm install --frozen-lockfile
 pnpm turbo run build --output-logs=errors-only
 mkdir -p .tmp
-pnpm --silent memhp run examples/scenarios/cloud-hot-add-12g.yaml -o .tmp/cloud-hot-add-12g.ndjson
+pnpm exec memhp run examples/scenarios/cloud-hot-add-12g.yaml -o .tmp/cloud-hot-add-12g.ndjson

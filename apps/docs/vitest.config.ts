@@ -12,5 +12,7 @@ export default defineProject({
     include: ['test/**/*.test.ts'],
     testTimeout: 60_000,
     hookTimeout: 240_000,
+    // test/snippets.test.ts runs its blocks concurrently, three at a time.
+    maxConcurrency: 3,
   },
 });

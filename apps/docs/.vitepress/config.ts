@@ -14,12 +14,27 @@ export default defineConfig({
   ignoreDeadLinks: [/^\.\/api\//, /^\.\.\/api\//, /localhost/],
   themeConfig: {
     nav: [
+      { text: 'Getting started', link: '/getting-started' },
       { text: 'Concepts', link: '/concepts/sparse-model' },
       { text: 'Guides', link: '/guides/reviewer-what-if' },
+      { text: 'Kernel reference', link: '/kernel/' },
       { text: 'Reference', link: '/reference/' },
       { text: 'Log viewer', link: '/viewer' },
     ],
     sidebar: {
+      '/': [
+        {
+          text: 'Start here',
+          items: [
+            { text: 'Getting started', link: '/getting-started' },
+            { text: 'Example scenarios', link: '/scenarios' },
+            { text: 'Using the libraries', link: '/library' },
+            { text: 'Glossary of summaries and reports', link: '/glossary' },
+            { text: 'Model limits and known differences', link: '/limits' },
+            { text: 'Log viewer', link: '/viewer' },
+          ],
+        },
+      ],
       '/concepts/': [
         {
           text: 'Concepts',
@@ -32,6 +47,7 @@ export default defineConfig({
             { text: 'HugeTLB vmemmap optimisation (HVO)', link: '/concepts/hvo' },
             { text: 'ZONE_DEVICE', link: '/concepts/zone-device' },
             { text: 'Behaviour across kernel versions', link: '/concepts/kernel-versions' },
+            { text: 'How memhp is built', link: '/concepts/design' },
           ],
         },
       ],
@@ -44,6 +60,27 @@ export default defineConfig({
             { text: 'Analyst: replay, diff, SQL, Perfetto', link: '/guides/analyst' },
             { text: 'Writing an arch backend', link: '/guides/arch-backend' },
             { text: "Sweeping a fleet's configurations", link: '/guides/sweeping' },
+            { text: 'Choosing a kernel version', link: '/guides/choosing-a-kernel' },
+            { text: 'Fault injection', link: '/guides/fault-injection' },
+          ],
+        },
+      ],
+      '/kernel/': [
+        {
+          text: 'Kernel reference',
+          items: [
+            { text: 'Overview and sources', link: '/kernel/' },
+            { text: 'Constants', link: '/kernel/constants' },
+            { text: 'Sparse memory model', link: '/kernel/sparse' },
+            { text: 'The vmemmap', link: '/kernel/vmemmap' },
+            { text: 'Memory hot(un)plug', link: '/kernel/hotplug' },
+            { text: 'memmap_on_memory', link: '/kernel/memmap-on-memory' },
+            { text: 'HugeTLB vmemmap optimisation', link: '/kernel/hvo' },
+            { text: 'ZONE_DEVICE', link: '/kernel/zone-device' },
+            { text: 'Knobs', link: '/kernel/knobs' },
+            { text: 'What user space sees', link: '/kernel/user-space' },
+            { text: 'Readings from a real machine', link: '/kernel/readings' },
+            { text: 'Version timeline', link: '/kernel/timeline' },
           ],
         },
       ],

@@ -88,7 +88,7 @@ describe('the documentation site in Chromium', () => {
     expect(await page.locator('figure.figure svg').count()).toBeGreaterThan(0);
     await page.getByRole('link', { name: 'Altmaps and memmap_on_memory' }).click();
     await expect.poll(() => page.locator('h1').first().textContent()).toContain('memmap_on_memory');
-    // DOMAIN.md §5.3: 129024 kB = (32768 − 512) pages × 4 kB, shown in the figure's caption
+    // apps/docs/kernel/memmap-on-memory.md#accounting: 129024 kB = (32768 − 512) pages × 4 kB, shown in the figure's caption
     expect(await page.locator('figure.figure figcaption').first().textContent()).toContain('129024 kB');
   });
 
@@ -172,7 +172,7 @@ describe('the documentation site in Chromium', () => {
     await page.getByTestId('viewer-load-example').click();
     await page.waitForSelector('[data-testid="viewer-root"][data-state="ready"]', { timeout: 60_000 });
     await waitForFrame(summary.events);
-    // VmemmapSelfHosted pages are skipped, the others optimised (DOMAIN.md §5.4, §6.3 rule 5)
+    // VmemmapSelfHosted pages are skipped, the others optimised (apps/docs/kernel/memmap-on-memory.md#self-hosted, apps/docs/kernel/hvo.md#conditions rule 5)
     expect(await page.getByTestId('viewer-hugetlb').textContent()).toContain(
       `${summary.hvo.hugepagesOptimized} optimised, ${summary.hvo.hugepagesSkipped} skipped`,
     );

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { SampleSeries, cap, counters, drawPmds, drawSections, popcount, SECTION_HAS_MEM_MAP, SECTION_IS_EARLY, SECTION_IS_ONLINE, SECTION_MARKED_PRESENT, type StateLike } from '../viewer/project.js';
 
-/** x86-64 4K geometry (DOMAIN.md §1.2): 64 sub-sections per 128 MiB section, PMD_SHIFT 21, vmemmap base 0xffffea0000000000 (§3.1). */
+/** x86-64 4K geometry (apps/docs/kernel/constants.md#per-arch): 64 sub-sections per 128 MiB section, PMD_SHIFT 21, vmemmap base 0xffffea0000000000 (apps/docs/kernel/vmemmap.md#layout). */
 const geometry = { pageBytes: 4096, pagesPerSection: 32768, subsectionsPerSection: 64, sectionsPerBlock: 1, pmdShift: 21, vmemmapBase: 0xffffea0000000000n };
 
 function state(over: Partial<StateLike> = {}): StateLike {
@@ -27,7 +27,7 @@ describe('viewer projection', () => {
   });
 
   it('shows MemTotal and MemFree in kB from totalram and free pages when core has no views', () => {
-    // MemTotal = totalram_pages × 4 kB, MemFree = nr_free_pages × 4 kB (DOMAIN.md §9.2, §9.3)
+    // MemTotal = totalram_pages × 4 kB, MemFree = nr_free_pages × 4 kB (apps/docs/kernel/user-space.md#meminfo, apps/docs/kernel/user-space.md#vmstat)
     const s = state({ counters: { nrMemmapPages: 512, nrMemmapBootPages: 98304, nrFreePages: 1000, totalramPages: 32768 } });
     expect(counters(s, {})).toEqual({ MemTotal: 131072, MemFree: 4000, nr_memmap_pages: 512, nr_memmap_boot_pages: 98304 });
   });
@@ -57,7 +57,7 @@ describe('viewer projection', () => {
     expect(d.map((x) => [x.nr, x.blockState, x.zone, x.subsectionsSet, x.early, x.device])).toEqual([
       [32, 'online', 'Normal', 64, true, false],
       [64, 'offline', null, 64, false, false],
-      // a memmap without a memory block is ZONE_DEVICE memory (memremap_pages creates no blocks, DOMAIN.md §7.2)
+      // a memmap without a memory block is ZONE_DEVICE memory (memremap_pages creates no blocks, apps/docs/kernel/zone-device.md#memremap)
       [130, null, 'Device', 16, false, true],
     ]);
   });

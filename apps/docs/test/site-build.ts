@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path';
 const docsDir = resolve(import.meta.dirname, '..');
 const repoDir = resolve(docsDir, '../..');
 const distIndex = join(docsDir, '.vitepress/dist/index.html');
-const SKIP = new Set(['node_modules', 'dist', 'cache', 'test-results', 'reference', '.turbo', 'test']);
+const SKIP = new Set(['node_modules', 'dist', 'cache', 'test-results', 'reference', '.turbo', 'test', '.doc-test', 'figures', 'examples']);
 
 /** Newest modification time of the files under `dir`, skipping outputs. */
 function newest(dir: string): number {

@@ -8,7 +8,7 @@
  */
 import type { DrawBlock, DrawPmd, DrawSection, Frame } from './protocol.js';
 
-/** SECTION_* bits of section_mem_map (DOMAIN.md §2.2). */
+/** SECTION_* bits of section_mem_map (apps/docs/kernel/sparse.md#section-flags). */
 export const SECTION_MARKED_PRESENT = 1;
 export const SECTION_HAS_MEM_MAP = 2;
 export const SECTION_IS_ONLINE = 4;
@@ -71,7 +71,7 @@ function num(v: unknown): number | undefined {
 /**
  * The plotted counters: MemTotal/MemFree in kB as /proc/meminfo prints them, nr_memmap_* in pages as
  * /proc/vmstat does. Core's views are the source of truth; without them MemTotal = totalram_pages and
- * MemFree = nr_free_pages (DOMAIN.md §9.2, §9.3), which is what those views compute.
+ * MemFree = nr_free_pages (apps/docs/kernel/user-space.md#meminfo, apps/docs/kernel/user-space.md#vmstat), which is what those views compute.
  */
 export function counters(state: StateLike, views: CounterViews): Record<string, number> {
   const kbPerPage = state.machine.geometry.pageBytes / 1024;
@@ -95,7 +95,7 @@ export function counters(state: StateLike, views: CounterViews): Record<string, 
   return out;
 }
 
-/** Sections in number order with their block's state and zone (DOMAIN.md §4.5: block id = section nr / sections per block). */
+/** Sections in number order with their block's state and zone (apps/docs/kernel/hotplug.md#memory-blocks: block id = section nr / sections per block). */
 export function drawSections(state: StateLike): DrawSection[] {
   return drawSectionsUpTo(state, Infinity).items;
 }

@@ -7,7 +7,7 @@
 /** One section as drawn: where it is, its section_mem_map flags, its sub-section fill and its block's state. */
 export interface DrawSection {
   readonly nr: number;
-  /** SECTION_* bits (DOMAIN.md §2.2). */
+  /** SECTION_* bits (apps/docs/kernel/sparse.md#section-flags). */
   readonly flags: number;
   /** Sub-sections whose bit is set / sub-sections per section. */
   readonly subsectionsSet: number;

@@ -58,7 +58,7 @@ async function isGzip(blob: Blob): Promise<boolean> {
   return b[0] === GZIP_MAGIC[0] && b[1] === GZIP_MAGIC[1];
 }
 
-/** HVO outcomes are recorded facts (hvo.optimize / hvo.skip / hvo.restore events, DOMAIN.md §11). */
+/** HVO outcomes are recorded facts (hvo.optimize / hvo.skip / hvo.restore events, apps/docs/kernel/index.md#event-model). */
 function countHugetlb(h: HugetlbCounts, type: string): void {
   if (type === 'hvo.optimize') h.optimized++;
   else if (type === 'hvo.skip') h.skipped++;

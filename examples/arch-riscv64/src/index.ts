@@ -2,7 +2,7 @@
  * memhp-arch-riscv64 — a third-party memhp arch backend for riscv64 (4 KiB pages), written only against the
  * public exports of `@memhp/core`. It is the worked example of the backend tutorial in README.md.
  *
- * Facts: DOMAIN.md §1.2 (riscv64 row), §3.6, §6.2 (riscv64 row), §12 (6.11: riscv memory hotplug);
+ * Facts: apps/docs/kernel/constants.md#per-arch (riscv64 row), apps/docs/kernel/vmemmap.md#other-arches, apps/docs/kernel/hvo.md#sizes (riscv64 row), apps/docs/kernel/timeline.md#timeline (6.11: riscv memory hotplug);
  * Documentation/arch/riscv/vm-layout.rst for the vmemmap addresses.
  */
 import {
@@ -37,17 +37,17 @@ const MODES: Readonly<Record<string, { levels: number; vmemmapStart: bigint }>> 
 export const features: readonly ParamSpec[] = [
   { name: 'satp', kind: 'enum', allowed: ['sv39', 'sv48', 'sv57'], default: 'sv57', feature: 'satp', description: 'paging mode the kernel chose at boot (the highest the CPU supports)' },
   { name: 'physRamBase', kind: 'size', default: '0x80000000', feature: 'physRamBase', description: 'phys_ram_base: the vmemmap is offset so that this pfn maps to VMEMMAP_START' },
-  { name: 'hugeVmap', kind: 'bool', default: 'true', feature: 'hugeVmap', description: 'PMD (2 MiB) leaves for the vmemmap; base pages otherwise (DOMAIN.md §3.6)' },
-  { name: 'svnapot', kind: 'bool', default: 'true', feature: 'svnapot', description: 'CPU extension Svnapot: enables the 64 KiB contiguous-PTE HugeTLB size (DOMAIN.md §6.2)' },
+  { name: 'hugeVmap', kind: 'bool', default: 'true', feature: 'hugeVmap', description: 'PMD (2 MiB) leaves for the vmemmap; base pages otherwise (apps/docs/kernel/vmemmap.md#other-arches)' },
+  { name: 'svnapot', kind: 'bool', default: 'true', feature: 'svnapot', description: 'CPU extension Svnapot: enables the 64 KiB contiguous-PTE HugeTLB size (apps/docs/kernel/hvo.md#sizes)' },
 ];
 
 const feature = (config: ArchConfig, name: string): string => String(config.features[name] ?? features.find((f) => f.name === name)?.default ?? '');
 const enabled = (config: ArchConfig, name: string): boolean => ['true', '1', 'y', 'on'].includes(feature(config, name));
 
-/** Memory hotplug and ZONE_DEVICE on riscv64 since 6.11 (DOMAIN.md §3.6, §12). */
+/** Memory hotplug and ZONE_DEVICE on riscv64 since 6.11 (apps/docs/kernel/vmemmap.md#other-arches, apps/docs/kernel/timeline.md#timeline). */
 export const RISCV_HOTPLUG = defineRule<boolean>({
   name: 'riscv64.memoryHotplug',
-  source: 'DOMAIN.md §3.6, §12 (6.11)',
+  source: 'apps/docs/kernel/vmemmap.md#other-arches, apps/docs/kernel/timeline.md#timeline (6.11)',
   ranges: [
     { until: '6.11', value: false },
     { since: '6.11', value: true },
@@ -86,9 +86,9 @@ function capabilities(config: ArchConfig): ArchCapabilities {
   const hotplug = pick(RISCV_HOTPLUG, config.kernel);
   return {
     memoryHotplug: hotplug,
-    memmapOnMemory: false, // ARCH_MHP_MEMMAP_ON_MEMORY_ENABLE not selected (DOMAIN.md §5.5, verify for 6.18)
-    hugetlbVmemmapOptimize: atLeast(config.kernel, '6.6'), // selected by mid-2023 (DOMAIN.md §6.2, verify)
-    daxVmemmapOptimize: hotplug, // enabled together with hotplug in 6.11 (DOMAIN.md §3.6, §7.5)
+    memmapOnMemory: false, // ARCH_MHP_MEMMAP_ON_MEMORY_ENABLE not selected (apps/docs/kernel/memmap-on-memory.md#arches, verify for 6.18)
+    hugetlbVmemmapOptimize: atLeast(config.kernel, '6.6'), // selected by mid-2023 (apps/docs/kernel/hvo.md#sizes, verify)
+    daxVmemmapOptimize: hotplug, // enabled together with hotplug in 6.11 (apps/docs/kernel/vmemmap.md#other-arches, apps/docs/kernel/zone-device.md#compound-dedup)
     keepMemblock: false,
     bootMemoryOfflinable: true,
     zoneDevice: hotplug,

@@ -3,7 +3,7 @@ import { bootKitMachine, checkBackend, memmapMapping } from '@memhp/arch-testkit
 import backend from '../src/index.js';
 
 describe('memhp-arch-riscv64', () => {
-  it('reports every kernel before 6.11 as not supported (riscv memory hotplug since 6.11, DOMAIN.md §12)', () => {
+  it('reports every kernel before 6.11 as not supported (riscv memory hotplug since 6.11, apps/docs/kernel/timeline.md#timeline)', () => {
     const r = checkBackend(backend, { kernels: ['6.8', '6.11'] });
     expect(r.unsupported.map((u) => u.config)).toEqual(['4K S=64 v6.8']);
     expect(r.ok).toBe(true);

@@ -1,5 +1,5 @@
 /**
- * The arm64 backend: 4K / 16K / 64K granules (DOMAIN.md §1.2, §1.4, §3.1, §3.5, §5.5, §6.2).
+ * The arm64 backend: 4K / 16K / 64K granules (apps/docs/kernel/constants.md#per-arch, apps/docs/kernel/constants.md#pageblock, apps/docs/kernel/vmemmap.md#layout, apps/docs/kernel/vmemmap.md#arm64-populate, apps/docs/kernel/memmap-on-memory.md#arches, apps/docs/kernel/hvo.md#sizes).
  */
 import { pick, type ArchBackend, type ArchCapabilities, type ArchConfig, type BlockSizeDecision, type BlockSizeInput, type Unsupported } from '@memhp/core';
 import { ARM64_FEATURES, numberFeature } from './features.js';
@@ -18,7 +18,7 @@ function arm64Supports(config: ArchConfig): { supported: true } | Unsupported {
     return { supported: false, why: `arm64 granules are 4K, 16K and 64K (asked for ${config.pageSizeBytes} bytes)` };
   }
   if (!(STRUCT_PAGE_SIZES as readonly number[]).includes(config.structPageBytes)) {
-    return { supported: false, why: `sizeof(struct page) must be one of ${STRUCT_PAGE_SIZES.join(', ')} (DOMAIN.md §1.3), got ${config.structPageBytes}` };
+    return { supported: false, why: `sizeof(struct page) must be one of ${STRUCT_PAGE_SIZES.join(', ')} (apps/docs/kernel/constants.md#struct-page), got ${config.structPageBytes}` };
   }
   const va = numberFeature(config, 'vaBits');
   const pa = numberFeature(config, 'paBits');
@@ -37,18 +37,18 @@ function arm64Supports(config: ArchConfig): { supported: true } | Unsupported {
 function arm64Capabilities(config: ArchConfig): ArchCapabilities {
   return {
     memoryHotplug: true,
-    // Enabled for every granule; 16K/64K never pass the generic "memmap is a multiple of PMD_SIZE" check (§5.5).
+    // Enabled for every granule; 16K/64K never pass the generic "memmap is a multiple of PMD_SIZE" check (apps/docs/kernel/memmap-on-memory.md#arches).
     memmapOnMemory: pick(ARM64_MEMMAP_ON_MEMORY, config.kernel),
     hugetlbVmemmapOptimize: pick(ARM64_HVO, config.kernel),
     daxVmemmapOptimize: pick(ARM64_DAX_DEDUP, config.kernel),
     keepMemblock: true,
-    // prevent_bootmem_remove_notifier: MEM_GOING_OFFLINE of an early section → NOTIFY_BAD → -EPERM (§3.5).
+    // prevent_bootmem_remove_notifier: MEM_GOING_OFFLINE of an early section → NOTIFY_BAD → -EPERM (apps/docs/kernel/vmemmap.md#arm64-populate).
     bootMemoryOfflinable: false,
     zoneDevice: true,
   };
 }
 
-/** arm64 keeps the generic memory_block_size_bytes(): one section (DOMAIN.md §4.5). */
+/** arm64 keeps the generic memory_block_size_bytes(): one section (apps/docs/kernel/hotplug.md#memory-blocks). */
 function arm64MemoryBlockSize(config: ArchConfig, input: BlockSizeInput): BlockSizeDecision {
   const section = 1n << BigInt(arm64Constants(config).sectionSizeBits);
   if (input.overrideBytes !== undefined) {

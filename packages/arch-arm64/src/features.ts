@@ -14,7 +14,7 @@ export const ARM64_FEATURES: readonly ParamSpec[] = [
     allowed: ['39', '42', '47', '48', '52'],
     default: '48',
     feature: 'vaBits',
-    description: 'CONFIG_ARM64_VA_BITS: page-table levels and VMEMMAP_START (DOMAIN.md §3.1)',
+    description: 'CONFIG_ARM64_VA_BITS: page-table levels and VMEMMAP_START (apps/docs/kernel/vmemmap.md#layout)',
   },
   {
     name: 'paBits',
@@ -22,14 +22,14 @@ export const ARM64_FEATURES: readonly ParamSpec[] = [
     allowed: ['48', '52'],
     default: '48',
     feature: 'paBits',
-    description: 'CONFIG_ARM64_PA_BITS = MAX_PHYSMEM_BITS (DOMAIN.md §1.2)',
+    description: 'CONFIG_ARM64_PA_BITS = MAX_PHYSMEM_BITS (apps/docs/kernel/constants.md#per-arch)',
   },
   {
     name: 'memstartBytes',
     kind: 'size',
     default: '0',
     feature: 'memstartBytes',
-    description: 'memstart_addr (start of DRAM rounded down to ARM64_MEMSTART_ALIGN): offsets the vmemmap so that this pfn maps to VMEMMAP_START (DOMAIN.md §3.1)',
+    description: 'memstart_addr (start of DRAM rounded down to ARM64_MEMSTART_ALIGN): offsets the vmemmap so that this pfn maps to VMEMMAP_START (apps/docs/kernel/vmemmap.md#layout)',
   },
   {
     name: 'zoneDmaBits',
@@ -43,14 +43,14 @@ export const ARM64_FEATURES: readonly ParamSpec[] = [
     kind: 'bool',
     default: 'true',
     feature: 'rodataFull',
-    description: 'rodata=full (or DEBUG_PAGEALLOC/KFENCE): the linear map of hot-added memory uses no block or contiguous mappings (DOMAIN.md §4.4)',
+    description: 'rodata=full (or DEBUG_PAGEALLOC/KFENCE): the linear map of hot-added memory uses no block or contiguous mappings (apps/docs/kernel/hotplug.md#arch-add)',
   },
   {
     name: 'pageExtension',
     kind: 'bool',
     default: 'false',
     feature: 'pageExtension',
-    description: 'CONFIG_PAGE_EXTENSION: sizeof(struct mem_section) is 32 instead of 16 bytes (DOMAIN.md §2.1)',
+    description: 'CONFIG_PAGE_EXTENSION: sizeof(struct mem_section) is 32 instead of 16 bytes (apps/docs/kernel/sparse.md#section-table)',
   },
   {
     name: 'vmemmapFallback',

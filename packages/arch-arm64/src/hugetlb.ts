@@ -1,5 +1,5 @@
 /**
- * arm64 HugeTLB sizes per granule (arch_hugetlb_valid_size; DOMAIN.md §6.2 and Documentation/mm/vmemmap_dedup.rst):
+ * arm64 HugeTLB sizes per granule (arch_hugetlb_valid_size; apps/docs/kernel/hvo.md#sizes and Documentation/mm/vmemmap_dedup.rst):
  * 4K: 64K (cont-PTE), 2M (PMD), 32M (cont-PMD), 1G (PUD); 16K: 2M (cont-PTE), 32M (PMD), 1G (cont-PMD);
  * 64K: 2M (cont-PTE), 512M (PMD), 16G (cont-PMD). The default size (HPAGE_SIZE) is the PMD size.
  */

@@ -1,5 +1,5 @@
 /**
- * arm64 vmemmap_populate / vmemmap_free per kernel version (arch/arm64/mm/mmu.c; DOMAIN.md §3.5; seed 004).
+ * arm64 vmemmap_populate / vmemmap_free per kernel version (arch/arm64/mm/mmu.c; apps/docs/kernel/vmemmap.md#arm64-populate; seed 004).
  */
 import { pick, type AltmapHandle, type ErrnoName, type VmemmapContext } from '@memhp/core';
 import { ARM64_PMD_FAILURE, ARM64_SUBSECTION_BASEPAGES, type Arm64PmdFailure } from './rules.js';
@@ -109,7 +109,7 @@ export function arm64VmemmapPopulate(
 
 /**
  * vmemmap_free → unmap_hotplug_range(start, end, true, altmap) + free_empty_tables: a leaf PMD is freed whole
- * (to the altmap if one is given) even when the range covers only part of it (DOMAIN.md §3.5).
+ * (to the altmap if one is given) even when the range covers only part of it (apps/docs/kernel/vmemmap.md#arm64-populate).
  */
 export function arm64VmemmapFree(ctx: VmemmapContext, start: bigint, end: bigint, altmap: AltmapHandle | null): void {
   ctx.unmapRange(start, end, altmap, { freePartialLeaves: true });

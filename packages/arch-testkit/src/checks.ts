@@ -53,7 +53,7 @@ export interface ConformanceOptions {
 
 export interface ConformanceCheck {
   readonly name: string;
-  /** What the check proves, with its DOMAIN.md source. */
+  /** What the check proves, with its the kernel reference (apps/docs/kernel/) source. */
   readonly describe: string;
   run(backend: ArchBackend, config: ArchConfig, opts: ConformanceOptions): string[];
 }
@@ -96,7 +96,7 @@ const GIB = 1n << 30n;
 
 const constantsCheck: ConformanceCheck = {
   name: 'constants are consistent',
-  describe: 'sections, 2 MiB sub-sections, PAGES_PER_SECTION, memmap per section, pageblock ≤ section (DOMAIN.md §1.1–1.4)',
+  describe: 'sections, 2 MiB sub-sections, PAGES_PER_SECTION, memmap per section, pageblock ≤ section (apps/docs/kernel/constants.md#arch-independent to apps/docs/kernel/constants.md#pageblock)',
   run(backend, config) {
     const p: string[] = [];
     const c = backend.constants(config);
@@ -111,7 +111,7 @@ const constantsCheck: ConformanceCheck = {
     if (d.pageblockBytes > d.sectionBytes) p.push('a pageblock is larger than a section');
     if (!(c.pmdShift > c.pageShift && c.pudShift > c.pmdShift)) p.push(`page-table shifts out of order: page ${c.pageShift}, PMD ${c.pmdShift}, PUD ${c.pudShift}`);
     if (c.maxPhysmemBits < c.sectionSizeBits || c.maxPhysmemBits > 64) p.push(`MAX_PHYSMEM_BITS ${c.maxPhysmemBits} out of range`);
-    if (c.memSectionBytes !== 16 && c.memSectionBytes !== 32) p.push(`sizeof(struct mem_section) ${c.memSectionBytes} is neither 16 nor 32 (DOMAIN.md §2.1)`);
+    if (c.memSectionBytes !== 16 && c.memSectionBytes !== 32) p.push(`sizeof(struct mem_section) ${c.memSectionBytes} is neither 16 nor 32 (apps/docs/kernel/sparse.md#section-table)`);
     if (c.vmemmapBase < 0n || c.vmemmapBase >= 1n << 64n || c.vmemmapBase % 8n !== 0n) p.push(`vmemmap base 0x${c.vmemmapBase.toString(16)} is not an 8-byte aligned 64-bit address`);
     if (c.pgtableLevels < 2 || c.pgtableLevels > 5) p.push(`${c.pgtableLevels} page-table levels`);
     let prev = 0n;
@@ -125,7 +125,7 @@ const constantsCheck: ConformanceCheck = {
 
 const blockSizeCheck: ConformanceCheck = {
   name: 'memory block size is a power-of-two multiple of the section',
-  describe: 'memory_dev_init panics otherwise (DOMAIN.md §4.5); an explicit override is honoured; every decision says why',
+  describe: 'memory_dev_init panics otherwise (apps/docs/kernel/hotplug.md#memory-blocks); an explicit override is honoured; every decision says why',
   run(backend, config) {
     const p: string[] = [];
     const section = 1n << BigInt(backend.constants(config).sectionSizeBits);
@@ -165,7 +165,7 @@ const featuresCheck: ConformanceCheck = {
 
 const hugetlbCheck: ConformanceCheck = {
   name: 'HugeTLB sizes agree with the constants (w = n × S / P)',
-  describe: 'PMD/PUD sizes equal 2^PMD_SHIFT / 2^PUD_SHIFT, contiguous sizes lie between, HVO arithmetic of DOMAIN.md §6.1',
+  describe: 'PMD/PUD sizes equal 2^PMD_SHIFT / 2^PUD_SHIFT, contiguous sizes lie between, HVO arithmetic of apps/docs/kernel/hvo.md#what-it-does',
   run(backend, config) {
     const p: string[] = [];
     const c = backend.constants(config);
@@ -180,7 +180,7 @@ const hugetlbCheck: ConformanceCheck = {
       if (s.level === 'cont-pmd' && !(s.bytes > d.pmdBytes && s.bytes < d.pudBytes * BigInt(d.pageBytes / 8))) p.push(`cont-PMD size ${s.bytes} not above a PMD`);
       if (s.requiresFeature && !known.has(s.requiresFeature)) p.push(`huge page ${s.bytes} requires undeclared feature ${s.requiresFeature}`);
       const hv = hvoNumbers(config, s);
-      // The PMD-level page always has w = S / 8 struct-page pages, whatever the base page (DOMAIN.md §6.1).
+      // The PMD-level page always has w = S / 8 struct-page pages, whatever the base page (apps/docs/kernel/hvo.md#what-it-does).
       if (s.level === 'pmd' && hv.vmemmapBytes !== BigInt(config.structPageBytes) * (BigInt(d.pageBytes) / 8n))
         p.push(`PMD huge page vmemmap ${hv.vmemmapBytes} B ≠ (P/8) × S`);
     }
@@ -284,7 +284,7 @@ const sectionBytesOf = (backend: ArchBackend, config: ArchConfig): bigint => 1n 
 const roundTripCheck: ConformanceCheck = {
   name: 'populate/depopulate round trips leave nothing behind',
   describe:
-    'on core: add_memory/remove_memory of a section (with memmap_on_memory where it applies), memremap_pages of first/middle sub-sections (one with an altmap), four sections removed in reverse: every page mapped once, then no PMD leaves, PTEs or page-table pages left, altmap alloc back to 0 (DOMAIN.md §2.5, §2.6, §3.7)',
+    'on core: add_memory/remove_memory of a section (with memmap_on_memory where it applies), memremap_pages of first/middle sub-sections (one with an altmap), four sections removed in reverse: every page mapped once, then no PMD leaves, PTEs or page-table pages left, altmap alloc back to 0 (apps/docs/kernel/sparse.md#add-section, apps/docs/kernel/sparse.md#remove-section, apps/docs/kernel/vmemmap.md#x86-free)',
   run(backend, config, opts) {
     const p: string[] = [];
     const caps = backend.capabilities(config);
@@ -307,7 +307,7 @@ const roundTripCheck: ConformanceCheck = {
     if (caps.memoryHotplug) {
       roundTrip('one section', addBlock(k, base), removeBlock(k, base), base, sec, []);
       if (mom) {
-        // the memmap of a memmap_on_memory block comes from its altmap, never from RAM (DOMAIN.md §3.2, §5)
+        // the memmap of a memmap_on_memory block comes from its altmap, never from RAM (apps/docs/kernel/vmemmap.md#sources, apps/docs/kernel/memmap-on-memory.md#memmap-on-memory)
         roundTrip('one section with memmap_on_memory', addBlock(k, base, ['memmap_on_memory']), removeBlock(k, base), base, sec, ['ENOMEM'], (op) =>
           altmapBalanced(k, 'one section with memmap_on_memory', op, base, sec, p),
         );
@@ -325,7 +325,7 @@ const roundTripCheck: ConformanceCheck = {
     if (caps.zoneDevice) {
       roundTrip('first sub-section', devmap('kit-ss0', base, ss), devunmap('kit-ss0'), base, ss, []);
       roundTrip('a middle sub-section', devmap('kit-ss5', base + 5n * ss, ss), devunmap('kit-ss5'), base + 5n * ss, ss, []);
-      // __add_pages refuses an altmap that reaches past the range (reserve + free ≤ nr_pages, DOMAIN.md §3.8)
+      // __add_pages refuses an altmap that reaches past the range (reserve + free ≤ nr_pages, apps/docs/kernel/vmemmap.md#altmap)
       const alt = { reservePages: 0, freePages: Math.min(k.sectionMemmapPages, Number(ss / k.pageBytes)), pageBytes: k.pageBytes };
       roundTrip('a sub-section with an altmap', devmap('kit-ss3', base + 3n * ss, ss, alt), devunmap('kit-ss3'), base + 3n * ss, ss, ['ENOMEM']);
     }
@@ -336,7 +336,7 @@ const roundTripCheck: ConformanceCheck = {
 const altmapCheck: ConformanceCheck = {
   name: 'altmap accounting balances',
   describe:
-    'on core: a pmem-style altmap with exactly enough room and one a page short, and memmap_on_memory where it applies: alloc equals the altmap-backed vmemmap pages, never exceeds free, returns to 0; an exhausted altmap fails with -ENOMEM and never falls back to RAM (DOMAIN.md §3.2, §3.8)',
+    'on core: a pmem-style altmap with exactly enough room and one a page short, and memmap_on_memory where it applies: alloc equals the altmap-backed vmemmap pages, never exceeds free, returns to 0; an exhausted altmap fails with -ENOMEM and never falls back to RAM (apps/docs/kernel/vmemmap.md#sources, apps/docs/kernel/vmemmap.md#altmap)',
   run(backend, config, opts) {
     const p: string[] = [];
     const caps = backend.capabilities(config);
@@ -388,7 +388,7 @@ const altmapCheck: ConformanceCheck = {
 const fallbackCheck: ConformanceCheck = {
   name: 'fallback under injected PMD allocation failures is well-formed',
   describe:
-    'on core with seeded PMD_SIZE allocation failures (fast-check patterns) and pmem altmaps with a random reserve: a successful add maps every page of the range exactly once; a failure is -ENOMEM; removal leaves nothing (DOMAIN.md §3.3, §3.5)',
+    'on core with seeded PMD_SIZE allocation failures (fast-check patterns) and pmem altmaps with a random reserve: a successful add maps every page of the range exactly once; a failure is -ENOMEM; removal leaves nothing (apps/docs/kernel/vmemmap.md#x86-populate, apps/docs/kernel/vmemmap.md#arm64-populate)',
   run(backend, config, opts) {
     const caps = backend.capabilities(config);
     const failed: string[] = [];
@@ -412,7 +412,7 @@ const fallbackCheck: ConformanceCheck = {
             const from = k.events.length;
             const leakedBefore = k.state.counters.leakedSections;
             if (c.altmap && caps.zoneDevice) {
-              // one altmap over the whole range, as a pmem namespace builds it (DOMAIN.md §3.8)
+              // one altmap over the whole range, as a pmem namespace builds it (apps/docs/kernel/vmemmap.md#altmap)
               const label = `${what}, cycle ${ci}: pmem altmap, reserve ${c.reservePages}`;
               const id = `kit-fb${ci}`;
               const op = step(k, label, devmap(id, base, size, { reservePages: c.reservePages, freePages: sections * Number(sec / k.pageBytes) - c.reservePages, pageBytes: k.pageBytes }), ['ENOMEM'], p);
@@ -422,7 +422,7 @@ const fallbackCheck: ConformanceCheck = {
                 if (a && a.alloc + a.align > a.free) p.push(`${label}: altmap over-used`);
                 step(k, label, devunmap(id), [], p);
               }
-              // a failed __add_pages keeps the sections it already added (DOMAIN.md §4.2): the kernel's leak, not the backend's
+              // a failed __add_pages keeps the sections it already added (apps/docs/kernel/hotplug.md#add-steps): the kernel's leak, not the backend's
               if (k.state.counters.leakedSections === leakedBefore) cleanAfter(k, label, before, from, p);
             } else if (caps.memoryHotplug) {
               const label = `${what}, cycle ${ci}`;
@@ -430,7 +430,7 @@ const fallbackCheck: ConformanceCheck = {
               for (let i = 0; i < sections; i++) {
                 const at = base + BigInt(i) * sec;
                 const op = step(k, `${label}: section ${i}`, addBlock(k, at), ['ENOMEM'], p);
-                if (!op.result.ok) break; // section_deactivate rolled the failed section back (DOMAIN.md §2.5)
+                if (!op.result.ok) break; // section_deactivate rolled the failed section back (apps/docs/kernel/sparse.md#add-section)
                 mappedOnce(k, `${label}: section ${i}`, at, sec, p);
                 added++;
               }
@@ -451,7 +451,7 @@ const fallbackCheck: ConformanceCheck = {
 const replayCheck: ConformanceCheck = {
   name: 'a recorded run replays to the same state',
   describe:
-    'a run on core (boot, adds with injected PMD failures, a pmem altmap, a sub-section, memmap_on_memory, a removal) written as a log, read back and replayed with core\'s replayState and no backend, deep-equals the live state (ARCHITECTURE.md "Logs are self-contained")',
+    'a run on core (boot, adds with injected PMD failures, a pmem altmap, a sub-section, memmap_on_memory, a removal) written as a log, read back and replayed with core\'s replayState and no backend, deep-equals the live state (apps/docs/concepts/design.md#self-contained-logs)',
   run(backend, config, opts) {
     const caps = backend.capabilities(config);
     const mom = caps.memoryHotplug && memmapOnMemoryApplies(backend, config, sectionBytesOf(backend, config));

@@ -1,6 +1,6 @@
 /**
- * Quantities every backend's constants imply (DOMAIN.md §1.1–1.2, §6.1), computed the kernel's way. The kit
- * checks a backend against them and the test matrix prints them next to the numbers DOMAIN.md gives.
+ * Quantities every backend's constants imply (apps/docs/kernel/constants.md#arch-independent to apps/docs/kernel/constants.md#per-arch, apps/docs/kernel/hvo.md#what-it-does), computed the kernel's way. The kit
+ * checks a backend against them and the test matrix prints them next to the numbers the kernel reference (apps/docs/kernel/) gives.
  */
 import type { ArchConfig, ArchConstants, HugepageSize } from '@memhp/core';
 
@@ -16,7 +16,7 @@ export interface Derived {
   readonly pudBytes: bigint;
   /** PAGES_PER_SECTION × sizeof(struct page). */
   readonly sectionMemmapBytes: number;
-  /** ceil(section memmap / PAGE_SIZE): nr_memmap_pages per section (DOMAIN.md §2.4, §9.3). */
+  /** ceil(section memmap / PAGE_SIZE): nr_memmap_pages per section (apps/docs/kernel/sparse.md#boot, apps/docs/kernel/user-space.md#vmstat). */
   readonly sectionMemmapPages: number;
   readonly nrMemSections: bigint;
   readonly sectionsPerRoot: number;
@@ -45,7 +45,7 @@ export function derive(config: ArchConfig, c: ArchConstants): Derived {
   };
 }
 
-/** HVO arithmetic for one HugeTLB size (DOMAIN.md §6.1): w = n × S / P vmemmap pages, w − 1 freed (5.18+). */
+/** HVO arithmetic for one HugeTLB size (apps/docs/kernel/hvo.md#what-it-does): w = n × S / P vmemmap pages, w − 1 freed (5.18+). */
 export interface HvoNumbers {
   readonly hugepageBytes: bigint;
   /** Base pages in the huge page (n). */

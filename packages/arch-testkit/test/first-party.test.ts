@@ -1,7 +1,7 @@
 /**
  * Both first-party backends pass the kit on every page size and every supported kernel (issue 4, "Done when").
  * x86 also runs with every struct page size: its per-PMD fallback and sub-PMD tracking must stay well-formed
- * when memmaps share PMDs (DOMAIN.md §3.4).
+ * when memmaps share PMDs (apps/docs/kernel/vmemmap.md#x86-sub-pmd).
  */
 import { x86Backend } from '@memhp/arch-x86';
 import { arm64Backend } from '@memhp/arch-arm64';

@@ -1,6 +1,6 @@
 /**
  * The kit must be able to fail: each mutant below breaks one kernel rule, and the check that guards that rule
- * must report it. The mutants start from the x86 backend (DOMAIN.md §3.3) and change one thing; the round-trip,
+ * must report it. The mutants start from the x86 backend (apps/docs/kernel/vmemmap.md#x86-populate) and change one thing; the round-trip,
  * altmap, fallback and replay checks run them inside core's simulator (createSimulator), so each failure below is
  * seen in core's state and recorded events.
  */
@@ -30,7 +30,7 @@ describe('the conformance kit', () => {
     expect(problemsOf(leaky, 'populate/depopulate').join('\n')).toMatch(/PMD leaves still mapped/);
   });
 
-  it('reports an altmap that silently falls back to RAM (DOMAIN.md §3.2: never)', () => {
+  it('reports an altmap that silently falls back to RAM (apps/docs/kernel/vmemmap.md#sources: never)', () => {
     const fallsBack: ArchBackend = {
       ...x86Backend,
       vmemmapPopulate: (ctx, s, e, n, altmap) => {
@@ -87,7 +87,7 @@ describe('the conformance kit', () => {
         return r;
       },
     };
-    // a 128 MiB section's memmap is one 2 MiB PMD = 512 pages (DOMAIN.md §1.2 x86-64 row)
+    // a 128 MiB section's memmap is one 2 MiB PMD = 512 pages (apps/docs/kernel/constants.md#per-arch x86-64 row)
     expect(problemsOf(twice, 'populate/depopulate')).toContain('one section: 512 vmemmap pages mapped more than once');
   });
 
@@ -109,7 +109,7 @@ describe('the conformance kit', () => {
     expect(r.unsupported[0]?.why).toMatch(/only 4 KiB/);
   });
 
-  it('accepts arm64 64K where every populate is base pages from the altmap (DOMAIN.md §3.5)', () => {
+  it('accepts arm64 64K where every populate is base pages from the altmap (apps/docs/kernel/vmemmap.md#arm64-populate)', () => {
     const r = checkBackend(arm64Backend, { configs: [{ ...cfg, pageSizeBytes: 65536 }] });
     expect(r.results.filter((x) => !x.ok)).toEqual([]);
   });

@@ -21,7 +21,7 @@ function run(vmemmapFallback: VmemmapFallback): { k: KitRun; op: OpResult } {
     { pageSizeBytes: 4096, structPageBytes: 64, kernel: '5.10', features: { vmemmapFallback } },
     { faults: { sites: { pmd: { nth: [5] } } }, checkInvariants: true },
   );
-  // one 1 GiB section (SECTION_SIZE_BITS 30 before 5.12, DOMAIN.md §1.2)
+  // one 1 GiB section (SECTION_SIZE_BITS 30 before 5.12, apps/docs/kernel/constants.md#per-arch)
   const op = k.exec({ kind: 'add_memory', node: 0, range: { startBytes: k.baseBytes, sizeBytes: k.sectionBytes }, flags: [] });
   return { k, op };
 }

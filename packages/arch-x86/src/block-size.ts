@@ -1,6 +1,6 @@
 /**
  * x86-64 memory block size: probe_memory_block_size() in arch/x86/mm/init_64.c (6.1), plus the ≈6.15 firmware
- * advice (memory_block_advise_max_size; DOMAIN.md §4.5, verify). Every branch reports the rule that decided.
+ * advice (memory_block_advise_max_size; apps/docs/kernel/hotplug.md#memory-blocks, verify). Every branch reports the rule that decided.
  */
 import { atLeast, type ArchConfig, type BlockSizeDecision, type BlockSizeInput } from '@memhp/core';
 import { flag, sizeFeature } from './features.js';

@@ -1,13 +1,13 @@
 /**
  * x86-64 capability flags per kernel version. Each rule is written once with its range and source
- * (DOMAIN.md §12); `capabilities()` only picks.
+ * (apps/docs/kernel/timeline.md#timeline); `capabilities()` only picks.
  */
 import { defineRule, pick, type ArchCapabilities, type ArchConfig } from '@memhp/core';
 
 /** ARCH_MHP_MEMMAP_ON_MEMORY_ENABLE: x86-64 since 5.13 (seed 000, commit a08a2ae34613). */
 export const X86_MEMMAP_ON_MEMORY = defineRule<boolean>({
   name: 'x86.memmapOnMemory',
-  source: 'DOMAIN.md §5.5, §12 (5.13)',
+  source: 'apps/docs/kernel/memmap-on-memory.md#arches, apps/docs/kernel/timeline.md#timeline (5.13)',
   ranges: [
     { until: '5.13', value: false },
     { since: '5.13', value: true },
@@ -17,7 +17,7 @@ export const X86_MEMMAP_ON_MEMORY = defineRule<boolean>({
 /** ARCH_WANT_HUGETLB_PAGE_OPTIMIZE_VMEMMAP: x86-64 since 5.14. */
 export const X86_HVO = defineRule<boolean>({
   name: 'x86.hugetlbVmemmapOptimize',
-  source: 'DOMAIN.md §6.2, §12 (5.14)',
+  source: 'apps/docs/kernel/hvo.md#sizes, apps/docs/kernel/timeline.md#timeline (5.14)',
   ranges: [
     { until: '5.14', value: false },
     { since: '5.14', value: true },
@@ -30,7 +30,7 @@ export const X86_HVO = defineRule<boolean>({
  */
 export const X86_DAX_DEDUP = defineRule<boolean>({
   name: 'x86.daxVmemmapOptimize',
-  source: 'DOMAIN.md §7.5',
+  source: 'apps/docs/kernel/zone-device.md#compound-dedup',
   ranges: [
     { until: '5.19', value: false },
     { since: '5.19', value: true },
@@ -43,7 +43,7 @@ export function x86Capabilities(config: ArchConfig): ArchCapabilities {
     memmapOnMemory: pick(X86_MEMMAP_ON_MEMORY, config.kernel),
     hugetlbVmemmapOptimize: pick(X86_HVO, config.kernel),
     daxVmemmapOptimize: pick(X86_DAX_DEDUP, config.kernel),
-    // x86 does not select ARCH_KEEP_MEMBLOCK (DOMAIN.md §4.2 step 5 lists arm64, ppc, loongarch, mips, arm).
+    // x86 does not select ARCH_KEEP_MEMBLOCK (apps/docs/kernel/hotplug.md#add-steps step 5 lists arm64, ppc, loongarch, mips, arm).
     keepMemblock: false,
     bootMemoryOfflinable: true,
     zoneDevice: true,

@@ -1,5 +1,5 @@
 /**
- * x86-64 constants (DOMAIN.md §1.2, §1.4, §3.1, §2.1). They do not change across the supported kernel
+ * x86-64 constants (apps/docs/kernel/constants.md#per-arch, apps/docs/kernel/constants.md#pageblock, apps/docs/kernel/vmemmap.md#layout, apps/docs/kernel/sparse.md#section-table). They do not change across the supported kernel
  * versions: SECTION_SIZE_BITS 27, PMD 2 MiB, PUD 1 GiB, pageblock order 9 (HUGETLB_PAGE_ORDER), largest
  * buddy order 10 (6.1 MAX_ORDER 11, exclusive); CONFIG_PAGE_BLOCK_MAX_ORDER (≈6.16) leaves x86 at 9.
  */
@@ -25,7 +25,7 @@ export function x86Constants(config: ArchConfig): ArchConstants {
     arch: 'x86_64',
     pageShift: X86_PAGE_SHIFT,
     sectionSizeBits: X86_SECTION_SIZE_BITS,
-    // MAX_PHYSMEM_BITS: 46 with 4-level paging, 52 with 5-level (decided at boot, DOMAIN.md §1.2).
+    // MAX_PHYSMEM_BITS: 46 with 4-level paging, 52 with 5-level (decided at boot, apps/docs/kernel/constants.md#per-arch).
     maxPhysmemBits: la57 ? 52 : 46,
     pmdShift: X86_PMD_SHIFT,
     pudShift: X86_PUD_SHIFT,

@@ -1,5 +1,5 @@
 /**
- * x86-64 HugeTLB sizes (DOMAIN.md §6.2; arch/x86 arch_hugetlb_valid_size): 2 MiB (PMD) always, 1 GiB (PUD) only
+ * x86-64 HugeTLB sizes (apps/docs/kernel/hvo.md#sizes; arch/x86 arch_hugetlb_valid_size): 2 MiB (PMD) always, 1 GiB (PUD) only
  * with the CPU flag pdpe1gb. The default size (HPAGE_SIZE) is 2 MiB.
  */
 import type { ArchConfig, HugepageSize } from '@memhp/core';

@@ -1,5 +1,5 @@
 /**
- * x86-64 vmemmap_populate / vmemmap_free (arch/x86/mm/init_64.c, 6.1; DOMAIN.md §3.3, §3.4, §3.7), written
+ * x86-64 vmemmap_populate / vmemmap_free (arch/x86/mm/init_64.c, 6.1; apps/docs/kernel/vmemmap.md#x86-populate, apps/docs/kernel/vmemmap.md#x86-sub-pmd, apps/docs/kernel/vmemmap.md#x86-free), written
  * against core's generic helpers ({@link VmemmapContext}).
  */
 import { defineRule, pick, type AltmapHandle, type ErrnoName, type VmemmapContext } from '@memhp/core';
@@ -7,12 +7,12 @@ import { flag } from './features.js';
 
 /**
  * What a PMD that already holds a PTE table gets filled from. 6.1's x86-local vmemmap_populate_hugepages()
- * passes no altmap; once x86 uses the generic helper (by 2025, DOMAIN.md §3.3; first release to verify) the
+ * passes no altmap; once x86 uses the generic helper (by 2025, apps/docs/kernel/vmemmap.md#x86-populate; first release to verify) the
  * altmap is passed through.
  */
 export const X86_TABLE_FILL_ALTMAP = defineRule<boolean>({
   name: 'x86.vmemmapTableFillUsesAltmap',
-  source: 'DOMAIN.md §3.3 (generic vmemmap_populate_hugepages on x86, first release to verify)',
+  source: 'apps/docs/kernel/vmemmap.md#x86-populate (generic vmemmap_populate_hugepages on x86, first release to verify)',
   ranges: [
     { until: '6.13', value: false, note: 'x86-local vmemmap_populate_hugepages passes NULL' },
     { since: '6.13', value: true, note: 'generic helper passes the altmap (verify the release)' },
@@ -54,7 +54,7 @@ function populateHugepages(ctx: VmemmapContext, start: bigint, end: bigint, node
         if (addr % pmdBytes !== 0n || next % pmdBytes !== 0n) useNewSubPmd(ctx, addr, next, pmdBytes);
         continue;
       }
-      // An altmap never falls back to RAM: the hot-add fails (DOMAIN.md §3.3).
+      // An altmap never falls back to RAM: the hot-add fails (apps/docs/kernel/vmemmap.md#x86-populate).
       if (altmap) return 'ENOMEM';
       ctx.note('PMD_SIZE allocation failed: this PMD falls back to base pages', { va: hex(addr), end: hex(next) });
       if (ctx.populateBasePages(addr, next, node, null, 'PMD allocation failed (per-PMD fallback, no altmap)') !== 0) return 'ENOMEM';
@@ -80,7 +80,7 @@ export function x86VmemmapPopulate(
   altmap: AltmapHandle | null,
 ): 0 | ErrnoName {
   if (end - start < BigInt(ctx.sectionMemmapBytes)) {
-    // A partial section's memmap always comes from RAM (DOMAIN.md §3.3 rule 1, §7.3).
+    // A partial section's memmap always comes from RAM (apps/docs/kernel/vmemmap.md#x86-populate rule 1, apps/docs/kernel/zone-device.md#pmem-altmap).
     return ctx.populateBasePages(start, end, node, null, 'sub-section range: base pages from RAM, altmap ignored');
   }
   if (flag(ctx.config, 'pse')) return populateHugepages(ctx, start, end, node, altmap);
@@ -93,7 +93,7 @@ export function x86VmemmapPopulate(
 
 /**
  * vmemmap_free → remove_pagetable(start, end, false, altmap): a leaf only partly inside the range gets the
- * range filled with PAGE_UNUSED and is freed only when its whole 2 MiB is unused (DOMAIN.md §3.4, §3.7).
+ * range filled with PAGE_UNUSED and is freed only when its whole 2 MiB is unused (apps/docs/kernel/vmemmap.md#x86-sub-pmd, apps/docs/kernel/vmemmap.md#x86-free).
  */
 export function x86VmemmapFree(ctx: VmemmapContext, start: bigint, end: bigint, altmap: AltmapHandle | null): void {
   const pmdBytes = pmdBytesOf(ctx);

@@ -12,32 +12,32 @@ const cfg = (kernel: KernelVersion = '6.1', features: ArchConfig['features'] = {
 });
 
 describe('x86-64 constants', () => {
-  it('uses 128 MiB sections, 2 MiB PMDs and 1 GiB PUDs with 4-level paging by default (DOMAIN.md §1.2)', () => {
+  it('uses 128 MiB sections, 2 MiB PMDs and 1 GiB PUDs with 4-level paging by default (apps/docs/kernel/constants.md#per-arch)', () => {
     const c = x86Backend.constants(cfg());
     expect(c.sectionSizeBits).toBe(27);
     expect(c.pmdShift).toBe(21);
     expect(c.pudShift).toBe(30);
     expect(c.maxPhysmemBits).toBe(46);
     expect(c.pgtableLevels).toBe(4);
-    // arch/x86/include/asm/page_64_types.h __VMEMMAP_BASE_L4 (DOMAIN.md §3.1)
+    // arch/x86/include/asm/page_64_types.h __VMEMMAP_BASE_L4 (apps/docs/kernel/vmemmap.md#layout)
     expect(c.vmemmapBase).toBe(0xffffea0000000000n);
-    // DOMAIN.md §1.4: pageblock order 9, largest buddy order 10
+    // apps/docs/kernel/constants.md#pageblock: pageblock order 9, largest buddy order 10
     expect([c.pageblockOrder, c.maxBuddyOrder]).toEqual([9, 10]);
   });
 
-  it('switches to 52 physical bits, 5 levels and the L5 vmemmap base with la57 (DOMAIN.md §1.2, §3.1)', () => {
+  it('switches to 52 physical bits, 5 levels and the L5 vmemmap base with la57 (apps/docs/kernel/constants.md#per-arch, apps/docs/kernel/vmemmap.md#layout)', () => {
     const c = x86Backend.constants(cfg('6.1', { la57: true }));
     expect([c.maxPhysmemBits, c.pgtableLevels, c.vmemmapBase]).toEqual([52, 5, 0xffd4000000000000n]);
   });
 
-  it('has ZONE_DMA below 16 MiB and ZONE_DMA32 below 4 GiB (DOMAIN.md §10 zone ranges)', () => {
+  it('has ZONE_DMA below 16 MiB and ZONE_DMA32 below 4 GiB (apps/docs/kernel/readings.md#readings zone ranges)', () => {
     expect(x86Backend.constants(cfg()).lowZones).toEqual([
       { zone: 'DMA', endBytes: 16n * MIB },
       { zone: 'DMA32', endBytes: 4n * GIB },
     ]);
   });
 
-  it('sizes struct mem_section 16 B, or 32 B with CONFIG_PAGE_EXTENSION (DOMAIN.md §2.1)', () => {
+  it('sizes struct mem_section 16 B, or 32 B with CONFIG_PAGE_EXTENSION (apps/docs/kernel/sparse.md#section-table)', () => {
     expect(x86Backend.constants(cfg()).memSectionBytes).toBe(16);
     expect(x86Backend.constants(cfg('6.1', { pageExtension: true })).memSectionBytes).toBe(32);
   });
@@ -48,11 +48,11 @@ describe('x86-64 constants', () => {
   });
 });
 
-describe('x86-64 memory block size (probe_memory_block_size, DOMAIN.md §4.5)', () => {
+describe('x86-64 memory block size (probe_memory_block_size, apps/docs/kernel/hotplug.md#memory-blocks)', () => {
   const size = (end: bigint, features: ArchConfig['features'] = {}, kernel: KernelVersion = '6.1') =>
     x86Backend.memoryBlockSize(cfg(kernel, features), { bootRamEndBytes: end });
 
-  it('gives 128 MiB when boot RAM ends below 64 GiB ([host] 25 GiB → 8000000, DOMAIN.md §10)', () => {
+  it('gives 128 MiB when boot RAM ends below 64 GiB ([host] 25 GiB → 8000000, apps/docs/kernel/readings.md#readings)', () => {
     expect(size(25n * GIB).bytes).toBe(128n * MIB);
   });
   it('gives 2 GiB on bare metal with 64 GiB or more', () => {
@@ -86,13 +86,13 @@ describe('x86-64 memory block size (probe_memory_block_size, DOMAIN.md §4.5)', 
 
 describe('x86-64 capabilities per kernel version', () => {
   const caps = (k: KernelVersion) => x86Backend.capabilities(cfg(k));
-  it('enables memmap_on_memory from 5.13 (seed 000, DOMAIN.md §5.5)', () => {
+  it('enables memmap_on_memory from 5.13 (seed 000, apps/docs/kernel/memmap-on-memory.md#arches)', () => {
     expect([caps('5.10').memmapOnMemory, caps('5.13').memmapOnMemory]).toEqual([false, true]);
   });
-  it('enables HVO from 5.14 (DOMAIN.md §6.2)', () => {
+  it('enables HVO from 5.14 (apps/docs/kernel/hvo.md#sizes)', () => {
     expect([caps('5.13').hugetlbVmemmapOptimize, caps('5.14').hugetlbVmemmapOptimize]).toEqual([false, true]);
   });
-  it('enables the device-DAX vmemmap dedup from 5.19 (DOMAIN.md §7.5)', () => {
+  it('enables the device-DAX vmemmap dedup from 5.19 (apps/docs/kernel/zone-device.md#compound-dedup)', () => {
     expect([caps('5.18').daxVmemmapOptimize, caps('5.19').daxVmemmapOptimize, caps('6.18').daxVmemmapOptimize]).toEqual([false, true, true]);
   });
   it('keeps no memblock and lets boot memory go offline', () => {
@@ -100,7 +100,7 @@ describe('x86-64 capabilities per kernel version', () => {
   });
 });
 
-describe('x86-64 HugeTLB sizes (DOMAIN.md §6.2)', () => {
+describe('x86-64 HugeTLB sizes (apps/docs/kernel/hvo.md#sizes)', () => {
   it('offers 2 MiB and, with pdpe1gb, 1 GiB; the default is 2 MiB', () => {
     expect(x86Backend.hugepageSizes(cfg()).map((s) => s.bytes)).toEqual([2n * MIB, GIB]);
     expect(x86Backend.hugepageSizes(cfg('6.1', { pdpe1gb: false })).map((s) => s.bytes)).toEqual([2n * MIB]);

@@ -1,7 +1,7 @@
 /**
  * Which architecture backends the CLI knows: the two built in (@memhp/arch-x86, @memhp/arch-arm64) plus any
  * module named with `--arch-module <file, directory or package>` whose module exports `default` or `backend`. Core never
- * imports a backend (ARCHITECTURE.md, Contracts); the CLI picks one and passes it in.
+ * imports a backend (apps/docs/concepts/design.md#contracts); the CLI picks one and passes it in.
  */
 import { pathToFileURL } from 'node:url';
 import * as x86 from '@memhp/arch-x86';

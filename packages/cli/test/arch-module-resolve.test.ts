@@ -134,7 +134,7 @@ describe('memhp run --arch-module <directory> (a real process)', () => {
     const j = JSON.parse(r.stdout) as { arch: string; steps: Array<{ result: string }>; summary: { blocksAdded: number; blocksRemoved: number }; final: unknown };
     expect(j.arch).toBe('riscv64');
     expect(j.steps.map((s) => s.result).every((x) => x === 'ok')).toBe(true);
-    // 256 MiB of 128 MiB blocks (block = section on the example, DOMAIN.md §1.2 riscv64 row): 2 added, 2 removed
+    // 256 MiB of 128 MiB blocks (block = section on the example, apps/docs/kernel/constants.md#per-arch riscv64 row): 2 added, 2 removed
     expect([j.summary.blocksAdded, j.summary.blocksRemoved]).toEqual([2, 2]);
     const rep = await memhpInProcess(['replay', log, '--report', 'final', '--json']);
     expect(rep.code, rep.stderr).toBe(0);

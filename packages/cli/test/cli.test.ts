@@ -60,7 +60,7 @@ describe('memhp as a process', () => {
     expect(r('archs').code).toBe(0);
     const archs = (JSON.parse(r('archs').stdout) as { archs: Array<{ id: string; aliases: string[]; pageSizes: string[] }> }).archs;
     expect(archs.map((a) => a.id)).toEqual(expect.arrayContaining(['x86_64', 'arm64']));
-    expect(archs.find((a) => a.id === 'arm64')?.pageSizes).toEqual(['4K', '16K', '64K']); // DOMAIN.md §1.2
+    expect(archs.find((a) => a.id === 'arm64')?.pageSizes).toEqual(['4K', '16K', '64K']); // apps/docs/kernel/constants.md#per-arch
     expect(archs.find((a) => a.id === 'arm64')?.aliases).toContain('aarch64');
   });
 

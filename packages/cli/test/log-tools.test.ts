@@ -33,7 +33,7 @@ describe('run', () => {
   it('reports each step result and a summary with failures by errno (JSON)', () => {
     const j = JSON.parse(runA.stdout) as { steps: Array<{ result: string }>; summary: { failuresByErrno: Record<string, number>; blocksAdded: number; blocksRemoved: number; memoryAddedBytes: number }; expectFailures: number };
     expect(j.expectFailures).toBe(0);
-    // small.yaml: one EEXIST (overlap, DOMAIN.md §4.2 0c) and one EINVAL (unaligned, §4.3).
+    // small.yaml: one EEXIST (overlap, apps/docs/kernel/hotplug.md#add-steps 0c) and one EINVAL (unaligned, apps/docs/kernel/hotplug.md#alignment).
     expect(j.summary.failuresByErrno).toEqual({ EEXIST: 1, EINVAL: 1 });
     expect(j.steps.map((s) => s.result)).toEqual(['ok', 'ok', 'EEXIST', 'ok', 'EINVAL', 'ok', 'ok', 'ok', 'ok', 'ok']);
     // 256 MiB = 2 blocks of 128 MiB added and removed; the failed adds count for nothing.
@@ -105,7 +105,7 @@ describe('export', () => {
     expect(blockTracks).toEqual(expect.arrayContaining(['memory0', 'memory7', 'memory32', 'memory33'])); // 1 GiB boot = memory0–7
     // boot + 8 commands (small.yaml: 3 adds, 2 onlines, 2 offlines, 1 remove), one span each on the operations track.
     expect(t.traceEvents.filter((e) => e.ph === 'X' && e.pid === 1).length).toBe(9);
-    // memory32: created offline, onlined, then offlined through going-offline (DOMAIN.md §4.5 state machine), removed.
+    // memory32: created offline, onlined, then offlined through going-offline (apps/docs/kernel/hotplug.md#memory-blocks state machine), removed.
     expect(t.traceEvents.filter((e) => e.ph === 'X' && e.pid === 2 && e.tid === 32).map((e) => e.name)).toEqual(['offline', 'online', 'going-offline', 'offline']);
   });
 
@@ -140,7 +140,7 @@ describe('query', () => {
   it('reads payload JSON too', async () => {
     const r = await memhpInProcess(['query', A, "SELECT count(*) AS pmd FROM events WHERE type = 'vmemmap.populate' AND (payload->>'granularity') = 'pmd'"]);
     expect(r.code).toBe(0);
-    // small.yaml adds 2 sections after boot's 8 (1 GiB): every section memmap is one 2 MiB PMD leaf on x86 (§3.3).
+    // small.yaml adds 2 sections after boot's 8 (1 GiB): every section memmap is one 2 MiB PMD leaf on x86 (apps/docs/kernel/vmemmap.md#x86-populate).
     expect(r.stdout).toMatch(/^ pmd\n\s+10\n\(1 row\)/);
   });
 

@@ -29,6 +29,6 @@ describe.runIf(existsSync(DIST))('the built binary (dist/bin.js)', () => {
     expect(v.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
     const h = spawnSync(process.execPath, [DIST, 'check', 'hvo', '--json'], { encoding: 'utf8' });
     expect(h.status, h.stderr).toBe(0);
-    expect(JSON.parse(h.stdout)).toMatchObject({ vmemmapPagesPerHugepage: 8, freedPagesPerHugepage: 7 }); // DOMAIN.md §6.2
+    expect(JSON.parse(h.stdout)).toMatchObject({ vmemmapPagesPerHugepage: 8, freedPagesPerHugepage: 7 }); // apps/docs/kernel/hvo.md#sizes
   });
 });

@@ -5,7 +5,7 @@ import { formatBlockList, parseBlockList } from '../src/parse/ranges.js';
 
 describe('sizes', () => {
   it('reads binary units, plain bytes and hex as the kernel memparse does', () => {
-    // DOMAIN.md §8.1: sizes are nnK/M/G/T with binary units.
+    // apps/docs/kernel/knobs.md#cmdline: sizes are nnK/M/G/T with binary units.
     expect(parseSize('4K')).toBe(4096n);
     expect(parseSize('128M')).toBe(134217728n);
     expect(parseSize('2G')).toBe(2147483648n);

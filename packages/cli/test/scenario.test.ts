@@ -37,7 +37,7 @@ describe('scenario files', () => {
     expect(s.steps.length).toBeGreaterThan(0);
     // Every example checks something, and every expect step carries a cited number in a comment.
     expect(s.steps.some((x) => x.kind === 'expect')).toBe(true);
-    expect(text).toMatch(/§\d/);
+    expect(text).toMatch(/§\d|apps\/docs\/kernel\/[\w-]+\.md#[\w-]+/);
   });
 
   it('turns steps into core commands with exact bigint ranges', () => {

@@ -1,7 +1,7 @@
 /**
  * Seed 004's what-if as a user runs it: the two fallback designs the thread weighed, on the same injected failure
  * (arm64 4K, kernel 5.10, 1 GiB sections → 16 MiB of memmap = 8 PMD_SIZE blocks; the 5th allocation fails).
- * Expected numbers follow from DOMAIN.md §1.2 (1 GiB section before 5.12, 2 MiB memmap per 128 MiB) and §3.5:
+ * Expected numbers follow from apps/docs/kernel/constants.md#per-arch (1 GiB section before 5.12, 2 MiB memmap per 128 MiB) and apps/docs/kernel/vmemmap.md#arm64-populate:
  *  - per-PMD (v4, merged): 7 leaves + 512 base pages = 16 MiB from the page allocator, nothing freed;
  *  - redo-all (v1, rejected): 4 leaves (8 MiB) mapped, unmapped and freed, then 16 MiB of base pages = 24 MiB
  *    allocated, 8 MiB of it touched twice.

@@ -50,7 +50,7 @@ describe('bench read floor', () => {
   it('reads every field of every payload a block cycle emits', () => {
     const { events, readerOf, catalogue } = cycleEvents();
     const types = new Set(events.map((e) => e.type));
-    // The cycle covers the scale run's event types (53 events a block; DOMAIN.md §4–§5 step order).
+    // The cycle covers the scale run's event types (53 events a block; apps/docs/kernel/hotplug.md#hotplug to apps/docs/kernel/memmap-on-memory.md#memmap-on-memory step order).
     expect(types.size).toBeGreaterThanOrEqual(30);
     let fields = 0;
     for (const e of events) {

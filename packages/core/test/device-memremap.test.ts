@@ -1,7 +1,7 @@
 /**
- * ZONE_DEVICE through memremap_pages (mm/memremap.c, 6.1; DOMAIN.md §7; seed 002): the pmem namespace of §7.4
- * with its memmap on the device, the checks of §7.2, sub-section granularity and RAM sharing a section (§2.5,
- * §7.3), mhp_params, memory providers as the extension point, and compound-page vmemmap dedup (§7.5).
+ * ZONE_DEVICE through memremap_pages (mm/memremap.c, 6.1; apps/docs/kernel/zone-device.md#zone-device; seed 002): the pmem namespace of apps/docs/kernel/zone-device.md#pmem-example
+ * with its memmap on the device, the checks of apps/docs/kernel/zone-device.md#memremap, sub-section granularity and RAM sharing a section (apps/docs/kernel/sparse.md#add-section,
+ * apps/docs/kernel/zone-device.md#pmem-altmap), mhp_params, memory providers as the extension point, and compound-page vmemmap dedup (apps/docs/kernel/zone-device.md#compound-dedup).
  */
 import { describe, expect, it } from 'vitest';
 import { serializeEvent, type EventEnvelope } from '@memhp/events';
@@ -43,11 +43,11 @@ function sim(kernel: KernelVersion = '6.18', extra: Partial<MachineConfig> = {},
 
 const replay = (x: ReturnType<typeof sim>) => replayState(x.events.map((e) => JSON.parse(serializeEvent(e)) as EventEnvelope), x.s.header());
 
-describe('the 16 GiB fsdax namespace of DOMAIN.md §7.4', () => {
+describe('the 16 GiB fsdax namespace of apps/docs/kernel/zone-device.md#pmem-example', () => {
   it('lays out the namespace: data offset 258 MiB, altmap reserve 2 and free 66046, 4128256 usable pfns', () => {
     const { s } = sim();
     const l = pmemNamespaceLayout(s.machine, 16n * GiB, 16n * GiB);
-    // §7.4: npfns 4 194 302, reserve 268 435 328 B, data offset 270 532 608 B = 258 MiB (66 048 pages)
+    // apps/docs/kernel/zone-device.md#pmem-example: npfns 4 194 302, reserve 268 435 328 B, data offset 270 532 608 B = 258 MiB (66 048 pages)
     expect(l).toMatchObject({ npfnsEstimate: 4194302, memmapReserveBytes: 268435328n, dataOffsetBytes: 258n * MiB, usablePfns: 4128256 });
     expect(l.altmap).toEqual({ basePfn: 4194304, reserve: 2, free: 66046 });
   });
@@ -61,13 +61,13 @@ describe('the 16 GiB fsdax namespace of DOMAIN.md §7.4', () => {
     const r = s.exec({ kind: 'memremap_pages', id: 'pmem0', node: 0, range: { startBytes: 16n * GiB, sizeBytes: 16n * GiB }, type: 'fsdax', altmapReserveBytes: l.altmapReserveBytes, altmapFreeBytes: l.altmapFreeBytes });
     expect(r.ok).toBe(true);
     const a = [...s.state.altmaps.values()].find((x) => x.owner === 'device')!;
-    // §7.4: the first 2 MiB allocation pads 510 pfns (next pfn base + 2 → 512), then 128 × 512
+    // apps/docs/kernel/zone-device.md#pmem-example: the first 2 MiB allocation pads 510 pfns (next pfn base + 2 → 512), then 128 × 512
     expect({ alloc: a.alloc, align: a.align, remaining: a.free - a.alloc - a.align }).toEqual({ alloc: 65536, align: 510, remaining: 0 });
     expect(viewPgmaps(s.state)[0]).toMatchObject({ pgprot: 'PAGE_KERNEL_decrypted', altmap: { reserve: 2, free: 66046, alloc: 65536, align: 510, remaining: 0 }, vmemmapPages: { altmap: 65536 }, dedupSavedPages: 0 });
-    // §9.3: nr_memmap_pages counts altmap-backed memmap (+512 per section); §9.2: MemTotal/MemFree do not move
+    // apps/docs/kernel/user-space.md#vmstat: nr_memmap_pages counts altmap-backed memmap (+512 per section); apps/docs/kernel/user-space.md#meminfo: MemTotal/MemFree do not move
     expect(s.state.counters.nrMemmapPages - hot0).toBe(65536);
     expect(viewMeminfo(s.state).MemTotal).toBe(m0.MemTotal);
-    // not even a page-table page: the boot PMD table already covers 1 GiB of vmemmap (= 64 GiB of RAM, §3.2)
+    // not even a page-table page: the boot PMD table already covers 1 GiB of vmemmap (= 64 GiB of RAM, apps/docs/kernel/vmemmap.md#sources)
     expect(viewMeminfo(s.state).MemFree).toBe(m0.MemFree);
     // ZONE_DEVICE: spanned grows by the whole range, nothing present or managed
     expect(s.state.nodes.get(0)?.zones.get('Device')).toMatchObject({ startPfn: 4194304, spannedPages: 4194304, presentPages: 0, managedPages: 0 });
@@ -90,7 +90,7 @@ describe('the 16 GiB fsdax namespace of DOMAIN.md §7.4', () => {
   });
 });
 
-describe('memremap_pages checks (DOMAIN.md §7.2)', () => {
+describe('memremap_pages checks (apps/docs/kernel/zone-device.md#memremap)', () => {
   it('refuses a second pgmap over a mapped pfn with -ENOMEM "Conflicting mapping in same section"', () => {
     const { s } = sim();
     s.exec({ kind: 'memremap_pages', id: 'a', node: 0, range: { startBytes: 16n * GiB, sizeBytes: 128n * MiB }, type: 'devdax' });
@@ -124,7 +124,7 @@ describe('memremap_pages checks (DOMAIN.md §7.2)', () => {
   });
 });
 
-describe('sub-section granularity and sharing a section with RAM (DOMAIN.md §2.5, §7.3)', () => {
+describe('sub-section granularity and sharing a section with RAM (apps/docs/kernel/sparse.md#add-section, apps/docs/kernel/zone-device.md#pmem-altmap)', () => {
   it('maps a 2 MiB device range with base pages from RAM (x86 ignores the altmap below a section) and taints the section', () => {
     const { s } = sim();
     const sec = (16n * GiB) / (128n * MiB);
@@ -133,7 +133,7 @@ describe('sub-section granularity and sharing a section with RAM (DOMAIN.md §2.
     const ms = s.state.sections.get(Number(sec))!;
     expect(ms.subsectionMap).toBe(0b10n);
     expect(ms.flags & SECTION_TAINT_ZONE_DEVICE).toBe(SECTION_TAINT_ZONE_DEVICE);
-    // §7.3: "x86 populates a partial section's memmap with base pages from RAM, not from the altmap"
+    // apps/docs/kernel/zone-device.md#pmem-altmap: "x86 populates a partial section's memmap with base pages from RAM, not from the altmap"
     expect([...s.state.altmaps.values()][0]!.alloc).toBe(0);
   });
 
@@ -145,12 +145,12 @@ describe('sub-section granularity and sharing a section with RAM (DOMAIN.md §2.
     expect(r.ok).toBe(true);
     const ms = s.state.sections.get(8)!;
     expect(ms.subsectionMap).toBe((1n << 64n) - 1n);
-    // §2.5 step 2.3: an early section's partial add reuses the boot memmap — nothing populated or counted
+    // apps/docs/kernel/sparse.md#add-section step 2.3: an early section's partial add reuses the boot memmap — nothing populated or counted
     expect(s.state.counters.nrMemmapPages).toBe(hot);
     expect(ms.flags & SECTION_TAINT_ZONE_DEVICE).toBe(SECTION_TAINT_ZONE_DEVICE);
     const ramPfn = (Number(GiB) + 32 * 2 ** 20) / 4096;
     const devPfn = (Number(GiB) + 96 * 2 ** 20) / 4096;
-    // §2.7 pfn_to_online_page: the tainted section takes the slow path through the pgmap index
+    // apps/docs/kernel/sparse.md#validity pfn_to_online_page: the tainted section takes the slow path through the pgmap index
     expect(pfnToOnlinePage(s.state, ramPfn, pgmapCovers(s.state))).toBe(true);
     expect(pfnToOnlinePage(s.state, devPfn, pgmapCovers(s.state))).toBe(false);
   });
@@ -194,7 +194,7 @@ describe('a third-party provider plugs in through set-up and construct hooks (se
   });
 });
 
-describe('compound-page vmemmap dedup for device-DAX (DOMAIN.md §7.5)', () => {
+describe('compound-page vmemmap dedup for device-DAX (apps/docs/kernel/zone-device.md#compound-dedup)', () => {
   const devdax = (kernel: KernelVersion, shift: number, backend?: ArchBackend) => {
     const x = sim(kernel, {}, backend ? { backend } : {});
     const before = x.s.state.counters.vmemmapBuddyPages;
@@ -208,14 +208,14 @@ describe('compound-page vmemmap dedup for device-DAX (DOMAIN.md §7.5)', () => {
     // 1 GiB = 512 compound pages × 2 real vmemmap pages, + 8 PTE tables (one per 2 MiB of vmemmap)
     expect(used).toBe(512 * 2 + 8);
     expect(deviceState(x.s.state).pgmaps.get('dax0')?.dedup).toBe(true);
-    // the saving: 6 of 8 vmemmap pages per compound page share page 1 (§7.5 "2 MiB → 2 instead of 8")
+    // the saving: 6 of 8 vmemmap pages per compound page share page 1 (apps/docs/kernel/zone-device.md#compound-dedup "2 MiB → 2 instead of 8")
     expect(viewPgmaps(x.s.state)[0]).toMatchObject({ vmemmapPages: { buddy: 1024, reuse: 3072 }, dedupSavedPages: 3072 });
     expect(replay(x)).toEqual(x.s.state);
   });
 
   it('6.1, 1 GiB compound pages: 2 vmemmap pages for the whole 1 GiB; later sections reuse the first one\'s tail page', () => {
     const { x, used } = devdax('6.1', 18);
-    // §7.5: 1 GiB → 2 instead of 4096 (saves 4094), + 8 PTE tables
+    // apps/docs/kernel/zone-device.md#compound-dedup: 1 GiB → 2 instead of 4096 (saves 4094), + 8 PTE tables
     expect(used).toBe(2 + 8);
     expect(replay(x)).toEqual(x.s.state);
   });

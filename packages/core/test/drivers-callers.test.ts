@@ -12,14 +12,14 @@ describe('ACPI memory device (drivers/acpi/acpi_memhotplug.c)', () => {
     expect(s.exec({ kind: 'plug_dimm', id: 'd0', node: 0, sizeBytes: GiB }).ok).toBe(true);
     expect(s.exec({ kind: 'plug_dimm', id: 'd1', node: 0, sizeBytes: 512n * MiB }).ok).toBe(true);
     const d = driverState(s.state).dimms;
-    expect(d.get('d0')?.startBytes).toBe(25n * GiB); // boot RAM ends at 25 GiB (DOMAIN.md §10): 4 GiB + 21 GiB above 4 GiB
+    expect(d.get('d0')?.startBytes).toBe(25n * GiB); // boot RAM ends at 25 GiB (apps/docs/kernel/readings.md#readings): 4 GiB + 21 GiB above 4 GiB
     expect(d.get('d1')?.startBytes).toBe(26n * GiB);
     const g = s.state.groups.get(d.get('d0')!.group!);
-    expect(g).toMatchObject({ kind: 'static', pages: 262144 }); // PFN_UP(1 GiB) (DOMAIN.md §4.1 memory groups)
+    expect(g).toMatchObject({ kind: 'static', pages: 262144 }); // PFN_UP(1 GiB) (apps/docs/kernel/hotplug.md#entry-points memory groups)
     expect(blocksIn(s, 25n * GiB, 8).every((b) => b?.state === 'offline' && b.group === g?.id)).toBe(true);
   });
 
-  it('asks for memmap_on_memory only for a one-block DIMM up to 6.7, for any DIMM from 6.8 (DOMAIN.md §5.6 row 13)', () => {
+  it('asks for memmap_on_memory only for a one-block DIMM up to 6.7, for any DIMM from 6.8 (apps/docs/kernel/memmap-on-memory.md#examples row 13)', () => {
     const vmemmapOf = (kernel: KernelVersion, size: bigint) => {
       const s = boot(hostVm24G(kernel, 'memory_hotplug.memmap_on_memory=1'));
       expect(s.exec({ kind: 'plug_dimm', id: 'd', node: 0, sizeBytes: size }).ok).toBe(true);
@@ -47,7 +47,7 @@ describe('ACPI memory device (drivers/acpi/acpi_memhotplug.c)', () => {
   it('fails the probe with -EINVAL when add_memory refuses (a DIMM that is not block-aligned)', () => {
     const s = boot(hostVm24G());
     const r = s.exec({ kind: 'plug_dimm', id: 'odd', node: 0, sizeBytes: 100n * MiB });
-    expect(r).toMatchObject({ ok: false, errno: 'EINVAL' }); // §4.3 memory-block alignment, "add_memory failed"
+    expect(r).toMatchObject({ ok: false, errno: 'EINVAL' }); // apps/docs/kernel/hotplug.md#alignment memory-block alignment, "add_memory failed"
     expect(driverState(s.state).dimms.size).toBe(0);
   });
 });
@@ -119,7 +119,7 @@ describe('dax/kmem (drivers/dax/kmem.c)', () => {
       // [8 GiB + 2 MiB, 8 GiB + 514 MiB) → ALIGN_UP start 8 GiB + 128 MiB, ALIGN_DOWN end 8 GiB + 512 MiB
       expect([d.startBytes, d.sizeBytes]).toEqual([8n * GiB + 128n * MiB, 384n * MiB]);
       expect(s.state.resources.find((x) => x.name === 'System RAM (kmem)')?.startBytes).toBe(8n * GiB + 128n * MiB);
-      expect(blocksIn(s, 8n * GiB + 128n * MiB, 3).map((b) => b?.nrVmemmapPages)).toEqual([v, v, v]); // DOMAIN.md §5.1: kmem uses it from 6.8
+      expect(blocksIn(s, 8n * GiB + 128n * MiB, 3).map((b) => b?.nrVmemmapPages)).toEqual([v, v, v]); // apps/docs/kernel/memmap-on-memory.md#lifecycle: kmem uses it from 6.8
     }
   });
 

@@ -1,5 +1,5 @@
 /**
- * Seeded fault injection (ARCHITECTURE "Determinism"; DOMAIN.md §3.2, §4.6.2, §4.7, §6.4, §7.2): every kind of
+ * Seeded fault injection (apps/docs/concepts/design.md#determinism; apps/docs/kernel/vmemmap.md#sources, apps/docs/kernel/hotplug.md#block-online, apps/docs/kernel/hotplug.md#offlining, apps/docs/kernel/hvo.md#steps, apps/docs/kernel/zone-device.md#memremap): every kind of
  * injected fault is an event and gives the kernel's result; the same seed reproduces the same log byte for byte.
  */
 import { describe, expect, it } from 'vitest';
@@ -87,7 +87,7 @@ describe('each fault is an event with the kernel\'s result', () => {
   it('fragmentation: with no free PMD-sized block the vmemmap falls back to base pages and no 2 MiB HugeTLB page can be had', () => {
     const r = run({ freePmdBlocks: 0 }, 1, [blockAt(4n), { kind: 'hugepages', sizeBytes: M2, count: 4 }]);
     expect(r.results.every((x) => x.ok)).toBe(true);
-    // x86 vmemmap_populate_hugepages: a failed PMD_SIZE allocation without an altmap → base pages (DOMAIN.md §3.3)
+    // x86 vmemmap_populate_hugepages: a failed PMD_SIZE allocation without an altmap → base pages (apps/docs/kernel/vmemmap.md#x86-populate)
     expect(r.events.some((e) => e.type === 'vmemmap.populate' && (e.payload as { granularity: string }).granularity === 'pte')).toBe(true);
     expect(hugetlbMeminfo(r.s.state).HugePages_Total).toBe(0);
     // the block's vmemmap PMD, then one try on node 0 (the only node with memory): set_max_huge_pages stops there

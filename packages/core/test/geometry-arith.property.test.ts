@@ -5,7 +5,7 @@ import { bytesToPfn, deriveGeometry, fullSubsectionMap, hexShr, maskHex, pfnToBy
 /**
  * The hot-path arithmetic of model/geometry.ts works in doubles and digit loops instead of bigint (issue 3's scale
  * bench). Each fast form must equal its bigint definition; these properties check them on random inputs.
- * Geometry: x86-64, 4K pages, SECTION_SIZE_BITS 27, MAX_PHYSMEM_BITS 52 (DOMAIN.md §1.1–§1.2), 64-byte struct page.
+ * Geometry: x86-64, 4K pages, SECTION_SIZE_BITS 27, MAX_PHYSMEM_BITS 52 (apps/docs/kernel/constants.md#arch-independent to apps/docs/kernel/constants.md#per-arch), 64-byte struct page.
  */
 const g = deriveGeometry(
   {

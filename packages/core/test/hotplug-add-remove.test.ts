@@ -1,5 +1,5 @@
 /**
- * add_memory / add_memory_driver_managed / remove_memory (DOMAIN.md §4.1–§4.3, §4.8, §4.9, §5; 6.1
+ * add_memory / add_memory_driver_managed / remove_memory (apps/docs/kernel/hotplug.md#entry-points to apps/docs/kernel/hotplug.md#alignment, apps/docs/kernel/hotplug.md#removal, apps/docs/kernel/hotplug.md#errors, apps/docs/kernel/memmap-on-memory.md#memmap-on-memory; 6.1
  * mm/memory_hotplug.c add_memory_resource, register_memory_resource, try_remove_memory), per kernel version.
  */
 import { EventBus } from '@memhp/events';
@@ -13,7 +13,7 @@ const add = (s: Simulator, startBytes: bigint, sizeBytes: bigint, flags: MhpFlag
 const remove = (s: Simulator, startBytes: bigint, sizeBytes: bigint) => s.exec({ kind: 'remove_memory', range: { startBytes, sizeBytes } });
 const mom = (kernel: KernelVersion, param = 'memory_hotplug.memmap_on_memory=1') => sim(small(4, kernel, param));
 
-describe('add_memory errnos (DOMAIN.md §4.9)', () => {
+describe('add_memory errnos (apps/docs/kernel/hotplug.md#errors)', () => {
   it('rejects a range that is not block-aligned with -EINVAL', () => {
     const s = sim(small(4));
     expect(add(s, 8n * GiB + 64n * MiB, 128n * MiB)).toMatchObject({ ok: false, errno: 'EINVAL' });
@@ -21,8 +21,8 @@ describe('add_memory errnos (DOMAIN.md §4.9)', () => {
   });
 
   it('rejects a zero size with -E2BIG: mhp_range_allowed needs start < end before the alignment check runs', () => {
-    // 6.1 register_memory_resource → mhp_range_allowed(start, 0) is false → -E2BIG (kernel source; DOMAIN.md
-    // §4.9 lists size 0 under -EINVAL, which only check_hotplug_memory_range would give)
+    // 6.1 register_memory_resource → mhp_range_allowed(start, 0) is false → -E2BIG (kernel source; the kernel reference (apps/docs/kernel/)
+    // apps/docs/kernel/hotplug.md#errors lists size 0 under -EINVAL, which only check_hotplug_memory_range would give)
     expect(add(sim(small(4)), 8n * GiB, 0n)).toMatchObject({ ok: false, errno: 'E2BIG' });
   });
 
@@ -66,12 +66,12 @@ describe('a successful add_memory of one block (memmap in RAM)', () => {
   });
 
   it('marks the section present and valid, but neither online nor early', () => {
-    // __section_mark_present + sparse_init_one_section, never IS_EARLY / IS_ONLINE (DOMAIN.md §2.5 step 4)
+    // __section_mark_present + sparse_init_one_section, never IS_EARLY / IS_ONLINE (apps/docs/kernel/sparse.md#add-section step 4)
     expect(s.state.sections.get(64)!.flags).toBe(1 | 2);
   });
 
   it('takes the 2 MiB memmap from the page allocator as one PMD leaf, in the PMD table boot already made', () => {
-    // DOMAIN.md §9.2: MemFree −2048 kB; §3.2: one PMD table per 1 GiB of vmemmap = per 64 GiB of RAM at 64 B
+    // apps/docs/kernel/user-space.md#meminfo: MemFree −2048 kB; apps/docs/kernel/vmemmap.md#sources: one PMD table per 1 GiB of vmemmap = per 64 GiB of RAM at 64 B
     // per 4 KiB, so RAM at 8 GiB reuses boot's table
     expect(free0 - s.state.counters.nrFreePages).toBe(512);
     expect(s.state.counters.nrMemmapPages).toBe(512);
@@ -94,19 +94,19 @@ describe('a successful add_memory of one block (memmap in RAM)', () => {
   });
 });
 
-describe('memmap_on_memory across versions (DOMAIN.md §4.2 step 7, §5.2, §5.3)', () => {
+describe('memmap_on_memory across versions (apps/docs/kernel/hotplug.md#add-steps step 7, apps/docs/kernel/memmap-on-memory.md#support, apps/docs/kernel/memmap-on-memory.md#accounting)', () => {
   it('6.1: self-hosts a one-block add: altmap alloc 512, free = the whole block, memmap pages counted', () => {
     const s = mom('6.1');
     expect(add(s, 8n * GiB, 128n * MiB, ['memmap_on_memory']).ok).toBe(true);
     const b = s.state.blocks.get(64)!;
     const a = s.state.altmaps.get(b.altmapId!)!;
-    // 5.13–6.5: free = all pfns of the range; nr_vmemmap_pages = altmap.alloc = 512 (DOMAIN.md §3.8, §5.3)
+    // 5.13–6.5: free = all pfns of the range; nr_vmemmap_pages = altmap.alloc = 512 (apps/docs/kernel/vmemmap.md#altmap, apps/docs/kernel/memmap-on-memory.md#accounting)
     expect(a).toMatchObject({ basePfn: 8 * 262144, free: 32768, alloc: 512, align: 0 });
     expect(b.nrVmemmapPages).toBe(512);
     const leaf = s.state.vmemmap.pmds.get(Number((0xffffea0000000000n + BigInt(8 * 262144) * 64n) >> 21n));
     expect(leaf).toMatchObject({ kind: 'leaf', source: 'altmap', altmapId: a.id });
     expect(s.state.counters.nrMemmapPages).toBe(512);
-    // nothing from RAM: the leaf comes from the altmap and boot's PMD table covers it (DOMAIN.md §5.3 MemFree ≈0)
+    // nothing from RAM: the leaf comes from the altmap and boot's PMD table covers it (apps/docs/kernel/memmap-on-memory.md#accounting MemFree ≈0)
     expect(s.state.counters.vmemmapBuddyPages).toBe(0);
   });
 
@@ -150,7 +150,7 @@ describe('memmap_on_memory across versions (DOMAIN.md §4.2 step 7, §5.2, §5.3
   });
 });
 
-describe('remove_memory (DOMAIN.md §4.8)', () => {
+describe('remove_memory (apps/docs/kernel/hotplug.md#removal)', () => {
   it('refuses to remove online (boot) memory with -EBUSY', () => {
     expect(remove(sim(small(4)), 0n, 128n * MiB)).toMatchObject({ ok: false, errno: 'EBUSY' });
   });
@@ -182,7 +182,7 @@ describe('remove_memory (DOMAIN.md §4.8)', () => {
   });
 });
 
-describe('partial failure of __add_pages (DOMAIN.md §4.2 notes)', () => {
+describe('partial failure of __add_pages (apps/docs/kernel/hotplug.md#add-steps notes)', () => {
   it('does not roll back the sections added before the failure, flags the leak, and a re-add then fails with -EEXIST', () => {
     // the 2nd section of a 2-block add cannot get its memmap: the PMD and every base page fail
     const s = sim(small(4), {

@@ -1,5 +1,5 @@
 /**
- * add_memory's auto-online step and offline_and_remove_memory (DOMAIN.md §4.2 step 15, §4.8), run through the
+ * add_memory's auto-online step and offline_and_remove_memory (apps/docs/kernel/hotplug.md#add-steps step 15, apps/docs/kernel/hotplug.md#removal), run through the
  * registry's `block_state` handler (part B's online/offline).
  */
 import { describe, expect, it } from 'vitest';
@@ -18,7 +18,7 @@ describe('auto-online after add_memory', () => {
       ['online', 'Movable'],
       ['online', 'Movable'],
     ]);
-    // remove_memory refuses online memory (DOMAIN.md §4.8 step 2)
+    // remove_memory refuses online memory (apps/docs/kernel/hotplug.md#removal step 2)
     expect(s.exec({ kind: 'remove_memory', range: range(8n, 2n) })).toMatchObject({ ok: false, errno: 'EBUSY' });
   });
 

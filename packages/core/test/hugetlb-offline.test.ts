@@ -1,6 +1,6 @@
 /**
  * Offlining a block that holds HugeTLB pages (mm/memory_hotplug.c offline_pages, mm/hugetlb.c
- * dissolve_free_huge_page, 6.1; DOMAIN.md §4.7, §6.4): free pages are dissolved (their vmemmap restored
+ * dissolve_free_huge_page, 6.1; apps/docs/kernel/hotplug.md#offlining, apps/docs/kernel/hvo.md#steps): free pages are dissolved (their vmemmap restored
  * first), used ones migrated; a failed restore fails the offline with "failure to dissolve huge pages".
  */
 import { describe, expect, it } from 'vitest';
@@ -88,7 +88,7 @@ describe('offlining a block with HugeTLB pages', () => {
     expect(s.state.vmemmap.pmds.get(Number((0xffffea0000000000n + BigInt(BLOCK * 32768 * 64)) >> 21n))?.kind).toBe('table');
     expect(s.exec({ kind: 'block_state', block: BLOCK, state: 'offline' }).ok).toBe(true);
     expect(s.exec({ kind: 'remove_memory', range }).ok).toBe(true);
-    // every page the add, the pool, HVO and its restores took is back (DOMAIN.md §9.2 "remove … +2048 kB")
+    // every page the add, the pool, HVO and its restores took is back (apps/docs/kernel/user-space.md#meminfo "remove … +2048 kB")
     expect(s.state.counters.nrFreePages).toBe(free0);
     expect(s.state.counters.vmemmapBuddyPages).toBe(0);
   });

@@ -1,6 +1,6 @@
 /**
  * The HugeTLB pool (mm/hugetlb.c set_max_huge_pages, adjust_pool_surplus, hugetlb_hstate_alloc_pages, 6.1;
- * DOMAIN.md §6, §8.1, §8.2): per-hstate and per-node counts, boot-time pools, surplus pages, gigantic pages,
+ * apps/docs/kernel/hvo.md#hvo, apps/docs/kernel/knobs.md#cmdline, apps/docs/kernel/knobs.md#runtime): per-hstate and per-node counts, boot-time pools, surplus pages, gigantic pages,
  * and a property over random pool operations.
  */
 import { describe, expect, it } from 'vitest';
@@ -27,7 +27,7 @@ import { testBackend } from './support/test-backend.js';
 import { small, GiB, MiB } from './support/machines.js';
 
 const M2 = 2n * MiB;
-/** The test backend with x86's 1 GiB size too (needs pdpe1gb, DOMAIN.md §6.2). */
+/** The test backend with x86's 1 GiB size too (needs pdpe1gb, apps/docs/kernel/hvo.md#sizes). */
 const withGiant: ArchBackend = {
   ...testBackend,
   hugepageSizes: () => [
@@ -174,9 +174,9 @@ describe('boot-time pools and gigantic pages', () => {
     const t0 = s.state.counters.totalramPages;
     const f0 = s.state.counters.nrFreePages;
     s.exec({ kind: 'hugepages', sizeBytes: GiB, count: 1 });
-    // DOMAIN.md §6.2: x86-64 1 GiB → w = 4096, 4095 freed, 16380 KiB; §10 dmesg "16380 KiB vmemmap can be freed"
+    // apps/docs/kernel/hvo.md#sizes: x86-64 1 GiB → w = 4096, 4095 freed, 16380 KiB; apps/docs/kernel/readings.md#readings dmesg "16380 KiB vmemmap can be freed"
     expect((s.state.counters.totalramPages - t0) * 4).toBe(16380);
-    // 16 MiB of vmemmap = 8 PMD leaves, each split with one PTE table page (§6.4 step 1)
+    // 16 MiB of vmemmap = 8 PMD leaves, each split with one PTE table page (apps/docs/kernel/hvo.md#steps step 1)
     expect(s.state.counters.nrFreePages - f0).toBe(-262144 + 4095 - 8);
     expect(hvoReport(s.state).freeablePerPageKb).toEqual({ '2048kB': 28, '1048576kB': 16380 });
   });

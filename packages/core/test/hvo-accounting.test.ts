@@ -1,6 +1,6 @@
 /**
- * HVO accounting of DOMAIN.md §6.5 (x86-64, 2 MiB pages, struct page 64 B) per kernel version, the HVO
- * conditions of §6.3, and the restore path of §6.4.
+ * HVO accounting of apps/docs/kernel/hvo.md#accounting (x86-64, 2 MiB pages, struct page 64 B) per kernel version, the HVO
+ * conditions of apps/docs/kernel/hvo.md#conditions, and the restore path of apps/docs/kernel/hvo.md#steps.
  */
 import { describe, expect, it } from 'vitest';
 import { createSimulator, hugetlbMeminfo, hugetlbState, hvoReport, viewMeminfo, type MachineConfig, type KernelVersion } from '../src/index.js';
@@ -22,12 +22,12 @@ function delta(a: ReturnType<typeof snap>, b: ReturnType<typeof snap>) {
   return { MemTotal: b.MemTotal - a.MemTotal, MemFree: b.MemFree - a.MemFree, boot: b.boot - a.boot, hot: b.hot - a.hot };
 }
 
-describe('one 2 MiB HugeTLB page on boot memory (DOMAIN.md §6.5)', () => {
+describe('one 2 MiB HugeTLB page on boot memory (apps/docs/kernel/hvo.md#accounting)', () => {
   it('with HVO off takes 2048 kB from MemFree and leaves MemTotal alone', () => {
     const s = sim('6.1', '');
     const a = snap(s);
     expect(s.exec({ kind: 'hugepages', sizeBytes: M2, count: 1 }).ok).toBe(true);
-    // §6.5 column "HVO off": MemFree −2048, MemTotal 0, no memmap counter moves
+    // apps/docs/kernel/hvo.md#accounting column "HVO off": MemFree −2048, MemTotal 0, no memmap counter moves
     expect(delta(a, snap(s))).toEqual({ MemTotal: 0, MemFree: -2048, boot: 0, hot: 0 });
   });
 
@@ -35,7 +35,7 @@ describe('one 2 MiB HugeTLB page on boot memory (DOMAIN.md §6.5)', () => {
     const s = sim('6.1', 'hugetlb_free_vmemmap=on');
     const a = snap(s);
     s.exec({ kind: 'hugepages', sizeBytes: M2, count: 1 });
-    // §6.5: MemTotal +28 (6.1), MemFree −2048 + 28, and −4 kB for the PTE table of the first split (§6.4 step 1)
+    // apps/docs/kernel/hvo.md#accounting: MemTotal +28 (6.1), MemFree −2048 + 28, and −4 kB for the PTE table of the first split (apps/docs/kernel/hvo.md#steps step 1)
     expect(delta(a, snap(s))).toEqual({ MemTotal: 28, MemFree: -2048 + 28 - 4, boot: -7, hot: 0 });
   });
 
@@ -44,7 +44,7 @@ describe('one 2 MiB HugeTLB page on boot memory (DOMAIN.md §6.5)', () => {
     s.exec({ kind: 'hugepages', sizeBytes: M2, count: 1 });
     const a = snap(s);
     s.exec({ kind: 'hugepages', sizeBytes: M2, count: 2 });
-    // §6.4 step 1: one split per 2 MiB of vmemmap (128 MiB of RAM); later pages reuse it
+    // apps/docs/kernel/hvo.md#steps step 1: one split per 2 MiB of vmemmap (128 MiB of RAM); later pages reuse it
     expect(delta(a, snap(s))).toEqual({ MemTotal: 28, MemFree: -2048 + 28, boot: -7, hot: 0 });
   });
 
@@ -52,7 +52,7 @@ describe('one 2 MiB HugeTLB page on boot memory (DOMAIN.md §6.5)', () => {
     const s = sim('6.18', '', { sysctls: { 'vm.hugetlb_optimize_vmemmap': '1' } });
     const a = snap(s);
     s.exec({ kind: 'hugepages', sizeBytes: M2, count: 1 });
-    // §6.5 "6.2+": MemTotal +32, MemFree −2048 + 32 − 4 (new head) − 4 (PTE table), boot −8, nr_memmap_pages +1
+    // apps/docs/kernel/hvo.md#accounting "6.2+": MemTotal +32, MemFree −2048 + 32 − 4 (new head) − 4 (PTE table), boot −8, nr_memmap_pages +1
     expect(delta(a, snap(s))).toEqual({ MemTotal: 32, MemFree: -2048 + 32 - 4 - 4, boot: -8, hot: 1 });
   });
 
@@ -60,7 +60,7 @@ describe('one 2 MiB HugeTLB page on boot memory (DOMAIN.md §6.5)', () => {
     const s = sim('5.14', 'hugetlb_free_vmemmap=on');
     const a = snap(s);
     s.exec({ kind: 'hugepages', sizeBytes: M2, count: 1 });
-    // §6.1: w − 2 in 5.14–5.17 (HUGETLB_VMEMMAP_RESERVE_SIZE was 2 pages, §1.1)
+    // apps/docs/kernel/hvo.md#what-it-does: w − 2 in 5.14–5.17 (HUGETLB_VMEMMAP_RESERVE_SIZE was 2 pages, apps/docs/kernel/constants.md#arch-independent)
     expect(delta(a, snap(s))).toEqual({ MemTotal: 24, MemFree: -2048 + 24 - 4, boot: -6, hot: 0 });
   });
 
@@ -85,13 +85,13 @@ describe('one 2 MiB HugeTLB page on boot memory (DOMAIN.md §6.5)', () => {
   });
 });
 
-describe('restore when a page leaves the pool (DOMAIN.md §6.4)', () => {
+describe('restore when a page leaves the pool (apps/docs/kernel/hvo.md#steps)', () => {
   it('allocates w − 1 pages back: nr_memmap_pages +7, MemFree −28 kB net of the 2 MiB returned, MemTotal stays', () => {
     const s = sim('6.18', 'hugetlb_free_vmemmap=1');
     s.exec({ kind: 'hugepages', sizeBytes: M2, count: 1 });
     const a = snap(s);
     s.exec({ kind: 'hugepages', sizeBytes: M2, count: 0 });
-    // §6.5 last paragraph: restore reverses the vmemmap rows: nr_memmap_pages += 7, MemFree −28 kB; MemTotal stays
+    // apps/docs/kernel/hvo.md#accounting last paragraph: restore reverses the vmemmap rows: nr_memmap_pages += 7, MemFree −28 kB; MemTotal stays
     expect(delta(a, snap(s))).toEqual({ MemTotal: 0, MemFree: 2048 - 28, boot: 0, hot: 7 });
     expect(hugetlbMeminfo(s.state).HugePages_Total).toBe(0);
   });
@@ -110,16 +110,16 @@ describe('restore when a page leaves the pool (DOMAIN.md §6.4)', () => {
   });
 });
 
-describe('HVO conditions (DOMAIN.md §6.3)', () => {
+describe('HVO conditions (apps/docs/kernel/hvo.md#conditions)', () => {
   it('does nothing for a 56-byte struct page: the sysctl is not even registered', () => {
     const s = sim('6.1', 'hugetlb_free_vmemmap=on', { structPageBytes: 56 });
-    // §6.3 item 3 and §8.2: absent sysctl, nothing optimisable
+    // apps/docs/kernel/hvo.md#conditions item 3 and apps/docs/kernel/knobs.md#runtime: absent sysctl, nothing optimisable
     expect(s.state.knobs.hugetlbOptimizeVmemmap).toBeNull();
     s.exec({ kind: 'hugepages', sizeBytes: M2, count: 1 });
     expect(hvoReport(s.state).totals).toMatchObject({ pages: 1, optimized: 0 });
   });
 
-  it('leaves pages prepared before the sysctl was turned on unoptimised (§6.3 item 6)', () => {
+  it('leaves pages prepared before the sysctl was turned on unoptimised (apps/docs/kernel/hvo.md#conditions item 6)', () => {
     const s = sim('6.18', '');
     s.exec({ kind: 'hugepages', sizeBytes: M2, count: 1 });
     s.exec({ kind: 'sysctl', name: 'vm.hugetlb_optimize_vmemmap', value: '1' });

@@ -1,9 +1,9 @@
 /**
- * explainHvo / explainHvoAcrossKernels: the HVO verdict of DOMAIN.md §6.3 with its numbers (§6.1, §6.2), per
- * kernel version (§12), and agreement with what the simulator's hvoShouldOptimize decides for a real pool page.
+ * explainHvo / explainHvoAcrossKernels: the HVO verdict of apps/docs/kernel/hvo.md#conditions with its numbers (apps/docs/kernel/hvo.md#what-it-does, apps/docs/kernel/hvo.md#sizes), per
+ * kernel version (apps/docs/kernel/timeline.md#timeline), and agreement with what the simulator's hvoShouldOptimize decides for a real pool page.
  *
  * Core must not import the arch packages, so the two backends below carry only what HVO reads, written from
- * DOMAIN.md §6.2: x86-64 (HVO since 5.14; 2 MiB, and 1 GiB with pdpe1gb) and arm64 (HVO only 5.19–6.0: enabled by
+ * apps/docs/kernel/hvo.md#sizes: x86-64 (HVO since 5.14; 2 MiB, and 1 GiB with pdpe1gb) and arm64 (HVO only 5.19–6.0: enabled by
  * 1e63ac088f20, disabled by 060a2c92d1b6 in 6.1.16 / ≈6.3; the granule size lists of vmemmap_dedup.rst).
  */
 import { describe, expect, it } from 'vitest';
@@ -51,22 +51,22 @@ const arm64: ArchBackend = {
 const on = (backend: ArchBackend, pageSizeBytes: number, hugepageBytes: bigint, kernel: KernelVersion, extra: Partial<HvoExplainInput> = {}) =>
   explainHvo({ backend, pageSizeBytes, structPageBytes: 64, hugepageBytes, kernel, ...extra });
 
-describe('DOMAIN.md §6.2 sizes (S = 64 B)', () => {
+describe('apps/docs/kernel/hvo.md#sizes sizes (S = 64 B)', () => {
   it('x86-64 4K, 2 MiB: w = 8, 7 freed (28 KiB) from 5.18; 6 freed in 5.14–5.17', () => {
     const e = on(x86, 4096, 2n * M, '6.1');
     expect(e).toMatchObject({ optimizable: true, vmemmapPagesPerHugepage: 8, keptPagesPerHugepage: 1, freedPagesPerHugepage: 7, reasons: [] });
-    expect(e.freedBytesPerHugepage).toBe(28n * KiB); // §6.2: 28 KiB
-    expect(on(x86, 4096, 2n * M, '5.18').freedPagesPerHugepage).toBe(7); // §12 5.18: frees the 2nd vmemmap page
+    expect(e.freedBytesPerHugepage).toBe(28n * KiB); // apps/docs/kernel/hvo.md#sizes: 28 KiB
+    expect(on(x86, 4096, 2n * M, '5.18').freedPagesPerHugepage).toBe(7); // apps/docs/kernel/timeline.md#timeline 5.18: frees the 2nd vmemmap page
     const old = on(x86, 4096, 2n * M, '5.14');
-    expect(old).toMatchObject({ optimizable: true, keptPagesPerHugepage: 2, freedPagesPerHugepage: 6 }); // §6.1: w − 2 in 5.14–5.17
+    expect(old).toMatchObject({ optimizable: true, keptPagesPerHugepage: 2, freedPagesPerHugepage: 6 }); // apps/docs/kernel/hvo.md#what-it-does: w − 2 in 5.14–5.17
     expect(old.freedBytesPerHugepage).toBe(24n * KiB);
   });
 
   it('x86-64 4K, 1 GiB (PUD, pdpe1gb): w = 4096, 4095 freed = 16380 KiB; 4094 in 5.14–5.17', () => {
     const e = on(x86, 4096, G, '6.1');
     expect(e).toMatchObject({ optimizable: true, vmemmapPagesPerHugepage: 4096, freedPagesPerHugepage: 4095, hstate: 'exists' });
-    expect(e.freedBytesPerHugepage).toBe(16380n * KiB); // §6.2 row 2
-    expect(on(x86, 4096, G, '5.14').freedPagesPerHugepage).toBe(4094); // §6.2 row 2 "(5.14–5.17: 4094)"
+    expect(e.freedBytesPerHugepage).toBe(16380n * KiB); // apps/docs/kernel/hvo.md#sizes row 2
+    expect(on(x86, 4096, G, '5.14').freedPagesPerHugepage).toBe(4094); // apps/docs/kernel/hvo.md#sizes row 2 "(5.14–5.17: 4094)"
   });
 
   it('x86-64 1 GiB without the CPU flag pdpe1gb: the hstate does not exist, so nothing is optimised', () => {
@@ -74,17 +74,17 @@ describe('DOMAIN.md §6.2 sizes (S = 64 B)', () => {
     expect(e).toMatchObject({ optimizable: false, hstate: 'needs-feature', vmemmapPagesPerHugepage: 4096, freedPagesPerHugepage: 0 });
     expect(e.hugepageSizes).toEqual([2n * M]);
     expect(e.reasons).toHaveLength(1);
-    expect(e.reasons[0]).toMatch(/only with the CPU feature pdpe1gb/); // §6.2: 1 GiB "needs CPU pdpe1gb"
+    expect(e.reasons[0]).toMatch(/only with the CPU feature pdpe1gb/); // apps/docs/kernel/hvo.md#sizes: 1 GiB "needs CPU pdpe1gb"
   });
 
   it('arm64 4K: 64 KiB cont-PTE pages have a quarter page of struct pages, not optimisable; 2M 8/7, 32M 128/127, 1G 4096/4095 (in 6.0)', () => {
     const cont = on(arm64, 4096, 64n * K, '6.0');
-    expect(cont).toMatchObject({ optimizable: false, vmemmapPagesPerHugepage: 0.25, freedPagesPerHugepage: 0, wouldFreePagesPerHugepage: 0 }); // §6.2: 1 KiB → < 1 page
+    expect(cont).toMatchObject({ optimizable: false, vmemmapPagesPerHugepage: 0.25, freedPagesPerHugepage: 0, wouldFreePagesPerHugepage: 0 }); // apps/docs/kernel/hvo.md#sizes: 1 KiB → < 1 page
     expect(cont.reasons).toEqual([expect.stringMatching(/less than one \(0\.25\) vmemmap page/)]);
     expect(on(arm64, 4096, 2n * M, '6.0')).toMatchObject({ vmemmapPagesPerHugepage: 8, freedPagesPerHugepage: 7 });
     const c32 = on(arm64, 4096, 32n * M, '6.0');
     expect(c32).toMatchObject({ vmemmapPagesPerHugepage: 128, freedPagesPerHugepage: 127 });
-    expect(c32.freedBytesPerHugepage).toBe(508n * KiB); // §6.2: 508 KiB
+    expect(c32.freedBytesPerHugepage).toBe(508n * KiB); // apps/docs/kernel/hvo.md#sizes: 508 KiB
     expect(on(arm64, 4096, G, '6.0')).toMatchObject({ vmemmapPagesPerHugepage: 4096, freedPagesPerHugepage: 4095 });
   });
 
@@ -94,9 +94,9 @@ describe('DOMAIN.md §6.2 sizes (S = 64 B)', () => {
     expect(e.reasons).toEqual([expect.stringMatching(/arm64 does not enable HVO in this kernel .*would free 7 of 8 vmemmap pages per 32 MiB page/)]);
     const e60 = on(arm64, 16384, 32n * M, '6.0');
     expect(e60).toMatchObject({ optimizable: true, freedPagesPerHugepage: 7 });
-    expect(e60.freedBytesPerHugepage).toBe(112n * KiB); // §6.2: 112 KiB (16 KiB pages)
-    expect(on(arm64, 16384, G, '6.0')).toMatchObject({ vmemmapPagesPerHugepage: 256, freedPagesPerHugepage: 255 }); // §6.2: 1G cont-PMD 256/255
-    expect(on(arm64, 16384, 2n * M, '6.0')).toMatchObject({ optimizable: false, vmemmapPagesPerHugepage: 0.5 }); // §6.2: ½ page
+    expect(e60.freedBytesPerHugepage).toBe(112n * KiB); // apps/docs/kernel/hvo.md#sizes: 112 KiB (16 KiB pages)
+    expect(on(arm64, 16384, G, '6.0')).toMatchObject({ vmemmapPagesPerHugepage: 256, freedPagesPerHugepage: 255 }); // apps/docs/kernel/hvo.md#sizes: 1G cont-PMD 256/255
+    expect(on(arm64, 16384, 2n * M, '6.0')).toMatchObject({ optimizable: false, vmemmapPagesPerHugepage: 0.5 }); // apps/docs/kernel/hvo.md#sizes: ½ page
   });
 
   it('arm64 64K: 512 MiB 8/7 (448 KiB), 16 GiB 256/255 (16320 KiB), 2 MiB 1/32 page (in 5.19)', () => {
@@ -114,7 +114,7 @@ describe('DOMAIN.md §6.2 sizes (S = 64 B)', () => {
   });
 });
 
-describe('DOMAIN.md §6.3 conditions', () => {
+describe('apps/docs/kernel/hvo.md#conditions conditions', () => {
   it('a 56-byte struct page is not a power of two: nothing freed, and that is the reason', () => {
     for (const kernel of ['5.14', '6.1', '6.18'] as const) {
       const e = explainHvo({ backend: x86, pageSizeBytes: 4096, structPageBytes: 56, hugepageBytes: 2n * M, kernel });
@@ -135,7 +135,7 @@ describe('DOMAIN.md §6.3 conditions', () => {
     expect(off.reasons).toEqual([expect.stringMatching(/HVO is switched off/)]);
     expect(on(x86, 4096, 2n * M, '6.1', { hugetlbFreeVmemmap: false, hugetlbOptimizeVmemmap: true }).optimizable).toBe(true);
     expect(on(x86, 4096, 2n * M, '6.1', { hugetlbOptimizeVmemmap: false }).optimizable).toBe(false);
-    // 5.18 has no sysctl (§8.2, 5.19+): the write fails and the boot parameter decides.
+    // 5.18 has no sysctl (apps/docs/kernel/knobs.md#runtime, 5.19+): the write fails and the boot parameter decides.
     const e518 = on(x86, 4096, 2n * M, '5.18', { hugetlbFreeVmemmap: false, hugetlbOptimizeVmemmap: true });
     expect(e518.optimizable).toBe(false);
     expect(e518.notes.join()).toMatch(/does not exist before 5\.19/);
@@ -144,8 +144,8 @@ describe('DOMAIN.md §6.3 conditions', () => {
   it('5.19 does not register the sysctl while memmap_on_memory is on, so a runtime switch-on cannot happen', () => {
     const e = on(x86, 4096, 2n * M, '5.19', { hugetlbFreeVmemmap: false, memmapOnMemory: 'on', hugetlbOptimizeVmemmap: true });
     expect(e.optimizable).toBe(false);
-    expect(e.reasons[0]).toMatch(/5\.19 does not register the sysctl while memory_hotplug\.memmap_on_memory is on/); // §8.2
-    // 6.0+ registers it whatever memmap_on_memory says (§6.3: pow2 and an optimisable hstate)
+    expect(e.reasons[0]).toMatch(/5\.19 does not register the sysctl while memory_hotplug\.memmap_on_memory is on/); // apps/docs/kernel/knobs.md#runtime
+    // 6.0+ registers it whatever memmap_on_memory says (apps/docs/kernel/hvo.md#conditions: pow2 and an optimisable hstate)
     expect(on(x86, 4096, 2n * M, '6.0', { hugetlbFreeVmemmap: false, memmapOnMemory: 'on', hugetlbOptimizeVmemmap: true }).optimizable).toBe(true);
   });
 
@@ -153,14 +153,14 @@ describe('DOMAIN.md §6.3 conditions', () => {
     for (const kernel of ['6.0', '6.1', '6.18'] as const) {
       const e = on(x86, 4096, 2n * M, kernel, { memmapOnMemory: 'on', selfHosted: true });
       expect(e).toMatchObject({ optimizable: false, freedPagesPerHugepage: 0, wouldFreePagesPerHugepage: 7 });
-      expect(e.reasons).toEqual([expect.stringMatching(/VmemmapSelfHosted/)]); // §5.4, §6.3 item 5
+      expect(e.reasons).toEqual([expect.stringMatching(/VmemmapSelfHosted/)]); // apps/docs/kernel/memmap-on-memory.md#self-hosted, apps/docs/kernel/hvo.md#conditions item 5
     }
   });
 
   it('5.14–5.19: the features exclude each other instead, HVO taking precedence, so no page is self-hosted while HVO is on', () => {
     for (const kernel of ['5.14', '5.18', '5.19'] as const) {
       const e = on(x86, 4096, 2n * M, kernel, { memmapOnMemory: 'on', selfHosted: true });
-      expect(e.optimizable).toBe(true); // §5.2: "hugetlb_free_vmemmap takes precedence"
+      expect(e.optimizable).toBe(true); // apps/docs/kernel/memmap-on-memory.md#support: "hugetlb_free_vmemmap takes precedence"
       expect(e.steps.some((s) => /exclude each other/.test(s.check) && s.passed === null)).toBe(true);
       expect(e.notes.join(' ')).toMatch(/no memory block can host its own memmap while HVO is on/);
     }
@@ -168,7 +168,7 @@ describe('DOMAIN.md §6.3 conditions', () => {
     expect(on(x86, 4096, 2n * M, '5.19', { memmapOnMemory: 'on' }).steps.find((s) => /exclude/.test(s.check))?.values['memory_hotplug.memmap_on_memory']).toBe('on → off');
   });
 
-  it('6.2+: the head page moves to a new page; the net saving stays w − 1 (§6.4 step 2, §6.5)', () => {
+  it('6.2+: the head page moves to a new page; the net saving stays w − 1 (apps/docs/kernel/hvo.md#steps step 2, apps/docs/kernel/hvo.md#accounting)', () => {
     const e = on(x86, 4096, 2n * M, '6.6');
     expect(e).toMatchObject({ newHeadPage: true, freedPagesPerHugepage: 7 });
     expect(e.steps.at(-1)).toMatchObject({ values: { freed: '8', allocated: '1', net: '7' } });
@@ -232,7 +232,7 @@ describe('explainHvoAcrossKernels', () => {
     ]);
   });
 
-  it('arm64 16K, 32 MiB: optimisable only in 5.19–6.0 (DOMAIN.md §6.2)', () => {
+  it('arm64 16K, 32 MiB: optimisable only in 5.19–6.0 (apps/docs/kernel/hvo.md#sizes)', () => {
     const rows = explainHvoAcrossKernels({ backend: arm64, pageSizeBytes: 16384, structPageBytes: 64, hugepageBytes: 32n * M });
     expect(rows.filter((r) => r.explanation.optimizable).map((r) => r.kernels)).toEqual([['5.19', '6.0']]);
     expect(rows.flatMap((r) => r.kernels)).toEqual([...SUPPORTED_KERNELS]);

@@ -1,5 +1,5 @@
 /**
- * Seed 001 (VmemmapSelfHosted, commit 66361095129b, v6.0; DOMAIN.md §5.2, §5.4, §6.3 item 5): HVO skips a
+ * Seed 001 (VmemmapSelfHosted, commit 66361095129b, v6.0; apps/docs/kernel/memmap-on-memory.md#support, apps/docs/kernel/memmap-on-memory.md#self-hosted, apps/docs/kernel/hvo.md#conditions item 5): HVO skips a
  * HugeTLB page whose vmemmap lives on its own memmap_on_memory block — found by walking the vmemmap page table
  * to the page backing the head struct page — and optimises pages on boot memory or on a RAM-backed block.
  * In 5.14–5.19 the two features exclude each other by configuration instead.
@@ -39,7 +39,7 @@ describe('seed 001 on 6.0+: HVO and memmap_on_memory coexist', () => {
       expect(sim.exec({ kind: 'block_state', block: BLOCK, state: 'online_movable' }).ok).toBe(true);
       const before = { ...sim.state.counters };
       expect(sim.exec({ kind: 'hugepages', node: 1, sizeBytes: M2, count: 4 }).ok).toBe(true);
-      // §5.4: skipped pages change no memmap counter
+      // apps/docs/kernel/memmap-on-memory.md#self-hosted: skipped pages change no memmap counter
       expect(sim.state.counters.nrMemmapPages).toBe(before.nrMemmapPages);
       expect(sim.state.counters.nrMemmapBootPages).toBe(before.nrMemmapBootPages);
       const r = hvoReport(sim.state);
@@ -57,7 +57,7 @@ describe('seed 001 on 6.0+: HVO and memmap_on_memory coexist', () => {
     const [page] = [...hugetlbState(sim.state).pages.values()];
     const g = sim.state.machine.geometry;
     const base = BLOCK * g.pagesPerBlock;
-    // the page sits in the usable part of the block: above the 512 self-hosted vmemmap pages (§5.3)
+    // the page sits in the usable part of the block: above the 512 self-hosted vmemmap pages (apps/docs/kernel/memmap-on-memory.md#accounting)
     expect(page!.headPfn).toBeGreaterThanOrEqual(base + 512);
     expect(page!.headPfn).toBeLessThanOrEqual(base + g.pagesPerBlock - 512);
     const backing = vmemmapBackingPfn(sim.state, pfnToPageVa(g, page!.headPfn));
@@ -76,7 +76,7 @@ describe('seed 001 on 6.0+: HVO and memmap_on_memory coexist', () => {
     const a = sim.state.counters.nrMemmapPages;
     const t = sim.state.counters.totalramPages;
     sim.exec({ kind: 'hugepages', node: 1, sizeBytes: M2, count: 2 });
-    // §6.5 last column: nr_memmap_pages −8 + 1 per page, MemTotal unchanged (buddy pages were already managed)
+    // apps/docs/kernel/hvo.md#accounting last column: nr_memmap_pages −8 + 1 per page, MemTotal unchanged (buddy pages were already managed)
     expect(sim.state.counters.nrMemmapPages - a).toBe(-14);
     expect(sim.state.counters.totalramPages).toBe(t);
     expect(hvoReport(sim.state).totals.optimized).toBe(2);
@@ -94,7 +94,7 @@ describe('seed 001 on 6.0+: HVO and memmap_on_memory coexist', () => {
   });
 });
 
-describe('seed 001 before 6.0: the features exclude each other (DOMAIN.md §5.2)', () => {
+describe('seed 001 before 6.0: the features exclude each other (apps/docs/kernel/memmap-on-memory.md#support)', () => {
   it('5.18: with HVO on, a memmap_on_memory add is refused with -EINVAL (hugetlb_free_vmemmap takes precedence)', () => {
     const { sim } = seed001('5.18', 'memory_hotplug.memmap_on_memory=1 hugetlb_free_vmemmap=on'); // 5.14–5.18 accept on/off only
     const r = sim.exec({ kind: 'add_memory', node: 1, range: { startBytes: 4n * GiB, sizeBytes: 128n * MiB }, flags: ['memmap_on_memory'] });

@@ -18,12 +18,12 @@ const arm = (pageSizeBytes: number, blockSizeBytes: bigint, structPageBytes: num
 });
 const ppc = (pageSizeBytes: number, blockSizeBytes: bigint): Row => ({ backend: tinyPpc64Radix, pageSizeBytes, structPageBytes: 64, blockSizeBytes });
 
-describe('DOMAIN.md §5.6 worked examples', () => {
+describe('apps/docs/kernel/memmap-on-memory.md#examples worked examples', () => {
   it('row 1: x86-64 4K, 128 MiB, S=64 → supported, v = 512, u = 32256, no force waste', () => {
     for (const kernel of ['6.1', '6.6'] as const) {
       const e = explainMemmapOnMemory({ ...x86(128n * MiB, 64), kernel });
       expect(e.supported).toBe(true);
-      expect(e.vmemmapBytes).toBe(2n * MiB); // DOMAIN.md §5.6 row 1: V = 2 MiB
+      expect(e.vmemmapBytes).toBe(2n * MiB); // apps/docs/kernel/memmap-on-memory.md#examples row 1: V = 2 MiB
       expect(e.vmemmapPages).toBe(512); // row 1: v = 512
       expect(e.usablePages).toBe(32256); // row 1: u = 32256 (126 MiB)
     }
@@ -118,7 +118,7 @@ describe('DOMAIN.md §5.6 worked examples', () => {
     expect(y.reasons[0]).toMatch(/m = 4 pages is not a multiple of pageblock_nr_pages \(32\)/);
     const force = explainMemmapOnMemory({ ...ppc(K64, 256n * MiB), kernel: '6.6', param: 'force' });
     expect([force.supported, force.vmemmapPages, force.wastedPages, force.usablePages]).toEqual([true, 32, 28, 4064]); // row 10
-    expect(force.notes.join()).toMatch(/waste 28 pages in each memory block/); // DOMAIN.md §5.2 force message
+    expect(force.notes.join()).toMatch(/waste 28 pages in each memory block/); // apps/docs/kernel/memmap-on-memory.md#support force message
   });
 
   it('row 11: ppc64 radix 4K, 256 MiB → 6.6+ supported, v = 1024', () => {
@@ -129,7 +129,7 @@ describe('DOMAIN.md §5.6 worked examples', () => {
   it('row 12: ppc64 radix 4K, 1 GiB → v = 4096 = PAGES_PER_SECTION (a section of vmemmap only)', () => {
     const e = explainMemmapOnMemory({ ...ppc(K4, GiB), kernel: '6.6' });
     expect([e.supported, e.vmemmapBytes, e.vmemmapPages]).toEqual([true, 16n * MiB, 4096]); // row 12
-    expect(e.vmemmapPages).toBe(Number((16n * MiB) / 4096n)); // PAGES_PER_SECTION of a 16 MiB section (§1.2 ppc64 4K: 4096)
+    expect(e.vmemmapPages).toBe(Number((16n * MiB) / 4096n)); // PAGES_PER_SECTION of a 16 MiB section (apps/docs/kernel/constants.md#per-arch ppc64 4K: 4096)
   });
 
   it('row 13: a 1 GiB request with 128 MiB blocks is refused up to 6.7 (size ≠ B) and self-hosts 8 × 512 pages from 6.8', () => {
@@ -145,7 +145,7 @@ describe('DOMAIN.md §5.6 worked examples', () => {
   });
 });
 
-describe('the predicate across kernel versions (DOMAIN.md §5.2)', () => {
+describe('the predicate across kernel versions (apps/docs/kernel/memmap-on-memory.md#support)', () => {
   it('does not exist before 5.13', () => {
     const e = explainMemmapOnMemory({ ...x86(128n * MiB, 64), kernel: '5.10' });
     expect(e.supported).toBe(false);
@@ -165,8 +165,8 @@ describe('the predicate across kernel versions (DOMAIN.md §5.2)', () => {
 
   it('says an unsupported request fails with -EINVAL up to 6.5 and falls back to a RAM memmap from 6.6', () => {
     const bad = x86(128n * MiB, 56);
-    expect(explainMemmapOnMemory({ ...bad, kernel: '6.1' }).onUnsupported).toBe('EINVAL'); // §4.2 step 7
-    expect(explainMemmapOnMemory({ ...bad, kernel: '6.6' }).onUnsupported).toBe('ram-memmap'); // §4.2 "6.6"
+    expect(explainMemmapOnMemory({ ...bad, kernel: '6.1' }).onUnsupported).toBe('EINVAL'); // apps/docs/kernel/hotplug.md#add-steps step 7
+    expect(explainMemmapOnMemory({ ...bad, kernel: '6.6' }).onUnsupported).toBe('ram-memmap'); // apps/docs/kernel/hotplug.md#add-steps "6.6"
   });
 
   it('treats "force" as Y before 6.6 and says so', () => {
@@ -184,7 +184,7 @@ describe('the predicate across kernel versions (DOMAIN.md §5.2)', () => {
     const rows = explainAcrossKernels({ ...x86(128n * MiB, 64), requestBytes: GiB });
     expect(rows.map((r) => [r.kernels[0], r.kernels[r.kernels.length - 1], r.explanation.supported])).toEqual([
       ['5.10', '5.10', false],
-      ['5.13', '6.1', false], // -EINVAL era (DOMAIN.md §4.9)
+      ['5.13', '6.1', false], // -EINVAL era (apps/docs/kernel/hotplug.md#errors)
       ['6.6', '6.6', false], // silently ignored era
       ['6.8', '6.18', true],
     ]);

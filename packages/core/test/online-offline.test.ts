@@ -25,18 +25,18 @@ const add = (s: Simulator, startBytes: bigint, sizeBytes: bigint, mom = false) =
 const at4G = 4n * GiB;
 const blk32 = 32;
 
-describe('onlining one 128 MiB block (DOMAIN.md §9.2, §5.3)', () => {
+describe('onlining one 128 MiB block (apps/docs/kernel/user-space.md#meminfo, apps/docs/kernel/memmap-on-memory.md#accounting)', () => {
   it('adds 131072 kB to MemTotal and MemFree and 32768 present and managed pages when the memmap is in RAM', () => {
     const s = boot(small(4, '6.18'));
     expect(add(s, at4G, 128n * MiB).ok).toBe(true);
     const before = snapshot(s);
     expect(s.exec({ kind: 'block_state', block: blk32, state: 'online_kernel' })).toEqual({ ok: true });
     const after = snapshot(s);
-    expect(after.MemTotal - before.MemTotal).toBe(131072); // §9.2 "online (RAM memmap)": +131072 kB
+    expect(after.MemTotal - before.MemTotal).toBe(131072); // apps/docs/kernel/user-space.md#meminfo "online (RAM memmap)": +131072 kB
     expect(after.MemFree - before.MemFree).toBe(131072);
-    expect(after.normal.presentPages - before.normal.presentPages).toBe(32768); // §9.2 zone present +32768
+    expect(after.normal.presentPages - before.normal.presentPages).toBe(32768); // apps/docs/kernel/user-space.md#meminfo zone present +32768
     expect(after.normal.managedPages - before.normal.managedPages).toBe(32768);
-    expect(after.nrMemmap).toBe(before.nrMemmap); // §0.3 item 10: online never changes nr_memmap_pages
+    expect(after.nrMemmap).toBe(before.nrMemmap); // apps/docs/kernel/index.md#invariants item 10: online never changes nr_memmap_pages
     expect(s.state.blocks.get(blk32)).toMatchObject({ state: 'online', zone: 'Normal', onlineType: 'online_kernel' });
   });
 
@@ -45,14 +45,14 @@ describe('onlining one 128 MiB block (DOMAIN.md §9.2, §5.3)', () => {
     const b0 = snapshot(s);
     expect(add(s, at4G, 128n * MiB, true).ok).toBe(true);
     const b1 = snapshot(s);
-    expect(b1.nrMemmap - b0.nrMemmap).toBe(512); // §5.3 after add: nr_memmap_pages +v (512)
-    expect(b1.MemTotal).toBe(b0.MemTotal); // §5.3: +0 after add
+    expect(b1.nrMemmap - b0.nrMemmap).toBe(512); // apps/docs/kernel/memmap-on-memory.md#accounting after add: nr_memmap_pages +v (512)
+    expect(b1.MemTotal).toBe(b0.MemTotal); // apps/docs/kernel/memmap-on-memory.md#accounting: +0 after add
     expect(s.state.blocks.get(blk32)?.nrVmemmapPages).toBe(512);
     expect(s.exec({ kind: 'block_state', block: blk32, state: 'online_movable' }).ok).toBe(true);
     const b2 = snapshot(s);
-    expect(b2.MemTotal - b1.MemTotal).toBe(129024); // §5.3 / §9.2: +(p − v) = 32256 pages = 129024 kB
-    expect(b2.movable.presentPages - b1.movable.presentPages).toBe(32768); // §5.3: present +p
-    expect(b2.movable.managedPages - b1.movable.managedPages).toBe(32256); // §9.2: managed +32256
+    expect(b2.MemTotal - b1.MemTotal).toBe(129024); // apps/docs/kernel/memmap-on-memory.md#accounting, apps/docs/kernel/user-space.md#meminfo: +(p − v) = 32256 pages = 129024 kB
+    expect(b2.movable.presentPages - b1.movable.presentPages).toBe(32768); // apps/docs/kernel/memmap-on-memory.md#accounting: present +p
+    expect(b2.movable.managedPages - b1.movable.managedPages).toBe(32256); // apps/docs/kernel/user-space.md#meminfo: managed +32256
     expect(b2.nrMemmap).toBe(b1.nrMemmap);
   });
 
@@ -68,14 +68,14 @@ describe('onlining one 128 MiB block (DOMAIN.md §9.2, §5.3)', () => {
   });
 });
 
-describe('offlining (DOMAIN.md §4.7, §9.2)', () => {
+describe('offlining (apps/docs/kernel/hotplug.md#offlining, apps/docs/kernel/user-space.md#meminfo)', () => {
   it('reverses online exactly and shrinks the zone span only from its edges', () => {
     const s = boot(small(4));
     add(s, at4G, 384n * MiB);
     const base = snapshot(s);
     for (const b of [32, 33, 34]) s.exec({ kind: 'block_state', block: b, state: 'online_movable' });
     expect(s.exec({ kind: 'block_state', block: 33, state: 'offline' }).ok).toBe(true);
-    // block 33 is in the middle: the span stays [32, 35) (§9.2 "shrinks only if the block was at the zone's first or last pfn")
+    // block 33 is in the middle: the span stays [32, 35) (apps/docs/kernel/user-space.md#meminfo "shrinks only if the block was at the zone's first or last pfn")
     expect(zone(s, 'Movable')).toMatchObject({ startPfn: 32 * 32768, spannedPages: 3 * 32768 });
     s.exec({ kind: 'block_state', block: 34, state: 'offline' });
     expect(zone(s, 'Movable')).toMatchObject({ startPfn: 32 * 32768, spannedPages: 32768 });
@@ -91,13 +91,13 @@ describe('offlining (DOMAIN.md §4.7, §9.2)', () => {
     const b1 = snapshot(s);
     s.exec({ kind: 'block_state', block: blk32, state: 'online_movable' });
     expect(s.exec({ kind: 'block_state', block: blk32, state: 'offline' }).ok).toBe(true);
-    expect(snapshot(s)).toEqual(b1); // §5.3 "After offline": back to the after-add values
+    expect(snapshot(s)).toEqual(b1); // apps/docs/kernel/memmap-on-memory.md#accounting "After offline": back to the after-add values
   });
 
   it('refuses to offline a block that spans two zones with -EINVAL (valid_zones "none")', () => {
     const s = boot(hostVm24G());
     const r = s.exec({ kind: 'block_state', block: 0, state: 'offline' });
-    expect(r).toMatchObject({ ok: false, errno: 'EINVAL' }); // §4.7 step 1, §10 memory0 "none"
+    expect(r).toMatchObject({ ok: false, errno: 'EINVAL' }); // apps/docs/kernel/hotplug.md#offlining step 1, apps/docs/kernel/readings.md#readings memory0 "none"
     expect(s.state.blocks.get(0)?.state).toBe('online');
   });
 
@@ -108,7 +108,7 @@ describe('offlining (DOMAIN.md §4.7, §9.2)', () => {
     expect(s.state.blocks.get(1)?.zone).toBe('DMA32');
     const r = s.exec({ kind: 'block_state', block: 1, state: 'offline' });
     expect(r).toMatchObject({ ok: false, errno: 'EINVAL' });
-    expect(r.ok ? '' : r.why).toMatch(/memory holes/); // §4.7 table: "the range contains memory holes"
+    expect(r.ok ? '' : r.why).toMatch(/memory holes/); // apps/docs/kernel/hotplug.md#offlining table: "the range contains memory holes"
   });
 
   it('gives -EBUSY "failure to isolate range" when an unmovable page is injected, and leaves the block online', () => {
@@ -140,12 +140,12 @@ describe('offlining (DOMAIN.md §4.7, §9.2)', () => {
     const noBootOffline = { ...testBackend, capabilities: (c: Parameters<typeof testBackend.capabilities>[0]) => ({ ...testBackend.capabilities(c), bootMemoryOfflinable: false }) };
     const s = createSimulator({ config: small(4), backend: noBootOffline, checkInvariants: true });
     const r = s.exec({ kind: 'block_state', block: 5, state: 'offline' });
-    expect(r).toMatchObject({ ok: false, errno: 'EPERM' }); // DOMAIN.md §3.5, §4.9 "offline: arm64 boot memory → -EPERM"
+    expect(r).toMatchObject({ ok: false, errno: 'EPERM' }); // apps/docs/kernel/vmemmap.md#arm64-populate, apps/docs/kernel/hotplug.md#errors "offline: arm64 boot memory → -EPERM"
     expect(s.state.blocks.get(5)?.state).toBe('online');
   });
 });
 
-describe('sysfs state and online files (DOMAIN.md §4.6, §9.1)', () => {
+describe('sysfs state and online files (apps/docs/kernel/hotplug.md#onlining, apps/docs/kernel/user-space.md#sysfs)', () => {
   it('answers -EINVAL for "online" on an online block and "offline" on an offline one; the online file makes both no-ops', () => {
     const s = boot(small(4));
     add(s, at4G, 128n * MiB);
@@ -180,7 +180,7 @@ describe('sysfs state and online files (DOMAIN.md §4.6, §9.1)', () => {
 });
 
 describe('vmstat across versions', () => {
-  it('shows nr_memmap_pages only from 6.11 (DOMAIN.md §9.3)', () => {
+  it('shows nr_memmap_pages only from 6.11 (apps/docs/kernel/user-space.md#vmstat)', () => {
     for (const [k, has] of [['6.8', false], ['6.11', true]] as Array<[KernelVersion, boolean]>) {
       const v = viewVmstat(boot(small(4, k)).state);
       expect('nr_memmap_pages' in v).toBe(has);

@@ -47,7 +47,7 @@ describe('kernel value syntaxes', () => {
 });
 
 describe('parseCmdline', () => {
-  it('gives the kernel defaults for an empty line (DOMAIN.md §8.1)', () => {
+  it('gives the kernel defaults for an empty line (apps/docs/kernel/knobs.md#cmdline)', () => {
     const { params, warnings } = parse('');
     expect(params).toMatchObject({
       memmapOnMemory: 'off',
@@ -109,7 +109,7 @@ describe('parseCmdline', () => {
     expect(warnings[0]).toMatch(/"memhp_default_state=onlien" ignored.*offline, online, online_kernel, online_movable.*lenient/);
   });
 
-  it('keeps memmap_on_memory off in 5.19 when hugetlb_free_vmemmap is on (DOMAIN.md §5.2)', () => {
+  it('keeps memmap_on_memory off in 5.19 when hugetlb_free_vmemmap is on (apps/docs/kernel/memmap-on-memory.md#support)', () => {
     const r = parse('memory_hotplug.memmap_on_memory=1 hugetlb_free_vmemmap=on', '5.19');
     expect(r.params.memmapOnMemory).toBe('off');
     expect(r.params.hugetlbFreeVmemmap).toBe(true);
@@ -121,7 +121,7 @@ describe('parseCmdline', () => {
     expect(() => parse('hugetlb_free_vmemmap=1', '5.14')).toThrow(/on, off/);
     expect(parse('hugetlb_free_vmemmap=1', '5.19').params.hugetlbFreeVmemmap).toBe(true);
     const r = parseCmdline('hugetlb_free_vmemmap=on', { ...ctx('6.1'), structPageBytes: 56 });
-    expect(r.params.hugetlbFreeVmemmap).toBe(false); // DOMAIN.md §6.3 item 3: struct page not a power of two
+    expect(r.params.hugetlbFreeVmemmap).toBe(false); // apps/docs/kernel/hvo.md#conditions item 3: struct page not a power of two
   });
 
   it('reads hugepagesz=/hugepages= pairs, per-node counts and default_hugepagesz (mm/hugetlb.c)', () => {
@@ -185,7 +185,7 @@ describe('parseCmdline', () => {
   });
 });
 
-describe('runtime knobs (DOMAIN.md §8.2)', () => {
+describe('runtime knobs (apps/docs/kernel/knobs.md#runtime)', () => {
   const kctx = (kernel: KernelVersion, cmdline = '', structPageBytes = 64): KnobContext => ({
     kernel,
     params: parse(cmdline, kernel).params,
@@ -229,7 +229,7 @@ describe('describeParams', () => {
     expect(mom?.allowed).not.toMatch(/force/);
     expect(describeParams('6.6').find((p) => p.name === 'memory_hotplug.memmap_on_memory')?.allowed).toMatch(/force/);
     expect(describeParams('5.10').find((p) => p.name === 'memory_hotplug.online_policy')?.exists).toBe(false);
-    expect(d61.find((p) => p.name === 'memory_hotplug.auto_movable_ratio')?.default).toBe('301'); // DOMAIN.md §8.1
+    expect(d61.find((p) => p.name === 'memory_hotplug.auto_movable_ratio')?.default).toBe('301'); // apps/docs/kernel/knobs.md#cmdline
     expect(d61.find((p) => p.name === 'pse')?.origin).toBe('x86_64');
   });
 });

@@ -1,5 +1,5 @@
 /**
- * Sub-section hotplug (seed 003, DOMAIN.md §2.5–§2.8, §7.3): sparse_add_section / section_activate /
+ * Sub-section hotplug (seed 003, apps/docs/kernel/sparse.md#add-section to apps/docs/kernel/sparse.md#online-marking, apps/docs/kernel/zone-device.md#pmem-altmap): sparse_add_section / section_activate /
  * section_deactivate at 2 MiB granularity, reached the way memremap_pages reaches them (arch_add_memory
  * without resources or memory blocks).
  */
@@ -21,11 +21,11 @@ describe('sparse_add_section at sub-section granularity', () => {
     expect(ms.subsectionMap).toBe(1n);
     expect(ms.flags & SECTION_HAS_MEM_MAP).toBeTruthy();
     expect(ms.flags & SECTION_IS_EARLY).toBe(0);
-    // x86: a range smaller than a section's memmap is populated with base pages, never from an altmap (DOMAIN.md §3.3 rule 1):
+    // x86: a range smaller than a section's memmap is populated with base pages, never from an altmap (apps/docs/kernel/vmemmap.md#x86-populate rule 1):
     // 512 pfns × 64 B = 32 KiB = 8 base pages in one PTE table
     const pmd = [...s.state.vmemmap.pmds.values()].find((e) => e.kind === 'table');
     expect(pmd && pmd.kind === 'table' ? pmd.ptes : null).toEqual([{ startIdx: 0, endIdx: 8, source: 'buddy', altmapId: null }]);
-    // nr_memmap_pages += ceil(512 × 64 / 4096) (DOMAIN.md §2.5 step 5)
+    // nr_memmap_pages += ceil(512 × 64 / 4096) (apps/docs/kernel/sparse.md#add-section step 5)
     expect(s.state.counters.nrMemmapPages).toBe(8);
   });
 
@@ -34,7 +34,7 @@ describe('sparse_add_section at sub-section granularity', () => {
     rawAdd(s, 8n * GiB, 4n * MiB);
     const before = modelOf(s.state);
     const r = rawAdd(s, 8n * GiB + 2n * MiB, 2n * MiB);
-    // fill_subsection_map: mask intersects the active map → -EEXIST (DOMAIN.md §2.5 step 2.2, seed 003)
+    // fill_subsection_map: mask intersects the active map → -EEXIST (apps/docs/kernel/sparse.md#add-section step 2.2, seed 003)
     expect(r).toMatchObject({ ok: false, errno: 'EEXIST' });
     expect(modelOf(s.state)).toEqual(before);
   });
@@ -59,7 +59,7 @@ describe('sparse_add_section at sub-section granularity', () => {
   });
 
   it('reuses the boot memmap for a sub-section added into an early, partially populated section', () => {
-    // boot RAM ends at 4 GiB + 64 MiB: section 32 is early with sub-sections 0–31 (DOMAIN.md §2.5 step 2.3, §7.3)
+    // boot RAM ends at 4 GiB + 64 MiB: section 32 is early with sub-sections 0–31 (apps/docs/kernel/sparse.md#add-section step 2.3, apps/docs/kernel/zone-device.md#pmem-altmap)
     const cfg = small(4);
     const s = sim({ ...cfg, nodes: [{ id: 0, memory: [{ startBytes: 0n, sizeBytes: 4n * GiB + 64n * MiB }] }] }, withHistory());
     expect(s.state.sections.get(32)!.subsectionMap).toBe((1n << 32n) - 1n);
@@ -89,7 +89,7 @@ describe('sparse_add_section at sub-section granularity', () => {
     expect(rawAdd(s, base + 64n * MiB, 64n * MiB).ok).toBe(true);
     const nr = 80;
     expect(s.state.sections.get(nr)!.subsectionMap).toBe((1n << 64n) - 1n);
-    // pfn_valid follows the sub-section bits of a non-early section (DOMAIN.md §2.7)
+    // pfn_valid follows the sub-section bits of a non-early section (apps/docs/kernel/sparse.md#validity)
     expect(rawRemove(s, base, 64n * MiB).ok).toBe(true);
     expect(s.state.sections.get(nr)!.subsectionMap).toBe(((1n << 32n) - 1n) << 32n);
     expect(pfnValid(s.state, PFN(base))).toBe(false);

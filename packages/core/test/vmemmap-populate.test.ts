@@ -1,5 +1,5 @@
 /**
- * vmemmap bookkeeping through the test backend's x86-like populate/free (DOMAIN.md §3.2–§3.4, §3.7): PMD leaves,
+ * vmemmap bookkeeping through the test backend's x86-like populate/free (apps/docs/kernel/vmemmap.md#sources to apps/docs/kernel/vmemmap.md#x86-sub-pmd, apps/docs/kernel/vmemmap.md#x86-free): PMD leaves,
  * the per-PMD fallback to base pages, page-table pages, sub-PMD sharing with a 56-byte struct page, and the
  * fault injector's PMD failures and fragmentation model.
  */
@@ -15,7 +15,7 @@ const remove = (s: Simulator, startBytes: bigint, sizeBytes: bigint) => s.exec({
 const tables = (s: Simulator) => (s.state as MachineState).vmemmap.pmds;
 
 describe('PMD allocation failure without an altmap', () => {
-  it('falls back to 512 base pages in a new PTE table for that PMD only (DOMAIN.md §3.3 step 2)', () => {
+  it('falls back to 512 base pages in a new PTE table for that PMD only (apps/docs/kernel/vmemmap.md#x86-populate step 2)', () => {
     const s = sim(small(4), { faults: { sites: { pmd: { nth: [1] } } }, bus: new EventBus({ historyLimit: 500 }) });
     const free0 = s.state.counters.nrFreePages;
     expect(add(s, 8n * GiB, 256n * MiB).ok).toBe(true);
@@ -32,7 +32,7 @@ describe('PMD allocation failure without an altmap', () => {
   });
 
   it('takes a memmap_on_memory PMD from the altmap even when every page-allocator PMD allocation would fail', () => {
-    // the altmap is tried first and never falls back (DOMAIN.md §3.2 item 1); exhaustion is in vmemmap-altmap.test.ts
+    // the altmap is tried first and never falls back (apps/docs/kernel/vmemmap.md#sources item 1); exhaustion is in vmemmap-altmap.test.ts
     const s = sim(small(4, '6.18', 'memory_hotplug.memmap_on_memory=1'), { faults: { pmdAllocFailRate: 1 } });
     expect(add(s, 8n * GiB, 128n * MiB, ['memmap_on_memory']).ok).toBe(true);
     expect([...tables(s).values()].some((e) => e.kind === 'leaf' && e.source === 'altmap')).toBe(true);
@@ -51,12 +51,12 @@ describe('fragmentation model', () => {
   });
 });
 
-describe('sub-PMD sharing with a 56-byte struct page (x86 PAGE_UNUSED tracking, DOMAIN.md §3.4)', () => {
+describe('sub-PMD sharing with a 56-byte struct page (x86 PAGE_UNUSED tracking, apps/docs/kernel/vmemmap.md#x86-sub-pmd)', () => {
   // a section's memmap is 32768 × 56 B = 1.75 MiB, so neighbouring sections share 2 MiB leaves
   const machine = () => sim({ ...small(4), structPageBytes: 56 });
 
   it('accounts 448 boot memmap pages per early section (ceil(32768 × 56 / 4096))', () => {
-    // DOMAIN.md §3.9: nr_memmap_boot_pages per early section
+    // apps/docs/kernel/vmemmap.md#boot-memmap: nr_memmap_boot_pages per early section
     expect(machine().state.counters.nrMemmapBootPages).toBe(32 * 448);
   });
 

@@ -7,19 +7,19 @@ import { GiB, MiB, hostVm24G, small } from './support/machines.js';
 const boot = (cfg: MachineConfig) => createSimulator({ config: cfg, backend: testBackend, checkInvariants: true });
 const addBlocks = (s: Simulator, startBytes: bigint, n: number) =>
   s.exec({ kind: 'add_memory', node: 0, range: { startBytes, sizeBytes: BigInt(n) * 128n * MiB }, flags: [] });
-const PPB = 32768; // pages per 128 MiB block (DOMAIN.md §1.2 x86-64 4K)
+const PPB = 32768; // pages per 128 MiB block (apps/docs/kernel/constants.md#per-arch x86-64 4K)
 
-describe('valid_zones of the 24 GiB x86 VM (DOMAIN.md §10)', () => {
+describe('valid_zones of the 24 GiB x86 VM (apps/docs/kernel/readings.md#readings)', () => {
   const s = boot(hostVm24G()).state;
   it('reads "none" for memory0, "DMA32" for memory1–23 and "Normal" for memory32–199', () => {
-    expect(validZones(s, 0)).toBe('none'); // §10: block 0 intersects DMA and DMA32
+    expect(validZones(s, 0)).toBe('none'); // apps/docs/kernel/readings.md#readings: block 0 intersects DMA and DMA32
     for (const id of [1, 12, 23]) expect(validZones(s, id)).toBe('DMA32');
     for (const id of [32, 100, 199]) expect(validZones(s, id)).toBe('Normal');
     expect(validZones(s, 24)).toBeNull(); // blocks 24–31 do not exist
   });
 });
 
-describe('contig-zones (mm/memory_hotplug.c default_zone_for_pfn, DOMAIN.md §4.6)', () => {
+describe('contig-zones (mm/memory_hotplug.c default_zone_for_pfn, apps/docs/kernel/hotplug.md#onlining)', () => {
   it('offers "Normal Movable" for a new block after Normal and onlines plain "online" to Normal', () => {
     const s = boot(hostVm24G());
     addBlocks(s, 25n * GiB, 2);
@@ -39,7 +39,7 @@ describe('contig-zones (mm/memory_hotplug.c default_zone_for_pfn, DOMAIN.md §4.
     expect(validZones(s.state, 201)).toBe('Movable Normal');
     const m = boot(hostVm24G('6.18', 'movable_node'));
     addBlocks(m, 30n * GiB, 1);
-    // a block that intersects no zone: movable_node picks Movable (DOMAIN.md §4.6 item 4)
+    // a block that intersects no zone: movable_node picks Movable (apps/docs/kernel/hotplug.md#onlining item 4)
     expect(validZones(m.state, 240)).toBe('Movable Normal');
   });
 
@@ -51,7 +51,7 @@ describe('contig-zones (mm/memory_hotplug.c default_zone_for_pfn, DOMAIN.md §4.
   });
 });
 
-describe('auto-movable (DOMAIN.md §4.6.1)', () => {
+describe('auto-movable (apps/docs/kernel/hotplug.md#auto-movable)', () => {
   // 4 GiB of boot memory, all of it early kernel memory: KERNEL_EARLY = 1048576 − holes? small(4) has none.
   const early = 4 * 8 * PPB; // 32 blocks × 32768 pages
   const cfg = small(4, '6.18', 'memory_hotplug.online_policy=auto-movable');

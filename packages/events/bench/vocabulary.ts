@@ -1,5 +1,5 @@
 /**
- * Bench vocabulary: hotplug-shaped events (DOMAIN.md §11) with realistic field widths, so lines are 150–250
+ * Bench vocabulary: hotplug-shaped events (apps/docs/kernel/index.md#event-model) with realistic field widths, so lines are 150–250
  * bytes as a real `memhp run` log's are. Core owns the real vocabulary; this copy only sizes the work.
  */
 import { Type } from '@sinclair/typebox';

@@ -6,7 +6,7 @@ import { Type } from '@sinclair/typebox';
 import { defineEvent, EventCatalogue, serializeEvent, serializeHeader, type EventEnvelope, type LogHeader } from '@memhp/events';
 
 /*
- * Test vocabulary. The real hotplug/vmemmap types belong to core; these mimic their shape (DOMAIN.md §11:
+ * Test vocabulary. The real hotplug/vmemmap types belong to core; these mimic their shape (apps/docs/kernel/index.md#event-model:
  * section numbers, pfn ranges, hex virtual addresses) so the tests exercise realistic payloads.
  */
 const Hex = Type.String({ pattern: '^0x[0-9a-f]+$' });

@@ -106,7 +106,7 @@ export interface RealMachine {
   readonly blocks: readonly RealBlock[];
   /** Top-level "System RAM" (boot RAM and hot-added RAM that is not driver-managed). */
   readonly systemRam: readonly IomemRange[];
-  /** Driver-managed hot-added RAM: "System RAM (kmem)", "System RAM (virtio_mem)" (DOMAIN.md §4.1). */
+  /** Driver-managed hot-added RAM: "System RAM (kmem)", "System RAM (virtio_mem)" (apps/docs/kernel/hotplug.md#entry-points). */
   readonly driverManagedRam: readonly IomemRange[];
   /** /proc/iomem showed only zeros (read without root). */
   readonly iomemHidden: boolean;

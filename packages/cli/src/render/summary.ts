@@ -19,7 +19,7 @@ export interface RunSummary {
   memmapBytesBySource: Record<string, bigint>;
   memmapBytesFreed: Record<string, bigint>;
   mappings: { pmd: number; pte: number; pmdFallbacks: number };
-  /** vmemmap page-table pages allocated after boot (never from the altmap, DOMAIN.md §3.2). */
+  /** vmemmap page-table pages allocated after boot (never from the altmap, apps/docs/kernel/vmemmap.md#sources). */
   pgtablePages: number;
   hvo: { pagesFreed: number; pagesRestored: number; restoreFailures: number; hugepagesOptimized: number; hugepagesSkipped: number; skipReasons: Record<string, number> };
   failuresByErrno: Record<string, number>;
@@ -70,7 +70,7 @@ export function addEvent(s: RunSummary, e: Envelope): void {
   switch (e.type) {
     case 'command.end':
       s.commands++;
-      // A failed add requests the region and releases it again (DOMAIN.md §4.2 step 0c then 1): count neither.
+      // A failed add requests the region and releases it again (apps/docs/kernel/hotplug.md#add-steps step 0c then 1): count neither.
       if (p.result === 0 && s.pending.op === e.op) {
         s.memoryAddedBytes += s.pending.added;
         s.memoryRemovedBytes += s.pending.removed;

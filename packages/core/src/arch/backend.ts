@@ -13,7 +13,7 @@ import type { ErrnoName } from '../kernel/errno.js';
 /** The user's choice of machine, as far as the backend needs it. */
 export interface ArchConfig {
   readonly pageSizeBytes: number;
-  /** sizeof(struct page): 56, 64, 72 or 80 (DOMAIN.md §1.3). */
+  /** sizeof(struct page): 56, 64, 72 or 80 (apps/docs/kernel/constants.md#struct-page). */
   readonly structPageBytes: number;
   readonly kernel: KernelVersion;
   /**
@@ -29,7 +29,7 @@ export type ZoneName = 'DMA' | 'DMA32' | 'Normal' | 'Movable' | 'Device';
 export interface ArchConstants {
   readonly arch: string;
   readonly pageShift: number;
-  /** SECTION_SIZE_BITS (DOMAIN.md §1.2; arm64 depends on the kernel version). */
+  /** SECTION_SIZE_BITS (apps/docs/kernel/constants.md#per-arch; arm64 depends on the kernel version). */
   readonly sectionSizeBits: number;
   /** MAX_PHYSMEM_BITS. */
   readonly maxPhysmemBits: number;
@@ -39,7 +39,7 @@ export interface ArchConstants {
   readonly pudShift: number;
   /** Page-table levels in use (4 or 5 on x86; 3 or 4 on arm64 …). */
   readonly pgtableLevels: number;
-  /** pageblock_order (DOMAIN.md §1.4). */
+  /** pageblock_order (apps/docs/kernel/constants.md#pageblock). */
   readonly pageblockOrder: number;
   /** Largest buddy order, inclusive (6.1's MAX_ORDER − 1). */
   readonly maxBuddyOrder: number;
@@ -58,15 +58,15 @@ export interface ArchConstants {
 export interface ArchCapabilities {
   /** memory hotplug supported at all (riscv64 only since 6.11). */
   readonly memoryHotplug: boolean;
-  /** ARCH_MHP_MEMMAP_ON_MEMORY_ENABLE (DOMAIN.md §5.5). */
+  /** ARCH_MHP_MEMMAP_ON_MEMORY_ENABLE (apps/docs/kernel/memmap-on-memory.md#arches). */
   readonly memmapOnMemory: boolean;
-  /** ARCH_WANT_(HUGETLB_PAGE_)OPTIMIZE_VMEMMAP: HVO is selectable (DOMAIN.md §6.2). */
+  /** ARCH_WANT_(HUGETLB_PAGE_)OPTIMIZE_VMEMMAP: HVO is selectable (apps/docs/kernel/hvo.md#sizes). */
   readonly hugetlbVmemmapOptimize: boolean;
-  /** Compound devmap vmemmap dedup for device-DAX (DOMAIN.md §7.5). */
+  /** Compound devmap vmemmap dedup for device-DAX (apps/docs/kernel/zone-device.md#compound-dedup). */
   readonly daxVmemmapOptimize: boolean;
-  /** ARCH_KEEP_MEMBLOCK: hot-added ranges are added to memblock (DOMAIN.md §4.2 step 5). */
+  /** ARCH_KEEP_MEMBLOCK: hot-added ranges are added to memblock (apps/docs/kernel/hotplug.md#add-steps step 5). */
   readonly keepMemblock: boolean;
-  /** false on arm64: a notifier refuses MEM_GOING_OFFLINE of boot memory with -EPERM (DOMAIN.md §3.5). */
+  /** false on arm64: a notifier refuses MEM_GOING_OFFLINE of boot memory with -EPERM (apps/docs/kernel/vmemmap.md#arm64-populate). */
   readonly bootMemoryOfflinable: boolean;
   /** ZONE_DEVICE / memremap_pages available. */
   readonly zoneDevice: boolean;
@@ -92,7 +92,7 @@ export interface ParamSpec {
   readonly feature?: string;
 }
 
-/** Inputs of the memory-block-size policy (DOMAIN.md §4.5). */
+/** Inputs of the memory-block-size policy (apps/docs/kernel/hotplug.md#memory-blocks). */
 export interface BlockSizeInput {
   /** End address of boot RAM (max_pfn << PAGE_SHIFT). */
   readonly bootRamEndBytes: bigint;
@@ -119,10 +119,10 @@ export interface Unsupported {
 /** What currently sits in the PMD entry that maps a vmemmap address. */
 export type PmdEntryKind = 'none' | 'leaf' | 'table';
 
-/** Where a vmemmap block or page came from (DOMAIN.md §3.2). */
+/** Where a vmemmap block or page came from (apps/docs/kernel/vmemmap.md#sources). */
 export type VmemmapSource = 'boot' | 'buddy' | 'altmap' | 'reuse';
 
-/** A handle on the altmap passed to populate; core owns its arithmetic (DOMAIN.md §3.8). */
+/** A handle on the altmap passed to populate; core owns its arithmetic (apps/docs/kernel/vmemmap.md#altmap). */
 export interface AltmapHandle {
   readonly basePfn: number;
   readonly reserve: number;
@@ -167,7 +167,7 @@ export interface VmemmapContext {
   verifyPmd(va: bigint, node: number): void;
 
   /**
-   * Sub-PMD usage of a PMD leaf (x86's PAGE_UNUSED tracking, DOMAIN.md §3.4): record that [start, end) inside a
+   * Sub-PMD usage of a PMD leaf (x86's PAGE_UNUSED tracking, apps/docs/kernel/vmemmap.md#x86-sub-pmd): record that [start, end) inside a
    * leaf is in use, or no longer in use. `markUnused` returns true when the whole leaf is now unused.
    */
   markPmdUsed(start: bigint, end: bigint): void;
@@ -227,8 +227,8 @@ export interface ArchBackend {
   directMapShifts?(config: ArchConfig): readonly number[];
 
   /**
-   * arch_add_memory removes the linear mapping again when __add_pages fails (arm64: yes; x86: no, DOMAIN.md
-   * §4.2). Absent → false.
+   * arch_add_memory removes the linear mapping again when __add_pages fails (arm64: yes; x86: no, the kernel reference (apps/docs/kernel/)
+   * apps/docs/kernel/hotplug.md#add-steps). Absent → false.
    */
   removesLinearMapOnAddFailure?(config: ArchConfig): boolean;
 }

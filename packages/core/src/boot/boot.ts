@@ -1,5 +1,5 @@
 /**
- * Boot (DOMAIN.md §2.4, §3.9, §4.5, §10): memblock and iomem from the machine's RAM ranges, memory_present,
+ * Boot (apps/docs/kernel/sparse.md#boot, apps/docs/kernel/vmemmap.md#boot-memmap, apps/docs/kernel/hotplug.md#memory-blocks, apps/docs/kernel/readings.md#readings): memblock and iomem from the machine's RAM ranges, memory_present,
  * sparse_init per node (the memmap of every present section, completely, from boot memory), the subsection
  * map of early sections (subsection_map_init), zones and their spans (free_area_init), and the memory block
  * devices of boot memory (memory_dev_init). Models 6.1's mm/sparse.c, mm/mm_init.c and drivers/base/memory.c.

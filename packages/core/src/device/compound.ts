@@ -1,5 +1,5 @@
 /**
- * vmemmap_populate_compound_pages (mm/sparse-vmemmap.c, 5.19+; DOMAIN.md §7.5): the vmemmap of a compound
+ * vmemmap_populate_compound_pages (mm/sparse-vmemmap.c, 5.19+; apps/docs/kernel/zone-device.md#compound-dedup): the vmemmap of a compound
  * devmap is deduplicated while it is populated. Per compound page only vmemmap page 0 (head) and page 1 (first
  * tails) are real pages; pages 2 … w−1 map page 1 again. A section that starts inside a compound page larger than
  * a sub-section (reuse_compound_section) maps all of its vmemmap to the previous section's tail page.

@@ -1,5 +1,5 @@
 /**
- * ZONE_DEVICE (DOMAIN.md §7; seed 002): memremap_pages / memunmap_pages through mhp_params, with memory
+ * ZONE_DEVICE (apps/docs/kernel/zone-device.md#zone-device; seed 002): memremap_pages / memunmap_pages through mhp_params, with memory
  * providers (set-up + construct hooks) as the extension point. {@link deviceCommandHandlers} serves the built-in
  * providers; pass `createMemremapHandlers([...BUILTIN_PROVIDERS, yours])` in `createSimulator({ commands })` to
  * add one without touching core.

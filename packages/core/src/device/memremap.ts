@@ -1,5 +1,5 @@
 /**
- * memremap_pages / memunmap_pages (mm/memremap.c pagemap_range / pageunmap_range, 6.1; DOMAIN.md §7.2):
+ * memremap_pages / memunmap_pages (mm/memremap.c pagemap_range / pageunmap_range, 6.1; apps/docs/kernel/zone-device.md#memremap):
  * conflict and System RAM checks, the pgmap index, the pluggable range, arch_add_memory (or add_pages for
  * device-private memory) at sub-section granularity through mhp_params, ZONE_DEVICE span and taint, and the
  * provider's construct hook. Removal waits for nothing (memhp has no page references) and WARNs when the altmap

@@ -1,7 +1,7 @@
 /**
  * Memory providers: the extension point through which a kind of device memory (pmem, device-private, CXL
  * coherent memory, PCI P2P BARs, or a third party's) plugs into memremap_pages without touching the hotplug
- * core. It is the design seed 002 proposed and the kernel never adopted (DOMAIN.md §0.1): a **set-up** hook that
+ * core. It is the design seed 002 proposed and the kernel never adopted (apps/docs/kernel/index.md#sources): a **set-up** hook that
  * builds the altmap (where the memmap lives) and the rest of mhp_params, and a **construct** hook that
  * initialises the device's struct pages (the kernel's memmap_init_zone_device). The kernel instead hard-codes
  * these per pgmap type in mm/memremap.c; the built-in providers below reproduce exactly that (6.1).
@@ -61,7 +61,7 @@ export { isFailure as isProviderFailure };
 const constructCompound = (pgmap: Readonly<PgmapState>) => ({ compoundPages: 2 ** pgmap.vmemmapShift });
 
 /**
- * An altmap for a device-resident memmap (nvdimm_setup_pfn / the pfn device's info block, DOMAIN.md §7.3):
+ * An altmap for a device-resident memmap (nvdimm_setup_pfn / the pfn device's info block, apps/docs/kernel/zone-device.md#pmem-altmap):
  * base = start rounded down to a sub-section, reserve = the reserved bytes plus the distance to that base.
  */
 export function deviceAltmap(machine: Readonly<MachineInfo>, startBytes: bigint, reserveBytes: bigint, freeBytes: bigint): ProviderSetUp['altmap'] {
@@ -125,7 +125,7 @@ export const p2pdmaProvider: MemoryProvider = {
 export const BUILTIN_PROVIDERS: readonly MemoryProvider[] = [pmemProvider, devicePrivateProvider, coherentProvider, p2pdmaProvider];
 
 // ---------------------------------------------------------------------------------------------------------
-// pmem namespace layout (libnvdimm pfn_devs.c nd_pfn_init, 6.1; DOMAIN.md §7.3, §7.4)
+// pmem namespace layout (libnvdimm pfn_devs.c nd_pfn_init, 6.1; apps/docs/kernel/zone-device.md#pmem-altmap, apps/docs/kernel/zone-device.md#pmem-example)
 // ---------------------------------------------------------------------------------------------------------
 
 /** SZ_8K: the info block at the start of a pfn/dax namespace. */

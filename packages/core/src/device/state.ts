@@ -1,7 +1,7 @@
 /**
  * ZONE_DEVICE state: the dev_pagemaps registered by memremap_pages (the kernel's pgmap_array: pfn range →
  * pgmap), their events and appliers. Lives next to core's state under `device`, written only here, read with
- * {@link deviceState} (mm/memremap.c, 6.1; DOMAIN.md §7).
+ * {@link deviceState} (mm/memremap.c, 6.1; apps/docs/kernel/zone-device.md#zone-device).
  */
 import { Type, type Static } from '@sinclair/typebox';
 import { defineEvent, type EventTypeDef } from '@memhp/events';
@@ -25,7 +25,7 @@ export interface PgmapState {
   /** Compound page order (vmemmap_shift); 0 = base pages. */
   readonly vmemmapShift: number;
   readonly pgprot: PgProt;
-  /** The vmemmap was deduplicated while populated (compound devmap, DOMAIN.md §7.5). */
+  /** The vmemmap was deduplicated while populated (compound devmap, apps/docs/kernel/zone-device.md#compound-dedup). */
   readonly dedup: boolean;
 }
 
@@ -52,7 +52,7 @@ export function pgmapOfPfn(s: ReadonlyMachineState, pfn: number): Readonly<Pgmap
   return null;
 }
 
-/** For pfnToOnlinePage's slow path in a ZONE_DEVICE-tainted section (DOMAIN.md §2.7). */
+/** For pfnToOnlinePage's slow path in a ZONE_DEVICE-tainted section (apps/docs/kernel/sparse.md#validity). */
 export const pgmapCovers =
   (s: ReadonlyMachineState) =>
   (pfn: number): boolean =>

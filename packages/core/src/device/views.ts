@@ -1,7 +1,7 @@
 /**
  * What the ZONE_DEVICE mappings cost and where their memmap lives: per pgmap, its altmap arithmetic
- * (DOMAIN.md §3.8) and the vmemmap pages behind it by source — RAM (buddy), the device (altmap), or shared
- * by the compound-page dedup (reuse, §7.5), whose count is the saving.
+ * (apps/docs/kernel/vmemmap.md#altmap) and the vmemmap pages behind it by source — RAM (buddy), the device (altmap), or shared
+ * by the compound-page dedup (reuse, apps/docs/kernel/zone-device.md#compound-dedup), whose count is the saving.
  */
 import { pfnToPageVa } from '../model/geometry.js';
 import type { ReadonlyMachineState } from '../model/state.js';

@@ -6,7 +6,7 @@
  *
  * Per DIMM: a static memory group (5.15+) of PFN_UP(length) pages; MHP_MEMMAP_ON_MEMORY when the predicate
  * accepts the device length (≤6.7: only a DIMM of exactly one memory block) or, from 6.8, whenever the
- * predicate (without a size) does (DOMAIN.md §5.2, §5.6 row 13).
+ * predicate (without a size) does (apps/docs/kernel/memmap-on-memory.md#support, apps/docs/kernel/memmap-on-memory.md#examples row 13).
  */
 import type { CommandHandlers, KernelCtx, CommandOf } from '../commands/registry.js';
 import { fail, ok, type KResult } from '../kernel/errno.js';

@@ -1,6 +1,6 @@
 /**
  * What the drivers share: memory groups (mm/memory_hotplug.c memory_group_register_{static,dynamic},
- * DOMAIN.md §4.1), the memmap_on_memory predicate as a driver asks it, block-wise offlining with the
+ * apps/docs/kernel/hotplug.md#entry-points), the memmap_on_memory predicate as a driver asks it, block-wise offlining with the
  * device core's semantics, and where a hypervisor places new device memory.
  */
 import type { MhpFlag } from '../api.js';

@@ -5,7 +5,7 @@
  *
  * - The range is trimmed to whole memory blocks (a range with nothing left → -EINVAL).
  * - A static memory group (5.15+) over all of it; add_memory_driver_managed(…, "System RAM (kmem)",
- *   MHP_NID_IS_MGID), plus MHP_MEMMAP_ON_MEMORY from 6.8 (DOMAIN.md §5.1, §12; the core ignores the flag when
+ *   MHP_NID_IS_MGID), plus MHP_MEMMAP_ON_MEMORY from 6.8 (apps/docs/kernel/memmap-on-memory.md#lifecycle, apps/docs/kernel/timeline.md#timeline; the core ignores the flag when
  *   the predicate refuses).
  * - `offline`: daxctl offlines every block (any failure → its errno), then kmem removes the memory.
  */

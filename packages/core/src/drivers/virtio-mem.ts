@@ -9,7 +9,7 @@
  *   removed a whole big block at a time. 5.10 has no BBM (a device block larger than a memory block is refused).
  * - One dynamic memory group (5.15+), unit = one memory block (SBM) or one big block (BBM).
  * - add_memory_driver_managed(…, "System RAM (virtio_mem)", MHP_MERGE_RESOURCE | MHP_NID_IS_MGID); no
- *   memmap_on_memory (DOMAIN.md §5.1).
+ *   memmap_on_memory (apps/docs/kernel/memmap-on-memory.md#lifecycle).
  * - Plug order: partially plugged online blocks, partially plugged offline blocks, then new blocks (lowest
  *   first). Unplug order: offline blocks (partial first), then online movable, then online kernel blocks, highest
  *   block and highest sub-block first; a block with nothing plugged is removed (offline_and_remove_memory when

@@ -1,5 +1,5 @@
 /**
- * Seeded, deterministic fault injection (DOMAIN.md §3.2 "retry, may fail"; ARCHITECTURE "Determinism").
+ * Seeded, deterministic fault injection (apps/docs/kernel/vmemmap.md#sources "retry, may fail"; apps/docs/concepts/design.md#determinism).
  * Sites are named; core checks `pmd`, `order0` and `slab` allocations, other modules declare their own sites
  * (`notifier:MEM_GOING_ONLINE`, `offline:unmovable` …) and configure them through {@link FaultConfig.sites}.
  * Every injected fault is reported through `onFault`, which the simulator turns into a `fault.inject` event.

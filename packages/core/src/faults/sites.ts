@@ -1,6 +1,6 @@
 /**
  * Every fault-injection site core checks, with the kernel step it stands for and the error it produces
- * (DOMAIN.md §3.2, §4.6–§4.7, §6.4, §7.2; ARCHITECTURE "Determinism"). A scenario's `faults.sites` may only name
+ * (apps/docs/kernel/vmemmap.md#sources, apps/docs/kernel/hotplug.md#onlining to apps/docs/kernel/hotplug.md#offlining, apps/docs/kernel/hvo.md#steps, apps/docs/kernel/zone-device.md#memremap; apps/docs/concepts/design.md#determinism). A scenario's `faults.sites` may only name
  * these; {@link checkFaultConfig} says, per field, what is wrong with a configuration — so a typo in a scenario
  * is a located error, not a fault that silently never fires.
  */

@@ -1,7 +1,7 @@
 /**
  * Hot-adding System RAM: mm/memory_hotplug.c add_memory, __add_memory, add_memory_driver_managed,
  * add_memory_resource (6.1) with the 6.6 (altmap kept in the block, fallback instead of -EINVAL) and 6.8
- * (create_altmaps_and_memory_blocks: per-block altmaps) changes (DOMAIN.md §4.1–§4.3, §4.9, §5).
+ * (create_altmaps_and_memory_blocks: per-block altmaps) changes (apps/docs/kernel/hotplug.md#entry-points to apps/docs/kernel/hotplug.md#alignment, apps/docs/kernel/hotplug.md#errors, apps/docs/kernel/memmap-on-memory.md#memmap-on-memory).
  */
 import { cHexAlt } from '../kernel/printk.js';
 import type { CommandHandlers, CommandOf, KernelCtx } from '../commands/registry.js';
@@ -116,7 +116,7 @@ function memblockRemoveAndFail(ctx: KernelCtx, keepMemblock: boolean, startBytes
 }
 
 /**
- * add_memory_resource(nid, res, flags) after the resource was claimed (DOMAIN.md §4.2 steps 1–15). On failure
+ * add_memory_resource(nid, res, flags) after the resource was claimed (apps/docs/kernel/hotplug.md#add-steps steps 1–15). On failure
  * the caller releases the resource.
  */
 export function addMemoryResource(
@@ -165,7 +165,7 @@ export function addMemoryResource(
     ctx.emit('node.hotadd_init', { nid });
   }
 
-  // memmap_on_memory: which path (DOMAIN.md §4.2 step 7 and "6.6", "6.8")
+  // memmap_on_memory: which path (apps/docs/kernel/hotplug.md#add-steps step 7 and "6.6", "6.8")
   let mode: 'none' | 'range' | 'per-block' = 'none';
   let freePerAltmap = 0;
   if (flags.includes('memmap_on_memory')) {
@@ -270,7 +270,7 @@ export function removeMemoryBlocksAndAltmaps(ctx: KernelCtx, startBytes: bigint,
 }
 
 /**
- * Auto-online (DOMAIN.md §4.2 step 15): every new block is onlined with auto_online_blocks; errors are
+ * Auto-online (apps/docs/kernel/hotplug.md#add-steps step 15): every new block is onlined with auto_online_blocks; errors are
  * ignored (the block stays offline). Runs the `block_state` handler when one is registered.
  */
 function autoOnline(ctx: KernelCtx, startPfn: number, nrPages: number): void {

@@ -1,6 +1,6 @@
 /**
  * arch_add_memory / arch_remove_memory and the generic __add_pages / __remove_pages they call
- * (mm/memory_hotplug.c, arch/x86/mm/init_64.c, arch/arm64/mm/mmu.c — 6.1; DOMAIN.md §4.3, §4.4). The linear
+ * (mm/memory_hotplug.c, arch/x86/mm/init_64.c, arch/arm64/mm/mmu.c — 6.1; apps/docs/kernel/hotplug.md#alignment, apps/docs/kernel/hotplug.md#arch-add). The linear
  * mapping is reported, not modelled page by page.
  */
 import { cHex, cHexAlt, printOnce, warnOnText } from '../kernel/printk.js';
@@ -75,7 +75,7 @@ export const pfnSpanAligned = (ctx: KernelCtx, pfn: number, nrPages: number): bo
 /**
  * __add_pages(nid, pfn, nr_pages, params): the altmap must start at pfn and fit (-EINVAL "invalid altmap"), its
  * alloc is reset, the span must be sub-section aligned (WARN + -EINVAL), then sparse_add_section per section,
- * stopping at the first error. Sections added before the error are **not** rolled back (DOMAIN.md §4.2): the
+ * stopping at the first error. Sections added before the error are **not** rolled back (apps/docs/kernel/hotplug.md#add-steps): the
  * model flags them with a hotplug.leak event.
  */
 export function addPages(

@@ -1,6 +1,6 @@
 /**
  * The auto-movable online policy (5.15+; mm/memory_hotplug.c `auto_movable_zone_for_pfn`,
- * `auto_movable_can_online_movable`, `auto_movable_stats_account_{zone,group}`; DOMAIN.md §4.6.1).
+ * `auto_movable_can_online_movable`, `auto_movable_stats_account_{zone,group}`; apps/docs/kernel/hotplug.md#auto-movable).
  * Returns the zone and the numbers behind the decision so `explain` and tests can show them.
  */
 import type { ZoneName } from '../arch/backend.js';

@@ -1,6 +1,6 @@
 /**
  * Memory block devices of hot-added memory (drivers/base/memory.c create_memory_block_devices,
- * remove_memory_block_devices, walk_memory_blocks — 6.1; DOMAIN.md §4.5).
+ * remove_memory_block_devices, walk_memory_blocks — 6.1; apps/docs/kernel/hotplug.md#memory-blocks).
  */
 import type { KernelCtx } from '../commands/registry.js';
 import type { ErrnoName } from '../kernel/errno.js';

@@ -1,10 +1,10 @@
 /**
  * struct mhp_params (include/linux/memory_hotplug.h, 6.1): the one parameter block through which a caller hands
  * arch_add_memory / add_pages its altmap, page protection and (5.19+) pgmap geometry. It grew out of seed 002's
- * `struct mhp_restrictions {flags, altmap}` (≈5.2), renamed with `pgprot` in 5.8 (DOMAIN.md §0.1, §4.1).
+ * `struct mhp_restrictions {flags, altmap}` (≈5.2), renamed with `pgprot` in 5.8 (apps/docs/kernel/index.md#sources, apps/docs/kernel/hotplug.md#entry-points).
  *
  * The pgmap's compound geometry reaches sparse_add_section, where vmemmap_can_optimize picks the compound
- * populate (device-DAX dedup, DOMAIN.md §7.5) instead of the arch's vmemmap_populate.
+ * populate (device-DAX dedup, apps/docs/kernel/zone-device.md#compound-dedup) instead of the arch's vmemmap_populate.
  */
 import { printOnce, warnOnText } from '../kernel/printk.js';
 import type { AltmapHandle } from '../arch/backend.js';

@@ -1,6 +1,6 @@
 /**
  * Offlining a memory block: drivers/base/memory.c `memory_block_offline` and mm/memory_hotplug.c
- * `offline_pages` (6.1; DOMAIN.md §4.7, §4.9), with the kernel's failure reasons:
+ * `offline_pages` (6.1; apps/docs/kernel/hotplug.md#offlining, apps/docs/kernel/hotplug.md#errors), with the kernel's failure reasons:
  * -EINVAL (block spans several zones, misaligned, memory holes, multizone range), -EBUSY (isolation failure or an
  * unmovable page), a notifier's errno (arm64 boot memory → -EPERM), -EINTR (signal), and HugeTLB dissolve errors.
  *
@@ -58,7 +58,7 @@ export function systemRamPages(s: ReadonlyMachineState, startPfn: number, nrPage
   return Number(bytes >> BigInt(g.pageShift));
 }
 
-/** The arm64-style notifier: MEM_GOING_OFFLINE of a range containing an early section is refused (DOMAIN.md §3.5). */
+/** The arm64-style notifier: MEM_GOING_OFFLINE of a range containing an early section is refused (apps/docs/kernel/vmemmap.md#arm64-populate). */
 function bootMemoryVeto(ctx: KernelCtx, startPfn: number, nrPages: number): ErrnoName | undefined {
   if (ctx.machine.capabilities.bootMemoryOfflinable) return undefined;
   const g = ctx.machine.geometry;

@@ -1,5 +1,5 @@
 /**
- * Command handlers for the sysfs and sysctl writes of part B (DOMAIN.md §4.6, §8.2, §9.1):
+ * Command handlers for the sysfs and sysctl writes of part B (apps/docs/kernel/hotplug.md#onlining, apps/docs/kernel/knobs.md#runtime, apps/docs/kernel/user-space.md#sysfs):
  * - `block_state`: memoryN/state (drivers/base/memory.c state_store → device_online/device_offline): writing an
  *   online type to an online block, or "offline" to an offline one, is -EINVAL (the device core's "already" 1).
  * - `block_online`: memoryN/online (drivers/base/core.c online_store): the same request is a no-op success.
@@ -18,7 +18,7 @@ export function knobContext(ctx: KernelCtx): KnobContext {
   const P = g.pageBytes;
   const optimisableHstate = ctx.backend
     .hugepageSizes(ctx.archConfig)
-    .some((h) => (Number(h.bytes / BigInt(P)) * g.structPageBytes) / P > 1); // hugetlb_vmemmap_optimizable: w > 1 (DOMAIN.md §6.3)
+    .some((h) => (Number(h.bytes / BigInt(P)) * g.structPageBytes) / P > 1); // hugetlb_vmemmap_optimizable: w > 1 (apps/docs/kernel/hvo.md#conditions)
   return {
     kernel: ctx.kernel,
     params: ctx.state.params,

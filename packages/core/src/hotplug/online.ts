@@ -1,6 +1,6 @@
 /**
  * Onlining a memory block: drivers/base/memory.c `memory_block_online` and mm/memory_hotplug.c
- * `mhp_init_memmap_on_memory` / `online_pages` (6.1; DOMAIN.md §4.6.2, §5.3), plus the shared helpers the
+ * `mhp_init_memmap_on_memory` / `online_pages` (6.1; apps/docs/kernel/hotplug.md#block-online, apps/docs/kernel/memmap-on-memory.md#accounting), plus the shared helpers the
  * offline path uses (zone span growth/shrink, present-page accounting, notifier calls with injected errors).
  * Every step is an event, in the kernel's order.
  */
@@ -16,7 +16,7 @@ import { getZone, grownSpan, nodeStates, shrunkSpan, zoneForPfnRange } from './z
 
 type Block = NonNullable<ReturnType<ReadonlyMachineState['blocks']['get']>>;
 
-/** The memory notifier actions (DOMAIN.md §4.5: MEM_ONLINE 1 … MEM_CANCEL_OFFLINE 32). */
+/** The memory notifier actions (apps/docs/kernel/hotplug.md#memory-blocks: MEM_ONLINE 1 … MEM_CANCEL_OFFLINE 32). */
 export type MemNotifierAction = 'MEM_GOING_ONLINE' | 'MEM_ONLINE' | 'MEM_CANCEL_ONLINE' | 'MEM_GOING_OFFLINE' | 'MEM_OFFLINE' | 'MEM_CANCEL_OFFLINE';
 
 /** Block range in pfns. */

@@ -1,7 +1,7 @@
 /**
  * Hot-removing System RAM: mm/memory_hotplug.c remove_memory / try_remove_memory / offline_and_remove_memory /
  * try_offline_node (6.1), with the memmap_on_memory granularity rule per version (≤6.7: a self-hosting range
- * must be exactly one block; 6.8+: removed block by block, mixed ranges refused) (DOMAIN.md §4.8, §4.9).
+ * must be exactly one block; 6.8+: removed block by block, mixed ranges refused) (apps/docs/kernel/hotplug.md#removal, apps/docs/kernel/hotplug.md#errors).
  */
 import { bugText, cHexAlt, cPhysAddr, printOnce } from '../kernel/printk.js';
 import type { OnlineType } from '../api.js';

@@ -1,5 +1,5 @@
 /**
- * memoryN/valid_zones (drivers/base/memory.c valid_zones_show, 6.1; DOMAIN.md §9.1): an online block prints its
+ * memoryN/valid_zones (drivers/base/memory.c valid_zones_show, 6.1; apps/docs/kernel/user-space.md#sysfs): an online block prints its
  * zone, or "none" when it spans several zones/nodes; an offline block prints the zone plain "online" would
  * pick, then — space-separated, only if different — what online_kernel and online_movable would pick.
  */

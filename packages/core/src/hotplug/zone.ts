@@ -1,6 +1,6 @@
 /**
  * Zone selection for onlining (mm/memory_hotplug.c, 6.1: `zone_for_pfn_range`, `default_kernel_zone_for_pfn`,
- * `default_zone_for_pfn`; DOMAIN.md §4.6) and the page→zone lookups the online/offline paths need
+ * `default_zone_for_pfn`; apps/docs/kernel/hotplug.md#onlining) and the page→zone lookups the online/offline paths need
  * (`zone_intersects`, `page_zone`, `shrink_zone_span`). Pure functions over the read-only state.
  */
 import type { ZoneName } from '../arch/backend.js';
@@ -65,7 +65,7 @@ export function zoneForPfnRange(
 }
 
 /**
- * pfn_to_online_page (DOMAIN.md §2.7) reduced to what zone lookups need: the section is online and the pfn's
+ * pfn_to_online_page (apps/docs/kernel/sparse.md#validity) reduced to what zone lookups need: the section is online and the pfn's
  * sub-section bit is set. (The ZONE_DEVICE slow path is issue 5's; device pages are never IS_ONLINE here.)
  */
 export function pfnIsOnline(s: ReadonlyMachineState, pfn: number): boolean {

@@ -1,6 +1,6 @@
 /**
  * `memhp check hvo`: does HugeTLB Vmemmap Optimization free vmemmap pages of a huge page of one size, and how
- * many — every condition of DOMAIN.md §6.3 with its numbers, for one kernel or per run of kernels (seed 001).
+ * many — every condition of apps/docs/kernel/hvo.md#conditions with its numbers, for one kernel or per run of kernels (seed 001).
  *
  * Models, per version: hugetlb_vmemmap_optimizable_size() and vmemmap_should_optimize() of mm/hugetlb_vmemmap.c
  * (6.1; pages kept 2 in 5.14–5.17, 1 from 5.18), hugetlb_vmemmap_init()'s registration of
@@ -59,7 +59,7 @@ export interface HvoExplanation {
   readonly freedBytesPerHugepage: bigint;
   /**
    * What the hstate's geometry would free were the arch, the switch and the page's block not in the way
-   * (DOMAIN.md §6.2's "would be" rows for arm64); 0 when the hstate itself is not optimisable.
+   * (apps/docs/kernel/hvo.md#sizes's "would be" rows for arm64); 0 when the hstate itself is not optimisable.
    */
   readonly wouldFreePagesPerHugepage: number;
   /** 6.2+: the head vmemmap page is also replaced by a newly allocated one (w freed, 1 allocated). */
@@ -102,7 +102,7 @@ function findHstate(backend: ArchBackend, config: ArchConfig, bytes: bigint): { 
   return would ? { status: 'needs-feature', size: would } : { status: 'unknown', size: undefined };
 }
 
-/** `memhp check hvo`: the verdict for one huge page size and kernel, with every condition of DOMAIN.md §6.3. */
+/** `memhp check hvo`: the verdict for one huge page size and kernel, with every condition of apps/docs/kernel/hvo.md#conditions. */
 export function explainHvo(input: HvoExplainInput): HvoExplanation {
   const { backend, kernel } = input;
   const config = archConfigOf(input);
@@ -135,7 +135,7 @@ export function explainHvo(input: HvoExplainInput): HvoExplanation {
 
   step(
     { check: 'HVO exists in this kernel', formula: 'kernel ≥ 5.14 (HUGETLB_PAGE_FREE_VMEMMAP)', values: { kernel }, passed: kept !== null },
-    'HugeTLB vmemmap optimisation does not exist before 5.14 (DOMAIN.md §12)',
+    'HugeTLB vmemmap optimisation does not exist before 5.14 (apps/docs/kernel/timeline.md#timeline)',
   );
   const hstate = findHstate(backend, config, H);
   if (kept === null) return finish(false);
@@ -148,7 +148,7 @@ export function explainHvo(input: HvoExplainInput): HvoExplanation {
       values: { arch, kernel, 'arch opt-in': caps.hugetlbVmemmapOptimize ? 'yes' : 'no' },
       passed: caps.hugetlbVmemmapOptimize,
     },
-    `${arch} does not enable HVO in this kernel (DOMAIN.md §6.2)` +
+    `${arch} does not enable HVO in this kernel (apps/docs/kernel/hvo.md#sizes)` +
       (geo.freed > 0 ? `; it would free ${geo.freed} of ${w} vmemmap pages per ${sizeName(H)} page` : ''),
   );
 
@@ -161,8 +161,8 @@ export function explainHvo(input: HvoExplainInput): HvoExplanation {
       passed: hstate.status === 'exists',
     },
     hstate.status === 'needs-feature'
-      ? `${arch} has ${sizeName(H)} HugeTLB pages only with the CPU feature ${need ?? 'the size needs'} (DOMAIN.md §6.2)`
-      : `${arch} with ${sizeName(BigInt(P))} pages has no ${sizeName(H)} HugeTLB size; it has ${hugepageSizes.map(sizeName).join(', ')} (DOMAIN.md §6.2)`,
+      ? `${arch} has ${sizeName(H)} HugeTLB pages only with the CPU feature ${need ?? 'the size needs'} (apps/docs/kernel/hvo.md#sizes)`
+      : `${arch} with ${sizeName(BigInt(P))} pages has no ${sizeName(H)} HugeTLB size; it has ${hugepageSizes.map(sizeName).join(', ')} (apps/docs/kernel/hvo.md#sizes)`,
   );
 
   // The boot parameter and the sysctl are one variable (vmemmap_optimize_enabled); the sysctl exists only
@@ -184,7 +184,7 @@ export function explainHvo(input: HvoExplainInput): HvoExplanation {
   if (written !== undefined && !sysctlRegistered)
     notes.push(
       sysctlExists
-        ? `vm.hugetlb_optimize_vmemmap is not registered on this configuration (DOMAIN.md §8.2): the write fails with -ENOENT`
+        ? `vm.hugetlb_optimize_vmemmap is not registered on this configuration (apps/docs/kernel/knobs.md#runtime): the write fails with -ENOENT`
         : `vm.hugetlb_optimize_vmemmap does not exist before 5.19 (kernel ${kernel}): only hugetlb_free_vmemmap= decides`,
     );
   const sysctlValue = !sysctlExists ? 'does not exist before 5.19' : !sysctlRegistered ? 'not registered' : written === undefined ? `not written (${enabled ? 1 : 0})` : `${written ? 1 : 0}`;
@@ -202,13 +202,13 @@ export function explainHvo(input: HvoExplainInput): HvoExplanation {
       (!sysctlRegistered && exclusion === 'param-parse' && mom !== 'off'
         ? '; 5.19 does not register the sysctl while memory_hotplug.memmap_on_memory is on, so only the boot parameter can enable HVO'
         : '') +
-      ' (DOMAIN.md §6.3 item 2)',
+      ' (apps/docs/kernel/hvo.md#conditions item 2)',
   );
 
   const pow2 = isPowerOfTwo(S);
   step(
     { check: 'is_power_of_2(sizeof(struct page))', formula: 'S & (S − 1) = 0', values: { S: `${S}` }, passed: pow2 },
-    `sizeof(struct page) = ${S} is not a power of two: struct pages cross page boundaries, nothing can be remapped (DOMAIN.md §6.3 item 3)`,
+    `sizeof(struct page) = ${S} is not a power of two: struct pages cross page boundaries, nothing can be remapped (apps/docs/kernel/hvo.md#conditions item 3)`,
   );
 
   step(
@@ -218,7 +218,7 @@ export function explainHvo(input: HvoExplainInput): HvoExplanation {
       values: { w: `${w}`, kept: `${kept}`, 'freed = w − kept': pow2 ? `${geo.freed}` : '0 (struct page not a power of two)' },
       passed: w > kept,
     },
-    `a ${sizeName(H)} page has ${w < 1 ? `less than one (${w})` : `only ${w}`} vmemmap page(s), not more than the ${kept} HVO keeps: nothing to free (DOMAIN.md §6.1)`,
+    `a ${sizeName(H)} page has ${w < 1 ? `less than one (${w})` : `only ${w}`} vmemmap page(s), not more than the ${kept} HVO keeps: nothing to free (apps/docs/kernel/hvo.md#what-it-does)`,
   );
 
   if (pick(hvoSelfHostedCheck, kernel)) {
@@ -229,7 +229,7 @@ export function explainHvo(input: HvoExplainInput): HvoExplanation {
         values: { 'self-hosted vmemmap': input.selfHosted ? 'yes' : 'no' },
         passed: !input.selfHosted,
       },
-      'the page lies in a memory block that hosts its own memmap (VmemmapSelfHosted): 6.0+ leaves it unoptimised (DOMAIN.md §5.4, §6.3 item 5)',
+      'the page lies in a memory block that hosts its own memmap (VmemmapSelfHosted): 6.0+ leaves it unoptimised (apps/docs/kernel/memmap-on-memory.md#self-hosted, apps/docs/kernel/hvo.md#conditions item 5)',
     );
   } else {
     // 5.14–5.19: the two features exclude each other, HVO taking precedence, so no block can self-host its
@@ -244,12 +244,12 @@ export function explainHvo(input: HvoExplainInput): HvoExplanation {
       passed: null,
     });
     if (input.selfHosted && enabled)
-      notes.push(`no memory block can host its own memmap while HVO is on in ${kernel} (DOMAIN.md §5.2): the page's vmemmap is in RAM and is optimised`);
+      notes.push(`no memory block can host its own memmap while HVO is on in ${kernel} (apps/docs/kernel/memmap-on-memory.md#support): the page's vmemmap is in RAM and is optimised`);
     if (momRequested !== 'off' && enabled)
       notes.push(
         exclusion === 'predicate'
-          ? `memmap_on_memory is refused while HVO is on (5.14–5.18): hot-added memory keeps its memmap in RAM (DOMAIN.md §5.2)`
-          : `5.19 leaves memory_hotplug.memmap_on_memory off because hugetlb_free_vmemmap takes precedence (DOMAIN.md §5.2)`,
+          ? `memmap_on_memory is refused while HVO is on (5.14–5.18): hot-added memory keeps its memmap in RAM (apps/docs/kernel/memmap-on-memory.md#support)`
+          : `5.19 leaves memory_hotplug.memmap_on_memory off because hugetlb_free_vmemmap takes precedence (apps/docs/kernel/memmap-on-memory.md#support)`,
       );
   }
 
@@ -264,8 +264,8 @@ export function explainHvo(input: HvoExplainInput): HvoExplanation {
     });
   if (optimizable)
     notes.push(
-      'only pages added to the pool while HVO is on are optimised; switching it off does not restore them (DOMAIN.md §6.3 item 6)',
-      'a restore (the page leaves the pool) needs the freed pages back and can fail with -ENOMEM (DOMAIN.md §6.4)',
+      'only pages added to the pool while HVO is on are optimised; switching it off does not restore them (apps/docs/kernel/hvo.md#conditions item 6)',
+      'a restore (the page leaves the pool) needs the freed pages back and can fail with -ENOMEM (apps/docs/kernel/hvo.md#steps)',
     );
   return finish(optimizable);
 

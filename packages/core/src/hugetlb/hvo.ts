@@ -1,5 +1,5 @@
 /**
- * HugeTLB Vmemmap Optimization (mm/hugetlb_vmemmap.c, 5.14–6.18; DOMAIN.md §6): the decision
+ * HugeTLB Vmemmap Optimization (mm/hugetlb_vmemmap.c, 5.14–6.18; apps/docs/kernel/hvo.md#hvo): the decision
  * (vmemmap_should_optimize), the optimisation (split the PMD, remap the tails, free their pages; 6.2+ moves
  * the head to a new page) and the restore when the page leaves the pool. Every decision is an event.
  */
@@ -14,7 +14,7 @@ import type { MachineState } from '../model/state.js';
 import { hvoSelfHostedCheck } from './rules.js';
 import { hugetlbState, vmemmapRunsOf, type HstateState, type HugePageState, type HvoSkipReason } from './state.js';
 
-/** What HVO does to one huge page of an hstate on this machine (DOMAIN.md §6.1, §6.2). */
+/** What HVO does to one huge page of an hstate on this machine (apps/docs/kernel/hvo.md#what-it-does, apps/docs/kernel/hvo.md#sizes). */
 export interface HvoGeometry {
   /** w: vmemmap pages of one huge page (fractional when below a page). */
   readonly vmemmapPages: number;
@@ -77,7 +77,7 @@ export function vmemmapBackingPfn(s: ReadonlyMachineState, va: bigint): { source
   return { source: 'altmap', pfn: a.basePfn + a.reserve + a.align + Number((va - first) >> BigInt(g.pageShift)) };
 }
 
-/** vmemmap_should_optimize(h, head) (6.1), with the arch and struct-page conditions of §6.3 items 1 and 3. */
+/** vmemmap_should_optimize(h, head) (6.1), with the arch and struct-page conditions of apps/docs/kernel/hvo.md#conditions items 1 and 3. */
 export function hvoShouldOptimize(s: ReadonlyMachineState, hs: HstateState, headPfn: number): HvoSkipReason | null {
   const g = s.machine.geometry;
   if (!s.machine.capabilities.hugetlbVmemmapOptimize || pick(hvoReservedVmemmapPages, s.machine.kernel) === null) return 'arch';

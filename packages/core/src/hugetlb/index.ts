@@ -1,5 +1,5 @@
 /**
- * HugeTLB pool and HVO (DOMAIN.md §6; seed 001). {@link hugetlbCommandHandlers} registers the `hugepages` and
+ * HugeTLB pool and HVO (apps/docs/kernel/hvo.md#hvo; seed 001). {@link hugetlbCommandHandlers} registers the `hugepages` and
  * `hugetlb_use` commands; {@link hugetlbBoot} runs hugetlb_init and the boot-time pools.
  */
 import type { CommandHandlers, KernelCtx } from '../commands/registry.js';

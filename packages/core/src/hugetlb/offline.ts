@@ -1,6 +1,6 @@
 /**
  * HugeTLB pages in a range being offlined (mm/memory_hotplug.c offline_pages → do_migrate_range and
- * dissolve_free_huge_pages, mm/hugetlb.c dissolve_free_huge_page; 6.1; DOMAIN.md §4.7, §6.4): in-use pages are
+ * dissolve_free_huge_pages, mm/hugetlb.c dissolve_free_huge_page; 6.1; apps/docs/kernel/hotplug.md#offlining, apps/docs/kernel/hvo.md#steps): in-use pages are
  * migrated to a page outside the range, free pages are dissolved — which needs the HVO restore allocation.
  */
 import type { KernelCtx } from '../commands/registry.js';

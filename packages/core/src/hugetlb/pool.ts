@@ -1,5 +1,5 @@
 /**
- * The HugeTLB pool (mm/hugetlb.c, 6.1; DOMAIN.md §6, §8.1, §8.2): hstates from the backend, boot-time
+ * The HugeTLB pool (mm/hugetlb.c, 6.1; apps/docs/kernel/hvo.md#hvo, apps/docs/kernel/knobs.md#cmdline, apps/docs/kernel/knobs.md#runtime): hstates from the backend, boot-time
  * `hugepages=` / `hugepagesz=` / `default_hugepagesz=`, `nr_hugepages` (global and per node) through
  * set_max_huge_pages, surplus pages, users mapping pages, and the free/restore path. Pages are placed on real
  * pfns inside online memory blocks so HVO can walk to their vmemmap and offlining can find them.

@@ -7,13 +7,13 @@ import { defineRule } from '../kernel/version.js';
 /**
  * vmemmap_should_optimize walks the vmemmap page table to the page backing the head struct page and refuses
  * when that page is VmemmapSelfHosted (commit 66361095129b, v6.0, seed 001). Before 6.0 the two features were
- * mutually exclusive by configuration instead (DOMAIN.md §5.2), so no per-page check exists.
+ * mutually exclusive by configuration instead (apps/docs/kernel/memmap-on-memory.md#support), so no per-page check exists.
  */
 export const hvoSelfHostedCheck = defineRule<boolean>({
   name: 'HVO skips pages whose vmemmap is self-hosted (VmemmapSelfHosted)',
-  source: 'DOMAIN.md §5.4, §6.3 item 5; mm/hugetlb_vmemmap.c vmemmap_should_optimize (6.1)',
+  source: 'apps/docs/kernel/memmap-on-memory.md#self-hosted, apps/docs/kernel/hvo.md#conditions item 5; mm/hugetlb_vmemmap.c vmemmap_should_optimize (6.1)',
   ranges: [
-    { until: '6.0', value: false, note: '5.14–5.19: memmap_on_memory and HVO exclude each other (§5.2)' },
+    { until: '6.0', value: false, note: '5.14–5.19: memmap_on_memory and HVO exclude each other (apps/docs/kernel/memmap-on-memory.md#support)' },
     { since: '6.0', value: true },
   ],
 });
@@ -25,7 +25,7 @@ export const hvoSelfHostedCheck = defineRule<boolean>({
  */
 export const daxVmemmapDedup = defineRule<'none' | 'any-arch' | 'arch-opt-in'>({
   name: 'compound devmap vmemmap dedup (device-DAX)',
-  source: 'DOMAIN.md §7.5; commit 4917f55b4ef9 (5.19); include/linux/mm.h vmemmap_can_optimize (6.1.y)',
+  source: 'apps/docs/kernel/zone-device.md#compound-dedup; commit 4917f55b4ef9 (5.19); include/linux/mm.h vmemmap_can_optimize (6.1.y)',
   ranges: [
     { until: '5.19', value: 'none' },
     { since: '5.19', until: '6.1', value: 'any-arch' },
@@ -36,6 +36,6 @@ export const daxVmemmapDedup = defineRule<'none' | 'any-arch' | 'arch-opt-in'>({
 /** mhp_params.pgmap exists (compound devmaps pass their geometry to arch_add_memory). */
 export const mhpParamsPgmap = defineRule<boolean>({
   name: 'mhp_params.pgmap',
-  source: 'DOMAIN.md §0.1 seed 002 row, §4.1 mhp_params (5.19/6.0)',
+  source: 'apps/docs/kernel/index.md#sources seed 002 row, apps/docs/kernel/hotplug.md#entry-points mhp_params (5.19/6.0)',
   ranges: [{ until: '5.19', value: false }, { since: '5.19', value: true }],
 });

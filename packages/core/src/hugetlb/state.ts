@@ -1,6 +1,6 @@
 /**
  * HugeTLB pool and HVO state, its event vocabulary and the appliers that write it (mm/hugetlb.c,
- * mm/hugetlb_vmemmap.c, 6.1; DOMAIN.md §6). The pool lives next to core's state under `hugetlb` and is written
+ * mm/hugetlb_vmemmap.c, 6.1; apps/docs/kernel/hvo.md#hvo). The pool lives next to core's state under `hugetlb` and is written
  * only by the appliers below, so a replayed log reproduces it; read it with {@link hugetlbState}.
  *
  * HVO changes core's vmemmap page tables (a PMD leaf split into a PTE table, tail PTEs remapped to the reuse
@@ -19,7 +19,7 @@ import { lits, ev } from '../model/schema.js';
 // State
 // ---------------------------------------------------------------------------------------------------------
 
-/** Why HVO left a HugeTLB page alone (DOMAIN.md §6.3). */
+/** Why HVO left a HugeTLB page alone (apps/docs/kernel/hvo.md#conditions). */
 export type HvoSkipReason =
   | 'disabled'
   | 'arch'
@@ -76,7 +76,7 @@ export interface HugetlbState {
   used: Array<[number, number]>;
   /**
    * Net change HVO made to nr_memmap_boot_pages and nr_memmap_pages (core's invariant adds it to what the
-   * sections imply, DOMAIN.md §9.3 "−1 per vmemmap page freed by HVO (+1 for the new head page, +w−1 on restore)").
+   * sections imply, apps/docs/kernel/user-space.md#vmstat "−1 per vmemmap page freed by HVO (+1 for the new head page, +w−1 on restore)").
    */
   memmapDelta: { boot: number; hotplug: number };
   /** Cumulative HVO decisions (the report's "how many and why"). */

@@ -1,6 +1,6 @@
 /**
  * What user space sees of the HugeTLB pool and HVO (mm/hugetlb.c hugetlb_report_meminfo and the
- * /sys/kernel/mm/hugepages/hugepages-<kB>kB files, 6.1; DOMAIN.md §6.5, §8.2, §9.2), and the seed-001 report:
+ * /sys/kernel/mm/hugepages/hugepages-<kB>kB files, 6.1; apps/docs/kernel/hvo.md#accounting, apps/docs/kernel/knobs.md#runtime, apps/docs/kernel/user-space.md#meminfo), and the seed-001 report:
  * how many pool pages HVO optimised and why it skipped the others.
  */
 import type { ReadonlyMachineState } from '../model/state.js';

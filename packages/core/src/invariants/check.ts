@@ -42,7 +42,7 @@ const resourcesDisjoint: Check = (s) => {
   return null;
 };
 
-/** vmem_altmap: 0 ≤ alloc and alloc + align ≤ free (DOMAIN.md §3.8). */
+/** vmem_altmap: 0 ≤ alloc and alloc + align ≤ free (apps/docs/kernel/vmemmap.md#altmap). */
 const altmapBounds: Check = (s) => {
   for (const a of s.altmaps.values()) {
     if (a.alloc < 0 || a.align < 0) return `altmap ${a.id}: alloc ${a.alloc}, align ${a.align}`;
@@ -80,7 +80,7 @@ export function vmemmapMapped(s: MachineState, startVa: bigint, endVa: bigint): 
 }
 
 /**
- * Every valid section's memmap is mapped: all of it for an early section (DOMAIN.md §2.4), the memmap of every
+ * Every valid section's memmap is mapped: all of it for an early section (apps/docs/kernel/sparse.md#boot), the memmap of every
  * set sub-section otherwise. Sub-section bits only on present sections.
  */
 const memmapMapped: Check = (s) => {
@@ -136,7 +136,7 @@ const pgtablesConsistent: Check = (s) => {
   return null;
 };
 
-/** Counters equal what the state implies (DOMAIN.md §9.3, §3.9). */
+/** Counters equal what the state implies (apps/docs/kernel/user-space.md#vmstat, apps/docs/kernel/vmemmap.md#boot-memmap). */
 const countersConsistent: Check = (s) => {
   const g = s.machine.geometry;
   const c = s.counters;
@@ -174,7 +174,7 @@ const countersConsistent: Check = (s) => {
       hot += memmapPages(g, bits * g.pagesPerSubsection);
     }
   }
-  // HVO frees and re-allocates vmemmap pages of live sections (DOMAIN.md §9.3): add its net change
+  // HVO frees and re-allocates vmemmap pages of live sections (apps/docs/kernel/user-space.md#vmstat): add its net change
   const hvo = hugetlbMemmapDelta(s);
   hot += hvo.hotplug;
   if (c.nrMemmapBootPages !== early * g.sectionMemmapPages + hvo.boot)

@@ -1,6 +1,6 @@
 /**
  * Linux errno values as the hotplug paths return them (negated in the kernel; we carry the name and the
- * positive number). DOMAIN.md §0.2.
+ * positive number). apps/docs/kernel/index.md#units.
  */
 export const ERRNO = {
   EPERM: 1,

@@ -1,7 +1,7 @@
 /**
  * Kernel versions memhp models. A version names the newest stable release of its series as distributions
  * ship it (6.1 means 6.1.y with its backports). Every rule that changed across releases is written once as a
- * {@link VersionRule} with the range it holds for (DOMAIN.md §12), never as scattered version comparisons.
+ * {@link VersionRule} with the range it holds for (apps/docs/kernel/timeline.md#timeline), never as scattered version comparisons.
  */
 /** The oldest and newest series memhp models; every series between them is accepted. */
 export const OLDEST_SERIES = '5.10';
@@ -123,7 +123,7 @@ export const inRange = (v: KernelVersion, r: VersionRange): boolean =>
  */
 export interface VersionRule<T> {
   readonly name: string;
-  /** Where the change is documented: DOMAIN.md section and/or kernel commit. */
+  /** Where the change is documented: the kernel reference (apps/docs/kernel/) section and/or kernel commit. */
   readonly source: string;
   readonly ranges: ReadonlyArray<VersionRange & { readonly value: T; readonly note?: string }>;
 }

@@ -1,6 +1,6 @@
 /**
  * memmap_on_memory's support predicate, `mhp_supports_memmap_on_memory()` of mm/memory_hotplug.c, for every
- * kernel memhp models (DOMAIN.md §5.2), with every step of its arithmetic recorded so `memhp check` can print
+ * kernel memhp models (apps/docs/kernel/memmap-on-memory.md#support), with every step of its arithmetic recorded so `memhp check` can print
  * it (seed 000). The version differences come from kernel/rules.ts:
  *
  * - 5.13–6.5: param on; size of the request = one memory block B; V = (B/P)·S a multiple of PMD_SIZE;
@@ -45,7 +45,7 @@ export interface MemmapOnMemoryFacts {
 export interface ExplainStep {
   /** What the kernel tests, in its own terms (e.g. "IS_ALIGNED(vmemmap_size, PMD_SIZE)"). */
   readonly check: string;
-  /** The formula with the symbols DOMAIN.md §5.2 uses. */
+  /** The formula with the symbols apps/docs/kernel/memmap-on-memory.md#support uses. */
   readonly formula: string;
   /** The numbers that went in and came out, as decimal strings with units where useful. */
   readonly values: Readonly<Record<string, string>>;
@@ -152,7 +152,7 @@ export function explainFromFacts(f: MemmapOnMemoryFacts): MemmapOnMemoryExplanat
   );
   step(
     { check: 'IS_ENABLED(CONFIG_MHP_MEMMAP_ON_MEMORY)', formula: 'ARCH_MHP_MEMMAP_ON_MEMORY_ENABLE', values: { arch: f.arch }, passed: f.archEnabled },
-    `${f.arch} does not enable memmap_on_memory in ${f.kernel} (DOMAIN.md §5.5)`,
+    `${f.arch} does not enable memmap_on_memory in ${f.kernel} (apps/docs/kernel/memmap-on-memory.md#arches)`,
   );
   if (hvoRule === 'predicate')
     step(

@@ -1,5 +1,5 @@
 /**
- * Core's event catalogue (DOMAIN.md §11): one TypeBox schema per event type, version 1. Events carry every
+ * Core's event catalogue (apps/docs/kernel/index.md#event-model): one TypeBox schema per event type, version 1. Events carry every
  * decided fact — pfns and page counts as numbers, physical and vmemmap addresses as "0x…" strings — so
  * {@link evolve} never needs the backend.
  *

@@ -1,11 +1,11 @@
 /**
- * Derived constants of one configuration (DOMAIN.md §1.1–§1.2, §2.1, §3.1) and the pfn/section/vmemmap address
+ * Derived constants of one configuration (apps/docs/kernel/constants.md#arch-independent to apps/docs/kernel/constants.md#per-arch, apps/docs/kernel/sparse.md#section-table, apps/docs/kernel/vmemmap.md#layout) and the pfn/section/vmemmap address
  * arithmetic every module shares. Pure functions over {@link Geometry}.
  */
 import type { ArchConstants } from '../arch/backend.js';
 import type { Geometry, PgtableLevel } from './state.js';
 
-/** SUBSECTION_SHIFT (DOMAIN.md §1.1): a sub-section is 2 MiB on every architecture since 5.3. */
+/** SUBSECTION_SHIFT (apps/docs/kernel/constants.md#arch-independent): a sub-section is 2 MiB on every architecture since 5.3. */
 export const SUBSECTION_SHIFT = 21;
 
 export function deriveGeometry(c: ArchConstants, structPageBytes: number, blockSizeBytes: bigint): Geometry {
@@ -159,7 +159,7 @@ export function unhexMask(h: string): bigint {
   return v;
 }
 
-/** Virtual address of pfn's struct page: vmemmap_base + pfn × sizeof(struct page) (DOMAIN.md §3.1). */
+/** Virtual address of pfn's struct page: vmemmap_base + pfn × sizeof(struct page) (apps/docs/kernel/vmemmap.md#layout). */
 export const pfnToPageVa = (g: Geometry, pfn: number): bigint => g.vmemmapBase + BigInt(pfn) * BigInt(g.structPageBytes);
 
 /** The pfn whose struct page contains va (rounding down). */
@@ -202,7 +202,7 @@ export const isAlignedBig = (v: bigint, a: bigint): boolean => v % a === 0n;
 export const alignUp = (v: number, a: number): number => Math.ceil(v / a) * a;
 export const alignDown = (v: number, a: number): number => Math.floor(v / a) * a;
 
-/** Largest power of two dividing n (ffs-based alignment of vmem_altmap_next, DOMAIN.md §3.8). */
+/** Largest power of two dividing n (ffs-based alignment of vmem_altmap_next, apps/docs/kernel/vmemmap.md#altmap). */
 export function ffsPow2(n: number): number {
   if (n <= 0) return 1;
   let r = 1;

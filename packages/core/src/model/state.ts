@@ -17,7 +17,7 @@ import type { KernelParams, RuntimeKnobs } from '../params/types.js';
 // ---------------------------------------------------------------------------------------------------------
 
 /**
- * Derived geometry of one configuration (DOMAIN.md §1.1, §1.2, §2.1). Every value is a safe integer except the
+ * Derived geometry of one configuration (apps/docs/kernel/constants.md#arch-independent, apps/docs/kernel/constants.md#per-arch, apps/docs/kernel/sparse.md#section-table). Every value is a safe integer except the
  * byte sizes kept as bigint where they can exceed 2^53.
  */
 export interface Geometry {
@@ -28,7 +28,7 @@ export interface Geometry {
   /** PFN_SECTION_SHIFT = SECTION_SIZE_BITS − PAGE_SHIFT. */
   readonly pfnSectionShift: number;
   readonly pagesPerSection: number;
-  /** SUBSECTION_SHIFT is 21 on every arch (DOMAIN.md §1.1). */
+  /** SUBSECTION_SHIFT is 21 on every arch (apps/docs/kernel/constants.md#arch-independent). */
   readonly pagesPerSubsection: number;
   readonly subsectionsPerSection: number;
   /** NR_MEM_SECTIONS = 2^(MAX_PHYSMEM_BITS − SECTION_SIZE_BITS). */
@@ -75,7 +75,7 @@ export interface MachineInfo {
 // Mutable parts
 // ---------------------------------------------------------------------------------------------------------
 
-/** section_mem_map flag bits (DOMAIN.md §2.2). */
+/** section_mem_map flag bits (apps/docs/kernel/sparse.md#section-flags). */
 export const SECTION_MARKED_PRESENT = 1;
 export const SECTION_HAS_MEM_MAP = 2;
 export const SECTION_IS_ONLINE = 4;
@@ -110,7 +110,7 @@ export type PmdEntry =
       node: number;
       altmapId: number | null;
       /**
-       * Sub-PMD usage (x86 PAGE_UNUSED tracking, DOMAIN.md §3.4) as sorted disjoint [start, end) byte offsets
+       * Sub-PMD usage (x86 PAGE_UNUSED tracking, apps/docs/kernel/vmemmap.md#x86-sub-pmd) as sorted disjoint [start, end) byte offsets
        * inside the leaf; null = never tracked, i.e. wholly in use.
        */
       used: number[] | null;
@@ -140,7 +140,7 @@ export interface VmemmapState {
   tables: Record<PgtableLevel, TableMap<PgtablePage>>;
 }
 
-/** struct vmem_altmap (DOMAIN.md §3.8). */
+/** struct vmem_altmap (apps/docs/kernel/vmemmap.md#altmap). */
 export interface AltmapState {
   id: number;
   basePfn: number;
@@ -169,7 +169,7 @@ export interface ResourceState {
 
 export type BlockState = 'online' | 'offline' | 'going-offline';
 
-/** struct memory_block (DOMAIN.md §4.5). */
+/** struct memory_block (apps/docs/kernel/hotplug.md#memory-blocks). */
 export interface MemoryBlockState {
   id: number;
   state: BlockState;
@@ -220,7 +220,7 @@ export interface MemoryGroupState {
   presentMovablePages: number;
 }
 
-/** Counters that are not derivable from the rest of the state (DOMAIN.md §9.3). */
+/** Counters that are not derivable from the rest of the state (apps/docs/kernel/user-space.md#vmstat). */
 export interface Counters {
   /** nr_memmap_pages: memmap pages allocated after boot, including altmap-backed ones (6.11+ vmstat). */
   nrMemmapPages: number;
@@ -236,7 +236,7 @@ export interface Counters {
   memblockReservedPages: number;
   /** Buddy pages currently used for vmemmap blocks and vmemmap page tables (MemFree went down by this). */
   vmemmapBuddyPages: number;
-  /** Sections left behind by a failed __add_pages that the kernel does not roll back (DOMAIN.md §4.2). */
+  /** Sections left behind by a failed __add_pages that the kernel does not roll back (apps/docs/kernel/hotplug.md#add-steps). */
   leakedSections: number;
   /** Kernel WARNs seen (section already deactivated, Altmap not fully unmapped, misaligned …). */
   warnings: number;

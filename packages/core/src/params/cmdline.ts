@@ -1,5 +1,5 @@
 /**
- * The kernel command line, parsed the way the kernel parses it (DOMAIN.md §8.1): `next_arg` tokenising
+ * The kernel command line, parsed the way the kernel parses it (apps/docs/kernel/knobs.md#cmdline): `next_arg` tokenising
  * (lib/cmdline.c: double quotes group words, a quoted value loses its quotes), `name=value` and bare words,
  * `-` and `_` equivalent in parameter names (kernel/params.c parameq), the last occurrence winning, `--`
  * ending the kernel's part, `memparse` sizes (base 0 number + K/M/G/T/P/E), and kstrtobool booleans.
@@ -43,7 +43,7 @@ export interface CmdlineContext {
   readonly archParams: readonly ParamSpec[];
   /** Huge page sizes the arch supports (ArchBackend.hugepageSizes); without it sizes are only checked for syntax. */
   readonly hugepageSizes?: readonly bigint[];
-  /** sizeof(struct page): HVO cannot be enabled unless it is a power of two (DOMAIN.md §6.3 item 3). */
+  /** sizeof(struct page): HVO cannot be enabled unless it is a power of two (apps/docs/kernel/hvo.md#conditions item 3). */
   readonly structPageBytes?: number;
 }
 
@@ -60,7 +60,7 @@ export interface CmdlineArg {
   readonly index: number;
 }
 
-/** Defaults of every modelled parameter for a kernel (DOMAIN.md §8.1 "default" column). */
+/** Defaults of every modelled parameter for a kernel (apps/docs/kernel/knobs.md#cmdline "default" column). */
 export function defaultKernelParams(): KernelParams {
   return {
     memmapOnMemory: 'off',
@@ -330,7 +330,7 @@ export function parseCmdline(cmdline: string, ctx: CmdlineContext): CmdlineResul
           on = b;
         }
         if (on && ctx.structPageBytes !== undefined && (ctx.structPageBytes & (ctx.structPageBytes - 1)) !== 0) {
-          warnings.push(`"${word}": HVO stays off because sizeof(struct page) = ${ctx.structPageBytes} is not a power of two (DOMAIN.md §6.3 item 3)`);
+          warnings.push(`"${word}": HVO stays off because sizeof(struct page) = ${ctx.structPageBytes} is not a power of two (apps/docs/kernel/hvo.md#conditions item 3)`);
           on = false;
         }
         hugetlbFreeVmemmap = on;
@@ -431,7 +431,7 @@ export function parseCmdline(cmdline: string, ctx: CmdlineContext): CmdlineResul
 
   // 5.19: the memmap_on_memory setter leaves it off while HVO is on — "hugetlb_free_vmemmap takes precedence".
   if (memmapOnMemory !== 'off' && hugetlbFreeVmemmap && pick(memmapOnMemoryHvoExclusion, kernel) === 'param-parse') {
-    warnings.push('memory_hotplug.memmap_on_memory stays off: hugetlb_free_vmemmap takes precedence in 5.19 (DOMAIN.md §5.2)');
+    warnings.push('memory_hotplug.memmap_on_memory stays off: hugetlb_free_vmemmap takes precedence in 5.19 (apps/docs/kernel/memmap-on-memory.md#support)');
     memmapOnMemory = 'off';
   }
 

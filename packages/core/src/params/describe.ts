@@ -39,7 +39,7 @@ export function describeParams(kernel: KernelVersion, backend?: ArchBackend): Pa
       runtime: { path: '/sys/module/memory_hotplug/parameters/memmap_on_memory', mode: '0444' },
       origin: 'core',
       description: 'place the memmap of hot-added memory blocks on the memory itself; read-only after boot',
-      source: 'DOMAIN.md §5.2, §8.1',
+      source: 'apps/docs/kernel/memmap-on-memory.md#support, apps/docs/kernel/knobs.md#cmdline',
     },
     {
       name: 'memhp_default_state',
@@ -50,7 +50,7 @@ export function describeParams(kernel: KernelVersion, backend?: ArchBackend): Pa
       runtime: { path: '/sys/devices/system/memory/auto_online_blocks', mode: '0644' },
       origin: 'core',
       description: `initial auto_online_blocks; default from ${pick(autoOnlineDefault, kernel).kconfig}`,
-      source: 'DOMAIN.md §8.1, §9.1',
+      source: 'apps/docs/kernel/knobs.md#cmdline, apps/docs/kernel/user-space.md#sysfs',
     },
     {
       name: 'movable_node',
@@ -60,7 +60,7 @@ export function describeParams(kernel: KernelVersion, backend?: ArchBackend): Pa
       exists: true,
       origin: 'core',
       description: 'contig-zones onlines blocks that intersect no zone or both to ZONE_MOVABLE',
-      source: 'DOMAIN.md §4.6, §8.1',
+      source: 'apps/docs/kernel/hotplug.md#onlining, apps/docs/kernel/knobs.md#cmdline',
     },
     {
       name: 'memory_hotplug.online_policy',
@@ -71,7 +71,7 @@ export function describeParams(kernel: KernelVersion, backend?: ArchBackend): Pa
       runtime: { path: '/sys/module/memory_hotplug/parameters/online_policy', mode: '0644' },
       origin: 'core',
       description: 'zone choice when a block is onlined with plain "online"',
-      source: 'DOMAIN.md §4.6, §8.1 (5.15+)',
+      source: 'apps/docs/kernel/hotplug.md#onlining, apps/docs/kernel/knobs.md#cmdline (5.15+)',
     },
     {
       name: 'memory_hotplug.auto_movable_ratio',
@@ -82,7 +82,7 @@ export function describeParams(kernel: KernelVersion, backend?: ArchBackend): Pa
       runtime: { path: '/sys/module/memory_hotplug/parameters/auto_movable_ratio', mode: '0644' },
       origin: 'core',
       description: 'maximum MOVABLE:KERNEL_EARLY ratio the auto-movable policy allows',
-      source: 'DOMAIN.md §4.6.1, §8.1 (5.15+)',
+      source: 'apps/docs/kernel/hotplug.md#auto-movable, apps/docs/kernel/knobs.md#cmdline (5.15+)',
     },
     {
       name: 'memory_hotplug.auto_movable_numa_aware',
@@ -93,7 +93,7 @@ export function describeParams(kernel: KernelVersion, backend?: ArchBackend): Pa
       runtime: { path: '/sys/module/memory_hotplug/parameters/auto_movable_numa_aware', mode: '0644' },
       origin: 'core',
       description: 'auto-movable also checks the ratio per node',
-      source: 'DOMAIN.md §4.6.1, §8.1 (5.15+)',
+      source: 'apps/docs/kernel/hotplug.md#auto-movable, apps/docs/kernel/knobs.md#cmdline (5.15+)',
     },
     {
       name: 'hugetlb_free_vmemmap',
@@ -104,7 +104,7 @@ export function describeParams(kernel: KernelVersion, backend?: ArchBackend): Pa
       runtime: hvo === 'kstrtobool' ? { path: '/proc/sys/vm/hugetlb_optimize_vmemmap', mode: '0644' } : undefined,
       origin: 'core',
       description: 'HugeTLB Vmemmap Optimization at boot; the sysctl exists only when struct page is a power of two',
-      source: 'DOMAIN.md §6.3, §8.1, §8.2',
+      source: 'apps/docs/kernel/hvo.md#conditions, apps/docs/kernel/knobs.md#cmdline, apps/docs/kernel/knobs.md#runtime',
     },
     {
       name: 'hugepagesz',
@@ -114,7 +114,7 @@ export function describeParams(kernel: KernelVersion, backend?: ArchBackend): Pa
       exists: true,
       origin: 'core',
       description: 'selects the hstate the following hugepages= applies to',
-      source: 'DOMAIN.md §8.1; mm/hugetlb.c hugepagesz_setup',
+      source: 'apps/docs/kernel/knobs.md#cmdline; mm/hugetlb.c hugepagesz_setup',
     },
     {
       name: 'hugepages',
@@ -124,7 +124,7 @@ export function describeParams(kernel: KernelVersion, backend?: ArchBackend): Pa
       exists: true,
       origin: 'core',
       description: 'boot-time HugeTLB pool of the preceding hugepagesz= (or the default size)',
-      source: 'DOMAIN.md §8.1; mm/hugetlb.c hugepages_setup',
+      source: 'apps/docs/kernel/knobs.md#cmdline; mm/hugetlb.c hugepages_setup',
     },
     {
       name: 'default_hugepagesz',
@@ -134,7 +134,7 @@ export function describeParams(kernel: KernelVersion, backend?: ArchBackend): Pa
       exists: true,
       origin: 'core',
       description: 'the size /proc/meminfo HugePages_* and vm.nr_hugepages refer to',
-      source: 'DOMAIN.md §8.1',
+      source: 'apps/docs/kernel/knobs.md#cmdline',
     },
     {
       name: 'mem',
@@ -144,7 +144,7 @@ export function describeParams(kernel: KernelVersion, backend?: ArchBackend): Pa
       exists: true,
       origin: 'core',
       description: 'limits boot memory; x86 also refuses hot-add above it while booting (-E2BIG)',
-      source: 'DOMAIN.md §4.2 step 0b, §8.1',
+      source: 'apps/docs/kernel/hotplug.md#add-steps step 0b, apps/docs/kernel/knobs.md#cmdline',
     },
     {
       name: 'kernelcore',
@@ -154,7 +154,7 @@ export function describeParams(kernel: KernelVersion, backend?: ArchBackend): Pa
       exists: true,
       origin: 'core',
       description: 'size of the kernel zones at boot (the rest of boot memory goes to ZONE_MOVABLE)',
-      source: 'DOMAIN.md §8.1',
+      source: 'apps/docs/kernel/knobs.md#cmdline',
     },
     {
       name: 'movablecore',
@@ -164,7 +164,7 @@ export function describeParams(kernel: KernelVersion, backend?: ArchBackend): Pa
       exists: true,
       origin: 'core',
       description: 'size of ZONE_MOVABLE at boot',
-      source: 'DOMAIN.md §8.1',
+      source: 'apps/docs/kernel/knobs.md#cmdline',
     },
     {
       name: 'vm.nr_overcommit_hugepages',
@@ -175,7 +175,7 @@ export function describeParams(kernel: KernelVersion, backend?: ArchBackend): Pa
       runtime: { path: '/proc/sys/vm/nr_overcommit_hugepages', mode: '0644' },
       origin: 'core',
       description: 'surplus HugeTLB pages allowed for the default size',
-      source: 'DOMAIN.md §8.2',
+      source: 'apps/docs/kernel/knobs.md#runtime',
     },
   ];
   for (const p of backend?.features ?? []) {

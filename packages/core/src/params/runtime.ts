@@ -1,6 +1,6 @@
 /**
  * Runtime knobs: sysctls, memory_hotplug module parameters under /sys/module, and the memory subsystem's
- * `auto_online_blocks` (DOMAIN.md §8.2, §9.1). A write is checked the way the kernel checks it — the file must
+ * `auto_online_blocks` (apps/docs/kernel/knobs.md#runtime, apps/docs/kernel/user-space.md#sysfs). A write is checked the way the kernel checks it — the file must
  * exist for this kernel and configuration (else -ENOENT), be writable (kernfs refuses to open a 0444
  * attribute for writing, even for root: -EACCES), and the value must parse (-EINVAL, or -ERANGE for a uint
  * out of range) — and then yields the new knobs. Pure: the caller records the change as an event.
@@ -15,7 +15,7 @@ export interface KnobContext {
   readonly kernel: KernelVersion;
   readonly params: KernelParams;
   readonly structPageBytes: number;
-  /** At least one hstate of this configuration is optimisable (w > 1, DOMAIN.md §6.3 item 4). Default true. */
+  /** At least one hstate of this configuration is optimisable (w > 1, apps/docs/kernel/hvo.md#conditions item 4). Default true. */
   readonly optimisableHstate?: boolean;
   /** The arch selects HVO (ArchCapabilities.hugetlbVmemmapOptimize). Default true. */
   readonly hvoCapable?: boolean;
@@ -34,7 +34,7 @@ export interface KnobSpec {
 
 const isPow2 = (n: number): boolean => n > 0 && (n & (n - 1)) === 0;
 
-/** Runtime knobs as they are right after boot (DOMAIN.md §8.1 defaults, then the command line). */
+/** Runtime knobs as they are right after boot (apps/docs/kernel/knobs.md#cmdline defaults, then the command line). */
 export function initialKnobs(ctx: KnobContext): RuntimeKnobs {
   const { params } = ctx;
   return {
@@ -47,7 +47,7 @@ export function initialKnobs(ctx: KnobContext): RuntimeKnobs {
   };
 }
 
-/** Whether /proc/sys/vm/hugetlb_optimize_vmemmap exists (DOMAIN.md §6.3, §8.2; kernel/rules.ts hvoSysctlRegistration). */
+/** Whether /proc/sys/vm/hugetlb_optimize_vmemmap exists (apps/docs/kernel/hvo.md#conditions, apps/docs/kernel/knobs.md#runtime; kernel/rules.ts hvoSysctlRegistration). */
 export function hvoSysctlRegistered(ctx: KnobContext): boolean {
   const rule = pick(hvoSysctlRegistration, ctx.kernel);
   if (rule === 'absent' || ctx.hvoCapable === false || !isPow2(ctx.structPageBytes)) return false;
@@ -63,7 +63,7 @@ export function runtimeKnobSpecs(ctx: KnobContext): KnobSpec[] {
       path: '/sys/devices/system/memory/auto_online_blocks',
       mode: '0644',
       allowed: 'offline, online, online_kernel, online_movable',
-      description: 'online type for memory added later (DOMAIN.md §9.1)',
+      description: 'online type for memory added later (apps/docs/kernel/user-space.md#sysfs)',
     },
   ];
   if (pick(memmapOnMemoryParamType, ctx.kernel) !== 'absent')
@@ -72,7 +72,7 @@ export function runtimeKnobSpecs(ctx: KnobContext): KnobSpec[] {
       path: '/sys/module/memory_hotplug/parameters/memmap_on_memory',
       mode: '0444',
       allowed: 'read-only at runtime (set it on the command line)',
-      description: 'memmap_on_memory (DOMAIN.md §5)',
+      description: 'memmap_on_memory (apps/docs/kernel/memmap-on-memory.md#memmap-on-memory)',
     });
   if (pick(autoMovablePolicy, ctx.kernel))
     out.push(
@@ -81,21 +81,21 @@ export function runtimeKnobSpecs(ctx: KnobContext): KnobSpec[] {
         path: '/sys/module/memory_hotplug/parameters/online_policy',
         mode: '0644',
         allowed: 'contig-zones, auto-movable',
-        description: 'zone choice for plain "online" (DOMAIN.md §4.6)',
+        description: 'zone choice for plain "online" (apps/docs/kernel/hotplug.md#onlining)',
       },
       {
         name: 'memory_hotplug.auto_movable_ratio',
         path: '/sys/module/memory_hotplug/parameters/auto_movable_ratio',
         mode: '0644',
         allowed: 'unsigned integer (percent)',
-        description: 'maximum MOVABLE:KERNEL ratio for auto-movable (DOMAIN.md §4.6.1)',
+        description: 'maximum MOVABLE:KERNEL ratio for auto-movable (apps/docs/kernel/hotplug.md#auto-movable)',
       },
       {
         name: 'memory_hotplug.auto_movable_numa_aware',
         path: '/sys/module/memory_hotplug/parameters/auto_movable_numa_aware',
         mode: '0644',
         allowed: 'kernel boolean (y/n/1/0/on/off)',
-        description: 'auto-movable also checks the node (DOMAIN.md §4.6.1)',
+        description: 'auto-movable also checks the node (apps/docs/kernel/hotplug.md#auto-movable)',
       },
     );
   if (hvoSysctlRegistered(ctx))
@@ -104,7 +104,7 @@ export function runtimeKnobSpecs(ctx: KnobContext): KnobSpec[] {
       path: '/proc/sys/vm/hugetlb_optimize_vmemmap',
       mode: '0644',
       allowed: '0, 1',
-      description: 'HVO for HugeTLB pages prepared from now on (DOMAIN.md §6.3)',
+      description: 'HVO for HugeTLB pages prepared from now on (apps/docs/kernel/hvo.md#conditions)',
     });
   out.push({
     name: 'vm.nr_overcommit_hugepages',

@@ -1,6 +1,6 @@
 /**
- * Kernel parameters as the kernel holds them after parsing the command line (DOMAIN.md §8.1), plus the runtime
- * knobs (§8.2). Parsing lives in params/cmdline.ts; this is the parsed shape every other module reads.
+ * Kernel parameters as the kernel holds them after parsing the command line (apps/docs/kernel/knobs.md#cmdline), plus the runtime
+ * knobs (apps/docs/kernel/knobs.md#runtime). Parsing lives in params/cmdline.ts; this is the parsed shape every other module reads.
  */
 import type { OnlineType } from '../api.js';
 

@@ -1,5 +1,5 @@
 /**
- * Section predicates and pfn lookups (include/linux/mmzone.h, 6.1; DOMAIN.md §2.7): present_section,
+ * Section predicates and pfn lookups (include/linux/mmzone.h, 6.1; apps/docs/kernel/sparse.md#validity): present_section,
  * valid_section, early_section, online_section, pfn_section_valid, pfn_valid, pfn_to_online_page.
  */
 import { pfnToSectionNr, subsectionBitSet } from '../model/geometry.js';

@@ -1,7 +1,7 @@
 /**
  * Hot-add and hot-remove of (parts of) sections: mm/sparse.c sparse_index_init, sparse_add_section,
  * section_activate, section_deactivate, sparse_remove_section, online_mem_sections / offline_mem_sections
- * (6.1, sub-section hotplug since 5.3 — seed 003; memmap accounting of 6.11+; DOMAIN.md §2.1, §2.5–§2.8).
+ * (6.1, sub-section hotplug since 5.3 — seed 003; memmap accounting of 6.11+; apps/docs/kernel/sparse.md#section-table, apps/docs/kernel/sparse.md#add-section to apps/docs/kernel/sparse.md#online-marking).
  */
 import { cHexAlt } from '../kernel/printk.js';
 import type { AltmapHandle, ZoneName } from '../arch/backend.js';
@@ -73,7 +73,7 @@ export function sectionActivate(
     if (usageAllocated) ctx.emit('section.usage_free', { section: nr, rcu: false });
     return result;
   }
-  // The boot memmap of an early section is complete: a partial add reuses it (DOMAIN.md §2.5 step 2.3).
+  // The boot memmap of an early section is complete: a partial add reuses it (apps/docs/kernel/sparse.md#add-section step 2.3).
   if (nrPages < g.pagesPerSection && earlySection(ms)) return NOT_POPULATED;
 
   const start = pfnToPageVa(g, pfn);
@@ -91,7 +91,7 @@ export function sectionActivate(
 /**
  * sparse_add_section: root, section_activate, then set_section_nid + __section_mark_present +
  * sparse_init_one_section (HAS_MEM_MAP; never IS_EARLY or IS_ONLINE). nr_memmap_pages grows by the memmap of the
- * range when it was populated (altmap-backed included; 6.11+ vmstat, DOMAIN.md §2.5 step 5).
+ * range when it was populated (altmap-backed included; 6.11+ vmstat, apps/docs/kernel/sparse.md#add-section step 5).
  */
 export function sparseAddSection(
   ctx: KernelCtx,
@@ -118,7 +118,7 @@ export function sparseAddSection(
 }
 
 /**
- * section_deactivate (DOMAIN.md §2.6): clear the sub-section bits (WARN and return if any is not set); when the
+ * section_deactivate (apps/docs/kernel/sparse.md#remove-section): clear the sub-section bits (WARN and return if any is not set); when the
  * map becomes empty clear HAS_MEM_MAP and free the usage unless it is boot memory; depopulate the range of a
  * hot-added section, or free the whole boot memmap of an early section whose map is now empty; zero the word
  * when empty. `rollback` = the failure path of section_activate (nothing was accounted yet).

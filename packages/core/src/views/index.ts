@@ -1,5 +1,5 @@
 /**
- * Projections over the machine state — what user space and crash would show (DOMAIN.md §9). Nothing here
+ * Projections over the machine state — what user space and crash would show (apps/docs/kernel/user-space.md#user-space). Nothing here
  * mutates state. Numbers use the kernel's names and units: /proc/meminfo in kB, /proc/vmstat and
  * /proc/zoneinfo in pages, sysfs strings exactly as the kernel formats them.
  *
@@ -40,7 +40,7 @@ export function viewMeminfo(s: ReadonlyMachineState, extra: Readonly<Record<stri
   };
 }
 
-/** /proc/vmstat counters memhp models, in pages; nr_memmap_* only from 6.11 (DOMAIN.md §9.3). */
+/** /proc/vmstat counters memhp models, in pages; nr_memmap_* only from 6.11 (apps/docs/kernel/user-space.md#vmstat). */
 export function viewVmstat(s: ReadonlyMachineState): Record<string, number> {
   const out: Record<string, number> = { nr_free_pages: s.counters.nrFreePages };
   if (pick(nrMemmapCounters, s.machine.kernel)) {
@@ -140,7 +140,7 @@ export function viewMemoryBlocks(s: ReadonlyMachineState): MemoryBlockRow[] {
       online: b.state === 'offline' ? '0' : '1',
       valid_zones: validZones(s, b.id) ?? '',
       phys_index: b.id.toString(16).padStart(8, '0'),
-      // Legacy file: always 1 with CONFIG_MEMORY_HOTREMOVE (DOMAIN.md §9.1).
+      // Legacy file: always 1 with CONFIG_MEMORY_HOTREMOVE (apps/docs/kernel/user-space.md#sysfs).
       removable: '1',
       phys_device: '0',
       node: b.nid,

@@ -1,5 +1,5 @@
 /**
- * struct vmem_altmap arithmetic (DOMAIN.md §3.8; mm/sparse-vmemmap.c vmem_altmap_next_pfn / vmem_altmap_nr_free /
+ * struct vmem_altmap arithmetic (apps/docs/kernel/vmemmap.md#altmap; mm/sparse-vmemmap.c vmem_altmap_next_pfn / vmem_altmap_nr_free /
  * altmap_alloc_block_buf, include/linux/memremap.h vmem_altmap_offset / vmem_altmap_free). Pure functions over
  * the altmap's fields; the state changes only through altmap.* events.
  */

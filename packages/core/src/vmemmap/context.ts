@@ -6,7 +6,7 @@
  * (ArchBackend contract, arch/backend.ts).
  *
  * Page-table pages always come from memblock (boot) or the page allocator, never from the altmap
- * (DOMAIN.md §3.2).
+ * (apps/docs/kernel/vmemmap.md#sources).
  */
 import type { AltmapHandle, PmdEntryKind, VmemmapContext, VmemmapSource } from '../arch/backend.js';
 import type { ErrnoName } from '../kernel/errno.js';

@@ -5,7 +5,7 @@ export const GiB = 1n << 30n;
 export const MiB = 1n << 20n;
 
 /**
- * The 6.18 Firecracker host of DOMAIN.md §10: 24 GiB of RAM with the 3–4 GiB hole, iomem System RAM
+ * The 6.18 Firecracker host of apps/docs/kernel/readings.md#readings: 24 GiB of RAM with the 3–4 GiB hole, iomem System RAM
  * 0x1000–0x9fbff, 0x100000–0xbfffffff, 0x100000000–0x63fffffff.
  */
 export function hostVm24G(kernel: KernelVersion = '6.18', cmdline = '', structPageBytes = 64): MachineConfig {

@@ -1,7 +1,7 @@
 /**
  * A small x86-64-like backend for core's own tests (core must not import @memhp/arch-*): 4K pages, 128 MiB
  * sections, 2 MiB PMD leaves with the per-PMD fallback to base pages, no altmap for sub-section ranges, the
- * sub-PMD PAGE_UNUSED bookkeeping, and the x86 memory-block-size policy (DOMAIN.md §1.2, §3.3, §3.4, §3.7, §4.5).
+ * sub-PMD PAGE_UNUSED bookkeeping, and the x86 memory-block-size policy (apps/docs/kernel/constants.md#per-arch, apps/docs/kernel/vmemmap.md#x86-populate, apps/docs/kernel/vmemmap.md#x86-sub-pmd, apps/docs/kernel/vmemmap.md#x86-free, apps/docs/kernel/hotplug.md#memory-blocks).
  */
 import type { AltmapHandle, ArchBackend, ArchConfig, ErrnoName, VmemmapContext } from '../../src/index.js';
 

@@ -1,6 +1,6 @@
 /**
  * Minimal backends for part-B tests of pure arithmetic (memmap_on_memory predicate, params): constants and
- * policies only, written from DOMAIN.md §1.2, §1.4, §5.5 and §5.6. Their vmemmap hooks populate with base pages
+ * policies only, written from apps/docs/kernel/constants.md#per-arch, apps/docs/kernel/constants.md#pageblock, apps/docs/kernel/memmap-on-memory.md#arches and apps/docs/kernel/memmap-on-memory.md#examples. Their vmemmap hooks populate with base pages
  * through the context (enough for anything that only explains); the real populate logic lives in the arch
  * packages and in part A's test backend.
  */
@@ -61,7 +61,7 @@ function tiny(opts: {
   };
 }
 
-/** x86-64 4K (DOMAIN.md §1.2 row 1): 128 MiB sections, PMD 2 MiB, pageblock order 9; memmap_on_memory 5.13+. */
+/** x86-64 4K (apps/docs/kernel/constants.md#per-arch row 1): 128 MiB sections, PMD 2 MiB, pageblock order 9; memmap_on_memory 5.13+. */
 export const tinyX86 = tiny({
   id: 'x86_64',
   pageSizes: [4096],
@@ -73,7 +73,7 @@ export const tinyX86 = tiny({
   features: [{ name: 'pse', kind: 'bool', default: 'true', description: 'CPU 2 MiB pages', feature: 'pse' }],
 });
 
-/** arm64 (DOMAIN.md §1.2 rows 2–4, §1.4): PMD 2 MiB / 32 MiB / 512 MiB; pageblock order 9 / 11 / 13; block = section. */
+/** arm64 (apps/docs/kernel/constants.md#per-arch rows 2–4, apps/docs/kernel/constants.md#pageblock): PMD 2 MiB / 32 MiB / 512 MiB; pageblock order 9 / 11 / 13; block = section. */
 export const tinyArm64 = tiny({
   id: 'arm64',
   pageSizes: [4096, 16384, 65536],
@@ -85,8 +85,8 @@ export const tinyArm64 = tiny({
 });
 
 /**
- * ppc64 book3s radix (DOMAIN.md §1.2 ppc rows, §1.4 "ppc64 radix 64K 5, ppc64 4K 9", §5.5 "6.6+, radix only"):
- * 16 MiB sections, PMD 2 MiB; the 6.6 arch hook (§5.2): radix 4K → V multiple of PMD_SIZE, radix 64K → yes.
+ * ppc64 book3s radix (apps/docs/kernel/constants.md#per-arch ppc rows, apps/docs/kernel/constants.md#pageblock "ppc64 radix 64K 5, ppc64 4K 9", apps/docs/kernel/memmap-on-memory.md#arches "6.6+, radix only"):
+ * 16 MiB sections, PMD 2 MiB; the 6.6 arch hook (apps/docs/kernel/memmap-on-memory.md#support): radix 4K → V multiple of PMD_SIZE, radix 64K → yes.
  * The block size is the LMB size; tests pass it explicitly.
  */
 export const tinyPpc64Radix = tiny({
