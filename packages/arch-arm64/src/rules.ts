@@ -1,12 +1,12 @@
 /**
- * arm64 behaviour that changed across releases, each written once with its range and source (DOMAIN.md §12).
+ * arm64 behaviour that changed across releases, each written once with its range and source (apps/docs/kernel/timeline.md#timeline).
  */
 import { defineRule } from '@memhp/core';
 
-/** SECTION_SIZE_BITS per granule: 30 for every page size before 5.12, then 27 / 27 / 29 (DOMAIN.md §1.2). */
+/** SECTION_SIZE_BITS per granule: 30 for every page size before 5.12, then 27 / 27 / 29 (apps/docs/kernel/constants.md#per-arch). */
 export const ARM64_SECTION_SIZE_BITS = defineRule<Readonly<Record<number, number>>>({
   name: 'arm64.sectionSizeBits',
-  source: 'DOMAIN.md §1.2 notes, §12 (5.12)',
+  source: 'apps/docs/kernel/constants.md#per-arch notes, apps/docs/kernel/timeline.md#timeline (5.12)',
   ranges: [
     { until: '5.12', value: { 4096: 30, 16384: 30, 65536: 30 } },
     { since: '5.12', value: { 4096: 27, 16384: 27, 65536: 29 } },
@@ -14,7 +14,7 @@ export const ARM64_SECTION_SIZE_BITS = defineRule<Readonly<Record<number, number
 });
 
 /**
- * What vmemmap_populate does when a PMD_SIZE allocation fails (DOMAIN.md §3.5):
+ * What vmemmap_populate does when a PMD_SIZE allocation fails (apps/docs/kernel/vmemmap.md#arm64-populate):
  * - 'fail': the hot-add fails with -ENOMEM (≤ 5.10);
  * - 'per-pmd-altmap': only that PMD falls back to base pages, passing the same altmap (seed 004 v4, 9f84f39f5515);
  * - 'generic': the generic vmemmap_populate_hugepages: with an altmap -ENOMEM, without base pages from RAM.
@@ -22,7 +22,7 @@ export const ARM64_SECTION_SIZE_BITS = defineRule<Readonly<Record<number, number
 export type Arm64PmdFailure = 'fail' | 'per-pmd-altmap' | 'generic';
 export const ARM64_PMD_FAILURE = defineRule<Arm64PmdFailure>({
   name: 'arm64.vmemmapPmdFailure',
-  source: 'DOMAIN.md §3.5; seed 004; commit 9f84f39f5515 (v5.11-rc1); generic helper ≈6.4 (verify)',
+  source: 'apps/docs/kernel/vmemmap.md#arm64-populate; seed 004; commit 9f84f39f5515 (v5.11-rc1); generic helper ≈6.4 (verify)',
   ranges: [
     { until: '5.11', value: 'fail' },
     { since: '5.11', until: '6.4', value: 'per-pmd-altmap' },
@@ -38,7 +38,7 @@ export const ARM64_PMD_FAILURE = defineRule<Arm64PmdFailure>({
  */
 export const ARM64_SUBSECTION_BASEPAGES = defineRule<boolean>({
   name: 'arm64.subsectionBasePages',
-  source: 'DOMAIN.md §3.5 (6.1.y backport, 6.14/6.15 + stable)',
+  source: 'apps/docs/kernel/vmemmap.md#arm64-populate (6.1.y backport, 6.14/6.15 + stable)',
   ranges: [
     { until: '6.1', value: false },
     { since: '6.1', until: '6.2', value: true, note: '6.1.y backport (read in 6.1.192 arch/arm64/mm/mmu.c)' },
@@ -49,10 +49,10 @@ export const ARM64_SUBSECTION_BASEPAGES = defineRule<boolean>({
   ],
 });
 
-/** ARCH_MHP_MEMMAP_ON_MEMORY_ENABLE: arm64 since 5.13 (DOMAIN.md §5.5). */
+/** ARCH_MHP_MEMMAP_ON_MEMORY_ENABLE: arm64 since 5.13 (apps/docs/kernel/memmap-on-memory.md#arches). */
 export const ARM64_MEMMAP_ON_MEMORY = defineRule<boolean>({
   name: 'arm64.memmapOnMemory',
-  source: 'DOMAIN.md §5.5',
+  source: 'apps/docs/kernel/memmap-on-memory.md#arches',
   ranges: [
     { until: '5.13', value: false },
     { since: '5.13', value: true },
@@ -67,7 +67,7 @@ export const ARM64_MEMMAP_ON_MEMORY = defineRule<boolean>({
  */
 export const ARM64_HVO = defineRule<boolean>({
   name: 'arm64.hugetlbVmemmapOptimize',
-  source: 'DOMAIN.md §6.2; 1e63ac088f20 (5.19); 060a2c92d1b6 (6.3; stable 6.1.16, 6.2.3)',
+  source: 'apps/docs/kernel/hvo.md#sizes; 1e63ac088f20 (5.19); 060a2c92d1b6 (6.3; stable 6.1.16, 6.2.3)',
   ranges: [
     { until: '5.19', value: false },
     { since: '5.19', until: '6.1.16', value: true },
@@ -80,11 +80,11 @@ export const ARM64_HVO = defineRule<boolean>({
 /**
  * Compound-devmap vmemmap dedup: every SPARSEMEM_VMEMMAP arch from 5.19; the 6.4 crash fix (backported to 6.1.y,
  * gated there on the HVO arch symbol arm64 no longer selects) requires an arch opt-in that arm64 does not give
- * (DOMAIN.md §7.5; verify for later releases).
+ * (apps/docs/kernel/zone-device.md#compound-dedup; verify for later releases).
  */
 export const ARM64_DAX_DEDUP = defineRule<boolean>({
   name: 'arm64.daxVmemmapOptimize',
-  source: 'DOMAIN.md §7.5',
+  source: 'apps/docs/kernel/zone-device.md#compound-dedup',
   ranges: [
     { until: '5.19', value: false },
     { since: '5.19', until: '6.1', value: true },

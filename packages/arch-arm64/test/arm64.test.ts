@@ -12,23 +12,23 @@ const cfg = (pageSizeBytes: number, kernel: KernelVersion = '6.1', features: Arc
 });
 
 describe('arm64 constants', () => {
-  it('has 1 GiB sections for every granule before 5.12 (DOMAIN.md §1.2 notes)', () => {
+  it('has 1 GiB sections for every granule before 5.12 (apps/docs/kernel/constants.md#per-arch notes)', () => {
     for (const p of [4096, 16384, 65536]) expect(arm64Backend.constants(cfg(p, '5.10')).sectionSizeBits).toBe(30);
   });
-  it('has 128 MiB / 128 MiB / 512 MiB sections from 5.12 (DOMAIN.md §1.2)', () => {
+  it('has 128 MiB / 128 MiB / 512 MiB sections from 5.12 (apps/docs/kernel/constants.md#per-arch)', () => {
     expect([4096, 16384, 65536].map((p) => arm64Backend.constants(cfg(p, '5.13')).sectionSizeBits)).toEqual([27, 27, 29]);
   });
-  it('maps 2 MiB / 32 MiB / 512 MiB per PMD and uses pageblock orders 9 / 11 / 13 (DOMAIN.md §1.2, §1.4)', () => {
+  it('maps 2 MiB / 32 MiB / 512 MiB per PMD and uses pageblock orders 9 / 11 / 13 (apps/docs/kernel/constants.md#per-arch, apps/docs/kernel/constants.md#pageblock)', () => {
     const c = [4096, 16384, 65536].map((p) => arm64Backend.constants(cfg(p)));
     expect(c.map((x) => x.pmdShift)).toEqual([21, 25, 29]);
     expect(c.map((x) => x.pageblockOrder)).toEqual([9, 11, 13]);
-    // 6.1 ARCH_FORCE_MAX_ORDER 11 / 12 / 14 exclusive (DOMAIN.md §1.4)
+    // 6.1 ARCH_FORCE_MAX_ORDER 11 / 12 / 14 exclusive (apps/docs/kernel/constants.md#pageblock)
     expect(c.map((x) => x.maxBuddyOrder)).toEqual([10, 11, 13]);
   });
-  it('puts VMEMMAP_START at 0xfffffc0000000000 for VA_BITS 48 with 4K pages (DOMAIN.md §3.1 example)', () => {
+  it('puts VMEMMAP_START at 0xfffffc0000000000 for VA_BITS 48 with 4K pages (apps/docs/kernel/vmemmap.md#layout example)', () => {
     expect(arm64Backend.constants(cfg(4096)).vmemmapBase).toBe(0xfffffc0000000000n);
   });
-  it('offsets the vmemmap so that memstart_addr maps to VMEMMAP_START (DOMAIN.md §3.1)', () => {
+  it('offsets the vmemmap so that memstart_addr maps to VMEMMAP_START (apps/docs/kernel/vmemmap.md#layout)', () => {
     const c = arm64Backend.constants(cfg(4096, '6.1', { memstartBytes: Number(GIB) }));
     // 1 GiB / 4 KiB = 262144 pfns × 64 B = 16 MiB below VMEMMAP_START
     expect(c.vmemmapBase).toBe(0xfffffc0000000000n - 16n * MIB);
@@ -47,7 +47,7 @@ describe('arm64 constants', () => {
 });
 
 describe('arm64 memory block size', () => {
-  it('is one section (generic memory_block_size_bytes, DOMAIN.md §4.5)', () => {
+  it('is one section (generic memory_block_size_bytes, apps/docs/kernel/hotplug.md#memory-blocks)', () => {
     expect(arm64Backend.memoryBlockSize(cfg(4096), { bootRamEndBytes: 100n * GIB }).bytes).toBe(128n * MIB);
     expect(arm64Backend.memoryBlockSize(cfg(65536), { bootRamEndBytes: 100n * GIB }).bytes).toBe(512n * MIB);
     expect(arm64Backend.memoryBlockSize(cfg(4096, '5.10'), { bootRamEndBytes: 100n * GIB }).bytes).toBe(GIB);
@@ -56,7 +56,7 @@ describe('arm64 memory block size', () => {
 
 describe('arm64 capabilities per kernel version', () => {
   const caps = (k: KernelVersion, p = 4096) => arm64Backend.capabilities(cfg(p, k));
-  it('has HVO only from 5.19 until its removal (6.0 yes, 6.1.y no; DOMAIN.md §6.2)', () => {
+  it('has HVO only from 5.19 until its removal (6.0 yes, 6.1.y no; apps/docs/kernel/hvo.md#sizes)', () => {
     expect((['5.18', '5.19', '6.0', '6.1', '6.18'] as const).map((k) => caps(k).hugetlbVmemmapOptimize)).toEqual([false, true, true, false, false]);
   });
   it('follows the stable backports of the HVO removal: on in 6.1.15 and 6.2.2, off from 6.1.16 and 6.2.3', () => {
@@ -65,15 +65,15 @@ describe('arm64 capabilities per kernel version', () => {
     const ks = ['6.1.0', '6.1.15', '6.1.16', '6.1.192', '6.2', '6.2.2', '6.2.3', '6.3'] as const;
     expect(ks.map((k) => caps(k).hugetlbVmemmapOptimize)).toEqual([true, true, false, false, false, true, false, false]);
   });
-  it('enables memmap_on_memory from 5.13 for every granule (16K/64K then fail the PMD rule, DOMAIN.md §5.5)', () => {
+  it('enables memmap_on_memory from 5.13 for every granule (16K/64K then fail the PMD rule, apps/docs/kernel/memmap-on-memory.md#arches)', () => {
     expect([caps('5.10').memmapOnMemory, caps('5.13', 65536).memmapOnMemory]).toEqual([false, true]);
   });
-  it('refuses to offline boot memory and keeps memblock (DOMAIN.md §3.5, §4.2)', () => {
+  it('refuses to offline boot memory and keeps memblock (apps/docs/kernel/vmemmap.md#arm64-populate, apps/docs/kernel/hotplug.md#add-steps)', () => {
     expect([caps('6.1').bootMemoryOfflinable, caps('6.1').keepMemblock]).toEqual([false, true]);
   });
 });
 
-describe('arm64 HugeTLB sizes (DOMAIN.md §6.2)', () => {
+describe('arm64 HugeTLB sizes (apps/docs/kernel/hvo.md#sizes)', () => {
   it('lists the contiguous-bit sizes per granule and defaults to the PMD size', () => {
     expect(arm64Backend.hugepageSizes(cfg(4096)).map((s) => s.bytes)).toEqual([64n << 10n, 2n * MIB, 32n * MIB, GIB]);
     expect(arm64Backend.hugepageSizes(cfg(16384)).map((s) => s.bytes)).toEqual([2n * MIB, 32n * MIB, GIB]);

@@ -1,5 +1,5 @@
 /**
- * arm64 vmemmap_populate per kernel version (DOMAIN.md §3.5; seed 004), run inside core: a booted machine
+ * arm64 vmemmap_populate per kernel version (apps/docs/kernel/vmemmap.md#arm64-populate; seed 004), run inside core: a booted machine
  * hot-adds with add_memory / memremap_pages, core's fault injector fails PMD_SIZE allocations, and the mapping is
  * read from core's page tables.
  */
@@ -17,7 +17,7 @@ const cfg = (kernel: KernelVersion, pageSizeBytes = 4096, features: ArchConfig['
 // every machine checks the core invariants after each event, so a backend that breaks one fails here
 const boot = (config: ArchConfig, opts: KitBootOptions = {}) => bootKitMachine(arm64Backend, config, { checkInvariants: true, ...opts });
 const ALL_PMD_FAIL: KitBootOptions = { faults: { pmdAllocFailRate: 1 } };
-const SUB = 2n << 20n; // SUBSECTION_SHIFT 21 on every arch (DOMAIN.md §1.1)
+const SUB = 2n << 20n; // SUBSECTION_SHIFT 21 on every arch (apps/docs/kernel/constants.md#arch-independent)
 const add = (at: bigint, size: bigint): Command => ({ kind: 'add_memory', node: 0, range: { startBytes: at, sizeBytes: size }, flags: [] });
 const devdax = (id: string, at: bigint, size: bigint, altmap?: { reserve: number; free: number; page: bigint }): Command => ({
   kind: 'memremap_pages',
@@ -31,7 +31,7 @@ const altmapAlloc = (k: ReturnType<typeof boot>) => [...k.state.altmaps.values()
 
 describe('arm64 vmemmap_populate on core', () => {
   it('fails the hot-add with -ENOMEM when a PMD allocation fails before 5.11 (seed 004 original behaviour)', () => {
-    // 5.10: one 1 GiB section, memmap 16 MiB = 8 PMDs (DOMAIN.md §1.2 notes)
+    // 5.10: one 1 GiB section, memmap 16 MiB = 8 PMDs (apps/docs/kernel/constants.md#per-arch notes)
     const k = boot(cfg('5.10'), ALL_PMD_FAIL);
     expect(k.exec(add(k.baseBytes, k.sectionBytes)).result).toMatchObject({ ok: false, errno: 'ENOMEM' });
   });
@@ -39,7 +39,7 @@ describe('arm64 vmemmap_populate on core', () => {
   it('falls back per PMD to base pages from 5.11 (seed 004 v4, commit 9f84f39f5515)', () => {
     const k = boot(cfg('6.0'), ALL_PMD_FAIL);
     expect(k.exec(add(k.baseBytes, k.sectionBytes)).result.ok).toBe(true);
-    // 128 MiB section: memmap 2 MiB = 512 base pages (DOMAIN.md §1.2 arm64 4K row)
+    // 128 MiB section: memmap 2 MiB = 512 base pages (apps/docs/kernel/constants.md#per-arch arm64 4K row)
     expect(memmapMapping(k, k.baseBytes, k.sectionBytes)).toEqual({ leaves: {}, ptePages: { buddy: 512 }, pteTables: 1, unmapped: 0 });
   });
 
@@ -52,7 +52,7 @@ describe('arm64 vmemmap_populate on core', () => {
     expect(ramBackedPages(op.events, ...k.memmapRange(k.baseBytes, k.sectionBytes), 4096n)).toBe(0);
   });
 
-  it('fails the same altmap case with -ENOMEM once arm64 uses the generic helper (≈6.4, DOMAIN.md §3.5)', () => {
+  it('fails the same altmap case with -ENOMEM once arm64 uses the generic helper (≈6.4, apps/docs/kernel/vmemmap.md#arm64-populate)', () => {
     const k = boot(cfg('6.6'));
     expect(k.exec(devdax('p', k.baseBytes, k.sectionBytes, { reserve: 2, free: 600, page: 4096n })).result).toMatchObject({ ok: false, errno: 'ENOMEM' });
   });
@@ -63,12 +63,12 @@ describe('arm64 vmemmap_populate on core', () => {
       const pps = Number(k.sectionBytes / k.pageBytes);
       expect(k.exec(devdax('p', k.baseBytes, k.sectionBytes, { reserve: 0, free: pps, page: k.pageBytes })).result.ok).toBe(true);
       expect(memmapMapping(k, k.baseBytes, k.sectionBytes).leaves).toEqual({});
-      // 8192 pfns × 64 B = 512 KiB = 32 pages of 16 KiB or 8 pages of 64 KiB (DOMAIN.md §1.2)
+      // 8192 pfns × 64 B = 512 KiB = 32 pages of 16 KiB or 8 pages of 64 KiB (apps/docs/kernel/constants.md#per-arch)
       expect(altmapAlloc(k)).toEqual([p === 16384 ? 32 : 8]);
     }
   });
 
-  it('before the sub-section fix, removing one sub-section frees the PMD its neighbour still uses (DOMAIN.md §3.5, 6.14/6.15 row)', () => {
+  it('before the sub-section fix, removing one sub-section frees the PMD its neighbour still uses (apps/docs/kernel/vmemmap.md#arm64-populate, 6.14/6.15 row)', () => {
     const k = boot(cfg('6.0'), { checkInvariants: false }); // the kernel bug leaves a valid sub-section unmapped: the invariant would fire
     expect(k.exec(devdax('a', k.baseBytes, SUB)).result.ok).toBe(true);
     expect(k.exec(devdax('b', k.baseBytes + SUB, SUB)).result.ok).toBe(true);

@@ -1,6 +1,6 @@
 /**
  * The test matrix (Kysely's DIALECTS loop): every first-party backend × page size × struct page size × kernel
- * version, each row with the numbers DOMAIN.md gives and where it gives them. A combination that does not exist
+ * version, each row with the numbers the kernel reference (apps/docs/kernel/) gives and where it gives them. A combination that does not exist
  * is an explicit NOT_SUPPORTED row: the backend must refuse it. (The riscv64 example runs its own rows in
  * examples/arch-riscv64/test.)
  */
@@ -16,15 +16,15 @@ const M = 1024n * K;
 const G = 1024n * M;
 
 interface Row {
-  /** DOMAIN.md §1.2 columns. */
+  /** apps/docs/kernel/constants.md#per-arch columns. */
   readonly sectionBytes: bigint;
   readonly pagesPerSection: number;
   readonly subsections: number;
   readonly pagesPerSubsection: number;
   readonly pmdBytes: bigint;
-  /** memmap per section = PAGES_PER_SECTION × S (the §1.2 column is for S = 64). */
+  /** memmap per section = PAGES_PER_SECTION × S (the apps/docs/kernel/constants.md#per-arch column is for S = 64). */
   readonly memmapPerSectionBytes: number;
-  /** §6.2: huge page size → [w, freed] for S = 64 (freed 5.18+; null w when not a whole page). */
+  /** apps/docs/kernel/hvo.md#sizes: huge page size → [w, freed] for S = 64 (freed 5.18+; null w when not a whole page). */
   readonly hvo?: ReadonlyArray<readonly [bigint, bigint | null, bigint]>;
   readonly source: string;
 }
@@ -34,7 +34,7 @@ type Expect = Row | typeof NOT_SUPPORTED;
 const PAGE_SIZES = [4096, 16384, 65536] as const;
 const STRUCT_PAGES = [56, 64, 72, 80] as const;
 
-/** DOMAIN.md §1.2 (6.1 values, unchanged in 6.18) and §6.2, per backend and page size, for S = 64. */
+/** apps/docs/kernel/constants.md#per-arch (6.1 values, unchanged in 6.18) and apps/docs/kernel/hvo.md#sizes, per backend and page size, for S = 64. */
 function expected(backend: ArchBackend, page: number, kernel: KernelVersion, s: number): Expect {
   const memmap = (pps: number) => pps * s;
   if (backend.id === 'x86_64') {
@@ -43,36 +43,36 @@ function expected(backend: ArchBackend, page: number, kernel: KernelVersion, s: 
       sectionBytes: 128n * M, pagesPerSection: 32768, subsections: 64, pagesPerSubsection: 512, pmdBytes: 2n * M,
       memmapPerSectionBytes: memmap(32768),
       hvo: [[2n * M, 8n, 7n], [1n * G, 4096n, 4095n]],
-      source: 'DOMAIN.md §1.2 x86-64 4K row; §6.2 x86-64 rows',
+      source: 'apps/docs/kernel/constants.md#per-arch x86-64 4K row; apps/docs/kernel/hvo.md#sizes x86-64 rows',
     };
   }
-  // arm64: 1 GiB sections for every granule before 5.12 (DOMAIN.md §1.2 notes)
+  // arm64: 1 GiB sections for every granule before 5.12 (apps/docs/kernel/constants.md#per-arch notes)
   const old = !atLeast(kernel, '5.12');
   if (page === 4096)
     return old
-      ? { sectionBytes: 1n * G, pagesPerSection: 262144, subsections: 512, pagesPerSubsection: 512, pmdBytes: 2n * M, memmapPerSectionBytes: memmap(262144), source: 'DOMAIN.md §1.2 notes (SECTION_SIZE_BITS 30 before 5.12)' }
+      ? { sectionBytes: 1n * G, pagesPerSection: 262144, subsections: 512, pagesPerSubsection: 512, pmdBytes: 2n * M, memmapPerSectionBytes: memmap(262144), source: 'apps/docs/kernel/constants.md#per-arch notes (SECTION_SIZE_BITS 30 before 5.12)' }
       : {
           sectionBytes: 128n * M, pagesPerSection: 32768, subsections: 64, pagesPerSubsection: 512, pmdBytes: 2n * M,
           memmapPerSectionBytes: memmap(32768),
           hvo: [[64n * K, null, 0n], [2n * M, 8n, 7n], [32n * M, 128n, 127n], [1n * G, 4096n, 4095n]],
-          source: 'DOMAIN.md §1.2 arm64 4K row; §6.2 arm64 4K rows',
+          source: 'apps/docs/kernel/constants.md#per-arch arm64 4K row; apps/docs/kernel/hvo.md#sizes arm64 4K rows',
         };
   if (page === 16384)
     return old
-      ? { sectionBytes: 1n * G, pagesPerSection: 65536, subsections: 512, pagesPerSubsection: 128, pmdBytes: 32n * M, memmapPerSectionBytes: memmap(65536), source: 'DOMAIN.md §1.2 notes' }
+      ? { sectionBytes: 1n * G, pagesPerSection: 65536, subsections: 512, pagesPerSubsection: 128, pmdBytes: 32n * M, memmapPerSectionBytes: memmap(65536), source: 'apps/docs/kernel/constants.md#per-arch notes' }
       : {
           sectionBytes: 128n * M, pagesPerSection: 8192, subsections: 64, pagesPerSubsection: 128, pmdBytes: 32n * M,
           memmapPerSectionBytes: memmap(8192),
           hvo: [[2n * M, null, 0n], [32n * M, 8n, 7n], [1n * G, 256n, 255n]],
-          source: 'DOMAIN.md §1.2 arm64 16K row; §6.2 arm64 16K rows',
+          source: 'apps/docs/kernel/constants.md#per-arch arm64 16K row; apps/docs/kernel/hvo.md#sizes arm64 16K rows',
         };
   return old
-    ? { sectionBytes: 1n * G, pagesPerSection: 16384, subsections: 512, pagesPerSubsection: 32, pmdBytes: 512n * M, memmapPerSectionBytes: memmap(16384), source: 'DOMAIN.md §1.2 notes' }
+    ? { sectionBytes: 1n * G, pagesPerSection: 16384, subsections: 512, pagesPerSubsection: 32, pmdBytes: 512n * M, memmapPerSectionBytes: memmap(16384), source: 'apps/docs/kernel/constants.md#per-arch notes' }
     : {
         sectionBytes: 512n * M, pagesPerSection: 8192, subsections: 256, pagesPerSubsection: 32, pmdBytes: 512n * M,
         memmapPerSectionBytes: memmap(8192),
         hvo: [[2n * M, null, 0n], [512n * M, 8n, 7n], [16n * G, 256n, 255n]],
-        source: 'DOMAIN.md §1.2 arm64 64K row; §6.2 arm64 64K rows',
+        source: 'apps/docs/kernel/constants.md#per-arch arm64 64K row; apps/docs/kernel/hvo.md#sizes arm64 64K rows',
       };
 }
 
@@ -119,7 +119,7 @@ describe.each(BACKENDS.map((b) => [b.id, b] as const))('%s', (_id, backend) => {
       }
 });
 
-describe('DOMAIN.md §1.2 memmap-per-section column (S = 64)', () => {
+describe('apps/docs/kernel/constants.md#per-arch memmap-per-section column (S = 64)', () => {
   const at = (b: ArchBackend, page: number) => derive({ pageSizeBytes: page, structPageBytes: 64, kernel: '6.1', features: {} }, b.constants({ pageSizeBytes: page, structPageBytes: 64, kernel: '6.1', features: {} }));
   it('is 2 MiB = 512 pages on x86-64 and arm64 4K, 512 KiB = 32 pages on 16K, 512 KiB = 8 pages on 64K', () => {
     expect([at(x86Backend, 4096), at(arm64Backend, 4096), at(arm64Backend, 16384), at(arm64Backend, 65536)].map((d) => [d.sectionMemmapBytes, d.sectionMemmapPages])).toEqual([
@@ -131,8 +131,8 @@ describe('DOMAIN.md §1.2 memmap-per-section column (S = 64)', () => {
   });
 });
 
-describe('DOMAIN.md §5.6 rows that are backend facts: V = (B / P) × S against PMD_SIZE', () => {
-  // Each row's V and verdict are the numbers printed in §5.6; B, P and PMD_SIZE come from the backend (arm64: the
+describe('apps/docs/kernel/memmap-on-memory.md#examples rows that are backend facts: V = (B / P) × S against PMD_SIZE', () => {
+  // Each row's V and verdict are the numbers printed in apps/docs/kernel/memmap-on-memory.md#examples; B, P and PMD_SIZE come from the backend (arm64: the
   // default block = one section from its block-size policy; x86: the block size the row names, as a machine with
   // that policy outcome would have) and V from core's memmap_on_memory explanation, never from the row itself.
   const rows: ReadonlyArray<readonly [string, ArchBackend, number, number, bigint | null, bigint, boolean]> = [

@@ -76,7 +76,7 @@ describe('x86-64 memory block size (probe_memory_block_size, apps/docs/kernel/ho
   it('applies firmware advice, clamped to [128 MiB, 2 GiB], even on bare metal, in 6.18 but not 6.11', () => {
     // arch/x86/mm/init_64.c probe_memory_block_size() with memory_block_advised_max_size() (Gregory Price's
     // series): advice → max(min(advice, MAX_BLOCK_SIZE), MIN_MEMORY_BLOCK_SIZE), then the alignment search, with no
-    // bare-metal shortcut. First release taken as 6.15 (DOMAIN.md §4.5); a known uncertainty, packages/arch-x86/README.md
+    // bare-metal shortcut. First release taken as 6.15 (apps/docs/kernel/hotplug.md#memory-blocks); a known uncertainty, packages/arch-x86/README.md
     const advice = { hypervisor: false, memoryBlockAdvisedMaxBytes: Number(512n * MIB) };
     expect(size(100n * GIB, advice, '6.18').bytes).toBe(512n * MIB);
     // 6.11 predates the advice: bare metal takes 2 GiB

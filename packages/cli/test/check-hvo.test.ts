@@ -1,5 +1,5 @@
 /**
- * `memhp check hvo` renders core's explainHvo (DOMAIN.md §6): every condition as a step, the kernel's knobs as
+ * `memhp check hvo` renders core's explainHvo (apps/docs/kernel/hvo.md#hvo): every condition as a step, the kernel's knobs as
  * options, `--kernel all` as core's explainHvoAcrossKernels rows, exit 1 when not optimisable and 2 for bad input.
  * Through the same main() the binary runs, with the real x86_64 and arm64 backends.
  */
@@ -20,7 +20,7 @@ describe('memhp check hvo', () => {
     const { j } = await json(['--arch', 'x86_64', '--kernel', '6.1', '--hugepage-size', '1G']);
     const core = explainHvo({ backend: x86Backend, kernel: '6.1', pageSizeBytes: 4096, structPageBytes: 64, features: {}, hugepageBytes: 1n << 30n, memmapOnMemory: 'off', selfHosted: false });
     expect(j).toEqual(JSON.parse(toJson(core)));
-    expect(j).toMatchObject({ vmemmapPagesPerHugepage: 4096, freedPagesPerHugepage: 4095 }); // DOMAIN.md §6.2 x86-64 1 GiB
+    expect(j).toMatchObject({ vmemmapPagesPerHugepage: 4096, freedPagesPerHugepage: 4095 }); // apps/docs/kernel/hvo.md#sizes x86-64 1 GiB
   });
 
   it('prints every step as a table for people, with a mark per condition', async () => {
@@ -30,36 +30,36 @@ describe('memhp check hvo', () => {
     expect(r.stdout).toMatch(/Conditions:\n\s+step\s+formula\s+values/);
     for (const check of ['HVO exists in this kernel', 'ARCH_WANT_HUGETLB_PAGE_OPTIMIZE_VMEMMAP', 'hugepagesz=2M', 'vmemmap_optimize_enabled', 'is_power_of_2', 'optimizable_size', 'PageVmemmapSelfHosted'])
       expect(r.stdout).toMatch(new RegExp(`✓\\s+.*${check.replace(/[()]/g, '\\$&')}`));
-    // DOMAIN.md §6.2: w = 8, 7 freed (28 KiB = 28672 B)
+    // apps/docs/kernel/hvo.md#sizes: w = 8, 7 freed (28 KiB = 28672 B)
     expect(r.stdout).toMatch(/w = 8, kept = 1, freed = w − kept = 7/);
     expect(r.stdout).toMatch(/freedBytesPerHugepage\s+28672/);
   });
 
-  it('arm64 16K, 32 MiB on 6.1: 8 vmemmap pages, 7 would be freed, but HVO is not enabled — exit 1 (DOMAIN.md §6.2)', async () => {
+  it('arm64 16K, 32 MiB on 6.1: 8 vmemmap pages, 7 would be freed, but HVO is not enabled — exit 1 (apps/docs/kernel/hvo.md#sizes)', async () => {
     const { code, j } = await json(['--arch', 'arm64', '--page-size', '16K', '--hugepage-size', '32M', '--kernel', '6.1']);
     expect(code).toBe(1);
     expect(j).toMatchObject({ optimizable: false, vmemmapPagesPerHugepage: 8, freedPagesPerHugepage: 0, wouldFreePagesPerHugepage: 7 });
     expect((j.reasons as string[])[0]).toMatch(/arm64 does not enable HVO/);
   });
 
-  it('arm64 64K, 16 GiB on 6.0: 256 vmemmap pages, 255 freed = 16320 KiB (DOMAIN.md §6.2)', async () => {
+  it('arm64 64K, 16 GiB on 6.0: 256 vmemmap pages, 255 freed = 16320 KiB (apps/docs/kernel/hvo.md#sizes)', async () => {
     const { code, j } = await json(['--arch', 'arm64', '--page-size', '64K', '--hugepage-size', '16G', '--kernel', '6.0']);
     expect(code).toBe(0);
     expect(j).toMatchObject({ vmemmapPagesPerHugepage: 256, freedPagesPerHugepage: 255, freedBytesPerHugepage: 16320 * 1024 });
   });
 
-  it('x86-64 2 MiB across kernels: none before 5.14, 6 freed in 5.14–5.17, 7 from 5.18 (DOMAIN.md §6.1, §12)', async () => {
+  it('x86-64 2 MiB across kernels: none before 5.14, 6 freed in 5.14–5.17, 7 from 5.18 (apps/docs/kernel/hvo.md#what-it-does, apps/docs/kernel/timeline.md#timeline)', async () => {
     const { code, j } = await json(['--kernel', 'all']);
     expect(code).toBe(0);
     expect((j.rows as Row[]).map((r) => [r.kernels, r.optimizable, r.freedPagesPerHugepage])).toEqual([
       ['5.10–5.13', false, 0],
       ['5.14–5.17', true, 6],
       ['5.18–6.1', true, 7],
-      ['6.2–6.18', true, 7], // 6.2+: new head page (§6.4 step 2), same net saving
+      ['6.2–6.18', true, 7], // 6.2+: new head page (apps/docs/kernel/hvo.md#steps step 2), same net saving
     ]);
   });
 
-  it('seed 001: a page in a self-hosting block is skipped from 6.0; 5.14–5.19 exclude the features instead (DOMAIN.md §5.4, §5.2)', async () => {
+  it('seed 001: a page in a self-hosting block is skipped from 6.0; 5.14–5.19 exclude the features instead (apps/docs/kernel/memmap-on-memory.md#self-hosted, apps/docs/kernel/memmap-on-memory.md#support)', async () => {
     const { j } = await json(['--self-hosted', '--param', 'memory_hotplug.memmap_on_memory=1', '--kernel', 'all']);
     const rows = j.rows as Row[];
     expect(rows.map((r) => [r.kernels, r.optimizable])).toEqual([
@@ -77,7 +77,7 @@ describe('memhp check hvo', () => {
     expect((off.j.reasons as string[])[0]).toMatch(/HVO is switched off/);
     const sysctl = await json(['--param', 'hugetlb_free_vmemmap=off', '--sysctl', '/proc/sys/vm/hugetlb_optimize_vmemmap=1', '--kernel', '6.1']);
     expect(sysctl.code).toBe(0);
-    // 5.18 has no such sysctl (DOMAIN.md §8.2): the boot parameter decides
+    // 5.18 has no such sysctl (apps/docs/kernel/knobs.md#runtime): the boot parameter decides
     const old = await json(['--param', 'hugetlb_free_vmemmap=off', '--sysctl', 'vm.hugetlb_optimize_vmemmap=1', '--kernel', '5.18']);
     expect(old.code).toBe(1);
     expect((old.j.notes as string[]).join()).toMatch(/does not exist before 5\.19/);

@@ -1,6 +1,6 @@
 /**
  * check, plan, params, events, diff: the JSON each command documents (issue 6 field names) and its exit code.
- * Through the same main() the binary runs; expected numbers cite DOMAIN.md.
+ * Through the same main() the binary runs; expected numbers cite the kernel reference (apps/docs/kernel/).
  */
 import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
@@ -13,14 +13,14 @@ const json = async (args: string[]) => {
 };
 
 describe('check memmap-on-memory', () => {
-  it('x86-64 4K, 128 MiB block: supported, 512 vmemmap pages, 32256 usable (DOMAIN.md §5.6 row 1), exit 0', async () => {
+  it('x86-64 4K, 128 MiB block: supported, 512 vmemmap pages, 32256 usable (apps/docs/kernel/memmap-on-memory.md#examples row 1), exit 0', async () => {
     const { code, j } = await json(['check', 'memmap-on-memory', '--arch', 'x86_64', '--kernel', '6.1']);
     expect(code).toBe(0);
     expect(j).toMatchObject({ supported: true, vmemmapBytes: 2097152, vmemmapPages: 512, usablePages: 32256, wastedPages: 0, kernel: '6.1', reasons: [] });
     expect((j.steps as unknown[]).length).toBeGreaterThan(3);
   });
 
-  it('x86-64 with 56-byte struct page: not supported, with the reason, exit 1 (DOMAIN.md §5.6 row 2)', async () => {
+  it('x86-64 with 56-byte struct page: not supported, with the reason, exit 1 (apps/docs/kernel/memmap-on-memory.md#examples row 2)', async () => {
     const { code, j } = await json(['check', 'memmap-on-memory', '--arch', 'x86', '--struct-page', '56', '--kernel', '6.1']);
     expect(code).toBe(1);
     expect(j.supported).toBe(false);
@@ -28,25 +28,25 @@ describe('check memmap-on-memory', () => {
     expect((j.reasons as string[]).join(' ')).toMatch(/PMD/);
   });
 
-  it('2 GiB blocks with 56-byte struct page are supported: 7168 pages (DOMAIN.md §5.6 row 4)', async () => {
+  it('2 GiB blocks with 56-byte struct page are supported: 7168 pages (apps/docs/kernel/memmap-on-memory.md#examples row 4)', async () => {
     const { code, j } = await json(['check', 'memmap-on-memory', '--struct-page', '56', '--block-size', '2G', '--kernel', '6.1']);
     expect(code).toBe(0);
     expect(j).toMatchObject({ supported: true, vmemmapPages: 7168 });
   });
 
-  it('arm64 64K with --kernel all: one row per version range, never supported, exit 1 (DOMAIN.md §5.6 rows 8–9)', async () => {
+  it('arm64 64K with --kernel all: one row per version range, never supported, exit 1 (apps/docs/kernel/memmap-on-memory.md#examples rows 8–9)', async () => {
     const { code, j } = await json(['check', 'memmap-on-memory', '--arch', 'aarch64', '--page-size', '64K', '--struct-page', '56', '--kernel', 'all']);
     expect(code).toBe(1);
     const rows = j.rows as Array<{ kernels: string; supported: boolean }>;
     expect(rows.every((r) => !r.supported)).toBe(true);
-    // 5.10–5.12 have no memmap_on_memory, and 5.12 shrank arm64 64K sections from 1 GiB to 512 MiB (DOMAIN.md §12),
-    // which changes the block's memmap; the 6.6 predicate (pages, force, arch hook) differs from 5.13's (§5.2).
+    // 5.10–5.12 have no memmap_on_memory, and 5.12 shrank arm64 64K sections from 1 GiB to 512 MiB (apps/docs/kernel/timeline.md#timeline),
+    // which changes the block's memmap; the 6.6 predicate (pages, force, arch hook) differs from 5.13's (apps/docs/kernel/memmap-on-memory.md#support).
     expect(rows.map((r) => r.kernels)).toEqual(['5.10–5.11', '5.12', '5.13–6.5', '6.6–6.18']);
   });
 
-  it('reads --param the kernel way: force rounds up and wastes pages on 6.6+ (DOMAIN.md §5.2)', async () => {
+  it('reads --param the kernel way: force rounds up and wastes pages on 6.6+ (apps/docs/kernel/memmap-on-memory.md#support)', async () => {
     const { j } = await json(['check', 'memmap-on-memory', '--arch', 'arm64', '--page-size', '16K', '--param', 'memory_hotplug.memmap_on_memory=force', '--kernel', '6.6']);
-    // §5.6 row 7: force → 2048 pages, but the PMD check still fails.
+    // apps/docs/kernel/memmap-on-memory.md#examples row 7: force → 2048 pages, but the PMD check still fails.
     expect(j.supported).toBe(false);
     expect(JSON.stringify(j)).toMatch(/2048/);
   });
@@ -67,30 +67,30 @@ describe('check memmap-on-memory', () => {
 });
 
 describe('check hvo', () => {
-  it('x86-64 2 MiB pages: 8 vmemmap pages, 7 freed (DOMAIN.md §6.2), exit 0', async () => {
+  it('x86-64 2 MiB pages: 8 vmemmap pages, 7 freed (apps/docs/kernel/hvo.md#sizes), exit 0', async () => {
     const { code, j } = await json(['check', 'hvo', '--arch', 'x86_64']);
     expect(code).toBe(0);
     expect(j).toMatchObject({ optimizable: true, vmemmapPagesPerHugepage: 8, freedPagesPerHugepage: 7, reasons: [] });
   });
 
-  it('x86-64 1 GiB pages: 4096 vmemmap pages, 4095 freed = 16380 KiB (DOMAIN.md §6.2, §10 dmesg)', async () => {
+  it('x86-64 1 GiB pages: 4096 vmemmap pages, 4095 freed = 16380 KiB (apps/docs/kernel/hvo.md#sizes, apps/docs/kernel/readings.md#readings dmesg)', async () => {
     const { j } = await json(['check', 'hvo', '--hugepage-size', '1G']);
     expect(j).toMatchObject({ vmemmapPagesPerHugepage: 4096, freedPagesPerHugepage: 4095, freedBytesPerHugepage: 16380 * 1024 });
   });
 
-  it('5.14–5.17 kept two pages: 6 freed per 2 MiB page (DOMAIN.md §6.1)', async () => {
+  it('5.14–5.17 kept two pages: 6 freed per 2 MiB page (apps/docs/kernel/hvo.md#what-it-does)', async () => {
     const { j } = await json(['check', 'hvo', '--kernel', '5.14']);
     expect(j).toMatchObject({ optimizable: true, freedPagesPerHugepage: 6 });
   });
 
-  it('a 56-byte struct page frees nothing, with the reason, exit 1 (DOMAIN.md §6.3 item 3)', async () => {
+  it('a 56-byte struct page frees nothing, with the reason, exit 1 (apps/docs/kernel/hvo.md#conditions item 3)', async () => {
     const { code, j } = await json(['check', 'hvo', '--struct-page', '56']);
     expect(code).toBe(1);
     expect(j).toMatchObject({ optimizable: false, freedPagesPerHugepage: 0 });
     expect((j.reasons as string[])[0]).toMatch(/not a power of two/);
   });
 
-  it('arm64 across kernels: enabled only in 5.19–6.0 (DOMAIN.md §6.2)', async () => {
+  it('arm64 across kernels: enabled only in 5.19–6.0 (apps/docs/kernel/hvo.md#sizes)', async () => {
     const { j } = await json(['check', 'hvo', '--arch', 'arm64', '--kernel', 'all']);
     const rows = j.rows as Array<{ kernels: string; optimizable: boolean }>;
     expect(rows.filter((r) => r.optimizable).map((r) => r.kernels)).toEqual(['5.19–6.0']);
@@ -104,14 +104,14 @@ describe('check hvo', () => {
 });
 
 describe('plan hot-add', () => {
-  it('12 GiB with the memmap in RAM needs 192 MiB free (DOMAIN.md §5.1: 2 MiB per 128 MiB block); 100 MiB is not enough, exit 1', async () => {
+  it('12 GiB with the memmap in RAM needs 192 MiB free (apps/docs/kernel/memmap-on-memory.md#lifecycle: 2 MiB per 128 MiB block); 100 MiB is not enough, exit 1', async () => {
     const { code, j } = await json(['plan', 'hot-add', '--size', '12G', '--free', '100M']);
     expect(code).toBe(1);
     expect(j).toMatchObject({ blocks: 96, memmapBytes: 201326592, feasible: false });
     expect(j.freeBytesNeeded as number).toBeGreaterThanOrEqual(201326592);
   });
 
-  it('with memmap_on_memory the memmap needs no free RAM and the add fits (DOMAIN.md §5.3)', async () => {
+  it('with memmap_on_memory the memmap needs no free RAM and the add fits (apps/docs/kernel/memmap-on-memory.md#accounting)', async () => {
     const { code, j } = await json(['plan', 'hot-add', '--size', '12G', '--free', '100M', '--memmap-on-memory']);
     expect(code).toBe(0);
     expect(j).toMatchObject({ blocks: 96, memmapBytes: 201326592, memmapSource: 'altmap', feasible: true });
@@ -127,7 +127,7 @@ describe('plan hot-add', () => {
 });
 
 describe('params and events', () => {
-  it('lists the kernel parameters with defaults and the arch switches (DOMAIN.md §8.1)', async () => {
+  it('lists the kernel parameters with defaults and the arch switches (apps/docs/kernel/knobs.md#cmdline)', async () => {
     const { code, j } = await json(['params', '--arch', 'x86_64', '--kernel', '6.1']);
     expect(code).toBe(0);
     const params = j.params as Array<{ name: string; scope: string; default: string }>;
@@ -158,7 +158,7 @@ describe('diff', () => {
     const j = JSON.parse(d.stdout) as { identical: boolean; header: Array<{ field: string }>; counters: Array<{ group: string; key: string }> };
     expect(j.identical).toBe(false);
     expect(j.header.map((h) => h.field)).toContain('kernel');
-    // 6.1 has no nr_memmap_* counters (DOMAIN.md §9.3: 6.11+).
+    // 6.1 has no nr_memmap_* counters (apps/docs/kernel/user-space.md#vmstat: 6.11+).
     expect(j.counters.filter((c) => c.group === 'vmstat').map((c) => c.key)).toEqual(expect.arrayContaining(['nr_memmap_pages', 'nr_memmap_boot_pages']));
   });
 });

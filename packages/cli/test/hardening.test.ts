@@ -52,7 +52,7 @@ const waitFor = async (what: () => boolean, ms: number): Promise<void> => {
 const tmpFilesIn = (d: string): string[] => readdirSync(d).filter((f) => f.startsWith('.memhp-tmp-'));
 
 describe('bounded work: what the architecture cannot address is refused, fast, as bad input', () => {
-  // x86-64 with 4-level paging: MAX_PHYSMEM_BITS 46 (arch/x86/include/asm/sparsemem.h, DOMAIN.md §1.2).
+  // x86-64 with 4-level paging: MAX_PHYSMEM_BITS 46 (arch/x86/include/asm/sparsemem.h, apps/docs/kernel/constants.md#per-arch).
   const cases: Array<[string, string, RegExp]> = [
     ['boot RAM of 1E', 'memhp: 1\nmachine: { arch: x86_64, nodes: [ { id: 0, memory: [ { start: 0, size: 1E } ] } ] }\n', /field machine\.nodes\[0\]\.memory\[0\]: ends at 0x1000000000000000, beyond the 2\^46-byte/],
     ['blockSize: 1E', 'memhp: 1\nmachine: { arch: x86_64, blockSize: 1E, nodes: [ { id: 0, memory: [ { start: 0, size: 2G } ] } ] }\n', /field machine\.blockSize: 0x1000000000000000 is larger than the physical address space \(2\^46 bytes/],

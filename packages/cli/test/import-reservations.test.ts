@@ -16,7 +16,7 @@ describe('memhp import fills the boot reservations from the readings', () => {
     const s = loadScenario('host.yaml', text);
     // fixtures/host-6.18/proc/zoneinfo: DMA present 3998 managed 3840, DMA32 present 782336 managed 772915; memhp
     // puts the memmap top-down in Normal, so these two are present − managed as read. Normal (still being
-    // initialised by the host's lazy deferred init, DOMAIN.md §10) comes from MemTotal 24684084 kB instead.
+    // initialised by the host's lazy deferred init, apps/docs/kernel/readings.md#readings) comes from MemTotal 24684084 kB instead.
     expect(s.machine.nodes[0]!.reservedPages).toEqual({ DMA: 158, DMA32: 9421, Normal: 12452 });
     expect(notes.join('\n')).toContain('node 0 Normal derived from MemTotal');
     expect(text).toContain('reserved: { DMA: 632K, DMA32: 37684K, Normal: 49808K }');
@@ -28,7 +28,7 @@ describe('memhp import fills the boot reservations from the readings', () => {
     const r = await memhp(['import', '--root', HOST, '-o', out, '--json']);
     expect(r.code, r.stderr).toBe(0);
     const j = JSON.parse(r.stdout) as { differences: unknown[] | null; notes: string[] };
-    // DOMAIN.md §10: MemTotal 24684084 kB; before boot reservations memhp said 24772208 kB (88124 kB more)
+    // apps/docs/kernel/readings.md#readings: MemTotal 24684084 kB; before boot reservations memhp said 24772208 kB (88124 kB more)
     expect(j.differences, j.notes.join('\n')).toEqual([]);
     const run = await memhp(['run', out, '--json']);
     expect(run.code, run.stderr).toBe(0);

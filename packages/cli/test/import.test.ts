@@ -15,7 +15,7 @@ describe('reading a machine', () => {
   const m = readMachine(HOST);
 
   it('reads the 6.18 host block list: 192 blocks, none in the 3–4 GiB hole', () => {
-    // DOMAIN.md §10: memory0…memory23 and memory32…memory199, block size 0x8000000.
+    // apps/docs/kernel/readings.md#readings: memory0…memory23 and memory32…memory199, block size 0x8000000.
     expect(m.blockSizeBytes).toBe(128n << 20n);
     expect(m.blocks.length).toBe(192);
     expect(m.blocks.find((b) => b.id === 24)).toBeUndefined();
@@ -24,13 +24,13 @@ describe('reading a machine', () => {
   });
 
   it('reads System RAM, zones and counters as the host printed them', () => {
-    // DOMAIN.md §10: RAM 0x1000–0x9fbff, 0x100000–0xbfffffff, 0x100000000–0x63fffffff.
+    // apps/docs/kernel/readings.md#readings: RAM 0x1000–0x9fbff, 0x100000–0xbfffffff, 0x100000000–0x63fffffff.
     expect(m.systemRam.map((r) => [r.start, r.end])).toEqual([
       [0x1000n, 0x9fbffn],
       [0x100000n, 0xbfffffffn],
       [0x100000000n, 0x63fffffffn],
     ]);
-    // DOMAIN.md §10: present DMA 3998, DMA32 782336, Normal 5505024; nr_memmap_boot_pages 98304.
+    // apps/docs/kernel/readings.md#readings: present DMA 3998, DMA32 782336, Normal 5505024; nr_memmap_boot_pages 98304.
     expect(m.zones.filter((z) => z.present > 0).map((z) => [z.zone, z.present])).toEqual([
       ['DMA', 3998],
       ['DMA32', 782336],
@@ -59,14 +59,14 @@ describe('the scenario import writes', () => {
     const { text } = buildScenario(readMachine(HOST), registry, {});
     const s = loadScenario('host.yaml', text);
     expect(s.machine).toMatchObject({ arch: 'x86_64', kernel: '6.18.44', pageSizeBytes: 4096, structPageBytes: 64 });
-    // memblock rounds 0x1000–0x9fbff to whole pages: 0x1000 + 0x9e000 (DOMAIN.md §10: 1 + 97 pages of holes in DMA).
+    // memblock rounds 0x1000–0x9fbff to whole pages: 0x1000 + 0x9e000 (apps/docs/kernel/readings.md#readings: 1 + 97 pages of holes in DMA).
     expect(s.machine.nodes[0]!.memory.map((r) => [r.startBytes, r.sizeBytes])).toEqual([
       [0x1000n, 0x9e000n],
       [0x100000n, 0xbff00000n],
       [0x100000000n, 0x540000000n],
     ]);
     expect(s.machine.features).toEqual({ pse: true, pdpe1gb: true, la57: false, hypervisor: true });
-    // The block size is left to the arch policy, which gives the host's 128 MiB (§4.5: boot RAM ends below 64 GiB).
+    // The block size is left to the arch policy, which gives the host's 128 MiB (apps/docs/kernel/hotplug.md#memory-blocks: boot RAM ends below 64 GiB).
     expect(s.machine.blockSizeBytes).toBeUndefined();
     expect(s.machine.cmdline).toContain('deferred_init=lazy');
     expect(s.machine.cmdline).not.toContain('--firecracker-init');
@@ -127,13 +127,13 @@ describe('the scenario import writes', () => {
     expect(readFileSync(out, 'utf8')).toMatch(/^# yaml-language-server: \$schema=/);
     const j = JSON.parse(r.stdout) as { output: string; differences: unknown[] | null; notes: string[] };
     expect(j.output).toBe(out);
-    // memhp reproduces the host: block list, valid_zones, zone present/spanned, nr_memmap_boot_pages (DOMAIN.md §10).
+    // memhp reproduces the host: block list, valid_zones, zone present/spanned, nr_memmap_boot_pages (apps/docs/kernel/readings.md#readings).
     expect(j.differences, j.notes.join('\n')).toEqual([]);
   });
 
   it('says where simulation and machine differ', async () => {
     // A copy of the arm64 machine whose hot-added block reads Normal although the auto-online policy
-    // (memhp_default_state=online_movable) puts it in ZONE_MOVABLE (DOMAIN.md §4.6): memhp must say so.
+    // (memhp_default_state=online_movable) puts it in ZONE_MOVABLE (apps/docs/kernel/hotplug.md#onlining): memhp must say so.
     const root = join(tmp(), 'arm');
     cpSync(ARM, root, { recursive: true });
     writeFileSync(join(root, 'sys/devices/system/memory/memory32/valid_zones'), 'Normal\n');

@@ -23,13 +23,13 @@ describe('memhp sweep (local pool)', { timeout: 300_000 }, () => {
     expect(new Set(rows.map((x) => x.point)).size).toBe(6);
     for (const x of rows) expect(x.status).toBe('ok');
     const g1 = rows[4]!;
-    // DOMAIN.md §9.3: 512 memmap pages per 128 MiB block (4K pages, 64-byte struct page); 1 GiB = 8 blocks.
+    // apps/docs/kernel/user-space.md#vmstat: 512 memmap pages per 128 MiB block (4K pages, 64-byte struct page); 1 GiB = 8 blocks.
     expect(g1.nr_memmap_pages).toBe(8 * 512);
-    // 6.1's /proc/vmstat has no nr_memmap_pages (the counter came in 6.11, DOMAIN.md §0.3 invariant 10): no value, not 0.
+    // 6.1's /proc/vmstat has no nr_memmap_pages (the counter came in 6.11, apps/docs/kernel/index.md#invariants invariant 10): no value, not 0.
     expect(rows[1]!.nr_memmap_pages).toBe(null);
     // ... all of it from the buddy allocator (no memmap_on_memory): 8 × 2 MiB.
     expect(g1.memmap_bytes_buddy).toBe(8 * 2 * 1024 * 1024);
-    // memhp_default_state=online_movable: every hot-added block is in ZONE_MOVABLE (DOMAIN.md §6).
+    // memhp_default_state=online_movable: every hot-added block is in ZONE_MOVABLE (apps/docs/kernel/hvo.md#hvo).
     expect(g1.blocks_Movable).toBe(8);
     expect(g1.step1).toBe('ok');
     oneJob = csv(dir);
@@ -49,7 +49,7 @@ describe('memhp sweep (local pool)', { timeout: 300_000 }, () => {
     expect(csv(dir)).toBe(oneJob);
     const q = await memhpInProcess(['--json', 'query', dir, 'select kernel, sum(memmap_bytes_buddy) as bytes, count(*) as n from results group by kernel order by kernel']);
     expect(q.code).toBe(0);
-    // 128M + 1G + 2G = 1 + 8 + 16 blocks, a 2 MiB memmap each from the buddy allocator (DOMAIN.md §5.1).
+    // 128M + 1G + 2G = 1 + 8 + 16 blocks, a 2 MiB memmap each from the buddy allocator (apps/docs/kernel/memmap-on-memory.md#lifecycle).
     expect(JSON.parse(q.stdout)).toEqual([
       { kernel: '6.1', bytes: String(25 * 2 * 1024 * 1024), n: '3' },
       { kernel: '6.18', bytes: String(25 * 2 * 1024 * 1024), n: '3' },

@@ -1,7 +1,7 @@
 /**
  * `conform`: boot the scenario's machine on a real kernel in QEMU and in the model, run the same steps on both,
  * and compare after boot and after every step. The model's machine takes its boot memory map (and, with a core
- * that has the input, its boot reservations) from the real kernel's boot readings (contract-17 §2, §3), so the
+ * that has the input, its boot reservations) from the real kernel's boot readings (contract-17 apps/docs/kernel/sparse.md#sparse, apps/docs/kernel/vmemmap.md#vmemmap), so the
  * comparison starts from the same machine.
  */
 import * as core from '@memhp/core';
@@ -90,7 +90,7 @@ const MiB = 1n << 20n;
 /**
  * The model's kernel version for a real kernel: the exact upstream version from /proc/version (`Debian
  * 6.1.192-3` → `6.1.192`; else `uname -r` up to the first character that is not a digit or dot), as
- * contract-17 §1 asks. ONE place for the fallback while core accepts only the versions where a rule changes:
+ * contract-17 apps/docs/kernel/constants.md#constants asks. ONE place for the fallback while core accepts only the versions where a rule changes:
  * try the exact version, then its series, then the newest supported version not above it (a note says so).
  * Drop the fallback once core accepts every X.Y and X.Y.Z.
  */
@@ -343,7 +343,7 @@ export async function conformScenario(sc: ConformScenario, o: ConformOptions): P
     if (mk.note) notes.push(mk.note);
     const boot = await real.snap();
 
-    // The model's machine: the scenario's, with the real boot memory map (contract-17 §2).
+    // The model's machine: the scenario's, with the real boot memory map (contract-17 apps/docs/kernel/sparse.md#sparse).
     const ranges = earlyNodeRanges(boot.dmesg);
     let machine0: MachineConfig = {
       ...sc.machine,
@@ -374,7 +374,7 @@ export async function conformScenario(sc: ConformScenario, o: ConformOptions): P
       for (const r of bootRows) {
         if (!reservationFields.test(r.field) || r.verdict !== 'differs') continue;
         const value = Number(r.kernel) - Number(r.memhp);
-        offsets.set(r.field, { value, why: `boot reservations (${value} at boot): this core has no boot-reservation input yet (contract-17 §3)` });
+        offsets.set(r.field, { value, why: `boot reservations (${value} at boot): this core has no boot-reservation input yet (contract-17 apps/docs/kernel/vmemmap.md#vmemmap)` });
       }
     }
 
@@ -450,7 +450,7 @@ export async function conformScenario(sc: ConformScenario, o: ConformOptions): P
 }
 
 /**
- * The model machine with boot reservations derived from the real zoneinfo (contract-17 §3), when this core has
+ * The model machine with boot reservations derived from the real zoneinfo (contract-17 apps/docs/kernel/vmemmap.md#vmemmap), when this core has
  * the input (`deriveBootReservations`); null otherwise (the caller then explains MemTotal/managed rows).
  */
 function withReservations(machine: MachineConfig, real: Reading, modelState: ReadonlyMachineState, backend: ArchBackend, notes: string[]): MachineConfig | null {
@@ -458,7 +458,7 @@ function withReservations(machine: MachineConfig, real: Reading, modelState: Rea
     | ((r: unknown[], m: unknown[], pageBytes: number, memTotalPages?: number) => { reserved: Record<number, Record<string, bigint>>; notes: string[] })
     | undefined;
   if (typeof derive !== 'function') {
-    notes.push('this core has no boot-reservation input (contract-17 §3): MemTotal and zone managed pages are expected to differ by what the kernel reserves at boot');
+    notes.push('this core has no boot-reservation input (contract-17 apps/docs/kernel/vmemmap.md#vmemmap): MemTotal and zone managed pages are expected to differ by what the kernel reserves at boot');
     return null;
   }
   const pageBytes = modelState.machine.geometry.pageBytes;

@@ -6,15 +6,15 @@
 import type { KernelVersion } from './kernel/version.js';
 import type { ZoneName } from './arch/backend.js';
 
-/** Flags of add_memory (`mhp_t`, DOMAIN.md §4.1). */
+/** Flags of add_memory (`mhp_t`, apps/docs/kernel/hotplug.md#entry-points). */
 export type MhpFlag = 'merge_resource' | 'memmap_on_memory' | 'nid_is_mgid' | 'offline_inaccessible';
 
-/** Online types written to a memory block's `state` file (MMOP_*, DOMAIN.md §4.5). */
+/** Online types written to a memory block's `state` file (MMOP_*, apps/docs/kernel/hotplug.md#memory-blocks). */
 export type OnlineType = 'online' | 'online_kernel' | 'online_movable';
 
 import type { PgmapType, PgmapTypeAlias } from './device/types.js';
 
-/** ZONE_DEVICE page-map types by the kernel's names (`enum memory_type`, DOMAIN.md §7.1), and their aliases. */
+/** ZONE_DEVICE page-map types by the kernel's names (`enum memory_type`, apps/docs/kernel/zone-device.md#pgmap-types), and their aliases. */
 export { PGMAP_TYPES, PGMAP_TYPE_ALIASES, PGMAP_TYPE_NAMES, parsePgmapType, type PgmapType, type PgmapTypeAlias } from './device/types.js';
 
 export interface PhysRange {
@@ -57,7 +57,7 @@ export interface MachineConfig {
  * (0 or a negative errno) as a KResult and records its steps as events.
  */
 export type Command =
-  // Raw kernel entry points (DOMAIN.md §4.1)
+  // Raw kernel entry points (apps/docs/kernel/hotplug.md#entry-points)
   | { readonly kind: 'add_memory'; readonly node: number; readonly range: PhysRange; readonly flags: readonly MhpFlag[] }
   | {
       readonly kind: 'add_memory_driver_managed';
@@ -69,7 +69,7 @@ export type Command =
   | { readonly kind: 'remove_memory'; readonly range: PhysRange }
   | { readonly kind: 'offline_and_remove_memory'; readonly range: PhysRange }
   | { readonly kind: 'probe'; readonly startBytes: bigint }
-  // sysfs (DOMAIN.md §9.1)
+  // sysfs (apps/docs/kernel/user-space.md#sysfs)
   | { readonly kind: 'block_state'; readonly block: number; readonly state: OnlineType | 'offline' }
   | { readonly kind: 'block_online'; readonly block: number; readonly online: boolean }
   | { readonly kind: 'auto_online_blocks'; readonly value: OnlineType | 'offline' }
@@ -87,11 +87,11 @@ export type Command =
       readonly deviceBlockBytes?: bigint;
     }
   | { readonly kind: 'dax_kmem'; readonly id: string; readonly node: number; readonly range: PhysRange; readonly action: 'online' | 'offline' }
-  // HugeTLB (DOMAIN.md §6)
+  // HugeTLB (apps/docs/kernel/hvo.md#hvo)
   | { readonly kind: 'hugepages'; readonly node?: number; readonly sizeBytes: bigint; readonly count: number }
   /** A user maps `pages` huge pages (negative: unmaps them); sizeBytes 0 = the default size (issue 5). */
   | { readonly kind: 'hugetlb_use'; readonly node?: number; readonly sizeBytes: bigint; readonly pages: number }
-  // ZONE_DEVICE (DOMAIN.md §7)
+  // ZONE_DEVICE (apps/docs/kernel/zone-device.md#zone-device)
   | {
       readonly kind: 'memremap_pages';
       readonly id?: string;

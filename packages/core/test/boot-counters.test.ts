@@ -5,17 +5,17 @@ import { hostVm24G, small } from './support/machines.js';
 
 const boot = (cfg = hostVm24G()) => createSimulator({ config: cfg, backend: testBackend, checkInvariants: true });
 
-describe('boot of the 24 GiB x86 VM of DOMAIN.md §10', () => {
+describe('boot of the 24 GiB x86 VM of apps/docs/kernel/readings.md#readings', () => {
   const sim = boot();
   const s = sim.state;
 
   it('decides 128 MiB memory blocks because boot RAM ends below 64 GiB', () => {
-    // DOMAIN.md §4.5 rule 2 and §10: block_size_bytes 8000000
+    // apps/docs/kernel/hotplug.md#memory-blocks rule 2 and apps/docs/kernel/readings.md#readings: block_size_bytes 8000000
     expect(s.machine.geometry.blockSizeBytes).toBe(128n << 20n);
   });
 
   it('creates 192 online memory blocks: 0–23 and 32–199, none inside the 3–4 GiB hole', () => {
-    // DOMAIN.md §10: memory0…memory23 and memory32…memory199
+    // apps/docs/kernel/readings.md#readings: memory0…memory23 and memory32…memory199
     expect(s.blocks.size).toBe(192);
     expect([...s.blocks.keys()].filter((id) => id >= 24 && id < 32)).toEqual([]);
     expect(s.blocks.get(199)?.state).toBe('online');
@@ -23,7 +23,7 @@ describe('boot of the 24 GiB x86 VM of DOMAIN.md §10', () => {
   });
 
   it('gives block 0 no zone (DMA and DMA32 intersect it), blocks 1–23 DMA32, 32–199 Normal', () => {
-    // DOMAIN.md §10 valid_zones: memory0 none; memory1–23 DMA32; memory32–199 Normal
+    // apps/docs/kernel/readings.md#readings valid_zones: memory0 none; memory1–23 DMA32; memory32–199 Normal
     expect(s.blocks.get(0)?.zone).toBeNull();
     expect(s.blocks.get(1)?.zone).toBe('DMA32');
     expect(s.blocks.get(23)?.zone).toBe('DMA32');
@@ -32,13 +32,13 @@ describe('boot of the 24 GiB x86 VM of DOMAIN.md §10', () => {
   });
 
   it('counts nr_memmap_boot_pages 98304 = 192 sections × 512 pages', () => {
-    // DOMAIN.md §10 [host] reading
+    // apps/docs/kernel/readings.md#readings [host] reading
     expect(s.counters.nrMemmapBootPages).toBe(98304);
     expect(s.counters.nrMemmapPages).toBe(0);
   });
 
   it('sizes the zones: DMA 3998, DMA32 782336, Normal 5505024 present pages', () => {
-    // DOMAIN.md §10 zoneinfo present; DMA spans pfn 1–4095; DMA32 spans up to 4 GiB including the 3–4 GiB hole
+    // apps/docs/kernel/readings.md#readings zoneinfo present; DMA spans pfn 1–4095; DMA32 spans up to 4 GiB including the 3–4 GiB hole
     // (zone_spanned_pages_in_node clamps the zone to the node span, holes count as spanned, not present)
     const z = s.nodes.get(0)!.zones;
     expect(z.get('DMA')).toMatchObject({ startPfn: 1, spannedPages: 4095, presentPages: 3998 });
@@ -47,7 +47,7 @@ describe('boot of the 24 GiB x86 VM of DOMAIN.md §10', () => {
   });
 
   it('marks every section early, present, online and valid, with the boot memmap in 2 MiB leaves', () => {
-    // DOMAIN.md §2.2 (boot sets IS_ONLINE with PRESENT), §3.9 (one 2 MiB leaf per present section)
+    // apps/docs/kernel/sparse.md#section-flags (boot sets IS_ONLINE with PRESENT), apps/docs/kernel/vmemmap.md#boot-memmap (one 2 MiB leaf per present section)
     const ms = s.sections.get(5)!;
     expect(ms.flags & (SECTION_IS_EARLY | SECTION_IS_ONLINE | SECTION_MARKED_PRESENT | SECTION_HAS_MEM_MAP)).toBe(15);
     expect(s.sections.size).toBe(192);
@@ -56,14 +56,14 @@ describe('boot of the 24 GiB x86 VM of DOMAIN.md §10', () => {
   });
 
   it('sets every sub-section bit of the first section: its holes (pfn 0, 0x9f–0xff) lie inside sub-section 0, which also holds memory', () => {
-    // subsection_map_init sets the bits of the 2 MiB sub-sections memblock ranges touch (DOMAIN.md §2.4 step 3):
+    // subsection_map_init sets the bits of the 2 MiB sub-sections memblock ranges touch (apps/docs/kernel/sparse.md#boot step 3):
     // sub-section 0 (pfn 0–0x1ff) holds RAM at 0x1–0x9e and 0x100–0x1ff, so no bit is left clear
     expect(s.sections.get(0)!.subsectionMap).toBe((1n << 64n) - 1n);
     expect(s.sections.get(23)!.subsectionMap).toBe((1n << 64n) - 1n);
   });
 
   it('answers pfn_valid for holes of early sections but pfn_to_online_page only for set sub-sections', () => {
-    // DOMAIN.md §2.7: early sections are pfn_valid everywhere
+    // apps/docs/kernel/sparse.md#validity: early sections are pfn_valid everywhere
     expect(pfnValid(s, 0)).toBe(true);
     expect(pfnValid(s, 0x9f)).toBe(true);
     expect(pfnValid(s, 0xc0000)).toBe(false); // 3 GiB: the hole, no section
@@ -84,7 +84,7 @@ describe('boot memory and page tables', () => {
   it('reserves the boot memmap and its page tables outside managed pages', () => {
     const sim = boot(small(4));
     const s = sim.state;
-    // 32 sections × 512 pages of memmap (DOMAIN.md §3.9); page tables: 1 PUD table + 1 PMD table, since 4 GiB of RAM
+    // 32 sections × 512 pages of memmap (apps/docs/kernel/vmemmap.md#boot-memmap); page tables: 1 PUD table + 1 PMD table, since 4 GiB of RAM
     // has 64 MiB of vmemmap, inside one PMD table (1 GiB of vmemmap) under one PUD table (512 GiB); the PGD level is
     // the kernel's own (vmemmap_p4d_populate / vmemmap_pud_populate, mm/sparse-vmemmap.c, 6.1)
     expect(s.counters.nrMemmapBootPages).toBe(32 * 512);

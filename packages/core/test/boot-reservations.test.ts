@@ -14,11 +14,11 @@ const zoneOf = (cfg: MachineConfig, zone: string) => {
   return { sim, row: viewZoneinfo(sim.state).find((r) => r.node === 0 && r.zone === zone)! };
 };
 
-/** The 6.18 host's /proc/zoneinfo and MemTotal (packages/cli/test/fixtures/host-6.18, DOMAIN.md §10). */
+/** The 6.18 host's /proc/zoneinfo and MemTotal (packages/cli/test/fixtures/host-6.18, apps/docs/kernel/readings.md#readings). */
 const HOST_ZONES: ZoneReading[] = [
   { node: 0, zone: 'DMA', present: 3998, managed: 3840 },
   { node: 0, zone: 'DMA32', present: 782336, managed: 772915 },
-  // lazy deferred init (non-upstream patch, DOMAIN.md §10): Normal's managed count is still growing
+  // lazy deferred init (non-upstream patch, apps/docs/kernel/readings.md#readings): Normal's managed count is still growing
   { node: 0, zone: 'Normal', present: 5505024, managed: 491520 },
   { node: 0, zone: 'Movable', present: 0, managed: 0 },
 ];
@@ -59,13 +59,13 @@ describe('boot reservations (present but never managed pages the machine descrip
     const sim = createSimulator({ config: withReserved(hostVm24G(), { Movable: 1 }), backend: testBackend, autoBoot: false });
     expect(sim.boot()).toMatchObject({ ok: false, errno: 'EINVAL', why: expect.stringContaining('no boot memory in zone Movable (it has DMA, DMA32, Normal)') });
     const big = createSimulator({ config: withReserved(hostVm24G(), { DMA: 3999 }), backend: testBackend, autoBoot: false });
-    // DOMAIN.md §10: DMA has 3998 present pages
+    // apps/docs/kernel/readings.md#readings: DMA has 3998 present pages
     expect(big.boot()).toMatchObject({ ok: false, errno: 'EINVAL', why: expect.stringContaining("3999 pages, more than the zone's 3998 present pages") });
   });
 });
 
 describe('deriveBootReservations', () => {
-  it('gives the 6.18 host back its zoneinfo managed pages and MemTotal (24684084 kB, DOMAIN.md §10)', () => {
+  it('gives the 6.18 host back its zoneinfo managed pages and MemTotal (24684084 kB, apps/docs/kernel/readings.md#readings)', () => {
     const model = createSimulator({ config: hostVm24G(), backend: testBackend });
     const d = deriveBootReservations(HOST_ZONES, viewZoneinfo(model.state), (HOST_MEMTOTAL_KB * 1024) / 4096);
     expect(d.notes.join('\n')).toContain('struct pages still being initialised');

@@ -1,7 +1,7 @@
 /**
  * Two memremap_pages over the same or overlapping ranges, as pagemap_range() handles them (mm/memremap.c,
- * Linux 6.1, pagemap_range(); DOMAIN.md §7.2 step 1), and the kernel's names for the pgmap types
- * (include/linux/memremap.h, 6.1, enum memory_type; DOMAIN.md §7.1).
+ * Linux 6.1, pagemap_range(); apps/docs/kernel/zone-device.md#memremap step 1), and the kernel's names for the pgmap types
+ * (include/linux/memremap.h, 6.1, enum memory_type; apps/docs/kernel/zone-device.md#pgmap-types).
  *
  * pagemap_range() checks, in this order, for each range:
  *   a. get_dev_pagemap(PHYS_PFN(range->start)) finds a pgmap → WARN(1, "Conflicting mapping in same section"),

@@ -133,7 +133,7 @@ describe('memmap_on_memory across versions (apps/docs/kernel/hotplug.md#add-step
     expect(add(s, 8n * GiB, 128n * MiB, ['memmap_on_memory']).ok).toBe(true);
     const b = s.state.blocks.get(64)!;
     // 6.6+: altmap.free = memory_block_memmap_on_memory_pages() = 128 MiB / 4 KiB × 64 B / 4 KiB = 512
-    // (mm/memory_hotplug.c add_memory_resource, 6.6; DOMAIN.md §5.3)
+    // (mm/memory_hotplug.c add_memory_resource, 6.6; apps/docs/kernel/memmap-on-memory.md#accounting)
     expect(s.state.altmaps.get(b.altmapId!)).toMatchObject({ free: 512, alloc: 512 });
     expect(b.nrVmemmapPages).toBe(512);
   });
@@ -144,7 +144,7 @@ describe('memmap_on_memory across versions (apps/docs/kernel/hotplug.md#add-step
     const a64 = s.state.altmaps.get(s.state.blocks.get(64)!.altmapId!)!;
     const a65 = s.state.altmaps.get(s.state.blocks.get(65)!.altmapId!)!;
     // create_altmaps_and_memory_blocks (mm/memory_hotplug.c, 6.8): one altmap per block, at the block's first pfn
-    // (8 GiB / 4 KiB = 8 × 262144; the next block 32768 pfns on), each 512 pages (DOMAIN.md §5.2, §5.3)
+    // (8 GiB / 4 KiB = 8 × 262144; the next block 32768 pfns on), each 512 pages (apps/docs/kernel/memmap-on-memory.md#support, apps/docs/kernel/memmap-on-memory.md#accounting)
     expect([a64.basePfn, a64.free, a64.alloc]).toEqual([8 * 262144, 512, 512]);
     expect([a65.basePfn, a65.free, a65.alloc]).toEqual([8 * 262144 + 32768, 512, 512]);
   });

@@ -69,7 +69,7 @@ describe('nr_hugepages, global and per node', () => {
     const s = createSimulator({ config: small(1), backend: testBackend, checkInvariants: true });
     const r = s.exec({ kind: 'hugepages', sizeBytes: M2, count: 100000 });
     expect(r.ok).toBe(true);
-    // 1 GiB: block 0 has no single zone (DMA + DMA32; valid_zones of memory0 is empty, DOMAIN.md §10) so blocks 1–7
+    // 1 GiB: block 0 has no single zone (DMA + DMA32; valid_zones of memory0 is empty, apps/docs/kernel/readings.md#readings) so blocks 1–7
     // (896 MiB) hold 896 / 2 = 448 pages. A model number, not a kernel reading: the model places huge pages only in
     // online blocks with a zone and models no kernel allocations (hugetlb/pool.ts); a real kernel gets fewer
     expect(poolCounts(s.state, 9).nr).toBe(448);

@@ -189,14 +189,14 @@ describe('apps/docs/kernel/hvo.md#conditions conditions', () => {
     ]);
   });
 
-  it('property: the verdict and page counts for x86-64 4K follow DOMAIN.md §6.1–§6.3 and §12, for any kernel, struct page size, switch and self-hosting', () => {
+  it('property: the verdict and page counts for x86-64 4K follow apps/docs/kernel/hvo.md#what-it-does to apps/docs/kernel/hvo.md#conditions and apps/docs/kernel/timeline.md#timeline, for any kernel, struct page size, switch and self-hosting', () => {
     // The expectation is written from the domain notes, not from explain.ts:
-    // - HVO exists from 5.14 (§12); it runs only when hugetlb_free_vmemmap= enables it (§6.3 item 2);
-    // - sizeof(struct page) must be a power of two (§6.3 item 3, mm/hugetlb_vmemmap.c
+    // - HVO exists from 5.14 (apps/docs/kernel/timeline.md#timeline); it runs only when hugetlb_free_vmemmap= enables it (apps/docs/kernel/hvo.md#conditions item 2);
+    // - sizeof(struct page) must be a power of two (apps/docs/kernel/hvo.md#conditions item 3, mm/hugetlb_vmemmap.c
     //   hugetlb_vmemmap_optimizable_size(), 6.1): of 56, 64, 72 and 80 bytes only 64;
-    // - w = (huge page / 4 KiB) × S / 4 KiB vmemmap pages (§6.1): 2 MiB → S / 8, 1 GiB → 64 × S;
-    // - freed: w − 2 in 5.14–5.17, w − 1 from 5.18 (§6.1, §12 5.18); the 6.2+ new head page keeps the net at w − 1;
-    // - from 6.0 a page whose memmap is self-hosted is not optimised (§6.3 item 5); before, HVO takes precedence.
+    // - w = (huge page / 4 KiB) × S / 4 KiB vmemmap pages (apps/docs/kernel/hvo.md#what-it-does): 2 MiB → S / 8, 1 GiB → 64 × S;
+    // - freed: w − 2 in 5.14–5.17, w − 1 from 5.18 (apps/docs/kernel/hvo.md#what-it-does, apps/docs/kernel/timeline.md#timeline 5.18); the 6.2+ new head page keeps the net at w − 1;
+    // - from 6.0 a page whose memmap is self-hosted is not optimised (apps/docs/kernel/hvo.md#conditions item 5); before, HVO takes precedence.
     const ge = (k: KernelVersion, v: KernelVersion) => SUPPORTED_KERNELS.indexOf(k) >= SUPPORTED_KERNELS.indexOf(v);
     fc.assert(
       fc.property(

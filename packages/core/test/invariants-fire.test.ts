@@ -111,7 +111,7 @@ describe('each invariant fires on a state that breaks it, and only it', () => {
       const g = ctx.machine.geometry;
       ctx.emit('section.mark_present', { section: 24, nid: 0, boot: false });
       ctx.emit('subsection.fill', { section: 24, pfn: sectionNrToPfn(g, 24), nrPages: 512, mask: '0x1', before: '0x0', after: '0x1', result: 0 });
-      // 512 pages × 64-byte struct page = 8 pages of memmap (DOMAIN.md §2.2)
+      // 512 pages × 64-byte struct page = 8 pages of memmap (apps/docs/kernel/sparse.md#section-flags)
       ctx.emit('section.set_memmap', { section: 24, early: false, memmapPages: 8, account: 'hotplug' });
     });
     const v = violation(s);
@@ -155,7 +155,7 @@ describe('each invariant fires on a state that breaks it, and only it', () => {
     });
     const v = violation(s);
     expect(v.invariant).toBe('counters match the state');
-    // 2 GiB of boot RAM = 16 early sections × 512 memmap pages (32768 pages × 64 B / 4 KiB; DOMAIN.md §2.2)
+    // 2 GiB of boot RAM = 16 early sections × 512 memmap pages (32768 pages × 64 B / 4 KiB; apps/docs/kernel/sparse.md#section-flags)
     expect(v.detail).toBe('nr_memmap_boot_pages 8184 ≠ 16 early sections × 512 + HVO 0');
   });
 

@@ -40,7 +40,7 @@ describe('kernel versions a user can give', () => {
   });
 
   it('orders a series after every stable release of it, and before the next series', () => {
-    // "6.1" names the newest 6.1.y as distributions ship it (ARCHITECTURE.md "Kernel version")
+    // "6.1" names the newest 6.1.y as distributions ship it (apps/docs/concepts/design.md#design "Kernel version")
     expect(versionKey('6.1.0')).toBeLessThan(versionKey('6.1.16'));
     expect(versionKey('6.1.192')).toBeLessThan(versionKey('6.1'));
     expect(versionKey('6.1')).toBeLessThan(versionKey('6.2.0'));
@@ -48,7 +48,7 @@ describe('kernel versions a user can give', () => {
   });
 
   it('gives a series no rule names the rules of the release before it (6.12 = 6.11, 6.7 = 6.6)', () => {
-    // DOMAIN.md §12: no rule in core changes in 6.7 or 6.12
+    // apps/docs/kernel/timeline.md#timeline: no rule in core changes in 6.7 or 6.12
     expect(rulesFor('6.12')).toEqual(rulesFor('6.11'));
     expect(rulesFor('6.7')).toEqual(rulesFor('6.6'));
     expect(rulesFor('6.12.43')).toEqual(rulesFor('6.12'));

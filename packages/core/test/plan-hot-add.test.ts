@@ -9,13 +9,13 @@ const base = { backend: testBackend, kernel: '6.18' as const, pageSizeBytes: 409
 describe('plan hot-add (run on a scratch simulator)', () => {
   it('needs 2 MiB of free memory per 128 MiB block for a RAM-backed memmap, plus page-table pages', () => {
     const p = planHotAdd({ ...base, sizeBytes: 12n * GiB, memmapOnMemory: false, freeBytes: 150n * MiB });
-    // 12 GiB in 128 MiB blocks (x86 under a hypervisor with boot RAM ending at 4 GiB, DOMAIN.md §4.5) and 128 MiB
-    // sections (x86-64 SECTION_SIZE_BITS 27, DOMAIN.md §1.2)
+    // 12 GiB in 128 MiB blocks (x86 under a hypervisor with boot RAM ending at 4 GiB, apps/docs/kernel/hotplug.md#memory-blocks) and 128 MiB
+    // sections (x86-64 SECTION_SIZE_BITS 27, apps/docs/kernel/constants.md#per-arch)
     expect(p.blocks).toBe(96);
     expect(p.sections).toBe(96);
-    expect(p.memmapBytes).toBe(192n * MiB); // DOMAIN.md §0.3 item 1: 1/64 of 12 GiB
+    expect(p.memmapBytes).toBe(192n * MiB); // apps/docs/kernel/index.md#invariants item 1: 1/64 of 12 GiB
     expect(p.memmapSource).toBe('ram');
-    // §3.2: page-table pages come from free memory too, but none is needed here: the memmap of 4–16 GiB lies at
+    // apps/docs/kernel/vmemmap.md#sources: page-table pages come from free memory too, but none is needed here: the memmap of 4–16 GiB lies at
     // vmemmap offsets 64–256 MiB, under the PMD table boot allocated (vmemmap_pud_populate() allocates one only for
     // an empty PUD entry, mm/sparse-vmemmap.c, 6.1; one PMD table maps 1 GiB of vmemmap)
     expect(p.pageTablePages).toBe(0);
@@ -28,11 +28,11 @@ describe('plan hot-add (run on a scratch simulator)', () => {
   it('with memmap_on_memory needs only the page-table pages and gains p − v pages per block once online', () => {
     const p = planHotAdd({ ...base, sizeBytes: 12n * GiB, memmapOnMemory: true, freeBytes: 200n * MiB, onlineType: 'online_movable' });
     expect(p.memmapSource).toBe('altmap');
-    expect(p.memmapBytes).toBe(192n * MiB); // nr_memmap_pages counts altmap-backed memmap too (§9.3)
+    expect(p.memmapBytes).toBe(192n * MiB); // nr_memmap_pages counts altmap-backed memmap too (apps/docs/kernel/user-space.md#vmstat)
     expect(p.freeBytesNeeded).toBe(0n); // the altmap holds the memmap, and no page-table page is needed (as above)
     expect(p.feasible).toBe(true);
     expect(p.zone).toBe('Movable');
-    expect(p.memTotalGainBytes).toBe(96n * 32256n * 4096n); // §5.3: +(p − v) per block
+    expect(p.memTotalGainBytes).toBe(96n * 32256n * 4096n); // apps/docs/kernel/memmap-on-memory.md#accounting: +(p − v) per block
   });
 
   it('reports the kernel refusing a non-block-aligned size', () => {

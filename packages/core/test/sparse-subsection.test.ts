@@ -96,7 +96,7 @@ describe('sparse_add_section at sub-section granularity', () => {
     expect(pfnValid(s.state, PFN(base + 64n * MiB))).toBe(true);
     // a hot-added section is not online until onlined: pfn_to_online_page is NULL for both halves
     expect(pfnToOnlinePage(s.state, PFN(base + 64n * MiB))).toBe(false);
-    // each half's memmap is 32 sub-sections × (512 pfns × 64 B / 4 KiB = 8 pages) = 256 base pages (DOMAIN.md §2.2);
+    // each half's memmap is 32 sub-sections × (512 pfns × 64 B / 4 KiB = 8 pages) = 256 base pages (apps/docs/kernel/sparse.md#section-flags);
     // only the second half's remain mapped
     expect(s.state.counters.nrMemmapPages).toBe(256);
     expect(rawRemove(s, base + 64n * MiB, 64n * MiB).ok).toBe(true);

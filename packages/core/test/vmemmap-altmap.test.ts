@@ -1,5 +1,5 @@
 /**
- * vmem_altmap arithmetic (DOMAIN.md §3.8, §7.4): next pfn, ffs alignment, padding, remaining, offset, and the
+ * vmem_altmap arithmetic (apps/docs/kernel/vmemmap.md#altmap, apps/docs/kernel/zone-device.md#pmem-example): next pfn, ffs alignment, padding, remaining, offset, and the
  * rule that page-table pages never come from the altmap.
  */
 import { describe, expect, it } from 'vitest';
@@ -19,7 +19,7 @@ import {
 import { GiB, small } from './support/machines.js';
 import { sim } from './support/raw.js';
 
-/** DOMAIN.md §7.4: 16 GiB fsdax namespace, 4K pages, 2 MiB alignment: reserve 2, free 66046. */
+/** apps/docs/kernel/zone-device.md#pmem-example: 16 GiB fsdax namespace, 4K pages, 2 MiB alignment: reserve 2, free 66046. */
 const NAMESPACE = { reserve: 2, free: 66046 };
 
 describe('vmem_altmap arithmetic', () => {
@@ -32,7 +32,7 @@ describe('vmem_altmap arithmetic', () => {
   });
 
   it('aligns an n-page allocation to ffs(n) pfns and pads from the bump pointer', () => {
-    // a 2 MiB request (512 pages) at next = base + 2 needs 510 pfns of padding (DOMAIN.md §7.4)
+    // a 2 MiB request (512 pages) at next = base + 2 needs 510 pfns of padding (apps/docs/kernel/zone-device.md#pmem-example)
     const r = altmapAlloc({ basePfn: 0, reserve: 2, free: 66046, alloc: 0, align: 0 }, 2 << 20, 4096);
     expect(r).toEqual({ ok: true, pfn: 512, nrPages: 512, pad: 510 });
     // 3 pages → alignment 1: no padding
@@ -45,7 +45,7 @@ describe('vmem_altmap arithmetic', () => {
   });
 
   it('hands out 128 section memmaps of a 16 GiB namespace: alloc 65536, align 510, remaining 0', () => {
-    // DOMAIN.md §7.4 worked example
+    // apps/docs/kernel/zone-device.md#pmem-example worked example
     let a: AltmapFields = { basePfn: 0, ...NAMESPACE, alloc: 0, align: 0 };
     for (let i = 0; i < 128; i++) {
       const r = altmapAlloc(a, 2 << 20, 4096);
@@ -88,12 +88,12 @@ describe('a device altmap through the model', () => {
   });
 
   it('needs no page-table page here: 16 GiB at 16 GiB has its 256 MiB of vmemmap inside boot\'s PMD table', () => {
-    // vmemmap offsets 256–512 MiB, under the PMD table boot allocated for offsets 0–1 GiB (DOMAIN.md §3.2)
+    // vmemmap offsets 256–512 MiB, under the PMD table boot allocated for offsets 0–1 GiB (apps/docs/kernel/vmemmap.md#sources)
     expect(s.state.vmemmap.tables.pmd.size).toBe(1);
     expect(s.state.counters.vmemmapBuddyPages).toBe(0);
   });
 
-  it('takes the page-table pages from RAM, never from the altmap (DOMAIN.md §3.2)', () => {
+  it('takes the page-table pages from RAM, never from the altmap (apps/docs/kernel/vmemmap.md#sources)', () => {
     // at 64 GiB the memmap starts at vmemmap offset 1 GiB and needs a PMD table of its own (vmemmap_pud_populate,
     // mm/sparse-vmemmap.c, 6.1): that page comes from the page allocator, and the altmap hands out exactly the
     // 128 leaves' 65536 pages, not one page more
@@ -130,7 +130,7 @@ describe('a device altmap through the model', () => {
     });
     const rr = t.exec({ kind: 'memremap_pages', node: 0, range: { startBytes: start, sizeBytes: 16n * GiB }, type: 'fsdax' });
     expect(rr).toMatchObject({ ok: false, errno: 'ENOMEM' });
-    // the last section's 512 pages did not fit (DOMAIN.md §3.3: an altmap never falls back to RAM)
+    // the last section's 512 pages did not fit (apps/docs/kernel/vmemmap.md#x86-populate: an altmap never falls back to RAM)
     expect(t.state.counters.vmemmapBuddyPages).toBe(0);
   });
 });

@@ -148,7 +148,7 @@ function renderScenario(
   }
 
   // sizeof(struct page) from nr_memmap_boot_pages (6.11+): every present boot section has a whole memmap
-  // (DOMAIN.md §2.4 step 4, §10), so S = boot pages × P / (present sections × pages per section).
+  // (apps/docs/kernel/sparse.md#boot step 4, apps/docs/kernel/readings.md#readings), so S = boot pages × P / (present sections × pages per section).
   const ranges = nodeRanges(m, pageBytes, notes);
   const presentSections = new Set<bigint>();
   for (const r of ranges) for (let s = r.start / sectionBytes; s * sectionBytes < r.end; s++) presentSections.add(s);
@@ -222,7 +222,7 @@ function renderScenario(
     const last = (r.end + 1n) / B - 1n;
     const blocks = m.blocks.filter((b) => BigInt(b.id) >= first && BigInt(b.id) <= last);
     const node = blocks[0]?.node ?? 0;
-    steps.add(withComment(flow({ add_memory_driver_managed: flow({ node, start: toHex(start), size: formatSize(size), name: r.name }) }), `${r.name} at ${toHex(start)}: hot-added by a driver after boot (DOMAIN.md §4.1)`, true));
+    steps.add(withComment(flow({ add_memory_driver_managed: flow({ node, start: toHex(start), size: formatSize(size), name: r.name }) }), `${r.name} at ${toHex(start)}: hot-added by a driver after boot (apps/docs/kernel/hotplug.md#entry-points)`, true));
     const online = blocks.filter((b) => b.state === 'online');
     if (online.length && (m.autoOnlineBlocks ?? 'offline') === 'offline') {
       const movable = online.every((b) => b.valid_zones === 'Movable');
@@ -244,7 +244,7 @@ function renderScenario(
     }
     i = j + 1;
   }
-  steps.add(withComment(doc.createNode({ expect: { blocks: blockMap } }) as Node, 'The memory block list as /sys/devices/system/memory shows it (DOMAIN.md §9.1).', true));
+  steps.add(withComment(doc.createNode({ expect: { blocks: blockMap } }) as Node, 'The memory block list as /sys/devices/system/memory shows it (apps/docs/kernel/user-space.md#sysfs).', true));
   const firstBlock = m.blocks[0];
   const lastBlock = m.blocks[m.blocks.length - 1];
   if (firstBlock && lastBlock) {
@@ -253,13 +253,13 @@ function renderScenario(
     steps.add(withComment(doc.createNode({ expect: { blocks: pm } }) as Node, 'phys_index is the block id in %08lx', true));
   }
   const vm = ['nr_memmap_boot_pages', 'nr_memmap_pages'].filter((k) => m.vmstat[k] !== undefined);
-  if (vm.length) steps.add(withComment(doc.createNode({ expect: { vmstat: Object.fromEntries(vm.map((k) => [k, m.vmstat[k]])) } }) as Node, '/proc/vmstat memmap counters (6.11+, DOMAIN.md §9.3)', true));
+  if (vm.length) steps.add(withComment(doc.createNode({ expect: { vmstat: Object.fromEntries(vm.map((k) => [k, m.vmstat[k]])) } }) as Node, '/proc/vmstat memmap counters (6.11+, apps/docs/kernel/user-space.md#vmstat)', true));
   const zones = m.zones.filter((z) => z.present > 0 || z.spanned > 0);
   if (zones.length) {
     const zm = new YAMLMap();
     for (const z of zones) zm.add(new Pair(`node${z.node}/${z.zone}`, flow({ present: z.present, spanned: z.spanned })));
     steps.add(
-      withComment(doc.createNode({ expect: { zoneinfo: zm } }) as Node, '/proc/zoneinfo present and spanned pages; managed is left out: it moves with reservations and deferred init (DOMAIN.md §10)', true),
+      withComment(doc.createNode({ expect: { zoneinfo: zm } }) as Node, '/proc/zoneinfo present and spanned pages; managed is left out: it moves with reservations and deferred init (apps/docs/kernel/readings.md#readings)', true),
     );
   }
   const memTotal = m.meminfo.MemTotal;

@@ -15,7 +15,7 @@ import type { Out } from '../render/output.js';
 
 /** Memmap sources every row has a column for (render/summary.ts counts them from vmemmap events). */
 const MEMMAP_SOURCES = ['boot', 'buddy', 'altmap'] as const;
-/** Zones a block can be onlined to (DOMAIN.md §6). */
+/** Zones a block can be onlined to (apps/docs/kernel/hvo.md#hvo). */
 const ZONES = ['DMA', 'DMA32', 'Normal', 'Movable'] as const;
 
 const silent: Out = { json: true, color: false, line: () => {}, err: () => {} };

@@ -1,6 +1,6 @@
 /**
  * ZONE_DEVICE page-map types by the kernel's own names: `enum memory_type` of include/linux/memremap.h (6.1, and
- * the same five in later trees; DOMAIN.md §7.1). Scenarios, events and reports name a type this way; the short
+ * the same five in later trees; apps/docs/kernel/zone-device.md#pgmap-types). Scenarios, events and reports name a type this way; the short
  * names memhp used before (`private`, `coherent`, `fsdax`, `devdax`, `p2pdma`) and the enum names without
  * their `MEMORY_DEVICE_` prefix are accepted as aliases on input, and events written with them still replay
  * (their v1 payloads upcast to these names).

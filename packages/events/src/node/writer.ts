@@ -257,7 +257,7 @@ function writeAll(fd: number, bytes: Uint8Array): void {
 }
 
 /**
- * `.ndjson.gz`: each batch is compressed on this thread and written as its own gzip member (RFC 1952 §2.2: a
+ * `.ndjson.gz`: each batch is compressed on this thread and written as its own gzip member (RFC 1952 apps/docs/kernel/sparse.md#section-flags: a
  * gzip file is a series of members; gunzip and zlib read them as one stream). Compressing synchronously means a
  * batch is on disk as soon as it is emitted, even when the producer never yields to the event loop (a simulation
  * runs synchronously), so a killed writer leaves every emitted batch readable, as a plain log does.
