@@ -15,6 +15,7 @@ import {
   hugetlbState,
   SUPPORTED_KERNELS,
   atLeast,
+  versionKey,
   type ArchBackend,
   type HvoExplainInput,
   type HugepageSize,
@@ -197,7 +198,7 @@ describe('apps/docs/kernel/hvo.md#conditions conditions', () => {
     // - w = (huge page / 4 KiB) × S / 4 KiB vmemmap pages (apps/docs/kernel/hvo.md#what-it-does): 2 MiB → S / 8, 1 GiB → 64 × S;
     // - freed: w − 2 in 5.14–5.17, w − 1 from 5.18 (apps/docs/kernel/hvo.md#what-it-does, apps/docs/kernel/timeline.md#timeline 5.18); the 6.2+ new head page keeps the net at w − 1;
     // - from 6.0 a page whose memmap is self-hosted is not optimised (apps/docs/kernel/hvo.md#conditions item 5); before, HVO takes precedence.
-    const ge = (k: KernelVersion, v: KernelVersion) => SUPPORTED_KERNELS.indexOf(k) >= SUPPORTED_KERNELS.indexOf(v);
+    const ge = (k: KernelVersion, v: KernelVersion) => versionKey(k) >= versionKey(v);
     fc.assert(
       fc.property(
         fc.constantFrom(...SUPPORTED_KERNELS),
