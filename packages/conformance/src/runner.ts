@@ -1,8 +1,8 @@
 /**
  * `conform`: boot the scenario's machine on a real kernel in QEMU and in the model, run the same steps on both,
- * and compare after boot and after every step. The model's machine takes its boot memory map (and, with a core
- * that has the input, its boot reservations) from the real kernel's boot readings (contract-17 apps/docs/kernel/sparse.md#sparse, apps/docs/kernel/vmemmap.md#vmemmap), so the
- * comparison starts from the same machine.
+ * and compare after boot and after every step. The model's machine takes its boot memory map
+ * and its boot reservations from the real kernel's boot readings ("Early memory node ranges"; zoneinfo and
+ * MemTotal), so the comparison starts from the same machine.
  */
 import * as core from '@memhp/core';
 import { createSimulator, parseKernelVersion, SUPPORTED_KERNELS, type ArchBackend, type Command, type KernelVersion, type MachineConfig, type ReadonlyMachineState } from '@memhp/core';
@@ -90,7 +90,7 @@ const MiB = 1n << 20n;
 /**
  * The model's kernel version for a real kernel: the exact upstream version from /proc/version (`Debian
  * 6.1.192-3` → `6.1.192`; else `uname -r` up to the first character that is not a digit or dot), as
- * contract-17 apps/docs/kernel/constants.md#constants asks. ONE place for the fallback while core accepts only the versions where a rule changes:
+ * the log header records. ONE place for the fallback while core accepts only the versions where a rule changes:
  * try the exact version, then its series, then the newest supported version not above it (a note says so).
  * Drop the fallback once core accepts every X.Y and X.Y.Z.
  */
@@ -343,7 +343,7 @@ export async function conformScenario(sc: ConformScenario, o: ConformOptions): P
     if (mk.note) notes.push(mk.note);
     const boot = await real.snap();
 
-    // The model's machine: the scenario's, with the real boot memory map (contract-17 apps/docs/kernel/sparse.md#sparse).
+    // The model's machine: the scenario's, with the real boot memory map (the guest's "Early memory node ranges").
     const ranges = earlyNodeRanges(boot.dmesg);
     let machine0: MachineConfig = {
       ...sc.machine,
@@ -362,19 +362,22 @@ export async function conformScenario(sc: ConformScenario, o: ConformOptions): P
     }
     const first = bootModel(ranges.size ? machine0 : { ...sc.machine, kernel: mk.version }, o.backend);
     if (!first.ok) throw new ConformanceInputError(`the model does not boot the real machine's memory map: ${first.why}`);
-    const machine = withReservations(ranges.size ? machine0 : { ...sc.machine, kernel: mk.version }, boot.reading, first.run.sim.state, o.backend, notes);
-    const model = machine === null ? first.run : bootModel(machine, o.backend).run;
+    const machine = withReservations(ranges.size ? machine0 : { ...sc.machine, kernel: mk.version }, boot.reading, first.run.sim.state, notes);
+    const reserved = bootModel(machine, o.backend);
+    if (!reserved.ok) throw new ConformanceInputError(`the model does not boot the real machine with its boot reservations: ${reserved.why}`);
+    const model = reserved.run;
     const pageBytes = model.sim.state.machine.geometry.pageBytes;
     // Without a reservation input, MemTotal, node MemTotal and zone managed differ at boot by what the kernel
     // reserved; later steps must keep exactly that offset (a step that changes it is a real difference).
     const reservationFields = /^(meminfo\.MemTotal|zoneinfo\..*\.managed|node\d+\.MemTotal)$/;
     const bootRows = compareReading(boot.reading, model.sim.state, { pageBytes });
     const offsets = new Map<string, { value: number; why: string }>();
-    if (machine === null) {
+    // Where the reservations could be derived exactly these rows agree and no offset is kept.
+    {
       for (const r of bootRows) {
         if (!reservationFields.test(r.field) || r.verdict !== 'differs') continue;
         const value = Number(r.kernel) - Number(r.memhp);
-        offsets.set(r.field, { value, why: `boot reservations (${value} at boot): this core has no boot-reservation input yet (contract-17 apps/docs/kernel/vmemmap.md#vmemmap)` });
+        offsets.set(r.field, { value, why: `boot reservations (${value} at boot) that could not be derived exactly (see the notes)` });
       }
     }
 
@@ -450,20 +453,14 @@ export async function conformScenario(sc: ConformScenario, o: ConformOptions): P
 }
 
 /**
- * The model machine with boot reservations derived from the real zoneinfo (contract-17 apps/docs/kernel/vmemmap.md#vmemmap), when this core has
- * the input (`deriveBootReservations`); null otherwise (the caller then explains MemTotal/managed rows).
+ * The model machine with the kernel's boot reservations (present but not managed pages the model does not compute
+ * itself), derived per node and zone from the real zoneinfo and MemTotal right after boot by core's
+ * deriveBootReservations; what cannot be derived exactly is said in `notes`.
  */
-function withReservations(machine: MachineConfig, real: Reading, modelState: ReadonlyMachineState, backend: ArchBackend, notes: string[]): MachineConfig | null {
-  const derive = (core as unknown as Record<string, unknown>).deriveBootReservations as
-    | ((r: unknown[], m: unknown[], pageBytes: number, memTotalPages?: number) => { reserved: Record<number, Record<string, bigint>>; notes: string[] })
-    | undefined;
-  if (typeof derive !== 'function') {
-    notes.push('this core has no boot-reservation input (contract-17 apps/docs/kernel/vmemmap.md#vmemmap): MemTotal and zone managed pages are expected to differ by what the kernel reserves at boot');
-    return null;
-  }
+function withReservations(machine: MachineConfig, real: Reading, modelState: ReadonlyMachineState, notes: string[]): MachineConfig {
   const pageBytes = modelState.machine.geometry.pageBytes;
-  const d = derive(real.zones, core.viewZoneinfo(modelState), pageBytes, real.meminfo.MemTotal !== undefined ? (real.meminfo.MemTotal * 1024) / pageBytes : undefined);
+  const memTotalPages = real.meminfo.MemTotal !== undefined ? (real.meminfo.MemTotal * 1024) / pageBytes : undefined;
+  const d = core.deriveBootReservations(real.zones, core.viewZoneinfo(modelState), memTotalPages);
   notes.push(...d.notes);
-  void backend;
-  return { ...machine, nodes: machine.nodes.map((n) => ({ ...n, reserved: d.reserved[n.id] ?? {} })) } as MachineConfig;
+  return { ...machine, nodes: machine.nodes.map((n) => ({ ...n, reservedPages: d.reservedPages.get(n.id) ?? {} })) };
 }

@@ -43,7 +43,7 @@ describe('compareReading on a real 6.1 boot', () => {
   });
 
   it('reports what the kernel reserves at boot as a difference unless it is declared known', () => {
-    // The kernel's managed DMA32 pages are fewer than present: the kernel image, memblock allocations … (contract-17 apps/docs/kernel/vmemmap.md#vmemmap).
+    // The kernel's managed DMA32 pages are fewer than present: the kernel image, memblock allocations … (core boot/reservations.ts).
     expect(row('zoneinfo.node0/DMA32.managed').verdict).toBe('differs');
     const known = compareReading(real, model(), { pageBytes: 4096, known: [{ field: /managed|MemTotal/, why: 'boot reservations' }] });
     expect(known.find((r) => r.field === 'zoneinfo.node0/DMA32.managed')).toMatchObject({ verdict: 'known', why: 'boot reservations' });

@@ -46,7 +46,7 @@ describe('readings of a real 6.1 boot', () => {
     expect(boot.hugetlb['hugepages-1048576kB/nr_hugepages']).toBe('0');
   });
 
-  it('takes the boot memory map from the "Early memory node ranges" lines (contract-17 apps/docs/kernel/sparse.md#sparse)', () => {
+  it('takes the boot memory map from the "Early memory node ranges" lines (mm/page_alloc.c free_area_init, 6.1)', () => {
     const r = earlyNodeRanges(dmesg);
     expect([...r.keys()]).toEqual([0]);
     expect(r.get(0)).toEqual([
