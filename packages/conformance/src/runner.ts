@@ -20,7 +20,7 @@ export interface ConformScenario {
   readonly name?: string;
   readonly machine: MachineConfig;
   readonly steps: ReadonlyArray<
-    | { readonly kind: 'command'; readonly index: number; readonly label: string; readonly step: string; readonly commands: readonly Command[]; readonly hugepageSizeDefault?: boolean; readonly where: { readonly line?: number } }
+    | { readonly kind: 'command'; readonly index: number; readonly label: string; readonly step: string; readonly commands: Iterable<Command>; readonly hugepageSizeDefault?: boolean; readonly where: { readonly line?: number } }
     | { readonly kind: 'expect'; readonly index: number; readonly label: string; readonly where: { readonly line?: number } }
   >;
 }
@@ -404,7 +404,7 @@ export async function conformScenario(sc: ConformScenario, o: ConformOptions): P
         steps.push({ index: st.index, label: st.label, ...(line !== undefined ? { line } : {}), errno: null, status: 'skipped', why: 'an expect step checks the model only; conform compares every step anyway', rows: [], dmesg: [] });
         continue;
       }
-      const why = st.commands.map(notComparable).find((x) => x !== null);
+      const why = [...st.commands].map(notComparable).find((x) => x !== null);
       if (why) {
         stopped = `after step ${st.index + 1} (not comparable) the two machines no longer match`;
         steps.push({ index: st.index, label: st.label, ...(line !== undefined ? { line } : {}), errno: null, status: 'not-comparable', why, rows: [], dmesg: [] });
