@@ -24,7 +24,7 @@ export interface SweepPoint {
   /** `kernel=6.1 size=12G`: the combination, in axis order. */
   readonly label: string;
   readonly params: Combination;
-  /** The scenario with every `${{ matrix.… }}` replaced (plain JSON data, no `matrix:` key). */
+  /** The scenario with every matrix placeholder (dollar sign, double braces, matrix.NAME) replaced (plain JSON data, no `matrix:` key). */
   readonly scenario: unknown;
 }
 
