@@ -69,6 +69,14 @@ describe('bounded work: what the architecture cannot address is refused, fast, a
     });
   }
 
+  it('refuses a virtio-mem region of 1P beyond PHYSMEM_END with -EINVAL at once (virtio_mem_init), not a per-block walk', async () => {
+    const t0 = Date.now();
+    const r = await memhpInProcess(['run', file('vm1p.yaml', `${MACHINE}steps:\n  - virtio_mem: { id: vm0, node: 0, region: 1P, requested: 1P }\n`)]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/-EINVAL .*the device memory 0x100000000-0x40000ffffffff is not addressable \(PHYSMEM_END 0x3fffffffffff\)/);
+    expect(Date.now() - t0).toBeLessThan(10_000);
+  });
+
   it('reads at most 4 MiB of a scenario, even from /dev/zero', async () => {
     const r = await memhpInProcess(['run', '/dev/zero']);
     expect(r.code).toBe(2);
