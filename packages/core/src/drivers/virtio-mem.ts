@@ -75,6 +75,10 @@ function configure(ctx: KernelCtx, cmd: CommandOf<'virtio_mem'>): { ok: true } |
   const regionBytes = cmd.regionBytes ?? alignUpBig(cmd.requestedBytes > 0n ? cmd.requestedBytes : addBytes, addBytes);
   const align = deviceBlock > mb ? deviceBlock : mb;
   const regionStart = cmd.regionStartBytes ?? placeDevice(ctx.state, regionBytes, align);
+  // virtio_mem_init (drivers/virtio/virtio_mem.c, 5.11+): a region outside mhp_get_pluggable_range() is refused
+  // ("The device memory is not addressable") before any memory is added.
+  if (regionStart + regionBytes - 1n > ctx.machine.pluggableEndBytes)
+    return fail('EINVAL', `the device memory ${hex(regionStart)}-${hex(regionStart + regionBytes - 1n)} is not addressable (PHYSMEM_END ${hex(ctx.machine.pluggableEndBytes)})`);
   const node = cmd.node ?? 0;
   const unitPages = Number((sbm ? mb : unit) / BigInt(g.pageBytes));
   const grp = registerMemoryGroup(ctx, 'dynamic', node, unitPages);
