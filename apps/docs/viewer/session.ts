@@ -18,7 +18,7 @@ import { SampleSeries, counters, drawBlocks, drawPmds, drawSectionsUpTo, type St
 export interface SessionOptions {
   /**
    * Fixed number of events between snapshots. Without it the session adapts: a snapshot is taken when at least
-   * 2000 events and three times the last snapshot's copy time have passed, and at most `maxSnapshots` are kept
+   * 2000 events and twice the last snapshot's copy time have passed, and at most `maxSnapshots` are kept
    * (every other one is dropped when full), so a state of 50 000 memory blocks neither stalls the load on copies
    * nor fills memory with them.
    */
@@ -152,33 +152,6 @@ function keepBytes(limit: number, done: (text: Blob | null) => void): TransformS
   });
 }
 
-/** Splits a byte stream into lines (without the newline), each with the byte offset just past it. */
-async function* splitLines(stream: ReadableStream<Uint8Array>, start: number): AsyncGenerator<{ text: string; end: number }> {
-  const dec = new TextDecoder();
-  const reader = stream.getReader();
-  let carry: Uint8Array = new Uint8Array(0);
-  let pos = start;
-  try {
-    while (true) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      let from = 0;
-      for (let i = value.indexOf(10); i !== -1; i = value.indexOf(10, from)) {
-        const piece = value.subarray(from, i);
-        const bytes = carry.length ? concat(carry, piece) : piece;
-        carry = new Uint8Array(0);
-        pos += bytes.length + 1;
-        yield { text: dec.decode(bytes), end: pos };
-        from = i + 1;
-      }
-      carry = concat(carry, value.subarray(from));
-    }
-    if (carry.length) yield { text: dec.decode(carry), end: pos + carry.length };
-  } finally {
-    reader.releaseLock();
-  }
-}
-
 function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
   if (!a.length) return b.slice();
   const c = new Uint8Array(a.length + b.length);
@@ -269,7 +242,7 @@ export class LogSession {
       if (series.wants(seq)) series.push(seq, counters(state, this.api.views));
       const due = this.every
         ? seq % this.every === 0
-        : seq - sinceSeq >= 2000 && performance.now() - sinceT >= 3 * cloneMs;
+        : seq - sinceSeq >= 2000 && performance.now() - sinceT >= 2 * cloneMs;
       if (due) {
         cloneMs = this.snapshot(seq, state, hugetlb);
         sinceSeq = seq;
@@ -417,20 +390,65 @@ export class LogSession {
     const start = offset >= 0 ? offset : 0;
     const plain = this.gzip ? this.text : this.blob;
     const stream = plain ? (plain.slice(start).stream() as ReadableStream<Uint8Array>) : (await this.rawStream()).pipeThrough(skipBytes(start));
+    const reader = stream.getReader();
+    const dec = new TextDecoder();
     let line = offset >= 0 ? fromSeq + 1 : 0;
+    let carry: Uint8Array = new Uint8Array(0);
+    let pos = start; // byte offset of carry[0] in the decompressed log
     let last: Envelope | null = null;
     let next = -1;
-    for await (const { text, end } of splitLines(stream, start)) {
+    // Returns true once event `to` is applied.
+    const take = (text: string, end: number): boolean => {
       const lineNo = line++;
-      if (offset < 0 && lineNo === 0) continue; // the header
-      if (text.trim() === '') continue;
-      const e = this.catalogue.upcast(this.api.events.parseEventLine(text, { file: this.name, line: lineNo + 1 }, this.catalogue));
-      if (e.seq <= fromSeq) continue;
+      if (offset < 0 && lineNo === 0) return false; // the header
+      if (text.trim() === '') return false;
+      const e = this.eventOf(text, lineNo);
+      if (e.seq <= fromSeq) return false;
       apply(e);
       last = e;
       next = end;
-      if (e.seq >= to) break;
+      return e.seq >= to;
+    };
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        const buf = carry.length ? concat(carry, value) : value;
+        const lastNl = buf.lastIndexOf(10);
+        if (lastNl < 0) {
+          carry = buf.slice();
+          continue;
+        }
+        // Decode every whole line of the chunk at once: a newline byte is never inside a UTF-8 sequence, so line
+        // i of the text ends at the i-th newline byte.
+        const lines = dec.decode(buf.subarray(0, lastNl)).split('\n');
+        let nl = -1;
+        for (const text of lines) {
+          nl = buf.indexOf(10, nl + 1);
+          if (take(text, pos + nl + 1)) return { last, nextLineOffset: next };
+        }
+        pos += lastNl + 1;
+        carry = buf.slice(lastNl + 1);
+      }
+      if (carry.length) take(dec.decode(carry), pos + carry.length);
+    } finally {
+      reader.releaseLock();
     }
     return { last, nextLineOffset: next };
   }
+
+  /**
+   * An event line read again on a seek. load() validated every line of this same Blob (a Blob never changes), so
+   * a seek only parses and upcasts; a line that does not parse gets the reader's located error.
+   */
+  private eventOf(text: string, lineNo: number): Envelope {
+    let e: Envelope;
+    try {
+      e = JSON.parse(text) as Envelope;
+    } catch {
+      return this.catalogue.upcast(this.api.events.parseEventLine(text, { file: this.name, line: lineNo + 1 }, this.catalogue));
+    }
+    return this.catalogue.upcast(e);
+  }
+
 }
