@@ -337,6 +337,8 @@ export class LogSession {
     });
     this.putAnchor({ seq: home, state, hugetlb: base.hugetlb, nextLineOffset: r.nextLineOffset, event: r.last });
     this.trim();
+    // No progress when every state kept is needed at a home position (fewer states than positions): stop.
+    if (!this.anchors.some((a) => a.seq === home)) return false;
     return true;
   }
 
@@ -346,17 +348,23 @@ export class LogSession {
    */
   private trim(): void {
     const homes = new Set(this.homes);
+    // First choice: not at a home position and not the last frame's state; then any not at a home position;
+    // then any (never the last, the end of the log).
+    const tiers: Array<(a: Snapshot) => boolean> = [(a) => !homes.has(a.seq) && a !== this.current, (a) => !homes.has(a.seq), () => true];
     while (this.anchors.length > this.maxAnchors && this.anchors.length > 1) {
       let drop = -1;
-      let best = Infinity;
-      for (let i = 0; i < this.anchors.length - 1; i++) {
-        const a = this.anchors[i]!;
-        if (a === this.current) continue;
-        const gap = (a.seq - (i > 0 ? this.anchors[i - 1]!.seq : 0)) + (homes.has(a.seq) ? this.lastSeq + 1 : 0);
-        if (gap < best) {
-          best = gap;
-          drop = i;
+      for (const allowed of tiers) {
+        let best = Infinity;
+        for (let i = 0; i < this.anchors.length - 1; i++) {
+          const a = this.anchors[i]!;
+          if (!allowed(a)) continue;
+          const gap = a.seq - (i > 0 ? this.anchors[i - 1]!.seq : 0);
+          if (gap < best) {
+            best = gap;
+            drop = i;
+          }
         }
+        if (drop >= 0) break;
       }
       if (drop < 0) break;
       this.anchors.splice(drop, 1);
