@@ -18,7 +18,7 @@ import { SampleSeries, counters, drawBlocks, drawPmds, drawSectionsUpTo, type St
 export interface SessionOptions {
   /**
    * Fixed number of events between snapshots. Without it the session adapts: a snapshot is taken when at least
-   * 2000 events and twice the last snapshot's copy time have passed, and at most `maxSnapshots` are kept
+   * 2000 events and three times the last snapshot's copy time have passed, and at most `maxSnapshots` are kept
    * (every other one is dropped when full), so a state of 50 000 memory blocks neither stalls the load on copies
    * nor fills memory with them.
    */
@@ -242,7 +242,7 @@ export class LogSession {
       if (series.wants(seq)) series.push(seq, counters(state, this.api.views));
       const due = this.every
         ? seq % this.every === 0
-        : seq - sinceSeq >= 2000 && performance.now() - sinceT >= 2 * cloneMs;
+        : seq - sinceSeq >= 2000 && performance.now() - sinceT >= 3 * cloneMs;
       if (due) {
         cloneMs = this.snapshot(seq, state, hugetlb);
         sinceSeq = seq;
