@@ -152,33 +152,6 @@ function keepBytes(limit: number, done: (text: Blob | null) => void): TransformS
   });
 }
 
-/** Splits a byte stream into lines (without the newline), each with the byte offset just past it. */
-async function* splitLines(stream: ReadableStream<Uint8Array>, start: number): AsyncGenerator<{ text: string; end: number }> {
-  const dec = new TextDecoder();
-  const reader = stream.getReader();
-  let carry: Uint8Array = new Uint8Array(0);
-  let pos = start;
-  try {
-    while (true) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      let from = 0;
-      for (let i = value.indexOf(10); i !== -1; i = value.indexOf(10, from)) {
-        const piece = value.subarray(from, i);
-        const bytes = carry.length ? concat(carry, piece) : piece;
-        carry = new Uint8Array(0);
-        pos += bytes.length + 1;
-        yield { text: dec.decode(bytes), end: pos };
-        from = i + 1;
-      }
-      carry = concat(carry, value.subarray(from));
-    }
-    if (carry.length) yield { text: dec.decode(carry), end: pos + carry.length };
-  } finally {
-    reader.releaseLock();
-  }
-}
-
 function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
   if (!a.length) return b.slice();
   const c = new Uint8Array(a.length + b.length);
@@ -364,6 +337,8 @@ export class LogSession {
     });
     this.putAnchor({ seq: home, state, hugetlb: base.hugetlb, nextLineOffset: r.nextLineOffset, event: r.last });
     this.trim();
+    // No progress when every state kept is needed at a home position (fewer states than positions): stop.
+    if (!this.anchors.some((a) => a.seq === home)) return false;
     return true;
   }
 
@@ -373,17 +348,23 @@ export class LogSession {
    */
   private trim(): void {
     const homes = new Set(this.homes);
+    // First choice: not at a home position and not the last frame's state; then any not at a home position;
+    // then any (never the last, the end of the log).
+    const tiers: Array<(a: Snapshot) => boolean> = [(a) => !homes.has(a.seq) && a !== this.current, (a) => !homes.has(a.seq), () => true];
     while (this.anchors.length > this.maxAnchors && this.anchors.length > 1) {
       let drop = -1;
-      let best = Infinity;
-      for (let i = 0; i < this.anchors.length - 1; i++) {
-        const a = this.anchors[i]!;
-        if (a === this.current) continue;
-        const gap = (a.seq - (i > 0 ? this.anchors[i - 1]!.seq : 0)) + (homes.has(a.seq) ? this.lastSeq + 1 : 0);
-        if (gap < best) {
-          best = gap;
-          drop = i;
+      for (const allowed of tiers) {
+        let best = Infinity;
+        for (let i = 0; i < this.anchors.length - 1; i++) {
+          const a = this.anchors[i]!;
+          if (!allowed(a)) continue;
+          const gap = a.seq - (i > 0 ? this.anchors[i - 1]!.seq : 0);
+          if (gap < best) {
+            best = gap;
+            drop = i;
+          }
         }
+        if (drop >= 0) break;
       }
       if (drop < 0) break;
       this.anchors.splice(drop, 1);
@@ -417,20 +398,65 @@ export class LogSession {
     const start = offset >= 0 ? offset : 0;
     const plain = this.gzip ? this.text : this.blob;
     const stream = plain ? (plain.slice(start).stream() as ReadableStream<Uint8Array>) : (await this.rawStream()).pipeThrough(skipBytes(start));
+    const reader = stream.getReader();
+    const dec = new TextDecoder();
     let line = offset >= 0 ? fromSeq + 1 : 0;
+    let carry: Uint8Array = new Uint8Array(0);
+    let pos = start; // byte offset of carry[0] in the decompressed log
     let last: Envelope | null = null;
     let next = -1;
-    for await (const { text, end } of splitLines(stream, start)) {
+    // Returns true once event `to` is applied.
+    const take = (text: string, end: number): boolean => {
       const lineNo = line++;
-      if (offset < 0 && lineNo === 0) continue; // the header
-      if (text.trim() === '') continue;
-      const e = this.catalogue.upcast(this.api.events.parseEventLine(text, { file: this.name, line: lineNo + 1 }, this.catalogue));
-      if (e.seq <= fromSeq) continue;
+      if (offset < 0 && lineNo === 0) return false; // the header
+      if (text.trim() === '') return false;
+      const e = this.eventOf(text, lineNo);
+      if (e.seq <= fromSeq) return false;
       apply(e);
       last = e;
       next = end;
-      if (e.seq >= to) break;
+      return e.seq >= to;
+    };
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        const buf = carry.length ? concat(carry, value) : value;
+        const lastNl = buf.lastIndexOf(10);
+        if (lastNl < 0) {
+          carry = buf.slice();
+          continue;
+        }
+        // Decode every whole line of the chunk at once: a newline byte is never inside a UTF-8 sequence, so line
+        // i of the text ends at the i-th newline byte.
+        const lines = dec.decode(buf.subarray(0, lastNl)).split('\n');
+        let nl = -1;
+        for (const text of lines) {
+          nl = buf.indexOf(10, nl + 1);
+          if (take(text, pos + nl + 1)) return { last, nextLineOffset: next };
+        }
+        pos += lastNl + 1;
+        carry = buf.slice(lastNl + 1);
+      }
+      if (carry.length) take(dec.decode(carry), pos + carry.length);
+    } finally {
+      reader.releaseLock();
     }
     return { last, nextLineOffset: next };
   }
+
+  /**
+   * An event line read again on a seek. load() validated every line of this same Blob (a Blob never changes), so
+   * a seek only parses and upcasts; a line that does not parse gets the reader's located error.
+   */
+  private eventOf(text: string, lineNo: number): Envelope {
+    let e: Envelope;
+    try {
+      e = JSON.parse(text) as Envelope;
+    } catch {
+      return this.catalogue.upcast(this.api.events.parseEventLine(text, { file: this.name, line: lineNo + 1 }, this.catalogue));
+    }
+    return this.catalogue.upcast(e);
+  }
+
 }

@@ -10,7 +10,7 @@ import { env, optInt } from './common.js';
 import { UserError } from '../errors.js';
 import { formatMeminfo, replayLog, viewBlocks, viewKmemBlocks, viewKmemSections, viewMeminfo, viewVmstat, viewZoneinfo, type Envelope } from '../sim.js';
 import { addEvent, emptySummary } from '../render/summary.js';
-import { finalViews } from './run.js';
+import { finalViews } from '../render/final-views.js';
 import { renderSummary, summaryJson } from '../render/summary-text.js';
 import { paint, printJson, table, type Out } from '../render/output.js';
 

@@ -12,9 +12,10 @@ import { signalExitCode, stopRequested, whileStoppable, yieldToEventLoop } from 
 import { blockCount } from '../parse/ranges.js';
 import { loadScenarioFile, type LoadedScenario } from '../scenario/load.js';
 import { isNatsLog } from '../log-location.js';
-import { createSimulator, openWriter, viewBlocks, viewMeminfo, viewVmstat, viewZoneinfo, type KResultLike } from '../sim.js';
+import { createSimulator, openWriter, type KResultLike } from '../sim.js';
 import type { LogWriter } from '@memhp/events/node';
 import type { ReadonlyMachineState } from '@memhp/core';
+import { finalViews, type FinalViews } from '../render/final-views.js';
 import { addEvent, emptySummary, type RunSummary } from '../render/summary.js';
 import { checkExpect, snapshot, type Baseline, type ExpectFailure } from './expect.js';
 import { renderSummary, summaryJson } from '../render/summary-text.js';
@@ -59,21 +60,7 @@ export interface RunResult {
   readonly final?: FinalViews;
 }
 
-export interface FinalViews {
-  readonly meminfo: Record<string, number>;
-  readonly vmstat: Record<string, number>;
-  readonly zoneinfo: readonly unknown[];
-  readonly blocks: readonly unknown[];
-}
-
-/** The views a run and a replay are compared on. */
-export function finalViews(state: ReadonlyMachineState): FinalViews | undefined {
-  try {
-    return { meminfo: viewMeminfo(state), vmstat: viewVmstat(state), zoneinfo: viewZoneinfo(state), blocks: viewBlocks(state) };
-  } catch {
-    return undefined;
-  }
-}
+export { finalViews, type FinalViews };
 
 export function registerRun(program: Command): void {
   program
