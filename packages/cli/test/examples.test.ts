@@ -37,7 +37,7 @@ const WAITS_FOR_CORE: Readonly<Record<string, readonly string[]>> = {};
 describe('the README', () => {
   it('starts with a command that runs one of these examples', async () => {
     const { readFileSync } = await import('node:fs');
-    const first = /pnpm memhp run (\S+\.yaml)/.exec(readFileSync(join(REPO, 'README.md'), 'utf8'))?.[1];
+    const first = /\bmemhp run (\S+\.yaml)/.exec(readFileSync(join(REPO, 'README.md'), 'utf8'))?.[1];
     expect(first).toBe('examples/scenarios/cloud-hot-add-12g.yaml');
     expect(files).toContain('cloud-hot-add-12g.yaml');
   });
