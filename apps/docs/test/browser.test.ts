@@ -162,7 +162,7 @@ describe('the documentation site in Chromium', () => {
     expect(pageErrors).toEqual([]);
   }, 120_000);
 
-  it('shows HugeTLB pages optimised and skipped as memhp replay summarises them (seed 001: HVO beside memmap_on_memory)', async () => {
+  it('shows HugeTLB pages optimised and skipped as memhp replay summarises them (HVO beside memmap_on_memory)', async () => {
     const file = '001-hvo-self-hosted.ndjson';
     const log = join(dist, 'examples', file);
     if (!existsSync(log)) return expect.fail(`${file} is not among the bundled examples`);
