@@ -348,10 +348,14 @@ describe('import reads a snapshot as untrusted data', () => {
 
 describe('query is sandboxed', () => {
   const log = join(dir, 'q.ndjson');
-  const ready = memhpInProcess(['run', join(REPO, 'examples/scenarios/000-memmap-on-memory.yaml'), '-o', log]);
+  // Recorded when the first query test starts, not while the file is collected: an in-process run captures
+  // process.stdout/stderr, and one started at collection time ran beside the other describes' in-process commands
+  // and took their output.
+  let recorded: ReturnType<typeof memhpInProcess> | undefined;
+  const ready = (): ReturnType<typeof memhpInProcess> => (recorded ??= memhpInProcess(['run', join(REPO, 'examples/scenarios/000-memmap-on-memory.yaml'), '-o', log]));
 
   it('reads no file, writes none, installs nothing, cannot unlock itself; --unsafe-full-access can', async () => {
-    expect((await ready).code).toBe(0);
+    expect((await ready()).code).toBe(0);
     const secret = file('secret.csv', 'a,b\n1,2\n');
     const escaped = join(dir, 'escaped.csv');
     const sql = [
@@ -373,7 +377,7 @@ describe('query is sandboxed', () => {
   }, 240_000);
 
   it('stops a query at --timeout, leaves no copy of the log in TMPDIR, and answers exit 2', async () => {
-    expect((await ready).code).toBe(0);
+    expect((await ready()).code).toBe(0);
     const t = tmp();
     mkdirSync(join(t, 'x'));
     const t0 = Date.now();
