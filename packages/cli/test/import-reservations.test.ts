@@ -20,7 +20,7 @@ describe('memhp import fills the boot reservations from the readings', () => {
     expect(s.machine.nodes[0]!.reservedPages).toEqual({ DMA: 158, DMA32: 9421, Normal: 12452 });
     expect(notes.join('\n')).toContain('node 0 Normal derived from MemTotal');
     expect(text).toContain('reserved: { DMA: 632K, DMA32: 37684K, Normal: 49808K }');
-    expect(text).toContain('meminfo: { MemTotal: "24684084 kB" }');
+    expect(text).toMatch(/meminfo: \{ MemTotal: "?24684084 kB"? \}/);
   });
 
   it('writes a scenario whose run matches the host MemTotal (process, --json)', async () => {

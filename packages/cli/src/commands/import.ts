@@ -266,7 +266,7 @@ function renderScenario(
   const managedKb = (m.zones.reduce((n, z) => n + z.managed, 0) * Number(pageBytes)) / 1024;
   // MemTotal is checked when zoneinfo agrees with it (a kernel still initialising struct pages lags behind it)
   if (reserved.size && memTotal !== undefined && managedKb <= memTotal) {
-    steps.add(withComment(doc.createNode({ expect: { meminfo: { MemTotal: `${memTotal} kB` } } }) as Node, '/proc/meminfo MemTotal = totalram_pages, the sum of managed pages (fs/proc/meminfo.c)', true));
+    steps.add(withComment(doc.createNode({ expect: { meminfo: flow({ MemTotal: `${memTotal} kB` }) } }) as Node, '/proc/meminfo MemTotal = totalram_pages, the sum of managed pages (fs/proc/meminfo.c)', true));
   }
   const top = new YAMLMap();
   top.add(new Pair('memhp', 1));
