@@ -12,6 +12,7 @@ import { env, optInt } from './common.js';
 import { RefusedError, UserError } from '../errors.js';
 import { paint, printJson } from '../render/output.js';
 import { asCliError, natsEnvOptions } from '../log-location.js';
+import { whileStoppable } from '../lifecycle.js';
 
 interface SweepOpts {
   output?: string;
@@ -111,12 +112,14 @@ export function registerSweep(program: Command): void {
       };
       let interrupted: boolean;
       try {
-        if (server || o.context) {
-          const nats = { ...(server ? { url: server } : {}), ...natsEnvOptions(), ...(o.creds ? { creds: o.creds } : {}), ...(o.tlsCa ? { tlsCa: o.tlsCa } : {}), ...(o.context ? { context: o.context } : {}) };
-          ({ interrupted } = await fleet.runNatsSweep(pointJobs, { nats, queue: { ackWaitMs, maxDeliver }, done: new Set(rows.keys()), resume: Boolean(o.resume), signal: ac.signal, onResult }));
-        } else {
-          ({ interrupted } = await fleet.runLocalPool(pointJobs, { jobs, command: workerCommand(cmd), maxAttempts: maxDeliver, signal: ac.signal, onResult }));
-        }
+        // Stoppable: the first signal reaches onSigint (finish the points in flight) instead of ending the process.
+        ({ interrupted } = await whileStoppable(async () => {
+          if (server || o.context) {
+            const nats = { ...(server ? { url: server } : {}), ...natsEnvOptions(), ...(o.creds ? { creds: o.creds } : {}), ...(o.tlsCa ? { tlsCa: o.tlsCa } : {}), ...(o.context ? { context: o.context } : {}) };
+            return fleet.runNatsSweep(pointJobs, { nats, queue: { ackWaitMs, maxDeliver }, done: new Set(rows.keys()), resume: Boolean(o.resume), signal: ac.signal, onResult });
+          }
+          return fleet.runLocalPool(pointJobs, { jobs, command: workerCommand(cmd), maxAttempts: maxDeliver, signal: ac.signal, onResult });
+        }));
       } finally {
         bar?.stop();
         process.off('SIGINT', onSigint);
@@ -186,14 +189,14 @@ export function registerWorker(program: Command): void {
       };
       process.on('SIGINT', stop);
       process.on('SIGTERM', stop);
-      const r = await fleet.runNatsWorker({
+      const r = await whileStoppable(() => fleet.runNatsWorker({
         nats,
         command: workerCommand(cmd),
         signal: ac.signal,
         ...(maxPoints !== undefined ? { maxPoints } : {}),
         ...(idleExitMs !== undefined ? { idleExitMs } : {}),
         onPoint: (what, label, detail) => process.stderr.write(`memhp worker: ${what} ${label}${detail ? `: ${detail}` : ''}\n`),
-      });
+      }));
       process.stderr.write(`memhp worker: ${r.points} point(s)\n`);
     } catch (e) {
       throw asCliError(e);
