@@ -11,6 +11,7 @@
  * seek left, until every snapshot position of the load is covered again. The number of states kept never grows:
  * a repair that adds one drops the anchor farthest past its position's need.
  */
+import { Inflate } from 'pako';
 import type { Envelope, HeaderLike, ViewerApi } from './core-adapter.js';
 import type { Frame, Sample } from './protocol.js';
 import { SampleSeries, counters, drawBlocks, drawPmds, drawSectionsUpTo, type StateLike } from './project.js';
@@ -195,7 +196,7 @@ export class LogSession {
 
   private async rawStream(): Promise<ReadableStream<Uint8Array>> {
     const s = this.blob.stream() as ReadableStream<Uint8Array>;
-    return this.gzip ? s.pipeThrough(new DecompressionStream('gzip') as unknown as TransformStream<Uint8Array, Uint8Array>) : s;
+    return this.gzip ? s.pipeThrough(gunzipMembers(this.name)) : s;
   }
 
   /** Deep-copies the state into a snapshot and says how long that took (the adaptive policy's input). */
@@ -459,4 +460,30 @@ export class LogSession {
     return this.catalogue.upcast(e);
   }
 
+}
+
+/**
+ * Gunzip that reads every member of a multi-member file, as gunzip(1) and Node's zlib do: memhp's gzip writer
+ * writes each batch as a gzip member of its own (so a killed run leaves a readable prefix), and the browser's
+ * DecompressionStream stops at the first member's end (it rejects what follows as trailing data).
+ */
+function gunzipMembers(name: string): TransformStream<Uint8Array, Uint8Array> {
+  const inflate = new Inflate();
+  const check = (): void => {
+    if (inflate.err) throw new Error(`${name}: not a readable gzip file (${inflate.msg || `zlib error ${inflate.err}`})`);
+  };
+  return new TransformStream<Uint8Array, Uint8Array>({
+    start(controller) {
+      // pako may hand out views of a buffer it writes again: each chunk is copied before it moves on.
+      inflate.onData = (chunk: Uint8Array) => controller.enqueue(chunk.slice());
+    },
+    transform(chunk) {
+      inflate.push(chunk, false);
+      check();
+    },
+    flush() {
+      inflate.push(new Uint8Array(0), true);
+      check();
+    },
+  });
 }
