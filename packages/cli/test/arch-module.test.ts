@@ -21,6 +21,15 @@ describe('--arch-module', () => {
     expect((JSON.parse(rep.stdout) as { final: unknown }).final).toEqual(j.final);
   });
 
+  it('merges the kernels that answer the same for a third-party arch in check --kernel all', async () => {
+    const r = await memhpInProcess(['--arch-module', MODULE, 'check', 'memmap-on-memory', '--arch', 'riscv64', '--kernel', 'all']);
+    // One row per run of series with the same verdict and reasons: the example backend does not enable
+    // memmap_on_memory in any series it supports, so they share one row (a header, then that row).
+    const lines = r.stdout.trim().split('\n');
+    expect(lines.length, r.stdout).toBe(2);
+    expect(lines[1]).toMatch(/^ 6\.11–6\.18 +no .*riscv64 does not enable memmap_on_memory in this kernel/);
+  });
+
   it('without the module the arch is unknown, named at its line', async () => {
     const r = await memhpInProcess(['run', SCENARIO]);
     expect(r.code).toBe(2);

@@ -152,7 +152,7 @@ export function explainFromFacts(f: MemmapOnMemoryFacts): MemmapOnMemoryExplanat
   );
   step(
     { check: 'IS_ENABLED(CONFIG_MHP_MEMMAP_ON_MEMORY)', formula: 'ARCH_MHP_MEMMAP_ON_MEMORY_ENABLE', values: { arch: f.arch }, passed: f.archEnabled },
-    `${f.arch} does not enable memmap_on_memory in ${f.kernel} (apps/docs/kernel/memmap-on-memory.md#arches)`,
+    `${f.arch} does not enable memmap_on_memory in this kernel (apps/docs/kernel/memmap-on-memory.md#arches)`,
   );
   if (hvoRule === 'predicate')
     step(
