@@ -1,11 +1,3 @@
-import { defineConfig } from 'tsup';
+import { libraryConfig } from '../../tsup.library';
 
-export default defineConfig({
-  entry: ['src/index.ts', 'src/vitest.ts'],
-  format: ['esm'],
-  dts: { entry: ['src/index.ts', 'src/vitest.ts'] },
-  sourcemap: true,
-  clean: true,
-  target: 'node20',
-  external: ['vitest'],
-});
+export default libraryConfig(['src/index.ts', 'src/vitest.ts'], { external: ['vitest'] });

@@ -1,10 +1,3 @@
-import { defineConfig } from 'tsup';
+import { libraryConfig } from '../../tsup.library';
 
-export default defineConfig({
-  entry: ['src/index.ts'],
-  format: ['esm'],
-  dts: { entry: ['src/index.ts'] },
-  sourcemap: true,
-  clean: true,
-  target: 'node20',
-});
+export default libraryConfig(['src/index.ts']);
