@@ -134,9 +134,23 @@ abstract class BaseLogWriter implements LogWriter {
 
   /** Move the encoded batch to the file; returns false when the sink asks to wait. */
   protected abstract emitBatch(): boolean;
-  abstract drained(): Promise<void>;
-  abstract flush(): Promise<void>;
+  /** After a flush's batch is emitted: wait until whatever writes it has written it (the writer thread). */
+  protected settle(): void {}
   abstract close(): Promise<void>;
+
+  drained(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  flush(): Promise<void> {
+    try {
+      this.emitBatch();
+      this.settle();
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
+    return Promise.resolve();
+  }
 }
 
 /**
@@ -218,18 +232,8 @@ class PlainLogWriter extends BaseLogWriter {
     return true;
   }
 
-  drained(): Promise<void> {
-    return Promise.resolve();
-  }
-
-  flush(): Promise<void> {
-    try {
-      this.emitBatch();
-      this.#thread?.drain();
-    } catch (err) {
-      return Promise.reject(err as Error);
-    }
-    return Promise.resolve();
+  protected override settle(): void {
+    this.#thread?.drain();
   }
 
   async close(): Promise<void> {
@@ -297,18 +301,6 @@ class GzipLogWriter extends BaseLogWriter {
     return true;
   }
 
-  drained(): Promise<void> {
-    return Promise.resolve();
-  }
-
-  flush(): Promise<void> {
-    try {
-      this.emitBatch();
-    } catch (err) {
-      return Promise.reject(err as Error);
-    }
-    return Promise.resolve();
-  }
 
   async close(): Promise<void> {
     if (this.closed) return;
