@@ -1,7 +1,7 @@
 /**
  * `memhp sweep` with the embedded local pool (issue 20): real CLI processes with real worker processes.
- * Cost: about 30 s on the 2-core CI machine (four sweeps of 6 points and three queries; most of it is process
- * start-up from src).
+ * Cost: about 45 s on the 2-core CI machine (four sweeps of 6 points, one of 4 points whose worker crashes
+ * four times, and three queries; most of it is process start-up from src).
  */
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -90,6 +90,24 @@ describe('memhp sweep (local pool)', { timeout: 300_000 }, () => {
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout).ran).toBe(6 - partial.length);
     expect(csv(dir)).toBe(oneJob);
+  });
+
+  it('a point that kills its worker process is run again in a new one, then becomes an error row; the point queued behind it does not count it', async () => {
+    const dir = tmpDir();
+    const crashes = join(dir, 'crashes.txt');
+    const r = await memhp(['--arch-module', join(SWEEPS, 'crashy-arch.mjs'), 'sweep', join(SWEEPS, 'crash.yaml'), '-o', dir, '--jobs', '1', '--max-deliveries', '2'], { env: { MEMHP_CRASH_LOG: crashes } });
+    expect(r.code, r.stderr).toBe(0);
+    const rows = jsonl(dir);
+    expect(rows.map((x) => [x.label, x.status])).toEqual([
+      ['arch=x86_64 size=128M', 'ok'],
+      ['arch=x86_64 size=1G', 'ok'],
+      ['arch=crashy_x86 size=128M', 'dead'],
+      ['arch=crashy_x86 size=1G', 'dead'],
+    ]);
+    // Each crashy point ran (and crashed) exactly twice: a crash of the point before it, while it waited queued
+    // behind that one, is not one of its attempts.
+    for (const x of rows.slice(2)) expect(x.error).toBe('worker process ended (SIGKILL) while running the point; gave up after 2 attempts');
+    expect(readFileSync(crashes, 'utf8').split('\n').filter(Boolean)).toHaveLength(4);
   });
 
   it('locates a matrix reference that names no value, and a bad value in one point, in the sweep file', async () => {
