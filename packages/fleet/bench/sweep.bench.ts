@@ -58,7 +58,8 @@ async function ceiling(): Promise<number> {
   return c;
 }
 
-console.log(`load average ${loadavg().map((l) => l.toFixed(2)).join(' ')} on ${availableParallelism()} cores`);
+const loadAtStart = loadavg();
+console.log(`load average ${loadAtStart.map((l) => l.toFixed(2)).join(' ')} on ${availableParallelism()} cores`);
 const machine = await ceiling();
 const one = await timed('local, 1 job', ['sweep', GRID, '--jobs', '1']);
 const two = await timed('local, 2 jobs', ['sweep', GRID, '--jobs', '2']);
@@ -79,7 +80,7 @@ console.log(`points ${one.points}; 2 jobs / 1 job = ${speedup.toFixed(2)}× (tar
 mkdirSync(OUT, { recursive: true });
 writeFileSync(
   join(OUT, 'fleet-sweep.json'),
-  `${JSON.stringify({ date: new Date().toISOString(), cores: availableParallelism(), loadavg: loadavg(), points: one.points, seconds: { local1: one.seconds, local2: two.seconds, nats2: nats.seconds }, pointsPerSecond: { local1: one.points / one.seconds, local2: two.points / two.seconds, nats2: nats.points / nats.seconds }, ratios: { local2OverLocal1: speedup, nats2OverLocal2: natsVsLocal, machineCeiling2Over1: machine }, targets: { local2OverLocal1: 1.7, nats2OverLocal2: 0.9 }, identicalTables: identical }, null, 2)}\n`,
+  `${JSON.stringify({ date: new Date().toISOString(), cores: availableParallelism(), loadavg: { start: loadAtStart, end: loadavg() }, points: one.points, seconds: { local1: one.seconds, local2: two.seconds, nats2: nats.seconds }, pointsPerSecond: { local1: one.points / one.seconds, local2: two.points / two.seconds, nats2: nats.points / nats.seconds }, ratios: { local2OverLocal1: speedup, nats2OverLocal2: natsVsLocal, machineCeiling2Over1: machine }, targets: { local2OverLocal1: 1.7, nats2OverLocal2: 0.9 }, identicalTables: identical }, null, 2)}\n`,
 );
 console.log(`figures: ${join(OUT, 'fleet-sweep.json')}`);
 if (!identical) process.exitCode = 1;
