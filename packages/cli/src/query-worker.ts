@@ -2,14 +2,18 @@
  * The process `memhp query` runs DuckDB in (see commands/query.ts). It reads, on stdin, one line with the table's
  * columns, the sandbox settings, then one JSON array per event row; appends them into an in-memory table (no file is
  * written anywhere); runs the SQL; and writes `{"columns":…,"rows":…}` or `{"error":…}` as one line on stdout.
+ * For a sweep's results directory the first line names its results.jsonl instead, which becomes the table `results`
+ * before the sandbox closes file access.
  * A separate process so that the parent can end a query DuckDB cannot interrupt (a 2 GB `repeat()`), and so that an
  * address-space limit (`ulimit -v`) bounds it.
  */
 import { createInterface } from 'node:readline';
-import { DuckDBInstance, type DuckDBAppender } from '@duckdb/node-api';
+import { DuckDBInstance, type DuckDBAppender, type DuckDBConnection } from '@duckdb/node-api';
 
 interface Setup {
-  readonly columns: ReadonlyArray<{ readonly name: string; readonly type: string }>;
+  readonly columns?: ReadonlyArray<{ readonly name: string; readonly type: string }>;
+  /** A sweep's results.jsonl (absolute path), read as the table `results`. */
+  readonly jsonl?: string;
   readonly sql: string;
   readonly memoryLimit: string;
   readonly fullAccess: boolean;
@@ -47,7 +51,8 @@ async function main(): Promise<void> {
   const config: Record<string, string> = setup.fullAccess
     ? { memory_limit: setup.memoryLimit }
     : {
-        enable_external_access: 'false',
+        // A results table is read from its file first; file access is closed right after (below).
+        ...(setup.jsonl ? {} : { enable_external_access: 'false' }),
         autoinstall_known_extensions: 'false',
         autoload_known_extensions: 'false',
         allow_community_extensions: 'false',
@@ -57,18 +62,32 @@ async function main(): Promise<void> {
       };
   const instance = await DuckDBInstance.create(':memory:', config);
   const conn = await instance.connect();
-  await conn.run(`CREATE TABLE events (${setup.columns.map((c) => `"${c.name}" ${c.type}`).join(', ')})`);
+  if (setup.jsonl) {
+    try {
+      await conn.run(`CREATE TABLE results AS SELECT * FROM read_json('${setup.jsonl.replace(/'/g, "''")}', format = 'newline_delimited', sample_size = -1)`);
+    } catch (e) {
+      return reply({ error: `reading ${setup.jsonl}: ${(e as Error).message.split('\n')[0]}` });
+    }
+    if (!setup.fullAccess) await conn.run('SET enable_external_access = false');
+    return answer(conn, setup);
+  }
+  await conn.run(`CREATE TABLE events (${(setup.columns ?? []).map((c) => `"${c.name}" ${c.type}`).join(', ')})`);
   const ap = await conn.createAppender('events');
   for (;;) {
     const next = await lines.next();
     if (next.done) break;
     if (next.value === '') continue;
     const row = JSON.parse(next.value) as unknown[];
-    setup.columns.forEach((c, i) => append(ap, c.type, row[i]));
+    setup.columns!.forEach((c, i) => append(ap, c.type, row[i]));
     ap.endRow();
   }
   ap.flushSync();
   ap.closeSync();
+  await answer(conn, setup);
+  instance.closeSync();
+}
+
+async function answer(conn: DuckDBConnection, setup: Setup): Promise<void> {
   if (!setup.fullAccess) await conn.run('SET lock_configuration = true');
   try {
     const reader = await conn.runAndReadAll(setup.sql);
@@ -77,7 +96,6 @@ async function main(): Promise<void> {
     reply({ error: (e as Error).message.split('\n')[0] });
   }
   conn.closeSync();
-  instance.closeSync();
 }
 
 main().catch((e: unknown) => {

@@ -2,13 +2,14 @@
  * Sweeps and logs through a real nats-server (Debian's 2.9, JetStream, file store), started by each test on a
  * random loopback port and stopped by its PID (issue 20). Fault tests: a worker killed with SIGKILL mid-point,
  * nats-server restarted mid-sweep, a poison point, and bad URLs / an unreachable server / a missing stream.
- * Cost: about 60-90 s on the 2-core CI machine, mostly CLI processes starting from src; every wait is bounded.
+ * Cost: about 70-100 s on the 2-core CI machine, mostly CLI processes starting from src (the --logs test adds
+ * ~10 s: two sweeps of 6 points and 36 in-process replays); every wait is bounded.
  */
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { NatsServer } from '@memhp/fleet';
-import { freePort } from '@memhp/fleet';
+import { fetchPointLog, freePort, listPointLogs } from '@memhp/fleet';
 import { FIXTURES, hasStack, memhp, memhpInProcess } from './helpers.js';
 import { BUGGY_ARCH, SWEEPS, csv, jsonl, natsServer, start, stop, tmpDir, type Proc } from './sweep-helpers.js';
 
@@ -138,6 +139,35 @@ describe('memhp sweep --nats', { timeout: 300_000 }, () => {
 });
 
 describe('logs on JetStream', { timeout: 300_000 }, () => {
+  it('--logs through NATS: each worker puts its point log in the object store, and the fetched log replays as the local one', async () => {
+    server = await natsServer();
+    worker();
+    const [viaNats, natsLogs, local, localLogs] = [tmpDir(), tmpDir(), tmpDir(), tmpDir()];
+    const a = await memhp(['sweep', SMALL, '-o', viaNats, '--nats', server.url, '--logs', natsLogs]);
+    expect([a.code, a.stderr]).toEqual([0, '']);
+    expect((await memhp(['sweep', SMALL, '-o', local, '--jobs', '1', '--logs', localLogs])).code).toBe(0);
+    const ids = jsonl(viaNats).map((r) => String(r.point));
+    expect(ids).toHaveLength(6);
+    expect(readdirSync(natsLogs).sort()).toEqual(ids.map((id) => `${id}.ndjson`).sort());
+    // What the sweep wrote is what the object store holds (one object per point of the sweep).
+    const stored = await listPointLogs({ url: server.url });
+    expect(stored).toHaveLength(6);
+    for (const { name } of stored) {
+      const id = basename(name, '.ndjson');
+      expect(ids).toContain(id);
+      const blob = await fetchPointLog({ url: server.url }, name);
+      expect(blob && Buffer.from(blob).equals(readFileSync(join(natsLogs, `${id}.ndjson`)))).toBe(true);
+    }
+    for (const id of ids) {
+      for (const report of ['summary', 'blocks', 'vmstat']) {
+        const [f, n] = [await memhpInProcess(['replay', join(localLogs, `${id}.ndjson`), '--report', report]), await memhpInProcess(['replay', join(natsLogs, `${id}.ndjson`), '--report', report])];
+        expect(n.code, `${id} ${report}`).toBe(0);
+        expect(n.stdout.length).toBeGreaterThan(0);
+        expect(n.stdout, `${id} ${report}`).toBe(f.stdout);
+      }
+    }
+  });
+
   it('replays, diffs, exports and queries a log from JetStream byte for byte as from its file', async () => {
     server = await natsServer();
     const scenario = join(FIXTURES, '../../../../examples/scenarios/cloud-hot-add-12g.yaml');

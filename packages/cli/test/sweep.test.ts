@@ -1,6 +1,7 @@
 /**
  * `memhp sweep` with the embedded local pool (issue 20): real CLI processes with real worker processes.
- * Cost: about 25 s on the 2-core CI machine (four sweeps of 6 points; most of it is process start-up from src).
+ * Cost: about 45 s on the 2-core CI machine (four sweeps of 6 points, one of 4 points whose worker crashes
+ * four times, and three queries; most of it is process start-up from src).
  */
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -41,8 +42,10 @@ describe('memhp sweep (local pool)', { timeout: 300_000 }, () => {
     expect(existsSync(join(dir, '.journal.jsonl'))).toBe(true);
   });
 
+  let twoJobs = '';
   it('gives the same table whatever the number of jobs, and memhp query reads it with DuckDB', async () => {
     const dir = tmpDir();
+    twoJobs = dir;
     const r = await memhp(['sweep', SMALL, '-o', dir, '--jobs', '2']);
     expect(r.code).toBe(0);
     expect(oneJob).not.toBe('');
@@ -54,6 +57,19 @@ describe('memhp sweep (local pool)', { timeout: 300_000 }, () => {
       { kernel: '6.1', bytes: String(25 * 2 * 1024 * 1024), n: '3' },
       { kernel: '6.18', bytes: String(25 * 2 * 1024 * 1024), n: '3' },
     ]);
+  });
+
+  it('queries a results directory in the query process: a runaway query is stopped at --timeout, and the SQL reads no other file', async () => {
+    expect(twoJobs).not.toBe('');
+    const t0 = Date.now();
+    const r = await memhpInProcess(['query', twoJobs, 'SELECT count(*) FROM results, range(100000000000) a', '--timeout', '2']);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(/the query ran longer than 2 s and was stopped/);
+    expect(Date.now() - t0).toBeLessThan(60_000);
+    // The sandbox of `memhp query` (DuckDB enable_external_access = false once results.jsonl is read).
+    const other = await memhpInProcess(['query', twoJobs, "SELECT * FROM read_text('/etc/hostname')"]);
+    expect(other.code).toBe(2);
+    expect(other.stderr).toMatch(/SQL: .*(disabled|external access)/i);
   });
 
   it('Ctrl-C lets the points in flight finish; a later --resume completes the same table', async () => {
@@ -76,11 +92,30 @@ describe('memhp sweep (local pool)', { timeout: 300_000 }, () => {
     expect(csv(dir)).toBe(oneJob);
   });
 
+  it('a point that kills its worker process is run again in a new one, then becomes an error row; the point queued behind it does not count it', async () => {
+    const dir = tmpDir();
+    const crashes = join(dir, 'crashes.txt');
+    const r = await memhp(['--arch-module', join(SWEEPS, 'crashy-arch.mjs'), 'sweep', join(SWEEPS, 'crash.yaml'), '-o', dir, '--jobs', '1', '--max-deliveries', '2'], { env: { MEMHP_CRASH_LOG: crashes } });
+    expect(r.code, r.stderr).toBe(0);
+    const rows = jsonl(dir);
+    expect(rows.map((x) => [x.label, x.status])).toEqual([
+      ['arch=x86_64 size=128M', 'ok'],
+      ['arch=x86_64 size=1G', 'ok'],
+      ['arch=crashy_x86 size=128M', 'dead'],
+      ['arch=crashy_x86 size=1G', 'dead'],
+    ]);
+    // Each crashy point ran (and crashed) exactly twice: a crash of the point before it, while it waited queued
+    // behind that one, is not one of its attempts.
+    for (const x of rows.slice(2)) expect(x.error).toBe('worker process ended (SIGKILL) while running the point; gave up after 2 attempts');
+    expect(readFileSync(crashes, 'utf8').split('\n').filter(Boolean)).toHaveLength(4);
+  });
+
   it('locates a matrix reference that names no value, and a bad value in one point, in the sweep file', async () => {
     const a = await memhpInProcess(['sweep', join(SWEEPS, 'bad-var.yaml'), '-o', tmpDir()]);
     expect(a.code).toBe(2);
     expect(a.stderr).toMatch(/bad-var\.yaml:12:45: field steps\[0\]\.add_memory\.size: \$\{\{ matrix\.sise \}\}: no such matrix value/);
-    const b = await memhpInProcess(['sweep', join(SWEEPS, 'bad-point.yaml'), '-o', tmpDir()]);
+    // A real process: the points are checked in the local pool's worker processes, which a sweep in this process could not start.
+    const b = await memhp(['sweep', join(SWEEPS, 'bad-point.yaml'), '-o', tmpDir()]);
     expect(b.code).toBe(2);
     expect(b.stderr).toMatch(/bad-point\.yaml:13:\d+: field steps\[1\]\.online\.blocks: point 2 \(blocks=banana\): not a block list/);
     expect(hasStack(a.stderr + b.stderr)).toBe(false);

@@ -1,8 +1,9 @@
 /**
  * The results table of a sweep: one row per point, written as `results.csv` and `results.jsonl` (JSON Lines,
  * which DuckDB's read_json reads) in point order, so the table is the same whatever ran first or where. While
- * the sweep runs, every finished row is appended to a journal (`.journal.jsonl`), which `--resume` reads back
- * and an interrupted sweep leaves behind.
+ * the sweep runs, finished rows are appended to a journal (`.journal.jsonl`), which `--resume` reads back
+ * and an interrupted sweep leaves behind. Appends are batched (rows that come within 200 ms of the last write go
+ * together, at most 64, and at `flush`), so the sweep's own process does little per point; a row lost with a killed sweep only runs again on --resume.
  */
 import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -16,6 +17,8 @@ export type ResultRow = Readonly<Record<string, Cell>>;
 export type PointStatus = 'ok' | 'failed' | 'error' | 'dead';
 
 export const JOURNAL = '.journal.jsonl';
+/** Journal rows that arrive within this many ms of the last write are written together. */
+const FLUSH_MS = 200;
 export const CSV_FILE = 'results.csv';
 export const JSONL_FILE = 'results.jsonl';
 
@@ -37,6 +40,9 @@ export function headOf(p: SweepPoint): Record<string, Cell> {
 export class ResultsDir {
   readonly dir: string;
   readonly #journal: string;
+  #pending: string[] = [];
+  #timer: NodeJS.Timeout | undefined;
+  #lastWrite = -Infinity;
   constructor(dir: string) {
     this.dir = dir;
     this.#journal = join(dir, JOURNAL);
@@ -65,15 +71,32 @@ export class ResultsDir {
 
   /** Start a fresh journal (a sweep without --resume). */
   reset(): void {
+    this.#pending = [];
     writeFileSync(this.#journal, '');
   }
 
   append(row: ResultRow): void {
-    appendFileSync(this.#journal, `${JSON.stringify(row)}\n`);
+    this.#pending.push(`${JSON.stringify(row)}\n`);
+    const since = performance.now() - this.#lastWrite;
+    // A row after a quiet spell is written at once (slow points: every row); rows that come quickly, together.
+    if (this.#pending.length >= 64 || since >= FLUSH_MS) this.flush();
+    else this.#timer ??= setTimeout(() => this.flush(), FLUSH_MS - since).unref();
+  }
+
+  /** Write the rows appended since the last write to the journal. */
+  flush(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    if (this.#pending.length === 0) return;
+    const text = this.#pending.join('');
+    this.#pending = [];
+    this.#lastWrite = performance.now();
+    appendFileSync(this.#journal, text);
   }
 
   /** Write results.csv and results.jsonl for these points (rows in point order); returns the columns. */
   writeTables(points: readonly SweepPoint[], rows: ReadonlyMap<string, ResultRow>): string[] {
+    this.flush();
     const ordered = points.map((p) => rows.get(p.id)).filter((r): r is ResultRow => r !== undefined);
     const columns = columnsOf(ordered);
     atomicWrite(join(this.dir, JSONL_FILE), ordered.map((r) => `${JSON.stringify(Object.fromEntries(columns.map((c) => [c, r[c] ?? null])))}\n`).join(''));

@@ -68,13 +68,44 @@ function workerPath(): { path: string; execArgv: string[] } {
 
 export async function runQuery(events: readonly Envelope[], sql: string, opts: QueryOptions = {}): Promise<{ columns: string[]; rows: Array<Record<string, unknown>> }> {
   const cols = payloadColumns(events);
-  const timeoutS = opts.timeoutS ?? DEFAULT_QUERY_TIMEOUT_S;
-  const memoryBytes = opts.memoryBytes ?? parseSize(DEFAULT_QUERY_MEMORY);
   const columns = [
     { name: 'seq', type: 'BIGINT' }, { name: 'time', type: 'BIGINT' }, { name: 'op', type: 'BIGINT' }, { name: 'cause', type: 'BIGINT' },
     { name: 'type', type: 'VARCHAR' }, { name: 'v', type: 'INTEGER' }, { name: 'payload', type: 'JSON' },
     ...cols.map((c) => ({ name: c.column, type: c.type })),
   ];
+  return queryInChild({ columns, sql }, opts, async (send, alive) => {
+    let chunk: string[] = [];
+    for (const e of events) {
+      if (!alive()) break;
+      const p = (e.payload ?? {}) as Record<string, unknown>;
+      const row: unknown[] = [e.seq, e.time, e.op, e.cause, e.type, e.v, e.payload ?? null];
+      // A VARCHAR column of mixed kinds holds each value's JSON text.
+      for (const c of cols) {
+        const v = Object.hasOwn(p, c.key) ? p[c.key] : undefined;
+        row.push(v === undefined ? null : c.type === 'VARCHAR' && typeof v !== 'string' ? JSON.stringify(v) : v);
+      }
+      chunk.push(JSON.stringify(row));
+      if (chunk.length >= 4096) {
+        await send(`${chunk.join('\n')}\n`);
+        chunk = [];
+      }
+    }
+    if (chunk.length) await send(`${chunk.join('\n')}\n`);
+  });
+}
+
+/**
+ * Run SQL in the query process (query-worker.ts) under the limits: killed at the timeout, DuckDB's memory limit
+ * and an address-space bound, and the sandbox unless fullAccess. `setup` says what the table is (the events'
+ * columns, whose rows `feed` sends, or a sweep's results.jsonl the process reads itself).
+ */
+export async function queryInChild(
+  setup: { readonly sql: string; readonly columns?: ReadonlyArray<{ name: string; type: string }>; readonly jsonl?: string },
+  opts: QueryOptions,
+  feed?: (send: (text: string) => Promise<void>, alive: () => boolean) => Promise<void>,
+): Promise<{ columns: string[]; rows: Array<Record<string, unknown>> }> {
+  const timeoutS = opts.timeoutS ?? DEFAULT_QUERY_TIMEOUT_S;
+  const memoryBytes = opts.memoryBytes ?? parseSize(DEFAULT_QUERY_MEMORY);
   const w = workerPath();
   // Address space: DuckDB's limit, plus room for Node and DuckDB themselves (KiB for ulimit -v).
   const asKiB = (memoryBytes + (3n << 30n)) / 1024n;
@@ -103,24 +134,8 @@ export async function runQuery(events: readonly Envelope[], sql: string, opts: Q
     const send = async (line: string): Promise<void> => {
       if (!child.stdin.write(line)) await new Promise<void>((resolve) => { child.stdin.once('drain', resolve); child.once('close', resolve); });
     };
-    await send(`${JSON.stringify({ columns, sql, memoryLimit: `${memoryBytes}B`, fullAccess: Boolean(opts.fullAccess) })}\n`);
-    let chunk: string[] = [];
-    for (const e of events) {
-      if (child.exitCode !== null || child.signalCode !== null) break;
-      const p = (e.payload ?? {}) as Record<string, unknown>;
-      const row: unknown[] = [e.seq, e.time, e.op, e.cause, e.type, e.v, e.payload ?? null];
-      // A VARCHAR column of mixed kinds holds each value's JSON text.
-      for (const c of cols) {
-        const v = Object.hasOwn(p, c.key) ? p[c.key] : undefined;
-        row.push(v === undefined ? null : c.type === 'VARCHAR' && typeof v !== 'string' ? JSON.stringify(v) : v);
-      }
-      chunk.push(JSON.stringify(row));
-      if (chunk.length >= 4096) {
-        await send(`${chunk.join('\n')}\n`);
-        chunk = [];
-      }
-    }
-    if (chunk.length) await send(`${chunk.join('\n')}\n`);
+    await send(`${JSON.stringify({ ...setup, memoryLimit: `${memoryBytes}B`, fullAccess: Boolean(opts.fullAccess) })}\n`);
+    await feed?.(send, () => child.exitCode === null && child.signalCode === null);
     child.stdin.end();
     const { code, signal } = await exited;
     if (timedOut) throw new UserError(`the query ran longer than ${timeoutS} s and was stopped; give more time with --timeout`, { field: 'query' });
@@ -183,7 +198,7 @@ export function registerQuery(program: Command): void {
       const memoryBytes = parseMemoryLimit(o.memoryLimit);
       const sweep = await import('../sweep/query-results.js');
       if (sweep.isResultsDir(log)) {
-        const r = await sweep.queryResults(log, sql, { memoryBytes: memoryBytes ?? parseSize(DEFAULT_QUERY_MEMORY), fullAccess: Boolean(o.unsafeFullAccess) });
+        const r = await sweep.queryResults(log, sql, { ...(timeoutS !== undefined ? { timeoutS } : {}), ...(memoryBytes !== undefined ? { memoryBytes } : {}), fullAccess: Boolean(o.unsafeFullAccess) });
         if (out.json) return printJson(out, r.rows);
         out.line(table(out, r.columns, r.rows.map((row) => r.columns.map((c) => (row[c] === null || row[c] === undefined ? '' : typeof row[c] === 'object' ? JSON.stringify(row[c]) : String(row[c]))))));
         out.line(`(${r.rows.length} row${r.rows.length === 1 ? '' : 's'})`);

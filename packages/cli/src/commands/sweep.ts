@@ -4,9 +4,12 @@
  * anywhere, and write one row per point as results.csv and results.jsonl (`memhp query results/ "…"`).
  * `memhp worker --nats URL` is the other end. @memhp/fleet does the work; this module wires it to the CLI.
  */
+import { writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
 import { Option, type Command } from 'commander';
 import type { ResultRow, SweepPoint } from '@memhp/fleet';
+import type { LoadedScenario } from '../scenario/load.js';
 import { examples, globals } from '../program.js';
 import { env, optInt } from './common.js';
 import { RefusedError, UserError } from '../errors.js';
@@ -71,7 +74,7 @@ export function registerSweep(program: Command): void {
   c.action(async (file: string, o: SweepOpts, cmd: Command) => {
     const { out } = await env(cmd);
     const fleet = await import('@memhp/fleet');
-    const { validatePoints } = await import('../sweep/point.js');
+    const { validatePoints, locateProblem } = await import('../sweep/point.js');
     try {
       const jobs = o.jobs !== undefined ? optInt(o.jobs, '--jobs')! : availableParallelism();
       if (jobs < 1) throw new UserError('at least one job', { field: '--jobs' });
@@ -80,10 +83,29 @@ export function registerSweep(program: Command): void {
       if (maxDeliver < 1) throw new UserError('at least one delivery', { field: '--max-deliveries' });
       const server = o.nats !== undefined ? fleet.parseServerUrl(o.nats) : undefined;
       const sweep = fleet.loadSweepFile(file);
-      validatePoints(sweep);
-      const dir = new fleet.ResultsDir(o.output!);
+      // The local pool's processes start now, so their start-up overlaps the check of every point below; they
+      // are killed if a point does not check.
+      const local = !(server || o.context);
+      const pool = local ? new fleet.LocalPool({ jobs: Math.min(jobs, sweep.points.length), command: workerCommand(cmd), maxAttempts: maxDeliver }) : undefined;
+      try {
+        // Checked in the pool's processes, in parallel, which keep each loaded point for its run.
+        if (pool) {
+          const problem = await pool.check(file, sweep.points);
+          if (problem) throw locateProblem(sweep, problem);
+        } else validatePoints(sweep);
+      } catch (e) {
+        pool?.close();
+        throw e;
+      }
+      let dir: InstanceType<typeof fleet.ResultsDir>;
       const logsDir = o.logs;
-      if (logsDir) new fleet.ResultsDir(logsDir);
+      try {
+        dir = new fleet.ResultsDir(o.output!);
+        if (logsDir) new fleet.ResultsDir(logsDir);
+      } catch (e) {
+        pool?.close();
+        throw e;
+      }
       const rows = o.resume ? dir.done() : new Map<string, ResultRow>();
       for (const id of [...rows.keys()]) if (!sweep.points.some((p) => p.id === id)) rows.delete(id);
       if (!o.resume) dir.reset();
@@ -97,7 +119,10 @@ export function registerSweep(program: Command): void {
         if (interrupts === 1) {
           process.stderr.write('\nmemhp: interrupted: finishing the points in flight (Ctrl-C again to stop now)\n');
           ac.abort();
-        } else process.exit(130);
+        } else {
+          dir.flush();
+          process.exit(130);
+        }
       };
       process.on('SIGINT', onSigint);
       process.on('SIGTERM', onSigint);
@@ -107,20 +132,22 @@ export function registerSweep(program: Command): void {
         if (rows.has(p.id)) return;
         rows.set(p.id, row);
         dir.append(row);
-        if (log && logsDir) void import('node:fs').then((fs) => fs.writeFileSync(`${logsDir}/${p.id}.ndjson`, log));
+        // NATS: the log the worker put in the object store, written here as a local sweep writes it.
+        if (log && logsDir) writeFileSync(join(logsDir, `${p.id}.ndjson`), log);
         bar?.increment(1, { point: p.label.slice(0, 40) });
       };
       let interrupted: boolean;
       try {
         // Stoppable: the first signal reaches onSigint (finish the points in flight) instead of ending the process.
         ({ interrupted } = await whileStoppable(async () => {
-          if (server || o.context) {
+          if (!pool) {
             const nats = { ...(server ? { url: server } : {}), ...natsEnvOptions(), ...(o.creds ? { creds: o.creds } : {}), ...(o.tlsCa ? { tlsCa: o.tlsCa } : {}), ...(o.context ? { context: o.context } : {}) };
             return fleet.runNatsSweep(pointJobs, { nats, queue: { ackWaitMs, maxDeliver }, done: new Set(rows.keys()), resume: Boolean(o.resume), signal: ac.signal, onResult });
           }
-          return fleet.runLocalPool(pointJobs, { jobs, command: workerCommand(cmd), maxAttempts: maxDeliver, signal: ac.signal, onResult });
+          return pool.run(pointJobs, { signal: ac.signal, onResult });
         }));
       } finally {
+        dir.flush();
         bar?.stop();
         process.off('SIGINT', onSigint);
         process.off('SIGTERM', onSigint);
@@ -170,10 +197,19 @@ export function registerWorker(program: Command): void {
   c.action(async (o: WorkerOpts, cmd: Command) => {
     const { registry } = await env(cmd);
     const fleet = await import('@memhp/fleet');
-    const { runPoint } = await import('../sweep/point.js');
+    const { runPoint, checkPoint } = await import('../sweep/point.js');
     if (o.stdio) {
       if (!process.send) throw new UserError('--stdio is for worker processes a sweep starts', { field: '--stdio' });
-      fleet.serveIpcWorker((job) => runPoint(job, registry));
+      // Points this process checked, loaded once: the run takes its point from here (any other it loads itself).
+      const loaded = new Map<string, LoadedScenario>();
+      fleet.serveIpcWorker(
+        (job) => {
+          const sc = loaded.get(job.point.id);
+          loaded.delete(job.point.id);
+          return runPoint(job, registry, sc);
+        },
+        (f, p) => checkPoint(f, p, loaded),
+      );
       await new Promise<never>(() => {});
     }
     try {

@@ -4,7 +4,7 @@
  * here). Also the check every point gets before a sweep starts, with errors located in the sweep file.
  */
 import { join } from 'node:path';
-import type { PointJob, ResultRow, Sweep, SweepPoint, Cell } from '@memhp/fleet';
+import type { PointJob, PointProblem, ResultRow, Sweep, SweepPoint, Cell } from '@memhp/fleet';
 import { headOf } from '@memhp/fleet';
 import { loadScenario, type LoadedScenario } from '../scenario/load.js';
 import { UserError } from '../errors.js';
@@ -28,15 +28,31 @@ export function loadPoint(file: string, p: SweepPoint): LoadedScenario {
 /** Check every point before anything runs; a problem is reported at its place in the sweep file. */
 export function validatePoints(sweep: Sweep): void {
   for (const p of sweep.points) {
-    try {
-      loadPoint(sweep.file, p);
-    } catch (e) {
-      if (!(e instanceof UserError)) throw e;
-      const path = e.where.field ? parseFieldPath(e.where.field) : [];
-      const at = sweep.locate(path);
-      throw new UserError(`point ${p.index + 1} (${p.label}): ${e.detail}`, { ...at, field: e.where.field ?? at.field });
-    }
+    const problem = checkPoint(sweep.file, p);
+    if (problem) throw locateProblem(sweep, { index: p.index, ...problem });
   }
+}
+
+/**
+ * Load one point as a run would; its problem, if it does not load (a worker of the local pool checks its share
+ * of the points this way). A loaded point is kept in `cache` for its run.
+ */
+export function checkPoint(file: string, p: SweepPoint, cache?: Map<string, LoadedScenario>): { detail: string; field?: string } | undefined {
+  try {
+    const sc = loadPoint(file, p);
+    cache?.set(p.id, sc);
+    return undefined;
+  } catch (e) {
+    if (!(e instanceof UserError)) throw e;
+    return { detail: e.detail, ...(e.where.field ? { field: e.where.field } : {}) };
+  }
+}
+
+/** A point's problem as an error at its place in the sweep file. */
+export function locateProblem(sweep: Sweep, problem: PointProblem): UserError {
+  const p = sweep.points[problem.index]!;
+  const at = sweep.locate(problem.field ? parseFieldPath(problem.field) : []);
+  return new UserError(`point ${p.index + 1} (${p.label}): ${problem.detail}`, { ...at, field: problem.field ?? at.field });
 }
 
 /** `steps[3].online.blocks` → ['steps', 3, 'online', 'blocks']. */
@@ -46,9 +62,9 @@ export function parseFieldPath(field: string): Array<string | number> {
   return out;
 }
 
-export async function runPoint(job: PointJob, registry: BackendRegistry): Promise<ResultRow> {
+export async function runPoint(job: PointJob, registry: BackendRegistry, loaded?: LoadedScenario): Promise<ResultRow> {
   const p = job.point;
-  const sc = loadPoint(job.file, p);
+  const sc = loaded ?? loadPoint(job.file, p);
   const logFile = job.logs ? join(job.logs.dir, `${p.id}.ndjson`) : undefined;
   let run;
   try {

@@ -46,6 +46,8 @@ interface JobMessage {
   /** This sweep invocation (a resume is another one): result message ids are per run. */
   readonly run: string;
   readonly job: PointJob;
+  /** The queue settings the sweep set (so a worker need not ask the server for them per point). */
+  readonly queue?: QueueSettings;
 }
 interface ResultMessage {
   readonly point: string;
@@ -117,7 +119,8 @@ export async function runNatsSweep(jobs: readonly PointJob[], o: NatsSweepOption
   const have = new Set<string>(o.done);
   const objm = new Objm(s.nc);
   try {
-    const { ackWaitMs } = await ensureQueue(s, o.queue);
+    const queue = await ensureQueue(s, o.queue);
+    const { ackWaitMs } = queue;
     if (!o.resume) {
       await s.jsm.streams.purge(RESULTS_STREAM, { filter: `memhp.sweep.${sweep}.>` });
       await s.jsm.streams.purge(JOBS_STREAM, { filter: `memhp.jobs.${sweep}` });
@@ -162,10 +165,14 @@ export async function runNatsSweep(jobs: readonly PointJob[], o: NatsSweepOption
 
     // Give the ordered consumer a moment to replay what the stream holds before publishing (--resume).
     if (o.resume) await waitQuiet(() => have.size, 300, 3000);
-    for (const j of jobs) {
-      if (have.has(j.point.id)) continue;
-      if (o.signal?.aborted) break;
-      await retry(() => s.js.publish(`memhp.jobs.${sweep}`, JSON.stringify({ sweep, run, wantLog: Boolean(j.logs), job: { file: j.file, point: j.point } } satisfies JobMessage), { msgID: `${sweep}.${run}.${j.point.id}` }), o.signal);
+    // Published 64 at a time (each one acknowledged by JetStream), so the round trips overlap.
+    const todo = jobs.filter((j) => !have.has(j.point.id));
+    for (let i = 0; i < todo.length && !o.signal?.aborted; i += 64) {
+      await Promise.all(
+        todo.slice(i, i + 64).map((j) =>
+          retry(() => s.js.publish(`memhp.jobs.${sweep}`, JSON.stringify({ sweep, run, wantLog: Boolean(j.logs), job: { file: j.file, point: j.point }, queue } satisfies JobMessage), { msgID: `${sweep}.${run}.${j.point.id}` }), o.signal),
+        ),
+      );
     }
     const aborted = new Promise<void>((r) => (o.signal?.aborted ? r() : o.signal?.addEventListener('abort', () => r(), { once: true })));
     while (remaining() > 0 && !o.signal?.aborted) {
@@ -234,7 +241,10 @@ export interface NatsWorkerOptions {
   readonly onPoint?: (what: 'start' | 'done' | 'failed' | 'dead', label: string, detail?: string) => void;
 }
 
-/** Pull points, run each in a child process with heartbeats, publish its row, ack. */
+/**
+ * Pull points, run each in a child process with heartbeats, publish its row, ack. The publish and ack of one point
+ * overlap the fetch and run of the next (one point's tail at a time), so the round trips cost little per point.
+ */
 export async function runNatsWorker(o: NatsWorkerOptions): Promise<{ points: number }> {
   const s = await openNats({ ...o.nats, reconnect: true, name: 'memhp worker' });
   const child = new IpcChild(o.command);
@@ -243,28 +253,42 @@ export async function runNatsWorker(o: NatsWorkerOptions): Promise<{ points: num
   try {
     await ensureQueue(s);
     const objm = new Objm(s.nc);
-    while (!o.signal?.aborted && (o.maxPoints === undefined || points < o.maxPoints)) {
-      if (o.idleExitMs !== undefined && Date.now() - idleSince > o.idleExitMs) break;
-      let msgs: AsyncIterable<JsMsg>;
-      try {
-        const c = await s.js.consumers.get(JOBS_STREAM, WORKERS);
-        msgs = await c.fetch({ max_messages: 1, expires: 2000 });
-      } catch {
-        await sleep(250); // a restarting server: try again
-        continue;
-      }
-      try {
-        for await (const m of msgs) {
-          idleSince = Date.now();
-          // A sweep sets the ack wait and the deliveries, possibly while this fetch waited: read them per point.
-          const cfg = (await s.jsm.consumers.info(JOBS_STREAM, WORKERS)).config;
-          const q = { ackWaitMs: Math.round((cfg.ack_wait ?? nanos(DEFAULT_QUEUE.ackWaitMs)) / 1e6), maxDeliver: cfg.max_deliver ?? DEFAULT_QUEUE.maxDeliver };
-          await handle(s, objm, child, m, q, o);
-          points++;
+    let consumer: Awaited<ReturnType<NatsSession['js']['consumers']['get']>> | undefined;
+    // The publish and ack of the last point, running while the next point is fetched and run.
+    let tail: Promise<void> = Promise.resolve();
+    try {
+      while (!o.signal?.aborted && (o.maxPoints === undefined || points < o.maxPoints)) {
+        if (o.idleExitMs !== undefined && Date.now() - idleSince > o.idleExitMs) break;
+        let msgs: AsyncIterable<JsMsg>;
+        try {
+          consumer ??= await s.js.consumers.get(JOBS_STREAM, WORKERS);
+          msgs = await consumer.fetch({ max_messages: 1, expires: 2000 });
+        } catch {
+          consumer = undefined;
+          await sleep(250); // a restarting server: try again
+          continue;
         }
-      } catch {
-        await sleep(250);
+        try {
+          for await (const m of msgs) {
+            idleSince = Date.now();
+            const jm = m.json<JobMessage>();
+            // The sweep's settings travel with the job; for a job without them, ask the server.
+            let q = jm.queue;
+            if (!q) {
+              const cfg = (await s.jsm.consumers.info(JOBS_STREAM, WORKERS)).config;
+              q = { ackWaitMs: Math.round((cfg.ack_wait ?? nanos(DEFAULT_QUEUE.ackWaitMs)) / 1e6), maxDeliver: cfg.max_deliver ?? DEFAULT_QUEUE.maxDeliver };
+            }
+            const finish = await handle(s, objm, child, m, jm, q, o);
+            tail = tail.then(finish).catch(() => {});
+            points++;
+          }
+        } catch {
+          consumer = undefined;
+          await sleep(250);
+        }
       }
+    } finally {
+      await tail;
     }
     return { points };
   } finally {
@@ -273,8 +297,8 @@ export async function runNatsWorker(o: NatsWorkerOptions): Promise<{ points: num
   }
 }
 
-async function handle(s: NatsSession, objm: Objm, child: IpcChild, m: JsMsg, q: QueueSettings, o: NatsWorkerOptions): Promise<void> {
-  const jm = m.json<JobMessage>();
+/** Run one point; returns what is left after it (publish its row, ack), which may overlap the next point's run. */
+async function handle(s: NatsSession, objm: Objm, child: IpcChild, m: JsMsg, jm: JobMessage, q: QueueSettings, o: NatsWorkerOptions): Promise<() => Promise<void>> {
   const p = jm.job.point;
   o.onPoint?.('start', p.label);
   const beat = setInterval(() => m.working(), Math.max(200, Math.floor(q.ackWaitMs / 3)));
@@ -295,9 +319,20 @@ async function handle(s: NatsSession, objm: Objm, child: IpcChild, m: JsMsg, q: 
       m.nak(250);
       o.onPoint?.('failed', p.label, why);
     }
-    return;
+    return async () => {};
   }
-  clearInterval(beat);
+  // Until the row is published and the job acked, the point stays this worker's: the heartbeats go on.
+  return async () => {
+    try {
+      await publishRow(s, objm, m, jm, row, tmp, o);
+    } finally {
+      clearInterval(beat);
+    }
+  };
+}
+
+async function publishRow(s: NatsSession, objm: Objm, m: JsMsg, jm: JobMessage, row: ResultRow, tmp: string | undefined, o: NatsWorkerOptions): Promise<void> {
+  const p = jm.job.point;
   let log: string | undefined;
   if (tmp) {
     const file = join(tmp, `${p.id}.ndjson`);
@@ -314,4 +349,25 @@ async function handle(s: NatsSession, objm: Objm, child: IpcChild, m: JsMsg, q: 
   // The row is stored before the job is acked: a worker lost in between makes a duplicate, never a gap.
   await m.ackAck().catch(() => m.ack());
   o.onPoint?.('done', p.label);
+}
+
+/** The point logs in the object store (`--logs` through NATS): their names (`<sweep>/<point id>.ndjson`) and sizes. */
+export async function listPointLogs(nats: NatsOptions): Promise<Array<{ name: string; size: number }>> {
+  const s = await openNats({ ...nats, name: 'memhp logs' });
+  try {
+    const os = await new Objm(s.nc).open(LOG_BUCKET);
+    return (await os.list()).map((i) => ({ name: i.name, size: i.size }));
+  } finally {
+    await s.close();
+  }
+}
+
+/** One point log from the object store, as the worker put it; undefined if there is no such log. */
+export async function fetchPointLog(nats: NatsOptions, name: string): Promise<Uint8Array | undefined> {
+  const s = await openNats({ ...nats, name: 'memhp logs' });
+  try {
+    return await getLog(new Objm(s.nc), name);
+  } finally {
+    await s.close();
+  }
 }
