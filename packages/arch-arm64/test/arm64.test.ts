@@ -89,3 +89,18 @@ describe('arm64 module shape', () => {
     expect(m.default.id).toBe('arm64');
   });
 });
+
+describe('arm64 DIMM placement (QEMU virt)', () => {
+  it('plugs the first DIMM at ALIGN_UP(end of RAM, 1 GiB) with no 4 GiB floor: 2 GiB at 0x40000000 puts it at 0xc0000000 = memory24', async () => {
+    // Real reading (Debian 6.1.192 cloud-arm64, QEMU 7.2 virt, memhp conform arm64-dimm-1g-movable step 1):
+    // "c0000000-ffffffff : System RAM" in /proc/iomem and memory24…memory31 offline; hw/arm/virt.c virt_set_memmap.
+    const { createSimulator, driverState } = await import('@memhp/core');
+    const sim = createSimulator({
+      backend: arm64Backend,
+      config: { arch: 'arm64', pageSizeBytes: 4096, structPageBytes: 64, kernel: '6.1', cmdline: 'memhp_default_state=offline', nodes: [{ id: 0, memory: [{ startBytes: 0x40000000n, sizeBytes: 2n * GIB }] }, { id: 1, memory: [] }] },
+    });
+    expect(sim.exec({ kind: 'plug_dimm', id: 'd1', node: 1, sizeBytes: GIB }).ok).toBe(true);
+    expect(driverState(sim.state).dimms.get('d1')?.startBytes).toBe(0xc0000000n);
+    expect([...sim.state.blocks.keys()].filter((b) => b >= 24).sort((a, b) => a - b)).toEqual([24, 25, 26, 27, 28, 29, 30, 31]);
+  });
+});
