@@ -5,7 +5,7 @@
  * user's own image (`--kernel-image PATH [--modules DIR]`).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ConformanceInputError, ConformanceUnavailableError } from './errors.js';
@@ -232,11 +232,16 @@ export function fetchDebianPackage(suite: string, debArch: string, pkg: string, 
 
 /** Is this ELF file built for the guest arch? (e_machine: 62 = x86-64, 183 = AArch64) */
 export function elfMachineIs(path: string, arch: ConformArch): boolean {
+  let fd: number | undefined;
   try {
-    const b = readFileSync(path).subarray(0, 20);
-    return b.length >= 20 && b.readUInt32BE(0) === 0x7f454c46 && b.readUInt16LE(18) === (arch === 'x86_64' ? 62 : 183);
+    fd = openSync(path, 'r');
+    const b = Buffer.alloc(20);
+    const n = readSync(fd, b, 0, 20, 0);
+    return n === 20 && b.readUInt32BE(0) === 0x7f454c46 && b.readUInt16LE(18) === (arch === 'x86_64' ? 62 : 183);
   } catch {
     return false;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
 }
 
@@ -280,7 +285,19 @@ export function aarch64Firmware(opts: { log?: (line: string) => void } = {}): Aa
     if (!vars || !existsSync(vars)) throw new ConformanceUnavailableError(`no UEFI variable store beside ${env}; set MEMHP_AARCH64_VARS`);
     return { code: env, vars, source: `$MEMHP_AARCH64_FIRMWARE (${env})` };
   }
-  const tree = fetchDebianPackage('trixie', 'arm64', 'qemu-efi-aarch64', 'the arm64 guest\'s UEFI firmware', opts);
+  let tree: string;
+  try {
+    tree = fetchDebianPackage('trixie', 'arm64', 'qemu-efi-aarch64', 'the arm64 guest\'s UEFI firmware', opts);
+  } catch (e) {
+    // Offline (e.g. --kernel-image): the host's qemu-efi-aarch64 still boots; a multi-node machine is then refused
+    // after boot with the reason (runner.ts numaFallback).
+    const host = { code: '/usr/share/AAVMF/AAVMF_CODE.fd', vars: '/usr/share/AAVMF/AAVMF_VARS.fd' };
+    if (existsSync(host.code) && existsSync(host.vars)) {
+      opts.log?.(`${(e as Error).message}; using the host's ${host.code}`);
+      return { ...host, source: `the host's qemu-efi-aarch64 (${host.code}; Debian 12's edk2 loses NUMA on virt)` };
+    }
+    throw new ConformanceUnavailableError(`${(e as Error).message}; and no host firmware either (apt-get install -y qemu-efi-aarch64)`);
+  }
   const dir = join(tree, 'usr', 'share', 'AAVMF');
   const code = ['AAVMF_CODE.no-secboot.fd', 'AAVMF_CODE.fd'].map((f) => join(dir, f)).find((p) => existsSync(p));
   const vars = join(dir, 'AAVMF_VARS.fd');
