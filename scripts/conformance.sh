@@ -2,8 +2,9 @@
 # The conformance matrix (issue 17): every scenario of packages/conformance/scenarios on every kernel, compared
 # with the model; results saved as JSON fixtures and the docs page regenerated from them.
 # Usage: pnpm conformance [kernel spec ...]   (default: debian:6.1 debian:6.12)
-# Needs qemu-system-x86, busybox-static, cpio and apt-get (scripts/ensure-system-deps.sh). Takes minutes: one
-# QEMU boot per scenario and kernel (10–30 s each under TCG).
+# Needs qemu-system-x86, qemu-system-arm (arm64 scenarios), busybox-static, cpio and apt-get
+# (scripts/ensure-system-deps.sh). Takes minutes: one
+# QEMU boot per scenario and kernel (10–30 s each under TCG; arm64 16–40 s, more under load).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh

@@ -19,6 +19,10 @@ command -v nats-server >/dev/null 2>&1 || need+=(nats-server)
 # memhp conform (packages/conformance): QEMU, the guest's busybox, and cpio for its initramfs; the kernel itself
 # is fetched with apt-get download into the cache by the test.
 command -v qemu-system-x86_64 >/dev/null 2>&1 || need+=(qemu-system-x86)
+# arm64 guests: QEMU's virt machine; UEFI firmware (Debian 13's is fetched into the cache, this one is the offline
+# fallback); the arm64 busybox is fetched from Debian too.
+command -v qemu-system-aarch64 >/dev/null 2>&1 || need+=(qemu-system-arm)
+[ -f /usr/share/AAVMF/AAVMF_CODE.fd ] || need+=(qemu-efi-aarch64)
 dpkg-query -W -f='${Status}' busybox-static 2>/dev/null | grep -q 'ok installed' || need+=(busybox-static)
 command -v cpio >/dev/null 2>&1 || need+=(cpio)
 [ ${#need[@]} -eq 0 ] && exit 0

@@ -47,14 +47,25 @@ lines.push('saved results; rerun them with `pnpm conformance`.');
 lines.push('');
 lines.push('## Matrix');
 lines.push('');
-const heads = kernels.map((k) => {
-  const any = [...byScenario.values()].map((m) => m.get(k)).find(Boolean);
-  return any ? `${k} (Linux ${any.kernel.version}, ${any.arch})` : k;
-});
-lines.push(`| scenario | ${heads.join(' | ')} |`);
-lines.push(`|---|${kernels.map(() => '---').join('|')}|`);
-for (const [name, m] of byScenario) lines.push(`| [${esc(name)}](#${name}) | ${kernels.map((k) => esc(cell(m.get(k)))).join(' | ')} |`);
-lines.push('');
+// One table per guest arch (a scenario's arch is that of its results): each kernel column names the exact
+// kernel that arch's guests ran (Debian builds one flavour per arch: amd64, cloud-arm64).
+const archOf = (m) => [...m.values()][0]?.arch ?? 'x86_64';
+const arches = [...new Set([...byScenario.values()].map(archOf))].sort((a, b) => (a === 'x86_64' ? -1 : b === 'x86_64' ? 1 : a.localeCompare(b)));
+for (const arch of arches) {
+  const names = [...byScenario].filter(([, m]) => archOf(m) === arch);
+  if (arches.length > 1) {
+    lines.push(`### ${arch === 'x86_64' ? 'x86-64' : arch}`);
+    lines.push('');
+  }
+  const heads = kernels.map((k) => {
+    const any = names.map(([, m]) => m.get(k)).find(Boolean);
+    return any ? `${k} (Linux ${any.kernel.version}${any.kernel.release ? `, \`${any.kernel.release}\`` : ''})` : k;
+  });
+  lines.push(`| scenario | ${heads.join(' | ')} |`);
+  lines.push(`|---|${kernels.map(() => '---').join('|')}|`);
+  for (const [name, m] of names) lines.push(`| [${esc(name)}](#${name}) | ${kernels.map((k) => esc(cell(m.get(k)))).join(' | ')} |`);
+  lines.push('');
+}
 lines.push('## What is compared');
 lines.push('');
 lines.push('- **Exact** (the kernel is deterministic): the memory-block set; each block\'s `state`, `valid_zones`, `phys_index`,');
@@ -77,6 +88,12 @@ lines.push('  on kernels without `CONFIG_ARCH_MEMORY_PROBE` …) are reported wi
 lines.push('');
 lines.push('The model\'s machine takes its boot memory map from the real kernel\'s `Early memory node ranges` boot lines');
 lines.push('(QEMU\'s firmware leaves page 0, 0x9f000–0xfffff and the top 128 KiB below 2 GiB out of RAM).');
+lines.push('');
+lines.push('**arm64** guests run on QEMU\'s `virt` machine (`-cpu max` under TCG, GICv3) with UEFI firmware in pflash (Debian 13\'s');
+lines.push('`qemu-efi-aarch64`, fetched into the cache) and ACPI, which gives DIMM hotplug through the GED device; the kernel');
+lines.push('console is the PL011 UART and the guest agent speaks on a virtio-serial port. The boot memory map again comes from');
+lines.push('`Early memory node ranges`: the firmware\'s runtime-services and ACPI regions are NOMAP memblock ranges, present');
+lines.push('but never managed, so they split node 0\'s RAM into several ranges.');
 lines.push('');
 const findings = join(repo, 'packages/conformance/findings.md');
 if (existsSync(findings)) {

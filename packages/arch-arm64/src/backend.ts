@@ -57,6 +57,21 @@ function arm64MemoryBlockSize(config: ArchConfig, input: BlockSizeInput): BlockS
   return { bytes: section, why: `generic memory_block_size_bytes(): one section = ${section >> 20n} MiB` };
 }
 
+/**
+ * The linear map of hot-added memory (6.1 arch_add_memory): with rodata=full (Debian's default,
+ * CONFIG_RODATA_FULL_DEFAULT_ENABLED=y) — or DEBUG_PAGEALLOC/KFENCE — can_set_direct_map() forces
+ * NO_BLOCK_MAPPINGS, so base pages only; otherwise PMD blocks, and PUD blocks with 4K pages (use_1G_block).
+ * Its page tables come from __pgd_pgtable_alloc (no constructor: not in PageTables) and are charged to free memory.
+ * Read on Debian 6.1.192 cloud-arm64 (rodata=full): a 1 GiB DIMM at 0xc0000000 took 18688 kB of accounted free
+ * memory against 16384 kB of memmap (conform arm64-dimm-1g-movable step 1) — 513 page-table pages = 2052 kB.
+ */
+function arm64LinearMapTableShifts(config: ArchConfig): readonly number[] {
+  const c = arm64Constants(config);
+  const rodataFull = config.features.rodataFull ?? ARM64_FEATURES.find((f) => f.name === 'rodataFull')?.default;
+  if (rodataFull === true || rodataFull === 'true') return [c.pageShift];
+  return c.pageShift === 12 ? [c.pudShift, c.pmdShift, c.pageShift] : [c.pmdShift, c.pageShift];
+}
+
 export const arm64Backend: ArchBackend = {
   id: 'arm64',
   aliases: ['aarch64'],
@@ -67,6 +82,7 @@ export const arm64Backend: ArchBackend = {
   constants: arm64Constants,
   capabilities: arm64Capabilities,
   memoryBlockSize: arm64MemoryBlockSize,
+  linearMapTableShifts: arm64LinearMapTableShifts,
   hugepageSizes: arm64HugepageSizes,
   defaultHugepageBytes: arm64DefaultHugepageBytes,
   vmemmapPopulate: arm64VmemmapPopulate,

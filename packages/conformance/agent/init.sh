@@ -1,7 +1,7 @@
 #!/bin/busybox sh
 # memhp conformance guest agent: PID 1 of the initramfs. It mounts the pseudo file systems, loads the modules the
-# host put in /modules.list (in that order), and then answers one-line requests on the second serial port (ttyS1,
-# or ttyAMA1 on arm64), so the kernel console on the first port never mixes with the protocol.
+# host put in /modules.list (in that order), and then answers one-line requests on the second serial port (ttyS1),
+# or on arm64 on a named virtio-serial port, so the kernel console on the first port never mixes with the protocol.
 #   request:  <id> <verb> <argument...>
 #   reply:    any lines, then "@@END <id> <status>"
 # Verbs: snap (print the files the host compares, each after "@@F <path>"), write <path> <value> (status 0, or the
@@ -16,6 +16,22 @@ if [ -f /modules.list ]; then
   while read -r m; do [ -n "$m" ] && insmod "/modules/$m" || echo "memhp-agent: insmod $m failed" > /dev/kmsg; done < /modules.list
 fi
 PORT=$(cat /agent-port)
+# arm64's virt machine has one PL011 UART (the console): the agent speaks on a named virtio-serial port instead,
+# found by its name under /sys/class/virtio-ports once virtio_console is loaded (bounded wait, ~30 s).
+case "$PORT" in
+  virtio:*)
+    want=${PORT#virtio:}; PORT=
+    i=0
+    while [ -z "$PORT" ] && [ $i -lt 300 ]; do
+      for d in /sys/class/virtio-ports/*; do
+        [ "$(cat "$d/name" 2>/dev/null)" = "$want" ] && PORT=/dev/${d##*/}
+      done
+      [ -n "$PORT" ] && [ -e "$PORT" ] && break
+      PORT=; i=$((i + 1)); usleep 100000
+    done
+    [ -n "$PORT" ] || { echo "memhp-agent: no virtio port named $want" > /dev/kmsg; poweroff -f; }
+    ;;
+esac
 stty -F "$PORT" raw -echo 115200 2>/dev/null
 exec 3<>"$PORT"
 seen=0

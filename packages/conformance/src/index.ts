@@ -3,9 +3,9 @@
  * field (issue 17). Node-only: it starts processes and reads files. The `memhp conform` command (in @memhp/cli)
  * is its front end.
  */
-export { parseKernelSpec, fetchKernel, fetchDebianKernel, cacheDir, hostMirror, type KernelSpec, type FetchedKernel, type ConformArch } from './kernel-fetch.js';
+export { parseKernelSpec, fetchKernel, fetchDebianKernel, fetchDebianPackage, guestBusybox, aarch64Firmware, elfMachineIs, cacheDir, hostMirror, type KernelSpec, type FetchedKernel, type ConformArch, type Aarch64Firmware } from './kernel-fetch.js';
 export { buildInitramfs, resolveModules, agentScriptPath, type InitramfsOptions } from './initramfs.js';
-export { Guest, qemuArgs, kvmUsable, type GuestShape, type GuestNode, type Accel } from './qemu.js';
+export { Guest, qemuArgs, kvmUsable, AGENT_VIRTIO_PORT, type GuestShape, type GuestNode, type Accel } from './qemu.js';
 export { Qmp, QmpError, type QmpEvent } from './qmp.js';
 export { Agent, type AgentReply } from './agent-client.js';
 export { parseReading, parseMeminfo, parseVmstat, parseZoneinfo, parseBlocks, splitSnap, type Reading, type ZoneReading, type BlockReading } from './readings.js';
@@ -19,6 +19,7 @@ export {
   errnoFromText,
   knobPath,
   earlyNodeRanges,
+  numaFallback,
   modelKernelVersion,
   type ConformScenario,
   type ConformResult,

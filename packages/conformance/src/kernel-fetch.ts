@@ -5,7 +5,7 @@
  * user's own image (`--kernel-image PATH [--modules DIR]`).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ConformanceInputError, ConformanceUnavailableError } from './errors.js';
@@ -190,4 +190,118 @@ export function fetchKernel(spec: KernelSpec, arch: ConformArch, opts: { log?: (
     ...(spec.modulesDir ? { modulesDir: spec.modulesDir } : {}),
     ...(release ? { release } : {}),
   };
+}
+
+/**
+ * Download one Debian package of a suite and architecture through the private apt configuration and unpack it
+ * with `dpkg -x` into `<cache>/debian/<suite>-<debArch>/<name>/` (once; later calls reuse it). Returns that tree.
+ */
+export function fetchDebianPackage(suite: string, debArch: string, pkg: string, why: string, opts: { log?: (line: string) => void } = {}): string {
+  const root = join(cacheDir(), 'debian', `${suite}-${debArch}`);
+  const tree = join(root, 'pkg', pkg);
+  const marker = join(tree, '.memhp-unpacked');
+  if (existsSync(marker)) return tree;
+  for (const tool of ['apt-get', 'dpkg']) {
+    if (!run('sh', ['-c', `command -v ${tool}`], 5000).ok) throw new ConformanceUnavailableError(`${why} needs ${tool} (Debian's apt) on this machine to fetch ${pkg}`);
+  }
+  const apt = privateApt(join(root, 'apt'), suite, debArch);
+  opts.log?.(`fetching Debian ${suite} ${pkg} (${debArch}) for ${why} …`);
+  if (!readdirSync(join(root, 'apt', 'lists')).some((f) => /_Packages(\.\w+)?$/.test(f))) run('apt-get', [...apt, 'update'], 300_000);
+  const debDir = join(root, 'debs');
+  mkdirSync(debDir, { recursive: true });
+  let dl = spawnSync('apt-get', [...apt, 'download', pkg], { cwd: debDir, encoding: 'utf8', timeout: 600_000 });
+  let deb = readdirSync(debDir).find((f) => f.startsWith(`${pkg}_`) && f.endsWith('.deb'));
+  if (!deb) {
+    // Stale lists (a package version that left the mirror): update once and try again.
+    run('apt-get', [...apt, 'update'], 300_000);
+    dl = spawnSync('apt-get', [...apt, 'download', pkg], { cwd: debDir, encoding: 'utf8', timeout: 600_000 });
+    deb = readdirSync(debDir).find((f) => f.startsWith(`${pkg}_`) && f.endsWith('.deb'));
+  }
+  if (!deb) throw new ConformanceUnavailableError(`${why}: apt-get download ${pkg} (${suite}, ${debArch}) failed: ${(dl.stderr || dl.error?.message || '').trim().split('\n').slice(-2).join(' ')}`);
+  const tmp = `${tree}.tmp`;
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(tmp, { recursive: true });
+  const x = run('dpkg', ['-x', join(debDir, deb), tmp], 300_000);
+  if (!x.ok) throw new ConformanceUnavailableError(`${why}: dpkg -x ${deb} failed: ${x.err.trim()}`);
+  writeFileSync(join(tmp, '.memhp-unpacked'), `${deb}\n`);
+  rmSync(tree, { recursive: true, force: true });
+  renameSync(tmp, tree);
+  rmSync(join(debDir, deb), { force: true });
+  return tree;
+}
+
+/** Is this ELF file built for the guest arch? (e_machine: 62 = x86-64, 183 = AArch64) */
+export function elfMachineIs(path: string, arch: ConformArch): boolean {
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, 'r');
+    const b = Buffer.alloc(20);
+    const n = readSync(fd, b, 0, 20, 0);
+    return n === 20 && b.readUInt32BE(0) === 0x7f454c46 && b.readUInt16LE(18) === (arch === 'x86_64' ? 62 : 183);
+  } catch {
+    return false;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+/**
+ * busybox-static for the guest's arch: the host's /usr/bin/busybox when it is built for that arch (x86-64 guests
+ * on an x86-64 host), else Debian 12's busybox-static for the guest arch, fetched into the cache.
+ */
+export function guestBusybox(arch: ConformArch, opts: { log?: (line: string) => void } = {}): string {
+  const host = '/usr/bin/busybox';
+  if (existsSync(host) && elfMachineIs(host, arch)) return host;
+  if (arch === 'x86_64') return host; // buildInitramfs says how to install it
+  const tree = fetchDebianPackage('bookworm', 'arm64', 'busybox-static', 'the arm64 guest\'s busybox', opts);
+  const p = join(tree, 'bin', 'busybox');
+  if (!existsSync(p)) throw new ConformanceUnavailableError(`the arm64 busybox-static package has no bin/busybox (${tree})`);
+  return p;
+}
+
+export interface Aarch64Firmware {
+  /** The UEFI code image for pflash unit 0 (read-only). */
+  readonly code: string;
+  /** The variable store template, copied for each boot into pflash unit 1. */
+  readonly vars: string;
+  /** Where it came from, for the report. */
+  readonly source: string;
+}
+
+/**
+ * UEFI firmware for `qemu-system-aarch64 -machine virt` (ACPI, which arm64 DIMM hotplug needs, comes only through
+ * UEFI). Order: `$MEMHP_AARCH64_FIRMWARE` (a CODE image; `$MEMHP_AARCH64_VARS` or an AAVMF_VARS.fd beside it),
+ * else Debian 13's qemu-efi-aarch64 (edk2 2025.02) fetched into the cache. Not the host's Debian 12 firmware
+ * (edk2 2022.11): it describes the NOR flash variable store at 0x04000000 with cacheable attributes, so the
+ * kernel adds it to memblock (NOMAP) outside every SRAT node, and arm64 NUMA init gives up ("NUMA: Warning:
+ * invalid memblk node 16 [mem 0x04000000-0x07ffffff]", "Faking a node") — measured with Debian 6.1.192: a
+ * two-node machine boots with one node. Debian 13's firmware marks that region uncached MMIO and NUMA works.
+ */
+export function aarch64Firmware(opts: { log?: (line: string) => void } = {}): Aarch64Firmware {
+  const env = process.env.MEMHP_AARCH64_FIRMWARE;
+  if (env) {
+    if (!existsSync(env)) throw new ConformanceUnavailableError(`MEMHP_AARCH64_FIRMWARE names no file: ${env}`);
+    const vars = process.env.MEMHP_AARCH64_VARS ?? [join(env, '..', 'AAVMF_VARS.fd'), join(env, '..', 'QEMU_VARS.fd')].find((p) => existsSync(p));
+    if (!vars || !existsSync(vars)) throw new ConformanceUnavailableError(`no UEFI variable store beside ${env}; set MEMHP_AARCH64_VARS`);
+    return { code: env, vars, source: `$MEMHP_AARCH64_FIRMWARE (${env})` };
+  }
+  let tree: string;
+  try {
+    tree = fetchDebianPackage('trixie', 'arm64', 'qemu-efi-aarch64', 'the arm64 guest\'s UEFI firmware', opts);
+  } catch (e) {
+    // Offline (e.g. --kernel-image): the host's qemu-efi-aarch64 still boots; a multi-node machine is then refused
+    // after boot with the reason (runner.ts numaFallback).
+    const host = { code: '/usr/share/AAVMF/AAVMF_CODE.fd', vars: '/usr/share/AAVMF/AAVMF_VARS.fd' };
+    if (existsSync(host.code) && existsSync(host.vars)) {
+      opts.log?.(`${(e as Error).message}; using the host's ${host.code}`);
+      return { ...host, source: `the host's qemu-efi-aarch64 (${host.code}; Debian 12's edk2 loses NUMA on virt)` };
+    }
+    throw new ConformanceUnavailableError(`${(e as Error).message}; and no host firmware either (apt-get install -y qemu-efi-aarch64)`);
+  }
+  const dir = join(tree, 'usr', 'share', 'AAVMF');
+  const code = ['AAVMF_CODE.no-secboot.fd', 'AAVMF_CODE.fd'].map((f) => join(dir, f)).find((p) => existsSync(p));
+  const vars = join(dir, 'AAVMF_VARS.fd');
+  if (!code || !existsSync(vars)) throw new ConformanceUnavailableError(`Debian 13's qemu-efi-aarch64 has no AAVMF_CODE/AAVMF_VARS images (${dir})`);
+  const ver = readFileSync(join(tree, '.memhp-unpacked'), 'utf8').trim();
+  return { code, vars, source: `Debian 13 ${ver.replace(/\.deb$/, '').replace(/%3a/gi, ':')}` };
 }

@@ -1,16 +1,17 @@
 /**
  * A real machine shaped like the scenario's: QEMU with its NUMA nodes (one CPU each, so a node without memory
  * still has a CPU), boot memory, DIMM slots and maxmem, virtio-mem devices, the kernel command line, the
- * console on the first serial port (to a file) and the agent on the second. KVM when /dev/kvm works and a
+ * console on the first serial port (to a file) and the agent on the second (x86-64 `pc`), or on arm64 `virt`
+ * with UEFI firmware (pflash) and ACPI, the console on the PL011 and the agent on a virtio-serial port. KVM when /dev/kvm works and a
  * guest comes up in time, else TCG; every wait is bounded and QEMU is stopped by its own PID.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { accessSync, constants, copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent } from './agent-client.js';
 import { GuestError, ConformanceUnavailableError } from './errors.js';
-import type { ConformArch } from './kernel-fetch.js';
+import type { Aarch64Firmware, ConformArch } from './kernel-fetch.js';
 import { Qmp } from './qmp.js';
 
 export interface GuestNode {
@@ -46,7 +47,12 @@ export interface BootOptions {
   readonly bootTimeoutMs?: number;
   /** Force an accelerator (tests); default: KVM if usable, falling back to TCG. */
   readonly accel?: Accel;
+  /** arm64: the UEFI firmware (its variable store is copied into the guest's temporary directory). */
+  readonly firmware?: Aarch64Firmware;
 }
+
+/** The name of the virtio-serial port the agent speaks on where the machine has no second UART (arm64 virt). */
+export const AGENT_VIRTIO_PORT = 'memhp.agent';
 
 const GiB = 1n << 30n;
 const MiB = 1n << 20n;
@@ -68,13 +74,22 @@ export function qemuBinary(arch: ConformArch): string {
 }
 
 /** The QEMU command line for a shape (without the accelerator). */
-export function qemuArgs(shape: GuestShape, o: { kernelImage: string; initrd: string; qmpSock: string; agentSock: string; consoleLog: string }): string[] {
+export function qemuArgs(
+  shape: GuestShape,
+  o: { kernelImage: string; initrd: string; qmpSock: string; agentSock: string; consoleLog: string; firmwareCode?: string; firmwareVars?: string },
+): string[] {
   const boot = shape.nodes.reduce((n, x) => n + x.memoryBytes, 0n);
   if (boot === 0n) throw new ConformanceUnavailableError('the machine has no boot memory');
   const maxmem = boot + shape.deviceBytes + shape.virtioMem.reduce((n, v) => n + v.regionBytes, 0n);
   const args: string[] = [];
-  if (shape.arch !== 'x86_64') throw new ConformanceUnavailableError(`conform runs ${shape.arch} guests not yet (x86_64 only in this version)`);
-  args.push('-machine', 'pc', '-cpu', 'max');
+  const arm = shape.arch === 'arm64';
+  if (arm) {
+    if (!o.firmwareCode || !o.firmwareVars) throw new ConformanceUnavailableError('an arm64 guest needs UEFI firmware (ACPI, and with it DIMM hotplug, comes only through UEFI on virt)');
+    // virt with ACPI (GED memory hotplug) through UEFI; GICv3 for the ITS (MSI for virtio-pci); -cpu max under
+    // TCG (48-bit PA), the host CPU under KVM.
+    args.push('-machine', 'virt,gic-version=3,acpi=on', '-cpu', 'max');
+    args.push('-drive', `if=pflash,format=raw,readonly=on,file=${o.firmwareCode}`, '-drive', `if=pflash,format=raw,file=${o.firmwareVars}`);
+  } else args.push('-machine', 'pc', '-cpu', 'max');
   // One socket per CPU: CPUs of one package on different nodes make the kernel WARN (topology_sane).
   args.push('-smp', `${shape.nodes.length},sockets=${shape.nodes.length},cores=1,threads=1`);
   const slots = Math.max(1, shape.dimmSlots + shape.virtioMem.length);
@@ -93,9 +108,17 @@ export function qemuArgs(shape: GuestShape, o: { kernelImage: string; initrd: st
   args.push('-kernel', o.kernelImage, '-initrd', o.initrd);
   // no_timer_check: under TCG on a loaded host the IO-APIC timer check can fail and panic the boot
   // ("IO-APIC + timer doesn't work!"), seen here at load 20 on 2 cores; it changes nothing memhp compares.
-  args.push('-append', `console=ttyS0 panic=-1 loglevel=4 no_timer_check ${shape.cmdline}`.trim());
-  args.push('-serial', `file:${o.consoleLog}`);
-  args.push('-chardev', `socket,id=agent,path=${o.agentSock},server=on,wait=off`, '-serial', 'chardev:agent');
+  if (arm) {
+    // virt has one PL011 UART: it stays the kernel console; the agent speaks on a named virtio-serial port.
+    args.push('-append', `console=ttyAMA0 panic=-1 loglevel=4 ${shape.cmdline}`.trim());
+    args.push('-serial', `file:${o.consoleLog}`);
+    args.push('-device', 'virtio-serial-pci,id=vser0', '-chardev', `socket,id=agent,path=${o.agentSock},server=on,wait=off`);
+    args.push('-device', `virtserialport,bus=vser0.0,chardev=agent,name=${AGENT_VIRTIO_PORT}`);
+  } else {
+    args.push('-append', `console=ttyS0 panic=-1 loglevel=4 no_timer_check ${shape.cmdline}`.trim());
+    args.push('-serial', `file:${o.consoleLog}`);
+    args.push('-chardev', `socket,id=agent,path=${o.agentSock},server=on,wait=off`, '-serial', 'chardev:agent');
+  }
   args.push('-qmp', `unix:${o.qmpSock},server=on,wait=off`);
   return args;
 }
@@ -142,7 +165,19 @@ export class Guest {
     const bin = qemuBinary(shape.arch);
     const dir = mkdtempSync(join(tmpdir(), 'memhp-qemu-'));
     const paths = { qmpSock: join(dir, 'qmp.sock'), agentSock: join(dir, 'agent.sock'), consoleLog: join(dir, 'console.log') };
-    const args = ['-accel', accel, ...qemuArgs(shape, { kernelImage: o.kernelImage, initrd: o.initrd, ...paths })];
+    let fw: { firmwareCode?: string; firmwareVars?: string } = {};
+    if (o.firmware) {
+      // The variable store is written by the firmware: each boot gets its own copy.
+      copyFileSync(o.firmware.vars, join(dir, 'vars.fd'));
+      fw = { firmwareCode: o.firmware.code, firmwareVars: join(dir, 'vars.fd') };
+    }
+    let args: string[];
+    try {
+      args = ['-accel', accel, ...qemuArgs(shape, { kernelImage: o.kernelImage, initrd: o.initrd, ...paths, ...fw })];
+    } catch (e) {
+      rmSync(dir, { recursive: true, force: true });
+      throw e;
+    }
     const t0 = Date.now();
     const proc = spawn(bin, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
@@ -165,7 +200,7 @@ export class Guest {
         /* no console yet */
       }
       rmSync(dir, { recursive: true, force: true });
-      if (spawnError) throw new ConformanceUnavailableError(`cannot run ${bin}: ${(spawnError as Error).message} (apt-get install -y qemu-system-x86)`);
+      if (spawnError) throw new ConformanceUnavailableError(`cannot run ${bin}: ${(spawnError as Error).message} (apt-get install -y ${shape.arch === 'arm64' ? 'qemu-system-arm' : 'qemu-system-x86'})`);
       throw new GuestError(`${msg}${stderr.trim() ? `\nqemu: ${stderr.trim()}` : ''}`, tail);
     };
     let qmp: Qmp;

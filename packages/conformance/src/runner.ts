@@ -7,10 +7,10 @@
 import * as core from '@memhp/core';
 import { createSimulator, parseKernelVersion, SUPPORTED_KERNELS, type ArchBackend, type Command, type KernelVersion, type MachineConfig, type ReadonlyMachineState } from '@memhp/core';
 import { compareMessages, compareReading, modelSnapshot, type FieldRow, type ModelSnapshot } from './compare.js';
-import { ConformanceInputError } from './errors.js';
+import { ConformanceInputError, ConformanceUnavailableError } from './errors.js';
 import { buildInitramfs } from './initramfs.js';
-import { cacheDir, type ConformArch, type FetchedKernel } from './kernel-fetch.js';
-import { Guest, type GuestShape } from './qemu.js';
+import { aarch64Firmware, cacheDir, guestBusybox, type ConformArch, type FetchedKernel } from './kernel-fetch.js';
+import { AGENT_VIRTIO_PORT, Guest, type GuestShape } from './qemu.js';
 import { parseReading, type Reading } from './readings.js';
 import { join } from 'node:path';
 
@@ -133,6 +133,18 @@ export function earlyNodeRanges(dmesg: readonly string[]): Map<number, { startBy
     out.get(n)!.push({ startBytes: start, sizeBytes: BigInt(m[3]!) + 1n - start });
   }
   return out;
+}
+
+/**
+ * The boot log's sign that NUMA initialisation failed and the kernel fell back to one node (arm64
+ * drivers/base/arch_numa.c numa_register_nodes → "Warning: invalid memblk node", then dummy_numa_init's
+ * "Faking a node"), as the offending line; null when NUMA came up.
+ */
+export function numaFallback(dmesg: readonly string[]): string | null {
+  const bad = dmesg.find((l) => /NUMA: Warning: invalid memblk node/.test(l));
+  const fake = dmesg.find((l) => /NUMA: Faking a node/.test(l));
+  if (!fake) return null;
+  return (bad ?? fake).replace(/^\[[\s\d.]+\]\s*/, '').trim();
 }
 
 const sum = (xs: readonly bigint[]): bigint => xs.reduce((a, b) => a + b, 0n);
@@ -326,15 +338,21 @@ export async function conformScenario(sc: ConformScenario, o: ConformOptions): P
   const notes: string[] = [];
   const shape = guestShape(sc, o.arch);
   const needsVirtio = shape.virtioMem.length > 0;
+  const arm = o.arch === 'arm64';
+  // arm64: the agent's virtio-serial port needs virtio_console (a module in Debian 12's cloud-arm64 kernel,
+  // built in in Debian 13's: resolveModules drops what is built in).
+  const modules = [...(needsVirtio || arm ? ['virtio_pci'] : []), ...(arm ? ['virtio_console'] : []), ...(needsVirtio ? ['virtio_mem'] : [])];
   const initrd = buildInitramfs({
-    busybox: o.busybox ?? '/usr/bin/busybox',
-    agentPort: o.arch === 'x86_64' ? '/dev/ttyS1' : '/dev/ttyAMA1',
+    busybox: o.busybox ?? guestBusybox(o.arch, { log }),
+    agentPort: arm ? `virtio:${AGENT_VIRTIO_PORT}` : '/dev/ttyS1',
     ...(o.kernel.modulesDir ? { modulesDir: o.kernel.modulesDir } : {}),
-    modules: needsVirtio ? ['virtio_pci', 'virtio_mem'] : [],
+    modules,
     outDir: join(cacheDir(), 'initramfs'),
   });
-  log(`booting ${o.kernel.spec} (${shape.nodes.length} nodes) …`);
-  const guest = await Guest.boot(shape, { kernelImage: o.kernel.imagePath, initrd, ...(o.bootTimeoutMs ? { bootTimeoutMs: o.bootTimeoutMs } : {}) });
+  const firmware = arm ? aarch64Firmware({ log }) : undefined;
+  if (firmware) notes.push(`UEFI firmware: ${firmware.source}`);
+  log(`booting ${o.kernel.spec} (${o.arch}, ${shape.nodes.length} nodes) …`);
+  const guest = await Guest.boot(shape, { kernelImage: o.kernel.imagePath, initrd, ...(firmware ? { firmware } : {}), ...(o.bootTimeoutMs ? { bootTimeoutMs: o.bootTimeoutMs } : {}) });
   log(`booted under ${guest.accel.toUpperCase()} in ${(guest.bootMs / 1000).toFixed(1)} s`);
   const real = new RealMachine(guest, log);
   try {
@@ -342,6 +360,12 @@ export async function conformScenario(sc: ConformScenario, o: ConformOptions): P
     const mk = modelKernelVersion(procVersion, guest.agent.release);
     if (mk.note) notes.push(mk.note);
     const boot = await real.snap();
+    const numaFailed = numaFallback(boot.dmesg);
+    if (numaFailed && sc.machine.nodes.length > 1) {
+      throw new ConformanceUnavailableError(
+        `the real machine came up with one NUMA node instead of ${sc.machine.nodes.length}: the kernel gave up on the firmware's NUMA description (${numaFailed})${firmware ? ` — firmware: ${firmware.source}; Debian 12's edk2 does this on virt, use Debian 13's (the default) or set MEMHP_AARCH64_FIRMWARE` : ''}`,
+      );
+    }
 
     // The model's machine: the scenario's, with the real boot memory map (the guest's "Early memory node ranges").
     const ranges = earlyNodeRanges(boot.dmesg);

@@ -79,7 +79,7 @@ export function registerConform(program: Command): void {
     .description('run scenarios on a real Linux kernel in QEMU and on the model, and compare them field by field')
     .argument('<scenario...>', 'scenario files (YAML, memhp: 1)')
     .option('--kernel <spec>', 'debian:6.1 (Debian 12) or debian:6.12 (Debian 13), fetched with apt-get download into $MEMHP_CACHE')
-    .option('--kernel-image <path>', 'your own kernel image (bzImage), e.g. with a patch under review')
+    .option('--kernel-image <path>', 'your own kernel image (x86-64 bzImage, arm64 Image), e.g. with a patch under review')
     .option('--modules <dir>', 'lib/modules/<release> of --kernel-image (needed for virtio-mem)')
     .option('--all', 'show the fields that are equal too')
     .option('--save <dir>', 'write each result as JSON to <dir>/<kernel>/<scenario>.json (the docs fixtures)')

@@ -227,6 +227,14 @@ export interface ArchBackend {
   directMapShifts?(config: ArchConfig): readonly number[];
 
   /**
+   * Page shifts the linear map of hot-added memory uses, largest first, when its page tables are to be charged
+   * to free memory: they come from the buddy allocator and are counted nowhere in /proc/meminfo (arm64 6.1
+   * arch_add_memory → __create_pgd_mapping with __pgd_pgtable_alloc, which runs no page-table constructor, so
+   * not in PageTables; __remove_pgd_mapping frees the empty tables again). Absent → those tables are not modelled.
+   */
+  linearMapTableShifts?(config: ArchConfig): readonly number[];
+
+  /**
    * arch_add_memory removes the linear mapping again when __add_pages fails (arm64: yes; x86: no, the kernel reference (apps/docs/kernel/)
    * apps/docs/kernel/hotplug.md#add-steps). Absent → false.
    */

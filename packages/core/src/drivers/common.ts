@@ -99,11 +99,13 @@ export function bootRamEnd(s: ReadonlyMachineState): bigint {
 /**
  * Where QEMU places the next memory device (pc-dimm, virtio-mem): in the device-memory region that starts at
  * ALIGN_UP(4 GiB + RAM above 4 GiB, 1 GiB) — i.e. above the end of boot RAM, never below 4 GiB (hw/i386/pc.c);
- * first fit after the devices already there, aligned to `alignBytes`. The x86 rule is used for every arch
- * (QEMU's arm virt machine starts at ALIGN_UP(RAM end, 1 GiB) without the 4 GiB floor).
+ * on arm64 QEMU's virt machine at ALIGN_UP(end of RAM, 1 GiB) with no 4 GiB floor (hw/arm/virt.c
+ * virt_set_memmap; read on Debian 6.1.192 under QEMU 7.2: 2 GiB at 0x40000000, the first DIMM at 0xc0000000);
+ * first fit after the devices already there, aligned to `alignBytes`.
  */
 export function placeDevice(s: ReadonlyMachineState, sizeBytes: bigint, alignBytes: bigint): bigint {
-  const base = alignUpBig(bootRamEnd(s) > 4n * GiB ? bootRamEnd(s) : 4n * GiB, GiB);
+  const floor = s.machine.arch === 'arm64' ? 0n : 4n * GiB;
+  const base = alignUpBig(bootRamEnd(s) > floor ? bootRamEnd(s) : floor, GiB);
   const d = driverState(s);
   const used: Array<[bigint, bigint]> = [];
   for (const x of d.dimms.values()) used.push([x.startBytes, x.startBytes + x.sizeBytes]);

@@ -1,7 +1,7 @@
 /**
  * arch_add_memory / arch_remove_memory and the generic __add_pages / __remove_pages they call
  * (mm/memory_hotplug.c, arch/x86/mm/init_64.c, arch/arm64/mm/mmu.c — 6.1; apps/docs/kernel/hotplug.md#alignment, apps/docs/kernel/hotplug.md#arch-add). The linear
- * mapping is reported, not modelled page by page.
+ * mapping is reported, not modelled page by page; its page-table pages are counted where the backend asks.
  */
 import { cHex, cHexAlt, printOnce, warnOnText } from '../kernel/printk.js';
 import type { AltmapHandle } from '../arch/backend.js';
@@ -132,6 +132,55 @@ export function removePages(ctx: KernelCtx, pfn: number, nrPages: number, altmap
 }
 
 /**
+ * Page-table pages the linear mapping of [start, end) needs of its own (on add: allocates; on remove: frees),
+ * where the backend models them (`linearMapTableShifts`). Each table level below the PGD — PTE tables (one per
+ * PMD_SIZE region), PMD tables (one per PUD_SIZE region), PUD tables with four levels — needs a table for each of
+ * its regions that holds a mapping at that level or below and that no other mapped memory (System RAM outside
+ * [start, end)) already shares. The range is mapped with the largest aligned pieces the shifts allow.
+ * Example (arm64 4K, rodata=full: pages only): 1 GiB at 0xc0000000 next to boot RAM 0x40000000-0xbfffffff
+ * = 512 PTE tables + 1 PMD table (its PUD table is boot RAM's) = 513 pages.
+ */
+export function linearMapTables(ctx: KernelCtx, startBytes: bigint, endBytes: bigint): number {
+  const shifts = ctx.backend.linearMapTableShifts?.(ctx.archConfig);
+  if (!shifts?.length || endBytes <= startBytes) return 0;
+  const c = ctx.machine.constants;
+  const bits = c.pageShift - 3;
+  // table levels below the PGD: [entry shift, region shift] — PTE, PMD (3+ levels), PUD (4+ levels)
+  const levels: Array<[number, number]> = [];
+  for (let l = 0; l < c.pgtableLevels - 1; l++) levels.push([c.pageShift + l * bits, c.pageShift + (l + 1) * bits]);
+  const sorted = [...shifts].sort((a, b) => b - a);
+  // runs of equal pieces: [from, to, shift], largest aligned pieces first
+  const runs: Array<[bigint, bigint, number]> = [];
+  for (let a = startBytes; a < endBytes; ) {
+    const sh = sorted.find((x) => a % (1n << BigInt(x)) === 0n && a + (1n << BigInt(x)) <= endBytes) ?? c.pageShift;
+    const bigger = sorted.filter((x) => x > sh).map((x) => (a / (1n << BigInt(x)) + 1n) * (1n << BigInt(x)));
+    let to = endBytes;
+    for (const b of bigger) if (b < to) to = b;
+    const size = 1n << BigInt(sh);
+    to = a + ((to - a) / size) * size;
+    if (to <= a) to = a + size;
+    runs.push([a, to, sh]);
+    a = to;
+  }
+  const others = ctx.state.resources.filter((r) => r.flags.includes('system_ram') && (r.endBytes < startBytes || r.startBytes >= endBytes));
+  let n = 0;
+  for (const [entry, region] of levels) {
+    const R = 1n << BigInt(region);
+    let last = -1n;
+    for (const [a, b, sh] of runs) {
+      if (sh > entry) continue;
+      for (let i = a / R > last ? a / R : last + 1n; i <= (b - 1n) / R; i++) {
+        const lo = i * R;
+        const hi = lo + R - 1n;
+        if (!others.some((r) => r.startBytes <= hi && r.endBytes >= lo)) n++;
+        last = i;
+      }
+    }
+  }
+  return n;
+}
+
+/**
  * arch_add_memory(nid, start, size, params): the linear mapping, then add_pages (x86: -ERANGE beyond
  * PHYSMEM_END). On failure x86 keeps the linear mapping, arm64 removes it (backend.removesLinearMapOnAddFailure).
  */
@@ -147,14 +196,15 @@ export function archAddMemory(
   const end = startBytes + sizeBytes;
   const map = opts.linearMap ?? true;
   const pieces = linearMapPieces(startBytes, end, ctx.machine.directMapShifts);
-  if (map) ctx.emit('linear_map.add', { start: hex(startBytes), end: hex(end), pages: pieces });
+  const tables = map ? linearMapTables(ctx, startBytes, end) : 0;
+  if (map) ctx.emit('linear_map.add', { start: hex(startBytes), end: hex(end), pages: pieces, ...(tables ? { tables } : {}) });
   if (end - 1n > ctx.machine.pluggableEndBytes) {
     printOnce(ctx, warnOnText('arch/x86/mm/init_64.c', 'add_pages'));
     return 'ERANGE';
   }
   const r = addPages(ctx, nid, bytesToPfn(g, startBytes), bytesToPfn(g, sizeBytes), altmap, opts);
   if (r !== 0 && map && ctx.backend.removesLinearMapOnAddFailure?.(ctx.archConfig)) {
-    ctx.emit('linear_map.remove', { start: hex(startBytes), end: hex(end), pages: pieces });
+    ctx.emit('linear_map.remove', { start: hex(startBytes), end: hex(end), pages: pieces, ...(tables ? { tables } : {}) });
   }
   return r;
 }
@@ -165,7 +215,8 @@ export function archRemoveMemory(ctx: KernelCtx, startBytes: bigint, sizeBytes: 
   removePages(ctx, bytesToPfn(g, startBytes), bytesToPfn(g, sizeBytes), altmap);
   if (opts.linearMap ?? true) {
     const end = startBytes + sizeBytes;
-    ctx.emit('linear_map.remove', { start: hex(startBytes), end: hex(end), pages: linearMapPieces(startBytes, end, ctx.machine.directMapShifts) });
+    const tables = linearMapTables(ctx, startBytes, end);
+    ctx.emit('linear_map.remove', { start: hex(startBytes), end: hex(end), pages: linearMapPieces(startBytes, end, ctx.machine.directMapShifts), ...(tables ? { tables } : {}) });
   }
 }
 

@@ -253,13 +253,13 @@ export const coreEventDefs = {
   // --- linear map ----------------------------------------------------------------------------------------
   'linear_map.add': ev(
     'linear_map.add',
-    'arch_add_memory: the direct/linear mapping of [start, end) is created; pages per mapping size.',
-    Type.Object({ start: Hex, end: Hex, pages: Type.Record(Type.String(), Count) }),
+    'arch_add_memory: the direct/linear mapping of [start, end) is created; pages per mapping size; `tables`: page-table pages it took from the buddy allocator (where the arch backend models them).',
+    Type.Object({ start: Hex, end: Hex, pages: Type.Record(Type.String(), Count), tables: Type.Optional(Count) }),
   ),
   'linear_map.remove': ev(
     'linear_map.remove',
-    'arch_remove_memory: the direct/linear mapping of [start, end) is removed.',
-    Type.Object({ start: Hex, end: Hex, pages: Type.Record(Type.String(), Count) }),
+    'arch_remove_memory: the direct/linear mapping of [start, end) is removed; `tables`: the page-table pages freed with it (where modelled).',
+    Type.Object({ start: Hex, end: Hex, pages: Type.Record(Type.String(), Count), tables: Type.Optional(Count) }),
   ),
 
   // --- memory blocks and zones ---------------------------------------------------------------------------
