@@ -175,7 +175,9 @@ export function notComparable(c: Command): string | null {
     case 'memremap_pages':
     case 'memunmap_pages':
     case 'dax_kmem':
-      return `${c.kind} needs a device-dax/pmem device; an emulated NVDIMM path is not wired up yet`;
+      // QEMU can emulate the device (-machine nvdimm=on, -device nvdimm) and the kernel package has libnvdimm,
+      // nd_pmem and device_dax as modules; what is missing is the guest side and the mapping back to the model.
+      return `${c.kind} has no real counterpart here yet: it needs a ZONE_DEVICE provider in the guest (an emulated NVDIMM namespace set up as an fsdax pfn or devdax device through sysfs), and the model's range, type and altmap would have to be taken from that device (its info-block reserve and alignment), which conform does not do`;
     default:
       return `no real counterpart for ${(c as { kind: string }).kind}`;
   }
