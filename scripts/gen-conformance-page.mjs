@@ -78,9 +78,12 @@ lines.push('- **Free memory** is not compared as a level: a live guest also spen
 lines.push('  (the initramfs\'s page cache, slab, the agent\'s processes). The rule: across each step, the change of the');
 lines.push('  kernel\'s *accounted free* memory — MemFree + the pages on the per-CPU free lists (Σ zoneinfo `count`) + the');
 lines.push('  change of Buffers, Cached, AnonPages, Slab, KernelStack, PageTables, VmallocUsed and Percpu — must equal the');
-lines.push('  model\'s change of MemFree within 128 pages (512 KiB on 4K pages). 128 is the next power of two above the');
-lines.push('  largest residue measured on Debian 6.1.192 under TCG (16–112 pages), which comes from what one snapshot cannot');
-lines.push('  read atomically (per-CPU lists read CPU by CPU while the agent runs, LRU pagevecs).');
+lines.push('  model\'s change of MemFree within 256 pages (1 MiB on 4K pages). The guest agent first folds every CPU\'s');
+lines.push('  pending vmstat differences into the counters (`/proc/sys/vm/stat_refresh`); what remains comes from pages moving');
+lines.push('  between the buddy lists, the per-CPU lists and the consumers while the files are read one after the other.');
+lines.push('  Measured on Debian 6.1.192 and 6.12.118 under TCG over two matrix runs: most steps leave under 110 pages, the');
+lines.push('  largest 200 when node 1 first got ZONE_NORMAL memory; 256 is the smallest multiple of 64 above it. The transient');
+lines.push('  after offlining a boot block (up to 258 pages on 6.1.192, given back in the next step) is a known difference.');
 lines.push('- **Kernel trouble**: a BUG, WARNING, bad page state or Oops in dmesg that memhp does not predict is listed as a');
 lines.push('  *kernel finding* with its line, not modelled.');
 lines.push('- **Not comparable**: steps with no real counterpart (`add_memory` of an arbitrary range, `memremap_pages`, `probe`');

@@ -36,6 +36,9 @@ stty -F "$PORT" raw -echo 115200 2>/dev/null
 exec 3<>"$PORT"
 seen=0
 snap() {
+  # fold every CPU's vmstat differentials into the global counters first (vmstat_refresh, mm/vmstat.c), so
+  # MemFree and the consumers are read without up to stat_threshold pages per CPU and counter still pending
+  echo 1 > /proc/sys/vm/stat_refresh 2>/dev/null
   for f in /proc/meminfo /proc/vmstat /proc/zoneinfo /proc/cmdline /proc/iomem /proc/buddyinfo \
            /sys/devices/system/memory/block_size_bytes /sys/devices/system/memory/auto_online_blocks \
            /sys/devices/system/node/node*/meminfo /sys/devices/system/node/possible /sys/devices/system/node/online \

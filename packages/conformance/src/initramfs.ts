@@ -7,14 +7,25 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { dirname, join } from 'node:path';
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { ConformanceUnavailableError } from './errors.js';
 
-/** agent/init.sh, found from src/ (tests) or dist/ (the built package). */
+/**
+ * agent/init.sh, found from src/ (tests) or dist/ (the built package), or through the package itself when this
+ * code is bundled into another package's output (the `memhp` binary bundles @memhp/conformance into
+ * packages/cli/dist, where no agent/ sits beside it).
+ */
 export function agentScriptPath(): string {
   const here = dirname(fileURLToPath(import.meta.url));
-  for (const p of [join(here, '..', 'agent', 'init.sh'), join(here, '..', '..', 'agent', 'init.sh')]) if (existsSync(p)) return p;
+  const candidates = [join(here, '..', 'agent', 'init.sh'), join(here, '..', '..', 'agent', 'init.sh')];
+  try {
+    candidates.push(join(dirname(createRequire(import.meta.url).resolve('@memhp/conformance/package.json')), 'agent', 'init.sh'));
+  } catch {
+    // not resolvable from here: only the paths beside this file remain
+  }
+  for (const p of candidates) if (existsSync(p)) return p;
   throw new ConformanceUnavailableError('the guest agent (agent/init.sh) is missing from @memhp/conformance');
 }
 

@@ -191,6 +191,8 @@ export class Guest {
     proc.on('exit', () => (exited = true));
     const killer = () => proc.pid !== undefined && !exited && process.kill(proc.pid, 'SIGKILL');
     process.once('exit', killer);
+    // one listener per guest: drop it when QEMU is gone, or a matrix run piles them up on the process
+    proc.once('exit', () => process.removeListener('exit', killer));
     const fail = (msg: string): never => {
       killer();
       let tail = '';

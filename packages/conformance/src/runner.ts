@@ -5,7 +5,7 @@
  * MemTotal), so the comparison starts from the same machine.
  */
 import * as core from '@memhp/core';
-import { createSimulator, parseKernelVersion, SUPPORTED_KERNELS, type ArchBackend, type Command, type KernelVersion, type MachineConfig, type ReadonlyMachineState } from '@memhp/core';
+import { createSimulator, parseKernelVersion, type ArchBackend, type Command, type KernelVersion, type MachineConfig, type ReadonlyMachineState } from '@memhp/core';
 import { compareMessages, compareReading, modelSnapshot, type FieldRow, type ModelSnapshot } from './compare.js';
 import { ConformanceInputError, ConformanceUnavailableError } from './errors.js';
 import { buildInitramfs } from './initramfs.js';
@@ -89,36 +89,22 @@ const MiB = 1n << 20n;
 
 /**
  * The model's kernel version for a real kernel: the exact upstream version from /proc/version (`Debian
- * 6.1.192-3` → `6.1.192`; else `uname -r` up to the first character that is not a digit or dot), as
- * the log header records. ONE place for the fallback while core accepts only the versions where a rule changes:
- * try the exact version, then its series, then the newest supported version not above it (a note says so).
- * Drop the fallback once core accepts every X.Y and X.Y.Z.
+ * 6.1.192-3` → `6.1.192`; else `uname -r` up to the first character that is not a digit or dot, so a
+ * `6.13.0-rc3+` build runs as 6.13.0 — a note says so), as the log header records. Core takes every X.Y.Z
+ * of the series it models; a version outside them is bad input.
  */
 export function modelKernelVersion(procVersion: string, release: string): { exact: string; version: KernelVersion; note?: string } {
   // The last "Debian X.Y.Z" is the kernel package's; an earlier one can be the compiler's (gcc-12 (Debian 12.2.0-14)).
   const deb = [...procVersion.matchAll(/Debian (\d+\.\d+\.\d+)/g)].pop()?.[1];
   const exact = deb ?? /^[\d.]+/.exec(release)?.[0]?.replace(/\.$/, '') ?? release;
-  const tryParse = (v: string): KernelVersion | null => {
-    try {
-      return parseKernelVersion(v);
-    } catch {
-      return null;
-    }
-  };
-  const direct = tryParse(exact);
-  if (direct) return { exact, version: direct };
-  const series = /^(\d+)\.(\d+)/.exec(exact);
-  if (!series) throw new ConformanceInputError(`cannot tell the kernel version from "${release}"`);
-  const s = tryParse(`${series[1]}.${series[2]}`);
-  if (s) return { exact, version: s, note: `the model runs kernel ${s} (this core takes no exact stable version like ${exact})` };
-  const want = Number(series[1]) * 1000 + Number(series[2]);
-  const below = [...SUPPORTED_KERNELS].filter((v) => {
-    const m = /^(\d+)\.(\d+)/.exec(v)!;
-    return Number(m[1]) * 1000 + Number(m[2]) <= want;
-  });
-  const pick = below[below.length - 1];
-  if (!pick) throw new ConformanceInputError(`kernel ${exact} is older than every version the model knows`);
-  return { exact, version: pick as KernelVersion, note: `the model runs kernel ${pick}, the newest rule version not above ${exact} (this core refuses ${series[1]}.${series[2]})` };
+  let version: KernelVersion;
+  try {
+    version = parseKernelVersion(exact);
+  } catch (e) {
+    throw new ConformanceInputError(`kernel ${exact} (uname -r ${release}): ${e instanceof Error ? e.message : String(e)}`);
+  }
+  const rc = deb === undefined ? /-rc(\d+)/.exec(release) : null;
+  return { exact, version, ...(rc ? { note: `${release} is a release candidate: the model runs it as ${version}, the release it leads to` } : {}) };
 }
 
 /** `Early memory node ranges` of the boot log (mm/page_alloc.c free_area_init): memblock.memory per node. */
@@ -201,7 +187,9 @@ export function notComparable(c: Command): string | null {
     case 'memremap_pages':
     case 'memunmap_pages':
     case 'dax_kmem':
-      return `${c.kind} needs a device-dax/pmem device; an emulated NVDIMM path is not wired up yet`;
+      // QEMU can emulate the device (-machine nvdimm=on, -device nvdimm) and the kernel package has libnvdimm,
+      // nd_pmem and device_dax as modules; what is missing is the guest side and the mapping back to the model.
+      return `${c.kind} has no real counterpart here yet: it needs a ZONE_DEVICE provider in the guest (an emulated NVDIMM namespace set up as an fsdax pfn or devdax device through sysfs), and the model's range, type and altmap would have to be taken from that device (its info-block reserve and alignment), which conform does not do`;
     default:
       return `no real counterpart for ${(c as { kind: string }).kind}`;
   }

@@ -55,14 +55,14 @@ describe('compareReading on a real 6.1 boot', () => {
     expect(r.find((x) => x.field === 'memory_hotplug.memmap_on_memory')).toMatchObject({ kernel: 'N', memhp: 'Y', verdict: 'differs' });
   });
 
-  it('judges free memory by the accounted change, within 128 pages', () => {
+  it('judges free memory by the accounted change, within 256 pages (1024 kB)', () => {
     const s = model();
     const prev = { real, model: { freePages: s.counters.nrFreePages, zoneFree: new Map() } };
     const bump = (kb: number) => parseReading(fx('debian-6.1-boot.snap').replace(/^MemFree:\s+(\d+) kB$/m, (_, v: string) => `MemFree:        ${Number(v) + kb} kB`));
     const f = (r: ReturnType<typeof compareReading>) => r.find((x) => x.field === 'accounted free (change, kB)')!;
     expect(f(compareReading(bump(0), s, { pageBytes: 4096, previous: prev })).verdict).toBe('equal');
-    expect(f(compareReading(bump(512), s, { pageBytes: 4096, previous: prev })).verdict).toBe('within-tolerance');
-    expect(f(compareReading(bump(516), s, { pageBytes: 4096, previous: prev })).verdict).toBe('differs');
+    expect(f(compareReading(bump(1024), s, { pageBytes: 4096, previous: prev })).verdict).toBe('within-tolerance');
+    expect(f(compareReading(bump(1028), s, { pageBytes: 4096, previous: prev })).verdict).toBe('differs');
   });
 });
 

@@ -57,9 +57,16 @@ describe('readings of a real 6.1 boot', () => {
 
   it('derives the exact upstream version from /proc/version, not the compiler\'s Debian version', () => {
     const v = modelKernelVersion(fx('debian-6.1-proc-version'), '6.1.0-57-amd64');
-    expect(v.exact).toBe('6.1.192');
-    expect(v.version.startsWith('6.1')).toBe(true);
-    expect(modelKernelVersion('Linux version 6.13.0-rc3+ (me@box) #1', '6.13.0-rc3+').exact).toBe('6.13.0');
+    expect(v).toEqual({ exact: '6.1.192', version: '6.1.192' });
+    // a /proc/version shaped like debian:6.12's (release 6.12.118+deb13-amd64, package 6.12.118-1; the compiler's Debian version comes first)
+    expect(modelKernelVersion('Linux version 6.12.118+deb13-amd64 (debian-kernel@lists.debian.org) (x86_64-linux-gnu-gcc-14 (Debian 14.2.0-19) 14.2.0, GNU ld (GNU Binutils for Debian) 2.44) #1 SMP PREEMPT_DYNAMIC Debian 6.12.118-1 (2026-01-01)', '6.12.118+deb13-amd64').version).toBe('6.12.118');
+    const rc = modelKernelVersion('Linux version 6.13.0-rc3+ (me@box) #1', '6.13.0-rc3+');
+    expect(rc).toMatchObject({ exact: '6.13.0', version: '6.13.0' });
+    expect(rc.note).toMatch(/release candidate/);
+  });
+
+  it('refuses a kernel outside the series core models, naming it', () => {
+    expect(() => modelKernelVersion('Linux version 4.19.0 (me@box) #1', '4.19.0')).toThrow(/kernel 4\.19\.0 .*5\.10 to 6\.18/);
   });
 });
 

@@ -11,7 +11,8 @@ import { hex, isPowerOfTwo, pfnToPageVa } from '../model/geometry.js';
 import type { ReadonlyMachineState } from '../model/state.js';
 import { highestPopulatedZone } from '../sparse/sparse.js';
 import type { MachineState } from '../model/state.js';
-import { hvoSelfHostedCheck } from './rules.js';
+import { cBitmapList, printRatelimited } from '../kernel/printk.js';
+import { hvoSelfHostedCheck, hvoVmemmapAllocGfp } from './rules.js';
 import { hugetlbState, vmemmapRunsOf, type HstateState, type HugePageState, type HvoSkipReason } from './state.js';
 
 /** What HVO does to one huge page of an hstate on this machine (apps/docs/kernel/hvo.md#what-it-does, apps/docs/kernel/hvo.md#sizes). */
@@ -91,14 +92,43 @@ export function hvoShouldOptimize(s: ReadonlyMachineState, hs: HstateState, head
   return null;
 }
 
-/** Order-0 allocation on the page's node (no retry): fault injection, then free memory. */
-function order0(ctx: KernelCtx, what: string, n: number): string | null {
+/** Zones a GFP_KERNEL allocation may use: gfp_zone(GFP_KERNEL) is ZONE_NORMAL, so never ZONE_MOVABLE (or ZONE_DEVICE). */
+const KERNEL_ZONES: ReadonlySet<string> = new Set(['DMA', 'DMA32', 'Normal']);
+
+/**
+ * Whether a GFP_KERNEL | __GFP_THISNODE allocation on `nid` has a zone to take a page from: the node's own
+ * zonelist holds only its populated zones up to ZONE_NORMAL (build_zonerefs_node, managed_zone). A node whose
+ * memory is all ZONE_MOVABLE — a hot-added DIMM onlined movable, a memoryless node — has none, and the
+ * allocation fails without looking at free memory (__alloc_pages_slowpath: no preferred zone → nopage).
+ */
+export function nodeHasKernelZone(s: ReadonlyMachineState, nid: number): boolean {
+  const n = s.nodes.get(nid);
+  if (!n) return false;
+  for (const z of n.zones.values()) if (KERNEL_ZONES.has(z.name) && z.managedPages > 0) return true;
+  return false;
+}
+
+/**
+ * `n` order-0 allocations for HVO: on `thisNode` only when the version binds them there (__GFP_THISNODE,
+ * {@link hvoVmemmapAllocGfp}), then fault injection, then free memory (memhp counts free pages for the whole
+ * machine, not per node or zone). Returns why it failed, or null.
+ */
+function order0(ctx: KernelCtx, what: string, n: number, thisNode: number): string | null {
+  if (pick(hvoVmemmapAllocGfp, ctx.state.machine.kernel).thisNode && !nodeHasKernelZone(ctx.state, thisNode))
+    return `node ${thisNode} has no zone a GFP_KERNEL | __GFP_THISNODE allocation may use (its memory is all ZONE_MOVABLE)`;
   for (let i = 0; i < n; i++) {
     const f = ctx.faults.order0Alloc({ what });
     if (f) return f.reason;
   }
   if (ctx.state.counters.nrFreePages < n) return `only ${ctx.state.counters.nrFreePages} free pages`;
   return null;
+}
+
+/** One page-table page (pte_alloc_one_kernel: GFP_PGTABLE_KERNEL, any node): fault injection, then free memory. */
+function order0Anywhere(ctx: KernelCtx, what: string): string | null {
+  const f = ctx.faults.order0Alloc({ what });
+  if (f) return f.reason;
+  return ctx.state.counters.nrFreePages < 1 ? `only ${ctx.state.counters.nrFreePages} free pages` : null;
 }
 
 /**
@@ -126,7 +156,7 @@ export function hvoOptimize(ctx: KernelCtx, page: Readonly<HugePageState>): void
     const idx = Number(base >> BigInt(g.pmdShift));
     const e = s.vmemmap.pmds.get(idx);
     if (e?.kind !== 'leaf') continue;
-    const why = order0(ctx, 'HVO PTE table', 1);
+    const why = order0Anywhere(ctx, 'HVO PTE table');
     if (why) {
       ctx.emit('vmemmap.alloc_fail', { va: hex(base), order: 0, source: 'buddy', reason: `HVO split: ${why}` });
       ctx.emitOther('hvo.skip', { order: page.order, headPfn: page.headPfn, reason: 'pte-table-alloc-failure' });
@@ -134,8 +164,9 @@ export function hvoOptimize(ctx: KernelCtx, page: Readonly<HugePageState>): void
     }
     ctx.emitOther('hvo.split_pmd', { pmdIndex: idx, va: hex(base), node: e.node, source: e.source === 'boot' ? 'boot' : 'buddy' });
   }
-  // 6.2+: a fresh page for the head (GFP without retry or warning); failing it just keeps the old head.
-  const newHead = pick(hvoNewHeadPage, s.machine.kernel) && order0(ctx, 'HVO new head vmemmap page', 1) === null;
+  // 6.2+: a fresh page for the head (GFP without retry or warning, on the page's node until 6.7); failing it just
+  // keeps the old head.
+  const newHead = pick(hvoNewHeadPage, s.machine.kernel) && order0(ctx, 'HVO new head vmemmap page', 1, page.nid) === null;
   const freedFrom = newHead ? 0 : kept;
   let freedBoot = 0;
   let freedBuddy = 0;
@@ -158,8 +189,9 @@ export function hvoOptimize(ctx: KernelCtx, page: Readonly<HugePageState>): void
 }
 
 /**
- * hugetlb_vmemmap_restore(h, head): allocate w − kept pages on the node (6.1: GFP_KERNEL | __GFP_NORETRY |
- * __GFP_THISNODE) and map them read-write again. Any failure → -ENOMEM and the page stays optimised.
+ * hugetlb_vmemmap_restore(h, head): allocate w − kept pages (on the page's node until 6.7, {@link hvoVmemmapAllocGfp})
+ * and map them read-write again. Any failure → -ENOMEM and the page stays optimised; the allocator's warn_alloc
+ * prints "page allocation failure" (the mask has no __GFP_NOWARN), rate-limited ({@link printRatelimited}).
  */
 export function hvoRestore(ctx: KernelCtx, page: Readonly<HugePageState>): 0 | ErrnoName {
   if (page.hvo !== 'optimized') return 0;
@@ -168,11 +200,23 @@ export function hvoRestore(ctx: KernelCtx, page: Readonly<HugePageState>): 0 | E
   const geo = hvoGeometry(s, page.order);
   const kept = geo.kept ?? 1;
   const pages = Math.floor(geo.vmemmapPages) - kept;
-  const why = order0(ctx, 'HVO restore', pages);
+  const why = order0(ctx, 'HVO restore', pages, page.nid);
   if (why) {
     ctx.emitOther('hvo.restore_fail', { order: page.order, headPfn: page.headPfn, needed: pages, reason: why });
+    printRatelimited(ctx, warnAllocText(s, pick(hvoVmemmapAllocGfp, s.machine.kernel).mode));
     return 'ENOMEM';
   }
   ctx.emitOther('hvo.restore', { order: page.order, headPfn: page.headPfn, va: hex(pfnToPageVa(g, page.headPfn)), pages, kept });
   return 0;
+}
+
+/**
+ * warn_alloc's first line for a failed order-0 allocation without a nodemask (mm/page_alloc.c, 6.1: "%s: %pV,
+ * mode:%#x(%pGg), nodemask=%*pbl" then cpuset_print_current_mems_allowed), without the leading task name
+ * ("init: "), which depends on who wrote to the pool. The writer is taken to be in the root cpuset ("/"), whose
+ * mems_allowed follows the nodes with memory (cpuset's hotplug handling of N_MEMORY).
+ */
+export function warnAllocText(s: ReadonlyMachineState, mode: string): string {
+  const withMemory = [...s.nodes.values()].filter((n) => [...n.zones.values()].some((z) => z.presentPages > 0)).map((n) => n.id);
+  return `page allocation failure: order:0, mode:${mode}, nodemask=(null),cpuset=/,mems_allowed=${cBitmapList(withMemory)}`;
 }

@@ -60,7 +60,7 @@ export function hugepagesCommandFromPath(path: string, value: string): { kind: '
 
 export * from './state.js';
 export * from './rules.js';
-export { hvoGeometry, hvoEnabled, hvoShouldOptimize, pageVmemmapSelfHosted, vmemmapBackingPfn } from './hvo.js';
+export { hvoGeometry, hvoEnabled, hvoShouldOptimize, nodeHasKernelZone, pageVmemmapSelfHosted, vmemmapBackingPfn, warnAllocText } from './hvo.js';
 export { poolCounts, nodesWithMemory, findFreeSlot, hugetlbCandidateRanges, setMaxHugePages, hugetlbUse, hstateForSize } from './pool.js';
 export { hugetlbOfflineRange, migrateHugetlbRange, dissolveFreeHugePages, type OfflineFailure } from './offline.js';
 export * from './views.js';

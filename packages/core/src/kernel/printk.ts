@@ -22,6 +22,19 @@ export const cHex = (v: number | bigint): string => BigInt(v).toString(16);
 /** "%pa" of a phys_addr_t (64-bit): 0x and 16 zero-padded hex digits (lib/vsprintf.c address_val). */
 export const cPhysAddr = (v: bigint): string => `0x${v.toString(16).padStart(16, '0')}`;
 
+/** "%*pbl" of a bitmap (lib/vsprintf.c bitmap_list_string): set bits as comma-separated ranges, "0-1,3". */
+export function cBitmapList(bits: readonly number[]): string {
+  const s = [...new Set(bits)].sort((a, b) => a - b);
+  const parts: string[] = [];
+  for (let i = 0; i < s.length; ) {
+    let j = i;
+    while (j + 1 < s.length && s[j + 1] === s[j]! + 1) j++;
+    parts.push(i === j ? String(s[i]) : `${s[i]}-${s[j]}`);
+    i = j + 1;
+  }
+  return parts.join(',');
+}
+
 /** The text memhp records for a WARN_ON(_ONCE) at `func` in `file`. */
 export const warnOnText = (file: string, func: string): string => `WARNING: at ${file} ${func}`;
 /** The text memhp records for a BUG_ON in `file`. */
@@ -35,16 +48,23 @@ export interface KernelMessage {
   readonly prefix: string;
   readonly level: 'WARN' | 'BUG' | 'pr_err' | 'pr_warn';
   readonly once: boolean;
+  /**
+   * A rate-limited site (a ratelimit state of its own, e.g. warn_alloc's 10 s / burst 1): memhp has no clock of
+   * the kernel's, so it prints such a site at most once per command — a command's allocations follow each other
+   * within microseconds; separate commands are taken to be further apart than the interval.
+   */
+  readonly ratelimited?: boolean;
   /** Kernel file, function and the version read (6.1 = /work/linux-6.1, Debian's 6.1.192). */
   readonly source: string;
 }
 
 const HEX = '(?:0|0x[0-9a-f]+)';
-const msg = (prefix: string, rest: string, level: KernelMessage['level'], once: boolean, source: string): KernelMessage => ({
+const msg = (prefix: string, rest: string, level: KernelMessage['level'], once: boolean, source: string, ratelimited = false): KernelMessage => ({
   pattern: new RegExp(`^${prefix.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}${rest}$`),
   prefix,
   level,
   once,
+  ...(ratelimited ? { ratelimited } : {}),
   source,
 });
 
@@ -78,7 +98,18 @@ export const KERNEL_MESSAGES: readonly KernelMessage[] = [
   msg('attempted on ', `(?:ram|mixed) region ${HEX}-${HEX}`, 'WARN', true, 'mm/memremap.c pagemap_range: WARN_ONCE(1, "attempted on %s region %#llx-%#llx\\n", …)'),
   msg('failed to free all reserved pages', '', 'WARN', true, 'mm/memremap.c memunmap_pages: WARN_ONCE(pgmap->altmap.alloc, …)'),
   msg(warnOnText('arch/x86/mm/init_64.c', 'add_pages'), '', 'WARN', true, 'arch/x86/mm/init_64.c add_pages: WARN_ON_ONCE(end > PHYSMEM_END) (6.1.y backport, 6.11)'),
+  msg(
+    'page allocation failure: order:',
+    '\\d+, mode:0x[0-9a-f]+\\([A-Za-z0-9_|]+\\), nodemask=\\S+?(?:,cpuset=\\S*,mems_allowed=[0-9,-]*)?',
+    'pr_warn',
+    false,
+    'mm/page_alloc.c warn_alloc: pr_warn("%s: %pV, mode:%#x(%pGg), nodemask=%*pbl") + cpuset_print_current_mems_allowed, ratelimited 10 s burst 1 (the task name is not part of memhp\'s text)',
+    true,
+  ),
 ];
+
+/** The rate-limited sites, by the fixed start of their text. */
+export const RATELIMITED_SITES: readonly KernelMessage[] = KERNEL_MESSAGES.filter((m) => m.ratelimited === true);
 
 /** The once-only sites, by the fixed start of their text. */
 export const ONCE_SITES: readonly KernelMessage[] = KERNEL_MESSAGES.filter((m) => m.once);
@@ -94,6 +125,9 @@ export function normaliseDmesgLine(line: string): string {
   if (w) return warnOnText(w[1]!, w[2]!);
   const b = /^kernel BUG at (\S+?):\d+!$/.exec(t);
   if (b) return bugText(b[1]!);
+  // warn_alloc starts with the allocating task's name (TASK_COMM_LEN − 1 = 15 characters at most)
+  const a = /^.{1,15}: (page allocation failure: .*)$/.exec(t);
+  if (a) return a[1]!;
   return t;
 }
 
@@ -104,6 +138,22 @@ export const kernelMessageOf = (text: string): KernelMessage | null => KERNEL_ME
 export function onceSiteOf(message: string): string | null {
   for (const s of ONCE_SITES) if (message.startsWith(s.prefix)) return s.prefix;
   return null;
+}
+
+/** The rate-limited site a message belongs to, or null. */
+export function ratelimitedSiteOf(message: string): string | null {
+  for (const s of RATELIMITED_SITES) if (message.startsWith(s.prefix)) return s.prefix;
+  return null;
+}
+
+/**
+ * Print a message of a rate-limited site unless the site printed already in this command (state.ratelimited
+ * holds the operation id of each site's last print; see {@link KernelMessage.ratelimited}).
+ */
+export function printRatelimited(ctx: KernelCtx, message: string): void {
+  const site = ratelimitedSiteOf(message);
+  if (site !== null && ctx.state.ratelimited.get(site) === ctx.op) return;
+  ctx.warn(message);
 }
 
 /** Print a once-only message unless its site printed already this boot. */

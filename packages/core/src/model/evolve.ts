@@ -7,7 +7,7 @@
  * Event types evolve does not know are ignored (notes, notifier calls, faults); a module that adds state
  * registers its appliers with {@link createEvolve}.
  */
-import { onceSiteOf } from '../kernel/printk.js';
+import { onceSiteOf, ratelimitedSiteOf } from '../kernel/printk.js';
 import type { EventEnvelope } from '@memhp/events';
 import type { ZoneName } from '../arch/backend.js';
 import type { CorePayload, CoreEventType } from './events.js';
@@ -367,10 +367,12 @@ const coreAppliers: CoreApplierTable = {
     s.counters.totalramPages += p.delta;
     s.counters.nrFreePages += p.delta;
   },
-  'kernel.warn': (s, p) => {
+  'kernel.warn': (s, p, e) => {
     s.counters.warnings += 1;
     const site = onceSiteOf(p.message);
     if (site !== null) s.printedOnce.add(site);
+    const limited = ratelimitedSiteOf(p.message);
+    if (limited !== null) s.ratelimited.set(limited, e.op);
   },
   'hotplug.leak': (s, p) => {
     s.counters.leakedSections += p.sections.length;

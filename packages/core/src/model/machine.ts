@@ -135,6 +135,7 @@ export function createInitialState(machine: MachineInfo, params: KernelParams, k
     blockTable,
     groups: new Map(),
     printedOnce: new Set(),
+    ratelimited: new Map(),
     counters: {
       nrMemmapPages: 0,
       nrMemmapBootPages: 0,

@@ -295,6 +295,8 @@ export interface MachineState {
   counters: Counters;
   /** Once-only message sites that printed this boot (kernel/printk.ts ONCE_SITES, by message prefix). */
   printedOnce: Set<string>;
+  /** Rate-limited message sites (kernel/printk.ts RATELIMITED_SITES) → the operation id of their last print. */
+  ratelimited: Map<string, number>;
 }
 
 /** Deep read-only view for handlers: only evolve writes. */
