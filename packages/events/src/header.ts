@@ -1,4 +1,5 @@
-import { Type, type Static } from '@sinclair/typebox';
+import { type Static } from '@sinclair/typebox';
+import { Type } from './type.js';
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
 import type { EventCatalogue } from './catalogue.js';
 

@@ -6,7 +6,8 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { isAlias, LineCounter, parseDocument, visit, type Document } from 'yaml';
 import { Errors } from '@sinclair/typebox/errors';
-import { Type, type TSchema } from '@sinclair/typebox';
+import { type TSchema } from '@sinclair/typebox';
+import { Type } from '@memhp/events';
 import { checkFaultConfig, DEFAULT_KERNEL, isErrnoName, type FaultConfig as CoreFaultConfig, parseKernelVersion, parsePgmapType, type Command, type ErrnoName, type KernelVersion, type MachineConfig, type MhpFlag, type OnlineType, type PgmapType, type ZoneName } from '@memhp/core';
 import { UserError, type Location } from '../errors.js';
 import { parseSize, SizeSyntaxError } from '../parse/size.js';
