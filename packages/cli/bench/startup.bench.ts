@@ -16,11 +16,16 @@ import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..', '..', '..');
-// MEMHP_BENCH_BIN: another build of the binary, e.g. an older commit's, for a before/after comparison.
+// MEMHP_BENCH_BIN: another build of the binary instead of this one. MEMHP_BENCH_BEFORE: an older build (e.g. a copy
+// of an earlier commit's dist/bin.js, kept inside packages/cli so its dependencies resolve) measured beside this
+// one, each of its cases interleaved with the others in the same rounds: a before/after comparison under the same
+// load.
 const bin = process.env.MEMHP_BENCH_BIN ?? join(here, '..', 'dist', 'bin.js');
+const beforeBin = process.env.MEMHP_BENCH_BEFORE;
 const rounds = Number(process.env.MEMHP_BENCH_ROUNDS ?? 11);
 if (!Number.isSafeInteger(rounds) || rounds < 1) throw new Error('MEMHP_BENCH_ROUNDS must be a positive integer');
 if (!existsSync(bin)) throw new Error(`${bin} is missing: build the CLI first (pnpm --filter @memhp/cli build)`);
+if (beforeBin !== undefined && !existsSync(beforeBin)) throw new Error(`MEMHP_BENCH_BEFORE: ${beforeBin} is missing`);
 // GNU time gives each child's own CPU time and peak RSS; without it only wall time is reported.
 const gnuTime = existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;
 
@@ -28,6 +33,8 @@ interface Case {
   readonly name: string;
   readonly args: readonly string[];
   readonly target?: number;
+  /** Measured with MEMHP_BENCH_BEFORE's build, for comparison (no target). */
+  readonly before?: boolean;
 }
 
 interface Sample {
@@ -57,6 +64,14 @@ const median = (xs: readonly number[]): number => {
   return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 };
 
+/** The q-quantile by linear interpolation between the closest ranks (the spread printed beside each median). */
+const quantile = (xs: readonly number[], q: number): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const at = (s.length - 1) * q;
+  const lo = Math.floor(at);
+  return s[lo]! + (s[Math.min(lo + 1, s.length - 1)]! - s[lo]!) * (at - lo);
+};
+
 try {
   // The example log of the README's first command (3,925 lines: header and 3,924 events).
   runOnce([bin, 'run', join(root, 'examples/scenarios/cloud-hot-add-12g.yaml'), '-o', log, '--json']);
@@ -69,6 +84,12 @@ try {
     { name: 'memhp replay <example log> --report summary', args: [bin, 'replay', log, '--report', 'summary'], target: 2.5 },
     { name: "memhp query <example log> 'select count(*) from events'", args: [bin, 'query', log, 'select count(*) from events'] },
   ];
+  if (beforeBin !== undefined) {
+    for (const c of [...cases]) {
+      if (c.args[0] !== bin) continue;
+      cases.push({ name: `${c.name} (before)`, args: [beforeBin, ...c.args.slice(1)], before: true });
+    }
+  }
   // One warm-up round (page cache, the OS's own caches), not counted.
   for (const c of [node, ...cases]) runOnce(c.args);
   const samples = new Map<string, Sample[]>([node, ...cases].map((c) => [c.name, []]));
@@ -79,22 +100,23 @@ try {
     const s = samples.get(name)!;
     const cpu = s.every((x) => x.cpuMs !== undefined) ? median(s.map((x) => x.cpuMs!)) : undefined;
     const rss = s.every((x) => x.maxRssMiB !== undefined) ? median(s.map((x) => x.maxRssMiB!)) : undefined;
-    return { wallMs: median(s.map((x) => x.wallMs)), cpuMs: cpu, maxRssMiB: rss, wallMsAll: s.map((x) => Math.round(x.wallMs)) };
+    const walls = s.map((x) => x.wallMs);
+    return { wallMs: median(walls), wallMsQ1: quantile(walls, 0.25), wallMsQ3: quantile(walls, 0.75), cpuMs: cpu, maxRssMiB: rss, wallMsAll: walls.map(Math.round) };
   };
   const base = summarise(node.name);
   console.log(`cli start-up, ${rounds} interleaved rounds, medians (load average ${loadavg().map((x) => x.toFixed(2)).join(' ')})`);
-  console.log(`  ${node.name.padEnd(58)} ${base.wallMs.toFixed(0).padStart(5)} ms wall${base.cpuMs !== undefined ? `, ${base.cpuMs.toFixed(0)} ms cpu, ${base.maxRssMiB!.toFixed(0)} MiB` : ''}`);
+  console.log(`  ${node.name.padEnd(67)} ${base.wallMs.toFixed(0).padStart(5)} ms wall [${base.wallMsQ1.toFixed(0)}–${base.wallMsQ3.toFixed(0)}]${base.cpuMs !== undefined ? `, ${base.cpuMs.toFixed(0)} ms cpu, ${base.maxRssMiB!.toFixed(0)} MiB` : ''}`);
   const results = cases.map((c) => {
     const m = summarise(c.name);
     const ratio = m.wallMs / base.wallMs;
     const cpuRatio = m.cpuMs !== undefined && base.cpuMs ? m.cpuMs / base.cpuMs : undefined;
     const meets = c.target === undefined ? undefined : ratio <= c.target;
     console.log(
-      `  ${c.name.padEnd(58)} ${m.wallMs.toFixed(0).padStart(5)} ms wall  ${ratio.toFixed(2)}× node` +
+      `  ${c.name.padEnd(67)} ${m.wallMs.toFixed(0).padStart(5)} ms wall [${m.wallMsQ1.toFixed(0)}–${m.wallMsQ3.toFixed(0)}]  ${ratio.toFixed(2)}× node` +
         (cpuRatio !== undefined ? `  (cpu ${m.cpuMs!.toFixed(0)} ms, ${cpuRatio.toFixed(2)}×; ${m.maxRssMiB!.toFixed(0)} MiB)` : '') +
         (c.target !== undefined ? `  target ≤ ${c.target}× ${meets ? 'met' : 'NOT MET'}` : ''),
     );
-    return { name: c.name, ...m, ratio, cpuRatio, target: c.target, meets };
+    return { name: c.name, ...(c.before ? { bin: beforeBin } : {}), ...m, ratio, cpuRatio, target: c.target, meets };
   });
   const out = {
     bench: 'cli-startup',

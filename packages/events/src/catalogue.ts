@@ -1,6 +1,9 @@
 import type { Static, TSchema } from '@sinclair/typebox';
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
-import { Value } from '@sinclair/typebox/value';
+// Named imports, not the Value namespace: the namespace keeps every value operator (Cast, Convert, Create …) in a
+// bundle, and a short command parses all of them.
+import { Errors } from '@sinclair/typebox/errors';
+import { Check } from '@sinclair/typebox/value';
 import { EVENT_TYPE_PATTERN, type EventEnvelope } from './envelope.js';
 
 export interface EventTypeDef<T extends string = string, S extends TSchema = TSchema> {
@@ -54,7 +57,7 @@ class WarmingCheck implements PayloadCheck {
     if (this.#compiled !== undefined) return this.#compiled.Check(payload);
     if (this.#interpreted < INTERPRET_FIRST) {
       this.#interpreted++;
-      return Value.Check(this.#schema, payload);
+      return Check(this.#schema, payload);
     }
     this.#compiled = TypeCompiler.Compile(this.#schema);
     return this.#compiled.Check(payload);
@@ -177,7 +180,7 @@ export class EventCatalogue {
 }
 
 function firstIssue(schema: TSchema, payload: unknown): CatalogueIssue {
-  const first = Value.Errors(schema, payload).First();
+  const first = Errors(schema, payload).First();
   if (!first) return { path: '/payload', message: 'invalid payload' };
   const message = first.message.length > 0 ? first.message[0]!.toLowerCase() + first.message.slice(1) : 'invalid';
   return { path: `/payload${first.path}`, message };

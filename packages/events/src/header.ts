@@ -1,5 +1,6 @@
-import { Type, type Static } from '@sinclair/typebox';
-import { TypeCompiler } from '@sinclair/typebox/compiler';
+import { type Static } from '@sinclair/typebox';
+import { Type } from './type.js';
+import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
 import type { EventCatalogue } from './catalogue.js';
 
 export const LOG_FORMAT = 'memhp-log';
@@ -42,7 +43,15 @@ export interface LogHeader {
 type _SameShape = Static<typeof LogHeaderSchema> extends LogHeader ? true : never;
 export const _headerShapeCheck: _SameShape = true;
 
-export const checkLogHeader = TypeCompiler.Compile(LogHeaderSchema);
+let compiledHeaderCheck: TypeCheck<typeof LogHeaderSchema> | undefined;
+
+/**
+ * The compiled check of a header line, built when a log is first read: compiling at module load would cost every
+ * process that imports the package (most `memhp` commands read no log), a few ms of its start-up.
+ */
+export function checkLogHeader(): TypeCheck<typeof LogHeaderSchema> {
+  return (compiledHeaderCheck ??= TypeCompiler.Compile(LogHeaderSchema));
+}
 
 /** Header keys in the order every log writes them. */
 export const HEADER_KEYS = [

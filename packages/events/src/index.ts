@@ -5,6 +5,7 @@
 export type { EventEnvelope, EventDraft } from './envelope.js';
 export { ENVELOPE_KEYS, EVENT_TYPE_PATTERN, isCount } from './envelope.js';
 export { EventCatalogue, defineEvent, pointerToField } from './catalogue.js';
+export { Type } from './type.js';
 export type { EventTypeDef, EventPayload, CatalogueIssue, PayloadCheck } from './catalogue.js';
 export { EventBus, BusDeliveryError } from './bus.js';
 export type { BusSubscriberError, EventBusOptions } from './bus.js';

@@ -52,8 +52,9 @@ export function parseHeaderLine(text: string, where: LineWhere): LogHeader {
       'formatVersion',
     );
   }
-  if (!checkLogHeader.Check(value)) {
-    const first = checkLogHeader.Errors(value).First();
+  const check = checkLogHeader();
+  if (!check.Check(value)) {
+    const first = check.Errors(value).First();
     const field = first ? pointerToField(first.path) || undefined : undefined;
     throw new LogError('bad-header', where, first ? lowerFirst(first.message) : 'invalid header', field);
   }

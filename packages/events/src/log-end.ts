@@ -3,7 +3,7 @@
  * `interrupted` when a signal stopped the run at an event boundary. A log without it was cut (a killed process,
  * a full disk), so a strict reader can tell the three apart.
  */
-import { Type } from '@sinclair/typebox';
+import { Type } from './type.js';
 import { defineEvent } from './catalogue.js';
 
 export const LOG_END_TYPE = 'log.end';

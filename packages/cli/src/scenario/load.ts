@@ -5,8 +5,9 @@
  */
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { isAlias, LineCounter, parseDocument, visit, type Document } from 'yaml';
-import { Value } from '@sinclair/typebox/value';
-import { Type, type TSchema } from '@sinclair/typebox';
+import { Errors } from '@sinclair/typebox/errors';
+import { type TSchema } from '@sinclair/typebox';
+import { Type } from '@memhp/events';
 import { checkFaultConfig, DEFAULT_KERNEL, isErrnoName, type FaultConfig as CoreFaultConfig, parseKernelVersion, parsePgmapType, type Command, type ErrnoName, type KernelVersion, type MachineConfig, type MhpFlag, type OnlineType, type PgmapType, type ZoneName } from '@memhp/core';
 import { UserError, type Location } from '../errors.js';
 import { parseSize, SizeSyntaxError } from '../parse/size.js';
@@ -279,7 +280,7 @@ export function loadScenario(file: string, text: string, opts: LoadOptions = {})
 type StepLike = Record<string, unknown>;
 
 function validate(ctx: Ctx, schema: TSchema, value: unknown, base: readonly PathSeg[]): void {
-  const first = Value.Errors(schema, value).First();
+  const first = Errors(schema, value).First();
   if (!first) return;
   const rel = pointerToPath(first.path);
   const path = [...base, ...rel];

@@ -6,7 +6,8 @@
  * Names follow the kernel (online_type values, mhp_t flags, pgmap types) and issue 6's shape.
  */
 import { PGMAP_TYPE_NAMES } from '@memhp/core';
-import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { type Static, type TSchema } from '@sinclair/typebox';
+import { Type } from '@memhp/events';
 
 const SIZE_PATTERN = '^(0[xX][0-9a-fA-F]+|[0-9]+\\s*([kKmMgGtTpPeE](i?B)?)?)$';
 

@@ -3,7 +3,8 @@
  * pgmap), their events and appliers. Lives next to core's state under `device`, written only here, read with
  * {@link deviceState} (mm/memremap.c, 6.1; apps/docs/kernel/zone-device.md#zone-device).
  */
-import { Type, type Static } from '@sinclair/typebox';
+import { type Static } from '@sinclair/typebox';
+import { Type } from '@memhp/events';
 import { defineEvent, type EventTypeDef } from '@memhp/events';
 import type { ApplierTable } from '../model/evolve.js';
 import type { MachineState, ReadonlyMachineState } from '../model/state.js';

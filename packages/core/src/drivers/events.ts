@@ -3,7 +3,8 @@
  * callers of the hotplug core that users meet. Driver state lives next to core's state under `drivers` and is
  * written only by the appliers below (so replay reproduces it); read it with {@link driverState}.
  */
-import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { type Static, type TSchema } from '@sinclair/typebox';
+import { Type } from '@memhp/events';
 import type { ApplierTable } from '../model/evolve.js';
 import type { MachineState, ReadonlyMachineState } from '../model/state.js';
 import { ev } from '../model/schema.js';

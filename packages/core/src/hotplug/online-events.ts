@@ -3,7 +3,8 @@
  * vocabulary (zone.*, memory_block.state, notifier, section.mark_*) covers most steps; these add the steps it
  * does not name. Registered through `createCoreCatalogue(onlineEventDefs …)` and `createEvolve([onlineAppliers])`.
  */
-import { Type, type Static } from '@sinclair/typebox';
+import { type Static } from '@sinclair/typebox';
+import { Type } from '@memhp/events';
 import type { ApplierTable } from '../model/evolve.js';
 import type { MachineState } from '../model/state.js';
 import type { RuntimeKnobs } from '../params/types.js';

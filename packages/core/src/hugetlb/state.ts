@@ -7,7 +7,8 @@
  * page) and core's counters (MemTotal for released boot pages, nr_memmap_pages, nr_memmap_boot_pages); the
  * appliers here do that directly because core's events have no word for "remap a PTE to an existing page".
  */
-import { Type, type Static } from '@sinclair/typebox';
+import { type Static } from '@sinclair/typebox';
+import { Type } from '@memhp/events';
 import { type EventEnvelope } from '@memhp/events';
 import type { ZoneName } from '../arch/backend.js';
 import type { ApplierTable } from '../model/evolve.js';

@@ -88,8 +88,16 @@ export function versionKey(v: string): number {
 }
 
 /** Numeric key of a rule boundary: "6.2" is the release 6.2 (6.2.0), "6.1.16" that stable release. */
+const boundaryKeys = new Map<string, number>();
+
 export function boundaryKey(b: string): number {
-  return parseVersionKey(b, 0);
+  // memoised like versionKey: defineRule probes every series against each bound when a rule module loads, which
+  // every command pays for at start-up
+  const hit = boundaryKeys.get(b);
+  if (hit !== undefined) return hit;
+  const k = parseVersionKey(b, 0);
+  if (boundaryKeys.size < 1024) boundaryKeys.set(b, k);
+  return k;
 }
 
 function parseVersionKey(v: string, seriesPatch: number): number {

@@ -7,7 +7,8 @@
  * `createCoreCatalogue(extra)`; `evolve` ignores types it does not know unless a handler is registered with
  * `registerEvolver` (model/evolve.ts).
  */
-import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { type Static, type TSchema } from '@sinclair/typebox';
+import { Type } from '@memhp/events';
 import { EventCatalogue, logEndEvent, type EventTypeDef } from '@memhp/events';
 import { onlineEventDefs } from '../hotplug/online-events.js';
 import { driverEventDefs } from '../drivers/events.js';

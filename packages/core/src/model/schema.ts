@@ -1,5 +1,6 @@
 /** TypeBox helpers every module's event vocabulary is written with. */
-import { Type, type TLiteral, type TSchema, type TUnion } from '@sinclair/typebox';
+import { type TLiteral, type TSchema, type TUnion } from '@sinclair/typebox';
+import { Type } from '@memhp/events';
 import { defineEvent, type EventTypeDef } from '@memhp/events';
 
 /** A union of string literals (the kernel's enumerations: zones, sources, online types …). */

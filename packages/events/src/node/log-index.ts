@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { Type } from '@sinclair/typebox';
+import { Type } from '../type.js';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import type { EventCatalogue } from '../catalogue.js';
 import type { EventEnvelope } from '../envelope.js';
