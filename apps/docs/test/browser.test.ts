@@ -124,7 +124,15 @@ describe('the documentation site in Chromium', () => {
     // What is drawn: one cell per section in the kmem -n table, one per memory block's sections.
     const sections = replayJson(plainLog, 'sections', last);
     const sectionRows = (sections.sections ?? []) as unknown[];
-    expect(await page.locator('[data-testid="section"]').count()).toBe(sectionRows.length);
+    // drawn on a canvas: it says how many cells it drew, and pointing at one names it
+    expect(Number(await page.getByTestId('viewer-phys').getAttribute('data-cells'))).toBe(sectionRows.length);
+    const firstNr = Number((sectionRows[0] as Record<string, unknown>).NR ?? (sectionRows[0] as Record<string, unknown>).nr);
+    const phys = page.getByTestId('viewer-phys');
+    const box = (await phys.boundingBox())!;
+    // cell (column nr % 64, first drawn row) at 11 × 17 units of a 708-unit-wide grid, 2 units in
+    const unit = box.width / (64 * 11 + 4);
+    await page.mouse.move(box.x + (2 + (firstNr % 64) * 11 + 5) * unit, box.y + (2 + 7) * unit);
+    await expect.poll(() => page.getByTestId('viewer-hover').textContent()).toContain(`section ${firstNr} `);
     const blocks = replayJson(plainLog, 'blocks', last);
     const blockRows = (blocks.blocks ?? []) as Array<{ STATE?: string; state?: string }>;
     const online = blockRows.filter((b) => (b.STATE ?? b.state ?? '').toLowerCase() === 'online').length;
@@ -133,7 +141,7 @@ describe('the documentation site in Chromium', () => {
     // "192 blocks, 96 offline, 64 online Normal, …": the online groups add up to memhp's online blocks
     const shownOnline = [...summary.matchAll(/(\d+) online/g)].reduce((n, m) => n + Number(m[1]), 0);
     expect(shownOnline).toBe(online);
-    expect(await page.locator('[data-testid="pmd"]').count()).toBeGreaterThan(0);
+    expect(Number(await page.getByTestId('viewer-vmemmap').getAttribute('data-cells'))).toBeGreaterThan(0);
     expect(await page.locator('[data-testid="viewer-plot"] polyline').count()).toBe(4);
 
     mkdirSync(results, { recursive: true });

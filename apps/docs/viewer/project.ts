@@ -6,7 +6,7 @@
  * The state types are written structurally (the subset read here) so the page can be type-checked without
  * reaching into core's internals; core's own `MachineState` satisfies them.
  */
-import type { DrawBlock, DrawPmd, DrawSection, Frame } from './protocol.js';
+import type { BlockCounts, DrawBlock, DrawPmd, DrawSection, Frame } from './protocol.js';
 
 /** SECTION_* bits of section_mem_map (apps/docs/kernel/sparse.md#section-flags). */
 export const SECTION_MARKED_PRESENT = 1;
@@ -106,7 +106,7 @@ export function drawSections(state: StateLike): DrawSection[] {
  */
 export function drawSectionsUpTo(state: StateLike, max: number): { items: DrawSection[]; dropped: number } {
   const g = state.machine.geometry;
-  const nrs = [...state.sections.keys()].sort((a, b) => a - b);
+  const nrs = sortedKeys(state.sections);
   const items: DrawSection[] = [];
   let dropped = 0;
   for (const nr of nrs) {
@@ -134,6 +134,30 @@ export function drawSectionsUpTo(state: StateLike, max: number): { items: DrawSe
   return { items, dropped };
 }
 
+/** The kind a block is counted as: its state, and its zone when online ("online Normal"). */
+export function blockKind(b: { readonly state: string; readonly zone: string | null }): string {
+  return b.state === 'online' ? `online ${b.zone ?? 'none'}` : b.state;
+}
+
+/** Memory blocks counted by {@link blockKind}: what the viewer shows of 49,152 blocks, without sending each. */
+export function countBlocks(state: StateLike): BlockCounts {
+  const byKind: Record<string, number> = {};
+  let total = 0;
+  for (const b of state.blocks.values()) {
+    const k = blockKind(b);
+    byKind[k] = (byKind[k] ?? 0) + 1;
+    total++;
+  }
+  return { total, byKind };
+}
+
+/** Keys in ascending order: a TableMap yields them so already, and a sorted array is only checked, not sorted. */
+function sortedKeys(m: ReadonlyMap<number, unknown>): number[] {
+  const keys = Array.from(m.keys());
+  for (let i = 1; i < keys.length; i++) if (keys[i - 1]! > keys[i]!) return keys.sort((a, b) => a - b);
+  return keys;
+}
+
 export function drawBlocks(state: StateLike): DrawBlock[] {
   return [...state.blocks.values()]
     .sort((a, b) => a.id - b.id)
@@ -147,7 +171,7 @@ export function drawBlocks(state: StateLike): DrawBlock[] {
 export function drawPmds(state: StateLike, max = Infinity): { pmds: DrawPmd[]; counts: Frame['pmdCounts']; dropped: number } {
   const g = state.machine.geometry;
   const base = Number(g.vmemmapBase >> BigInt(g.pmdShift));
-  const keys = [...state.vmemmap.pmds.keys()].sort((a, b) => a - b);
+  const keys = sortedKeys(state.vmemmap.pmds);
   const pmds: DrawPmd[] = [];
   const bySource: Record<string, number> = {};
   let leaf = 0;

@@ -15,6 +15,13 @@ let session: LogSession | null = null;
 let pendingSeek: number | null = null;
 let seeking = false;
 let repairing = false;
+/** When the last seek arrived. */
+let lastSeekAt = 0;
+/**
+ * Repairs wait until no seek has come for this long: a repair step (a state copy and a replay) cannot be cut short,
+ * and one started between two seeks of a drag made the second wait for it (browser bench: worst seek 2.6 s).
+ */
+const QUIET_MS = 500;
 
 function message(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
@@ -45,8 +52,10 @@ async function upkeep(): Promise<void> {
   repairing = true;
   try {
     while (session && pendingSeek === null && !seeking) {
-      // yield to the message queue first, so a seek that just arrived goes before the next repair
-      await new Promise((r) => setTimeout(r, 0));
+      // yield to the message queue first, so a seek that just arrived goes before the next repair; and wait until
+      // the user has stopped scrubbing
+      do await new Promise((r) => setTimeout(r, Math.max(0, QUIET_MS - (performance.now() - lastSeekAt))));
+      while (performance.now() - lastSeekAt < QUIET_MS && pendingSeek === null);
       if (!session || pendingSeek !== null || seeking) break;
       if (!(await session.repair())) break;
     }
@@ -60,6 +69,7 @@ async function upkeep(): Promise<void> {
 ctx.onmessage = async (ev: MessageEvent<ToWorker>) => {
   const m = ev.data;
   if (m.kind === 'seek') {
+    lastSeekAt = performance.now();
     pendingSeek = m.seq;
     void drainSeeks();
     return;
