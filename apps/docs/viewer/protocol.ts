@@ -79,8 +79,18 @@ export type ToWorker =
 export type FromWorker =
   | { readonly kind: 'header'; readonly name: string; readonly header: { readonly kernel: string; readonly arch: string; readonly memhpVersion: string; readonly seed: number } }
   | { readonly kind: 'progress'; readonly events: number; readonly bytes: number }
-  | { readonly kind: 'loaded'; readonly lastSeq: number; readonly samples: readonly Sample[]; readonly snapshots: number; readonly ms: number }
+  | {
+      readonly kind: 'loaded';
+      readonly lastSeq: number;
+      readonly samples: readonly Sample[];
+      readonly snapshots: number;
+      /** States kept for seeking (never more afterwards): the viewer's memory is about this many copies of the state. */
+      readonly statesKept: number;
+      readonly ms: number;
+    }
   | { readonly kind: 'frame'; readonly frame: Frame; readonly ms: number }
+  /** Upkeep is done: every position is covered and no more states fit the memory budget (or would help). */
+  | { readonly kind: 'idle'; readonly statesKept: number }
   | { readonly kind: 'error'; readonly message: string };
 
 /** The counters plotted and shown, in display order. */

@@ -57,7 +57,10 @@ async function upkeep(): Promise<void> {
       do await new Promise((r) => setTimeout(r, Math.max(0, QUIET_MS - (performance.now() - lastSeekAt))));
       while (performance.now() - lastSeekAt < QUIET_MS && pendingSeek === null);
       if (!session || pendingSeek !== null || seeking) break;
-      if (!(await session.repair())) break;
+      if (!(await session.repair()) && !(await session.densify())) {
+        post({ kind: 'idle', statesKept: session.anchorSeqs.length });
+        break;
+      }
     }
   } catch (e) {
     post({ kind: 'error', message: message(e) });
@@ -86,7 +89,7 @@ ctx.onmessage = async (ev: MessageEvent<ToWorker>) => {
     const r = await s.load();
     const machine = r.header.machine as { arch?: string };
     post({ kind: 'header', name: m.name, header: { kernel: r.header.kernel, arch: String(machine.arch ?? '?'), memhpVersion: r.header.memhpVersion, seed: r.header.seed } });
-    post({ kind: 'loaded', lastSeq: r.lastSeq, samples: r.samples, snapshots: r.snapshots, ms: performance.now() - t0 });
+    post({ kind: 'loaded', lastSeq: r.lastSeq, samples: r.samples, snapshots: r.snapshots, statesKept: s.anchorSeqs.length, ms: performance.now() - t0 });
     pendingSeek = r.lastSeq;
     await drainSeeks();
   } catch (e) {

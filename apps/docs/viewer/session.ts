@@ -25,6 +25,14 @@ export interface SessionOptions {
    */
   snapshotEvery?: number;
   maxSnapshots?: number;
+  /**
+   * Memory the states kept for seeking may take, by {@link estimateStateBytes} (default 512 MiB): the load keeps
+   * fewer snapshots when they would take more, and {@link LogSession.densify} adds states while idle only up to
+   * it. With `maxSnapshots`, whichever is smaller bounds the count.
+   */
+  stateBudgetBytes?: number;
+  /** {@link LogSession.densify} splits no gap narrower than this many events (default 4000). */
+  densifyMinEvents?: number;
   /** Largest number of sections / PMDs put in one frame. */
   maxDrawn?: number;
   /**
@@ -53,6 +61,18 @@ interface Snapshot {
 }
 
 const GZIP_MAGIC = [0x1f, 0x8b];
+
+/**
+ * Heap bytes one copy of a state takes, estimated from its entries: sections, memory blocks, altmaps, vmemmap PMD
+ * entries and resources, each a small object in a table. 112 bytes an entry is what a copy of the 6 TiB state of
+ * the viewer bench measured in Node's heap (20.2 MiB for 196,704 entries; bench/viewer-bench.ts prints both,
+ * estimated and measured), plus 64 KiB for the rest (machine description, nodes, zones, counters).
+ */
+export function estimateStateBytes(state: StateLike): number {
+  const s = state as StateLike & { altmaps?: ReadonlyMap<number, unknown>; resources?: readonly unknown[] };
+  const entries = s.sections.size + s.blocks.size + s.vmemmap.pmds.size + (s.altmaps?.size ?? 0) + (s.resources?.length ?? 0);
+  return 65536 + 112 * entries;
+}
 
 async function isGzip(blob: Blob): Promise<boolean> {
   const b = new Uint8Array(await blob.slice(0, 2).arrayBuffer());
@@ -170,6 +190,9 @@ export class LogSession {
   private text: Blob | null = null;
   private readonly every: number | null;
   private readonly maxSnapshots: number;
+  private readonly budgetBytes: number;
+  /** Estimated bytes of one state, from the last snapshot taken ({@link estimateStateBytes}). */
+  private stateBytes = 0;
   private readonly maxDrawn: number;
   private offsets = new LineOffsets();
   /** Every state kept (the load's snapshots, then wherever seeks moved them), in seq order. */
@@ -190,6 +213,7 @@ export class LogSession {
   ) {
     this.every = opts.snapshotEvery ? Math.max(1, opts.snapshotEvery) : null;
     this.maxSnapshots = Math.max(4, opts.maxSnapshots ?? 48);
+    this.budgetBytes = opts.stateBudgetBytes ?? 512 << 20;
     this.maxDrawn = opts.maxDrawn ?? 4096;
     this.catalogue = api.core.createCoreCatalogue();
   }
@@ -203,12 +227,24 @@ export class LogSession {
   private snapshot(seq: number, state: StateLike, hugetlb: HugetlbCounts): number {
     const t0 = performance.now();
     this.snapshots.push({ seq, state: this.api.clone(state), hugetlb: { ...hugetlb }, nextLineOffset: this.offsets.get(seq + 1), event: null });
-    if (this.snapshots.length > this.maxSnapshots) {
+    this.stateBytes = estimateStateBytes(state);
+    if (this.snapshots.length > this.stateLimit()) {
       // Thin out: keep the first (seq 0), every other one, and the newest.
       const last = this.snapshots.length - 1;
       this.snapshots = this.snapshots.filter((_, i) => i === 0 || i === last || i % 2 === 0);
     }
     return performance.now() - t0;
+  }
+
+  /** How many states may be kept: maxSnapshots, and no more than the memory budget holds (at least 4). */
+  private stateLimit(): number {
+    const byBudget = this.stateBytes > 0 ? Math.floor(this.budgetBytes / this.stateBytes) : Infinity;
+    return Math.max(4, Math.min(this.maxSnapshots, byBudget));
+  }
+
+  /** The memory the states kept take, estimated, and the bound it is held to. */
+  get memory(): { states: number; stateBytes: number; budgetBytes: number; maxStates: number } {
+    return { states: this.anchors.length, stateBytes: this.stateBytes, budgetBytes: this.budgetBytes, maxStates: this.stateLimit() };
   }
 
   /** The single full pass: header, fold, snapshots, counter samples. */
@@ -252,6 +288,7 @@ export class LogSession {
       }
     }
     this.lastSeq = seq;
+    this.stateBytes = estimateStateBytes(state);
     series.push(seq, counters(state, this.api.views));
     // The final state is an anchor too, so the first frame (the last event) costs no copy and no replay.
     // The state before the first event is not kept: it is rebuilt from the header when needed.
@@ -310,6 +347,12 @@ export class LogSession {
     this.anchors.splice(i, 0, a);
   }
 
+  /** The state after the last event, as the load left it (the bench measures its size); null before a load. */
+  stateAfterLoad(): StateLike | null {
+    const last = this.anchors[this.anchors.length - 1];
+    return last && last.seq === this.lastSeq ? last.state : null;
+  }
+
   /** Anchors kept (snapshots and the cursor): for tests and the bench's memory figure. */
   get anchorSeqs(): number[] {
     return this.anchors.map((a) => a.seq);
@@ -340,6 +383,31 @@ export class LogSession {
     this.trim();
     // No progress when every state kept is needed at a home position (fewer states than positions): stop.
     if (!this.anchors.some((a) => a.seq === home)) return false;
+    return true;
+  }
+
+  /**
+   * One step of idle-time densifying, after {@link repair} has nothing left to do: puts a state in the middle of
+   * the widest gap between the states kept (at least densifyMinEvents wide), while the memory budget allows one more,
+   * so later seeks replay less. The position becomes one repair keeps covered. Returns false when done.
+   */
+  async densify(): Promise<boolean> {
+    if (!this.header || this.every !== null || this.anchors.length >= this.stateLimit()) return false;
+    let widest = 0;
+    let at = -1;
+    let prev = 0;
+    for (const a of this.anchors) {
+      if (a.seq - prev > widest) {
+        widest = a.seq - prev;
+        at = prev + Math.floor((a.seq - prev) / 2);
+      }
+      prev = a.seq;
+    }
+    if (widest < (this.opts.densifyMinEvents ?? 4000) || at <= 0) return false;
+    this.homes.push(at);
+    this.homes.sort((a, b) => a - b);
+    this.maxAnchors++;
+    if (!(await this.repair())) return false;
     return true;
   }
 
