@@ -15,7 +15,7 @@ let session: LogSession | null = null;
 let pendingSeek: number | null = null;
 let seeking = false;
 let repairing = false;
-/** When the last seek arrived. */
+/** When the last seek arrived or was answered, whichever is later. */
 let lastSeekAt = 0;
 /**
  * Repairs wait until no seek has come for this long: a repair step (a state copy and a replay) cannot be cut short,
@@ -37,6 +37,9 @@ async function drainSeeks(): Promise<void> {
       const t0 = performance.now();
       const frame = await session.frameAt(seq);
       post({ kind: 'frame', frame, ms: performance.now() - t0 });
+      // quiet time counts from the end of a seek: one that took longer than QUIET_MS must not let a repair in
+      // before the next seek of the same drag
+      lastSeekAt = performance.now();
     }
   } catch (e) {
     post({ kind: 'error', message: message(e) });

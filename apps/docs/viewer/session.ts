@@ -11,9 +11,9 @@
  * seek left, until every snapshot position of the load is covered again. The number of states kept never grows:
  * a repair that adds one drops the anchor farthest past its position's need.
  */
-import { Inflate } from 'pako';
 import type { Envelope, HeaderLike, ViewerApi } from './core-adapter.js';
 import type { Frame, Sample } from './protocol.js';
+import { gunzipMembers, inflateBeside, keepBytes } from './gunzip.js';
 import { SampleSeries, countBlocks, counters, drawPmds, drawSectionsUpTo, type StateLike } from './project.js';
 
 export interface SessionOptions {
@@ -136,43 +136,6 @@ function skipBytes(skip: number): TransformStream<Uint8Array, Uint8Array> {
   });
 }
 
-/**
- * Passes bytes through while keeping a copy, up to `limit` bytes, as Blobs of about 4 MiB (a Blob copies its parts
- * out of the JavaScript heap); at the end `done` gets all of it as one Blob, or null if it was longer than `limit`.
- */
-function keepBytes(limit: number, done: (text: Blob | null) => void): TransformStream<Uint8Array, Uint8Array> {
-  const BATCH = 4 << 20;
-  let parts: Blob[] = [];
-  let batch: Uint8Array[] = [];
-  let inBatch = 0;
-  let kept = 0;
-  let over = false;
-  return new TransformStream({
-    transform(chunk, ctl) {
-      if (!over) {
-        kept += chunk.byteLength;
-        if (kept > limit) {
-          over = true;
-          parts = [];
-          batch = [];
-        } else {
-          batch.push(chunk);
-          inBatch += chunk.byteLength;
-          if (inBatch >= BATCH) {
-            parts.push(new Blob(batch as BlobPart[]));
-            batch = [];
-            inBatch = 0;
-          }
-        }
-      }
-      ctl.enqueue(chunk);
-    },
-    flush() {
-      done(over ? null : new Blob([...parts, new Blob(batch as BlobPart[])]));
-    },
-  });
-}
-
 function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
   if (!a.length) return b.slice();
   const c = new Uint8Array(a.length + b.length);
@@ -255,8 +218,13 @@ export class LogSession {
     this.current = null;
     this.text = null;
     let bytes = 0;
-    let raw = await this.rawStream();
-    if (this.gzip) raw = raw.pipeThrough(keepBytes(this.opts.keepDecompressedBytes ?? 512 << 20, (t) => (this.text = t)));
+    const keep = this.opts.keepDecompressedBytes ?? 512 << 20;
+    // In the browser a gzip log is inflated by a worker of its own, beside this one; in Node, here.
+    let raw = this.gzip ? inflateBeside(this.blob, this.name, keep, (t) => (this.text = t)) : null;
+    if (!raw) {
+      raw = await this.rawStream();
+      if (this.gzip) raw = raw.pipeThrough(keepBytes(keep, (t) => (this.text = t)));
+    }
     const stream = raw.pipeThrough(lineOffsetRecorder(this.offsets, (n) => (bytes = n)));
     const reader = this.api.events.readLogStream(stream, { file: this.name, catalogue: this.catalogue });
     const header = await reader.header();
@@ -528,32 +496,4 @@ export class LogSession {
     return this.catalogue.upcast(e);
   }
 
-}
-
-/**
- * Gunzip that reads every member of a multi-member file, as gunzip(1) and Node's zlib do: memhp's gzip writer
- * writes each batch as a gzip member of its own (so a killed run leaves a readable prefix), and the browser's
- * DecompressionStream stops at the first member's end (it rejects what follows as trailing data).
- */
-function gunzipMembers(name: string): TransformStream<Uint8Array, Uint8Array> {
-  // 256 KiB out at a time rather than pako's 64 KiB: a quarter of the chunks through every stage after it.
-  const inflate = new Inflate({ chunkSize: 256 << 10 });
-  const check = (): void => {
-    if (inflate.err) throw new Error(`${name}: not a readable gzip file (${inflate.msg || `zlib error ${inflate.err}`})`);
-  };
-  return new TransformStream<Uint8Array, Uint8Array>({
-    start(controller) {
-      // No copy: pako 3's Inflate.push gives each output buffer to onData once and then allocates a new one (it
-      // sets avail_out to 0 after every onData call), so a chunk is never written again once handed out.
-      inflate.onData = (chunk: Uint8Array) => controller.enqueue(chunk);
-    },
-    transform(chunk) {
-      inflate.push(chunk, false);
-      check();
-    },
-    flush() {
-      inflate.push(new Uint8Array(0), true);
-      check();
-    },
-  });
 }
