@@ -203,7 +203,7 @@ describe('viewer replay session', () => {
           memhpJson('replay', logPath, '--report', 'vmstat', '--at', String(at)),
           memhpJson('replay', logPath, '--report', 'blocks', '--at', String(at)),
         ]);
-        return { meminfo: mi.meminfo as Record<string, number>, vmstat: vs.vmstat as Record<string, number>, blocks: bl.blocks as Array<{ state: string; valid_zones: string }> };
+        return { meminfo: mi.meminfo as Record<string, number>, vmstat: vs.vmstat as Record<string, number>, blocks: bl.blocks as Array<{ STATE?: string; state?: string }> };
       }),
       2,
     );
@@ -217,7 +217,10 @@ describe('viewer replay session', () => {
       expect(f.counters.nr_memmap_boot_pages).toBe(vmstat.nr_memmap_boot_pages);
       expect(f.blocks.total).toBe(blocks.length);
       const byState: Record<string, number> = {};
-      for (const b of blocks) byState[b.state] = (byState[b.state] ?? 0) + 1;
+      for (const b of blocks) {
+        const st = (b.STATE ?? b.state ?? '').toLowerCase();
+        byState[st] = (byState[st] ?? 0) + 1;
+      }
       const shown: Record<string, number> = {};
       for (const [k, n] of Object.entries(f.blocks.byKind)) shown[k.split(' ')[0]!] = (shown[k.split(' ')[0]!] ?? 0) + n;
       expect(shown).toEqual(byState);
