@@ -199,10 +199,13 @@ export class LogSession {
     return performance.now() - t0;
   }
 
-  /** How many states may be kept: maxSnapshots, and no more than the memory budget holds (at least 4). */
+  /**
+   * How many states may be kept, the final one included: maxSnapshots, and no more than the memory budget holds
+   * (but two at least, whatever their size: the final state and one more).
+   */
   private stateLimit(): number {
     const byBudget = this.stateBytes > 0 ? Math.floor(this.budgetBytes / this.stateBytes) : Infinity;
-    return Math.max(4, Math.min(this.maxSnapshots, byBudget));
+    return Math.max(2, Math.min(this.maxSnapshots, byBudget));
   }
 
   /** The memory the states kept take, estimated, and the bound it is held to. */
@@ -262,6 +265,12 @@ export class LogSession {
     // The state before the first event is not kept: it is rebuilt from the header when needed.
     const snapshots = this.snapshots.length;
     const kept = this.snapshots.filter((x) => x.seq > 0);
+    // with the final state, no more than the limit: drop the ones nearest to the one before them
+    while (this.every === null && kept.length > 0 && kept.length + 1 > this.stateLimit()) {
+      let drop = 0;
+      for (let i = 1; i < kept.length; i++) if (kept[i]!.seq - kept[i - 1]!.seq < kept[drop]!.seq - (drop > 0 ? kept[drop - 1]!.seq : 0)) drop = i;
+      kept.splice(drop, 1);
+    }
     this.homes = kept.map((x) => x.seq);
     this.anchors = [...kept, { seq, state, hugetlb: { ...hugetlb }, nextLineOffset: this.offsets.get(seq + 1), event: lastEvent }];
     this.maxAnchors = this.anchors.length;
