@@ -5,7 +5,8 @@
  * Leaves a screenshot in apps/docs/test-results/viewer.png.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
+import { promisify } from 'node:util';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -49,6 +50,21 @@ function replayJson(log: string, report: 'summary' | 'meminfo' | 'vmstat' | 'sec
   );
   if (r.status !== 0) throw new Error(`memhp replay failed (${r.status}): ${r.stderr}`);
   return JSON.parse(r.stdout) as Record<string, unknown>;
+}
+
+/**
+ * The same, asynchronously, so the replays of several points run side by side; the built CLI, which the site's
+ * build (ensureSiteBuilt, turbo with its dependencies) has just made, starts in a fraction of tsx's time.
+ */
+async function replayJsonAsync(log: string, report: 'meminfo' | 'vmstat' | 'sections' | 'blocks', at: number): Promise<Record<string, unknown>> {
+  const built = join(repo, 'packages/cli/dist/bin.js');
+  const cli = existsSync(built) ? [built] : ['--conditions=@memhp/source', '--import', 'tsx', join(repo, 'packages/cli/src/bin.ts')];
+  const { stdout } = await promisify(execFile)(
+    process.execPath,
+    [...cli, 'replay', log, '--report', report, '--at', String(at), '--json'],
+    { cwd: repo, env: { ...process.env, NO_COLOR: '1' }, maxBuffer: 64 << 20 },
+  );
+  return JSON.parse(stdout) as Record<string, unknown>;
 }
 
 async function counterText(name: string): Promise<string> {
@@ -124,7 +140,15 @@ describe('the documentation site in Chromium', () => {
     // What is drawn: one cell per section in the kmem -n table, one per memory block's sections.
     const sections = replayJson(plainLog, 'sections', last);
     const sectionRows = (sections.sections ?? []) as unknown[];
-    expect(await page.locator('[data-testid="section"]').count()).toBe(sectionRows.length);
+    // drawn on a canvas: it says how many cells it drew, and pointing at one names it
+    expect(Number(await page.getByTestId('viewer-phys').getAttribute('data-cells'))).toBe(sectionRows.length);
+    const firstNr = Number((sectionRows[0] as Record<string, unknown>).NR ?? (sectionRows[0] as Record<string, unknown>).nr);
+    const phys = page.getByTestId('viewer-phys');
+    const box = (await phys.boundingBox())!;
+    // cell (column nr % 64, first drawn row) at 11 × 17 units of a 708-unit-wide grid, 2 units in
+    const unit = box.width / (64 * 11 + 4);
+    await page.mouse.move(box.x + (2 + (firstNr % 64) * 11 + 5) * unit, box.y + (2 + 7) * unit);
+    await expect.poll(() => page.getByTestId('viewer-hover').textContent()).toContain(`section ${firstNr} `);
     const blocks = replayJson(plainLog, 'blocks', last);
     const blockRows = (blocks.blocks ?? []) as Array<{ STATE?: string; state?: string }>;
     const online = blockRows.filter((b) => (b.STATE ?? b.state ?? '').toLowerCase() === 'online').length;
@@ -133,7 +157,7 @@ describe('the documentation site in Chromium', () => {
     // "192 blocks, 96 offline, 64 online Normal, …": the online groups add up to memhp's online blocks
     const shownOnline = [...summary.matchAll(/(\d+) online/g)].reduce((n, m) => n + Number(m[1]), 0);
     expect(shownOnline).toBe(online);
-    expect(await page.locator('[data-testid="pmd"]').count()).toBeGreaterThan(0);
+    expect(Number(await page.getByTestId('viewer-vmemmap').getAttribute('data-cells'))).toBeGreaterThan(0);
     expect(await page.locator('[data-testid="viewer-plot"] polyline').count()).toBe(4);
 
     mkdirSync(results, { recursive: true });
@@ -178,6 +202,51 @@ describe('the documentation site in Chromium', () => {
     );
     expect(summary.hvo.hugepagesOptimized + summary.hvo.hugepagesSkipped).toBeGreaterThan(0);
   }, 60_000);
+
+  it('seeks back and forth in the worker, plain and gzip, to the state memhp replay --at reaches at each point', async () => {
+    const ex = 'cloud-hot-add-12g.ndjson.gz';
+    const plainLog = join(dist, 'examples', ex.replace(/\.gz$/, ''));
+    if (!existsSync(plainLog)) return expect.fail(`${ex} is not among the bundled examples`);
+    // Backwards, forwards, next to each other and far apart; no point is the last event (the first frame).
+    const points = [3000, 17, 1500, 1501, 3924, 1];
+    const expected = new Map<number, { mi: Record<string, number>; vs: Record<string, number>; sections: unknown[]; blocks: Array<Record<string, string>> }>();
+    // two points (eight processes) at a time: more only slows a 2-core machine
+    for (let i = 0; i < points.length; i += 2) {
+      await Promise.all(
+        points.slice(i, i + 2).map(async (at) => {
+          const [mi, vs, sections, blocks] = await Promise.all(
+            (['meminfo', 'vmstat', 'sections', 'blocks'] as const).map((r) => replayJsonAsync(plainLog, r, at)),
+          );
+          expected.set(at, { mi: mi!.meminfo as Record<string, number>, vs: vs!.vmstat as Record<string, number>, sections: (sections!.sections ?? []) as unknown[], blocks: (blocks!.blocks ?? []) as Array<Record<string, string>> });
+        }),
+      );
+    }
+    for (const file of [ex, ex.replace(/\.gz$/, '')]) {
+      await page.goto(`${server.url}/viewer.html`);
+      // through the file picker, as a user opens their own log
+      await page.getByTestId('viewer-file').setInputFiles(join(dist, 'examples', file));
+      await page.waitForSelector('[data-testid="viewer-root"][data-state="ready"]', { timeout: 60_000 });
+      expect(Number(await page.getByTestId('viewer-root').getAttribute('data-states'))).toBeGreaterThan(0);
+      for (const at of points) {
+        await page.getByTestId('viewer-seq-input').fill(String(at));
+        await page.getByTestId('viewer-seq-input').press('Enter');
+        await waitForFrame(at);
+        const want = expected.get(at)!;
+        expect(await page.getByTestId('viewer-event').textContent(), `${file} @${at}`).toContain(`#${at} `);
+        expect(await counterText('MemTotal'), `${file} @${at}`).toBe(`${want.mi.MemTotal} kB`);
+        expect(await counterText('MemFree'), `${file} @${at}`).toBe(`${want.mi.MemFree} kB`);
+        expect(await counterText('nr_memmap_pages'), `${file} @${at}`).toBe(String(want.vs.nr_memmap_pages));
+        expect(await counterText('nr_memmap_boot_pages'), `${file} @${at}`).toBe(String(want.vs.nr_memmap_boot_pages));
+        expect(Number(await page.getByTestId('viewer-phys').getAttribute('data-cells')), `${file} @${at}`).toBe(want.sections.length);
+        expect(await page.getByTestId('viewer-phys').getAttribute('data-seq')).toBe(String(at));
+        const summary = (await page.getByTestId('viewer-blocks-summary').textContent()) ?? '';
+        expect(summary, `${file} @${at}`).toContain(`${want.blocks.length} blocks`);
+        const online = want.blocks.filter((b) => (b.STATE ?? b.state ?? '').toLowerCase() === 'online').length;
+        expect([...summary.matchAll(/(\d+) online/g)].reduce((n, m) => n + Number(m[1]), 0), `${file} @${at}`).toBe(online);
+      }
+    }
+    expect(pageErrors).toEqual([]);
+  }, 300_000);
 
   it('opens a log from the file picker and reports a broken one with its line', async () => {
     await page.goto(`${server.url}/viewer.html`);

@@ -37,6 +37,13 @@ async function memhpJson(...args: string[]): Promise<Record<string, unknown>> {
   return JSON.parse(stdout) as Record<string, unknown>;
 }
 
+/** Runs the tasks `width` at a time (each runs three CLI processes: more at once only slows a 2-core machine). */
+async function inBatches<T>(tasks: Array<() => Promise<T>>, width: number): Promise<T[]> {
+  const out: T[] = [];
+  for (let i = 0; i < tasks.length; i += width) out.push(...(await Promise.all(tasks.slice(i, i + width).map((t) => t()))));
+  return out;
+}
+
 /** The state after event `until` by a plain fold, line by line, with no snapshots. */
 function straightReplay(text: string, until: number): StateLike {
   const cat = createCoreCatalogue();
@@ -184,28 +191,68 @@ describe('viewer replay session', () => {
     }
   });
 
-  it("shows the counters `memhp replay --json` prints for the same log, at the end and mid-run", async () => {
-    const s = new LogSession(api, new Blob([logText]), 'cloud.ndjson');
+  it("shows, at several points reached by seeks back and forth, the counters and blocks `memhp replay --at N --json` prints for the same log", async () => {
+    const s = new LogSession(api, new Blob([readFileSync(logPath + '.gz')]), 'cloud.ndjson.gz');
     const { lastSeq } = await s.load();
-    const ats = [Math.floor(lastSeq / 2), lastSeq];
-    const expected = await Promise.all(
-      ats.map(async (at) => {
-        const [mi, vs] = await Promise.all([
+    // the end, then back, forward, next to a point already shown, and the first event
+    const ats = [lastSeq, Math.floor(lastSeq / 2), lastSeq - 1, 700, 701, 1];
+    const expected = await inBatches(
+      ats.map((at) => async () => {
+        const [mi, vs, bl] = await Promise.all([
           memhpJson('replay', logPath, '--report', 'meminfo', '--at', String(at)),
           memhpJson('replay', logPath, '--report', 'vmstat', '--at', String(at)),
+          memhpJson('replay', logPath, '--report', 'blocks', '--at', String(at)),
         ]);
-        return { meminfo: mi.meminfo as Record<string, number>, vmstat: vs.vmstat as Record<string, number> };
+        return { meminfo: mi.meminfo as Record<string, number>, vmstat: vs.vmstat as Record<string, number>, blocks: bl.blocks as Array<{ STATE?: string; state?: string }> };
       }),
+      2,
     );
     for (const [i, at] of ats.entries()) {
       const f = await s.frameAt(at);
-      const { meminfo, vmstat } = expected[i]!;
+      const { meminfo, vmstat, blocks } = expected[i]!;
+      expect(f.event?.seq).toBe(at);
       expect(f.counters.MemTotal).toBe(meminfo.MemTotal);
       expect(f.counters.MemFree).toBe(meminfo.MemFree);
       expect(f.counters.nr_memmap_pages).toBe(vmstat.nr_memmap_pages);
       expect(f.counters.nr_memmap_boot_pages).toBe(vmstat.nr_memmap_boot_pages);
+      expect(f.blocks.total).toBe(blocks.length);
+      const byState: Record<string, number> = {};
+      for (const b of blocks) {
+        const st = (b.STATE ?? b.state ?? '').toLowerCase();
+        byState[st] = (byState[st] ?? 0) + 1;
+      }
+      const shown: Record<string, number> = {};
+      for (const [k, n] of Object.entries(f.blocks.byKind)) shown[k.split(' ')[0]!] = (shown[k.split(' ')[0]!] ?? 0) + n;
+      expect(shown).toEqual(byState);
     }
-  }, 120_000);
+  }, 300_000);
+
+  it('adds states while idle, up to its memory budget, and seeks from them still show the state a straight replay reaches', async () => {
+    const events = logText.split('\n').filter(Boolean).length - 1;
+    const probe = new LogSession(api, new Blob([logText]), 'cloud.ndjson');
+    await probe.load();
+    const one = probe.memory.stateBytes;
+    expect(one).toBeGreaterThan(0);
+    for (const states of [6, 12]) {
+      const s = new LogSession(api, new Blob([logText]), 'cloud.ndjson', { stateBudgetBytes: states * one, densifyMinEvents: 50 });
+      await s.load();
+      const before = s.anchorSeqs.length;
+      let steps = 0;
+      while ((await s.repair()) || (await s.densify())) steps++;
+      expect(s.memory.maxStates).toBe(states);
+      expect(s.anchorSeqs.length, 'fills the budget').toBe(states);
+      expect(steps).toBeGreaterThanOrEqual(states - before);
+      expect(s.anchorSeqs.length * s.memory.stateBytes).toBeLessThanOrEqual(s.memory.budgetBytes);
+      // no gap between states kept is more than twice the log's length over the number of states
+      const seqs = [0, ...s.anchorSeqs];
+      const widest = Math.max(...seqs.slice(1).map((x, i) => x - seqs[i]!));
+      expect(widest).toBeLessThanOrEqual(Math.ceil((2 * events) / (states - 1)));
+      for (const n of [events - 1, 3, Math.floor(events / 3), Math.floor(events / 3) + 1]) {
+        expect((await s.frameAt(n)).counters).toEqual(counters(straightReplay(logText, n), api.views));
+      }
+      expect(s.anchorSeqs.length).toBe(states);
+    }
+  });
 
   it('draws at most maxDrawn sections and PMD entries and counts the rest', async () => {
     const s = new LogSession(api, new Blob([logText]), 'cloud.ndjson', { maxDrawn: 10 });

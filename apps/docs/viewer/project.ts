@@ -6,7 +6,7 @@
  * The state types are written structurally (the subset read here) so the page can be type-checked without
  * reaching into core's internals; core's own `MachineState` satisfies them.
  */
-import type { DrawBlock, DrawPmd, DrawSection, Frame } from './protocol.js';
+import type { BlockCounts, DrawBlock, DrawPmd, DrawSection, Frame } from './protocol.js';
 
 /** SECTION_* bits of section_mem_map (apps/docs/kernel/sparse.md#section-flags). */
 export const SECTION_MARKED_PRESENT = 1;
@@ -51,9 +51,38 @@ export interface CounterViews {
 }
 
 export function popcount(x: bigint): number {
+  return popcountHex(x.toString(16));
+}
+
+/** Bits set in each hex digit. */
+const HEX_BITS: Record<string, number> = { '0': 0, '1': 1, '2': 1, '3': 2, '4': 1, '5': 2, '6': 2, '7': 3, '8': 1, '9': 2, a: 2, b: 3, c: 2, d: 3, e: 3, f: 4 };
+
+/** Bits set in a number written in hex (no prefix): a digit at a time rather than 64 bigint shifts. */
+function popcountHex(hex: string): number {
   let n = 0;
-  for (let v = x; v > 0n; v >>= 1n) if (v & 1n) n++;
+  for (let i = 0; i < hex.length; i++) n += HEX_BITS[hex[i]!]!;
   return n;
+}
+
+/**
+ * Entries of a map in ascending key order. Core's TableMap keeps its entries in a plain array by key (its `table`
+ * and `base` fields are public): read there directly, 49,152 entries without three nested generators; any other
+ * map is read through its keys, sorted when they are not in order.
+ */
+function forEachAscending<V>(m: ReadonlyMap<number, V>, f: (k: number, v: V) => void): void {
+  const t = m as unknown as { table?: unknown; base?: unknown; spill?: unknown };
+  if (Array.isArray(t.table) && typeof t.base === 'number' && (t.spill === null || t.spill === undefined)) {
+    const table = t.table as Array<V | undefined>;
+    const base = t.base;
+    if (table.length <= 4 * m.size + 1024) {
+      for (let i = 0; i < table.length; i++) {
+        const v = table[i];
+        if (v !== undefined) f(base + i, v);
+      }
+      return;
+    }
+  }
+  for (const k of sortedKeys(m)) f(k, m.get(k)!);
 }
 
 /** A counter value from a view: numbers as they are, "123 kB" strings parsed, anything else dropped. */
@@ -106,32 +135,60 @@ export function drawSections(state: StateLike): DrawSection[] {
  */
 export function drawSectionsUpTo(state: StateLike, max: number): { items: DrawSection[]; dropped: number } {
   const g = state.machine.geometry;
-  const nrs = [...state.sections.keys()].sort((a, b) => a - b);
   const items: DrawSection[] = [];
   let dropped = 0;
-  for (const nr of nrs) {
-    const s = state.sections.get(nr)!;
-    if (s.flags === 0 && s.subsectionMap === 0n) continue;
+  forEachAscending(state.sections, (nr, s) => {
+    if (s.flags === 0 && s.subsectionMap === 0n) return;
     if (items.length >= max) {
       dropped++;
-      continue;
+      return;
     }
+    const hex = s.subsectionMap.toString(16);
     const blockId = Math.floor(nr / g.sectionsPerBlock);
     const b = state.blocks.get(blockId);
     const device = (s.flags & SECTION_TAINT_ZONE_DEVICE) !== 0 || (!b && (s.flags & SECTION_HAS_MEM_MAP) !== 0);
     items.push({
       nr,
       flags: s.flags,
-      subsectionsSet: popcount(s.subsectionMap),
-      subsectionMap: '0x' + s.subsectionMap.toString(16),
+      subsectionsSet: popcountHex(hex),
+      subsectionMap: '0x' + hex,
       block: blockId,
       blockState: b?.state ?? null,
       zone: b?.zone ?? (device ? 'Device' : null),
       early: (s.flags & SECTION_IS_EARLY) !== 0,
       device,
     });
-  }
+  });
   return { items, dropped };
+}
+
+/** The kind a block is counted as: its state, and its zone when online ("online Normal"). */
+export function blockKind(b: { readonly state: string; readonly zone: string | null }): string {
+  return b.state === 'online' ? `online ${b.zone ?? 'none'}` : b.state;
+}
+
+/** Memory blocks counted by {@link blockKind}: what the viewer shows of 49,152 blocks, without sending each. */
+export function countBlocks(state: StateLike): BlockCounts {
+  // counted by state and zone first, named once at the end: no string built per block
+  const by = new Map<string, Map<string | null, number>>();
+  let total = 0;
+  forEachAscending(state.blocks, (_, b) => {
+    let z = by.get(b.state);
+    if (!z) by.set(b.state, (z = new Map()));
+    const zone = b.state === 'online' ? b.zone : null;
+    z.set(zone, (z.get(zone) ?? 0) + 1);
+    total++;
+  });
+  const byKind: Record<string, number> = {};
+  for (const [st, zones] of by) for (const [zone, n] of zones) byKind[blockKind({ state: st, zone })] = (byKind[blockKind({ state: st, zone })] ?? 0) + n;
+  return { total, byKind };
+}
+
+/** Keys in ascending order: a TableMap yields them so already, and a sorted array is only checked, not sorted. */
+function sortedKeys(m: ReadonlyMap<number, unknown>): number[] {
+  const keys = Array.from(m.keys());
+  for (let i = 1; i < keys.length; i++) if (keys[i - 1]! > keys[i]!) return keys.sort((a, b) => a - b);
+  return keys;
 }
 
 export function drawBlocks(state: StateLike): DrawBlock[] {
@@ -147,14 +204,12 @@ export function drawBlocks(state: StateLike): DrawBlock[] {
 export function drawPmds(state: StateLike, max = Infinity): { pmds: DrawPmd[]; counts: Frame['pmdCounts']; dropped: number } {
   const g = state.machine.geometry;
   const base = Number(g.vmemmapBase >> BigInt(g.pmdShift));
-  const keys = [...state.vmemmap.pmds.keys()].sort((a, b) => a - b);
   const pmds: DrawPmd[] = [];
   const bySource: Record<string, number> = {};
   let leaf = 0;
   let table = 0;
   let ptes = 0;
-  for (const k of keys) {
-    const e = state.vmemmap.pmds.get(k)!;
+  forEachAscending(state.vmemmap.pmds, (k, e) => {
     if (e.kind === 'leaf') {
       leaf++;
       bySource[e.source] = (bySource[e.source] ?? 0) + 1;
@@ -173,7 +228,7 @@ export function drawPmds(state: StateLike, max = Infinity): { pmds: DrawPmd[]; c
       bySource[main] = (bySource[main] ?? 0) + 1;
       if (pmds.length < max) pmds.push({ idx: k - base, kind: 'table', source: main, ptes: n });
     }
-  }
+  });
   return { pmds, counts: { leaf, table, ptes, bySource }, dropped: leaf + table - pmds.length };
 }
 

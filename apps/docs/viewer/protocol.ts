@@ -39,6 +39,11 @@ export interface DrawBlock {
   readonly nrVmemmapPages: number;
 }
 
+export interface BlockCounts {
+  readonly total: number;
+  readonly byKind: Readonly<Record<string, number>>;
+}
+
 /** Everything drawn for the state after event `seq`. */
 export interface Frame {
   readonly seq: number;
@@ -49,7 +54,11 @@ export interface Frame {
   readonly sectionsNotDrawn: number;
   readonly pmdsNotDrawn: number;
   readonly subsectionsPerSection: number;
-  readonly blocks: readonly DrawBlock[];
+  /**
+   * Memory blocks counted by state, and by zone when online ("online Normal", "offline" …): a 6 TiB machine has
+   * 49,152 blocks, and sending each to the page on every seek cost more than the seek may.
+   */
+  readonly blocks: BlockCounts;
   readonly pmds: readonly DrawPmd[];
   readonly pmdCounts: { readonly leaf: number; readonly table: number; readonly ptes: number; readonly bySource: Readonly<Record<string, number>> };
   /** Counters as /proc/meminfo (kB) and /proc/vmstat (pages) name them. */
@@ -70,8 +79,18 @@ export type ToWorker =
 export type FromWorker =
   | { readonly kind: 'header'; readonly name: string; readonly header: { readonly kernel: string; readonly arch: string; readonly memhpVersion: string; readonly seed: number } }
   | { readonly kind: 'progress'; readonly events: number; readonly bytes: number }
-  | { readonly kind: 'loaded'; readonly lastSeq: number; readonly samples: readonly Sample[]; readonly snapshots: number; readonly ms: number }
+  | {
+      readonly kind: 'loaded';
+      readonly lastSeq: number;
+      readonly samples: readonly Sample[];
+      readonly snapshots: number;
+      /** States kept for seeking (never more afterwards): the viewer's memory is about this many copies of the state. */
+      readonly statesKept: number;
+      readonly ms: number;
+    }
   | { readonly kind: 'frame'; readonly frame: Frame; readonly ms: number }
+  /** Upkeep is done: every position is covered and no more states fit the memory budget (or would help). */
+  | { readonly kind: 'idle'; readonly statesKept: number }
   | { readonly kind: 'error'; readonly message: string };
 
 /** The counters plotted and shown, in display order. */

@@ -11,10 +11,10 @@
  * seek left, until every snapshot position of the load is covered again. The number of states kept never grows:
  * a repair that adds one drops the anchor farthest past its position's need.
  */
-import { Inflate } from 'pako';
 import type { Envelope, HeaderLike, ViewerApi } from './core-adapter.js';
 import type { Frame, Sample } from './protocol.js';
-import { SampleSeries, counters, drawBlocks, drawPmds, drawSectionsUpTo, type StateLike } from './project.js';
+import { gunzipMembers, inflateBeside, keepBytes } from './gunzip.js';
+import { SampleSeries, countBlocks, counters, drawPmds, drawSectionsUpTo, type StateLike } from './project.js';
 
 export interface SessionOptions {
   /**
@@ -25,6 +25,14 @@ export interface SessionOptions {
    */
   snapshotEvery?: number;
   maxSnapshots?: number;
+  /**
+   * Memory the states kept for seeking may take, by {@link estimateStateBytes} (default 512 MiB): the load keeps
+   * fewer snapshots when they would take more, and {@link LogSession.densify} adds states while idle only up to
+   * it. With `maxSnapshots`, whichever is smaller bounds the count.
+   */
+  stateBudgetBytes?: number;
+  /** {@link LogSession.densify} splits no gap narrower than this many events (default 4000). */
+  densifyMinEvents?: number;
   /** Largest number of sections / PMDs put in one frame. */
   maxDrawn?: number;
   /**
@@ -53,6 +61,18 @@ interface Snapshot {
 }
 
 const GZIP_MAGIC = [0x1f, 0x8b];
+
+/**
+ * Heap bytes one copy of a state takes, estimated from its entries: sections, memory blocks, altmaps, vmemmap PMD
+ * entries and resources, each a small object in a table. 112 bytes an entry is what a copy of the 6 TiB state of
+ * the viewer bench measured in Node's heap (20.2 MiB for 196,704 entries; bench/viewer-bench.ts prints both,
+ * estimated and measured), plus 64 KiB for the rest (machine description, nodes, zones, counters).
+ */
+export function estimateStateBytes(state: StateLike): number {
+  const s = state as StateLike & { altmaps?: ReadonlyMap<number, unknown>; resources?: readonly unknown[] };
+  const entries = s.sections.size + s.blocks.size + s.vmemmap.pmds.size + (s.altmaps?.size ?? 0) + (s.resources?.length ?? 0);
+  return 65536 + 112 * entries;
+}
 
 async function isGzip(blob: Blob): Promise<boolean> {
   const b = new Uint8Array(await blob.slice(0, 2).arrayBuffer());
@@ -116,43 +136,6 @@ function skipBytes(skip: number): TransformStream<Uint8Array, Uint8Array> {
   });
 }
 
-/**
- * Passes bytes through while keeping a copy, up to `limit` bytes, as Blobs of about 4 MiB (a Blob copies its parts
- * out of the JavaScript heap); at the end `done` gets all of it as one Blob, or null if it was longer than `limit`.
- */
-function keepBytes(limit: number, done: (text: Blob | null) => void): TransformStream<Uint8Array, Uint8Array> {
-  const BATCH = 4 << 20;
-  let parts: Blob[] = [];
-  let batch: Uint8Array[] = [];
-  let inBatch = 0;
-  let kept = 0;
-  let over = false;
-  return new TransformStream({
-    transform(chunk, ctl) {
-      if (!over) {
-        kept += chunk.byteLength;
-        if (kept > limit) {
-          over = true;
-          parts = [];
-          batch = [];
-        } else {
-          batch.push(chunk);
-          inBatch += chunk.byteLength;
-          if (inBatch >= BATCH) {
-            parts.push(new Blob(batch as BlobPart[]));
-            batch = [];
-            inBatch = 0;
-          }
-        }
-      }
-      ctl.enqueue(chunk);
-    },
-    flush() {
-      done(over ? null : new Blob([...parts, new Blob(batch as BlobPart[])]));
-    },
-  });
-}
-
 function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
   if (!a.length) return b.slice();
   const c = new Uint8Array(a.length + b.length);
@@ -170,6 +153,9 @@ export class LogSession {
   private text: Blob | null = null;
   private readonly every: number | null;
   private readonly maxSnapshots: number;
+  private readonly budgetBytes: number;
+  /** Estimated bytes of one state, from the last snapshot taken ({@link estimateStateBytes}). */
+  private stateBytes = 0;
   private readonly maxDrawn: number;
   private offsets = new LineOffsets();
   /** Every state kept (the load's snapshots, then wherever seeks moved them), in seq order. */
@@ -190,6 +176,7 @@ export class LogSession {
   ) {
     this.every = opts.snapshotEvery ? Math.max(1, opts.snapshotEvery) : null;
     this.maxSnapshots = Math.max(4, opts.maxSnapshots ?? 48);
+    this.budgetBytes = opts.stateBudgetBytes ?? 512 << 20;
     this.maxDrawn = opts.maxDrawn ?? 4096;
     this.catalogue = api.core.createCoreCatalogue();
   }
@@ -203,12 +190,27 @@ export class LogSession {
   private snapshot(seq: number, state: StateLike, hugetlb: HugetlbCounts): number {
     const t0 = performance.now();
     this.snapshots.push({ seq, state: this.api.clone(state), hugetlb: { ...hugetlb }, nextLineOffset: this.offsets.get(seq + 1), event: null });
-    if (this.snapshots.length > this.maxSnapshots) {
+    this.stateBytes = estimateStateBytes(state);
+    if (this.snapshots.length > this.stateLimit()) {
       // Thin out: keep the first (seq 0), every other one, and the newest.
       const last = this.snapshots.length - 1;
       this.snapshots = this.snapshots.filter((_, i) => i === 0 || i === last || i % 2 === 0);
     }
     return performance.now() - t0;
+  }
+
+  /**
+   * How many states may be kept, the final one included: maxSnapshots, and no more than the memory budget holds
+   * (but two at least, whatever their size: the final state and one more).
+   */
+  private stateLimit(): number {
+    const byBudget = this.stateBytes > 0 ? Math.floor(this.budgetBytes / this.stateBytes) : Infinity;
+    return Math.max(2, Math.min(this.maxSnapshots, byBudget));
+  }
+
+  /** The memory the states kept take, estimated, and the bound it is held to. */
+  get memory(): { states: number; stateBytes: number; budgetBytes: number; maxStates: number } {
+    return { states: this.anchors.length, stateBytes: this.stateBytes, budgetBytes: this.budgetBytes, maxStates: this.stateLimit() };
   }
 
   /** The single full pass: header, fold, snapshots, counter samples. */
@@ -219,8 +221,13 @@ export class LogSession {
     this.current = null;
     this.text = null;
     let bytes = 0;
-    let raw = await this.rawStream();
-    if (this.gzip) raw = raw.pipeThrough(keepBytes(this.opts.keepDecompressedBytes ?? 512 << 20, (t) => (this.text = t)));
+    const keep = this.opts.keepDecompressedBytes ?? 512 << 20;
+    // In the browser a gzip log is inflated by a worker of its own, beside this one; in Node, here.
+    let raw = this.gzip ? inflateBeside(this.blob, this.name, keep, (t) => (this.text = t)) : null;
+    if (!raw) {
+      raw = await this.rawStream();
+      if (this.gzip) raw = raw.pipeThrough(keepBytes(keep, (t) => (this.text = t)));
+    }
     const stream = raw.pipeThrough(lineOffsetRecorder(this.offsets, (n) => (bytes = n)));
     const reader = this.api.events.readLogStream(stream, { file: this.name, catalogue: this.catalogue });
     const header = await reader.header();
@@ -252,11 +259,18 @@ export class LogSession {
       }
     }
     this.lastSeq = seq;
+    this.stateBytes = estimateStateBytes(state);
     series.push(seq, counters(state, this.api.views));
     // The final state is an anchor too, so the first frame (the last event) costs no copy and no replay.
     // The state before the first event is not kept: it is rebuilt from the header when needed.
     const snapshots = this.snapshots.length;
     const kept = this.snapshots.filter((x) => x.seq > 0);
+    // with the final state, no more than the limit: drop the ones nearest to the one before them
+    while (this.every === null && kept.length > 0 && kept.length + 1 > this.stateLimit()) {
+      let drop = 0;
+      for (let i = 1; i < kept.length; i++) if (kept[i]!.seq - kept[i - 1]!.seq < kept[drop]!.seq - (drop > 0 ? kept[drop - 1]!.seq : 0)) drop = i;
+      kept.splice(drop, 1);
+    }
     this.homes = kept.map((x) => x.seq);
     this.anchors = [...kept, { seq, state, hugetlb: { ...hugetlb }, nextLineOffset: this.offsets.get(seq + 1), event: lastEvent }];
     this.maxAnchors = this.anchors.length;
@@ -310,6 +324,12 @@ export class LogSession {
     this.anchors.splice(i, 0, a);
   }
 
+  /** The state after the last event, as the load left it (the bench measures its size); null before a load. */
+  stateAfterLoad(): StateLike | null {
+    const last = this.anchors[this.anchors.length - 1];
+    return last && last.seq === this.lastSeq ? last.state : null;
+  }
+
   /** Anchors kept (snapshots and the cursor): for tests and the bench's memory figure. */
   get anchorSeqs(): number[] {
     return this.anchors.map((a) => a.seq);
@@ -340,6 +360,31 @@ export class LogSession {
     this.trim();
     // No progress when every state kept is needed at a home position (fewer states than positions): stop.
     if (!this.anchors.some((a) => a.seq === home)) return false;
+    return true;
+  }
+
+  /**
+   * One step of idle-time densifying, after {@link repair} has nothing left to do: puts a state in the middle of
+   * the widest gap between the states kept (at least densifyMinEvents wide), while the memory budget allows one more,
+   * so later seeks replay less. The position becomes one repair keeps covered. Returns false when done.
+   */
+  async densify(): Promise<boolean> {
+    if (!this.header || this.every !== null || this.anchors.length >= this.stateLimit()) return false;
+    let widest = 0;
+    let at = -1;
+    let prev = 0;
+    for (const a of this.anchors) {
+      if (a.seq - prev > widest) {
+        widest = a.seq - prev;
+        at = prev + Math.floor((a.seq - prev) / 2);
+      }
+      prev = a.seq;
+    }
+    if (widest < (this.opts.densifyMinEvents ?? 4000) || at <= 0) return false;
+    this.homes.push(at);
+    this.homes.sort((a, b) => a - b);
+    this.maxAnchors++;
+    if (!(await this.repair())) return false;
     return true;
   }
 
@@ -383,7 +428,7 @@ export class LogSession {
       sectionsNotDrawn: sections.dropped,
       pmdsNotDrawn: pm.dropped,
       subsectionsPerSection: state.machine.geometry.subsectionsPerSection,
-      blocks: drawBlocks(state),
+      blocks: countBlocks(state),
       pmds: pm.pmds,
       pmdCounts: pm.counts,
       counters: counters(state, this.api.views),
@@ -460,30 +505,4 @@ export class LogSession {
     return this.catalogue.upcast(e);
   }
 
-}
-
-/**
- * Gunzip that reads every member of a multi-member file, as gunzip(1) and Node's zlib do: memhp's gzip writer
- * writes each batch as a gzip member of its own (so a killed run leaves a readable prefix), and the browser's
- * DecompressionStream stops at the first member's end (it rejects what follows as trailing data).
- */
-function gunzipMembers(name: string): TransformStream<Uint8Array, Uint8Array> {
-  const inflate = new Inflate();
-  const check = (): void => {
-    if (inflate.err) throw new Error(`${name}: not a readable gzip file (${inflate.msg || `zlib error ${inflate.err}`})`);
-  };
-  return new TransformStream<Uint8Array, Uint8Array>({
-    start(controller) {
-      // pako may hand out views of a buffer it writes again: each chunk is copied before it moves on.
-      inflate.onData = (chunk: Uint8Array) => controller.enqueue(chunk.slice());
-    },
-    transform(chunk) {
-      inflate.push(chunk, false);
-      check();
-    },
-    flush() {
-      inflate.push(new Uint8Array(0), true);
-      check();
-    },
-  });
 }
