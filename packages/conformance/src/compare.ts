@@ -13,7 +13,7 @@
  * AnonPages, Slab, KernelStack, PageTables, VmallocUsed, Percpu) — must match the model's change of MemFree
  * within {@link FREE_DELTA_TOLERANCE_PAGES}. Raw levels and the raw change are shown with the verdict `info`.
  */
-import { viewMemoryBlocks, viewNodes, viewVmstat, viewZoneinfo, hugetlbMeminfo, hugetlbSysfs, viewMeminfo, type ReadonlyMachineState } from '@memhp/core';
+import { cBitmapList, viewMemoryBlocks, viewNodes, viewVmstat, viewZoneinfo, hugetlbMeminfo, hugetlbSysfs, viewMeminfo, type ReadonlyMachineState } from '@memhp/core';
 import type { Reading } from './readings.js';
 
 export type Verdict = 'equal' | 'differs' | 'within-tolerance' | 'info' | 'known' | 'finding' | 'not-comparable';
@@ -83,18 +83,8 @@ function exact(rows: FieldRow[], field: string, kernel: string | number | undefi
 
 const signed = (n: number): string => (n > 0 ? `+${n}` : String(n));
 
-/** `0-1,3` from a set of node ids, as the kernel prints node masks (%*pbl). */
-export function nodeList(ids: readonly number[]): string {
-  const s = [...new Set(ids)].sort((a, b) => a - b);
-  const parts: string[] = [];
-  for (let i = 0; i < s.length; ) {
-    let j = i;
-    while (j + 1 < s.length && s[j + 1] === s[j]! + 1) j++;
-    parts.push(i === j ? String(s[i]) : `${s[i]}-${s[j]}`);
-    i = j + 1;
-  }
-  return parts.join(',');
-}
+/** `0-1,3` from a set of node ids, as the kernel prints node masks (%*pbl): core's formatter of that format. */
+export const nodeList: (ids: readonly number[]) => string = cBitmapList;
 
 export function modelSnapshot(s: ReadonlyMachineState): ModelSnapshot {
   const zoneFree = new Map<string, number>();
