@@ -10,6 +10,7 @@ import { hvoNewHeadPage, hvoReservedVmemmapPages } from '../kernel/rules.js';
 import { hex, isPowerOfTwo, pfnToPageVa } from '../model/geometry.js';
 import type { ReadonlyMachineState } from '../model/state.js';
 import { highestPopulatedZone } from '../sparse/sparse.js';
+import { KERNEL_ZONES, nodeStates } from '../hotplug/zone.js';
 import type { MachineState } from '../model/state.js';
 import { cBitmapList, printRatelimited } from '../kernel/printk.js';
 import { hvoSelfHostedCheck, hvoVmemmapAllocGfp } from './rules.js';
@@ -92,19 +93,17 @@ export function hvoShouldOptimize(s: ReadonlyMachineState, hs: HstateState, head
   return null;
 }
 
-/** Zones a GFP_KERNEL allocation may use: gfp_zone(GFP_KERNEL) is ZONE_NORMAL, so never ZONE_MOVABLE (or ZONE_DEVICE). */
-const KERNEL_ZONES: ReadonlySet<string> = new Set(['DMA', 'DMA32', 'Normal']);
-
 /**
  * Whether a GFP_KERNEL | __GFP_THISNODE allocation on `nid` has a zone to take a page from: the node's own
- * zonelist holds only its populated zones up to ZONE_NORMAL (build_zonerefs_node, managed_zone). A node whose
+ * zonelist holds only its populated zones up to ZONE_NORMAL (build_zonerefs_node, managed_zone; gfp_zone(GFP_KERNEL)
+ * is ZONE_NORMAL, so never ZONE_MOVABLE or ZONE_DEVICE: core's KERNEL_ZONES). A node whose
  * memory is all ZONE_MOVABLE — a hot-added DIMM onlined movable, a memoryless node — has none, and the
  * allocation fails without looking at free memory (__alloc_pages_slowpath: no preferred zone → nopage).
  */
 export function nodeHasKernelZone(s: ReadonlyMachineState, nid: number): boolean {
   const n = s.nodes.get(nid);
   if (!n) return false;
-  for (const z of n.zones.values()) if (KERNEL_ZONES.has(z.name) && z.managedPages > 0) return true;
+  for (const z of n.zones.values()) if (KERNEL_ZONES.includes(z.name) && z.managedPages > 0) return true;
   return false;
 }
 
@@ -217,6 +216,6 @@ export function hvoRestore(ctx: KernelCtx, page: Readonly<HugePageState>): 0 | E
  * mems_allowed follows the nodes with memory (cpuset's hotplug handling of N_MEMORY).
  */
 export function warnAllocText(s: ReadonlyMachineState, mode: string): string {
-  const withMemory = [...s.nodes.values()].filter((n) => [...n.zones.values()].some((z) => z.presentPages > 0)).map((n) => n.id);
+  const withMemory = [...s.nodes.keys()].filter((nid) => nodeStates(s, nid).memory);
   return `page allocation failure: order:0, mode:${mode}, nodemask=(null),cpuset=/,mems_allowed=${cBitmapList(withMemory)}`;
 }
