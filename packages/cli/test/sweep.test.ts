@@ -11,7 +11,7 @@ import { SWEEPS, csv, jsonl, start, tmpDir } from './sweep-helpers.js';
 
 const SMALL = join(SWEEPS, 'small.yaml');
 // Points slow enough (~0.3 s each) that a Ctrl-C after the first result lands while points are still left.
-const SLOW = join(SWEEPS, 'slow.yaml');
+const CYCLED = join(SWEEPS, 'cycled.yaml');
 
 describe('memhp sweep (local pool)', { timeout: 300_000 }, () => {
   let oneJob = '';
@@ -76,9 +76,9 @@ describe('memhp sweep (local pool)', { timeout: 300_000 }, () => {
 
   it('Ctrl-C lets the points in flight finish; a later --resume completes the same table', async () => {
     const whole = tmpDir();
-    expect((await memhp(['sweep', SLOW, '-o', whole, '--jobs', '2'])).code).toBe(0);
+    expect((await memhp(['sweep', CYCLED, '-o', whole, '--jobs', '2'])).code).toBe(0);
     const dir = tmpDir();
-    const p = start(['sweep', SLOW, '-o', dir, '--jobs', '1']);
+    const p = start(['sweep', CYCLED, '-o', dir, '--jobs', '1']);
     const journal = join(dir, '.journal.jsonl');
     const until = Date.now() + 60_000;
     while (!(existsSync(journal) && readFileSync(journal, 'utf8').length > 0) && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
@@ -89,7 +89,7 @@ describe('memhp sweep (local pool)', { timeout: 300_000 }, () => {
     const partial = jsonl(dir);
     expect(partial.length).toBeGreaterThan(0);
     expect(partial.length).toBeLessThan(6);
-    const r = await memhp(['sweep', SLOW, '-o', dir, '--jobs', '2', '--resume', '--json']);
+    const r = await memhp(['sweep', CYCLED, '-o', dir, '--jobs', '2', '--resume', '--json']);
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout).ran).toBe(6 - partial.length);
     expect(csv(dir)).toBe(csv(whole));
