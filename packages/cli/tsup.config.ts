@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { defineConfig, type Options } from 'tsup';
 
 type EsbuildPlugin = NonNullable<Options['esbuildPlugins']>[number];
@@ -15,6 +16,22 @@ const rxjsEsm: EsbuildPlugin = {
     const fromEvents = createRequire(createRequire(import.meta.url).resolve('@memhp/events/package.json'));
     const esm = join(dirname(fromEvents.resolve('rxjs/package.json')), 'dist', 'esm', 'index.js');
     build.onResolve({ filter: /^rxjs$/ }, () => ({ path: esm }));
+  },
+};
+
+/**
+ * @memhp/events' imports of TypeBox's compiler, interpreter and errors go to src/bundle/typebox-lazy.ts, which loads
+ * them (dist/typebox-full.cjs, built below) on first use: reading a valid log uses the checks generated at build
+ * (src/generated/event-checks.ts), and `plan`, `check` read none, so most commands never parse those ~110 KB.
+ * Only @memhp/events' imports: the scenario loader (`memhp run`) uses TypeBox's errors on every run.
+ */
+const lazyTypeboxForEvents: EsbuildPlugin = {
+  name: 'memhp-lazy-typebox',
+  setup(build) {
+    const lazy = fileURLToPath(new URL('./src/bundle/typebox-lazy.ts', import.meta.url));
+    build.onResolve({ filter: /^@sinclair\/typebox\/(compiler|errors|value)$/ }, (args) =>
+      /[/\\]packages[/\\]events[/\\]src[/\\]/.test(args.importer) ? { path: lazy } : undefined,
+    );
   },
 };
 
@@ -63,11 +80,21 @@ export default defineConfig([
     noExternal: [/^@memhp\//, 'rxjs', /^@sinclair\/typebox/, 'commander', 'yaml', 'picocolors', 'cli-table3', 'cli-progress'],
     external: ['@duckdb/node-api'],
     plugins: [lazyChildProcessForCommander],
-    esbuildPlugins: [rxjsEsm],
+    esbuildPlugins: [rxjsEsm, lazyTypeboxForEvents],
     esbuildOptions(options) {
       options.conditions = ['@memhp/source'];
     },
     // Bundled CommonJS dependencies call require() for Node built-ins; an ES module has none of its own.
     banner: { js: "import { createRequire as __memhpCreateRequire } from 'node:module';\nconst require = __memhpCreateRequire(import.meta.url);" },
+  },
+  // TypeBox's compiler, interpreter and errors in one CommonJS file, required on first use (lazyTypeboxForEvents).
+  {
+    entry: { 'typebox-full': 'src/bundle/typebox-full.ts' },
+    format: ['cjs'],
+    outDir: 'dist',
+    clean: false,
+    target: 'node20',
+    platform: 'node',
+    noExternal: [/^@sinclair\/typebox/],
   },
 ]);

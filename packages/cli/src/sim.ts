@@ -29,6 +29,7 @@ import {
 } from '@memhp/core';
 import { LOG_END_TYPE, type EventBus, type EventEnvelope, type LogHeader, type LogReader } from '@memhp/events';
 import { openLogReader, openLogWriter, type LogWriter } from '@memhp/events/node';
+import { EVENT_CHECKS } from './generated/event-checks.js';
 import type { FaultConfig } from './scenario/load.js';
 import { UserError, type Location } from './errors.js';
 import { VERSION } from './version.js';
@@ -113,7 +114,8 @@ export const openWriter = async (path: string, header: LogHeader, shownAs = path
 
 export function openReader(path: string, opts: { strict?: boolean } = {}): LogReader {
   const read = {
-    catalogue: createCoreCatalogue(),
+    // Checks generated at build (scripts/gen-event-checks.ts): reading a log loads no schema compiler.
+    catalogue: createCoreCatalogue([], { precompiled: EVENT_CHECKS }),
     strict: opts.strict ?? false,
     // Without --strict the reader skips what it can (a torn last line of a killed run …) and says so here.
     onWarning: (w: Error) => process.stderr.write(`memhp: warning: ${w.message}\n`),

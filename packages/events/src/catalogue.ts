@@ -37,24 +37,69 @@ export interface PayloadCheck {
 }
 
 /**
+ * Checks generated ahead of time from schemas (TypeBox's `TypeCompiler.Code`, written into a module at build),
+ * keyed by {@link schemaFingerprint}: a process that uses them neither loads TypeBox's compiler nor compiles a
+ * schema at run time. A schema without an entry (another backend's type, a changed schema) falls back to TypeBox.
+ */
+export type PrecompiledChecks = Readonly<Record<string, (value: unknown) => boolean>>;
+
+export interface EventCatalogueOptions {
+  /** Ahead-of-time checks, used for every registered schema whose fingerprint they hold. */
+  precompiled?: PrecompiledChecks;
+}
+
+/**
+ * A schema's key in {@link PrecompiledChecks}: a 53-bit hash (cyrb53) of its JSON text, the JSON Schema the check
+ * is generated from. Same JSON, same rules (TypeBox schemas are JSON Schema), so a generated check is never applied
+ * to a schema other than the one it was generated from.
+ */
+export function schemaFingerprint(schema: TSchema): string {
+  const text = JSON.stringify(schema);
+  let h1 = 0xdeadbeef;
+  let h2 = 0x41c6ce57;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    h1 = Math.imul(h1 ^ c, 2654435761);
+    h2 = Math.imul(h2 ^ c, 1597334677);
+  }
+  h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
+  h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
+  return (4294967296 * (2097151 & h2) + (h1 >>> 0)).toString(36);
+}
+
+/**
  * Payloads of a type checked by TypeBox's interpreter before its compiled check is built. Compiling a schema
  * costs about a millisecond, as much as interpreting it a few hundred times; a short command (`memhp check`,
  * the replay of a small log) emits or reads a handful of events of most types, so it never pays for compiling.
  */
 const INTERPRET_FIRST = 64;
 
-/** Interprets the first {@link INTERPRET_FIRST} payloads, then compiles (same rules: both are TypeBox's). */
+/**
+ * The ahead-of-time check of the schema when `precompiled` holds one; otherwise interprets the first
+ * {@link INTERPRET_FIRST} payloads, then compiles (same rules: all three are TypeBox's).
+ */
 class WarmingCheck implements PayloadCheck {
   readonly #schema: TSchema;
+  #precompiled: PrecompiledChecks | undefined;
   #interpreted = 0;
-  #compiled: TypeCheck<TSchema> | undefined;
+  #compiled: TypeCheck<TSchema> | { Check: (value: unknown) => boolean } | undefined;
 
-  constructor(schema: TSchema) {
+  constructor(schema: TSchema, precompiled: PrecompiledChecks | undefined) {
     this.#schema = schema;
+    this.#precompiled = precompiled;
   }
 
   Check(payload: unknown): boolean {
     if (this.#compiled !== undefined) return this.#compiled.Check(payload);
+    if (this.#precompiled !== undefined) {
+      // Looked up on first use, not at registration: most processes check only a few of the types they register.
+      const generated = this.#precompiled[schemaFingerprint(this.#schema)];
+      this.#precompiled = undefined;
+      if (generated !== undefined) {
+        this.#compiled = { Check: generated };
+        return generated(payload);
+      }
+    }
     if (this.#interpreted < INTERPRET_FIRST) {
       this.#interpreted++;
       return Check(this.#schema, payload);
@@ -76,8 +121,10 @@ interface Entry {
 export class EventCatalogue {
   readonly #byType = new Map<string, Map<number, Entry>>();
   readonly #latest = new Map<string, Entry>();
+  readonly #precompiled: PrecompiledChecks | undefined;
 
-  constructor(defs?: Iterable<EventTypeDef>) {
+  constructor(defs?: Iterable<EventTypeDef>, options?: EventCatalogueOptions) {
+    this.#precompiled = options?.precompiled;
     if (defs) for (const d of defs) this.register(d);
   }
 
@@ -98,7 +145,7 @@ export class EventCatalogue {
     if (newer && !newer.def.upcast) {
       throw new Error(`event ${def.type}@${def.version + 1} is registered without an upcast from v${def.version}`);
     }
-    const entry: Entry = { def, check: new WarmingCheck(def.schema) };
+    const entry: Entry = { def, check: new WarmingCheck(def.schema, this.#precompiled) };
     if (!versions) {
       versions = new Map();
       this.#byType.set(def.type, versions);
@@ -144,6 +191,14 @@ export class EventCatalogue {
   /** The fast path readers use: the check of type@v (compiled once warm), or undefined when not registered. */
   compiled(type: string, v: number): PayloadCheck | undefined {
     return this.#byType.get(type)?.get(v)?.check;
+  }
+
+  /**
+   * A check of any schema (the log header's …) that uses this catalogue's ahead-of-time checks when they hold it.
+   * Only the yes/no answer: on a failure, locate the problem with TypeBox's errors as before.
+   */
+  schemaCheck(schema: TSchema): PayloadCheck {
+    return new WarmingCheck(schema, this.#precompiled);
   }
 
   /** Upcast an envelope to the latest version of its type, chaining v→v+1 upcasters; returns a new envelope. */

@@ -4,9 +4,9 @@
  */
 export type { EventEnvelope, EventDraft } from './envelope.js';
 export { ENVELOPE_KEYS, EVENT_TYPE_PATTERN, isCount } from './envelope.js';
-export { EventCatalogue, defineEvent, pointerToField } from './catalogue.js';
+export { EventCatalogue, defineEvent, pointerToField, schemaFingerprint } from './catalogue.js';
 export { Type } from './type.js';
-export type { EventTypeDef, EventPayload, CatalogueIssue, PayloadCheck } from './catalogue.js';
+export type { EventTypeDef, EventPayload, CatalogueIssue, PayloadCheck, PrecompiledChecks, EventCatalogueOptions } from './catalogue.js';
 export { EventBus, BusDeliveryError } from './bus.js';
 export type { BusSubscriberError, EventBusOptions } from './bus.js';
 export { LogHeaderSchema, LOG_FORMAT, LOG_FORMAT_VERSION, HEADER_KEYS, createLogHeader } from './header.js';

@@ -1,6 +1,6 @@
 import { pointerToField, type EventCatalogue } from './catalogue.js';
 import { isCount, type EventEnvelope } from './envelope.js';
-import { checkLogHeader, HEADER_KEYS, LOG_FORMAT, LOG_FORMAT_VERSION, type LogHeader } from './header.js';
+import { checkLogHeader, HEADER_KEYS, LOG_FORMAT, LOG_FORMAT_VERSION, LogHeaderSchema, type LogHeader } from './header.js';
 import { LogError } from './log-error.js';
 import { findForbiddenKey, mayHoldForbiddenKey } from './safe-json.js';
 
@@ -28,8 +28,11 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/** Parse and validate the first line of a log. */
-export function parseHeaderLine(text: string, where: LineWhere): LogHeader {
+/**
+ * Parse and validate the first line of a log. With a catalogue, the header's schema is checked with the
+ * catalogue's ahead-of-time checks when it has them (see EventCatalogueOptions); a failure is located as without.
+ */
+export function parseHeaderLine(text: string, where: LineWhere, catalogue?: EventCatalogue): LogHeader {
   if (text.length === 0) throw new LogError('missing-header', where, `expected the ${LOG_FORMAT} header, found an empty line`);
   const value = parseJson(text, where, `expected the ${LOG_FORMAT} header; the first line`);
   if (!isPlainObject(value)) throw new LogError('missing-header', where, `expected the ${LOG_FORMAT} header object`);
@@ -52,6 +55,7 @@ export function parseHeaderLine(text: string, where: LineWhere): LogHeader {
       'formatVersion',
     );
   }
+  if (catalogue?.schemaCheck(LogHeaderSchema).Check(value)) return value as unknown as LogHeader;
   const check = checkLogHeader();
   if (!check.Check(value)) {
     const first = check.Errors(value).First();

@@ -117,7 +117,7 @@ class StreamLogReader implements BatchedLogReader {
     for (;;) {
       if (this.#pending && this.#pendingIndex < this.#pending.lines.length) {
         const text = this.#pending.lines[this.#pendingIndex++]!;
-        this.#header = parseHeaderLine(text, where);
+        this.#header = parseHeaderLine(text, where, this.#opts.catalogue);
         return this.#header;
       }
       const batch = await this.#nextLines();
@@ -127,7 +127,7 @@ class StreamLogReader implements BatchedLogReader {
           // A header without its newline is only acceptable if it is whole; a torn one leaves nothing to replay.
           try {
             if (tail.text === null) throw new LogError('not-json', where, 'not UTF-8');
-            this.#header = parseHeaderLine(tail.text, where);
+            this.#header = parseHeaderLine(tail.text, where, this.#opts.catalogue);
           } catch (e) {
             if (e instanceof LogError && e.code === 'not-json') {
               throw new LogError('missing-header', where, 'the header line is torn (file ends inside it)');

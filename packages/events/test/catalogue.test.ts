@@ -1,6 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import { describe, expect, it } from 'vitest';
-import { createLogHeader, defineEvent, EventCatalogue, parseHeaderLine, pointerToField, serializeHeader } from '@memhp/events';
+import { createLogHeader, defineEvent, EventCatalogue, LogHeaderSchema, parseHeaderLine, pointerToField, schemaFingerprint, serializeHeader } from '@memhp/events';
+import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { note, sectionAddV1, sectionAddV2, testCatalogue, vmemmapPopulate } from './helpers.js';
 
 const v = (version: number, upcast?: (o: unknown) => { n: number }) =>
@@ -103,6 +104,37 @@ describe('EventCatalogue', () => {
     ]);
     expect(h.createdAt).toBe('2026-11-21T00:00:00.000Z');
     expect(parseHeaderLine(serializeHeader(h), { file: 'h.ndjson', line: 1 })).toEqual(h);
+  });
+
+  it('checks a payload with the precompiled check of its schema (by fingerprint), and still locates its failure', () => {
+    const seen: unknown[] = [];
+    const generated = (value: unknown): boolean => {
+      seen.push(value);
+      return typeof (value as { text?: unknown }).text === 'string';
+    };
+    const c = new EventCatalogue([note], { precompiled: { [schemaFingerprint(note.schema)]: generated } });
+    expect(c.compiled('note', 1)!.Check({ text: 'a' })).toBe(true);
+    expect(c.check('note', 1, { text: 7 })).toEqual({ path: '/payload/text', message: 'expected string' });
+    expect(seen).toEqual([{ text: 'a' }, { text: 7 }]);
+  });
+
+  it('ignores a precompiled check keyed by another schema and checks with TypeBox', () => {
+    const other = Type.Object({ text: Type.Number() });
+    const c = new EventCatalogue([note], { precompiled: { [schemaFingerprint(other)]: () => true } });
+    expect(schemaFingerprint(other)).not.toBe(schemaFingerprint(note.schema));
+    expect(c.check('note', 1, { text: 7 })?.path).toBe('/payload/text');
+    expect(c.check('note', 1, { text: 'ok' })).toBeNull();
+  });
+
+  it('checks the header with the catalogue\'s precompiled check and locates a bad header as without one', () => {
+    const h = createLogHeader({ memhpVersion: '0.0.0', kernel: '6.1', machine: {}, params: {}, seed: 1, catalogue: testCatalogue(), createdAt: '2026-11-21T00:00:00.000Z' });
+    let calls = 0;
+    const code = TypeCompiler.Compile(LogHeaderSchema);
+    const c = new EventCatalogue([], { precompiled: { [schemaFingerprint(LogHeaderSchema)]: (v) => (calls++, code.Check(v)) } });
+    const where = { file: 'h.ndjson', line: 1 };
+    expect(parseHeaderLine(serializeHeader(h), where, c)).toEqual(h);
+    expect(() => parseHeaderLine(serializeHeader({ ...h, seed: 'x' as never }), where, c)).toThrow(/h\.ndjson:1: field seed: expected integer/);
+    expect(calls).toBe(2);
   });
 
   it('turns JSON pointers into the dotted fields messages use', () => {

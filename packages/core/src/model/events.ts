@@ -9,7 +9,7 @@
  */
 import { type Static, type TSchema } from '@sinclair/typebox';
 import { Type } from '@memhp/events';
-import { EventCatalogue, logEndEvent, type EventTypeDef } from '@memhp/events';
+import { EventCatalogue, logEndEvent, type EventCatalogueOptions, type EventTypeDef } from '@memhp/events';
 import { onlineEventDefs } from '../hotplug/online-events.js';
 import { driverEventDefs } from '../drivers/events.js';
 import { hugetlbEventDefs } from '../hugetlb/state.js';
@@ -350,9 +350,12 @@ export type CoreEventDefs = typeof coreEventDefs;
 export type CoreEventType = keyof CoreEventDefs;
 export type CorePayload<T extends CoreEventType> = Static<CoreEventDefs[T]['schema']>;
 
-/** A catalogue with core's types plus `extra` (B's, HugeTLB's, a backend's). */
-export function createCoreCatalogue(extra: Iterable<EventTypeDef> = []): EventCatalogue {
-  const cat = new EventCatalogue([...Object.values(coreEventDefs), ...Object.values(onlineEventDefs), ...Object.values(driverEventDefs), ...Object.values(hugetlbEventDefs), ...Object.values(deviceEventDefs), ...deviceEventDefsV1, logEndEvent] as EventTypeDef[]);
+/**
+ * A catalogue with core's types plus `extra` (B's, HugeTLB's, a backend's). `options.precompiled`: checks generated
+ * ahead of time from these schemas (the CLI's), so reading a log compiles none.
+ */
+export function createCoreCatalogue(extra: Iterable<EventTypeDef> = [], options?: EventCatalogueOptions): EventCatalogue {
+  const cat = new EventCatalogue([...Object.values(coreEventDefs), ...Object.values(onlineEventDefs), ...Object.values(driverEventDefs), ...Object.values(hugetlbEventDefs), ...Object.values(deviceEventDefs), ...deviceEventDefsV1, logEndEvent] as EventTypeDef[], options);
   for (const d of extra) if (!cat.has(d.type, d.version)) cat.register(d);
   return cat;
 }
