@@ -12,6 +12,9 @@
 import { Command, CommanderError, Option } from 'commander';
 import { VERSION } from './version.js';
 import { EXIT_BAD_INPUT, EXIT_OK, RefusedError, asUserError } from './errors.js';
+import { commandName } from './command-names.js';
+
+export { commandName };
 
 export { VERSION };
 
@@ -32,7 +35,7 @@ type Register = (program: Command) => void;
 
 /**
  * Every command module, in the order `memhp --help` lists them, with the top-level command names it
- * registers (info.ts registers three).
+ * registers (info.ts registers three; command-names.ts lists the same, for the binary's choice of bundle).
  */
 const COMMAND_MODULES: ReadonlyArray<{ readonly names: readonly string[]; readonly load: () => Promise<Register> }> = [
   { names: ['run'], load: async () => (await import('./commands/run.js')).registerRun },
@@ -48,28 +51,6 @@ const COMMAND_MODULES: ReadonlyArray<{ readonly names: readonly string[]; readon
   { names: ['conform'], load: async () => (await import('./commands/conform.js')).registerConform },
   { names: ['archs', 'params', 'events'], load: async () => (await import('./commands/info.js')).registerInfo },
 ];
-
-/** Root options that take a value (the token after them is not a command name). */
-const ROOT_OPTIONS_WITH_VALUE: ReadonlySet<string> = new Set(['--arch-module']);
-
-/**
- * The command argv names, or undefined when there is none (help, --version, or an option commander will
- * refuse): the first token that is not a root option nor a root option's value.
- */
-export function commandName(argv: readonly string[]): string | undefined {
-  const args = argv.slice(2);
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
-    if (a === '--') return args[i + 1];
-    if (ROOT_OPTIONS_WITH_VALUE.has(a)) {
-      i++;
-      continue;
-    }
-    if (a.startsWith('-')) continue;
-    return a;
-  }
-  return undefined;
-}
 
 /** The root command: name, description, global options, help text; no subcommands yet. */
 function createRoot(): Command {
