@@ -50,8 +50,9 @@ export interface EventCatalogueOptions {
 
 /**
  * A schema's key in {@link PrecompiledChecks}: a 53-bit hash (cyrb53) of its JSON text, the JSON Schema the check
- * is generated from. Same JSON, same rules (TypeBox schemas are JSON Schema), so a generated check is never applied
- * to a schema other than the one it was generated from.
+ * is generated from. TypeBox schemas are JSON Schema: the rules TypeBox's symbol keys carry (Kind, Optional), which
+ * JSON drops, show in the JSON too (type, required, anyOf …), so a schema whose JSON differs from the one a check was
+ * generated from does not get that check.
  */
 export function schemaFingerprint(schema: TSchema): string {
   const text = JSON.stringify(schema);
