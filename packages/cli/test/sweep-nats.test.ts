@@ -9,7 +9,7 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { NatsServer } from '@memhp/fleet';
-import { fetchPointLog, freePort, listPointLogs } from '@memhp/fleet';
+import { JOBS_STREAM, fetchPointLog, freePort, listPointLogs, openNats } from '@memhp/fleet';
 import { FIXTURES, hasStack, memhp, memhpInProcess } from './helpers.js';
 import { BUGGY_ARCH, SWEEPS, csv, jsonl, natsServer, start, stop, tmpDir, type Proc } from './sweep-helpers.js';
 
@@ -108,6 +108,30 @@ describe('memhp sweep --nats', { timeout: 300_000 }, () => {
       ['arch=buggy_x86', 'dead'],
     ]);
     expect(rows[1]!.error).toMatch(/dead-lettered after 2 deliveries: .*buggy_x86: vmemmap_populate exploded/);
+  });
+
+  it('refuses a sweep whose bad point comes after the first published chunk: exit 2 at its place, no job left queued, the last table kept', async () => {
+    server = await natsServer();
+    worker();
+    // 69 good points (the online step loads whatever block it names) and a bad one last: the sweep checks and
+    // publishes 64 points at a time, so workers start on the first chunk before the bad point is checked.
+    const dir = tmpDir();
+    const file = join(dir, 'late-bad.yaml');
+    const blocks = [...Array.from({ length: 69 }, (_, i) => `"${32 + i}"`), '"banana"'];
+    writeFileSync(file, readFileSync(join(SWEEPS, 'bad-point.yaml'), 'utf8').replace('["32", "banana"]', `[${blocks.join(', ')}]`));
+    const out = tmpDir();
+    writeFileSync(join(out, 'results.csv'), 'the last table\n');
+    const r = await memhp(['sweep', file, '-o', out, '--nats', server.url]);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(/late-bad\.yaml:13:\d+: field steps\[1\]\.online\.blocks: point 70 \(blocks=banana\): not a block list/);
+    expect(hasStack(r.stderr)).toBe(false);
+    expect(readFileSync(join(out, 'results.csv'), 'utf8')).toBe('the last table\n');
+    const s = await openNats({ url: server.url });
+    try {
+      expect((await s.jsm.streams.info(JOBS_STREAM)).state.messages).toBe(0);
+    } finally {
+      await s.close();
+    }
   });
 
   it('refuses bad URLs, an unreachable server and a missing stream with exit 2, within bounded waits', async () => {
