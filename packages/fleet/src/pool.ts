@@ -350,11 +350,26 @@ export class IpcChild {
   /** Points sent to the child, in the order it runs them: the first is running. */
   readonly #pending = new Map<string, { resolve: (r: ResultRow) => void; reject: (e: Error) => void }>();
   #stderr = '';
+  /** Processes that said they are up. */
+  readonly #up = new WeakSet<ChildProcess>();
   constructor(readonly command: WorkerCommand) {}
 
-  /** Start the process now, so its start-up overlaps the caller's (otherwise the first `run` starts it). */
-  start(): void {
-    this.#ensure();
+  /**
+   * Start the process now, so its start-up overlaps the caller's (otherwise the first `run` starts it).
+   * Resolves once the process says it is up (rejects if it ends first).
+   */
+  start(): Promise<void> {
+    const c = this.#ensure();
+    if (this.#up.has(c)) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const onExit = (code: number | null, signal: NodeJS.Signals | null): void => reject(new Error(`worker process ended (${signal ?? `exit ${code}`}) at start-up${this.#stderr.trim() ? `: ${this.#stderr.trim().split('\n').pop()}` : ''}`));
+      c.once('exit', onExit);
+      c.on('message', (m: FromWorker) => {
+        if (m.type !== 'ready') return;
+        c.off('exit', onExit);
+        resolve();
+      });
+    });
   }
 
   /** Points sent and not settled: the running one and those queued behind it. */
@@ -401,7 +416,8 @@ export class IpcChild {
     this.#stderr = '';
     c.stderr?.on('data', (d: Buffer) => (this.#stderr = (this.#stderr + d.toString()).slice(-2000)));
     c.on('message', (m: FromWorker) => {
-      if (m.type === 'result') this.#settle(m.id)?.resolve(m.row);
+      if (m.type === 'ready') this.#up.add(c);
+      else if (m.type === 'result') this.#settle(m.id)?.resolve(m.row);
       else if (m.type === 'failed') this.#settle(m.id)?.reject(new Error(m.message));
       else if (m.type === 'dropped') for (const id of m.ids) this.#settle(id)?.reject(new PointNotStarted('given back'));
     });

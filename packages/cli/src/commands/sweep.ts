@@ -245,6 +245,7 @@ export function registerWorker(program: Command): void {
         ...(maxPoints !== undefined ? { maxPoints } : {}),
         ...(idleExitMs !== undefined ? { idleExitMs } : {}),
         onPoint: (what, label, detail) => process.stderr.write(`memhp worker: ${what} ${label}${detail ? `: ${detail}` : ''}\n`),
+        onReady: () => process.stderr.write('memhp worker: ready\n'),
       }));
       process.stderr.write(`memhp worker: ${r.points} point(s)\n`);
     } catch (e) {

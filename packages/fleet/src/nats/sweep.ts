@@ -277,6 +277,8 @@ export interface NatsWorkerOptions {
   /** Exit when no job came for this long (default: never). */
   readonly idleExitMs?: number;
   readonly onPoint?: (what: 'start' | 'done' | 'failed' | 'dead', label: string, detail?: string) => void;
+  /** Connected, the queue there, and the child process up: the worker takes points from now on. */
+  readonly onReady?: () => void;
 }
 
 /**
@@ -307,8 +309,8 @@ interface Held {
  */
 export async function runNatsWorker(o: NatsWorkerOptions): Promise<{ points: number }> {
   const child = new IpcChild(o.command);
-  // The child's start-up overlaps connecting and waiting for the first job.
-  child.start();
+  // The child's start-up overlaps connecting (a child that cannot start fails the first point, as it would).
+  const childUp = child.start().catch(() => {});
   let s: NatsSession;
   try {
     s = await openNats({ ...o.nats, reconnect: true, name: 'memhp worker' });
@@ -337,6 +339,7 @@ export async function runNatsWorker(o: NatsWorkerOptions): Promise<{ points: num
   try {
     await ensureQueue(s);
     const objm = new Objm(s.nc);
+    if (o.onReady) await childUp.then(o.onReady);
     const aborted = new Promise<'abort'>((r) => (o.signal?.aborted ? r('abort') : o.signal?.addEventListener('abort', () => r('abort'), { once: true })));
 
     /** Run a held point in the child; then publish its row and ack, or fail it. */
