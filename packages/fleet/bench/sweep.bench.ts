@@ -12,7 +12,7 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { startNatsServer } from '../src/index.js';
+import { JOBS_STREAM, WORKERS, openNats, startNatsServer } from '../src/index.js';
 
 const REPO = resolve(import.meta.dirname, '../../..');
 const BIN = join(REPO, 'packages/cli/dist/bin.js');
@@ -43,24 +43,23 @@ async function timed(what: string, args: string[]): Promise<{ seconds: number; c
   return { seconds, csv, points };
 }
 
-/** Resolves when a `memhp worker` says it is ready (bounded: a worker that cannot start fails the bench). */
-function workerReady(w: ReturnType<typeof spawn>): Promise<void> {
-  return new Promise((res, rej) => {
-    let err = '';
-    const t = setTimeout(() => rej(new Error(`a worker was not ready within 60 s: ${err.slice(-300)}`)), 60_000);
-    const done = (e?: Error): void => {
-      clearTimeout(t);
-      w.stderr!.removeAllListeners('data');
-      w.stderr!.resume(); // keep draining its per-point lines
-      if (e) rej(e);
-      else res();
-    };
-    w.stderr!.on('data', (d: Buffer) => {
-      err += d.toString();
-      if (/memhp worker: ready/.test(err)) done();
-    });
-    w.once('exit', (code) => done(new Error(`a worker ended (${code}) before it was ready: ${err.slice(-300)}`)));
-  });
+/**
+ * Resolves once `n` workers wait for points: each ready worker (connected, its child process up) keeps one pull
+ * request open on the workers' consumer, which JetStream counts as `num_waiting` (bounded: 60 s).
+ */
+async function workersWaiting(url: string, n: number): Promise<void> {
+  const s = await openNats({ url });
+  try {
+    const until = Date.now() + 60_000;
+    for (;;) {
+      const waiting = await s.jsm.consumers.info(JOBS_STREAM, WORKERS).then((i) => i.num_waiting, () => 0);
+      if (waiting >= n) return;
+      if (Date.now() > until) throw new Error(`${waiting} of ${n} workers ready after 60 s`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  } finally {
+    await s.close();
+  }
 }
 
 /** Wall time of `n` processes each running the same CPU-bound loop at once, as a rate relative to one. */
@@ -85,14 +84,14 @@ const machine = await ceiling();
 const one = await timed('local, 1 job', ['sweep', GRID, '--jobs', '1']);
 const two = await timed('local, 2 jobs', ['sweep', GRID, '--jobs', '2']);
 const server = await startNatsServer({ storeDir: mkdtempSync(join(tmpdir(), 'memhp-bench-nats-')) });
-const workers = [0, 1].map(() => spawn(process.execPath, [BIN, 'worker', '--nats', server.url], { stdio: ['ignore', 'ignore', 'pipe'] }));
+const workers = [0, 1].map(() => spawn(process.execPath, [BIN, 'worker', '--nats', server.url], { stdio: 'ignore' }));
 let nats;
 try {
   // Workers are long-lived services that serve sweep after sweep, so the sweep is timed from when both are up
   // (connected, their child process loaded), as a sweep on a deployed fleet is; the local pool's start-up is
   // part of each local sweep, so it is in that timing.
   const t0 = performance.now();
-  await Promise.all(workers.map((w) => workerReady(w)));
+  await workersWaiting(server.url, workers.length);
   console.log(`NATS workers up in ${((performance.now() - t0) / 1000).toFixed(2)} s (not timed)`);
   nats = await timed('NATS, 2 worker processes', ['sweep', GRID, '--nats', server.url]);
 } finally {
