@@ -2,7 +2,7 @@
  * Sweeps and logs through a real nats-server (Debian's 2.9, JetStream, file store), started by each test on a
  * random loopback port and stopped by its PID (issue 20). Fault tests: a worker killed with SIGKILL mid-point,
  * nats-server restarted mid-sweep, a poison point, and bad URLs / an unreachable server / a missing stream.
- * Cost: about 70-100 s on the 2-core CI machine, mostly CLI processes starting from src (the --logs test adds
+ * Cost: about 90-120 s on the 2-core CI machine, mostly CLI processes starting from src (the --logs test adds
  * ~10 s: two sweeps of 6 points and 36 in-process replays); every wait is bounded.
  */
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -64,6 +64,35 @@ describe('memhp sweep --nats', { timeout: 300_000 }, () => {
     expect(rows.every((r) => r.status === 'ok')).toBe(true);
     // The killed worker's point ran again on the second worker (after the 2 s ack wait), once in the table.
     expect(second.stderr()).toContain(`memhp worker: done ${label}`);
+  });
+
+  it('a worker killed with SIGKILL while holding quick points (typically one running, one queued behind it) loses none: they are redelivered and each counted once', async () => {
+    server = await natsServer();
+    const first = worker();
+    // 60 quick points: the worker keeps the next point queued in its child while one runs.
+    const dir = tmpDir();
+    const file = join(dir, 'quick.yaml');
+    const blocks = Array.from({ length: 60 }, (_, i) => `"${32 + i}"`);
+    writeFileSync(file, readFileSync(join(SWEEPS, 'bad-point.yaml'), 'utf8').replace('["32", "banana"]', `[${blocks.join(', ')}]`));
+    const out = tmpDir();
+    const sweep = start(['sweep', file, '-o', out, '--nats', server.url, '--ack-wait', '2000']);
+    procs.push(sweep);
+    await first.waitFor(/memhp worker: done .*\n(.|\n)*memhp worker: done /);
+    first.child.kill('SIGKILL');
+    await first.exited;
+    const labels = (p: Proc, what: string): string[] => [...p.stderr().matchAll(new RegExp(`memhp worker: ${what} (\\S+)`, 'g'))].map((m) => m[1]!);
+    const lost = labels(first, 'start').filter((l) => !labels(first, 'done').includes(l));
+    const second = worker();
+    expect(await sweep.exited).toBe(0);
+    const rows = jsonl(out);
+    expect(rows).toHaveLength(60);
+    expect(new Set(rows.map((r) => r.label)).size).toBe(60);
+    // What the killed worker held and never finished ran again on the second worker.
+    expect(lost.length).toBeGreaterThan(0);
+    for (const l of lost) expect(labels(second, 'done')).toContain(l);
+    const local = tmpDir();
+    expect((await memhp(['sweep', file, '-o', local, '--jobs', '1'])).code).toBe(0);
+    expect(csv(out)).toBe(csv(local));
   });
 
   it('keeps a point longer than the ack wait from being redelivered while its worker sends heartbeats', async () => {
