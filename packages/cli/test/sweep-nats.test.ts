@@ -95,6 +95,34 @@ describe('memhp sweep --nats', { timeout: 300_000 }, () => {
     expect(csv(out)).toBe(csv(local));
   });
 
+  it('Ctrl-C on a worker holding quick points: it finishes what it holds or gives it back, so the sweep completes on another worker without waiting for the ack wait', async () => {
+    server = await natsServer();
+    const first = worker();
+    const dir = tmpDir();
+    const file = join(dir, 'quick.yaml');
+    const blocks = Array.from({ length: 60 }, (_, i) => `"${32 + i}"`);
+    writeFileSync(file, readFileSync(join(SWEEPS, 'bad-point.yaml'), 'utf8').replace('["32", "banana"]', `[${blocks.join(', ')}]`));
+    const out = tmpDir();
+    // An ack wait far longer than the test allows: a point not given back would only come back after it.
+    const sweep = start(['sweep', file, '-o', out, '--nats', server.url, '--ack-wait', '600000']);
+    procs.push(sweep);
+    await first.waitFor(/memhp worker: done .*\n(.|\n)*memhp worker: done /);
+    first.child.kill('SIGINT');
+    expect(await first.exited).toBe(0);
+    expect(first.stderr()).toMatch(/memhp worker: stopping after the point in flight/);
+    const labels = (p: Proc, what: string): string[] => [...p.stderr().matchAll(new RegExp(`memhp worker: ${what} (\\S+)`, 'g'))].map((m) => m[1]!);
+    // A point queued in the child is given back if the child has not started it when the worker stops.
+    const givenBack = labels(first, 'start').filter((l) => !labels(first, 'done').includes(l));
+    const second = worker();
+    // The second worker needs a few seconds to start from src and run the rest; 90 s is far from the ack wait.
+    const ended = await Promise.race([sweep.exited, new Promise<'late'>((r) => setTimeout(() => r('late'), 90_000).unref())]);
+    expect(ended, `given back: ${givenBack.join(' ')}`).toBe(0);
+    const rows = jsonl(out);
+    expect(rows).toHaveLength(60);
+    expect(new Set(rows.map((r) => r.label)).size).toBe(60);
+    for (const l of givenBack) expect(labels(second, 'done')).toContain(l);
+  });
+
   it('keeps a point longer than the ack wait from being redelivered while its worker sends heartbeats', async () => {
     server = await natsServer();
     // Three workers for two points: the idle one would take a point redelivered while it still runs elsewhere.

@@ -459,13 +459,14 @@ export async function runNatsWorker(o: NatsWorkerOptions): Promise<{ points: num
           wake();
         });
     }
-    // Stopping: give back a point queued in the child and one that arrived but never started; finish the rest.
+    // Stopping: give back the point queued in the child (if it has not started it yet) and one that arrived
+    // but never started; finish the rest.
+    child.drop();
     msgs?.stop();
     if (next) {
       const late = await within(next.catch(() => undefined), 1000);
       if (late && !late.done) late.value.nak();
     }
-    child.drop();
     while (running > 0 || tails.size > 0) await woken();
     return { points };
   } finally {
