@@ -171,7 +171,7 @@ describe('memhp sweep --nats', { timeout: 300_000 }, () => {
     server = await natsServer();
     worker();
     // 69 good points (the online step loads whatever block it names) and a bad one last: the sweep checks and
-    // publishes 64 points at a time, so workers start on the first chunk before the bad point is checked.
+    // publishes 8, then 64 points at a time, so workers start on the first chunks before the bad point is checked.
     const dir = tmpDir();
     const file = join(dir, 'late-bad.yaml');
     const blocks = [...Array.from({ length: 69 }, (_, i) => `"${32 + i}"`), '"banana"'];

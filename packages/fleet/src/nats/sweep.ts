@@ -119,6 +119,7 @@ export interface NatsSweepOptions {
 
 /** Jobs published at once (each acknowledged by JetStream, so their round trips overlap), and checked at once. */
 const PUBLISH_CHUNK = 64;
+const FIRST_CHUNK = 8;
 
 /** Publish the points as jobs and collect one row per point from the results stream. */
 export async function runNatsSweep(jobs: readonly PointJob[], o: NatsSweepOptions): Promise<{ interrupted: boolean; sweep: string }> {
@@ -197,8 +198,10 @@ export async function runNatsSweep(jobs: readonly PointJob[], o: NatsSweepOption
       }
     };
     let published = 0;
-    for (; published < todo.length && !o.signal?.aborted; published += PUBLISH_CHUNK) {
-      const chunk = todo.slice(published, published + PUBLISH_CHUNK);
+    while (published < todo.length && !o.signal?.aborted) {
+      // A small first chunk, so the workers start as soon as a few points are checked.
+      const chunk = todo.slice(published, published + (published === 0 ? FIRST_CHUNK : PUBLISH_CHUNK));
+      published += chunk.length;
       await check(chunk.map((j) => j.point));
       await Promise.all(
         chunk.map((j) =>
