@@ -2,14 +2,14 @@
  * Sweeps and logs through a real nats-server (Debian's 2.9, JetStream, file store), started by each test on a
  * random loopback port and stopped by its PID (issue 20). Fault tests: a worker killed with SIGKILL mid-point,
  * nats-server restarted mid-sweep, a poison point, and bad URLs / an unreachable server / a missing stream.
- * Cost: about 70-100 s on the 2-core CI machine, mostly CLI processes starting from src (the --logs test adds
+ * Cost: about 90-120 s on the 2-core CI machine, mostly CLI processes starting from src (the --logs test adds
  * ~10 s: two sweeps of 6 points and 36 in-process replays); every wait is bounded.
  */
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { NatsServer } from '@memhp/fleet';
-import { fetchPointLog, freePort, listPointLogs } from '@memhp/fleet';
+import { JOBS_STREAM, fetchPointLog, freePort, listPointLogs, openNats } from '@memhp/fleet';
 import { FIXTURES, hasStack, memhp, memhpInProcess } from './helpers.js';
 import { BUGGY_ARCH, SWEEPS, csv, jsonl, natsServer, start, stop, tmpDir, type Proc } from './sweep-helpers.js';
 
@@ -66,6 +66,63 @@ describe('memhp sweep --nats', { timeout: 300_000 }, () => {
     expect(second.stderr()).toContain(`memhp worker: done ${label}`);
   });
 
+  it('a worker killed with SIGKILL while holding quick points (typically one running, one queued behind it) loses none: they are redelivered and each counted once', async () => {
+    server = await natsServer();
+    const first = worker();
+    // 60 quick points: the worker keeps the next point queued in its child while one runs.
+    const dir = tmpDir();
+    const file = join(dir, 'quick.yaml');
+    const blocks = Array.from({ length: 60 }, (_, i) => `"${32 + i}"`);
+    writeFileSync(file, readFileSync(join(SWEEPS, 'bad-point.yaml'), 'utf8').replace('["32", "banana"]', `[${blocks.join(', ')}]`));
+    const out = tmpDir();
+    const sweep = start(['sweep', file, '-o', out, '--nats', server.url, '--ack-wait', '2000']);
+    procs.push(sweep);
+    await first.waitFor(/memhp worker: done .*\n(.|\n)*memhp worker: done /);
+    first.child.kill('SIGKILL');
+    await first.exited;
+    const labels = (p: Proc, what: string): string[] => [...p.stderr().matchAll(new RegExp(`memhp worker: ${what} (\\S+)`, 'g'))].map((m) => m[1]!);
+    const lost = labels(first, 'start').filter((l) => !labels(first, 'done').includes(l));
+    const second = worker();
+    expect(await sweep.exited).toBe(0);
+    const rows = jsonl(out);
+    expect(rows).toHaveLength(60);
+    expect(new Set(rows.map((r) => r.label)).size).toBe(60);
+    // What the killed worker held and never finished ran again on the second worker.
+    expect(lost.length).toBeGreaterThan(0);
+    for (const l of lost) expect(labels(second, 'done')).toContain(l);
+    const local = tmpDir();
+    expect((await memhp(['sweep', file, '-o', local, '--jobs', '1'])).code).toBe(0);
+    expect(csv(out)).toBe(csv(local));
+  });
+
+  it('Ctrl-C on a worker holding quick points: it finishes what it holds or gives it back, so the sweep completes on another worker without waiting for the ack wait', async () => {
+    server = await natsServer();
+    const first = worker();
+    const dir = tmpDir();
+    const file = join(dir, 'quick.yaml');
+    const blocks = Array.from({ length: 60 }, (_, i) => `"${32 + i}"`);
+    writeFileSync(file, readFileSync(join(SWEEPS, 'bad-point.yaml'), 'utf8').replace('["32", "banana"]', `[${blocks.join(', ')}]`));
+    const out = tmpDir();
+    // An ack wait far longer than the test allows: a point not given back would only come back after it.
+    const sweep = start(['sweep', file, '-o', out, '--nats', server.url, '--ack-wait', '600000']);
+    procs.push(sweep);
+    await first.waitFor(/memhp worker: done .*\n(.|\n)*memhp worker: done /);
+    first.child.kill('SIGINT');
+    expect(await first.exited).toBe(0);
+    expect(first.stderr()).toMatch(/memhp worker: stopping after the point in flight/);
+    const labels = (p: Proc, what: string): string[] => [...p.stderr().matchAll(new RegExp(`memhp worker: ${what} (\\S+)`, 'g'))].map((m) => m[1]!);
+    // A point queued in the child is given back if the child has not started it when the worker stops.
+    const givenBack = labels(first, 'start').filter((l) => !labels(first, 'done').includes(l));
+    const second = worker();
+    // The second worker needs a few seconds to start from src and run the rest; 90 s is far from the ack wait.
+    const ended = await Promise.race([sweep.exited, new Promise<'late'>((r) => setTimeout(() => r('late'), 90_000).unref())]);
+    expect(ended, `given back: ${givenBack.join(' ')}`).toBe(0);
+    const rows = jsonl(out);
+    expect(rows).toHaveLength(60);
+    expect(new Set(rows.map((r) => r.label)).size).toBe(60);
+    for (const l of givenBack) expect(labels(second, 'done')).toContain(l);
+  });
+
   it('keeps a point longer than the ack wait from being redelivered while its worker sends heartbeats', async () => {
     server = await natsServer();
     // Three workers for two points: the idle one would take a point redelivered while it still runs elsewhere.
@@ -108,6 +165,30 @@ describe('memhp sweep --nats', { timeout: 300_000 }, () => {
       ['arch=buggy_x86', 'dead'],
     ]);
     expect(rows[1]!.error).toMatch(/dead-lettered after 2 deliveries: .*buggy_x86: vmemmap_populate exploded/);
+  });
+
+  it('refuses a sweep whose bad point comes after the first published chunk: exit 2 at its place, no job left queued, the last table kept', async () => {
+    server = await natsServer();
+    worker();
+    // 69 good points (the online step loads whatever block it names) and a bad one last: the sweep checks and
+    // publishes 8, then 64 points at a time, so workers start on the first chunks before the bad point is checked.
+    const dir = tmpDir();
+    const file = join(dir, 'late-bad.yaml');
+    const blocks = [...Array.from({ length: 69 }, (_, i) => `"${32 + i}"`), '"banana"'];
+    writeFileSync(file, readFileSync(join(SWEEPS, 'bad-point.yaml'), 'utf8').replace('["32", "banana"]', `[${blocks.join(', ')}]`));
+    const out = tmpDir();
+    writeFileSync(join(out, 'results.csv'), 'the last table\n');
+    const r = await memhp(['sweep', file, '-o', out, '--nats', server.url]);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(/late-bad\.yaml:13:\d+: field steps\[1\]\.online\.blocks: point 70 \(blocks=banana\): not a block list/);
+    expect(hasStack(r.stderr)).toBe(false);
+    expect(readFileSync(join(out, 'results.csv'), 'utf8')).toBe('the last table\n');
+    const s = await openNats({ url: server.url });
+    try {
+      expect((await s.jsm.streams.info(JOBS_STREAM)).state.messages).toBe(0);
+    } finally {
+      await s.close();
+    }
   });
 
   it('refuses bad URLs, an unreachable server and a missing stream with exit 2, within bounded waits', async () => {

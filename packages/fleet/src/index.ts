@@ -7,7 +7,7 @@ export { FleetInputError, isFleetInputError, formatFleetLocation, type FleetLoca
 export { loadSweepFile, parseSweep, pointId, canonicalJson, type Sweep, type SweepPoint, type Combination, type MatrixValue } from './matrix.js';
 export { ResultsDir, errorRow, headOf, columnsOf, toCsv, CSV_FILE, JSONL_FILE, JOURNAL, type Cell, type ResultRow, type PointStatus } from './results.js';
 export type { PointJob, PointRunner, WorkerCommand } from './job.js';
-export { LocalPool, runLocalPool, serveIpcWorker, IpcChild, type PoolOptions, type PointProblem, type PointChecker } from './pool.js';
+export { LocalPool, runLocalPool, serveIpcWorker, IpcChild, PointNotStarted, type PoolOptions, type PointProblem, type PointChecker } from './pool.js';
 export { openNats, parseServerUrl, parseLogUrl, isNatsUrl, type NatsOptions, type NatsSession, type NatsLogUrl } from './nats/connect.js';
 export { runNatsSweep, runNatsWorker, listPointLogs, fetchPointLog, ensureQueue, sweepIdOf, DEFAULT_QUEUE, JOBS_STREAM, RESULTS_STREAM, WORKERS, LOG_BUCKET, type QueueSettings, type NatsSweepOptions, type NatsWorkerOptions } from './nats/sweep.js';
 export { openNatsLogWriter, natsLogChunks, CHUNK_BYTES } from './nats/log.js';

@@ -335,22 +335,59 @@ export function serveIpcWorker(run: PointRunner, check?: PointChecker): void {
 }
 
 
+/** A point an IpcChild never started: its process ended with it queued, or it was given back (`drop`). */
+export class PointNotStarted extends Error {}
+
 /**
  * One worker process that runs points for a caller on this thread (the NATS worker): the point simulates in
- * the child, so this thread stays free to send JetStream heartbeats while it runs.
+ * the child, so this thread stays free to send JetStream heartbeats while it runs. A caller may queue a point
+ * behind the running one (`run` again before the first settles), so the child never waits between points;
+ * `drop` gives back what is queued, and a process that ends fails its running point and rejects the queued
+ * ones with PointNotStarted (the caller may run them again: the next `run` starts a new process).
  */
 export class IpcChild {
   #child: ChildProcess | undefined;
-  #pending: { id: string; resolve: (r: ResultRow) => void; reject: (e: Error) => void } | undefined;
+  /** Points sent to the child, in the order it runs them: the first is running. */
+  readonly #pending = new Map<string, { resolve: (r: ResultRow) => void; reject: (e: Error) => void }>();
   #stderr = '';
+  /** Processes that said they are up. */
+  readonly #up = new WeakSet<ChildProcess>();
   constructor(readonly command: WorkerCommand) {}
+
+  /**
+   * Start the process now, so its start-up overlaps the caller's (otherwise the first `run` starts it).
+   * Resolves once the process says it is up (rejects if it ends first).
+   */
+  start(): Promise<void> {
+    const c = this.#ensure();
+    if (this.#up.has(c)) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const onExit = (code: number | null, signal: NodeJS.Signals | null): void => reject(new Error(`worker process ended (${signal ?? `exit ${code}`}) at start-up${this.#stderr.trim() ? `: ${this.#stderr.trim().split('\n').pop()}` : ''}`));
+      c.once('exit', onExit);
+      c.on('message', (m: FromWorker) => {
+        if (m.type !== 'ready') return;
+        c.off('exit', onExit);
+        resolve();
+      });
+    });
+  }
+
+  /** Points sent and not settled: the running one and those queued behind it. */
+  get held(): number {
+    return this.#pending.size;
+  }
 
   run(job: PointJob): Promise<ResultRow> {
     const c = this.#ensure();
     return new Promise((resolve, reject) => {
-      this.#pending = { id: job.point.id, resolve, reject };
+      this.#pending.set(job.point.id, { resolve, reject });
       c.send({ type: 'job', job } satisfies ToWorker);
     });
+  }
+
+  /** Give back the points queued behind the running one: their `run`s reject with PointNotStarted. */
+  drop(): void {
+    if (this.#pending.size > 1 && this.#child?.connected) this.#child.send({ type: 'drop' } satisfies ToWorker);
   }
 
   close(): void {
@@ -363,6 +400,12 @@ export class IpcChild {
     this.#child?.kill('SIGKILL');
   }
 
+  #settle(id: string): { resolve: (r: ResultRow) => void; reject: (e: Error) => void } | undefined {
+    const p = this.#pending.get(id);
+    this.#pending.delete(id);
+    return p;
+  }
+
   #ensure(): ChildProcess {
     if (this.#child && this.#child.connected) return this.#child;
     const c = fork(this.command.script, [...this.command.args], {
@@ -373,17 +416,18 @@ export class IpcChild {
     this.#stderr = '';
     c.stderr?.on('data', (d: Buffer) => (this.#stderr = (this.#stderr + d.toString()).slice(-2000)));
     c.on('message', (m: FromWorker) => {
-      const p = this.#pending;
-      if (!p || (m.type !== 'result' && m.type !== 'failed') || p.id !== m.id) return;
-      this.#pending = undefined;
-      if (m.type === 'result') p.resolve(m.row);
-      else p.reject(new Error(m.message));
+      if (m.type === 'ready') this.#up.add(c);
+      else if (m.type === 'result') this.#settle(m.id)?.resolve(m.row);
+      else if (m.type === 'failed') this.#settle(m.id)?.reject(new Error(m.message));
+      else if (m.type === 'dropped') for (const id of m.ids) this.#settle(id)?.reject(new PointNotStarted('given back'));
     });
     c.on('exit', (code, signal) => {
       if (this.#child === c) this.#child = undefined;
-      const p = this.#pending;
-      this.#pending = undefined;
-      p?.reject(new Error(`worker process ended (${signal ?? `exit ${code}`}) while running the point${this.#stderr.trim() ? `: ${this.#stderr.trim().split('\n').pop()}` : ''}`));
+      const lost = [...this.#pending.values()];
+      this.#pending.clear();
+      const [running, ...queued] = lost;
+      running?.reject(new Error(`worker process ended (${signal ?? `exit ${code}`}) while running the point${this.#stderr.trim() ? `: ${this.#stderr.trim().split('\n').pop()}` : ''}`));
+      for (const q of queued) q.reject(new PointNotStarted('its worker process ended before it started'));
     });
     c.on('error', () => {});
     this.#child = c;

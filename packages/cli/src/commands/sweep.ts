@@ -74,7 +74,7 @@ export function registerSweep(program: Command): void {
   c.action(async (file: string, o: SweepOpts, cmd: Command) => {
     const { out } = await env(cmd);
     const fleet = await import('@memhp/fleet');
-    const { validatePoints, locateProblem } = await import('../sweep/point.js');
+    const { checkPoint, locateProblem } = await import('../sweep/point.js');
     try {
       const jobs = o.jobs !== undefined ? optInt(o.jobs, '--jobs')! : availableParallelism();
       if (jobs < 1) throw new UserError('at least one job', { field: '--jobs' });
@@ -88,11 +88,12 @@ export function registerSweep(program: Command): void {
       const local = !(server || o.context);
       const pool = local ? new fleet.LocalPool({ jobs: Math.min(jobs, sweep.points.length), command: workerCommand(cmd), maxAttempts: maxDeliver }) : undefined;
       try {
-        // Checked in the pool's processes, in parallel, which keep each loaded point for its run.
+        // Checked in the pool's processes, in parallel, which keep each loaded point for its run. Through NATS,
+        // the sweep checks each chunk of points just before it publishes them, so workers start on the first.
         if (pool) {
           const problem = await pool.check(file, sweep.points);
           if (problem) throw locateProblem(sweep, problem);
-        } else validatePoints(sweep);
+        }
       } catch (e) {
         pool?.close();
         throw e;
@@ -108,7 +109,19 @@ export function registerSweep(program: Command): void {
       }
       const rows = o.resume ? dir.done() : new Map<string, ResultRow>();
       for (const id of [...rows.keys()]) if (!sweep.points.some((p) => p.id === id)) rows.delete(id);
-      if (!o.resume) dir.reset();
+      const check = (points: readonly SweepPoint[]): void => {
+        for (const p of points) {
+          const problem = checkPoint(sweep.file, p);
+          if (problem) throw locateProblem(sweep, { index: p.index, ...problem });
+        }
+      };
+      // Through NATS the points to run are checked as they are published; those already done, here.
+      if (!pool) check(sweep.points.filter((p) => rows.has(p.id)));
+      // The table starts afresh once every point is checked (a refused sweep leaves the last one as it was).
+      const reset = (): void => {
+        if (!o.resume) dir.reset();
+      };
+      if (pool) reset();
       const todo = sweep.points.filter((p) => !rows.has(p.id));
       const pointJobs = todo.map((point) => ({ file, point, ...(logsDir ? { logs: { dir: logsDir } } : {}) }));
 
@@ -142,7 +155,7 @@ export function registerSweep(program: Command): void {
         ({ interrupted } = await whileStoppable(async () => {
           if (!pool) {
             const nats = { ...(server ? { url: server } : {}), ...natsEnvOptions(), ...(o.creds ? { creds: o.creds } : {}), ...(o.tlsCa ? { tlsCa: o.tlsCa } : {}), ...(o.context ? { context: o.context } : {}) };
-            return fleet.runNatsSweep(pointJobs, { nats, queue: { ackWaitMs, maxDeliver }, done: new Set(rows.keys()), resume: Boolean(o.resume), signal: ac.signal, onResult });
+            return fleet.runNatsSweep(pointJobs, { nats, queue: { ackWaitMs, maxDeliver }, done: new Set(rows.keys()), resume: Boolean(o.resume), signal: ac.signal, check, onChecked: reset, onResult });
           }
           return pool.run(pointJobs, { signal: ac.signal, onResult });
         }));
@@ -232,6 +245,7 @@ export function registerWorker(program: Command): void {
         ...(maxPoints !== undefined ? { maxPoints } : {}),
         ...(idleExitMs !== undefined ? { idleExitMs } : {}),
         onPoint: (what, label, detail) => process.stderr.write(`memhp worker: ${what} ${label}${detail ? `: ${detail}` : ''}\n`),
+        onReady: () => process.stderr.write('memhp worker: ready\n'),
       }));
       process.stderr.write(`memhp worker: ${r.points} point(s)\n`);
     } catch (e) {

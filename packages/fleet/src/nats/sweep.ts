@@ -21,10 +21,10 @@ import { nanos } from '@nats-io/transport-node';
 import { Objm } from '@nats-io/obj';
 import type { PointJob, WorkerCommand } from '../job.js';
 import type { SweepPoint } from '../matrix.js';
-import { IpcChild } from '../pool.js';
+import { IpcChild, PointNotStarted } from '../pool.js';
 import { errorRow, type ResultRow } from '../results.js';
 import { FleetInputError } from '../errors.js';
-import { describe, openNats, sleep, type NatsOptions, type NatsSession } from './connect.js';
+import { describe, openNats, sleep, within, type NatsOptions, type NatsSession } from './connect.js';
 
 export const JOBS_STREAM = 'MEMHP_JOBS';
 export const RESULTS_STREAM = 'MEMHP_RESULTS';
@@ -106,8 +106,20 @@ export interface NatsSweepOptions {
   /** Keep what the results stream already has for this sweep (--resume); otherwise start the sweep afresh. */
   readonly resume: boolean;
   readonly signal?: AbortSignal;
+  /**
+   * Check points before their jobs are published (throw to refuse the sweep). The points are checked a chunk
+   * at a time, each chunk published once checked, so workers start on the first chunk while the rest are
+   * checked; a refusal purges what was published and throws. No row reaches `onResult` before every point is
+   * checked, and `onChecked` is called just before the first.
+   */
+  readonly check?: (points: readonly SweepPoint[]) => void;
+  readonly onChecked?: () => void;
   readonly onResult: (p: SweepPoint, row: ResultRow, log?: Uint8Array) => void;
 }
+
+/** Jobs published at once (each acknowledged by JetStream, so their round trips overlap), and checked at once. */
+const PUBLISH_CHUNK = 64;
+const FIRST_CHUNK = 8;
 
 /** Publish the points as jobs and collect one row per point from the results stream. */
 export async function runNatsSweep(jobs: readonly PointJob[], o: NatsSweepOptions): Promise<{ interrupted: boolean; sweep: string }> {
@@ -127,13 +139,17 @@ export async function runNatsSweep(jobs: readonly PointJob[], o: NatsSweepOption
     }
     const remaining = (): number => points.filter((p) => !have.has(p.id)).length;
     let wake: () => void = () => {};
+    // Rows that arrive before every point is checked wait here (a refused sweep delivers none).
+    let early: Array<() => void> | undefined = [];
     const take = async (m: ResultMessage): Promise<void> => {
       const p = byId.get(m.point);
       if (!p || have.has(p.id)) return; // another sweep's point, or a duplicate delivery: counted once
       have.add(p.id);
       let log: Uint8Array | undefined;
       if (m.log) log = await getLog(objm, m.log).catch(() => undefined);
-      o.onResult(p, m.dead ? errorRow(p, 'dead', `dead-lettered after ${m.dead.deliveries} deliveries: ${m.dead.error}`) : m.row!, log);
+      const row = m.dead ? errorRow(p, 'dead', `dead-lettered after ${m.dead.deliveries} deliveries: ${m.dead.error}`) : m.row!;
+      if (early) early.push(() => o.onResult(p, row, log));
+      else o.onResult(p, row, log);
       wake();
     };
 
@@ -148,10 +164,13 @@ export async function runNatsSweep(jobs: readonly PointJob[], o: NatsSweepOption
     // Points whose every delivery killed its worker: JetStream gives up and says so in an advisory.
     const advisories = s.nc.subscribe(`$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${JOBS_STREAM}.${WORKERS}`);
     const pendingDead: Array<Promise<void>> = [];
+    // Resolved when the sweep stops waiting for rows, so a dead letter still waiting keeps no process alive.
+    let finish!: () => void;
+    const finished = new Promise<void>((r) => (finish = r));
     const deadLetter = async (adv: { stream_seq: number; deliveries: number }): Promise<void> => {
       // The last delivery may still be running, or its worker may be publishing its own dead letter (with the
       // point's error): give it an ack wait and a second before saying the worker was lost.
-      await sleep(ackWaitMs + 1000);
+      await within(finished, ackWaitMs + 1000);
       const stored = await s.jsm.streams.getMessage(JOBS_STREAM, { seq: adv.stream_seq }).catch(() => null);
       if (!stored) return;
       const jm = stored.json<JobMessage>();
@@ -165,24 +184,46 @@ export async function runNatsSweep(jobs: readonly PointJob[], o: NatsSweepOption
 
     // Give the ordered consumer a moment to replay what the stream holds before publishing (--resume).
     if (o.resume) await waitQuiet(() => have.size, 300, 3000);
-    // Published 64 at a time (each one acknowledged by JetStream), so the round trips overlap.
     const todo = jobs.filter((j) => !have.has(j.point.id));
-    for (let i = 0; i < todo.length && !o.signal?.aborted; i += 64) {
+    const check = async (points: readonly SweepPoint[]): Promise<void> => {
+      try {
+        o.check?.(points);
+      } catch (e) {
+        // Refused: none of its jobs stays queued (a worker may have run some of them; their rows stay unread).
+        finish();
+        results.stop();
+        advisories.unsubscribe();
+        await s.jsm.streams.purge(JOBS_STREAM, { filter: `memhp.jobs.${sweep}` }).catch(() => {});
+        throw e;
+      }
+    };
+    let published = 0;
+    while (published < todo.length && !o.signal?.aborted) {
+      // A small first chunk, so the workers start as soon as a few points are checked.
+      const chunk = todo.slice(published, published + (published === 0 ? FIRST_CHUNK : PUBLISH_CHUNK));
+      published += chunk.length;
+      await check(chunk.map((j) => j.point));
       await Promise.all(
-        todo.slice(i, i + 64).map((j) =>
+        chunk.map((j) =>
           retry(() => s.js.publish(`memhp.jobs.${sweep}`, JSON.stringify({ sweep, run, wantLog: Boolean(j.logs), job: { file: j.file, point: j.point }, queue } satisfies JobMessage), { msgID: `${sweep}.${run}.${j.point.id}` }), o.signal),
         ),
       );
     }
+    // Interrupted before every point was published: the rest is checked all the same before any row counts.
+    if (published < todo.length) await check(todo.slice(published).map((j) => j.point));
+    o.onChecked?.();
+    for (const deliver of early.splice(0)) deliver();
+    early = undefined;
     const aborted = new Promise<void>((r) => (o.signal?.aborted ? r() : o.signal?.addEventListener('abort', () => r(), { once: true })));
     while (remaining() > 0 && !o.signal?.aborted) {
       let t: NodeJS.Timeout | undefined;
       await Promise.race([new Promise<void>((r) => ((wake = r), (t = setTimeout(r, 1000)))), aborted]);
       clearTimeout(t);
     }
+    finish();
     results.stop();
     advisories.unsubscribe();
-    await Promise.race([Promise.allSettled([reading, deadLettering]), sleep(2000)]);
+    await within(Promise.allSettled([reading, deadLettering]), 2000);
     return { interrupted: remaining() > 0, sweep };
   } finally {
     await s.close();
@@ -239,96 +280,208 @@ export interface NatsWorkerOptions {
   /** Exit when no job came for this long (default: never). */
   readonly idleExitMs?: number;
   readonly onPoint?: (what: 'start' | 'done' | 'failed' | 'dead', label: string, detail?: string) => void;
+  /** Connected, the queue there, and the child process up: the worker takes points from now on. */
+  readonly onReady?: () => void;
 }
 
 /**
- * Pull points, run each in a child process with heartbeats, publish its row, ack. The publish and ack of one point
- * overlap the fetch and run of the next (one point's tail at a time), so the round trips cost little per point.
+ * A point that ran for less than this is "quick": the worker then keeps the next point queued in its child
+ * behind the running one, so the child never waits for a JetStream round trip between points. A slower point
+ * makes the worker hold one point at a time, so long points spread over every worker instead of queueing.
+ */
+const QUICK_POINT_MS = 1000;
+/** Rows being published and acked at once, at most (each waits for its PubAck before its job is acked). */
+const MAX_TAILS = 16;
+/** How often the worker looks whether a held point is due a heartbeat (each is due every ack wait / 3). */
+const BEAT_TICK_MS = 200;
+
+interface Held {
+  readonly m: JsMsg;
+  readonly jm: JobMessage;
+  readonly q: QueueSettings;
+  lastBeat: number;
+}
+
+/**
+ * Pull points, run each in a child process, publish its row, ack. The JetStream consumer pulls one message
+ * at a time and only when there is room (`consume` with one message, the iterator advanced only then), so a
+ * worker holds at most two points: the running one and, while points are quick, the next one queued in the
+ * child. Rows are published and acked while the next points run; a job is acked only once JetStream has
+ * stored its row (a lost ack makes a duplicate, which the sweep counts once, never a gap). Every held point
+ * gets a heartbeat each third of its ack wait, from one timer.
  */
 export async function runNatsWorker(o: NatsWorkerOptions): Promise<{ points: number }> {
-  const s = await openNats({ ...o.nats, reconnect: true, name: 'memhp worker' });
   const child = new IpcChild(o.command);
+  // The child's start-up overlaps connecting (a child that cannot start fails the first point, as it would).
+  const childUp = child.start().catch(() => {});
+  let s: NatsSession;
+  try {
+    s = await openNats({ ...o.nats, reconnect: true, name: 'memhp worker' });
+  } catch (e) {
+    child.kill();
+    throw e;
+  }
   let points = 0;
   let idleSince = Date.now();
+  const held = new Set<Held>();
+  const tails = new Set<Promise<void>>();
+  let running = 0;
+  let quick = false;
+  let lastDone = 0;
+  let wake: () => void = () => {};
+  const woken = (): Promise<void> => new Promise<void>((r) => (wake = r));
+  const beats = setInterval(() => {
+    const now = Date.now();
+    for (const h of held) {
+      if (now - h.lastBeat >= h.q.ackWaitMs / 3) {
+        h.lastBeat = now;
+        h.m.working();
+      }
+    }
+  }, BEAT_TICK_MS);
   try {
     await ensureQueue(s);
     const objm = new Objm(s.nc);
-    let consumer: Awaited<ReturnType<NatsSession['js']['consumers']['get']>> | undefined;
-    // The publish and ack of the last point, running while the next point is fetched and run.
-    let tail: Promise<void> = Promise.resolve();
-    try {
-      while (!o.signal?.aborted && (o.maxPoints === undefined || points < o.maxPoints)) {
-        if (o.idleExitMs !== undefined && Date.now() - idleSince > o.idleExitMs) break;
-        let msgs: AsyncIterable<JsMsg>;
+    if (o.onReady) await childUp.then(o.onReady);
+    const aborted = new Promise<'abort'>((r) => (o.signal?.aborted ? r('abort') : o.signal?.addEventListener('abort', () => r('abort'), { once: true })));
+
+    /** Run a held point in the child; then publish its row and ack, or fail it. */
+    const runHeld = async (h: Held): Promise<void> => {
+      const { m, jm, q } = h;
+      const p = jm.job.point;
+      const tmp = jm.wantLog ? mkdtempSync(join(tmpdir(), 'memhp-worker-')) : undefined;
+      let row: ResultRow | undefined;
+      let failure: string | undefined;
+      const t0 = Date.now();
+      for (;;) {
         try {
-          consumer ??= await s.js.consumers.get(JOBS_STREAM, WORKERS);
-          msgs = await consumer.fetch({ max_messages: 1, expires: 2000 });
-        } catch {
-          consumer = undefined;
-          await sleep(250); // a restarting server: try again
-          continue;
-        }
-        try {
-          for await (const m of msgs) {
-            idleSince = Date.now();
-            const jm = m.json<JobMessage>();
-            // The sweep's settings travel with the job; for a job without them, ask the server.
-            let q = jm.queue;
-            if (!q) {
-              const cfg = (await s.jsm.consumers.info(JOBS_STREAM, WORKERS)).config;
-              q = { ackWaitMs: Math.round((cfg.ack_wait ?? nanos(DEFAULT_QUEUE.ackWaitMs)) / 1e6), maxDeliver: cfg.max_deliver ?? DEFAULT_QUEUE.maxDeliver };
+          row = await child.run({ ...jm.job, ...(tmp ? { logs: { dir: tmp } } : {}) });
+        } catch (e) {
+          if (e instanceof PointNotStarted) {
+            // Given back (an interrupt) or queued behind a point whose process ended: it never ran here.
+            if (o.signal?.aborted) {
+              if (tmp) rmSync(tmp, { recursive: true, force: true });
+              held.delete(h);
+              points--;
+              m.nak();
+              return;
             }
-            const finish = await handle(s, objm, child, m, jm, q, o);
-            tail = tail.then(finish).catch(() => {});
-            points++;
+            continue; // a new process runs it
           }
-        } catch {
-          consumer = undefined;
-          await sleep(250);
+          failure = e instanceof Error ? e.message : String(e);
         }
+        break;
       }
-    } finally {
-      await tail;
+      const done = Date.now();
+      quick = done - Math.max(t0, lastDone) < QUICK_POINT_MS;
+      lastDone = done;
+      if (failure !== undefined) {
+        if (tmp) rmSync(tmp, { recursive: true, force: true });
+        const deliveries = m.info.deliveryCount;
+        try {
+          if (deliveries >= q.maxDeliver) {
+            await publishDead(s, jm, failure, deliveries);
+            m.term(failure.slice(0, 200));
+            o.onPoint?.('dead', p.label, failure);
+          } else {
+            m.nak(250);
+            o.onPoint?.('failed', p.label, failure);
+          }
+        } finally {
+          held.delete(h);
+        }
+        return;
+      }
+      // Until its row is stored and the job acked, the point stays held (and heartbeats go on).
+      const tail = publishRow(s, objm, m, jm, row!, tmp, o)
+        .catch(() => {}) // not acked: JetStream delivers it again after the ack wait
+        .finally(() => {
+          held.delete(h);
+          tails.delete(tail);
+          wake();
+        });
+      tails.add(tail);
+    };
+
+    let consumer: Awaited<ReturnType<NatsSession['js']['consumers']['get']>> | undefined;
+    let msgs: Awaited<ReturnType<NonNullable<typeof consumer>['consume']>> | undefined;
+    let it: AsyncIterator<JsMsg> | undefined;
+    let next: Promise<IteratorResult<JsMsg>> | undefined;
+    const more = (): boolean => !o.signal?.aborted && (o.maxPoints === undefined || points < o.maxPoints);
+    while (more()) {
+      // Room for one more point: none held, or a quick one running and nothing queued behind it.
+      if (running >= (quick ? 2 : 1) || tails.size >= MAX_TAILS) {
+        await Promise.race([woken(), aborted]);
+        continue;
+      }
+      if (o.idleExitMs !== undefined && running === 0 && Date.now() - idleSince > o.idleExitMs) break;
+      try {
+        consumer ??= await s.js.consumers.get(JOBS_STREAM, WORKERS);
+        if (!msgs) {
+          msgs = await consumer.consume({ max_messages: 1, expires: 10_000 });
+          it = msgs[Symbol.asyncIterator]();
+        }
+      } catch {
+        consumer = msgs = it = undefined;
+        await Promise.race([sleep(250), aborted]); // a restarting server: try again
+        continue;
+      }
+      next ??= it!.next();
+      let timer: NodeJS.Timeout | undefined;
+      const idle = o.idleExitMs !== undefined && running === 0 ? new Promise<'idle'>((r) => (timer = setTimeout(() => r('idle'), Math.max(0, o.idleExitMs! - (Date.now() - idleSince)) + 1))) : undefined;
+      let got: IteratorResult<JsMsg> | 'abort' | 'idle' | 'woken' | 'error';
+      try {
+        got = await Promise.race([next, aborted, ...(idle ? [idle] : []), ...(running > 0 ? [woken().then(() => 'woken' as const)] : [])]);
+      } catch {
+        got = 'error';
+      } finally {
+        clearTimeout(timer);
+      }
+      if (got === 'abort' || got === 'idle' || got === 'woken') continue;
+      next = undefined;
+      if (got === 'error' || got.done) {
+        msgs?.stop();
+        consumer = msgs = it = undefined;
+        await Promise.race([sleep(250), aborted]);
+        continue;
+      }
+      const m = got.value;
+      idleSince = Date.now();
+      const jm = m.json<JobMessage>();
+      // The sweep's settings travel with the job; for a job without them, ask the server.
+      const q = jm.queue ?? (await queueOf(s));
+      const h: Held = { m, jm, q, lastBeat: Date.now() };
+      held.add(h);
+      points++;
+      running++;
+      o.onPoint?.('start', jm.job.point.label);
+      void runHeld(h)
+        .catch(() => {}) // a dead letter that could not be published: the point is delivered again
+        .finally(() => {
+          running--;
+          wake();
+        });
     }
+    // Stopping: give back the point queued in the child (if it has not started it yet) and one that arrived
+    // but never started; finish the rest.
+    child.drop();
+    msgs?.stop();
+    if (next) {
+      const late = await within(next.catch(() => undefined), 1000);
+      if (late && !late.done) late.value.nak();
+    }
+    while (running > 0 || tails.size > 0) await woken();
     return { points };
   } finally {
+    clearInterval(beats);
     child.close();
     await s.close();
   }
 }
 
-/** Run one point; returns what is left after it (publish its row, ack), which may overlap the next point's run. */
-async function handle(s: NatsSession, objm: Objm, child: IpcChild, m: JsMsg, jm: JobMessage, q: QueueSettings, o: NatsWorkerOptions): Promise<() => Promise<void>> {
-  const p = jm.job.point;
-  o.onPoint?.('start', p.label);
-  const beat = setInterval(() => m.working(), Math.max(200, Math.floor(q.ackWaitMs / 3)));
-  let row: ResultRow;
-  const tmp = jm.wantLog ? mkdtempSync(join(tmpdir(), 'memhp-worker-')) : undefined;
-  try {
-    row = await child.run({ ...jm.job, ...(tmp ? { logs: { dir: tmp } } : {}) });
-  } catch (e) {
-    clearInterval(beat);
-    if (tmp) rmSync(tmp, { recursive: true, force: true });
-    const why = e instanceof Error ? e.message : String(e);
-    const deliveries = m.info.deliveryCount;
-    if (deliveries >= q.maxDeliver) {
-      await publishDead(s, jm, why, deliveries);
-      m.term(why.slice(0, 200));
-      o.onPoint?.('dead', p.label, why);
-    } else {
-      m.nak(250);
-      o.onPoint?.('failed', p.label, why);
-    }
-    return async () => {};
-  }
-  // Until the row is published and the job acked, the point stays this worker's: the heartbeats go on.
-  return async () => {
-    try {
-      await publishRow(s, objm, m, jm, row, tmp, o);
-    } finally {
-      clearInterval(beat);
-    }
-  };
+async function queueOf(s: NatsSession): Promise<QueueSettings> {
+  const cfg = (await s.jsm.consumers.info(JOBS_STREAM, WORKERS)).config;
+  return { ackWaitMs: Math.round((cfg.ack_wait ?? nanos(DEFAULT_QUEUE.ackWaitMs)) / 1e6), maxDeliver: cfg.max_deliver ?? DEFAULT_QUEUE.maxDeliver };
 }
 
 async function publishRow(s: NatsSession, objm: Objm, m: JsMsg, jm: JobMessage, row: ResultRow, tmp: string | undefined, o: NatsWorkerOptions): Promise<void> {
@@ -346,8 +499,9 @@ async function publishRow(s: NatsSession, objm: Objm, m: JsMsg, jm: JobMessage, 
   }
   const msg: ResultMessage = { point: p.id, row, ...(log ? { log } : {}) };
   await retry(() => s.js.publish(`memhp.sweep.${jm.sweep}.result.${p.id}`, JSON.stringify(msg), { msgID: `${jm.sweep}.${jm.run}.${p.id}` }), o.signal);
-  // The row is stored before the job is acked: a worker lost in between makes a duplicate, never a gap.
-  await m.ackAck().catch(() => m.ack());
+  // The row is stored (its PubAck came) before the job is acked: a worker lost in between, or an ack lost on
+  // the way, makes the point run again, and its row (same message id, same point id) is counted once.
+  m.ack();
   o.onPoint?.('done', p.label);
 }
 
