@@ -73,7 +73,9 @@ export function registerSweep(program: Command): void {
   ]));
   c.action(async (file: string, o: SweepOpts, cmd: Command) => {
     const { out } = await env(cmd);
-    const fleet = await import('@memhp/fleet');
+    // The NATS client is loaded only for a sweep through NATS (the local pool needs @memhp/fleet/local).
+    const viaNats = o.nats !== undefined || o.context !== undefined;
+    const fleet: typeof import('@memhp/fleet/local') = viaNats ? await import('@memhp/fleet') : await import('@memhp/fleet/local');
     const { validatePoints, locateProblem } = await import('../sweep/point.js');
     try {
       const jobs = o.jobs !== undefined ? optInt(o.jobs, '--jobs')! : availableParallelism();
@@ -81,7 +83,7 @@ export function registerSweep(program: Command): void {
       const ackWaitMs = optInt(o.ackWait, '--ack-wait')!;
       const maxDeliver = optInt(o.maxDeliveries, '--max-deliveries')!;
       if (maxDeliver < 1) throw new UserError('at least one delivery', { field: '--max-deliveries' });
-      const server = o.nats !== undefined ? fleet.parseServerUrl(o.nats) : undefined;
+      const server = o.nats !== undefined ? (await import('@memhp/fleet')).parseServerUrl(o.nats) : undefined;
       const sweep = fleet.loadSweepFile(file);
       // The local pool's processes start now, so their start-up overlaps the check of every point below; they
       // are killed if a point does not check.
@@ -142,7 +144,7 @@ export function registerSweep(program: Command): void {
         ({ interrupted } = await whileStoppable(async () => {
           if (!pool) {
             const nats = { ...(server ? { url: server } : {}), ...natsEnvOptions(), ...(o.creds ? { creds: o.creds } : {}), ...(o.tlsCa ? { tlsCa: o.tlsCa } : {}), ...(o.context ? { context: o.context } : {}) };
-            return fleet.runNatsSweep(pointJobs, { nats, queue: { ackWaitMs, maxDeliver }, done: new Set(rows.keys()), resume: Boolean(o.resume), signal: ac.signal, onResult });
+            return (await import('@memhp/fleet')).runNatsSweep(pointJobs, { nats, queue: { ackWaitMs, maxDeliver }, done: new Set(rows.keys()), resume: Boolean(o.resume), signal: ac.signal, onResult });
           }
           return pool.run(pointJobs, { signal: ac.signal, onResult });
         }));
@@ -196,9 +198,10 @@ export function registerWorker(program: Command): void {
   natsOptions(c);
   c.action(async (o: WorkerOpts, cmd: Command) => {
     const { registry } = await env(cmd);
-    const fleet = await import('@memhp/fleet');
     const { runPoint, checkPoint } = await import('../sweep/point.js');
     if (o.stdio) {
+      // A local pool's worker process: no NATS client to load.
+      const fleet = await import('@memhp/fleet/local');
       if (!process.send) throw new UserError('--stdio is for worker processes a sweep starts', { field: '--stdio' });
       // Points this process checked, loaded once: the run takes its point from here (any other it loads itself).
       const loaded = new Map<string, LoadedScenario>();
@@ -212,6 +215,7 @@ export function registerWorker(program: Command): void {
       );
       await new Promise<never>(() => {});
     }
+    const fleet = await import('@memhp/fleet');
     try {
       if (!o.nats && !o.context && !natsEnvOptions().context) throw new UserError('give the NATS server: --nats nats://HOST:PORT (or --context)', { field: '--nats' });
       const maxPoints = optInt(o.maxPoints, '--max-points');

@@ -4,8 +4,8 @@
  * here). Also the check every point gets before a sweep starts, with errors located in the sweep file.
  */
 import { join } from 'node:path';
-import type { PointJob, PointProblem, ResultRow, Sweep, SweepPoint, Cell } from '@memhp/fleet';
-import { headOf } from '@memhp/fleet';
+import type { PointJob, PointProblem, ResultRow, Sweep, SweepPoint, Cell } from '@memhp/fleet/local';
+import { headOf } from '@memhp/fleet/local';
 import { loadScenarioData, type LoadedScenario } from '../scenario/load.js';
 import { UserError } from '../errors.js';
 import type { BackendRegistry } from '../backends.js';
