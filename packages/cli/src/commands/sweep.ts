@@ -9,6 +9,7 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { Option, type Command } from 'commander';
 import type { ResultRow, SweepPoint } from '@memhp/fleet';
+import type * as FleetLocal from '@memhp/fleet/local';
 import type { LoadedScenario } from '../scenario/load.js';
 import { examples, globals } from '../program.js';
 import { env, optInt } from './common.js';
@@ -75,7 +76,7 @@ export function registerSweep(program: Command): void {
     const { out } = await env(cmd);
     // The NATS client is loaded only for a sweep through NATS (the local pool needs @memhp/fleet/local).
     const viaNats = o.nats !== undefined || o.context !== undefined;
-    const fleet: typeof import('@memhp/fleet/local') = viaNats ? await import('@memhp/fleet') : await import('@memhp/fleet/local');
+    const fleet: typeof FleetLocal = viaNats ? await import('@memhp/fleet') : await import('@memhp/fleet/local');
     const { validatePoints, locateProblem } = await import('../sweep/point.js');
     try {
       const jobs = o.jobs !== undefined ? optInt(o.jobs, '--jobs')! : availableParallelism();
