@@ -27,7 +27,7 @@ import {
   type ReadonlyMachineState,
   type ZoneinfoRow,
 } from '@memhp/core';
-import { LOG_END_TYPE, type EventBus, type EventEnvelope, type LogHeader, type LogReader } from '@memhp/events';
+import { EventBus, LOG_END_TYPE, type EventEnvelope, type LogHeader, type LogReader } from '@memhp/events';
 import { openLogReader, openLogWriter, type LogWriter } from '@memhp/events/node';
 import { EVENT_CHECKS } from './generated/event-checks.js';
 import type { FaultConfig } from './scenario/load.js';
@@ -59,6 +59,11 @@ export function createSimulator(opts: {
   faults: FaultConfig;
   /** Where to point errors core finds in the machine: the command line, or the machine as a whole. */
   where?: { cmdline: Location; machine: Location; fields?: Readonly<Record<string, Location>> };
+  /**
+   * Freeze every event (the bus's default). Off for a sweep point: its only subscribers are memhp's own (evolve,
+   * the summary, the log writer), which the test suites run with freezing on, where a write to an event throws.
+   */
+  freeze?: boolean;
 }): Simulator {
   let sim: ReturnType<typeof coreCreateSimulator>;
   try {
@@ -69,6 +74,7 @@ export function createSimulator(opts: {
       // The scenario's faults: block is validated against core's FaultConfig shape (scenario/schema.ts).
       faults: opts.faults.policies as CoreFaultConfig,
       autoBoot: false,
+      ...(opts.freeze === false ? { bus: new EventBus({ freeze: false }) } : {}),
       memhpVersion: VERSION,
       // SOURCE_DATE_EPOCH pins the header's time; without it core's fixed epoch keeps logs byte-identical.
       ...(process.env.SOURCE_DATE_EPOCH ? { createdAt: new Date(Number(process.env.SOURCE_DATE_EPOCH) * 1000).toISOString() } : {}),

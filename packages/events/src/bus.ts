@@ -248,11 +248,29 @@ class BusObservable extends Observable<EventEnvelope> {
   }
 }
 
+/**
+ * Freeze a payload and everything it holds. It runs once per event, so it allocates nothing for the plain
+ * objects and arrays payloads are made of (Object.keys made an array per object: a sixth of a sweep point's
+ * allocation); any other object still goes through Object.keys, so only own properties are followed.
+ */
 function deepFreeze<P>(x: P): P {
   if (typeof x !== 'object' || x === null || Object.isFrozen(x)) return x;
   Object.freeze(x);
-  for (const k of Object.keys(x)) deepFreeze((x as Record<string, unknown>)[k]);
+  if (Array.isArray(x)) {
+    for (let i = 0; i < x.length; i++) freezeValue(x[i]);
+    return x;
+  }
+  const o = x as Record<string, unknown>;
+  const proto = Object.getPrototypeOf(o);
+  if (proto === Object.prototype || proto === null) {
+    // A plain object has no enumerable inherited properties, so for-in visits its own ones, from V8's enum cache.
+    for (const k in o) freezeValue(o[k]);
+  } else for (const k of Object.keys(o)) freezeValue(o[k]);
   return x;
+}
+
+function freezeValue(v: unknown): void {
+  if (typeof v === 'object' && v !== null) deepFreeze(v);
 }
 
 function describe(err: unknown): string {

@@ -112,14 +112,24 @@ function checkBlockIds(sc: LoadedScenario, state: ReadonlyMachineState, backendI
 export async function runScenario(file: string, o: RunOpts, registry: BackendRegistry, out: Out): Promise<RunResult> {
   const seed = optInt(o.seed, '--seed');
   const sc: LoadedScenario = loadScenarioFile(file, { ...(o.kernel !== undefined ? { kernel: optKernel(o.kernel) } : {}), ...(seed !== undefined ? { seed } : {}) });
-  return (await runLoaded(sc, file, o, registry, out)).result;
+  const { result, state } = await runLoaded(sc, file, o, registry, out);
+  return out.json ? { ...result, final: finalViews(state) } : result;
 }
 
-/** Run a loaded scenario (a file's, or a sweep point's); the final state comes back for the sweep's row. */
-export async function runLoaded(sc: LoadedScenario, file: string, o: RunOpts, registry: BackendRegistry, out: Out): Promise<{ result: RunResult; state: ReadonlyMachineState }> {
+/** How a caller other than `memhp run` wants a loaded scenario run. */
+export interface RunHow {
+  /** Freeze every event on the bus (default true); sim.ts says when off is safe. */
+  readonly freeze?: boolean;
+}
+
+/**
+ * Run a loaded scenario (a file's, or a sweep point's); the final state comes back for the sweep's row (and for
+ * runScenario's JSON views, which a sweep point does not compute).
+ */
+export async function runLoaded(sc: LoadedScenario, file: string, o: RunOpts, registry: BackendRegistry, out: Out, how: RunHow = {}): Promise<{ result: RunResult; state: ReadonlyMachineState }> {
   const backend = registry.get(sc.arch.name, sc.arch.where);
   const machine = { ...sc.machine, arch: backend.id };
-  const sim = createSimulator({ machine, backend, seed: sc.faults.seed, faults: sc.faults, where: sc.where });
+  const sim = createSimulator({ machine, backend, seed: sc.faults.seed, faults: sc.faults, where: sc.where, ...(how.freeze === false ? { freeze: false } : {}) });
   checkBlockIds(sc, sim.state(), backend.id);
   const warnings = sim.cmdlineWarnings;
   const cmdlineAt = formatLocation(sc.where.cmdline);
@@ -236,7 +246,6 @@ export async function runLoaded(sc: LoadedScenario, file: string, o: RunOpts, re
     expectFailures,
     warnings,
     ...(interrupted ? { interrupted } : {}),
-    ...(out.json ? { final: finalViews(sim.state()) } : {}),
   };
   return { result, state: sim.state() };
 }

@@ -9,6 +9,7 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { Option, type Command } from 'commander';
 import type { ResultRow, SweepPoint } from '@memhp/fleet';
+import type * as FleetLocal from '@memhp/fleet/local';
 import type { LoadedScenario } from '../scenario/load.js';
 import { examples, globals } from '../program.js';
 import { env, optInt } from './common.js';
@@ -73,15 +74,17 @@ export function registerSweep(program: Command): void {
   ]));
   c.action(async (file: string, o: SweepOpts, cmd: Command) => {
     const { out } = await env(cmd);
-    const fleet = await import('@memhp/fleet');
-    const { checkPoint, locateProblem } = await import('../sweep/point.js');
+    // The NATS client is loaded only for a sweep through NATS (the local pool needs @memhp/fleet/local).
+    const viaNats = o.nats !== undefined || o.context !== undefined;
+    const fleet: typeof FleetLocal = viaNats ? await import('@memhp/fleet') : await import('@memhp/fleet/local');
+    const { validatePoints, locateProblem } = await import('../sweep/point.js');
     try {
       const jobs = o.jobs !== undefined ? optInt(o.jobs, '--jobs')! : availableParallelism();
       if (jobs < 1) throw new UserError('at least one job', { field: '--jobs' });
       const ackWaitMs = optInt(o.ackWait, '--ack-wait')!;
       const maxDeliver = optInt(o.maxDeliveries, '--max-deliveries')!;
       if (maxDeliver < 1) throw new UserError('at least one delivery', { field: '--max-deliveries' });
-      const server = o.nats !== undefined ? fleet.parseServerUrl(o.nats) : undefined;
+      const server = o.nats !== undefined ? (await import('@memhp/fleet')).parseServerUrl(o.nats) : undefined;
       const sweep = fleet.loadSweepFile(file);
       // The local pool's processes start now, so their start-up overlaps the check of every point below; they
       // are killed if a point does not check.
@@ -109,12 +112,7 @@ export function registerSweep(program: Command): void {
       }
       const rows = o.resume ? dir.done() : new Map<string, ResultRow>();
       for (const id of [...rows.keys()]) if (!sweep.points.some((p) => p.id === id)) rows.delete(id);
-      const check = (points: readonly SweepPoint[]): void => {
-        for (const p of points) {
-          const problem = checkPoint(sweep.file, p);
-          if (problem) throw locateProblem(sweep, { index: p.index, ...problem });
-        }
-      };
+      const check = (points: readonly SweepPoint[]): void => validatePoints(sweep, points);
       // Through NATS the points to run are checked as they are published; those already done, here.
       if (!pool) check(sweep.points.filter((p) => rows.has(p.id)));
       // The table starts afresh once every point is checked (a refused sweep leaves the last one as it was).
@@ -155,7 +153,7 @@ export function registerSweep(program: Command): void {
         ({ interrupted } = await whileStoppable(async () => {
           if (!pool) {
             const nats = { ...(server ? { url: server } : {}), ...natsEnvOptions(), ...(o.creds ? { creds: o.creds } : {}), ...(o.tlsCa ? { tlsCa: o.tlsCa } : {}), ...(o.context ? { context: o.context } : {}) };
-            return fleet.runNatsSweep(pointJobs, { nats, queue: { ackWaitMs, maxDeliver }, done: new Set(rows.keys()), resume: Boolean(o.resume), signal: ac.signal, check, onChecked: reset, onResult });
+            return (await import('@memhp/fleet')).runNatsSweep(pointJobs, { nats, queue: { ackWaitMs, maxDeliver }, done: new Set(rows.keys()), resume: Boolean(o.resume), signal: ac.signal, check, onChecked: reset, onResult });
           }
           return pool.run(pointJobs, { signal: ac.signal, onResult });
         }));
@@ -209,9 +207,10 @@ export function registerWorker(program: Command): void {
   natsOptions(c);
   c.action(async (o: WorkerOpts, cmd: Command) => {
     const { registry } = await env(cmd);
-    const fleet = await import('@memhp/fleet');
     const { runPoint, checkPoint } = await import('../sweep/point.js');
     if (o.stdio) {
+      // A local pool's worker process: no NATS client to load.
+      const fleet = await import('@memhp/fleet/local');
       if (!process.send) throw new UserError('--stdio is for worker processes a sweep starts', { field: '--stdio' });
       // Points this process checked, loaded once: the run takes its point from here (any other it loads itself).
       const loaded = new Map<string, LoadedScenario>();
@@ -225,6 +224,7 @@ export function registerWorker(program: Command): void {
       );
       await new Promise<never>(() => {});
     }
+    const fleet = await import('@memhp/fleet');
     try {
       if (!o.nats && !o.context && !natsEnvOptions().context) throw new UserError('give the NATS server: --nats nats://HOST:PORT (or --context)', { field: '--nats' });
       const maxPoints = optInt(o.maxPoints, '--max-points');

@@ -90,11 +90,12 @@ export interface LoadOptions {
 class Ctx {
   constructor(
     readonly file: string,
-    readonly doc: Document,
-    readonly lc: LineCounter,
+    /** The parsed YAML, for lines and columns; none for a scenario given as data (fields only). */
+    readonly doc?: Document,
+    readonly lc?: LineCounter,
   ) {}
   where(path: readonly PathSeg[], preferKey = false): Location {
-    const p = positionOf(this.doc, this.lc, path, preferKey);
+    const p = this.doc && this.lc ? positionOf(this.doc, this.lc, path, preferKey) : undefined;
     return { file: this.file, line: p?.line, column: p?.column, field: fieldPath(path) || undefined };
   }
   fail(path: readonly PathSeg[], msg: string, preferKey = false): never {
@@ -180,27 +181,42 @@ export function loadScenario(file: string, text: string, opts: LoadOptions = {})
       ...(pos ? { line: pos.line, column: pos.col } : {}),
     });
   }
+  return planScenario(ctx, data, opts);
+}
+
+/**
+ * A scenario already read into plain data (a sweep point: the sweep file was parsed once, and its matrix values
+ * substituted), checked and planned as loadScenario does, with errors located by field only: the caller knows
+ * where the data came from (the sweep file, for a point).
+ */
+export function loadScenarioData(file: string, data: unknown, opts: LoadOptions = {}): LoadedScenario {
+  return planScenario(new Ctx(file), data, opts);
+}
+
+/** The top level without steps; each step is validated on its own so the message names its kind. */
+const TOP = Type.Object(
+  {
+    memhp: Type.Literal(1),
+    name: Type.Optional(Type.String()),
+    description: Type.Optional(Type.String()),
+    machine: MachineSchema,
+    faults: Type.Optional(FaultsSchema),
+    steps: Type.Optional(Type.Array(Type.Unknown())),
+  },
+  { additionalProperties: false },
+);
+
+function planScenario(ctx: Ctx, data: unknown, opts: LoadOptions): LoadedScenario {
+  const file = ctx.file;
   if (typeof data !== 'object' || data === null || Array.isArray(data)) ctx.fail([], 'a scenario is a YAML mapping with memhp: 1, machine: and steps:');
   const top = data as Record<string, unknown>;
 
-  // Top level without steps; each step is validated on its own so the message names its kind.
-  const Top = Type.Object(
-    {
-      memhp: Type.Literal(1),
-      name: Type.Optional(Type.String()),
-      description: Type.Optional(Type.String()),
-      machine: MachineSchema,
-      faults: Type.Optional(FaultsSchema),
-      steps: Type.Optional(Type.Array(Type.Unknown())),
-    },
-    { additionalProperties: false },
-  );
   if (top.memhp === undefined) ctx.fail([], 'missing "memhp: 1" (the scenario format version)');
   if (top.memhp !== 1) ctx.fail(['memhp'], `unsupported scenario format version ${JSON.stringify(top.memhp)}; this memhp reads version 1`);
   if (top.machine && typeof top.machine === 'object' && typeof (top.machine as Record<string, unknown>).kernel === 'number') {
     ctx.fail(['machine', 'kernel'], `write the kernel version as a quoted string ("${String((top.machine as Record<string, unknown>).kernel)}"): YAML reads 6.10 as the number 6.1`);
   }
-  validate(ctx, Top, top, []);
+  validate(ctx, TOP, top, []);
 
   const m = top.machine as StepLike;
   const kernelText = typeof m.kernel === 'string' ? m.kernel : undefined;

@@ -4,9 +4,9 @@
  * here). Also the check every point gets before a sweep starts, with errors located in the sweep file.
  */
 import { join } from 'node:path';
-import type { PointJob, PointProblem, ResultRow, Sweep, SweepPoint, Cell } from '@memhp/fleet';
-import { headOf } from '@memhp/fleet';
-import { loadScenario, type LoadedScenario } from '../scenario/load.js';
+import type { PointJob, PointProblem, ResultRow, Sweep, SweepPoint, Cell } from '@memhp/fleet/local';
+import { headOf } from '@memhp/fleet/local';
+import { loadScenarioData, type LoadedScenario } from '../scenario/load.js';
 import { UserError } from '../errors.js';
 import type { BackendRegistry } from '../backends.js';
 import { runLoaded } from '../commands/run.js';
@@ -20,14 +20,18 @@ const ZONES = ['DMA', 'DMA32', 'Normal', 'Movable'] as const;
 
 const silent: Out = { json: true, color: false, line: () => {}, err: () => {} };
 
-/** The point's scenario as the loader sees it; JSON is YAML, so the scenario loader reads it unchanged. */
+/**
+ * The point's scenario, checked and planned as `memhp run` does a file's, from the data the sweep file gave (no
+ * second YAML parse: a problem is located by its field, in the sweep file). Through JSON first, so a point reads
+ * the same here as in a worker process it reached over IPC or NATS as JSON.
+ */
 export function loadPoint(file: string, p: SweepPoint): LoadedScenario {
-  return loadScenario(`${file} [${p.label}]`, JSON.stringify(p.scenario));
+  return loadScenarioData(`${file} [${p.label}]`, JSON.parse(JSON.stringify(p.scenario)));
 }
 
-/** Check every point before anything runs; a problem is reported at its place in the sweep file. */
-export function validatePoints(sweep: Sweep): void {
-  for (const p of sweep.points) {
+/** Check points (all of the sweep's by default) before they run; a problem is reported at its place in the sweep file. */
+export function validatePoints(sweep: Sweep, points: readonly SweepPoint[] = sweep.points): void {
+  for (const p of points) {
     const problem = checkPoint(sweep.file, p);
     if (problem) throw locateProblem(sweep, { index: p.index, ...problem });
   }
@@ -68,7 +72,8 @@ export async function runPoint(job: PointJob, registry: BackendRegistry, loaded?
   const logFile = job.logs ? join(job.logs.dir, `${p.id}.ndjson`) : undefined;
   let run;
   try {
-    run = await runLoaded(sc, job.file, logFile ? { output: logFile } : {}, registry, silent);
+    // Unfrozen events: the point's only subscribers are memhp's own (sim.ts, createSimulator's freeze).
+    run = await runLoaded(sc, job.file, logFile ? { output: logFile } : {}, registry, silent, { freeze: false });
   } catch (e) {
     if (e instanceof UserError) return { ...headOf(p), status: 'error', error: e.detail };
     throw e;
