@@ -31,15 +31,41 @@ function code(x: unknown): number {
 }
 
 const NULL_INT = -2147483648;
+const TWO_64 = 1n << 64n;
 
-/** Column writer for one table: `j` is the entry's row. Each put returns false when the value does not fit. */
+/** A coder for one column of small values: code() remembers the last value it saw (neighbours are often alike). */
+function coder(): (x: unknown) => number {
+  let last: unknown = undefined;
+  let lastCode = code(undefined);
+  return (x) => {
+    if (x === last) return lastCode;
+    const c = code(x);
+    if (c >= 0) {
+      last = x;
+      lastCode = c;
+    }
+    return c;
+  };
+}
+
+/** x is a 32-bit integer the int columns hold (not −0, not the null marker). */
+function isInt(x: unknown): x is number {
+  return typeof x === 'number' && (x | 0) === x && x !== NULL_INT && (x !== 0 || 1 / x > 0);
+}
+
+/** x is a number the float columns hold exactly (not NaN: every NaN reads back as one). */
+function isNum(x: unknown): x is number {
+  return typeof x === 'number' && x === x;
+}
+
+/** Columns of one table, `n` rows: ints, floats, small-value codes and 64-bit bigints, each row `stride` wide. */
 class Cols {
   ints: Int32Array;
   nums: Float64Array;
   codes: Uint8Array;
   bigs: BigUint64Array;
   constructor(
-    readonly n: number,
+    public n: number,
     readonly nI: number,
     readonly nF: number,
     readonly nC: number,
@@ -50,49 +76,14 @@ class Cols {
     this.codes = new Uint8Array(n * nC);
     this.bigs = new BigUint64Array(n * nB);
   }
-  int(j: number, k: number, x: number): boolean {
-    if ((x | 0) !== x || x === NULL_INT || Object.is(x, -0)) return false;
-    this.ints[j * this.nI + k] = x;
-    return true;
-  }
-  intOrNull(j: number, k: number, x: number | null): boolean {
-    if (x === null) {
-      this.ints[j * this.nI + k] = NULL_INT;
-      return true;
-    }
-    return this.int(j, k, x);
-  }
-  num(j: number, k: number, x: number): boolean {
-    if (typeof x !== 'number' || Number.isNaN(x)) return false;
-    this.nums[j * this.nF + k] = x;
-    return true;
-  }
-  code(j: number, k: number, x: unknown): boolean {
-    const c = code(x);
-    if (c < 0) return false;
-    this.codes[j * this.nC + k] = c;
-    return true;
-  }
-  big(j: number, k: number, x: bigint): boolean {
-    if (typeof x !== 'bigint' || x < 0n || x >= 1n << 64n) return false;
-    this.bigs[j * this.nB + k] = x;
-    return true;
-  }
-  getInt(j: number, k: number): number {
-    return this.ints[j * this.nI + k]!;
-  }
-  getIntOrNull(j: number, k: number): number | null {
-    const x = this.ints[j * this.nI + k]!;
-    return x === NULL_INT ? null : x;
-  }
-  getNum(j: number, k: number): number {
-    return this.nums[j * this.nF + k]!;
-  }
-  getCode<T>(j: number, k: number): T {
-    return VALUE[this.codes[j * this.nC + k]!] as T;
-  }
-  getBig(j: number, k: number): bigint {
-    return this.bigs[j * this.nB + k]!;
+  /** Room for `rows` rows, the rows so far kept. */
+  grow(rows: number): void {
+    const g = new Cols(rows, this.nI, this.nF, this.nC, this.nB);
+    g.ints.set(this.ints);
+    g.nums.set(this.nums);
+    g.codes.set(this.codes);
+    g.bigs.set(this.bigs);
+    Object.assign(this, { n: rows, ints: g.ints, nums: g.nums, codes: g.codes, bigs: g.bigs });
   }
   /** Shrinks the columns to the rows used. */
   trim(rows: number): void {
@@ -101,84 +92,164 @@ class Cols {
     this.nums = this.nums.slice(0, rows * this.nF);
     this.codes = this.codes.slice(0, rows * this.nC);
     this.bigs = this.bigs.slice(0, rows * this.nB);
+    this.n = rows;
   }
   get bytes(): number {
     return this.ints.byteLength + this.nums.byteLength + this.codes.byteLength + this.bigs.byteLength;
   }
 }
 
+const intOrNull = (x: number | null): number => (x === null ? NULL_INT : x);
+const nullIfMarked = (x: number): number | null => (x === NULL_INT ? null : x);
+
+/**
+ * One entry type's columns. put writes row j and returns false when a value does not fit (the entry is then kept
+ * as a copy; what put wrote to row j is ignored); get reads row j back as a new object.
+ */
 interface Codec<V> {
   readonly shape: readonly [ints: number, nums: number, codes: number, bigs: number];
   put(c: Cols, j: number, v: V): boolean;
   get(c: Cols, j: number): V;
 }
 
-const sectionCodec: Codec<SectionState> = {
-  shape: [2, 0, 1, 1],
-  put: (c, j, v) => c.int(j, 0, v.flags) && c.int(j, 1, v.nid) && c.code(j, 0, v.usage) && c.big(j, 0, v.subsectionMap),
-  get: (c, j) => ({ flags: c.getInt(j, 0), subsectionMap: c.getBig(j, 0), usage: c.getCode(j, 0), nid: c.getInt(j, 1) }),
-};
+function sectionCodec(): Codec<SectionState> {
+  const usage = coder();
+  return {
+    shape: [2, 0, 1, 1],
+    put(c, j, v) {
+      const { flags, nid, subsectionMap } = v;
+      const u = usage(v.usage);
+      if (!isInt(flags) || !isInt(nid) || u < 0 || typeof subsectionMap !== 'bigint' || subsectionMap < 0n || subsectionMap >= TWO_64) return false;
+      c.ints[2 * j] = flags;
+      c.ints[2 * j + 1] = nid;
+      c.codes[j] = u;
+      c.bigs[j] = subsectionMap;
+      return true;
+    },
+    get: (c, j) => ({ flags: c.ints[2 * j]!, subsectionMap: c.bigs[j]!, usage: VALUE[c.codes[j]!] as SectionState['usage'], nid: c.ints[2 * j + 1]! }),
+  };
+}
 
-const blockCodec: Codec<MemoryBlockState> = {
-  shape: [5, 0, 4, 0],
-  put: (c, j, v) =>
-    c.int(j, 0, v.id) &&
-    c.int(j, 1, v.nid) &&
-    c.int(j, 2, v.nrVmemmapPages) &&
-    c.intOrNull(j, 3, v.altmapId) &&
-    c.intOrNull(j, 4, v.group) &&
-    c.code(j, 0, v.state) &&
-    c.code(j, 1, v.zone) &&
-    c.code(j, 2, v.early) &&
-    c.code(j, 3, v.onlineType),
-  get: (c, j) => ({
-    id: c.getInt(j, 0),
-    state: c.getCode(j, 0),
-    zone: c.getCode(j, 1),
-    nid: c.getInt(j, 1),
-    nrVmemmapPages: c.getInt(j, 2),
-    altmapId: c.getIntOrNull(j, 3),
-    group: c.getIntOrNull(j, 4),
-    early: c.getCode(j, 2),
-    onlineType: c.getCode(j, 3),
-  }),
-};
+function blockCodec(): Codec<MemoryBlockState> {
+  const [state, zone, early, online] = [coder(), coder(), coder(), coder()];
+  return {
+    shape: [5, 0, 4, 0],
+    put(c, j, v) {
+      const id = v.id;
+      const nid = v.nid;
+      const nr = v.nrVmemmapPages;
+      const alt = intOrNull(v.altmapId);
+      const group = intOrNull(v.group);
+      const a = state(v.state);
+      const b = zone(v.zone);
+      const e = early(v.early);
+      const o = online(v.onlineType);
+      if (!isInt(id) || !isInt(nid) || !isInt(nr) || !(alt === NULL_INT || isInt(alt)) || !(group === NULL_INT || isInt(group)) || a < 0 || b < 0 || e < 0 || o < 0) return false;
+      const i = 5 * j;
+      const ints = c.ints;
+      ints[i] = id;
+      ints[i + 1] = nid;
+      ints[i + 2] = nr;
+      ints[i + 3] = alt;
+      ints[i + 4] = group;
+      const k = 4 * j;
+      const codes = c.codes;
+      codes[k] = a;
+      codes[k + 1] = b;
+      codes[k + 2] = e;
+      codes[k + 3] = o;
+      return true;
+    },
+    get(c, j) {
+      const i = 5 * j;
+      const k = 4 * j;
+      const ints = c.ints;
+      const codes = c.codes;
+      return {
+        id: ints[i]!,
+        state: VALUE[codes[k]!] as MemoryBlockState['state'],
+        zone: VALUE[codes[k + 1]!] as MemoryBlockState['zone'],
+        nid: ints[i + 1]!,
+        nrVmemmapPages: ints[i + 2]!,
+        altmapId: nullIfMarked(ints[i + 3]!),
+        group: nullIfMarked(ints[i + 4]!),
+        early: VALUE[codes[k + 2]!] as boolean,
+        onlineType: VALUE[codes[k + 3]!] as MemoryBlockState['onlineType'],
+      };
+    },
+  };
+}
 
-const altmapCodec: Codec<AltmapState> = {
-  shape: [0, 7, 1, 0],
-  put: (c, j, v) =>
-    c.num(j, 0, v.id) &&
-    c.num(j, 1, v.basePfn) &&
-    c.num(j, 2, v.endPfn) &&
-    c.num(j, 3, v.reserve) &&
-    c.num(j, 4, v.free) &&
-    c.num(j, 5, v.align) &&
-    c.num(j, 6, v.alloc) &&
-    c.code(j, 0, v.owner),
-  get: (c, j) => ({
-    id: c.getNum(j, 0),
-    basePfn: c.getNum(j, 1),
-    endPfn: c.getNum(j, 2),
-    reserve: c.getNum(j, 3),
-    free: c.getNum(j, 4),
-    align: c.getNum(j, 5),
-    alloc: c.getNum(j, 6),
-    owner: c.getCode(j, 0),
-  }),
-};
+function altmapCodec(): Codec<AltmapState> {
+  const owner = coder();
+  return {
+    shape: [0, 7, 1, 0],
+    put(c, j, v) {
+      const { id, basePfn, endPfn, reserve, free, align, alloc } = v;
+      const o = owner(v.owner);
+      if (!isNum(id) || !isNum(basePfn) || !isNum(endPfn) || !isNum(reserve) || !isNum(free) || !isNum(align) || !isNum(alloc) || o < 0) return false;
+      const i = 7 * j;
+      const f = c.nums;
+      f[i] = id;
+      f[i + 1] = basePfn;
+      f[i + 2] = endPfn;
+      f[i + 3] = reserve;
+      f[i + 4] = free;
+      f[i + 5] = align;
+      f[i + 6] = alloc;
+      c.codes[j] = o;
+      return true;
+    },
+    get(c, j) {
+      const i = 7 * j;
+      const f = c.nums;
+      return { id: f[i]!, basePfn: f[i + 1]!, endPfn: f[i + 2]!, reserve: f[i + 3]!, free: f[i + 4]!, align: f[i + 5]!, alloc: f[i + 6]!, owner: VALUE[c.codes[j]!] as AltmapState['owner'] };
+    },
+  };
+}
+
+type PmdLeaf = Extract<PmdEntry, { kind: 'leaf' }>;
 
 /** PMD leaves without sub-PMD usage; PTE tables and tracked leaves are kept as copies. */
-const pmdCodec: Codec<PmdEntry> = {
-  shape: [2, 0, 1, 0],
-  put: (c, j, v) => v.kind === 'leaf' && v.used === null && c.code(j, 0, v.source) && c.int(j, 0, v.node) && c.intOrNull(j, 1, v.altmapId),
-  get: (c, j) => ({ kind: 'leaf', source: c.getCode(j, 0), node: c.getInt(j, 0), altmapId: c.getIntOrNull(j, 1), used: null }),
-};
+function pmdCodec(): Codec<PmdEntry> {
+  const source = coder();
+  return {
+    shape: [2, 0, 1, 0],
+    put(c, j, v) {
+      if (v.kind !== 'leaf' || v.used !== null) return false;
+      const s = source(v.source);
+      const node = v.node;
+      const alt = intOrNull(v.altmapId);
+      if (s < 0 || !isInt(node) || !(alt === NULL_INT || isInt(alt))) return false;
+      c.codes[j] = s;
+      c.ints[2 * j] = node;
+      c.ints[2 * j + 1] = alt;
+      return true;
+    },
+    get(c, j) {
+      const e: PmdLeaf = { kind: 'leaf', source: VALUE[c.codes[j]!] as PmdLeaf['source'], node: c.ints[2 * j]!, altmapId: nullIfMarked(c.ints[2 * j + 1]!), used: null };
+      return e;
+    },
+  };
+}
 
-const pgtableCodec: Codec<PgtablePage> = {
-  shape: [1, 0, 1, 0],
-  put: (c, j, v) => c.code(j, 0, v.source) && c.int(j, 0, v.entries),
-  get: (c, j) => ({ source: c.getCode(j, 0), entries: c.getInt(j, 0) }),
-};
+function pgtableCodec(): Codec<PgtablePage> {
+  const source = coder();
+  return {
+    shape: [1, 0, 1, 0],
+    put(c, j, v) {
+      const s = source(v.source);
+      const n = v.entries;
+      if (s < 0 || !isInt(n)) return false;
+      c.codes[j] = s;
+      c.ints[j] = n;
+      return true;
+    },
+    get: (c, j) => ({ source: VALUE[c.codes[j]!] as PgtablePage['source'], entries: c.ints[j]! }),
+  };
+}
+
+const CODECS = { section: sectionCodec(), block: blockCodec(), altmap: altmapCodec(), pmd: pmdCodec(), pgtable: pgtableCodec() };
 
 /** One lookup table, packed: its filled slots in order, each either in the columns or a copy. */
 interface PackedTable {
@@ -219,12 +290,7 @@ function packTable<V>(t: ReadonlyArray<V | undefined>, count: number, codec: Cod
       const bigger = new Int32Array(Math.max(16, rows * 2));
       bigger.set(slots);
       slots = bigger;
-      const grown = new Cols(bigger.length, ...codec.shape);
-      grown.ints.set(cols.ints);
-      grown.nums.set(cols.nums);
-      grown.codes.set(cols.codes);
-      grown.bigs.set(cols.bigs);
-      Object.assign(cols, { ints: grown.ints, nums: grown.nums, codes: grown.codes, bigs: grown.bigs, n: grown.n });
+      cols.grow(bigger.length);
     }
     slots[rows] = i;
     if (!codec.put(cols, rows, v)) (copies ??= new Map()).set(rows, deepCopy(v));
@@ -314,11 +380,11 @@ export function packState(state: ReadonlyMachineState): PackedState {
   if (refs.some((r) => r === 0) || lists.some((l) => l.includes(-1))) throw new Error('packState: resourceIndex names a resource not in resources');
   const packed = {
     rest: deepCopy(rest) as Record<string, unknown>,
-    sections: packMap(sections, sectionCodec),
-    blocks: packMap(blocks, blockCodec),
-    altmaps: packMap(altmaps, altmapCodec),
-    pmds: packMap(pmds, pmdCodec),
-    tables: Object.fromEntries(Object.entries(tables).map(([level, m]) => [level, packMap(m, pgtableCodec)])),
+    sections: packMap(sections, CODECS.section),
+    blocks: packMap(blocks, CODECS.block),
+    altmaps: packMap(altmaps, CODECS.altmap),
+    pmds: packMap(pmds, CODECS.pmd),
+    tables: Object.fromEntries(Object.entries(tables).map(([level, m]) => [level, packMap(m, CODECS.pgtable)])),
     vmemmapRest: deepCopy(vmemmapRest) as Record<string, unknown>,
     resources: res,
     resourceSlot: resourceSlot.slice(),
@@ -332,8 +398,8 @@ export function packState(state: ReadonlyMachineState): PackedState {
 
 /** A new state equal to the one packed (as cloneState would copy it); the packed state is left as it was. */
 export function unpackState(p: PackedState): MachineState {
-  const sections = unpackMap(p.sections, sectionCodec);
-  const blocks = unpackMap(p.blocks, blockCodec);
+  const sections = unpackMap(p.sections, CODECS.section);
+  const blocks = unpackMap(p.blocks, CODECS.block);
   const resources = deepCopy(p.resources);
   const ri = p.resourceIndex;
   const resourceIndex: Array<ResourceState | ResourceState[] | undefined> = ri.length <= WALK_SLOTS ? new Array(ri.length) : [];
@@ -343,15 +409,15 @@ export function unpackState(p: PackedState): MachineState {
   }
   for (const i of ri.undefs) resourceIndex[i] = undefined;
   if (resourceIndex.length !== ri.length) resourceIndex.length = ri.length;
-  const tables = Object.fromEntries(Object.entries(p.tables).map(([level, m]) => [level, unpackMap(m, pgtableCodec)]));
+  const tables = Object.fromEntries(Object.entries(p.tables).map(([level, m]) => [level, unpackMap(m, CODECS.pgtable)]));
   return {
     ...(deepCopy(p.rest) as object),
     sections,
     sectionTable: sections.table,
     blocks,
     blockTable: blocks.table,
-    altmaps: unpackMap(p.altmaps, altmapCodec),
-    vmemmap: { ...(deepCopy(p.vmemmapRest) as object), pmds: unpackMap(p.pmds, pmdCodec), tables },
+    altmaps: unpackMap(p.altmaps, CODECS.altmap),
+    vmemmap: { ...(deepCopy(p.vmemmapRest) as object), pmds: unpackMap(p.pmds, CODECS.pmd), tables },
     resources,
     resourceSlot: p.resourceSlot.slice(),
     resourceIndex,
