@@ -20,8 +20,8 @@ import { SampleSeries, countBlocks, counters, drawPmds, drawSectionsUpTo, type S
 export interface SessionOptions {
   /**
    * Fixed number of events between snapshots. Without it the session adapts: a snapshot is taken when at least
-   * `snapshotMinEvents` (default 2000) events and `snapshotCostRatio` (default 4) times the last snapshot's packing
-   * time have passed — so packing takes at most a fifth of the load — and at most `maxSnapshots` (default 256) are
+   * `snapshotMinEvents` (default 2000) events and `snapshotCostRatio` (default 3) times the last snapshot's packing
+   * time have passed — so packing takes at most a quarter of the load — and at most `maxSnapshots` (default 256) are
    * kept (every other one is dropped when full).
    */
   snapshotEvery?: number;
@@ -258,7 +258,7 @@ export class LogSession {
     const t0 = performance.now();
     let sinceT = t0;
     const minEvents = this.opts.snapshotMinEvents ?? 2000;
-    const ratio = this.opts.snapshotCostRatio ?? 4;
+    const ratio = this.opts.snapshotCostRatio ?? 3;
     let lastEvent: Envelope | null = null;
     for await (const e of reader.events()) {
       state = this.api.core.evolve(state, e);
