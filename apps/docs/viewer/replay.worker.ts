@@ -60,7 +60,8 @@ async function upkeep(): Promise<void> {
       do await new Promise((r) => setTimeout(r, Math.max(0, QUIET_MS - (performance.now() - lastSeekAt))));
       while (performance.now() - lastSeekAt < QUIET_MS && pendingSeek === null);
       if (!session || pendingSeek !== null || seeking) break;
-      if (!(await session.densify())) {
+      // a densify step gives up between two chunks of its replay as soon as a seek waits
+      if (!(await session.densify(() => pendingSeek !== null))) {
         post({ kind: 'idle', statesKept: session.snapshotSeqs.length });
         break;
       }

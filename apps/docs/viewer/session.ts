@@ -347,9 +347,10 @@ export class LogSession {
   /**
    * One step of idle-time densifying: puts a snapshot in the middle of the widest gap between the snapshots kept
    * (the end of the log counting as one; at least densifyMinEvents wide) while the memory budget allows one more,
-   * so later seeks replay less. Returns false when done.
+   * so later seeks replay less. Returns false when done. `stop` is asked between chunks of the replay: when it says
+   * true (a seek is waiting) the step is given up, nothing added, and densify returns true (there is still work).
    */
-  async densify(): Promise<boolean> {
+  async densify(stop?: () => boolean): Promise<boolean> {
     if (!this.header || this.every !== null || this.snapshots.length >= this.stateLimit()) return false;
     let widest = 0;
     let at = -1;
@@ -368,10 +369,17 @@ export class LogSession {
     if (widest < (this.opts.densifyMinEvents ?? 4000) || at <= 0) return false;
     let state = from ? this.api.unkeep(from.kept) : this.api.core.initialStateFromHeader(this.header);
     const hugetlb = from ? { ...from.hugetlb } : { optimized: 0, skipped: 0, restored: 0 };
-    const r = await this.replayRange(from ? from.seq : 0, from ? from.nextLineOffset : this.offsets.get(1), at, (e) => {
-      state = this.api.core.evolve(state, e);
-      countHugetlb(hugetlb, e.type);
-    });
+    const r = await this.replayRange(
+      from ? from.seq : 0,
+      from ? from.nextLineOffset : this.offsets.get(1),
+      at,
+      (e) => {
+        state = this.api.core.evolve(state, e);
+        countHugetlb(hugetlb, e.type);
+      },
+      stop,
+    );
+    if (r.stopped) return true;
     this.snapshot(at, state, hugetlb, r.last, r.nextLineOffset);
     this.thin();
     return this.snapshots.some((x) => x.seq === at);
@@ -400,7 +408,13 @@ export class LogSession {
    * Applies events (fromSeq, to] read from the log starting at byte `offset` (the line after event fromSeq; −1 =
    * unknown, read from the top). Returns the last event applied and the offset of the line after it.
    */
-  private async replayRange(fromSeq: number, offset: number, to: number, apply: (e: Envelope) => void): Promise<{ last: Envelope | null; nextLineOffset: number }> {
+  private async replayRange(
+    fromSeq: number,
+    offset: number,
+    to: number,
+    apply: (e: Envelope) => void,
+    stop?: () => boolean,
+  ): Promise<{ last: Envelope | null; nextLineOffset: number; stopped?: true }> {
     const start = offset >= 0 ? offset : 0;
     const plain = this.gzip ? this.text : this.blob;
     const stream = plain ? (plain.slice(start).stream() as ReadableStream<Uint8Array>) : (await this.rawStream()).pipeThrough(skipBytes(start));
@@ -427,6 +441,7 @@ export class LogSession {
       for (;;) {
         const { value, done } = await reader.read();
         if (done) break;
+        if (stop?.()) return { last, nextLineOffset: next, stopped: true };
         const base = carryPos + carry.length; // byte offset of value[0]
         let from = 0;
         if (carry.length) {
