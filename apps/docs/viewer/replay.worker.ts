@@ -14,11 +14,11 @@ const post = (m: FromWorker) => ctx.postMessage(m);
 let session: LogSession | null = null;
 let pendingSeek: number | null = null;
 let seeking = false;
-let repairing = false;
+let upkeepRunning = false;
 /** When the last seek arrived or was answered, whichever is later. */
 let lastSeekAt = 0;
 /**
- * Repairs wait until no seek has come for this long: a repair step (a state copy and a replay) cannot be cut short,
+ * Upkeep waits until no seek has come for this long: a step (an unpack, a replay and a pack) cannot be cut short,
  * and one started between two seeks of a drag made the second wait for it (browser bench: worst seek 2.6 s).
  */
 const QUIET_MS = 500;
@@ -37,7 +37,7 @@ async function drainSeeks(): Promise<void> {
       const t0 = performance.now();
       const frame = await session.frameAt(seq);
       post({ kind: 'frame', frame, ms: performance.now() - t0 });
-      // quiet time counts from the end of a seek: one that took longer than QUIET_MS must not let a repair in
+      // quiet time counts from the end of a seek: one that took longer than QUIET_MS must not let an upkeep step in
       // before the next seek of the same drag
       lastSeekAt = performance.now();
     }
@@ -49,26 +49,27 @@ async function drainSeeks(): Promise<void> {
   void upkeep();
 }
 
-/** While no seek waits: put states back where seeks moved them from (LogSession.repair), one at a time. */
+/** While no seek waits: add snapshots in the widest gaps (LogSession.densify), one at a time, up to the memory budget. */
 async function upkeep(): Promise<void> {
-  if (repairing) return;
-  repairing = true;
+  if (upkeepRunning) return;
+  upkeepRunning = true;
   try {
     while (session && pendingSeek === null && !seeking) {
-      // yield to the message queue first, so a seek that just arrived goes before the next repair; and wait until
+      // yield to the message queue first, so a seek that just arrived goes before the next upkeep step; and wait until
       // the user has stopped scrubbing
       do await new Promise((r) => setTimeout(r, Math.max(0, QUIET_MS - (performance.now() - lastSeekAt))));
       while (performance.now() - lastSeekAt < QUIET_MS && pendingSeek === null);
       if (!session || pendingSeek !== null || seeking) break;
-      if (!(await session.repair()) && !(await session.densify())) {
-        post({ kind: 'idle', statesKept: session.anchorSeqs.length });
+      // a densify step gives up between two chunks of its replay as soon as a seek waits
+      if (!(await session.densify(() => pendingSeek !== null))) {
+        post({ kind: 'idle', statesKept: session.snapshotSeqs.length });
         break;
       }
     }
   } catch (e) {
     post({ kind: 'error', message: message(e) });
   } finally {
-    repairing = false;
+    upkeepRunning = false;
   }
 }
 
@@ -92,7 +93,7 @@ ctx.onmessage = async (ev: MessageEvent<ToWorker>) => {
     const r = await s.load();
     const machine = r.header.machine as { arch?: string };
     post({ kind: 'header', name: m.name, header: { kernel: r.header.kernel, arch: String(machine.arch ?? '?'), memhpVersion: r.header.memhpVersion, seed: r.header.seed } });
-    post({ kind: 'loaded', lastSeq: r.lastSeq, samples: r.samples, snapshots: r.snapshots, statesKept: s.anchorSeqs.length, ms: performance.now() - t0 });
+    post({ kind: 'loaded', lastSeq: r.lastSeq, samples: r.samples, snapshots: r.snapshots, statesKept: s.snapshotSeqs.length, ms: performance.now() - t0 });
     pendingSeek = r.lastSeq;
     await drainSeeks();
   } catch (e) {

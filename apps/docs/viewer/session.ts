@@ -1,17 +1,18 @@
 /**
  * One opened log in the viewer: folds it once through core's `evolve` (keeping periodic snapshots and the byte
- * offset of the line after each), then answers "the state after event N" from the nearest state at or before N,
- * replaying at most one snapshot interval from that offset. Runs in a Web Worker in the page and directly in
- * Node in the tests; memory is O(snapshots + samples), never O(events).
+ * offset of the line after each), then answers "the state after event N" from the nearest kept state at or before
+ * N, replaying forward from there. Runs in a Web Worker in the page and directly in Node in the tests; memory is
+ * O(snapshots + samples), never O(events).
  *
- * A seek copies nothing (a deep copy of a 6 TiB state costs more than the 100 ms a seek may take): the states
- * kept — the snapshots and the cursor, together the *anchors* — are advanced in place. The anchor nearest
- * before the target is replayed forward to it and is from then on an anchor at the target; the states only ever
- * move forward, so {@link LogSession.repair}, run when the viewer is idle, copies an anchor back into each gap a
- * seek left, until every snapshot position of the load is covered again. The number of states kept never grows:
- * a repair that adds one drops the anchor farthest past its position's need.
+ * The snapshots are *packed* states (core's packState: the big tables as typed-array columns, ~6 MiB for the 6 TiB
+ * state of the viewer bench where a deep copy takes ~20 MiB of small objects the GC walks again and again). Packing
+ * costs tens of milliseconds, so the load takes one every few thousand events; a seek unpacks the nearest one
+ * before its target (or goes on from the last frame's state, the *cursor*, when that is nearer) and replays
+ * forward. Snapshots are never written, so a seek leaves them as they were; while the viewer is idle
+ * {@link LogSession.densify} adds more in the widest gaps, up to a memory budget.
  */
-import type { Envelope, HeaderLike, ViewerApi } from './core-adapter.js';
+import type { Envelope, HeaderLike, KeptState, ViewerApi } from './core-adapter.js';
+export { estimateStateBytes } from './core-adapter.js';
 import type { Frame, Sample } from './protocol.js';
 import { gunzipMembers, inflateBeside, keepBytes } from './gunzip.js';
 import { SampleSeries, countBlocks, counters, drawPmds, drawSectionsUpTo, type StateLike } from './project.js';
@@ -19,14 +20,16 @@ import { SampleSeries, countBlocks, counters, drawPmds, drawSectionsUpTo, type S
 export interface SessionOptions {
   /**
    * Fixed number of events between snapshots. Without it the session adapts: a snapshot is taken when at least
-   * 2000 events and three times the last snapshot's copy time have passed, and at most `maxSnapshots` are kept
-   * (every other one is dropped when full), so a state of 50 000 memory blocks neither stalls the load on copies
-   * nor fills memory with them.
+   * `snapshotMinEvents` (default 2000) events and `snapshotCostRatio` (default 3) times the last snapshot's packing
+   * time have passed — so packing takes at most a quarter of the load — and at most `maxSnapshots` (default 256) are
+   * kept (every other one is dropped when full).
    */
   snapshotEvery?: number;
+  snapshotMinEvents?: number;
+  snapshotCostRatio?: number;
   maxSnapshots?: number;
   /**
-   * Memory the states kept for seeking may take, by {@link estimateStateBytes} (default 512 MiB): the load keeps
+   * Memory the snapshots may take, as core's packState counts a packed state (default 512 MiB): the load keeps
    * fewer snapshots when they would take more, and {@link LogSession.densify} adds states while idle only up to
    * it. With `maxSnapshots`, whichever is smaller bounds the count.
    */
@@ -52,7 +55,7 @@ interface HugetlbCounts {
 
 interface Snapshot {
   seq: number;
-  state: StateLike;
+  kept: KeptState;
   hugetlb: HugetlbCounts;
   /** Byte offset (in the decompressed log) of the line holding event seq + 1. */
   nextLineOffset: number;
@@ -60,19 +63,16 @@ interface Snapshot {
   event: Envelope | null;
 }
 
-const GZIP_MAGIC = [0x1f, 0x8b];
-
-/**
- * Heap bytes one copy of a state takes, estimated from its entries: sections, memory blocks, altmaps, vmemmap PMD
- * entries and resources, each a small object in a table. 112 bytes an entry is what a copy of the 6 TiB state of
- * the viewer bench measured in Node's heap (20.2 MiB for 196,704 entries; bench/viewer-bench.ts prints both,
- * estimated and measured), plus 64 KiB for the rest (machine description, nodes, zones, counters).
- */
-export function estimateStateBytes(state: StateLike): number {
-  const s = state as StateLike & { altmaps?: ReadonlyMap<number, unknown>; resources?: readonly unknown[] };
-  const entries = s.sections.size + s.blocks.size + s.vmemmap.pmds.size + (s.altmaps?.size ?? 0) + (s.resources?.length ?? 0);
-  return 65536 + 112 * entries;
+/** A live state at a position (the cursor, or one unpacked for a seek). */
+interface Current {
+  seq: number;
+  state: StateLike;
+  hugetlb: HugetlbCounts;
+  nextLineOffset: number;
+  event: Envelope | null;
 }
+
+const GZIP_MAGIC = [0x1f, 0x8b];
 
 async function isGzip(blob: Blob): Promise<boolean> {
   const b = new Uint8Array(await blob.slice(0, 2).arrayBuffer());
@@ -146,6 +146,7 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
 
 export class LogSession {
   private header: HeaderLike | null = null;
+  /** The snapshots kept, in seq order (never written: a seek unpacks one). */
   private snapshots: Snapshot[] = [];
   private lastSeq = 0;
   private gzip = false;
@@ -154,18 +155,15 @@ export class LogSession {
   private readonly every: number | null;
   private readonly maxSnapshots: number;
   private readonly budgetBytes: number;
-  /** Estimated bytes of one state, from the last snapshot taken ({@link estimateStateBytes}). */
+  /** Bytes of one kept state, the largest taken so far (core's packState counts them). */
   private stateBytes = 0;
   private readonly maxDrawn: number;
   private offsets = new LineOffsets();
-  /** Every state kept (the load's snapshots, then wherever seeks moved them), in seq order. */
-  private anchors: Snapshot[] = [];
-  /** The seqs the load's snapshots were taken at: the positions {@link repair} keeps covered. */
-  private homes: number[] = [];
-  /** The number of states kept after the load; seeks and repairs never keep more. */
-  private maxAnchors = 0;
-  /** The state of the last frame: kept by trim(), since scrubbing forward continues from it. */
-  private current: Snapshot | null = null;
+  /** The state of the last frame: a seek after it that is nearer to it than to a snapshot goes on from it. */
+  private current: Current | null = null;
+  /** Milliseconds an unpack took (the latest), and milliseconds an event takes to replay: a seek's cost model. */
+  private unpackMs = 30;
+  private eventMs = 0.003;
   private catalogue: ReturnType<ViewerApi['core']['createCoreCatalogue']>;
 
   constructor(
@@ -175,7 +173,7 @@ export class LogSession {
     private readonly opts: SessionOptions = {},
   ) {
     this.every = opts.snapshotEvery ? Math.max(1, opts.snapshotEvery) : null;
-    this.maxSnapshots = Math.max(4, opts.maxSnapshots ?? 48);
+    this.maxSnapshots = Math.max(4, opts.maxSnapshots ?? 256);
     this.budgetBytes = opts.stateBudgetBytes ?? 512 << 20;
     this.maxDrawn = opts.maxDrawn ?? 4096;
     this.catalogue = api.core.createCoreCatalogue();
@@ -186,40 +184,58 @@ export class LogSession {
     return this.gzip ? s.pipeThrough(gunzipMembers(this.name)) : s;
   }
 
-  /** Deep-copies the state into a snapshot and says how long that took (the adaptive policy's input). */
-  private snapshot(seq: number, state: StateLike, hugetlb: HugetlbCounts): number {
+  /** Packs the state into a snapshot (kept in seq order) and says how long that took (the adaptive policy's input). */
+  private snapshot(seq: number, state: StateLike, hugetlb: HugetlbCounts, event: Envelope | null, nextLineOffset: number): number {
     const t0 = performance.now();
-    this.snapshots.push({ seq, state: this.api.clone(state), hugetlb: { ...hugetlb }, nextLineOffset: this.offsets.get(seq + 1), event: null });
-    this.stateBytes = estimateStateBytes(state);
-    if (this.snapshots.length > this.stateLimit()) {
-      // Thin out: keep the first (seq 0), every other one, and the newest.
-      const last = this.snapshots.length - 1;
-      this.snapshots = this.snapshots.filter((_, i) => i === 0 || i === last || i % 2 === 0);
-    }
+    const kept = this.api.keep(state);
+    this.stateBytes = Math.max(this.stateBytes, kept.bytes);
+    const snap: Snapshot = { seq, kept, hugetlb: { ...hugetlb }, nextLineOffset, event };
+    let i = this.snapshots.length;
+    while (i > 0 && this.snapshots[i - 1]!.seq > seq) i--;
+    if (i > 0 && this.snapshots[i - 1]!.seq === seq) this.snapshots[i - 1] = snap;
+    else this.snapshots.splice(i, 0, snap);
     return performance.now() - t0;
   }
 
   /**
-   * How many states may be kept, the final one included: maxSnapshots, and no more than the memory budget holds
-   * (but two at least, whatever their size: the final state and one more).
+   * How many snapshots may be kept: maxSnapshots, and no more than the memory budget holds (but two at least,
+   * whatever their size).
    */
   private stateLimit(): number {
     const byBudget = this.stateBytes > 0 ? Math.floor(this.budgetBytes / this.stateBytes) : Infinity;
     return Math.max(2, Math.min(this.maxSnapshots, byBudget));
   }
 
-  /** The memory the states kept take, estimated, and the bound it is held to. */
-  get memory(): { states: number; stateBytes: number; budgetBytes: number; maxStates: number } {
-    return { states: this.anchors.length, stateBytes: this.stateBytes, budgetBytes: this.budgetBytes, maxStates: this.stateLimit() };
+  /** Drops every other snapshot (keeping the first and the last) while there are more than the limit. */
+  private thin(): void {
+    while (this.snapshots.length > this.stateLimit()) {
+      const last = this.snapshots.length - 1;
+      this.snapshots = this.snapshots.filter((_, i) => i === 0 || i === last || i % 2 === 0);
+    }
+  }
+
+  /**
+   * The memory the states kept take: `states` snapshots of at most `stateBytes` each (bounded by `budgetBytes`),
+   * besides which the session holds one live state (the cursor) and, during a seek, the one being unpacked.
+   */
+  get memory(): { states: number; stateBytes: number; budgetBytes: number; maxStates: number; keptBytes: number } {
+    return {
+      states: this.snapshots.length,
+      stateBytes: this.stateBytes,
+      budgetBytes: this.budgetBytes,
+      maxStates: this.stateLimit(),
+      keptBytes: this.snapshots.reduce((n, x) => n + x.kept.bytes, 0),
+    };
   }
 
   /** The single full pass: header, fold, snapshots, counter samples. */
   async load(): Promise<{ header: HeaderLike; lastSeq: number; samples: Sample[]; snapshots: number }> {
     this.gzip = await isGzip(this.blob);
     this.offsets = new LineOffsets();
-    this.anchors = [];
+    this.snapshots = [];
     this.current = null;
     this.text = null;
+    this.stateBytes = 0;
     let bytes = 0;
     const keep = this.opts.keepDecompressedBytes ?? 512 << 20;
     // In the browser a gzip log is inflated by a worker of its own, beside this one; in Node, here.
@@ -235,12 +251,14 @@ export class LogSession {
     let state = this.api.core.initialStateFromHeader(header);
     const hugetlb: HugetlbCounts = { optimized: 0, skipped: 0, restored: 0 };
     const series = new SampleSeries(2000);
-    this.snapshots = [];
-    let cloneMs = this.snapshot(0, state, hugetlb);
     series.push(0, counters(state, this.api.views));
     let seq = 0;
     let sinceSeq = 0;
-    let sinceT = performance.now();
+    let packMs = 0;
+    const t0 = performance.now();
+    let sinceT = t0;
+    const minEvents = this.opts.snapshotMinEvents ?? 2000;
+    const ratio = this.opts.snapshotCostRatio ?? 3;
     let lastEvent: Envelope | null = null;
     for await (const e of reader.events()) {
       state = this.api.core.evolve(state, e);
@@ -248,46 +266,39 @@ export class LogSession {
       lastEvent = e;
       countHugetlb(hugetlb, e.type);
       if (series.wants(seq)) series.push(seq, counters(state, this.api.views));
-      const due = this.every
-        ? seq % this.every === 0
-        : seq - sinceSeq >= 2000 && performance.now() - sinceT >= 3 * cloneMs;
+      // the clock is read every 256 events (reading it for every event cost 2% of the load in Chromium)
+      const due = this.every ? seq % this.every === 0 : seq - sinceSeq >= minEvents && (seq & 255) === 0 && performance.now() - sinceT >= ratio * packMs;
       if (due) {
-        cloneMs = this.snapshot(seq, state, hugetlb);
+        packMs = this.snapshot(seq, state, hugetlb, e, this.offsets.get(seq + 1));
+        this.thin();
         sinceSeq = seq;
         sinceT = performance.now();
         this.opts.onProgress?.(seq, bytes);
       }
     }
     this.lastSeq = seq;
-    this.stateBytes = estimateStateBytes(state);
+    if (seq > 0) this.eventMs = (performance.now() - t0) / seq;
     series.push(seq, counters(state, this.api.views));
-    // The final state is an anchor too, so the first frame (the last event) costs no copy and no replay.
-    // The state before the first event is not kept: it is rebuilt from the header when needed.
-    const snapshots = this.snapshots.length;
-    const kept = this.snapshots.filter((x) => x.seq > 0);
-    // with the final state, no more than the limit: drop the ones nearest to the one before them
-    while (this.every === null && kept.length > 0 && kept.length + 1 > this.stateLimit()) {
-      let drop = 0;
-      for (let i = 1; i < kept.length; i++) if (kept[i]!.seq - kept[i - 1]!.seq < kept[drop]!.seq - (drop > 0 ? kept[drop - 1]!.seq : 0)) drop = i;
-      kept.splice(drop, 1);
-    }
-    this.homes = kept.map((x) => x.seq);
-    this.anchors = [...kept, { seq, state, hugetlb: { ...hugetlb }, nextLineOffset: this.offsets.get(seq + 1), event: lastEvent }];
-    this.maxAnchors = this.anchors.length;
-    this.snapshots = [];
-    return { header, lastSeq: seq, samples: series.toArray(), snapshots };
+    // The final state is kept too (a seek back to the end unpacks it), and stays live as the cursor, so the first
+    // frame (the last event) costs no unpack and no replay.
+    if (seq > 0 && this.snapshots[this.snapshots.length - 1]?.seq !== seq) this.snapshot(seq, state, hugetlb, lastEvent, this.offsets.get(seq + 1));
+    this.thin();
+    this.current = { seq, state, hugetlb: { ...hugetlb }, nextLineOffset: this.offsets.get(seq + 1), event: lastEvent };
+    return { header, lastSeq: seq, samples: series.toArray(), snapshots: this.snapshots.length };
   }
 
   /** The state after event `target` (0 = before the first event), drawn. */
   async frameAt(target: number): Promise<Frame> {
     if (!this.header) throw new Error('log not loaded');
     const want = Math.max(0, Math.min(Math.floor(target), this.lastSeq));
-    const from = this.takeAnchor(want);
+    const from = this.startFor(want);
     let state = from.state;
     const hugetlb = from.hugetlb;
     let event = from.seq === want ? from.event : null;
     let offset = from.nextLineOffset;
     if (from.seq < want) {
+      // the cursor is given up while it is replayed forward (a failed replay must not leave it half-way)
+      this.current = null;
       const r = await this.replayRange(from.seq, from.nextLineOffset, want, (e) => {
         state = this.api.core.evolve(state, e);
         countHugetlb(hugetlb, e.type);
@@ -295,126 +306,83 @@ export class LogSession {
       event = r.last;
       offset = r.nextLineOffset;
     }
-    const current: Snapshot = { seq: want, state, hugetlb, nextLineOffset: offset, event };
-    this.putAnchor(current);
-    this.current = current;
-    this.trim();
+    this.current = { seq: want, state, hugetlb, nextLineOffset: offset, event };
     return this.draw(want, state, event, hugetlb);
   }
 
   /**
-   * Removes and returns the anchor to replay from for a frame at `want`: one at `want` whose event is known, else
-   * the latest one before `want` (so that event `want` is replayed and the frame can say what happened). The
-   * state before the first event is rebuilt from the header rather than taken: it is small and always available.
+   * The live state to replay forward from for a frame at `want`: the cursor when it is at or before `want` and
+   * nearer than the nearest snapshot (counting an unpack as the events that take as long to replay), else a new
+   * state unpacked from that snapshot, or built from the header before the first event. A state at `want` serves
+   * only when its event is known (so the frame can say what happened).
    */
-  private takeAnchor(want: number): Snapshot {
-    let best = -1;
-    for (let i = 0; i < this.anchors.length; i++) {
-      const a = this.anchors[i]!;
-      if (a.seq < want || (a.seq === want && want > 0 && a.event)) best = i;
-      else break;
+  private startFor(want: number): Current {
+    const usable = (x: { seq: number; event: Envelope | null }) => x.seq < want || (x.seq === want && (want === 0 || x.event !== null));
+    let snap: Snapshot | null = null;
+    for (const x of this.snapshots) {
+      if (usable(x)) snap = x;
+      else if (x.seq > want) break;
     }
-    if (best >= 0) return this.anchors.splice(best, 1)[0]!;
-    return { seq: 0, state: this.api.core.initialStateFromHeader(this.header!), hugetlb: { optimized: 0, skipped: 0, restored: 0 }, nextLineOffset: this.offsets.get(1), event: null };
-  }
-
-  private putAnchor(a: Snapshot): void {
-    let i = this.anchors.length;
-    while (i > 0 && this.anchors[i - 1]!.seq > a.seq) i--;
-    this.anchors.splice(i, 0, a);
+    const cur = this.current;
+    const unpackEvents = this.unpackMs / this.eventMs;
+    const snapCost = snap ? want - snap.seq + unpackEvents : want + unpackEvents;
+    if (cur && usable(cur) && want - cur.seq <= snapCost) return cur;
+    if (!snap) return { seq: 0, state: this.api.core.initialStateFromHeader(this.header!), hugetlb: { optimized: 0, skipped: 0, restored: 0 }, nextLineOffset: this.offsets.get(1), event: null };
+    const t0 = performance.now();
+    const state = this.api.unkeep(snap.kept);
+    this.unpackMs = performance.now() - t0;
+    return { seq: snap.seq, state, hugetlb: { ...snap.hugetlb }, nextLineOffset: snap.nextLineOffset, event: snap.event };
   }
 
   /** The state after the last event, as the load left it (the bench measures its size); null before a load. */
   stateAfterLoad(): StateLike | null {
-    const last = this.anchors[this.anchors.length - 1];
-    return last && last.seq === this.lastSeq ? last.state : null;
+    return this.current && this.current.seq === this.lastSeq ? this.current.state : null;
   }
 
-  /** Anchors kept (snapshots and the cursor): for tests and the bench's memory figure. */
-  get anchorSeqs(): number[] {
-    return this.anchors.map((a) => a.seq);
-  }
-
-  /**
-   * One step of idle-time upkeep: finds the first load-time snapshot position no anchor covers any more (seeks
-   * moved it forward) and puts a copy of the nearest earlier anchor there, replayed forward; to keep the number
-   * of states fixed it then drops the one that saves the least replay ({@link trim}). Returns false when
-   * every position is covered (nothing left to do). The viewer's worker calls it while no seek is waiting.
-   */
-  async repair(): Promise<boolean> {
-    if (!this.header) return false;
-    const have = new Set(this.anchors.map((a) => a.seq));
-    const home = this.homes.find((h) => h > 0 && !have.has(h));
-    if (home === undefined) return false;
-    let src: Snapshot | undefined;
-    for (const a of this.anchors) if (a.seq < home) src = a;
-    const base: Snapshot = src
-      ? { seq: src.seq, state: this.api.clone(src.state), hugetlb: { ...src.hugetlb }, nextLineOffset: src.nextLineOffset, event: src.event }
-      : { seq: 0, state: this.api.core.initialStateFromHeader(this.header), hugetlb: { optimized: 0, skipped: 0, restored: 0 }, nextLineOffset: this.offsets.get(1), event: null };
-    let state = base.state;
-    const r = await this.replayRange(base.seq, base.nextLineOffset, home, (e) => {
-      state = this.api.core.evolve(state, e);
-      countHugetlb(base.hugetlb, e.type);
-    });
-    this.putAnchor({ seq: home, state, hugetlb: base.hugetlb, nextLineOffset: r.nextLineOffset, event: r.last });
-    this.trim();
-    // No progress when every state kept is needed at a home position (fewer states than positions): stop.
-    if (!this.anchors.some((a) => a.seq === home)) return false;
-    return true;
+  /** The positions of the snapshots kept: for tests and the bench's memory figure. */
+  get snapshotSeqs(): number[] {
+    return this.snapshots.map((a) => a.seq);
   }
 
   /**
-   * One step of idle-time densifying, after {@link repair} has nothing left to do: puts a state in the middle of
-   * the widest gap between the states kept (at least densifyMinEvents wide), while the memory budget allows one more,
-   * so later seeks replay less. The position becomes one repair keeps covered. Returns false when done.
+   * One step of idle-time densifying: puts a snapshot in the middle of the widest gap between the snapshots kept
+   * (the end of the log counting as one; at least densifyMinEvents wide) while the memory budget allows one more,
+   * so later seeks replay less. Returns false when done. `stop` is asked between chunks of the replay: when it says
+   * true (a seek is waiting) the step is given up, nothing added, and densify returns true (there is still work).
    */
-  async densify(): Promise<boolean> {
-    if (!this.header || this.every !== null || this.anchors.length >= this.stateLimit()) return false;
+  async densify(stop?: () => boolean): Promise<boolean> {
+    if (!this.header || this.every !== null || this.snapshots.length >= this.stateLimit()) return false;
     let widest = 0;
     let at = -1;
-    let prev = 0;
-    for (const a of this.anchors) {
-      if (a.seq - prev > widest) {
-        widest = a.seq - prev;
-        at = prev + Math.floor((a.seq - prev) / 2);
+    let from: Snapshot | null = null;
+    let prev: Snapshot | null = null;
+    const ends = [...this.snapshots.map((x) => x.seq), this.lastSeq];
+    for (let i = 0; i < ends.length; i++) {
+      const lo = prev ? prev.seq : 0;
+      if (ends[i]! - lo > widest) {
+        widest = ends[i]! - lo;
+        at = lo + Math.floor(widest / 2);
+        from = prev;
       }
-      prev = a.seq;
+      prev = this.snapshots[i] ?? null;
     }
     if (widest < (this.opts.densifyMinEvents ?? 4000) || at <= 0) return false;
-    this.homes.push(at);
-    this.homes.sort((a, b) => a - b);
-    this.maxAnchors++;
-    if (!(await this.repair())) return false;
-    return true;
-  }
-
-  /**
-   * Drops states beyond the load's count: each time the one that saves the least replay (nearest to the state
-   * before it), preferring one that is not at a load-time snapshot position, never the last.
-   */
-  private trim(): void {
-    const homes = new Set(this.homes);
-    // First choice: not at a home position and not the last frame's state; then any not at a home position;
-    // then any (never the last, the end of the log).
-    const tiers: Array<(a: Snapshot) => boolean> = [(a) => !homes.has(a.seq) && a !== this.current, (a) => !homes.has(a.seq), () => true];
-    while (this.anchors.length > this.maxAnchors && this.anchors.length > 1) {
-      let drop = -1;
-      for (const allowed of tiers) {
-        let best = Infinity;
-        for (let i = 0; i < this.anchors.length - 1; i++) {
-          const a = this.anchors[i]!;
-          if (!allowed(a)) continue;
-          const gap = a.seq - (i > 0 ? this.anchors[i - 1]!.seq : 0);
-          if (gap < best) {
-            best = gap;
-            drop = i;
-          }
-        }
-        if (drop >= 0) break;
-      }
-      if (drop < 0) break;
-      this.anchors.splice(drop, 1);
-    }
+    let state = from ? this.api.unkeep(from.kept) : this.api.core.initialStateFromHeader(this.header);
+    const hugetlb = from ? { ...from.hugetlb } : { optimized: 0, skipped: 0, restored: 0 };
+    const r = await this.replayRange(
+      from ? from.seq : 0,
+      from ? from.nextLineOffset : this.offsets.get(1),
+      at,
+      (e) => {
+        state = this.api.core.evolve(state, e);
+        countHugetlb(hugetlb, e.type);
+      },
+      stop,
+    );
+    if (r.stopped) return true;
+    this.snapshot(at, state, hugetlb, r.last, r.nextLineOffset);
+    this.thin();
+    return this.snapshots.some((x) => x.seq === at);
   }
 
   private draw(want: number, state: StateLike, event: Envelope | null, hugetlb: HugetlbCounts): Frame {
@@ -440,7 +408,13 @@ export class LogSession {
    * Applies events (fromSeq, to] read from the log starting at byte `offset` (the line after event fromSeq; −1 =
    * unknown, read from the top). Returns the last event applied and the offset of the line after it.
    */
-  private async replayRange(fromSeq: number, offset: number, to: number, apply: (e: Envelope) => void): Promise<{ last: Envelope | null; nextLineOffset: number }> {
+  private async replayRange(
+    fromSeq: number,
+    offset: number,
+    to: number,
+    apply: (e: Envelope) => void,
+    stop?: () => boolean,
+  ): Promise<{ last: Envelope | null; nextLineOffset: number; stopped?: true }> {
     const start = offset >= 0 ? offset : 0;
     const plain = this.gzip ? this.text : this.blob;
     const stream = plain ? (plain.slice(start).stream() as ReadableStream<Uint8Array>) : (await this.rawStream()).pipeThrough(skipBytes(start));
@@ -448,7 +422,7 @@ export class LogSession {
     const dec = new TextDecoder();
     let line = offset >= 0 ? fromSeq + 1 : 0;
     let carry: Uint8Array = new Uint8Array(0);
-    let pos = start; // byte offset of carry[0] in the decompressed log
+    let carryPos = start; // byte offset of carry[0] in the decompressed log
     let last: Envelope | null = null;
     let next = -1;
     // Returns true once event `to` is applied.
@@ -467,24 +441,36 @@ export class LogSession {
       for (;;) {
         const { value, done } = await reader.read();
         if (done) break;
-        const buf = carry.length ? concat(carry, value) : value;
-        const lastNl = buf.lastIndexOf(10);
-        if (lastNl < 0) {
-          carry = buf.slice();
-          continue;
+        if (stop?.()) return { last, nextLineOffset: next, stopped: true };
+        const base = carryPos + carry.length; // byte offset of value[0]
+        let from = 0;
+        if (carry.length) {
+          // only the line that straddles two chunks is put together (copying whole chunks onto the carry cost
+          // 15 ms a seek in Chromium)
+          const first = value.indexOf(10);
+          if (first < 0) {
+            carry = concat(carry, value);
+            continue;
+          }
+          if (take(dec.decode(concat(carry, value.subarray(0, first))), base + first + 1)) return { last, nextLineOffset: next };
+          from = first + 1;
         }
-        // Decode every whole line of the chunk at once: a newline byte is never inside a UTF-8 sequence, so line
-        // i of the text ends at the i-th newline byte.
-        const lines = dec.decode(buf.subarray(0, lastNl)).split('\n');
-        let nl = -1;
-        for (const text of lines) {
-          nl = buf.indexOf(10, nl + 1);
-          if (take(text, pos + nl + 1)) return { last, nextLineOffset: next };
+        const lastNl = value.lastIndexOf(10);
+        if (lastNl >= from) {
+          // Decode every whole line of the chunk at once: a newline byte is never inside a UTF-8 sequence, so line
+          // i of the text ends at the i-th newline byte.
+          const lines = dec.decode(value.subarray(from, lastNl)).split('\n');
+          let nl = from - 1;
+          for (const text of lines) {
+            nl = value.indexOf(10, nl + 1);
+            if (take(text, base + nl + 1)) return { last, nextLineOffset: next };
+          }
+          from = lastNl + 1;
         }
-        pos += lastNl + 1;
-        carry = buf.slice(lastNl + 1);
+        carry = value.slice(from);
+        carryPos = base + from;
       }
-      if (carry.length) take(dec.decode(carry), pos + carry.length);
+      if (carry.length) take(dec.decode(carry), carryPos + carry.length);
     } finally {
       reader.releaseLock();
     }

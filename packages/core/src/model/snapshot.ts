@@ -1,0 +1,430 @@
+/**
+ * Packed snapshots of a state: the log viewer keeps many states to seek from, and a deep copy of a 6 TiB state
+ * (cloneState) is ~200,000 small objects — 100–600 ms to make, ~20 MiB of heap, and every one of them marked again
+ * by each full GC while it is kept. A packed state holds the big tables (sections, memory blocks, altmaps, vmemmap
+ * PMD entries and page-table pages, the resource index) as columns of typed arrays, which the GC never walks, and
+ * the rest (nodes, zones, counters …, a few hundred objects) as a deep copy. {@link unpackState} builds a fresh state
+ * from one, as many times as asked: the packed form is never written.
+ *
+ * Each entry type has a codec naming its fields one by one (the decoder's object literal is typed, so a field added
+ * to the type and not here fails to compile). An entry a codec cannot hold exactly (a PMD entry that is a PTE table
+ * or has sub-PMD usage, a number that is not a 32-bit integer where one is expected, a subsection map wider than 64
+ * bits …) is kept as a deep copy beside the columns, so every state packs and unpacks to an equal one.
+ */
+
+import { deepCopy } from './deep-copy.js';
+import type { AltmapState, MachineState, MemoryBlockState, PgtablePage, PmdEntry, ReadonlyMachineState, ResourceState, SectionState } from './state.js';
+import { TableMap, WALK_SLOTS } from './tables.js';
+
+/** Small values (strings, null, booleans, undefined) by code: one table for every packed state, codes below 256. */
+const CODE = new Map<unknown, number>();
+const VALUE: unknown[] = [];
+function code(x: unknown): number {
+  let c = CODE.get(x);
+  if (c === undefined) {
+    c = VALUE.length;
+    if (c > 255) return -1;
+    CODE.set(x, c);
+    VALUE.push(x);
+  }
+  return c;
+}
+
+const NULL_INT = -2147483648;
+const TWO_64 = 1n << 64n;
+
+/** A coder for one column of small values: code() remembers the last value it saw (neighbours are often alike). */
+function coder(): (x: unknown) => number {
+  let last: unknown = undefined;
+  let lastCode = code(undefined);
+  return (x) => {
+    if (x === last) return lastCode;
+    const c = code(x);
+    if (c >= 0) {
+      last = x;
+      lastCode = c;
+    }
+    return c;
+  };
+}
+
+/** x is a 32-bit integer the int columns hold (not −0, not the null marker). */
+function isInt(x: unknown): x is number {
+  return typeof x === 'number' && (x | 0) === x && x !== NULL_INT && (x !== 0 || 1 / x > 0);
+}
+
+/** x is a number the float columns hold exactly (not NaN: every NaN reads back as one). */
+function isNum(x: unknown): x is number {
+  return typeof x === 'number' && x === x;
+}
+
+/** Columns of one table, `n` rows: ints, floats, small-value codes and 64-bit bigints, each row `stride` wide. */
+class Cols {
+  ints: Int32Array;
+  nums: Float64Array;
+  codes: Uint8Array;
+  bigs: BigUint64Array;
+  constructor(
+    public n: number,
+    readonly nI: number,
+    readonly nF: number,
+    readonly nC: number,
+    readonly nB: number,
+  ) {
+    this.ints = new Int32Array(n * nI);
+    this.nums = new Float64Array(n * nF);
+    this.codes = new Uint8Array(n * nC);
+    this.bigs = new BigUint64Array(n * nB);
+  }
+  /** Room for `rows` rows, the rows so far kept. */
+  grow(rows: number): void {
+    const g = new Cols(rows, this.nI, this.nF, this.nC, this.nB);
+    g.ints.set(this.ints);
+    g.nums.set(this.nums);
+    g.codes.set(this.codes);
+    g.bigs.set(this.bigs);
+    Object.assign(this, { n: rows, ints: g.ints, nums: g.nums, codes: g.codes, bigs: g.bigs });
+  }
+  /** Shrinks the columns to the rows used. */
+  trim(rows: number): void {
+    if (rows === this.n) return;
+    this.ints = this.ints.slice(0, rows * this.nI);
+    this.nums = this.nums.slice(0, rows * this.nF);
+    this.codes = this.codes.slice(0, rows * this.nC);
+    this.bigs = this.bigs.slice(0, rows * this.nB);
+    this.n = rows;
+  }
+  get bytes(): number {
+    return this.ints.byteLength + this.nums.byteLength + this.codes.byteLength + this.bigs.byteLength;
+  }
+}
+
+const intOrNull = (x: number | null): number => (x === null ? NULL_INT : x);
+const nullIfMarked = (x: number): number | null => (x === NULL_INT ? null : x);
+
+/**
+ * One entry type's columns. put writes row j and returns false when a value does not fit (the entry is then kept
+ * as a copy; what put wrote to row j is ignored); get reads row j back as a new object.
+ */
+interface Codec<V> {
+  readonly shape: readonly [ints: number, nums: number, codes: number, bigs: number];
+  put(c: Cols, j: number, v: V): boolean;
+  get(c: Cols, j: number): V;
+}
+
+function sectionCodec(): Codec<SectionState> {
+  const usage = coder();
+  return {
+    shape: [2, 0, 1, 1],
+    put(c, j, v) {
+      const { flags, nid, subsectionMap } = v;
+      const u = usage(v.usage);
+      if (!isInt(flags) || !isInt(nid) || u < 0 || typeof subsectionMap !== 'bigint' || subsectionMap < 0n || subsectionMap >= TWO_64) return false;
+      c.ints[2 * j] = flags;
+      c.ints[2 * j + 1] = nid;
+      c.codes[j] = u;
+      c.bigs[j] = subsectionMap;
+      return true;
+    },
+    get: (c, j) => ({ flags: c.ints[2 * j]!, subsectionMap: c.bigs[j]!, usage: VALUE[c.codes[j]!] as SectionState['usage'], nid: c.ints[2 * j + 1]! }),
+  };
+}
+
+function blockCodec(): Codec<MemoryBlockState> {
+  const [state, zone, early, online] = [coder(), coder(), coder(), coder()];
+  return {
+    shape: [5, 0, 4, 0],
+    put(c, j, v) {
+      const id = v.id;
+      const nid = v.nid;
+      const nr = v.nrVmemmapPages;
+      const alt = intOrNull(v.altmapId);
+      const group = intOrNull(v.group);
+      const a = state(v.state);
+      const b = zone(v.zone);
+      const e = early(v.early);
+      const o = online(v.onlineType);
+      if (!isInt(id) || !isInt(nid) || !isInt(nr) || !(alt === NULL_INT || isInt(alt)) || !(group === NULL_INT || isInt(group)) || a < 0 || b < 0 || e < 0 || o < 0) return false;
+      const i = 5 * j;
+      const ints = c.ints;
+      ints[i] = id;
+      ints[i + 1] = nid;
+      ints[i + 2] = nr;
+      ints[i + 3] = alt;
+      ints[i + 4] = group;
+      const k = 4 * j;
+      const codes = c.codes;
+      codes[k] = a;
+      codes[k + 1] = b;
+      codes[k + 2] = e;
+      codes[k + 3] = o;
+      return true;
+    },
+    get(c, j) {
+      const i = 5 * j;
+      const k = 4 * j;
+      const ints = c.ints;
+      const codes = c.codes;
+      return {
+        id: ints[i]!,
+        state: VALUE[codes[k]!] as MemoryBlockState['state'],
+        zone: VALUE[codes[k + 1]!] as MemoryBlockState['zone'],
+        nid: ints[i + 1]!,
+        nrVmemmapPages: ints[i + 2]!,
+        altmapId: nullIfMarked(ints[i + 3]!),
+        group: nullIfMarked(ints[i + 4]!),
+        early: VALUE[codes[k + 2]!] as boolean,
+        onlineType: VALUE[codes[k + 3]!] as MemoryBlockState['onlineType'],
+      };
+    },
+  };
+}
+
+function altmapCodec(): Codec<AltmapState> {
+  const owner = coder();
+  return {
+    shape: [0, 7, 1, 0],
+    put(c, j, v) {
+      const { id, basePfn, endPfn, reserve, free, align, alloc } = v;
+      const o = owner(v.owner);
+      if (!isNum(id) || !isNum(basePfn) || !isNum(endPfn) || !isNum(reserve) || !isNum(free) || !isNum(align) || !isNum(alloc) || o < 0) return false;
+      const i = 7 * j;
+      const f = c.nums;
+      f[i] = id;
+      f[i + 1] = basePfn;
+      f[i + 2] = endPfn;
+      f[i + 3] = reserve;
+      f[i + 4] = free;
+      f[i + 5] = align;
+      f[i + 6] = alloc;
+      c.codes[j] = o;
+      return true;
+    },
+    get(c, j) {
+      const i = 7 * j;
+      const f = c.nums;
+      return { id: f[i]!, basePfn: f[i + 1]!, endPfn: f[i + 2]!, reserve: f[i + 3]!, free: f[i + 4]!, align: f[i + 5]!, alloc: f[i + 6]!, owner: VALUE[c.codes[j]!] as AltmapState['owner'] };
+    },
+  };
+}
+
+type PmdLeaf = Extract<PmdEntry, { kind: 'leaf' }>;
+
+/** PMD leaves without sub-PMD usage; PTE tables and tracked leaves are kept as copies. */
+function pmdCodec(): Codec<PmdEntry> {
+  const source = coder();
+  return {
+    shape: [2, 0, 1, 0],
+    put(c, j, v) {
+      if (v.kind !== 'leaf' || v.used !== null) return false;
+      const s = source(v.source);
+      const node = v.node;
+      const alt = intOrNull(v.altmapId);
+      if (s < 0 || !isInt(node) || !(alt === NULL_INT || isInt(alt))) return false;
+      c.codes[j] = s;
+      c.ints[2 * j] = node;
+      c.ints[2 * j + 1] = alt;
+      return true;
+    },
+    get(c, j) {
+      const e: PmdLeaf = { kind: 'leaf', source: VALUE[c.codes[j]!] as PmdLeaf['source'], node: c.ints[2 * j]!, altmapId: nullIfMarked(c.ints[2 * j + 1]!), used: null };
+      return e;
+    },
+  };
+}
+
+function pgtableCodec(): Codec<PgtablePage> {
+  const source = coder();
+  return {
+    shape: [1, 0, 1, 0],
+    put(c, j, v) {
+      const s = source(v.source);
+      const n = v.entries;
+      if (s < 0 || !isInt(n)) return false;
+      c.codes[j] = s;
+      c.ints[j] = n;
+      return true;
+    },
+    get: (c, j) => ({ source: VALUE[c.codes[j]!] as PgtablePage['source'], entries: c.ints[j]! }),
+  };
+}
+
+const CODECS = { section: sectionCodec(), block: blockCodec(), altmap: altmapCodec(), pmd: pmdCodec(), pgtable: pgtableCodec() };
+
+/** One lookup table, packed: its filled slots in order, each either in the columns or a copy. */
+interface PackedTable {
+  length: number;
+  /** Slot of each row. */
+  slots: Int32Array;
+  cols: Cols;
+  /** Rows the columns could not hold: row → a deep copy of the value. */
+  copies: Map<number, unknown> | null;
+  /** Slots holding an explicit `undefined` (a cleared slot below the table's end), as opposed to a hole. */
+  undefs: number[];
+}
+
+/** Calls fn(slot, value) for each slot a table holds, ascending (holes skipped; explicit undefined included). */
+function eachSlot<V>(t: ReadonlyArray<V | undefined>, fn: (i: number, v: V | undefined) => void): void {
+  if (t.length <= WALK_SLOTS) {
+    for (let i = 0; i < t.length; i++) {
+      const v = t[i];
+      if (v !== undefined || i in t) fn(i, v);
+    }
+  } else for (const k in t) fn(Number(k), t[k as unknown as number]);
+}
+
+function packTable<V>(t: ReadonlyArray<V | undefined>, count: number, codec: Codec<V>): PackedTable {
+  const n = Math.min(count, t.length);
+  const cols = new Cols(n, ...codec.shape);
+  let slots = new Int32Array(n);
+  let rows = 0;
+  let copies: Map<number, unknown> | null = null;
+  const undefs: number[] = [];
+  eachSlot(t, (i, v) => {
+    if (v === undefined) {
+      undefs.push(i);
+      return;
+    }
+    if (rows === slots.length) {
+      // count was short (a table not behind a TableMap): grow
+      const bigger = new Int32Array(Math.max(16, rows * 2));
+      bigger.set(slots);
+      slots = bigger;
+      cols.grow(bigger.length);
+    }
+    slots[rows] = i;
+    if (!codec.put(cols, rows, v)) (copies ??= new Map()).set(rows, deepCopy(v));
+    rows++;
+  });
+  cols.trim(rows);
+  return { length: t.length, slots: rows === slots.length ? slots : slots.slice(0, rows), cols, copies, undefs };
+}
+
+function unpackTable<V>(p: PackedTable, codec: Codec<V>): Array<V | undefined> {
+  const t: Array<V | undefined> = p.length <= WALK_SLOTS ? new Array<V | undefined>(p.length) : [];
+  const { slots, cols, copies } = p;
+  for (let j = 0; j < slots.length; j++) {
+    const c = copies === null ? undefined : copies.get(j);
+    t[slots[j]!] = c === undefined ? codec.get(cols, j) : (deepCopy(c) as V);
+  }
+  for (const i of p.undefs) t[i] = undefined;
+  if (t.length !== p.length) t.length = p.length;
+  return t;
+}
+
+function tableBytes(p: PackedTable): number {
+  return p.slots.byteLength + p.cols.bytes + 8 * p.undefs.length + (p.copies ? 256 * p.copies.size : 0);
+}
+
+interface PackedMap {
+  base: number;
+  count: number;
+  spill: Map<number, unknown> | null;
+  table: PackedTable;
+}
+
+function packMap<V>(m: TableMap<V>, codec: Codec<V>): PackedMap {
+  return { base: m.base, count: m.count, spill: m.spill === null ? null : deepCopy(m.spill), table: packTable(m.table, m.count, codec) };
+}
+
+function unpackMap<V>(p: PackedMap, codec: Codec<V>, table = unpackTable(p.table, codec)): TableMap<V> {
+  const m = new TableMap<V>(table, p.base);
+  m.count = p.count;
+  m.spill = p.spill === null ? null : (deepCopy(p.spill) as Map<number, V>);
+  return m;
+}
+
+/** A state packed by {@link packState}: opaque; {@link unpackState} makes states of it, {@link packedBytes} sizes it. */
+export interface PackedState {
+  readonly rest: Record<string, unknown>;
+  readonly sections: PackedMap;
+  readonly blocks: PackedMap;
+  readonly altmaps: PackedMap;
+  readonly pmds: PackedMap;
+  readonly tables: Record<string, PackedMap>;
+  readonly vmemmapRest: Record<string, unknown>;
+  readonly resources: ResourceState[];
+  readonly resourceSlot: Array<number | undefined>;
+  /** resourceIndex: per filled slot, the position in `resources` + 1, or −(k + 1) for list k of `resourceLists`. */
+  readonly resourceIndex: { length: number; slots: Int32Array; refs: Int32Array; undefs: number[] };
+  readonly resourceLists: number[][];
+  readonly bytes: number;
+}
+
+/** Packs a state (it is only read). */
+export function packState(state: ReadonlyMachineState): PackedState {
+  const s = state as unknown as MachineState;
+  if (s.sections.table !== s.sectionTable || s.blocks.table !== s.blockTable) throw new Error('packState: a TableMap is not over its table');
+  const { sections, sectionTable, blocks, blockTable, altmaps, vmemmap, resources, resourceSlot, resourceIndex, ...rest } = s;
+  void sectionTable;
+  void blockTable;
+  const { pmds, tables, ...vmemmapRest } = vmemmap;
+  const res = deepCopy(resources);
+  const pos = new Map<ResourceState, number>();
+  resources.forEach((r, i) => pos.set(r, i));
+  const lists: number[][] = [];
+  const idxSlots: number[] = [];
+  const refs: number[] = [];
+  const undefs: number[] = [];
+  eachSlot(resourceIndex, (i, v) => {
+    if (v === undefined) {
+      undefs.push(i);
+      return;
+    }
+    idxSlots.push(i);
+    if (Array.isArray(v)) {
+      lists.push(v.map((r) => pos.get(r) ?? -1));
+      refs.push(-lists.length);
+    } else refs.push((pos.get(v) ?? -1) + 1);
+  });
+  if (refs.some((r) => r === 0) || lists.some((l) => l.includes(-1))) throw new Error('packState: resourceIndex names a resource not in resources');
+  const packed = {
+    rest: deepCopy(rest) as Record<string, unknown>,
+    sections: packMap(sections, CODECS.section),
+    blocks: packMap(blocks, CODECS.block),
+    altmaps: packMap(altmaps, CODECS.altmap),
+    pmds: packMap(pmds, CODECS.pmd),
+    tables: Object.fromEntries(Object.entries(tables).map(([level, m]) => [level, packMap(m, CODECS.pgtable)])),
+    vmemmapRest: deepCopy(vmemmapRest) as Record<string, unknown>,
+    resources: res,
+    resourceSlot: resourceSlot.slice(),
+    resourceIndex: { length: resourceIndex.length, slots: Int32Array.from(idxSlots), refs: Int32Array.from(refs), undefs },
+    resourceLists: lists,
+  };
+  let bytes = 65536 + 8 * (idxSlots.length + resourceSlot.length) + 256 * resources.length;
+  for (const m of [packed.sections, packed.blocks, packed.altmaps, packed.pmds, ...Object.values(packed.tables)]) bytes += tableBytes(m.table);
+  return { ...packed, bytes };
+}
+
+/** A new state equal to the one packed (as cloneState would copy it); the packed state is left as it was. */
+export function unpackState(p: PackedState): MachineState {
+  const sections = unpackMap(p.sections, CODECS.section);
+  const blocks = unpackMap(p.blocks, CODECS.block);
+  const resources = deepCopy(p.resources);
+  const ri = p.resourceIndex;
+  const resourceIndex: Array<ResourceState | ResourceState[] | undefined> = ri.length <= WALK_SLOTS ? new Array(ri.length) : [];
+  for (let j = 0; j < ri.slots.length; j++) {
+    const r = ri.refs[j]!;
+    resourceIndex[ri.slots[j]!] = r > 0 ? resources[r - 1]! : p.resourceLists[-r - 1]!.map((k) => resources[k]!);
+  }
+  for (const i of ri.undefs) resourceIndex[i] = undefined;
+  if (resourceIndex.length !== ri.length) resourceIndex.length = ri.length;
+  const tables = Object.fromEntries(Object.entries(p.tables).map(([level, m]) => [level, unpackMap(m, CODECS.pgtable)]));
+  return {
+    ...(deepCopy(p.rest) as object),
+    sections,
+    sectionTable: sections.table,
+    blocks,
+    blockTable: blocks.table,
+    altmaps: unpackMap(p.altmaps, CODECS.altmap),
+    vmemmap: { ...(deepCopy(p.vmemmapRest) as object), pmds: unpackMap(p.pmds, CODECS.pmd), tables },
+    resources,
+    resourceSlot: p.resourceSlot.slice(),
+    resourceIndex,
+  } as MachineState;
+}
+
+/** Bytes a packed state takes (its typed arrays, plus an allowance for the copied rest). */
+export function packedBytes(p: PackedState): number {
+  return p.bytes;
+}

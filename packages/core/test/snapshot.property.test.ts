@@ -1,0 +1,81 @@
+/**
+ * packState / unpackState (model/snapshot.ts): a packed state unpacks to a state equal to the one packed — equal as
+ * structuredClone's copy is (the oracle cloneState was checked against), its TableMaps still TableMaps over the
+ * state's tables, its resourceIndex sharing the objects of its resources — however often it is unpacked, and
+ * whatever the live state does afterwards.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { packState, TableMap, tableMapsOf, unpackState, type Command, type MachineState } from '../src/index.js';
+import { GiB, MiB, small } from './support/machines.js';
+import { sim } from './support/raw.js';
+
+const BLOCK = 128n * MiB;
+const opArb = fc.array(
+  fc.record({ block: fc.integer({ min: 16, max: 23 }), kind: fc.constantFrom('add', 'add_mom', 'online_movable', 'online_kernel', 'offline', 'remove') }),
+  { minLength: 1, maxLength: 12 },
+);
+
+function toCommand({ block, kind }: { block: number; kind: string }): Command {
+  const range = { startBytes: BigInt(block) * BLOCK, sizeBytes: BLOCK };
+  if (kind === 'add') return { kind: 'add_memory', node: 0, range, flags: [] };
+  if (kind === 'add_mom') return { kind: 'add_memory', node: 0, range, flags: ['memmap_on_memory'] };
+  if (kind === 'remove') return { kind: 'remove_memory', range };
+  return { kind: 'block_state', block, state: kind as 'online_movable' | 'online_kernel' | 'offline' };
+}
+
+/** What cloneState used to be: structuredClone, the TableMaps given their class back. */
+function oracle(s: MachineState): MachineState {
+  const c = structuredClone(s);
+  for (const [, m] of tableMapsOf(c)) Object.setPrototypeOf(m, TableMap.prototype);
+  return c;
+}
+
+function expectWellFormed(c: MachineState): void {
+  for (const [, m] of tableMapsOf(c)) expect(m).toBeInstanceOf(TableMap);
+  expect(c.sections.table).toBe(c.sectionTable);
+  expect(c.blocks.table).toBe(c.blockTable);
+  for (const v of c.resourceIndex) for (const r of v === undefined ? [] : Array.isArray(v) ? v : [v]) expect(c.resources).toContain(r);
+}
+
+describe('packState / unpackState', () => {
+  it('unpacks any state (several times) to one equal to it, and the packed state does not follow the live one', () => {
+    fc.assert(
+      fc.property(opArb, opArb, (before, after) => {
+        const s = sim(small(2, '6.18', 'memory_hotplug.memmap_on_memory=1'));
+        for (const op of before) s.exec(toCommand(op));
+        const state = s.state as MachineState;
+        const want = oracle(state);
+        const p = packState(state);
+        const a = unpackState(p);
+        expect(a).toStrictEqual(want);
+        expectWellFormed(a);
+        // the live state moves on, and the first unpacked copy is written: the packed one stays as it was
+        for (const op of after) s.exec(toCommand(op));
+        a.sectionTable.length = 0;
+        a.counters.warnings += 1;
+        const b = unpackState(p);
+        expect(b).toStrictEqual(want);
+        expectWellFormed(b);
+        expect(p.bytes).toBeGreaterThan(0);
+      }),
+      { numRuns: 40 },
+    );
+  });
+
+  it('packs a state at GiB addresses with sparse sub-tables, and one whose entries the columns cannot hold', () => {
+    const s = sim(small(2, '6.18'));
+    expect(s.exec({ kind: 'add_memory', node: 0, range: { startBytes: 64n * GiB, sizeBytes: BLOCK }, flags: [] }).ok).toBe(true);
+    const state = s.state as MachineState;
+    expect(unpackState(packState(state))).toStrictEqual(oracle(state));
+    // values outside the columns' ranges are kept as copies, exactly
+    const odd = oracle(state);
+    const [sec] = [...odd.sections.keys()];
+    odd.sectionTable[sec!]!.subsectionMap = 1n << 80n;
+    odd.sectionTable[sec!]!.nid = 2 ** 40;
+    const [blk] = [...odd.blocks.keys()];
+    odd.blockTable[blk!]!.nrVmemmapPages = -0;
+    odd.blockTable[blk!]!.zone = 'a string the codes have not seen' as never;
+    expect(unpackState(packState(odd))).toStrictEqual(oracle(odd));
+  });
+});
