@@ -2,8 +2,8 @@
  * `pnpm --filter @memhp/cli bench`: how long `memhp` takes to answer, as whole processes, against `node -e 0`
  * measured in the same run (issue 19). Rounds are interleaved (node, then each command, then node again …) so
  * the machine's load at any moment weighs on all of them alike; the figures are medians over the rounds.
- * The built binary (dist/memhp.cjs, which the `memhp` launcher loads) is what runs, as a user's `memhp` does. MEMHP_BENCH_ROUNDS sets the number of
- * rounds (default 11). Figures go to bench-results/cli-startup.json at the repository root.
+ * The `memhp` launcher (bin/memhp.cjs, which loads the built dist/memhp.cjs) is what runs, as a user's `memhp` does.
+ * MEMHP_BENCH_ROUNDS sets the number of rounds (default 11). Figures go to bench-results/cli-startup.json at the repository root.
  *
  * Targets (issue 19): `--version` ≤ 1.6× node's own start; `check` and `plan` ≤ 2×; `replay --report summary`
  * of the example log ≤ 2.5×. `query` is measured too (DuckDB is its cost), without a target.
@@ -20,7 +20,8 @@ const root = join(here, '..', '..', '..');
 // of an earlier commit's dist/bin.js or dist/memhp.cjs, kept inside packages/cli so its dependencies resolve) measured beside this
 // one, each of its cases interleaved with the others in the same rounds: a before/after comparison under the same
 // load.
-const bin = process.env.MEMHP_BENCH_BIN ?? join(here, '..', 'dist', 'memhp.cjs');
+const bin = process.env.MEMHP_BENCH_BIN ?? join(here, '..', 'bin', 'memhp.cjs');
+if (!existsSync(join(here, '..', 'dist', 'memhp.cjs'))) throw new Error('packages/cli/dist/memhp.cjs is missing: build the CLI first (pnpm --filter @memhp/cli build)');
 const beforeBin = process.env.MEMHP_BENCH_BEFORE;
 const rounds = Number(process.env.MEMHP_BENCH_ROUNDS ?? 11);
 if (!Number.isSafeInteger(rounds) || rounds < 1) throw new Error('MEMHP_BENCH_ROUNDS must be a positive integer');

@@ -35,7 +35,7 @@ describe.runIf(existsSync(DIST))('the built binary (dist/bin.js)', () => {
 });
 
 const BUNDLED = join(REPO, 'packages/cli/dist/memhp.cjs');
-const LAUNCHER = join(REPO, 'packages/cli/bin/memhp.js');
+const LAUNCHER = join(REPO, 'packages/cli/bin/memhp.cjs');
 
 describe.runIf(existsSync(BUNDLED))('the built binary: one bundle per command module (dist/memhp-<module>.cjs)', () => {
   const run = (args: readonly string[], bin = BUNDLED) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
@@ -59,7 +59,7 @@ describe.runIf(existsSync(BUNDLED))('the built binary: one bundle per command mo
     expect(typo.stderr).toMatch(/Did you mean plan\?/);
   });
 
-  it('is what the launcher (bin/memhp.js) runs', () => {
+  it('is what the launcher (bin/memhp.cjs) runs', () => {
     const v = run(['--version'], LAUNCHER);
     expect(v.status).toBe(0);
     expect(v.stdout).toBe(run(['--version']).stdout);

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * The `memhp` binary as built (dist/memhp.cjs; bin/memhp.js and dist/bin.js load it). Start-up is part of the
+ * The `memhp` binary as built (dist/memhp.cjs; bin/memhp.cjs and dist/bin.js load it). Start-up is part of the
  * interface: `--version` answers from package.json alone, and every other command loads one CommonJS bundle,
  * dist/memhp-<module>.cjs, holding the command's module and all it imports (dist/memhp-all.cjs for help or an unknown
  * name). One file per command, loaded by require: Node 20 spends a short command's time in module loading, and its

@@ -1,12 +1,13 @@
 #!/usr/bin/env node
 // The `memhp` command's launcher. It is committed (not built) so that the package manager can link the command
 // when the workspace is installed, before the build has written dist/; it only loads the built binary
-// (dist/memhp.cjs, CommonJS: see src/bundle/memhp.ts).
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
+// (dist/memhp.cjs, see src/bundle/memhp.ts). CommonJS like the binary, so a start never goes through Node's ES
+// module loader.
+'use strict';
+const { existsSync } = require('node:fs');
+const { join } = require('node:path');
 
-const entry = new URL('../dist/memhp.cjs', import.meta.url);
+const entry = join(__dirname, '..', 'dist', 'memhp.cjs');
 if (!existsSync(entry)) {
   process.stderr.write(
     'memhp: the command is not built yet (packages/cli/dist/memhp.cjs is missing).\n' +
@@ -14,4 +15,4 @@ if (!existsSync(entry)) {
   );
   process.exit(2);
 }
-createRequire(import.meta.url)(fileURLToPath(entry));
+require(entry);
