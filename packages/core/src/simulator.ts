@@ -121,7 +121,7 @@ export function createSimulator(opts: SimulatorOptions): Simulator {
 
   const publish = (type: string, v: number, payload: unknown): number => {
     time += nsPerEvent;
-    const env = bus.publish({ time, op, cause, type, v, payload });
+    const env = bus.publishFields(time, op, cause, type, v, payload);
     if (evolveError) {
       const err = evolveError;
       evolveError = null;

@@ -89,21 +89,29 @@ export class EventBus {
 
   /** Assign the next seq, deliver synchronously to every subscriber in subscription order, return the envelope. */
   publish<T extends string, P>(draft: EventDraft<T, P>): EventEnvelope<T, P> {
+    if (typeof draft !== 'object' || draft === null) throw new TypeError('publish: draft must be an object');
+    return this.publishFields(draft.time, draft.op, draft.cause, draft.type, draft.v, draft.payload);
+  }
+
+  /**
+   * `publish` of a draft given field by field: the same checks and the same envelope, without the draft object a
+   * caller would build only for the bus to copy (the simulator publishes every event this way).
+   */
+  publishFields<T extends string, P>(time: number, op: number, cause: number | null, type: T, v: number, payload: P): EventEnvelope<T, P> {
     if (this.#completed) throw new Error('publish on a completed EventBus');
-    this.#validate(draft);
-    const payload = this.#freeze ? deepFreeze(draft.payload) : draft.payload;
+    this.#validate(time, op, cause, type, v, payload);
     const e: EventEnvelope<T, P> = {
       seq: this.#seq + 1,
-      time: draft.time,
-      op: draft.op,
-      cause: draft.cause,
-      type: draft.type,
-      v: draft.v,
-      payload,
+      time,
+      op,
+      cause,
+      type,
+      v,
+      payload: this.#freeze ? deepFreeze(payload) : payload,
     };
     if (this.#freeze) Object.freeze(e);
     this.#seq = e.seq;
-    this.#lastTime = e.time;
+    this.#lastTime = time;
     this.#remember(e);
     // A subscriber publishing during delivery only enqueues: everyone gets the current event first.
     if (this.#delivering) this.#queue.push(e);
@@ -130,21 +138,20 @@ export class EventBus {
     this.#errors.complete();
   }
 
-  #validate(d: EventDraft): void {
-    if (typeof d !== 'object' || d === null) throw new TypeError('publish: draft must be an object');
-    if (!isCount(d.time)) throw new TypeError(`publish ${d.type}: time must be a non-negative safe integer (ns)`);
-    if (d.time < this.#lastTime) {
-      throw new RangeError(`publish ${d.type}: time ${d.time} goes back from ${this.#lastTime}`);
+  #validate(time: number, op: number, cause: number | null, type: string, v: number, payload: unknown): void {
+    if (!isCount(time)) throw new TypeError(`publish ${type}: time must be a non-negative safe integer (ns)`);
+    if (time < this.#lastTime) {
+      throw new RangeError(`publish ${type}: time ${time} goes back from ${this.#lastTime}`);
     }
-    if (!isCount(d.op)) throw new TypeError(`publish ${d.type}: op must be a non-negative safe integer`);
-    if (d.cause !== null && !(isCount(d.cause) && d.cause >= 1 && d.cause <= this.#seq)) {
-      throw new RangeError(`publish ${d.type}: cause must be null or the seq of an earlier event, got ${String(d.cause)}`);
+    if (!isCount(op)) throw new TypeError(`publish ${type}: op must be a non-negative safe integer`);
+    if (cause !== null && !(isCount(cause) && cause >= 1 && cause <= this.#seq)) {
+      throw new RangeError(`publish ${type}: cause must be null or the seq of an earlier event, got ${String(cause)}`);
     }
-    if (typeof d.type !== 'string' || d.type.length === 0) throw new TypeError('publish: type must be a string');
-    if (!Number.isSafeInteger(d.v) || d.v < 1) throw new TypeError(`publish ${d.type}: v must be a positive integer`);
+    if (typeof type !== 'string' || type.length === 0) throw new TypeError('publish: type must be a string');
+    if (!Number.isSafeInteger(v) || v < 1) throw new TypeError(`publish ${type}: v must be a positive integer`);
     if (this.#catalogue) {
-      const issue = this.#catalogue.check(d.type, d.v, d.payload);
-      if (issue) throw new TypeError(`publish ${d.type}@${d.v}: ${issue.path}: ${issue.message}`);
+      const issue = this.#catalogue.check(type, v, payload);
+      if (issue) throw new TypeError(`publish ${type}@${v}: ${issue.path}: ${issue.message}`);
     }
   }
 

@@ -15,6 +15,25 @@ describe('EventBus', () => {
     expect(Object.keys(b)).toEqual(['seq', 'time', 'op', 'cause', 'type', 'v', 'payload']);
   });
 
+  it('publishFields gives the envelope publish gives, field by field, with the same checks and freezing', () => {
+    const a = new EventBus({ catalogue: testCatalogue() });
+    const b = new EventBus({ catalogue: testCatalogue() });
+    const seen: EventEnvelope[] = [];
+    b.on('test', (e) => seen.push(e));
+    const d = draft(7, 'same');
+    const ea = a.publish(d);
+    const eb = b.publishFields(d.time, d.op, d.cause, d.type, d.v, d.payload);
+    expect(eb).toEqual(ea);
+    expect(Object.keys(eb)).toEqual(Object.keys(ea));
+    expect(seen).toEqual([eb]);
+    expect(Object.isFrozen(eb) && Object.isFrozen(eb.payload)).toBe(true);
+    expect(() => b.publishFields(6, 1, null, 'note', 1, { text: 'x' })).toThrow('publish note: time 6 goes back from 7');
+    expect(() => b.publishFields(7, 1, 9, 'note', 1, { text: 'x' })).toThrow(/cause must be null or the seq of an earlier event/);
+    expect(() => b.publishFields(7, 1, null, 'note', 1, { text: 1 })).toThrow('publish note@1: /payload/text: expected string');
+    expect(() => b.publishFields(7, 1, null, 'note', 0, { text: 'x' })).toThrow('publish note: v must be a positive integer');
+    expect(b.lastSeq).toBe(1);
+  });
+
   it('continues numbering after an existing log with startSeq', () => {
     const bus = new EventBus({ startSeq: 41 });
     expect(bus.publish(draft()).seq).toBe(42);

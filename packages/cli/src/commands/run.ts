@@ -179,20 +179,27 @@ export async function runLoaded(sc: LoadedScenario, file: string, o: RunOpts, re
   let expectFailures = 0;
   let interrupted: NodeJS.Signals | null = null;
   let lastYield = Date.now();
-  /** Between two kernel commands: let a signal in; true when one asked to stop. */
-  const mustStop = async (): Promise<boolean> => {
-    if (Date.now() - lastYield >= YIELD_MS) {
-      await yieldToEventLoop();
-      lastYield = Date.now();
-    }
+  const stopNow = (): boolean => {
     interrupted = stopRequested();
     return interrupted !== null;
   };
+  const yieldThenStop = async (): Promise<boolean> => {
+    await yieldToEventLoop();
+    lastYield = Date.now();
+    return stopNow();
+  };
+  /**
+   * Between two kernel commands: let a signal in; true when one asked to stop. A promise only when it is time to
+   * yield (every YIELD_MS): a sweep point runs thousands of commands, and an await on each would allocate a
+   * promise and suspend the run for nothing.
+   */
+  const mustStop = (): boolean | Promise<boolean> => (Date.now() - lastYield >= YIELD_MS ? yieldThenStop() : stopNow());
   let ok = false;
   let closeError: unknown = null;
   try {
     steps: for (const step of sc.steps) {
-      if (await mustStop()) break;
+      const stop = mustStop();
+      if (stop === true || (stop !== false && (await stop))) break;
       if (step.kind === 'expect') {
         const failures = checkExpect(step.expect, last, sim.state(), base);
         expectFailures += failures.length;
@@ -203,7 +210,8 @@ export async function runLoaded(sc: LoadedScenario, file: string, o: RunOpts, re
       }
       let stepResult: KResultLike = { ok: true };
       for (const c of step.commands) {
-        if (await mustStop()) break steps;
+        const stop = mustStop();
+        if (stop === true || (stop !== false && (await stop))) break steps;
         const cmd = c.kind === 'hugepages' && step.hugepageSizeDefault ? { ...c, sizeBytes: backend.defaultHugepageBytes({ pageSizeBytes: machine.pageSizeBytes, structPageBytes: machine.structPageBytes, kernel: machine.kernel, features: machine.features ?? {} }) } : c;
         const r = sim.execute(cmd);
         if (!r.ok && stepResult.ok) stepResult = r;
