@@ -20,8 +20,9 @@ import { SampleSeries, countBlocks, counters, drawPmds, drawSectionsUpTo, type S
 export interface SessionOptions {
   /**
    * Fixed number of events between snapshots. Without it the session adapts: a snapshot is taken when at least
-   * `snapshotMinEvents` (default 2000) events and `snapshotCostRatio` (default 3) times the last snapshot's packing
-   * time have passed — so packing takes at most a quarter of the load — and at most `maxSnapshots` (default 256) are
+   * `snapshotMinEvents` (default 2000) events and `snapshotCostRatio` (default 2) times the last snapshot's packing
+   * time of the load's own work (busy time: not the waits for bytes) have passed — so packing takes at most a third of
+   * the load's work — and at most `maxSnapshots` (default 256) are
    * kept (every other one is dropped when full).
    */
   snapshotEvery?: number;
@@ -282,7 +283,7 @@ export class LogSession {
     let busy = 0;
     let sinceBusy = 0;
     const minEvents = this.opts.snapshotMinEvents ?? 2000;
-    const ratio = this.opts.snapshotCostRatio ?? 3;
+    const ratio = this.opts.snapshotCostRatio ?? 2;
     let lastEvent: Envelope | null = null;
     // Batches (one per chunk the reader split) where the reader has them, as memhp replay reads: an async step per
     // event cost ~10% of the load.
