@@ -267,6 +267,45 @@ describe('viewer replay session', () => {
     }
   });
 
+  it('schedules its snapshots by its own busy time: a source that makes it wait between chunks adds none', async () => {
+    // The log, cut into 60 chunks, with a 12 ms wait before every chunk (as a gzip log's inflate worker makes the
+    // load wait). With one snapshot whenever 3 packing times of work have
+    // passed, the waits must not count as work: counting wall time, every chunk (12 ms ≥ 3 × a small state's
+    // pack) would take one.
+    const bytes = new TextEncoder().encode(logText);
+    const size = Math.ceil(bytes.length / 60);
+    const chunks = Math.ceil(bytes.length / size);
+    class ChunkedBlob extends Blob {
+      constructor(private readonly waitMs: number) {
+        super([bytes]);
+      }
+      override stream(): ReadableStream<Uint8Array<ArrayBuffer>> {
+        let at = 0;
+        const waitMs = this.waitMs;
+        return new ReadableStream({
+          async pull(c) {
+            if (at >= bytes.length) return c.close();
+            await new Promise((r) => setTimeout(r, waitMs));
+            c.enqueue(bytes.slice(at, at + size));
+            at += size;
+          },
+        });
+      }
+    }
+    const opts = { snapshotMinEvents: 1, snapshotCostRatio: 3, maxSnapshots: 100_000 };
+    const slow = new LogSession(api, new ChunkedBlob(12), 'slow.ndjson', opts);
+    const r = await slow.load();
+    expect(chunks).toBe(60);
+    // (the final state is always kept too)
+    expect(r.snapshots).toBeLessThan(chunks / 2);
+    // and the seeks from them still show the state a straight replay reaches
+    const events = r.lastSeq;
+    for (const at of [1, Math.floor(events / 3), Math.floor((2 * events) / 3), events]) {
+      const f = await slow.frameAt(at);
+      expect(f.counters).toEqual(counters(straightReplay(logText, at), api.views));
+    }
+  });
+
   it('draws at most maxDrawn sections and PMD entries and counts the rest', async () => {
     const s = new LogSession(api, new Blob([logText]), 'cloud.ndjson', { maxDrawn: 10 });
     const { lastSeq } = await s.load();

@@ -42,9 +42,10 @@ export interface CatalogueLike {
 }
 
 interface EventsApi {
-  readLogStream(src: ReadableStream<Uint8Array>, opts: { file: string; catalogue: CatalogueLike; strict?: boolean }): {
+  readLogStream(src: ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>, opts: { file: string; catalogue: CatalogueLike; strict?: boolean }): {
     header(): Promise<HeaderLike>;
     events(): AsyncIterable<Envelope>;
+    batches?(): AsyncIterable<readonly Envelope[]>;
   };
   parseEventLine(text: string, where: { file: string; line: number }, catalogue: CatalogueLike): Envelope;
 }
