@@ -5,10 +5,11 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { cloneState, TableMap, tableMapsOf, type Command, type MachineState } from '../src/index.js';
+import { cloneState, TableMap, tableMapsOf, type MachineState } from '../src/index.js';
 import { deepCopy } from '../src/model/deep-copy.js';
-import { GiB, MiB, small } from './support/machines.js';
+import { GiB, small } from './support/machines.js';
 import { sim } from './support/raw.js';
+import { BLOCK, opArb, oracle, toCommand } from './support/block-ops.js';
 
 /**
  * Walk a value and its copy side by side: every object of the copy is new, and two paths that reach one object in
@@ -87,27 +88,6 @@ describe('deepCopy', () => {
     expect(Object.getOwnPropertyDescriptor(c, '__proto__')?.value).toBe(7);
   });
 });
-
-const BLOCK = 128n * MiB;
-const opArb = fc.array(
-  fc.record({ block: fc.integer({ min: 16, max: 23 }), kind: fc.constantFrom('add', 'add_mom', 'online_movable', 'online_kernel', 'offline', 'remove') }),
-  { minLength: 1, maxLength: 12 },
-);
-
-function toCommand({ block, kind }: { block: number; kind: string }): Command {
-  const range = { startBytes: BigInt(block) * BLOCK, sizeBytes: BLOCK };
-  if (kind === 'add') return { kind: 'add_memory', node: 0, range, flags: [] };
-  if (kind === 'add_mom') return { kind: 'add_memory', node: 0, range, flags: ['memmap_on_memory'] };
-  if (kind === 'remove') return { kind: 'remove_memory', range };
-  return { kind: 'block_state', block, state: kind as 'online_movable' | 'online_kernel' | 'offline' };
-}
-
-/** cloneState as it was: structuredClone, then the TableMaps get their class back. */
-function oracle(s: MachineState): MachineState {
-  const c = structuredClone(s);
-  for (const [, m] of tableMapsOf(c)) Object.setPrototypeOf(m, TableMap.prototype);
-  return c;
-}
 
 describe('cloneState', () => {
   it('copies any state as structuredClone does, its TableMaps still TableMaps over the shared tables', () => {

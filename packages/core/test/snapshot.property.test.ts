@@ -6,30 +6,10 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { packState, TableMap, tableMapsOf, unpackState, type Command, type MachineState } from '../src/index.js';
-import { GiB, MiB, small } from './support/machines.js';
+import { packState, TableMap, tableMapsOf, unpackState, type MachineState } from '../src/index.js';
+import { GiB, small } from './support/machines.js';
 import { sim } from './support/raw.js';
-
-const BLOCK = 128n * MiB;
-const opArb = fc.array(
-  fc.record({ block: fc.integer({ min: 16, max: 23 }), kind: fc.constantFrom('add', 'add_mom', 'online_movable', 'online_kernel', 'offline', 'remove') }),
-  { minLength: 1, maxLength: 12 },
-);
-
-function toCommand({ block, kind }: { block: number; kind: string }): Command {
-  const range = { startBytes: BigInt(block) * BLOCK, sizeBytes: BLOCK };
-  if (kind === 'add') return { kind: 'add_memory', node: 0, range, flags: [] };
-  if (kind === 'add_mom') return { kind: 'add_memory', node: 0, range, flags: ['memmap_on_memory'] };
-  if (kind === 'remove') return { kind: 'remove_memory', range };
-  return { kind: 'block_state', block, state: kind as 'online_movable' | 'online_kernel' | 'offline' };
-}
-
-/** What cloneState used to be: structuredClone, the TableMaps given their class back. */
-function oracle(s: MachineState): MachineState {
-  const c = structuredClone(s);
-  for (const [, m] of tableMapsOf(c)) Object.setPrototypeOf(m, TableMap.prototype);
-  return c;
-}
+import { BLOCK, opArb, oracle, toCommand } from './support/block-ops.js';
 
 function expectWellFormed(c: MachineState): void {
   for (const [, m] of tableMapsOf(c)) expect(m).toBeInstanceOf(TableMap);
