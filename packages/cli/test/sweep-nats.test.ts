@@ -29,6 +29,16 @@ const worker = (...extra: string[]): Proc => {
   return p;
 };
 
+/** A sweep of 60 quick points (bad-point.yaml with 60 good block numbers): a worker keeps one queued behind the one it runs. */
+function quickSweep(): string {
+  const file = join(tmpDir(), 'quick.yaml');
+  const blocks = Array.from({ length: 60 }, (_, i) => `"${32 + i}"`);
+  writeFileSync(file, readFileSync(join(SWEEPS, 'bad-point.yaml'), 'utf8').replace('["32", "banana"]', `[${blocks.join(', ')}]`));
+  return file;
+}
+/** The labels of the points a worker logged as `memhp worker: <what> <label>` on its stderr. */
+const labels = (p: Proc, what: string): string[] => [...p.stderr().matchAll(new RegExp(`memhp worker: ${what} (\\S+)`, 'g'))].map((m) => m[1]!);
+
 describe('memhp sweep --nats', { timeout: 300_000 }, () => {
   it('two workers give the table the local pool gives (one of them configured by a nats CLI context file)', async () => {
     server = await natsServer();
@@ -70,17 +80,13 @@ describe('memhp sweep --nats', { timeout: 300_000 }, () => {
     server = await natsServer();
     const first = worker();
     // 60 quick points: the worker keeps the next point queued in its child while one runs.
-    const dir = tmpDir();
-    const file = join(dir, 'quick.yaml');
-    const blocks = Array.from({ length: 60 }, (_, i) => `"${32 + i}"`);
-    writeFileSync(file, readFileSync(join(SWEEPS, 'bad-point.yaml'), 'utf8').replace('["32", "banana"]', `[${blocks.join(', ')}]`));
+    const file = quickSweep();
     const out = tmpDir();
     const sweep = start(['sweep', file, '-o', out, '--nats', server.url, '--ack-wait', '2000']);
     procs.push(sweep);
     await first.waitFor(/memhp worker: done .*\n(.|\n)*memhp worker: done /);
     first.child.kill('SIGKILL');
     await first.exited;
-    const labels = (p: Proc, what: string): string[] => [...p.stderr().matchAll(new RegExp(`memhp worker: ${what} (\\S+)`, 'g'))].map((m) => m[1]!);
     const lost = labels(first, 'start').filter((l) => !labels(first, 'done').includes(l));
     const second = worker();
     expect(await sweep.exited).toBe(0);
@@ -98,10 +104,7 @@ describe('memhp sweep --nats', { timeout: 300_000 }, () => {
   it('Ctrl-C on a worker holding quick points: it finishes what it holds or gives it back, so the sweep completes on another worker without waiting for the ack wait', async () => {
     server = await natsServer();
     const first = worker();
-    const dir = tmpDir();
-    const file = join(dir, 'quick.yaml');
-    const blocks = Array.from({ length: 60 }, (_, i) => `"${32 + i}"`);
-    writeFileSync(file, readFileSync(join(SWEEPS, 'bad-point.yaml'), 'utf8').replace('["32", "banana"]', `[${blocks.join(', ')}]`));
+    const file = quickSweep();
     const out = tmpDir();
     // An ack wait far longer than the test allows: a point not given back would only come back after it.
     const sweep = start(['sweep', file, '-o', out, '--nats', server.url, '--ack-wait', '600000']);
@@ -110,7 +113,6 @@ describe('memhp sweep --nats', { timeout: 300_000 }, () => {
     first.child.kill('SIGINT');
     expect(await first.exited).toBe(0);
     expect(first.stderr()).toMatch(/memhp worker: stopping after the point in flight/);
-    const labels = (p: Proc, what: string): string[] => [...p.stderr().matchAll(new RegExp(`memhp worker: ${what} (\\S+)`, 'g'))].map((m) => m[1]!);
     // A point queued in the child is given back if the child has not started it when the worker stops.
     const givenBack = labels(first, 'start').filter((l) => !labels(first, 'done').includes(l));
     const second = worker();
