@@ -10,6 +10,7 @@ import { chromium } from 'playwright-core';
 import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { serveDir } from '../test/static-server.js';
+import { timedSeek } from './seek.js';
 const docsDir = resolve(import.meta.dirname, '..');
 const log = process.argv[2]!;
 const out = process.argv[3] ?? 'worker.cpuprofile';
@@ -52,14 +53,7 @@ if (process.env.SEEKS) {
   const ms: number[] = [];
   for (let i = 0; i < 20; i++) {
     const at = 1 + Math.floor(Math.random() * (lastSeq - 1));
-    ms.push((await page.evaluate(`(async () => {
-      const slider = document.querySelector('[data-testid="viewer-slider"]');
-      const t = performance.now();
-      slider.value = '${at}';
-      slider.dispatchEvent(new Event('input', { bubbles: true }));
-      while (document.querySelector('[data-testid="viewer-phys"]')?.getAttribute('data-seq') !== '${at}') await new Promise((r) => requestAnimationFrame(r));
-      return performance.now() - t;
-    })()`)) as number);
+    ms.push(await timedSeek(page, at));
   }
   console.log('seeks', ms.map((x) => Math.round(x)).join(' '));
 }

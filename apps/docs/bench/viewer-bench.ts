@@ -18,6 +18,7 @@ import { join, resolve } from 'node:path';
 import { loadViewerApi } from '../viewer/core-adapter.js';
 import { LogSession } from '../viewer/session.js';
 import { ensureSiteBuilt } from '../test/site-build.js';
+import { timedSeek } from './seek.js';
 import type { ViewerApi } from '../viewer/core-adapter.js';
 
 const docsDir = resolve(import.meta.dirname, '..');
@@ -187,17 +188,7 @@ async function browserBench(log: string): Promise<Record<string, number> & { loa
       const t1 = Date.now();
       for (let i = 0; i < 20; i++) {
         const at = 1 + Math.floor(Math.random() * (lastSeq - 1));
-        // a string, not a function: tsx would wrap the inner functions with a helper the page does not have
-        ms.push(
-          (await page.evaluate(`(async () => {
-            const slider = document.querySelector('[data-testid="viewer-slider"]');
-            const t = performance.now();
-            slider.value = '${at}';
-            slider.dispatchEvent(new Event('input', { bubbles: true }));
-            while (document.querySelector('[data-testid="viewer-phys"]')?.getAttribute('data-seq') !== '${at}') await new Promise((r) => requestAnimationFrame(r));
-            return performance.now() - t;
-          })()`)) as number,
-        );
+        ms.push(await timedSeek(page, at));
       }
       ms.sort((a, b) => a - b);
       return { median: Math.round((ms[9]! + ms[10]!) / 2), max: Math.round(ms[19]!), seconds: (Date.now() - t1) / 1000 };
