@@ -297,6 +297,8 @@ export function serveIpcWorker(run: PointRunner, check?: PointChecker): void {
   process.on('disconnect', () => process.exit(0));
   const queue: PointJob[] = [];
   let busy = false;
+  /** Messages received so far (pump waits between points until no more come in). */
+  let received = 0;
   const send = (m: FromWorker): void => {
     if (process.connected) process.send?.(m);
   };
@@ -304,7 +306,18 @@ export function serveIpcWorker(run: PointRunner, check?: PointChecker): void {
     if (busy) return;
     busy = true;
     while (queue.length > 0) {
-      const job = queue.shift()!;
+      // A point runs without returning to the event loop, so what the parent sends meanwhile stays unread until
+      // it ends: before each point, read what has come in, or an interrupt's `drop` would come too late and the
+      // point it gives back would run. Input comes a read at a time (messages sent apart may take a read each),
+      // so turn the loop until one whole turn, its poll for input included, brings no message.
+      let seen: number;
+      do {
+        seen = received;
+        await new Promise((r) => setImmediate(r));
+        await new Promise((r) => setImmediate(r));
+      } while (received !== seen);
+      const job = queue.shift();
+      if (!job) break;
       const id = job.point.id;
       try {
         send({ type: 'result', id, row: await run(job) });
@@ -316,6 +329,7 @@ export function serveIpcWorker(run: PointRunner, check?: PointChecker): void {
   };
   send({ type: 'ready' });
   process.on('message', (m: ToWorker) => {
+    received++;
     if (m?.type === 'job') {
       queue.push(m.job);
       void pump();
