@@ -8,7 +8,8 @@
  * state of the viewer bench where a deep copy takes ~20 MiB of small objects the GC walks again and again). Packing
  * costs tens of milliseconds, so the load takes one every few thousand events; a seek unpacks the nearest one
  * before its target (or goes on from the last frame's state, the *cursor*, when that is nearer) and replays
- * forward. Snapshots are never written, so a seek leaves them as they were; while the viewer is idle
+ * forward. The unpack writes into the cursor's own table entries (core's unpackStateInto) rather than making new
+ * ones: the cursor is given up anyway, and ~200,000 fresh objects a seek cost most of its time in allocation and GC. Snapshots are never written, so a seek leaves them as they were; while the viewer is idle
  * {@link LogSession.densify} adds more in the widest gaps, up to a memory budget.
  */
 import type { Envelope, HeaderLike, KeptState, ViewerApi } from './core-adapter.js';
@@ -367,7 +368,10 @@ export class LogSession {
     if (cur && usable(cur) && want - cur.seq <= snapCost) return cur;
     if (!snap) return { seq: 0, state: this.api.core.initialStateFromHeader(this.header!), hugetlb: { optimized: 0, skipped: 0, restored: 0 }, nextLineOffset: this.offsets.get(1), event: null };
     const t0 = performance.now();
-    const state = this.api.unkeep(snap.kept);
+    // the cursor is given up: the snapshot is unpacked into its entries (no new objects for the GC), so it is no
+    // cursor any more from here on
+    this.current = null;
+    const state = cur ? this.api.unkeepInto(snap.kept, cur.state) : this.api.unkeep(snap.kept);
     this.unpackMs = performance.now() - t0;
     return { seq: snap.seq, state, hugetlb: { ...snap.hugetlb }, nextLineOffset: snap.nextLineOffset, event: snap.event };
   }
