@@ -448,7 +448,10 @@ export class LogSession {
 
   /**
    * Applies events (fromSeq, to] read from the log starting at byte `offset` (the line after event fromSeq; −1 =
-   * unknown, read from the top). Returns the last event applied and the offset of the line after it.
+   * unknown, read from the top). Returns the last event applied and the offset of the line after it. A Blob is read
+   * no further than the start of the line after event `to`: line N holds event N (the load's reader refuses a blank
+   * line and a seq out of step), and the load noted where each line starts; a Blob's stream reads ahead of what is
+   * taken, and an open-ended slice had the browser push bytes a seek never parses.
    */
   private async replayRange(
     fromSeq: number,
@@ -459,7 +462,10 @@ export class LogSession {
   ): Promise<{ last: Envelope | null; nextLineOffset: number; stopped?: true }> {
     const start = offset >= 0 ? offset : 0;
     const plain = this.gzip ? this.text : this.blob;
-    const stream = plain ? (plain.slice(start).stream() as ReadableStream<Uint8Array>) : (await this.rawStream()).pipeThrough(skipBytes(start));
+    const after = offset >= 0 ? this.offsets.get(to + 1) : -1;
+    const stream = plain
+      ? (plain.slice(start, after > start ? after : undefined).stream() as ReadableStream<Uint8Array>)
+      : (await this.rawStream()).pipeThrough(skipBytes(start));
     const reader = stream.getReader();
     const dec = new TextDecoder();
     let line = offset >= 0 ? fromSeq + 1 : 0;
