@@ -240,7 +240,8 @@ export class LogSession {
 
   /**
    * The memory the states kept take: `states` snapshots of at most `stateBytes` each (bounded by `budgetBytes`),
-   * besides which the session holds one live state (the cursor) and, during a seek, the one being unpacked.
+   * besides which the session holds one live state: the cursor, which a seek unpacks its snapshot into (no second
+   * live state; only idle-time densify makes one more, while it replays).
    */
   get memory(): { states: number; stateBytes: number; budgetBytes: number; maxStates: number; keptBytes: number } {
     return {
