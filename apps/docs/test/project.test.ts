@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
+import { decodeFrame, encodeFrame, type Frame } from '../viewer/protocol.js';
 import { SampleSeries, cap, counters, drawPmds, drawSections, popcount, SECTION_HAS_MEM_MAP, SECTION_IS_EARLY, SECTION_IS_ONLINE, SECTION_MARKED_PRESENT, type StateLike } from '../viewer/project.js';
 
 /** x86-64 4K geometry (apps/docs/kernel/constants.md#per-arch): 64 sub-sections per 128 MiB section, PMD_SHIFT 21, vmemmap base 0xffffea0000000000 (apps/docs/kernel/vmemmap.md#layout). */
@@ -101,6 +102,45 @@ describe('viewer projection', () => {
         for (const x of a) expect(x.values.v).toBe(x.seq);
       }),
       { numRuns: 60 },
+    );
+  });
+
+  it('sends a frame to the page as columns that decode to an equal frame (through a structured clone that moves them)', () => {
+    const str = fc.string({ maxLength: 6 });
+    const section = fc.record({
+      nr: fc.double(),
+      flags: fc.integer(),
+      subsectionsSet: fc.nat(),
+      subsectionMap: str,
+      block: fc.integer(),
+      blockState: fc.constantFrom('online' as const, 'offline' as const, 'going-offline' as const, null),
+      zone: fc.option(str),
+      early: fc.boolean(),
+      device: fc.boolean(),
+    }, { noNullPrototype: true });
+    const pmd = fc.record({ idx: fc.integer(), kind: fc.constantFrom('leaf' as const, 'table' as const), source: str, ptes: fc.nat() }, { noNullPrototype: true });
+    fc.assert(
+      fc.property(fc.array(section, { maxLength: 40 }), fc.array(pmd, { maxLength: 40 }), (sections, pmds) => {
+        const f: Frame = {
+          seq: 7,
+          lastSeq: 9,
+          event: { seq: 7, type: 'section.mark_online', op: 3, summary: '{}' },
+          sections,
+          sectionsNotDrawn: 1,
+          pmdsNotDrawn: 2,
+          subsectionsPerSection: 64,
+          blocks: { total: 3, byKind: { offline: 3 } },
+          pmds,
+          pmdCounts: { leaf: 1, table: 0, ptes: 0, bySource: { altmap: 1 } },
+          counters: { MemTotal: 1 },
+          hugetlb: { optimized: 0, skipped: 0, restored: 0 },
+        };
+        const { wire, transfer } = encodeFrame(f);
+        const moved = structuredClone(wire, { transfer });
+        expect(transfer.every((b) => b.byteLength === 0), 'the columns are moved, not copied').toBe(true);
+        expect(decodeFrame(moved)).toStrictEqual(f);
+      }),
+      { numRuns: 100 },
     );
   });
 });

@@ -163,7 +163,7 @@ describe('viewer replay session', () => {
     const events = logText.split('\n').filter(Boolean).length - 1;
     let keeps = 0;
     let unkeeps = 0;
-    const counting: ViewerApi = { ...api, keep: (x) => (keeps++, api.keep(x)), unkeep: (k) => (unkeeps++, api.unkeep(k)) };
+    const counting: ViewerApi = { ...api, keep: (x) => (keeps++, api.keep(x)), unkeep: (k) => (unkeeps++, api.unkeep(k)), unkeepInto: (k, into) => (unkeeps++, api.unkeepInto(k, into)) };
     const s = new LogSession(counting, new Blob([logText]), 'cloud.ndjson', { snapshotEvery: 400 });
     const r = await s.load();
     const seqs = s.snapshotSeqs;

@@ -57,6 +57,7 @@ interface CoreApi {
   cloneState?(state: StateLike): StateLike;
   packState?(state: StateLike): { bytes: number };
   unpackState?(packed: unknown): StateLike;
+  unpackStateInto?(packed: unknown, into: StateLike): StateLike;
 }
 
 /** A state kept for seeking: packed (core's packState) where core has it, else a deep copy. */
@@ -74,6 +75,11 @@ export interface ViewerApi {
   /** Keeps a state for seeking; {@link ViewerApi.unkeep} makes a new live state of it, as often as asked. */
   readonly keep: (s: StateLike) => KeptState;
   readonly unkeep: (k: KeptState) => StateLike;
+  /**
+   * As unkeep, given a live state the caller gives up (core's unpackStateInto writes the packed values into its
+   * entries rather than allocating ~200,000 new ones); `into` must not be read afterwards.
+   */
+  readonly unkeepInto: (k: KeptState, into: StateLike) => StateLike;
 }
 
 function fn(mod: object, ...names: string[]): ((...a: never[]) => unknown) | undefined {
@@ -103,6 +109,7 @@ export function loadViewerApi(): ViewerApi | { missing: string[] } {
   const cloneState = fn(core, 'cloneState', 'snapshotState') as CoreApi['cloneState'];
   const packState = fn(core, 'packState') as CoreApi['packState'];
   const unpackState = fn(core, 'unpackState') as CoreApi['unpackState'];
+  const unpackStateInto = fn(core, 'unpackStateInto') as CoreApi['unpackStateInto'];
   const views: CounterViews = {
     meminfo: fn(core, 'viewMeminfo') as CounterViews['meminfo'],
     vmstat: fn(core, 'viewVmstat') as CounterViews['vmstat'],
@@ -120,5 +127,11 @@ export function loadViewerApi(): ViewerApi | { missing: string[] } {
           }
         : (s) => ({ packed: clone(s), bytes: estimateStateBytes(s) }),
     unkeep: packState && unpackState ? (k) => unpackState(k.packed) : (k) => clone(k.packed as StateLike),
+    unkeepInto:
+      packState && unpackState && unpackStateInto
+        ? (k, into) => unpackStateInto(k.packed, into)
+        : packState && unpackState
+          ? (k) => unpackState(k.packed)
+          : (k) => clone(k.packed as StateLike),
   };
 }

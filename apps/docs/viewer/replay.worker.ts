@@ -5,11 +5,11 @@
  * are coalesced to the latest.
  */
 import { loadViewerApi } from './core-adapter.js';
-import type { FromWorker, ToWorker } from './protocol.js';
+import { encodeFrame, type FromWorker, type ToWorker } from './protocol.js';
 import { LogSession } from './session.js';
 
 const ctx = self as unknown as DedicatedWorkerGlobalScope;
-const post = (m: FromWorker) => ctx.postMessage(m);
+const post = (m: FromWorker, transfer: Transferable[] = []) => ctx.postMessage(m, transfer);
 
 let session: LogSession | null = null;
 let pendingSeek: number | null = null;
@@ -35,8 +35,8 @@ async function drainSeeks(): Promise<void> {
       const seq = pendingSeek;
       pendingSeek = null;
       const t0 = performance.now();
-      const frame = await session.frameAt(seq);
-      post({ kind: 'frame', frame, ms: performance.now() - t0 });
+      const { wire, transfer } = encodeFrame(await session.frameAt(seq));
+      post({ kind: 'frame', frame: wire, ms: performance.now() - t0 }, transfer);
       // quiet time counts from the end of a seek: one that took longer than QUIET_MS must not let an upkeep step in
       // before the next seek of the same drag
       lastSeekAt = performance.now();

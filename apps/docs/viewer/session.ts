@@ -8,7 +8,8 @@
  * state of the viewer bench where a deep copy takes ~20 MiB of small objects the GC walks again and again). Packing
  * costs tens of milliseconds, so the load takes one every few thousand events; a seek unpacks the nearest one
  * before its target (or goes on from the last frame's state, the *cursor*, when that is nearer) and replays
- * forward. Snapshots are never written, so a seek leaves them as they were; while the viewer is idle
+ * forward. The unpack writes into the cursor's own table entries (core's unpackStateInto) rather than making new
+ * ones: the cursor is given up anyway, and ~200,000 fresh objects a seek cost most of its time in allocation and GC. Snapshots are never written, so a seek leaves them as they were; while the viewer is idle
  * {@link LogSession.densify} adds more in the widest gaps, up to a memory budget.
  */
 import type { Envelope, HeaderLike, KeptState, ViewerApi } from './core-adapter.js';
@@ -239,7 +240,8 @@ export class LogSession {
 
   /**
    * The memory the states kept take: `states` snapshots of at most `stateBytes` each (bounded by `budgetBytes`),
-   * besides which the session holds one live state (the cursor) and, during a seek, the one being unpacked.
+   * besides which the session holds one live state: the cursor, which a seek unpacks its snapshot into (no second
+   * live state; only idle-time densify makes one more, while it replays).
    */
   get memory(): { states: number; stateBytes: number; budgetBytes: number; maxStates: number; keptBytes: number } {
     return {
@@ -367,7 +369,10 @@ export class LogSession {
     if (cur && usable(cur) && want - cur.seq <= snapCost) return cur;
     if (!snap) return { seq: 0, state: this.api.core.initialStateFromHeader(this.header!), hugetlb: { optimized: 0, skipped: 0, restored: 0 }, nextLineOffset: this.offsets.get(1), event: null };
     const t0 = performance.now();
-    const state = this.api.unkeep(snap.kept);
+    // the cursor is given up: the snapshot is unpacked into its entries (no new objects for the GC), so it is no
+    // cursor any more from here on
+    this.current = null;
+    const state = cur ? this.api.unkeepInto(snap.kept, cur.state) : this.api.unkeep(snap.kept);
     this.unpackMs = performance.now() - t0;
     return { seq: snap.seq, state, hugetlb: { ...snap.hugetlb }, nextLineOffset: snap.nextLineOffset, event: snap.event };
   }
@@ -444,7 +449,10 @@ export class LogSession {
 
   /**
    * Applies events (fromSeq, to] read from the log starting at byte `offset` (the line after event fromSeq; −1 =
-   * unknown, read from the top). Returns the last event applied and the offset of the line after it.
+   * unknown, read from the top). Returns the last event applied and the offset of the line after it. A Blob is read
+   * no further than the start of the line after event `to`: line N holds event N (the load's reader refuses a blank
+   * line and a seq out of step), and the load noted where each line starts; a Blob's stream reads ahead of what is
+   * taken, and an open-ended slice had the browser push bytes a seek never parses.
    */
   private async replayRange(
     fromSeq: number,
@@ -455,7 +463,10 @@ export class LogSession {
   ): Promise<{ last: Envelope | null; nextLineOffset: number; stopped?: true }> {
     const start = offset >= 0 ? offset : 0;
     const plain = this.gzip ? this.text : this.blob;
-    const stream = plain ? (plain.slice(start).stream() as ReadableStream<Uint8Array>) : (await this.rawStream()).pipeThrough(skipBytes(start));
+    const after = offset >= 0 ? this.offsets.get(to + 1) : -1;
+    const stream = plain
+      ? (plain.slice(start, after > start ? after : undefined).stream() as ReadableStream<Uint8Array>)
+      : (await this.rawStream()).pipeThrough(skipBytes(start));
     const reader = stream.getReader();
     const dec = new TextDecoder();
     let line = offset >= 0 ? fromSeq + 1 : 0;

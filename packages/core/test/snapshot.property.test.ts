@@ -2,11 +2,12 @@
  * packState / unpackState (model/snapshot.ts): a packed state unpacks to a state equal to the one packed — equal as
  * structuredClone's copy is (the oracle cloneState was checked against), its TableMaps still TableMaps over the
  * state's tables, its resourceIndex sharing the objects of its resources — however often it is unpacked, and
- * whatever the live state does afterwards.
+ * whatever the live state does afterwards. unpackStateInto makes the same state out of the entries of a state given
+ * up: equal to unpackState's, its entries reused, and sharing nothing with the packed state.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { packState, TableMap, tableMapsOf, unpackState, type MachineState } from '../src/index.js';
+import { packState, TableMap, tableMapsOf, unpackState, unpackStateInto, type MachineState } from '../src/index.js';
 import { GiB, small } from './support/machines.js';
 import { sim } from './support/raw.js';
 import { BLOCK, opArb, oracle, toCommand } from './support/block-ops.js';
@@ -38,6 +39,40 @@ describe('packState / unpackState', () => {
         expect(b).toStrictEqual(want);
         expectWellFormed(b);
         expect(p.bytes).toBeGreaterThan(0);
+      }),
+      { numRuns: 40 },
+    );
+  });
+
+  it('unpacks into a given-up state one equal to unpackState\'s, reusing its entries and sharing nothing with the packed state', () => {
+    fc.assert(
+      fc.property(opArb, opArb, fc.boolean(), (ops, otherOps, intoUnpacked) => {
+        const s = sim(small(2, '6.18', 'memory_hotplug.memmap_on_memory=1'));
+        for (const op of ops) s.exec(toCommand(op));
+        const want = oracle(s.state as MachineState);
+        const p = packState(s.state as MachineState);
+        // the state given up: a live one evolve made, or one unpacked before (as the viewer's cursor is either)
+        const o = sim(small(2, '6.18', 'memory_hotplug.memmap_on_memory=1'));
+        for (const op of otherOps) o.exec(toCommand(op));
+        const into = intoUnpacked ? unpackState(packState(o.state as MachineState)) : (o.state as MachineState);
+        const oldSections = into.sectionTable.slice();
+        const oldBlocks = into.blockTable.slice();
+        const c = unpackStateInto(p, into);
+        expect(c).toStrictEqual(want);
+        expectWellFormed(c);
+        // entries at a slot both states hold are the given-up state's objects, written
+        c.sectionTable.forEach((e, nr) => {
+          if (e !== undefined && oldSections[nr] !== undefined) expect(e).toBe(oldSections[nr]);
+        });
+        c.blockTable.forEach((e, id) => {
+          if (e !== undefined && oldBlocks[id] !== undefined) expect(e).toBe(oldBlocks[id]);
+        });
+        // writing every entry of the result leaves the packed state as it was
+        for (const [, m] of tableMapsOf(c)) for (const [, e] of m) for (const k of Object.keys(e as object)) (e as Record<string, unknown>)[k] = 'written';
+        c.counters.warnings += 1;
+        expect(unpackState(p)).toStrictEqual(want);
+        // and a second unpack into the written result is again equal
+        expect(unpackStateInto(p, c)).toStrictEqual(want);
       }),
       { numRuns: 40 },
     );

@@ -104,12 +104,15 @@ const nullIfMarked = (x: number): number | null => (x === NULL_INT ? null : x);
 
 /**
  * One entry type's columns. put writes row j and returns false when a value does not fit (the entry is then kept
- * as a copy; what put wrote to row j is ignored); get reads row j back as a new object.
+ * as a copy; what put wrote to row j is ignored); get reads row j back as a new object; set writes row j into an
+ * existing entry of the same type (every field of it) and returns false when that entry cannot take it (a PMD
+ * entry that is a PTE table) — {@link unpackStateInto} reuses a consumed state's entries so.
  */
 interface Codec<V> {
   readonly shape: readonly [ints: number, nums: number, codes: number, bigs: number];
   put(c: Cols, j: number, v: V): boolean;
   get(c: Cols, j: number): V;
+  set(c: Cols, j: number, into: V): boolean;
 }
 
 function sectionCodec(): Codec<SectionState> {
@@ -127,6 +130,13 @@ function sectionCodec(): Codec<SectionState> {
       return true;
     },
     get: (c, j) => ({ flags: c.ints[2 * j]!, subsectionMap: c.bigs[j]!, usage: VALUE[c.codes[j]!] as SectionState['usage'], nid: c.ints[2 * j + 1]! }),
+    set(c, j, o) {
+      o.flags = c.ints[2 * j]!;
+      o.subsectionMap = c.bigs[j]!;
+      o.usage = VALUE[c.codes[j]!] as SectionState['usage'];
+      o.nid = c.ints[2 * j + 1]!;
+      return true;
+    },
   };
 }
 
@@ -177,6 +187,22 @@ function blockCodec(): Codec<MemoryBlockState> {
         onlineType: VALUE[codes[k + 3]!] as MemoryBlockState['onlineType'],
       };
     },
+    set(c, j, o) {
+      const i = 5 * j;
+      const k = 4 * j;
+      const ints = c.ints;
+      const codes = c.codes;
+      o.id = ints[i]!;
+      o.state = VALUE[codes[k]!] as MemoryBlockState['state'];
+      o.zone = VALUE[codes[k + 1]!] as MemoryBlockState['zone'];
+      o.nid = ints[i + 1]!;
+      o.nrVmemmapPages = ints[i + 2]!;
+      o.altmapId = nullIfMarked(ints[i + 3]!);
+      o.group = nullIfMarked(ints[i + 4]!);
+      o.early = VALUE[codes[k + 2]!] as boolean;
+      o.onlineType = VALUE[codes[k + 3]!] as MemoryBlockState['onlineType'];
+      return true;
+    },
   };
 }
 
@@ -205,6 +231,19 @@ function altmapCodec(): Codec<AltmapState> {
       const f = c.nums;
       return { id: f[i]!, basePfn: f[i + 1]!, endPfn: f[i + 2]!, reserve: f[i + 3]!, free: f[i + 4]!, align: f[i + 5]!, alloc: f[i + 6]!, owner: VALUE[c.codes[j]!] as AltmapState['owner'] };
     },
+    set(c, j, o) {
+      const i = 7 * j;
+      const f = c.nums;
+      o.id = f[i]!;
+      o.basePfn = f[i + 1]!;
+      o.endPfn = f[i + 2]!;
+      o.reserve = f[i + 3]!;
+      o.free = f[i + 4]!;
+      o.align = f[i + 5]!;
+      o.alloc = f[i + 6]!;
+      o.owner = VALUE[c.codes[j]!] as AltmapState['owner'];
+      return true;
+    },
   };
 }
 
@@ -230,6 +269,15 @@ function pmdCodec(): Codec<PmdEntry> {
       const e: PmdLeaf = { kind: 'leaf', source: VALUE[c.codes[j]!] as PmdLeaf['source'], node: c.ints[2 * j]!, altmapId: nullIfMarked(c.ints[2 * j + 1]!), used: null };
       return e;
     },
+    set(c, j, o) {
+      // a PTE table has other fields: it is not turned into a leaf
+      if (o.kind !== 'leaf') return false;
+      o.source = VALUE[c.codes[j]!] as PmdLeaf['source'];
+      o.node = c.ints[2 * j]!;
+      o.altmapId = nullIfMarked(c.ints[2 * j + 1]!);
+      o.used = null;
+      return true;
+    },
   };
 }
 
@@ -246,6 +294,11 @@ function pgtableCodec(): Codec<PgtablePage> {
       return true;
     },
     get: (c, j) => ({ source: VALUE[c.codes[j]!] as PgtablePage['source'], entries: c.ints[j]! }),
+    set(c, j, o) {
+      o.source = VALUE[c.codes[j]!] as PgtablePage['source'];
+      o.entries = c.ints[j]!;
+      return true;
+    },
   };
 }
 
@@ -300,12 +353,22 @@ function packTable<V>(t: ReadonlyArray<V | undefined>, count: number, codec: Cod
   return { length: t.length, slots: rows === slots.length ? slots : slots.slice(0, rows), cols, copies, undefs };
 }
 
-function unpackTable<V>(p: PackedTable, codec: Codec<V>): Array<V | undefined> {
+/**
+ * A new table of the packed one. With `old` (a consumed state's table of the same entries), the entry `old` has at
+ * a slot is written with the packed row and put at that slot rather than a new object made: no allocation, so no
+ * garbage for the GC (the entries of one table are never shared between slots, nor with anything outside it).
+ */
+function unpackTable<V>(p: PackedTable, codec: Codec<V>, old?: ReadonlyArray<V | undefined>): Array<V | undefined> {
   const t: Array<V | undefined> = p.length <= WALK_SLOTS ? new Array<V | undefined>(p.length) : [];
   const { slots, cols, copies } = p;
   for (let j = 0; j < slots.length; j++) {
     const c = copies === null ? undefined : copies.get(j);
-    t[slots[j]!] = c === undefined ? codec.get(cols, j) : (deepCopy(c) as V);
+    const slot = slots[j]!;
+    if (c !== undefined) t[slot] = deepCopy(c) as V;
+    else {
+      const o = old === undefined ? undefined : old[slot];
+      t[slot] = o !== undefined && codec.set(cols, j, o) ? o : codec.get(cols, j);
+    }
   }
   for (const i of p.undefs) t[i] = undefined;
   if (t.length !== p.length) t.length = p.length;
@@ -327,7 +390,9 @@ function packMap<V>(m: TableMap<V>, codec: Codec<V>): PackedMap {
   return { base: m.base, count: m.count, spill: m.spill === null ? null : deepCopy(m.spill), table: packTable(m.table, m.count, codec) };
 }
 
-function unpackMap<V>(p: PackedMap, codec: Codec<V>, table = unpackTable(p.table, codec)): TableMap<V> {
+function unpackMap<V>(p: PackedMap, codec: Codec<V>, old?: TableMap<V>): TableMap<V> {
+  // a TableMap's window starts at its base: the old table's slots are the same keys only at the same base
+  const table = unpackTable(p.table, codec, old !== undefined && old.base === p.base ? old.table : undefined);
   const m = new TableMap<V>(table, p.base);
   m.count = p.count;
   m.spill = p.spill === null ? null : (deepCopy(p.spill) as Map<number, V>);
@@ -398,8 +463,25 @@ export function packState(state: ReadonlyMachineState): PackedState {
 
 /** A new state equal to the one packed (as cloneState would copy it); the packed state is left as it was. */
 export function unpackState(p: PackedState): MachineState {
-  const sections = unpackMap(p.sections, CODECS.section);
-  const blocks = unpackMap(p.blocks, CODECS.block);
+  return unpack(p, undefined);
+}
+
+/**
+ * A state equal to the one packed, as {@link unpackState} makes, built in part of `into` — a state the caller gives
+ * up (a live state it will not read again): the entries of its big tables (sections, memory blocks, altmaps, PMD
+ * entries, page-table pages) are written with the packed values and reused where they fit, rather than ~200,000
+ * new objects made for a 6 TiB state and the old ones left to the GC. Everything else is new, as in unpackState;
+ * the packed state is left as it was and shares nothing with the result. `into` must not be used afterwards (its
+ * entries now belong to the result), and must not share an entry between two slots of a table (no state evolve
+ * makes does).
+ */
+export function unpackStateInto(p: PackedState, into: MachineState): MachineState {
+  return unpack(p, into);
+}
+
+function unpack(p: PackedState, into: MachineState | undefined): MachineState {
+  const sections = unpackMap(p.sections, CODECS.section, into?.sections);
+  const blocks = unpackMap(p.blocks, CODECS.block, into?.blocks);
   const resources = deepCopy(p.resources);
   const ri = p.resourceIndex;
   const resourceIndex: Array<ResourceState | ResourceState[] | undefined> = ri.length <= WALK_SLOTS ? new Array(ri.length) : [];
@@ -409,15 +491,16 @@ export function unpackState(p: PackedState): MachineState {
   }
   for (const i of ri.undefs) resourceIndex[i] = undefined;
   if (resourceIndex.length !== ri.length) resourceIndex.length = ri.length;
-  const tables = Object.fromEntries(Object.entries(p.tables).map(([level, m]) => [level, unpackMap(m, CODECS.pgtable)]));
+  const oldTables = into?.vmemmap.tables as Record<string, TableMap<PgtablePage> | undefined> | undefined;
+  const tables = Object.fromEntries(Object.entries(p.tables).map(([level, m]) => [level, unpackMap(m, CODECS.pgtable, oldTables?.[level])]));
   return {
     ...(deepCopy(p.rest) as object),
     sections,
     sectionTable: sections.table,
     blocks,
     blockTable: blocks.table,
-    altmaps: unpackMap(p.altmaps, CODECS.altmap),
-    vmemmap: { ...(deepCopy(p.vmemmapRest) as object), pmds: unpackMap(p.pmds, CODECS.pmd), tables },
+    altmaps: unpackMap(p.altmaps, CODECS.altmap, into?.altmaps),
+    vmemmap: { ...(deepCopy(p.vmemmapRest) as object), pmds: unpackMap(p.pmds, CODECS.pmd, into?.vmemmap.pmds), tables },
     resources,
     resourceSlot: p.resourceSlot.slice(),
     resourceIndex,
