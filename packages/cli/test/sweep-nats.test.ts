@@ -2,8 +2,9 @@
  * Sweeps and logs through a real nats-server (Debian's 2.9, JetStream, file store), started by each test on a
  * random loopback port and stopped by its PID (issue 20). Fault tests: a worker killed with SIGKILL mid-point,
  * nats-server restarted mid-sweep, a poison point, and bad URLs / an unreachable server / a missing stream.
- * Cost: about 90-120 s on the 2-core CI machine, mostly CLI processes starting from src (the --logs test adds
- * ~10 s: two sweeps of 6 points and 36 in-process replays); every wait is bounded.
+ * Cost: about 130-160 s on the 2-core CI machine, mostly CLI processes starting from src (the --logs test adds
+ * ~10 s: two sweeps of 6 points and 36 in-process replays; each Ctrl-C test, --in-process included, 15-25 s);
+ * every wait is bounded.
  */
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
@@ -11,7 +12,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { NatsServer } from '@memhp/fleet';
 import { JOBS_STREAM, fetchPointLog, freePort, listPointLogs, openNats } from '@memhp/fleet';
 import { FIXTURES, hasStack, memhp, memhpInProcess } from './helpers.js';
-import { BUGGY_ARCH, SWEEPS, csv, jsonl, natsServer, start, stop, tmpDir, type Proc } from './sweep-helpers.js';
+import { BUGGY_ARCH, SWEEPS, csv, holdingProxy, jsonl, natsServer, start, stop, tmpDir, type Proc } from './sweep-helpers.js';
 
 const SMALL = join(SWEEPS, 'small.yaml');
 const SLOW = join(SWEEPS, 'slow.yaml');
@@ -114,7 +115,7 @@ describe('memhp sweep --nats', { timeout: 300_000 }, () => {
     expect(await first.exited).toBe(0);
     expect(first.stderr()).toMatch(/memhp worker: stopping after the point in flight/);
     // A point queued in the child is given back if the child has not started it when the worker stops.
-    const givenBack = labels(first, 'start').filter((l) => !labels(first, 'done').includes(l));
+    const givenBack = [...new Set([...labels(first, 'start').filter((l) => !labels(first, 'done').includes(l)), ...labels(first, 'returned')])];
     const second = worker();
     // The second worker needs a few seconds to start from src and run the rest; 90 s is far from the ack wait.
     const ended = await Promise.race([sweep.exited, new Promise<'late'>((r) => setTimeout(() => r('late'), 90_000).unref())]);
@@ -123,6 +124,63 @@ describe('memhp sweep --nats', { timeout: 300_000 }, () => {
     expect(rows).toHaveLength(60);
     expect(new Set(rows.map((r) => r.label)).size).toBe(60);
     for (const l of givenBack) expect(labels(second, 'done')).toContain(l);
+  });
+
+  it('Ctrl-C on a worker whose request for a point is still on its way to the server: the point that request brings is given back, not left to the ack wait', async () => {
+    server = await natsServer();
+    // The worker reaches the server through a proxy that holds the worker's bytes from its third request for a
+    // point on, until the worker has been told to stop: so that request reaches the server, which answers it
+    // with a point, only after the worker began stopping.
+    let first: Proc | undefined;
+    const proxy = await holdingProxy(server.port, 'CONSUMER.MSG.NEXT.MEMHP_JOBS', 3, async () => {
+      first!.child.kill('SIGINT');
+      await first!.waitFor(/memhp worker: stopping after the point in flight/, 30_000);
+      await new Promise((r) => setTimeout(r, 300));
+    });
+    try {
+      first = start(['worker', '--nats', proxy.url]);
+      procs.push(first);
+      const file = quickSweep();
+      const out = tmpDir();
+      const sweep = start(['sweep', file, '-o', out, '--nats', server.url, '--ack-wait', '600000']);
+      procs.push(sweep);
+      expect(await first.exited).toBe(0);
+      const second = worker();
+      const ended = await Promise.race([sweep.exited, new Promise<'late'>((r) => setTimeout(() => r('late'), 90_000).unref())]);
+      expect(ended, first.stderr()).toBe(0);
+      expect(jsonl(out)).toHaveLength(60);
+      // The point the held request brought was given back (and any queued in its child), and ran on the second.
+      const returned = labels(first, 'returned');
+      expect(returned.length, first.stderr()).toBeGreaterThan(0);
+      for (const l of returned) expect(labels(second, 'done')).toContain(l);
+    } finally {
+      proxy.close();
+    }
+  });
+
+  it('a worker that runs points in its own process (--in-process) gives the table the local pool gives, and on Ctrl-C finishes or gives back what it holds', async () => {
+    server = await natsServer();
+    const inProcess = start(['worker', '--nats', server.url, '--in-process']);
+    procs.push(inProcess);
+    const file = quickSweep();
+    const out = tmpDir();
+    const sweep = start(['sweep', file, '-o', out, '--nats', server.url, '--ack-wait', '600000']);
+    procs.push(sweep);
+    await inProcess.waitFor(/memhp worker: done .*\n(.|\n)*memhp worker: done /);
+    inProcess.child.kill('SIGINT');
+    expect(await inProcess.exited).toBe(0);
+    // Each point it started ran to its end or was given back.
+    const started = labels(inProcess, 'start');
+    const returned = labels(inProcess, 'returned');
+    for (const l of started) expect([...labels(inProcess, 'done'), ...returned]).toContain(l);
+    const other = worker();
+    const ended = await Promise.race([sweep.exited, new Promise<'late'>((r) => setTimeout(() => r('late'), 90_000).unref())]);
+    expect(ended, inProcess.stderr()).toBe(0);
+    expect(jsonl(out)).toHaveLength(60);
+    for (const l of returned) expect(labels(other, 'done')).toContain(l);
+    const local = tmpDir();
+    expect((await memhp(['sweep', file, '-o', local, '--jobs', '1'])).code).toBe(0);
+    expect(csv(out)).toBe(csv(local));
   });
 
   it('keeps a point longer than the ack wait from being redelivered while its worker sends heartbeats', async () => {

@@ -16,12 +16,13 @@ import { randomBytes, createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AckPolicy, DeliverPolicy, RetentionPolicy, StorageType, type ConsumerConfig, type JsMsg } from '@nats-io/jetstream';
+import { AckPolicy, DeliverPolicy, RetentionPolicy, StorageType, type ConsumerConfig, type Consumer, type JsMsg } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/transport-node';
 import { Objm } from '@nats-io/obj';
-import type { PointJob, WorkerCommand } from '../job.js';
+import type { PointJob, PointRunner, WorkerCommand } from '../job.js';
 import type { SweepPoint } from '../matrix.js';
 import { IpcChild, PointNotStarted } from '../pool.js';
+import { InProcessRunner } from './in-process.js';
 import { errorRow, type ResultRow } from '../results.js';
 import { FleetInputError } from '../errors.js';
 import { describe, openNats, sleep, within, type NatsOptions, type NatsSession } from './connect.js';
@@ -272,14 +273,22 @@ async function getLog(objm: Objm, name: string): Promise<Uint8Array | undefined>
 
 export interface NatsWorkerOptions {
   readonly nats: NatsOptions;
-  /** How a point is run: a `memhp worker --stdio` child. */
-  readonly command: WorkerCommand;
+  /**
+   * How a point is run (give one): `command`, in a child process (`memhp worker --stdio`), which keeps this
+   * thread free for heartbeats while a point runs and survives a point that ends its process; or `run`, in
+   * this process, which spends less CPU a point, but heartbeats only between kernel commands (every
+   * ~50 ms, but not within one kernel command longer than a third of the ack wait) and ends with a point that
+   * ends its process.
+   */
+  readonly command?: WorkerCommand;
+  readonly run?: PointRunner;
   readonly signal?: AbortSignal;
   /** Stop after this many points (tests, benchmarks); default: until signalled. */
   readonly maxPoints?: number;
   /** Exit when no job came for this long (default: never). */
   readonly idleExitMs?: number;
-  readonly onPoint?: (what: 'start' | 'done' | 'failed' | 'dead', label: string, detail?: string) => void;
+  /** `returned`: a point this worker received and gave back unrun (it is stopping), for another worker to run. */
+  readonly onPoint?: (what: 'start' | 'done' | 'failed' | 'dead' | 'returned', label: string, detail?: string) => void;
   /** Connected, the queue there, and the child process up: the worker takes points from now on. */
   readonly onReady?: () => void;
 }
@@ -292,6 +301,12 @@ export interface NatsWorkerOptions {
 const QUICK_POINT_MS = 1000;
 /** Rows being published and acked at once, at most (each waits for its PubAck before its job is acked). */
 const MAX_TAILS = 16;
+/**
+ * How long a worker's request for a point waits at the server when no point is queued. A stopping worker waits for
+ * its request in flight to end (with a point, which it gives back, or with this expiry), so this bounds how long
+ * Ctrl-C takes on an idle worker; an idle worker asks again after each expiry (a request and a 408 a period).
+ */
+const PULL_EXPIRES_MS = 2000;
 /** How often the worker looks whether a held point is due a heartbeat (each is due every ack wait / 3). */
 const BEAT_TICK_MS = 200;
 
@@ -303,22 +318,24 @@ interface Held {
 }
 
 /**
- * Pull points, run each in a child process, publish its row, ack. The JetStream consumer pulls one message
- * at a time and only when there is room (`consume` with one message, the iterator advanced only then), so a
- * worker holds at most two points: the running one and, while points are quick, the next one queued in the
- * child. Rows are published and acked while the next points run; a job is acked only once JetStream has
- * stored its row (a lost ack makes a duplicate, which the sweep counts once, never a gap). Every held point
- * gets a heartbeat each third of its ack wait, from one timer.
+ * Pull points, run each (in a child process, or in this one), publish its row, ack. The worker asks JetStream
+ * for one job at a time and only when there is room (one pull request in flight at most), so it holds at most
+ * two points: the running one and, while points are quick, the next one queued behind it. Rows are published and acked
+ * while the next points run; a job is acked only once JetStream has stored its row (a lost ack makes a
+ * duplicate, which the sweep counts once, never a gap). Every held point gets a heartbeat each third of its ack
+ * wait, from one timer. A stopping worker gives back (naks) every job it received and did not start, the one
+ * its request in flight brings included, so another worker runs it without waiting for the ack wait.
  */
 export async function runNatsWorker(o: NatsWorkerOptions): Promise<{ points: number }> {
-  const child = new IpcChild(o.command);
+  if (!o.run === !o.command) throw new Error('runNatsWorker: give either command or run');
+  const runner = o.run ? new InProcessRunner(o.run) : new IpcChild(o.command!);
   // The child's start-up overlaps connecting (a child that cannot start fails the first point, as it would).
-  const childUp = child.start().catch(() => {});
+  const childUp = runner.start().catch(() => {});
   let s: NatsSession;
   try {
     s = await openNats({ ...o.nats, reconnect: true, name: 'memhp worker' });
   } catch (e) {
-    child.kill();
+    runner.kill();
     throw e;
   }
   let points = 0;
@@ -330,6 +347,8 @@ export async function runNatsWorker(o: NatsWorkerOptions): Promise<{ points: num
   let lastDone = 0;
   let wake: () => void = () => {};
   const woken = (): Promise<void> => new Promise<void>((r) => (wake = r));
+  let stopping = false;
+  const more = (): boolean => !o.signal?.aborted && (o.maxPoints === undefined || points < o.maxPoints);
   const beats = setInterval(() => {
     const now = Date.now();
     for (const h of held) {
@@ -345,7 +364,31 @@ export async function runNatsWorker(o: NatsWorkerOptions): Promise<{ points: num
     if (o.onReady) await childUp.then(o.onReady);
     const aborted = new Promise<'abort'>((r) => (o.signal?.aborted ? r('abort') : o.signal?.addEventListener('abort', () => r('abort'), { once: true })));
 
-    /** Run a held point in the child; then publish its row and ack, or fail it. */
+    const giveBack = (m: JsMsg, label: string): void => {
+      m.nak();
+      o.onPoint?.('returned', label);
+    };
+    /** A job arrived: hold it and run it (or, stopping, give it back at once). */
+    const take = async (m: JsMsg): Promise<void> => {
+      const jm = m.json<JobMessage>();
+      if (stopping || !more()) return giveBack(m, jm.job.point.label);
+      idleSince = Date.now();
+      // The sweep's settings travel with the job; for a job without them, ask the server.
+      const q = jm.queue ?? (await queueOf(s));
+      const h: Held = { m, jm, q, lastBeat: Date.now() };
+      held.add(h);
+      points++;
+      running++;
+      o.onPoint?.('start', jm.job.point.label);
+      void runHeld(h)
+        .catch(() => {}) // a dead letter that could not be published: the point is delivered again
+        .finally(() => {
+          running--;
+          wake();
+        });
+    };
+
+    /** Run a held point (in the child, or in this process); then publish its row and ack, or fail it. */
     const runHeld = async (h: Held): Promise<void> => {
       const { m, jm, q } = h;
       const p = jm.job.point;
@@ -355,15 +398,15 @@ export async function runNatsWorker(o: NatsWorkerOptions): Promise<{ points: num
       const t0 = Date.now();
       for (;;) {
         try {
-          row = await child.run({ ...jm.job, ...(tmp ? { logs: { dir: tmp } } : {}) });
+          row = await runner.run({ ...jm.job, ...(tmp ? { logs: { dir: tmp } } : {}) });
         } catch (e) {
           if (e instanceof PointNotStarted) {
-            // Given back (an interrupt) or queued behind a point whose process ended: it never ran here.
-            if (o.signal?.aborted) {
+            // Given back (the worker is stopping) or queued behind a point whose process ended: it never ran here.
+            if (stopping) {
               if (tmp) rmSync(tmp, { recursive: true, force: true });
               held.delete(h);
               points--;
-              m.nak();
+              giveBack(m, p.label);
               return;
             }
             continue; // a new process runs it
@@ -403,11 +446,10 @@ export async function runNatsWorker(o: NatsWorkerOptions): Promise<{ points: num
       tails.add(tail);
     };
 
-    let consumer: Awaited<ReturnType<NatsSession['js']['consumers']['get']>> | undefined;
-    let msgs: Awaited<ReturnType<NonNullable<typeof consumer>['consume']>> | undefined;
-    let it: AsyncIterator<JsMsg> | undefined;
-    let next: Promise<IteratorResult<JsMsg>> | undefined;
-    const more = (): boolean => !o.signal?.aborted && (o.maxPoints === undefined || points < o.maxPoints);
+    let consumer: Consumer | undefined;
+    // The one pull request in flight, if any: it is always waited for to its end (a job or its expiry), so no job
+    // is ever delivered to an inbox the worker no longer reads.
+    let pulling: Promise<Pulled> | undefined;
     while (more()) {
       // Room for one more point: none held, or a quick one running and nothing queued behind it.
       if (running >= (quick ? 2 : 1) || tails.size >= MAX_TAILS) {
@@ -417,65 +459,62 @@ export async function runNatsWorker(o: NatsWorkerOptions): Promise<{ points: num
       if (o.idleExitMs !== undefined && running === 0 && Date.now() - idleSince > o.idleExitMs) break;
       try {
         consumer ??= await s.js.consumers.get(JOBS_STREAM, WORKERS);
-        if (!msgs) {
-          msgs = await consumer.consume({ max_messages: 1, expires: 10_000 });
-          it = msgs[Symbol.asyncIterator]();
-        }
       } catch {
-        consumer = msgs = it = undefined;
         await Promise.race([sleep(250), aborted]); // a restarting server: try again
         continue;
       }
-      next ??= it!.next();
+      pulling ??= pullOne(consumer);
       let timer: NodeJS.Timeout | undefined;
       const idle = o.idleExitMs !== undefined && running === 0 ? new Promise<'idle'>((r) => (timer = setTimeout(() => r('idle'), Math.max(0, o.idleExitMs! - (Date.now() - idleSince)) + 1))) : undefined;
-      let got: IteratorResult<JsMsg> | 'abort' | 'idle' | 'woken' | 'error';
+      let got: Pulled | 'abort' | 'idle' | 'woken';
       try {
-        got = await Promise.race([next, aborted, ...(idle ? [idle] : []), ...(running > 0 ? [woken().then(() => 'woken' as const)] : [])]);
-      } catch {
-        got = 'error';
+        got = await Promise.race([pulling, aborted, ...(idle ? [idle] : []), ...(running > 0 ? [woken().then(() => 'woken' as const)] : [])]);
       } finally {
         clearTimeout(timer);
       }
       if (got === 'abort' || got === 'idle' || got === 'woken') continue;
-      next = undefined;
-      if (got === 'error' || got.done) {
-        msgs?.stop();
-        consumer = msgs = it = undefined;
-        await Promise.race([sleep(250), aborted]);
-        continue;
-      }
-      const m = got.value;
-      idleSince = Date.now();
-      const jm = m.json<JobMessage>();
-      // The sweep's settings travel with the job; for a job without them, ask the server.
-      const q = jm.queue ?? (await queueOf(s));
-      const h: Held = { m, jm, q, lastBeat: Date.now() };
-      held.add(h);
-      points++;
-      running++;
-      o.onPoint?.('start', jm.job.point.label);
-      void runHeld(h)
-        .catch(() => {}) // a dead letter that could not be published: the point is delivered again
-        .finally(() => {
-          running--;
-          wake();
-        });
+      pulling = undefined;
+      for (const m of got.msgs) await take(m);
+      if (got.failed) await Promise.race([sleep(250), aborted]); // a restarting server: try again
     }
-    // Stopping: give back the point queued in the child (if it has not started it yet) and one that arrived
-    // but never started; finish the rest.
-    child.drop();
-    msgs?.stop();
-    if (next) {
-      const late = await within(next.catch(() => undefined), 1000);
-      if (late && !late.done) late.value.nak();
+    // Stopping: give back the points queued behind the running one and whatever the pull request in flight
+    // brings; finish the rest.
+    stopping = true;
+    runner.drop();
+    if (pulling) {
+      const late = await within(pulling, PULL_EXPIRES_MS + 2000);
+      for (const m of late?.msgs ?? []) giveBack(m, m.json<JobMessage>().job.point.label);
     }
     while (running > 0 || tails.size > 0) await woken();
     return { points };
   } finally {
     clearInterval(beats);
-    child.close();
+    runner.close();
     await s.close();
+  }
+}
+
+interface Pulled {
+  /** What the request brought: one job, or none when it expired (more only after a reconnect made the client ask again). */
+  readonly msgs: JsMsg[];
+  /** The request ended in an error (the server restarting, the consumer gone): ask again after a pause. */
+  readonly failed: boolean;
+}
+
+/**
+ * One request for one job (`fetch` of one message), read to its end: the client closes the request's inbox only
+ * once the server has answered it with a job or with its expiry (or the client gave up on it after missed
+ * heartbeats), so a job is never delivered to an inbox nobody reads, which JetStream would deliver again only
+ * after the ack wait. (`consume` would not do: it asks again as soon as a job arrives, and stopping it closes its
+ * inbox while a request may be on its way.)
+ */
+async function pullOne(c: Consumer): Promise<Pulled> {
+  const msgs: JsMsg[] = [];
+  try {
+    for await (const m of await c.fetch({ max_messages: 1, expires: PULL_EXPIRES_MS })) msgs.push(m);
+    return { msgs, failed: false };
+  } catch {
+    return { msgs, failed: true };
   }
 }
 
