@@ -10,8 +10,6 @@
  *     1-vs-2-jobs ratio of so short a sweep measures process start-up more than the pool.
  * NATS workers are long-lived services that serve sweep after sweep, so a NATS sweep is timed from when both
  * are up; the time they took to come up is printed and in the JSON, with the ratio it would give if counted.
- * The resize grid also goes through 2 workers started with `--in-process` (points in the worker's own process,
- * no child): printed and in the JSON beside the judged default, with its table checked identical too.
  * Before the sweeps it measures what the machine itself gives: the same CPU-bound loop in one process, then in
  * two at once (the "ceiling"); on a loaded machine the ceiling is well under 2 and the sweep ratios with it.
  *   pnpm --filter @memhp/fleet bench
@@ -95,56 +93,43 @@ for (const [name, file] of Object.entries(GRIDS)) {
   local[name] = { one: await timed(`${name}: local, 1 job`, ['sweep', file, '--jobs', '1']), two: await timed(`${name}: local, 2 jobs`, ['sweep', file, '--jobs', '2']) };
 }
 const server = await startNatsServer({ storeDir: mkdtempSync(join(tmpdir(), 'memhp-bench-nats-')) });
-/** Sweeps of `grids` through 2 fresh `memhp worker` processes started with `flags`, timed from when both are up. */
-async function natsSweeps(flags: string[], grids: Array<keyof typeof GRIDS>, what: string): Promise<{ timed: Partial<Record<string, Timed>>; up: number }> {
-  const workers = [0, 1].map(() => spawn(process.execPath, [BIN, 'worker', '--nats', server.url, ...flags], { stdio: 'ignore' }));
-  const timedHere: Partial<Record<string, Timed>> = {};
-  try {
-    // Workers are long-lived services that serve sweep after sweep, so a sweep is timed from when both are up
-    // (connected, their child process loaded), as a sweep on a deployed fleet is; the local pool's start-up is
-    // part of each local sweep, so it is in that timing.
-    const t0 = performance.now();
-    await workersWaiting(server.url, workers.length);
-    const up = (performance.now() - t0) / 1000;
-    console.log(`NATS workers${what} up in ${up.toFixed(2)} s (not timed)`);
-    for (const name of grids) timedHere[name] = await timed(`${name}: NATS, 2 workers${what}`, ['sweep', GRIDS[name], '--nats', server.url]);
-    return { timed: timedHere, up };
-  } finally {
-    for (const w of workers) w.kill('SIGTERM');
-    await Promise.all(workers.map((w) => new Promise((r) => (w.exitCode !== null ? r(null) : w.once('exit', r)))));
-  }
-}
-let nats: Partial<Record<string, Timed>>;
+const workers = [0, 1].map(() => spawn(process.execPath, [BIN, 'worker', '--nats', server.url], { stdio: 'ignore' }));
+const nats: Record<string, Timed> = {};
 let workersUp: number;
-// Beside the judged default (each point in the worker's child process), the resize grid through workers that run
-// points in their own process (`--in-process`: fewer processes, no heartbeat within one long kernel command).
-let inProcess: Timed;
 try {
-  ({ timed: nats, up: workersUp } = await natsSweeps([], ['resize', 'quick'], ''));
-  inProcess = (await natsSweeps(['--in-process'], ['resize'], ' --in-process')).timed.resize!;
+  // Workers are long-lived services that serve sweep after sweep, so a sweep is timed from when both are up
+  // (connected, their child process loaded), as a sweep on a deployed fleet is; the local pool's start-up is
+  // part of each local sweep, so it is in that timing.
+  const t0 = performance.now();
+  await workersWaiting(server.url, workers.length);
+  workersUp = (performance.now() - t0) / 1000;
+  console.log(`NATS workers up in ${workersUp.toFixed(2)} s (not timed)`);
+  for (const [name, file] of Object.entries(GRIDS)) nats[name] = await timed(`${name}: NATS, 2 workers`, ['sweep', file, '--nats', server.url]);
 } finally {
+  for (const w of workers) w.kill('SIGTERM');
+  await Promise.all(workers.map((w) => new Promise((r) => (w.exitCode !== null ? r(null) : w.once('exit', r)))));
   await server.stop();
 }
 const grids = Object.fromEntries(
   Object.keys(GRIDS).map((name) => {
     const { one, two } = local[name]!;
     const n = nats[name]!;
-    const identical = one.csv === two.csv && two.csv === n.csv && (name !== 'resize' || inProcess.csv === n.csv);
+    const identical = one.csv === two.csv && two.csv === n.csv;
     const speedup = one.seconds / two.seconds;
     const natsVsLocal = two.seconds / n.seconds;
     const natsWithStartup = two.seconds / (n.seconds + workersUp);
     const judged = name === 'resize';
     console.log(
-      `${name}: points ${one.points}; 2 jobs / 1 job = ${speedup.toFixed(2)}×${judged ? ' (target ≥ 1.7' : ' (no target'}; machine ceiling now ${machine.toFixed(2)}×); NATS / local at 2 = ${natsVsLocal.toFixed(2)}×${judged ? ' (target ≥ 0.9)' : ''}, ${natsWithStartup.toFixed(2)}× counting the workers' start-up${judged ? `; --in-process workers ${(two.seconds / inProcess.seconds).toFixed(2)}×` : ''}; tables identical: ${identical}`,
+      `${name}: points ${one.points}; 2 jobs / 1 job = ${speedup.toFixed(2)}×${judged ? ' (target ≥ 1.7' : ' (no target'}; machine ceiling now ${machine.toFixed(2)}×); NATS / local at 2 = ${natsVsLocal.toFixed(2)}×${judged ? ' (target ≥ 0.9)' : ''}, ${natsWithStartup.toFixed(2)}× counting the workers' start-up; tables identical: ${identical}`,
     );
     return [
       name,
       {
         file: GRIDS[name as keyof typeof GRIDS].slice(REPO.length + 1),
         points: one.points,
-        seconds: { local1: one.seconds, local2: two.seconds, nats2: n.seconds, ...(judged ? { nats2InProcess: inProcess.seconds } : {}) },
+        seconds: { local1: one.seconds, local2: two.seconds, nats2: n.seconds },
         pointsPerSecond: { local1: one.points / one.seconds, local2: two.points / two.seconds, nats2: n.points / n.seconds },
-        ratios: { local2OverLocal1: speedup, nats2OverLocal2: natsVsLocal, nats2WithWorkerStartupOverLocal2: natsWithStartup, ...(judged ? { nats2InProcessOverLocal2: two.seconds / inProcess.seconds } : {}) },
+        ratios: { local2OverLocal1: speedup, nats2OverLocal2: natsVsLocal, nats2WithWorkerStartupOverLocal2: natsWithStartup },
         ...(judged ? { targets: { local2OverLocal1: 1.7, nats2OverLocal2: 0.9 } } : {}),
         identicalTables: identical,
       },
