@@ -2,9 +2,8 @@
  * Sweeps and logs through a real nats-server (Debian's 2.9, JetStream, file store), started by each test on a
  * random loopback port and stopped by its PID (issue 20). Fault tests: a worker killed with SIGKILL mid-point,
  * nats-server restarted mid-sweep, a poison point, and bad URLs / an unreachable server / a missing stream.
- * Cost: about 130-160 s on the 2-core CI machine, mostly CLI processes starting from src (the --logs test adds
- * ~10 s: two sweeps of 6 points and 36 in-process replays; each Ctrl-C test, --in-process included, 15-25 s);
- * every wait is bounded.
+ * Cost: about 110-140 s on the 2-core CI machine, mostly CLI processes starting from src (the --logs test adds
+ * ~10 s: two sweeps of 6 points and 36 in-process replays; each Ctrl-C test 15-25 s); every wait is bounded.
  */
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
@@ -156,31 +155,6 @@ describe('memhp sweep --nats', { timeout: 300_000 }, () => {
     } finally {
       proxy.close();
     }
-  });
-
-  it('a worker that runs points in its own process (--in-process) gives the table the local pool gives, and on Ctrl-C finishes or gives back what it holds', async () => {
-    server = await natsServer();
-    const inProcess = start(['worker', '--nats', server.url, '--in-process']);
-    procs.push(inProcess);
-    const file = quickSweep();
-    const out = tmpDir();
-    const sweep = start(['sweep', file, '-o', out, '--nats', server.url, '--ack-wait', '600000']);
-    procs.push(sweep);
-    await inProcess.waitFor(/memhp worker: done .*\n(.|\n)*memhp worker: done /);
-    inProcess.child.kill('SIGINT');
-    expect(await inProcess.exited).toBe(0);
-    // Each point it started ran to its end or was given back.
-    const started = labels(inProcess, 'start');
-    const returned = labels(inProcess, 'returned');
-    for (const l of started) expect([...labels(inProcess, 'done'), ...returned]).toContain(l);
-    const other = worker();
-    const ended = await Promise.race([sweep.exited, new Promise<'late'>((r) => setTimeout(() => r('late'), 90_000).unref())]);
-    expect(ended, inProcess.stderr()).toBe(0);
-    expect(jsonl(out)).toHaveLength(60);
-    for (const l of returned) expect(labels(other, 'done')).toContain(l);
-    const local = tmpDir();
-    expect((await memhp(['sweep', file, '-o', local, '--jobs', '1'])).code).toBe(0);
-    expect(csv(out)).toBe(csv(local));
   });
 
   it('keeps a point longer than the ack wait from being redelivered while its worker sends heartbeats', async () => {

@@ -120,11 +120,6 @@ export async function runScenario(file: string, o: RunOpts, registry: BackendReg
 export interface RunHow {
   /** Freeze every event on the bus (default true); sim.ts says when off is safe. */
   readonly freeze?: boolean;
-  /**
-   * Stop at a command boundary when SIGINT/SIGTERM asks the process to (default true). A sweep point says false:
-   * a worker that runs points in its own process finishes the point in flight and stops between points.
-   */
-  readonly stoppable?: boolean;
 }
 
 /**
@@ -185,7 +180,7 @@ export async function runLoaded(sc: LoadedScenario, file: string, o: RunOpts, re
   let interrupted: NodeJS.Signals | null = null;
   let lastYield = Date.now();
   const stopNow = (): boolean => {
-    interrupted = how.stoppable === false ? null : stopRequested();
+    interrupted = stopRequested();
     return interrupted !== null;
   };
   const yieldThenStop = async (): Promise<boolean> => {

@@ -8,7 +8,7 @@ import { writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { Option, type Command } from 'commander';
-import type { PointJob, ResultRow, SweepPoint } from '@memhp/fleet';
+import type { ResultRow, SweepPoint } from '@memhp/fleet';
 import type * as FleetLocal from '@memhp/fleet/local';
 import type { LoadedScenario } from '../scenario/load.js';
 import { examples, globals } from '../program.js';
@@ -39,7 +39,6 @@ interface WorkerOpts {
   context?: string;
   maxPoints?: string;
   idleExit?: string;
-  inProcess?: boolean;
 }
 
 const natsOptions = (cmd: Command): void => {
@@ -207,7 +206,6 @@ export function registerWorker(program: Command): void {
     .option('--nats <url>', 'NATS server with JetStream (nats://HOST:PORT)')
     .option('--max-points <n>', 'exit after this many points')
     .option('--idle-exit <ms>', 'exit after this long without a point')
-    .option('--in-process', 'run points in this process, not in a child: less CPU a point, but no heartbeat within one long kernel command, and a point that crashes ends the worker')
     .addOption(new Option('--stdio', 'run points sent by a local sweep over IPC (internal)').hideHelp())
     .addHelpText('after', examples([
       ['memhp worker --nats nats://10.0.0.5:4222', 'run points of any sweep published on that server, until Ctrl-C'],
@@ -249,7 +247,7 @@ export function registerWorker(program: Command): void {
       process.on('SIGTERM', stop);
       const r = await whileStoppable(() => fleet.runNatsWorker({
         nats,
-        ...(o.inProcess ? { run: (job: PointJob) => runPoint(job, registry) } : { command: workerCommand(cmd) }),
+        command: workerCommand(cmd),
         signal: ac.signal,
         ...(maxPoints !== undefined ? { maxPoints } : {}),
         ...(idleExitMs !== undefined ? { idleExitMs } : {}),

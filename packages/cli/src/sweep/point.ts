@@ -72,9 +72,8 @@ export async function runPoint(job: PointJob, registry: BackendRegistry, loaded?
   const logFile = job.logs ? join(job.logs.dir, `${p.id}.ndjson`) : undefined;
   let run;
   try {
-    // Unfrozen events: the point's only subscribers are memhp's own (sim.ts, createSimulator's freeze). Never
-    // stopped half-way by a signal: a row is of a whole run (a worker stops between points).
-    run = await runLoaded(sc, job.file, logFile ? { output: logFile } : {}, registry, silent, { freeze: false, stoppable: false });
+    // Unfrozen events: the point's only subscribers are memhp's own (sim.ts, createSimulator's freeze).
+    run = await runLoaded(sc, job.file, logFile ? { output: logFile } : {}, registry, silent, { freeze: false });
   } catch (e) {
     if (e instanceof UserError) return { ...headOf(p), status: 'error', error: e.detail };
     throw e;

@@ -19,10 +19,9 @@ import { join } from 'node:path';
 import { AckPolicy, DeliverPolicy, RetentionPolicy, StorageType, type ConsumerConfig, type Consumer, type JsMsg } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/transport-node';
 import { Objm } from '@nats-io/obj';
-import type { PointJob, PointRunner, WorkerCommand } from '../job.js';
+import type { PointJob, WorkerCommand } from '../job.js';
 import type { SweepPoint } from '../matrix.js';
 import { IpcChild, PointNotStarted } from '../pool.js';
-import { InProcessRunner } from './in-process.js';
 import { errorRow, type ResultRow } from '../results.js';
 import { FleetInputError } from '../errors.js';
 import { describe, openNats, sleep, within, type NatsOptions, type NatsSession } from './connect.js';
@@ -273,15 +272,8 @@ async function getLog(objm: Objm, name: string): Promise<Uint8Array | undefined>
 
 export interface NatsWorkerOptions {
   readonly nats: NatsOptions;
-  /**
-   * How a point is run (give one): `command`, in a child process (`memhp worker --stdio`), which keeps this
-   * thread free for heartbeats while a point runs and survives a point that ends its process; or `run`, in
-   * this process, which spends less CPU a point, but heartbeats only between kernel commands (every
-   * ~50 ms, but not within one kernel command longer than a third of the ack wait) and ends with a point that
-   * ends its process.
-   */
-  readonly command?: WorkerCommand;
-  readonly run?: PointRunner;
+  /** How a point is run: a `memhp worker --stdio` child. */
+  readonly command: WorkerCommand;
   readonly signal?: AbortSignal;
   /** Stop after this many points (tests, benchmarks); default: until signalled. */
   readonly maxPoints?: number;
@@ -318,24 +310,23 @@ interface Held {
 }
 
 /**
- * Pull points, run each (in a child process, or in this one), publish its row, ack. The worker asks JetStream
- * for one job at a time and only when there is room (one pull request in flight at most), so it holds at most
- * two points: the running one and, while points are quick, the next one queued behind it. Rows are published and acked
+ * Pull points, run each in a child process, publish its row, ack. The worker asks JetStream for one job at a
+ * time and only when there is room (one pull request in flight at most), so it holds at most two points: the
+ * running one and, while points are quick, the next one queued in the child. Rows are published and acked
  * while the next points run; a job is acked only once JetStream has stored its row (a lost ack makes a
  * duplicate, which the sweep counts once, never a gap). Every held point gets a heartbeat each third of its ack
  * wait, from one timer. A stopping worker gives back (naks) every job it received and did not start, the one
  * its request in flight brings included, so another worker runs it without waiting for the ack wait.
  */
 export async function runNatsWorker(o: NatsWorkerOptions): Promise<{ points: number }> {
-  if (!o.run === !o.command) throw new Error('runNatsWorker: give either command or run');
-  const runner = o.run ? new InProcessRunner(o.run) : new IpcChild(o.command!);
+  const child = new IpcChild(o.command);
   // The child's start-up overlaps connecting (a child that cannot start fails the first point, as it would).
-  const childUp = runner.start().catch(() => {});
+  const childUp = child.start().catch(() => {});
   let s: NatsSession;
   try {
     s = await openNats({ ...o.nats, reconnect: true, name: 'memhp worker' });
   } catch (e) {
-    runner.kill();
+    child.kill();
     throw e;
   }
   let points = 0;
@@ -388,7 +379,7 @@ export async function runNatsWorker(o: NatsWorkerOptions): Promise<{ points: num
         });
     };
 
-    /** Run a held point (in the child, or in this process); then publish its row and ack, or fail it. */
+    /** Run a held point in the child; then publish its row and ack, or fail it. */
     const runHeld = async (h: Held): Promise<void> => {
       const { m, jm, q } = h;
       const p = jm.job.point;
@@ -398,7 +389,7 @@ export async function runNatsWorker(o: NatsWorkerOptions): Promise<{ points: num
       const t0 = Date.now();
       for (;;) {
         try {
-          row = await runner.run({ ...jm.job, ...(tmp ? { logs: { dir: tmp } } : {}) });
+          row = await child.run({ ...jm.job, ...(tmp ? { logs: { dir: tmp } } : {}) });
         } catch (e) {
           if (e instanceof PointNotStarted) {
             // Given back (the worker is stopping) or queued behind a point whose process ended: it never ran here.
@@ -477,10 +468,10 @@ export async function runNatsWorker(o: NatsWorkerOptions): Promise<{ points: num
       for (const m of got.msgs) await take(m);
       if (got.failed) await Promise.race([sleep(250), aborted]); // a restarting server: try again
     }
-    // Stopping: give back the points queued behind the running one and whatever the pull request in flight
-    // brings; finish the rest.
+    // Stopping: give back the points queued in the child (if it has not started them yet) and whatever the pull
+    // request in flight brings; finish the rest.
     stopping = true;
-    runner.drop();
+    child.drop();
     if (pulling) {
       const late = await within(pulling, PULL_EXPIRES_MS + 2000);
       for (const m of late?.msgs ?? []) giveBack(m, m.json<JobMessage>().job.point.label);
@@ -489,7 +480,7 @@ export async function runNatsWorker(o: NatsWorkerOptions): Promise<{ points: num
     return { points };
   } finally {
     clearInterval(beats);
-    runner.close();
+    child.close();
     await s.close();
   }
 }
