@@ -114,6 +114,7 @@ export function loadViewerApi(): ViewerApi | { missing: string[] } {
     meminfo: fn(core, 'viewMeminfo') as CounterViews['meminfo'],
     vmstat: fn(core, 'viewVmstat') as CounterViews['vmstat'],
   };
+  const unkeep: ViewerApi['unkeep'] = packState && unpackState ? (k) => unpackState(k.packed) : (k) => clone(k.packed as StateLike);
   return {
     events: { readLogStream, parseEventLine } as unknown as EventsApi,
     core: { createCoreCatalogue, initialStateFromHeader: initialState, evolve, cloneState } as unknown as CoreApi,
@@ -126,12 +127,8 @@ export function loadViewerApi(): ViewerApi | { missing: string[] } {
             return { packed: p, bytes: p.bytes };
           }
         : (s) => ({ packed: clone(s), bytes: estimateStateBytes(s) }),
-    unkeep: packState && unpackState ? (k) => unpackState(k.packed) : (k) => clone(k.packed as StateLike),
-    unkeepInto:
-      packState && unpackState && unpackStateInto
-        ? (k, into) => unpackStateInto(k.packed, into)
-        : packState && unpackState
-          ? (k) => unpackState(k.packed)
-          : (k) => clone(k.packed as StateLike),
+    unkeep,
+    // without core's unpackStateInto (or its packState), a new state as unkeep makes
+    unkeepInto: packState && unpackState && unpackStateInto ? (k, into) => unpackStateInto(k.packed, into) : unkeep,
   };
 }

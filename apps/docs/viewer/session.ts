@@ -9,7 +9,8 @@
  * costs tens of milliseconds, so the load takes one every few thousand events; a seek unpacks the nearest one
  * before its target (or goes on from the last frame's state, the *cursor*, when that is nearer) and replays
  * forward. The unpack writes into the cursor's own table entries (core's unpackStateInto) rather than making new
- * ones: the cursor is given up anyway, and ~200,000 fresh objects a seek cost most of its time in allocation and GC. Snapshots are never written, so a seek leaves them as they were; while the viewer is idle
+ * ones: the cursor is given up anyway, and ~200,000 fresh objects a seek cost most of its time in allocation and GC.
+ * Snapshots are never written, so a seek leaves them as they were; while the viewer is idle
  * {@link LogSession.densify} adds more in the widest gaps, up to a memory budget.
  */
 import type { Envelope, HeaderLike, KeptState, ViewerApi } from './core-adapter.js';
@@ -23,8 +24,7 @@ export interface SessionOptions {
    * Fixed number of events between snapshots. Without it the session adapts: a snapshot is taken when at least
    * `snapshotMinEvents` (default 2000) events and `snapshotCostRatio` (default 2) times the last snapshot's packing
    * time of the load's own work (busy time: not the waits for bytes) have passed — so packing takes at most a third of
-   * the load's work — and at most `maxSnapshots` (default 256) are
-   * kept (every other one is dropped when full).
+   * the load's work — and at most `maxSnapshots` (default 256) are kept (every other one is dropped when full).
    */
   snapshotEvery?: number;
   snapshotMinEvents?: number;
