@@ -97,6 +97,13 @@ describe('scenario files', () => {
     expect(e.message).toBe('s.yaml:8:41: field steps[0].plug_dimm.size: not a size: "12Q" (expected e.g. 4K, 128M, 2G, 134217728 or 0x8000000)');
   });
 
+  it('gives the same located error once the schemas are checked compiled, after many valid loads (as of a sweep)', () => {
+    const good = `${MIN}steps:\n  - plug_dimm: { id: d1, node: 0, size: 1G }\n`;
+    for (let i = 0; i < 40; i++) loadScenario('s.yaml', good);
+    expect(loadError(`${MIN}steps:\n  - plug_dimm: { id: d1, node: 0, size: 12Q }\n`).message).toBe('s.yaml:8:41: field steps[0].plug_dimm.size: not a size: "12Q" (expected e.g. 4K, 128M, 2G, 134217728 or 0x8000000)');
+    expect(loadError(MIN.replace('  kernel: "6.1"\n', '  kernel: "6.1"\n  structpage: 64\n')).message).toMatch(/^s\.yaml:5:3: field machine\.structpage: unknown field "structpage"/);
+  });
+
   it('rejects an unknown step kind, listing the known ones', () => {
     const e = loadError(`${MIN}steps:\n  - hotplug: { size: 1G }\n`);
     expect(e.message).toMatch(/^s\.yaml:8:5: field steps\[0\]\.hotplug: unknown step "hotplug"; known: plug_dimm, unplug_dimm, online/);

@@ -3,43 +3,25 @@
  * processes (the built CLI), with the user+system CPU of every process involved during the sweep (the sweep,
  * nats-server, each worker and the processes it started), read from /proc before and after it. A tool for
  * decisions on a loaded machine, where wall-clock ratios are noise; not part of `pnpm bench`.
- *   pnpm --filter @memhp/fleet exec tsx --conditions=@memhp/source bench/nats-cpu.ts [grid.yaml] [rounds] [--in-process] [--src]
+ *   pnpm --filter @memhp/fleet exec tsx --conditions=@memhp/source bench/nats-cpu.ts [grid.yaml] [rounds] [--src]
  */
-import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { JOBS_STREAM, WORKERS, openNats, startNatsServer } from '../src/index.js';
+import { childrenOf, cpuSeconds as cpu } from './proc.js';
 
 const REPO = resolve(import.meta.dirname, '../../..');
 const BIN = join(REPO, 'packages/cli/bin/memhp.cjs');
 const args = process.argv.slice(2).filter((a) => !a.startsWith('--'));
-const IN_PROCESS = process.argv.includes('--in-process');
 /** Run the CLI from src (through tsx), so a change is measured without a build. */
 const FROM_SRC = process.argv.includes('--src') ? ['--conditions=@memhp/source', '--import', 'tsx'] : [];
 const GRID = resolve(args[0] ?? join(import.meta.dirname, 'grid-512-resize.yaml'));
 const ROUNDS = Number(args[1] ?? 1);
-const TICK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim());
-
-/** User+system CPU seconds of a process (0 once it is gone). */
-function cpu(pid: number): number {
-  try {
-    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return (Number(f[11]) + Number(f[12])) / TICK;
-  } catch {
-    return 0;
-  }
-}
-const childrenOf = (pid: number): number[] => {
-  try {
-    return execFileSync('pgrep', ['-P', String(pid)]).toString().trim().split('\n').filter(Boolean).map(Number);
-  } catch {
-    return [];
-  }
-};
 
 const server = await startNatsServer({ storeDir: mkdtempSync(join(tmpdir(), 'memhp-bench-nats-')) });
-const workers = [0, 1].map(() => spawn(process.execPath, [...FROM_SRC, BIN, 'worker', '--nats', server.url, ...(IN_PROCESS ? ['--in-process'] : [])], { stdio: 'ignore' }));
+const workers = [0, 1].map(() => spawn(process.execPath, [...FROM_SRC, BIN, 'worker', '--nats', server.url], { stdio: 'ignore' }));
 try {
   const s = await openNats({ url: server.url });
   for (const until = Date.now() + 60_000; ; ) {
@@ -70,7 +52,7 @@ try {
     for (const [k, pids] of Object.entries(before)) rows[k] = pids.reduce((a, [p, c0]) => a + cpu(p) - c0, 0);
     const total = Object.values(rows).reduce((a, b) => a + b, 0);
     console.log(
-      `${IN_PROCESS ? 'in-process' : 'child'} round ${round + 1}: wall ${wall.toFixed(2)} s, load ${load0.toFixed(2)}→${loadavg()[0]!.toFixed(2)}; CPU s: ${Object.entries(rows).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')}; total ${total.toFixed(2)}`,
+      `round ${round + 1}: wall ${wall.toFixed(2)} s, load ${load0.toFixed(2)}→${loadavg()[0]!.toFixed(2)}; CPU s: ${Object.entries(rows).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')}; total ${total.toFixed(2)}`,
     );
     rmSync(dir, { recursive: true, force: true });
   }

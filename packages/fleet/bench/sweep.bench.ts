@@ -20,6 +20,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { JOBS_STREAM, WORKERS, openNats, startNatsServer } from '../src/index.js';
+import { median } from './proc.js';
 
 const REPO = resolve(import.meta.dirname, '../../..');
 const BIN = join(REPO, 'packages/cli/bin/memhp.cjs');
@@ -95,7 +96,6 @@ type Timed = Awaited<ReturnType<typeof timed>>;
  * run with nothing else running (1 job: 16.3-21.8 s in six runs), which is more than the margins judged.
  */
 const ROUNDS: Record<keyof typeof GRIDS, number> = { resize: 3, quick: 1 };
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const server = await startNatsServer({ storeDir: mkdtempSync(join(tmpdir(), 'memhp-bench-nats-')) });
 const workers = [0, 1].map(() => spawn(process.execPath, [BIN, 'worker', '--nats', server.url], { stdio: 'ignore' }));
 const runs: Record<string, { one: Timed[]; two: Timed[]; nats: Timed[] }> = {};

@@ -6,7 +6,8 @@
  * delivery (the one queued behind it does not); after `maxAttempts` deliveries the point becomes an error row.
  *
  * The processes start as soon as the pool is made (`new LocalPool`), so their start-up overlaps what the caller
- * still has to do (checking the points) before `run`.
+ * still has to do (reading the sweep file, checking the points) before `run`; `shrink` lets go of those it turns
+ * out not to need.
  *
  * Interrupt (the sweep's AbortSignal): no new point is handed out, each process gives back the point queued
  * behind its running one and finishes the running one, which is recorded; then the processes are let go, so a
@@ -67,7 +68,7 @@ interface Running {
 
 export class LocalPool {
   readonly #command: WorkerCommand;
-  readonly #n: number;
+  #n: number;
   readonly #maxAttempts: number;
   readonly #held = new Map<ChildProcess, Item[]>();
   readonly #stderr = new Map<ChildProcess, string>();
@@ -129,6 +130,20 @@ export class LocalPool {
       this.#topUp();
       this.#finish();
     });
+  }
+
+  /**
+   * Keep at most `jobs` processes (a sweep starts its pool before it knows how many points it has): the surplus,
+   * which has been handed nothing, is killed. Before `check` and `run`.
+   */
+  shrink(jobs: number): void {
+    if (this.#run || this.#check) throw new Error('shrink before check and run');
+    this.#n = Math.max(1, Math.min(this.#n, jobs));
+    for (const c of [...this.#held.keys()].slice(this.#n)) {
+      this.#held.delete(c);
+      this.#stderr.delete(c);
+      c.kill('SIGKILL');
+    }
   }
 
   /** Kill the processes (the caller gives up before running, e.g. a point did not check). */
@@ -220,6 +235,7 @@ export class LocalPool {
   }
 
   #exit(c: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
+    if (!this.#held.has(c)) return; // let go by shrink
     const held = this.#held.get(c) ?? [];
     const stderr = this.#stderr.get(c) ?? '';
     this.#held.delete(c);

@@ -1,12 +1,13 @@
 /**
  * The worker end of the local pool (serveIpcWorker) in a real child process, driven through IpcChild as the
- * NATS worker drives it. Cost: about 3 s (one child started with tsx, one point of 1.5 s).
+ * NATS worker drives it; and a LocalPool let go of the processes it did not need. Cost: about 6 s (four children
+ * started with tsx, one point of 1.5 s).
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { IpcChild, parseSweep, PointNotStarted, type PointJob } from '../src/index.js';
+import { IpcChild, LocalPool, parseSweep, PointNotStarted, type PointJob, type ResultRow } from '../src/index.js';
 
 const WORKER = join(import.meta.dirname, 'support/slow-ipc-worker.ts');
 const dirs: string[] = [];
@@ -45,6 +46,30 @@ describe('serveIpcWorker', () => {
       expect(readFileSync(log, 'utf8')).toBe(`start ${a!.point.label}\n`);
     } finally {
       child.kill();
+    }
+  });
+});
+
+describe('LocalPool', () => {
+  it('runs every point in the processes it keeps after shrink, the surplus let go before the check', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'memhp-pool-'));
+    dirs.push(dir);
+    const log = join(dir, 'starts.txt');
+    const sweep = parseSweep('grid.yaml', SWEEP);
+    const pool = new LocalPool({ jobs: 3, command: { script: WORKER, execArgv: ['--conditions=@memhp/source', '--import', 'tsx'], args: [], env: { SLOW_WORKER_LOG: log, SLOW_WORKER_PID: '1' } } });
+    try {
+      pool.shrink(1);
+      // A surplus process ending while the check waits must not count as a worker lost while checking.
+      expect(await pool.check('grid.yaml', sweep.points)).toBeUndefined();
+      const rows: ResultRow[] = [];
+      const r = await pool.run(sweep.points.map((point): PointJob => ({ file: 'grid.yaml', point })), { onResult: (_p, row) => rows.push(row) });
+      expect(r.interrupted).toBe(false);
+      expect(rows.map((row) => row.status)).toEqual(['ok', 'ok']);
+      // Two points, and a pool of more than one process would hand one to each: one process ran both.
+      const pids = new Set(readFileSync(log, 'utf8').trim().split('\n').map((l) => l.split(' ').pop()));
+      expect(pids.size).toBe(1);
+    } finally {
+      pool.close();
     }
   });
 });

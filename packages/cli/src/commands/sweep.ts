@@ -80,43 +80,34 @@ export function registerSweep(program: Command): void {
     ['memhp sweep grid.yaml -o results --nats nats://10.0.0.5:4222', 'the same through JetStream; run `memhp worker --nats nats://10.0.0.5:4222` on each machine'],
   ]));
   c.action(async (file: string, o: SweepOpts, cmd: Command) => {
-    const { out } = await env(cmd);
     // The NATS client is loaded only for a sweep through NATS (the local pool needs @memhp/fleet/local).
     const viaNats = o.nats !== undefined || o.context !== undefined;
     const fleet: typeof FleetLocal = viaNats ? await import('@memhp/fleet') : await import('@memhp/fleet/local');
-    const { validatePoints, locateProblem } = await import('../sweep/point.js');
+    let pool: InstanceType<typeof fleet.LocalPool> | undefined;
     try {
       const jobs = o.jobs !== undefined ? optInt(o.jobs, '--jobs')! : availableParallelism();
       if (jobs < 1) throw new UserError('at least one job', { field: '--jobs' });
       const ackWaitMs = optInt(o.ackWait, '--ack-wait')!;
       const maxDeliver = optInt(o.maxDeliveries, '--max-deliveries')!;
       if (maxDeliver < 1) throw new UserError('at least one delivery', { field: '--max-deliveries' });
+      // The local pool's processes start first, so their start-up overlaps all the sweep still does before it
+      // runs a point (loading its modules, reading and expanding the sweep file, checking every point); those the
+      // points turn out not to need are let go, and all of them are killed if the sweep goes no further.
+      if (!viaNats) pool = new fleet.LocalPool({ jobs, command: workerCommand(cmd), maxAttempts: maxDeliver });
+      const { out } = await env(cmd);
+      const { validatePoints, locateProblem } = await import('../sweep/point.js');
       const server = o.nats !== undefined ? (await import('@memhp/fleet')).parseServerUrl(o.nats) : undefined;
       const sweep = fleet.loadSweepFile(file);
-      // The local pool's processes start now, so their start-up overlaps the check of every point below; they
-      // are killed if a point does not check.
-      const local = !(server || o.context);
-      const pool = local ? new fleet.LocalPool({ jobs: Math.min(jobs, sweep.points.length), command: workerCommand(cmd), maxAttempts: maxDeliver }) : undefined;
-      try {
-        // Checked in the pool's processes, in parallel, which keep each loaded point for its run. Through NATS,
-        // the sweep checks each chunk of points just before it publishes them, so workers start on the first.
-        if (pool) {
-          const problem = await pool.check(file, sweep.points);
-          if (problem) throw locateProblem(sweep, problem);
-        }
-      } catch (e) {
-        pool?.close();
-        throw e;
+      pool?.shrink(sweep.points.length);
+      // Checked in the pool's processes, in parallel, which keep each loaded point for its run. Through NATS,
+      // the sweep checks each chunk of points just before it publishes them, so workers start on the first.
+      if (pool) {
+        const problem = await pool.check(file, sweep.points);
+        if (problem) throw locateProblem(sweep, problem);
       }
-      let dir: InstanceType<typeof fleet.ResultsDir>;
       const logsDir = o.logs;
-      try {
-        dir = new fleet.ResultsDir(o.output!);
-        if (logsDir) new fleet.ResultsDir(logsDir);
-      } catch (e) {
-        pool?.close();
-        throw e;
-      }
+      const dir = new fleet.ResultsDir(o.output!);
+      if (logsDir) new fleet.ResultsDir(logsDir);
       const rows = o.resume ? dir.done() : new Map<string, ResultRow>();
       for (const id of [...rows.keys()]) if (!sweep.points.some((p) => p.id === id)) rows.delete(id);
       const check = (points: readonly SweepPoint[]): void => validatePoints(sweep, points);
@@ -187,6 +178,8 @@ export function registerSweep(program: Command): void {
         throw e;
       }
     } catch (e) {
+      // Not needed after all (a refused sweep, a bad results directory); once the pool ran, there is none left.
+      pool?.close();
       throw asCliError(e);
     }
   });
