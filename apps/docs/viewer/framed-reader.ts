@@ -81,6 +81,8 @@ export class FramedLogReader {
   private headerEnd = -1;
   /** The source's failure while the header was read, after a whole header: the reader reports it after the header. */
   private failed: { e: unknown } | null = null;
+  /** The bytes read with the header, after its newline: the first chunk the events are read from. */
+  private rest: Uint8Array | null = null;
   /** Milliseconds spent waiting for chunks (the load schedules snapshots by its own busy time). */
   waitMs = 0;
   /** Bytes read from the source. */
@@ -120,7 +122,10 @@ export class FramedLogReader {
     this.heldBytes += piece.length;
   }
 
-  /** The header line, read by the reader itself (a log without a whole first line, an empty one … get its messages). */
+  /**
+   * The header line, read by the reader itself from the chunks that hold it (a log without a whole first line, an
+   * empty one … get its messages).
+   */
   async header(): Promise<HeaderLike> {
     if (this.hdr) return this.hdr;
     let nl = -1;
@@ -140,9 +145,12 @@ export class FramedLogReader {
     }
     const all = concat(this.held, this.heldBytes);
     const head = nl < 0 ? all : all.subarray(0, nl + 1);
+    // the reader is given the chunks as read (its verdict on the header's chunk can depend on them: it checks a
+    // chunk's UTF-8 whole before it reads the first line of it)
+    const chunks = this.held;
     const reader = this.events.readLogStream(
       (async function* () {
-        yield head;
+        yield* chunks;
         if (failed) throw failed.e;
       })(),
       { file: this.file, catalogue: this.catalogue },
@@ -153,7 +161,7 @@ export class FramedLogReader {
     this.pos = head.length;
     this.held = [];
     this.heldBytes = 0;
-    if (nl >= 0) this.hold(all.subarray(nl + 1));
+    if (nl >= 0 && nl + 1 < all.length) this.rest = all.subarray(nl + 1);
     this.failed = failed;
     return this.hdr;
   }
@@ -162,19 +170,25 @@ export class FramedLogReader {
   async *batches(): AsyncGenerator<EventBatch> {
     const header = await this.header();
     if (this.failed) {
-      yield* this.takeOver(header, this.held, this.failed.e);
+      yield* this.takeOver(header, this.rest ? [this.rest] : [], this.failed.e);
       return;
     }
     for (;;) {
-      let r: IteratorResult<Uint8Array>;
-      try {
-        r = await this.pull();
-      } catch (e) {
-        yield* this.takeOver(header, this.held, e);
-        return;
+      let c: Uint8Array;
+      if (this.rest) {
+        c = this.rest;
+        this.rest = null;
+      } else {
+        let r: IteratorResult<Uint8Array>;
+        try {
+          r = await this.pull();
+        } catch (e) {
+          yield* this.takeOver(header, this.held, e);
+          return;
+        }
+        if (r.done) break;
+        c = r.value;
       }
-      if (r.done) break;
-      const c = r.value;
       const last = c.lastIndexOf(NL);
       if (last < 0) {
         this.hold(c.slice());
