@@ -13,10 +13,10 @@ export { LogHeaderSchema, LOG_FORMAT, LOG_FORMAT_VERSION, HEADER_KEYS, createLog
 export type { LogHeader, LogHeaderInit } from './header.js';
 export { LogError, isLogError } from './log-error.js';
 export type { LogErrorCode } from './log-error.js';
-export { parseHeaderLine, parseEventLine, checkEventValue, serializeEvent, serializeHeader } from './line.js';
+export { parseHeaderLine, parseEventLine, serializeEvent, serializeHeader } from './line.js';
 export type { LineWhere, ParseEventOptions } from './line.js';
 export { EventEncoder } from './encoder.js';
-export { FORBIDDEN_KEYS, findForbiddenKey, mayHoldForbiddenKey } from './safe-json.js';
+export { FORBIDDEN_KEYS, findForbiddenKey } from './safe-json.js';
 export { LineSplitter } from './lines.js';
 export type { LineBatch } from './lines.js';
 export { readLogStream, observeBatches, SourceError, DEFAULT_MAX_LINE_BYTES } from './reader.js';

@@ -80,16 +80,7 @@ export function parseEventLine(
   catalogue: EventCatalogue,
   opts?: ParseEventOptions,
 ): EventEnvelope {
-  return checkEventValue(parseJson(text, where, 'the line'), where, catalogue, opts);
-}
-
-/**
- * The checks of {@link parseEventLine} after its JSON.parse: validate and upcast one event already parsed from a
- * line (a reader that parses many lines at once, e.g. as one JSON array, checks each with this). The caller must
- * have ruled out forbidden keys as parseEventLine does ({@link mayHoldForbiddenKey} on the text, then
- * findForbiddenKey on the value).
- */
-export function checkEventValue(e: unknown, where: LineWhere, catalogue: EventCatalogue, opts?: ParseEventOptions): EventEnvelope {
+  const e = parseJson(text, where, 'the line');
   if (!isPlainObject(e)) throw new LogError('bad-envelope', where, 'an event must be a JSON object');
   let keys = 0;
   for (const k in e) {
