@@ -42,18 +42,12 @@ export interface CatalogueLike {
 }
 
 interface EventsApi {
-  readLogStream(
-    src: ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>,
-    opts: { file: string; catalogue: CatalogueLike; strict?: boolean; resume?: { header: HeaderLike; seq: number; line: number; time?: number } },
-  ): {
+  readLogStream(src: ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>, opts: { file: string; catalogue: CatalogueLike; strict?: boolean }): {
     header(): Promise<HeaderLike>;
     events(): AsyncIterable<Envelope>;
     batches?(): AsyncIterable<readonly Envelope[]>;
   };
   parseEventLine(text: string, where: { file: string; line: number }, catalogue: CatalogueLike): Envelope;
-  checkEventValue(value: unknown, where: { file: string; line: number }, catalogue: CatalogueLike): Envelope;
-  mayHoldForbiddenKey(text: string): boolean;
-  findForbiddenKey(value: unknown): string | null;
 }
 
 interface CoreApi {
@@ -106,9 +100,6 @@ export function loadViewerApi(): ViewerApi | { missing: string[] } {
   };
   const readLogStream = need(events, '@memhp/events', 'readLogStream');
   const parseEventLine = need(events, '@memhp/events', 'parseEventLine');
-  const checkEventValue = need(events, '@memhp/events', 'checkEventValue');
-  const mayHoldForbiddenKey = need(events, '@memhp/events', 'mayHoldForbiddenKey');
-  const findForbiddenKey = need(events, '@memhp/events', 'findForbiddenKey');
   const createCoreCatalogue = need(core, '@memhp/core', 'createCoreCatalogue');
   const initialState = need(core, '@memhp/core', 'initialStateFromHeader');
   const evolve = need(core, '@memhp/core', 'evolve');
@@ -125,7 +116,7 @@ export function loadViewerApi(): ViewerApi | { missing: string[] } {
   };
   const unkeep: ViewerApi['unkeep'] = packState && unpackState ? (k) => unpackState(k.packed) : (k) => clone(k.packed as StateLike);
   return {
-    events: { readLogStream, parseEventLine, checkEventValue, mayHoldForbiddenKey, findForbiddenKey } as unknown as EventsApi,
+    events: { readLogStream, parseEventLine } as unknown as EventsApi,
     core: { createCoreCatalogue, initialStateFromHeader: initialState, evolve, cloneState } as unknown as CoreApi,
     views,
     clone,

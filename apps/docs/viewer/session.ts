@@ -107,7 +107,7 @@ export class LineMarks {
   private offs = new Float64Array(256);
   private n = 0;
   add(seq: number, offset: number): void {
-    if (this.n > 0 && seq <= this.seqs[this.n - 1]!) return;
+    if (offset < 0 || (this.n > 0 && seq <= this.seqs[this.n - 1]!)) return;
     if (this.n === this.seqs.length) {
       const s = new Float64Array(this.n * 2);
       const o = new Float64Array(this.n * 2);

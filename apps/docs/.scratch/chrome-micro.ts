@@ -1,0 +1,11 @@
+import { chromium } from 'playwright-core';
+import { join, resolve } from 'node:path';
+import { serveDir } from '../test/static-server.js';
+const dir = resolve(process.argv[2]!);
+const server = await serveDir(dir);
+const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: ['--no-sandbox', '--disable-gpu'] });
+const page = await browser.newPage();
+await page.goto(`${server.url}/`);
+const r = await page.evaluate(async (code) => { return await (0, eval)(code)(); }, process.argv[3]!.startsWith('@') ? (await import('node:fs')).readFileSync(process.argv[3]!.slice(1), 'utf8') : process.argv[3]!);
+console.log(JSON.stringify(r, null, 1));
+await browser.close(); await server.close();

@@ -1,0 +1,11 @@
+import { openAsBlob } from 'node:fs';
+import { loadViewerApi } from '../viewer/core-adapter.js';
+import { LogSession } from '../viewer/session.js';
+const api = loadViewerApi();
+if ('missing' in api) throw new Error('missing');
+const file = process.argv[2]!;
+const c0 = process.cpuUsage(); const t0 = performance.now();
+const s = new LogSession(api, await openAsBlob(file), file);
+const r = await s.load();
+const c1 = process.cpuUsage(c0);
+console.log('load ms', (performance.now() - t0).toFixed(0), 'cpu', ((c1.user + c1.system) / 1000).toFixed(0), 'snapshots', r.snapshots, 'kept', s.snapshotSeqs.length, 'stateMiB', (s.memory.stateBytes / 1048576).toFixed(1));
