@@ -63,7 +63,7 @@ async function byReader(bytes: Uint8Array, sizes: number[]): Promise<Verdict> {
 async function byFramer(bytes: Uint8Array, sizes: number[]): Promise<Verdict> {
   const events: Array<{ seq: number }> = [];
   const f = new FramedLogReader(chunked(bytes, sizes), 'x.ndjson', createCoreCatalogue(), api.events);
-  let first = -1;
+  let first: number;
   const ends: Array<{ end: number; seq: number }> = [];
   try {
     await f.header();

@@ -39,30 +39,30 @@ export class FramedLogReader {
   waitMs = 0;
 
   constructor(src: AsyncIterable<Uint8Array>, file: string, catalogue: CatalogueLike, events: FramedEvents) {
-    const it = src[Symbol.asyncIterator]();
-    const self = this;
-    const tapped = (async function* (): AsyncGenerator<Uint8Array> {
-      for (;;) {
-        const t0 = performance.now();
-        let r: IteratorResult<Uint8Array>;
-        try {
-          r = await it.next();
-        } finally {
-          self.waitMs += performance.now() - t0;
-        }
-        if (r.done) break;
-        const c = r.value;
-        const last = c.lastIndexOf(NL);
-        if (last >= 0) {
-          if (self.headerEnd < 0) self.headerEnd = self.bytes + c.indexOf(NL) + 1;
-          self.lineEnd = self.bytes + last + 1;
-        }
-        self.bytes += c.byteLength;
-        yield c;
+    this.reader = events.readLogStream(this.tap(src[Symbol.asyncIterator]()), { file, catalogue });
+  }
+
+  /** The source's chunks, noting the waits for them, the bytes read, and where the lines among them end. */
+  private async *tap(it: AsyncIterator<Uint8Array>): AsyncGenerator<Uint8Array> {
+    for (;;) {
+      const t0 = performance.now();
+      let r: IteratorResult<Uint8Array>;
+      try {
+        r = await it.next();
+      } finally {
+        this.waitMs += performance.now() - t0;
       }
-      self.done = true;
-    })();
-    this.reader = events.readLogStream(tapped, { file, catalogue });
+      if (r.done) break;
+      const c = r.value;
+      const last = c.lastIndexOf(NL);
+      if (last >= 0) {
+        if (this.headerEnd < 0) this.headerEnd = this.bytes + c.indexOf(NL) + 1;
+        this.lineEnd = this.bytes + last + 1;
+      }
+      this.bytes += c.byteLength;
+      yield c;
+    }
+    this.done = true;
   }
 
   /** Offset of the first event line (the byte after the header's newline; the log's end when it has none). */
