@@ -159,6 +159,49 @@ describe('viewer replay session', () => {
     for (let n = 10; n < 15; n++) expect((await s.frameAt(n)).event?.seq).toBe(n);
   });
 
+  it('goes on taking snapshots after a pack the machine stalled (the next gap is not stretched by the stall)', async () => {
+    // The log in 60 chunks; the second pack is made to take 400 ms (as when the machine preempts the load): the
+    // policy waits `ratio` packing times of work between snapshots, and waiting 3 × 400 ms after it took none
+    // after it in this whole log, where the unstalled load takes one every chunk or two.
+    const bytes = new TextEncoder().encode(logText);
+    const size = Math.ceil(bytes.length / 60);
+    class ChunkedBlob extends Blob {
+      constructor() {
+        super([bytes]);
+      }
+      override stream(): ReadableStream<Uint8Array<ArrayBuffer>> {
+        let at = 0;
+        return new ReadableStream({
+          pull(c) {
+            if (at >= bytes.length) return c.close();
+            c.enqueue(bytes.slice(at, at + size));
+            at += size;
+          },
+        });
+      }
+    }
+    const opts = { snapshotMinEvents: 1, snapshotCostRatio: 3, maxSnapshots: 100_000 };
+    let packs = 0;
+    const stalling: ViewerApi = {
+      ...api,
+      keep: (x) => {
+        if (++packs === 2) {
+          const t = performance.now();
+          while (performance.now() - t < 400);
+        }
+        return api.keep(x);
+      },
+    };
+    const normal = await new LogSession(api, new ChunkedBlob(), 'a.ndjson', opts).load();
+    const s = new LogSession(stalling, new ChunkedBlob(), 'a.ndjson', opts);
+    const r = await s.load();
+    expect(packs).toBeGreaterThan(2);
+    const after = s.snapshotSeqs.filter((q) => q > s.snapshotSeqs[1]!).length;
+    // (the final state is always kept too)
+    expect(after).toBeGreaterThan(normal.snapshots / 3);
+    expect(r.lastSeq).toBe(normal.lastSeq);
+  });
+
   it('packs nothing on a seek, unpacks at most one snapshot (none going on from the cursor), and leaves the snapshots as they were', async () => {
     const events = logText.split('\n').filter(Boolean).length - 1;
     let keeps = 0;
