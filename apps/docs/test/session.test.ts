@@ -58,6 +58,25 @@ function straightReplay(text: string, until: number): StateLike {
   return s;
 }
 
+/** A Blob of `text` whose stream hands it on in `n` chunks (a Blob's own stream may hand it on whole). */
+function inChunks(text: string, n: number): Blob {
+  const bytes = new TextEncoder().encode(text);
+  const size = Math.ceil(bytes.length / n);
+  class ChunkedBlob extends Blob {
+    override stream(): ReadableStream<Uint8Array<ArrayBuffer>> {
+      let at = 0;
+      return new ReadableStream({
+        pull(c) {
+          if (at >= bytes.length) return c.close();
+          c.enqueue(bytes.slice(at, at + size));
+          at += size;
+        },
+      });
+    }
+  }
+  return new ChunkedBlob([bytes]);
+}
+
 let dir = '';
 afterAll(() => {
   if (dir) rmSync(dir, { recursive: true, force: true });
@@ -163,23 +182,6 @@ describe('viewer replay session', () => {
     // The log in 60 chunks; the second pack is made to take 400 ms (as when the machine preempts the load): the
     // policy waits `ratio` packing times of work between snapshots, and waiting 3 × 400 ms after it took none
     // after it in this whole log, where the unstalled load takes one every chunk or two.
-    const bytes = new TextEncoder().encode(logText);
-    const size = Math.ceil(bytes.length / 60);
-    class ChunkedBlob extends Blob {
-      constructor() {
-        super([bytes]);
-      }
-      override stream(): ReadableStream<Uint8Array<ArrayBuffer>> {
-        let at = 0;
-        return new ReadableStream({
-          pull(c) {
-            if (at >= bytes.length) return c.close();
-            c.enqueue(bytes.slice(at, at + size));
-            at += size;
-          },
-        });
-      }
-    }
     const opts = { snapshotMinEvents: 1, snapshotCostRatio: 3, maxSnapshots: 100_000 };
     let packs = 0;
     const stalling: ViewerApi = {
@@ -192,14 +194,28 @@ describe('viewer replay session', () => {
         return api.keep(x);
       },
     };
-    const normal = await new LogSession(api, new ChunkedBlob(), 'a.ndjson', opts).load();
-    const s = new LogSession(stalling, new ChunkedBlob(), 'a.ndjson', opts);
+    const normal = await new LogSession(api, inChunks(logText, 60), 'a.ndjson', opts).load();
+    const s = new LogSession(stalling, inChunks(logText, 60), 'a.ndjson', opts);
     const r = await s.load();
     expect(packs).toBeGreaterThan(2);
     const after = s.snapshotSeqs.filter((q) => q > s.snapshotSeqs[1]!).length;
     // (the final state is always kept too)
     expect(after).toBeGreaterThan(normal.snapshots / 3);
     expect(r.lastSeq).toBe(normal.lastSeq);
+  });
+
+  it('takes a snapshot whenever the events since the last took seekReplayMs to load, however costly packing is', async () => {
+    // packing made to look 10^6 times its cost: only the seek bound takes snapshots
+    const costly = { snapshotMinEvents: 1, snapshotCostRatio: 1e6, maxSnapshots: 100_000 };
+    const bounded = new LogSession(api, inChunks(logText, 60), 'a.ndjson', { ...costly, seekReplayMs: 1 });
+    const unbounded = new LogSession(api, inChunks(logText, 60), 'a.ndjson', { ...costly, seekReplayMs: 1e9 });
+    const r = await bounded.load();
+    const u = await unbounded.load();
+    // the first pack (nothing measured yet) and the final state
+    expect(u.snapshots).toBeLessThanOrEqual(2);
+    // a millisecond of loading is a few hundred events at most, about a chunk of the 60
+    expect(r.snapshots).toBeGreaterThan(5);
+    for (const at of [Math.floor(r.lastSeq / 2), r.lastSeq - 1]) expect((await bounded.frameAt(at)).counters).toEqual(counters(straightReplay(logText, at), api.views));
   });
 
   it('packs nothing on a seek, unpacks at most one snapshot (none going on from the cursor), and leaves the snapshots as they were', async () => {

@@ -31,6 +31,12 @@ export interface SessionOptions {
   snapshotEvery?: number;
   snapshotMinEvents?: number;
   snapshotCostRatio?: number;
+  /**
+   * A snapshot is taken, whatever the packing costs, once the events since the last one took the load this many
+   * milliseconds to read and apply (default 100): a seek replays events about as fast, so this bounds the replay of
+   * the slowest seek after the load (besides its unpack).
+   */
+  seekReplayMs?: number;
   maxSnapshots?: number;
   /**
    * Memory the snapshots may take, as core's packState counts a packed state (default 512 MiB): the load keeps
@@ -304,6 +310,7 @@ export class LogSession {
     let sinceBusy = 0;
     const minEvents = this.opts.snapshotMinEvents ?? 2000;
     const ratio = this.opts.snapshotCostRatio ?? 2;
+    const seekReplayMs = this.opts.seekReplayMs ?? 100;
     let lastEvent: Envelope | null = null;
     // Batches (one per chunk of the log's bytes), as memhp replay reads: an async step per event cost ~10% of the load.
     for await (const { events: batch, end } of tap.batches()) {
@@ -326,7 +333,10 @@ export class LogSession {
       busy = performance.now() - t0 - tap.waitMs - packTotal;
       // Adaptive snapshots are taken between batches, by busy time: packing takes at most 1/(ratio+1) of the work
       // (wall time would count the waits for a gzip log's inflate and pack more often than that).
-      if (!this.every && lastEvent && seq - sinceSeq >= minEvents && busy - sinceBusy >= ratio * packMs) {
+      // And whatever the packing costs, no more events between two snapshots than the load read and applied in
+      // seekReplayMs (a seek replays about as fast): the widest gap bounds the slowest seek after the load.
+      const wide = seq > 0 && (seq - sinceSeq) * (busy / seq) >= seekReplayMs;
+      if (!this.every && lastEvent && seq - sinceSeq >= minEvents && (busy - sinceBusy >= ratio * packMs || wide)) {
         const ms = this.snapshot(seq, state, hugetlb, lastEvent, this.marks.floor(seq));
         packTotal += ms;
         // the least of the last three: a pack the machine preempted measures many times its work, and waiting
