@@ -179,17 +179,17 @@ describe('viewer replay session', () => {
   });
 
   it('goes on taking snapshots after a pack the machine stalled (the next gap is not stretched by the stall)', async () => {
-    // The log in 60 chunks; the second pack is made to take 400 ms (as when the machine preempts the load): the
-    // policy waits `ratio` packing times of work between snapshots, and waiting 3 × 400 ms after it took none
-    // after it in this whole log, where the unstalled load takes one every chunk or two.
+    // The log in 60 chunks; the fourth pack is made to take a second (as when the machine preempts the load): the
+    // policy waits `ratio` packing times of work between snapshots, and waiting 3 × 1 s after it took none after it
+    // in this whole log (but the final state), where the unstalled load takes one every chunk or two.
     const opts = { snapshotMinEvents: 1, snapshotCostRatio: 3, maxSnapshots: 100_000 };
     let packs = 0;
     const stalling: ViewerApi = {
       ...api,
       keep: (x) => {
-        if (++packs === 2) {
+        if (++packs === 4) {
           const t = performance.now();
-          while (performance.now() - t < 400);
+          while (performance.now() - t < 1000);
         }
         return api.keep(x);
       },
@@ -197,10 +197,11 @@ describe('viewer replay session', () => {
     const normal = await new LogSession(api, inChunks(logText, 60), 'a.ndjson', opts).load();
     const s = new LogSession(stalling, inChunks(logText, 60), 'a.ndjson', opts);
     const r = await s.load();
-    expect(packs).toBeGreaterThan(2);
-    const after = s.snapshotSeqs.filter((q) => q > s.snapshotSeqs[1]!).length;
-    // (the final state is always kept too)
-    expect(after).toBeGreaterThan(normal.snapshots / 3);
+    expect(normal.snapshots).toBeGreaterThan(10);
+    const after = s.snapshotSeqs.filter((q) => q > s.snapshotSeqs[3]!).length;
+    // (the final state is always kept too; a machine busy enough to stretch the packs after the stall may leave
+    // fewer than the unstalled load took)
+    expect(after).toBeGreaterThanOrEqual(3);
     expect(r.lastSeq).toBe(normal.lastSeq);
   });
 
