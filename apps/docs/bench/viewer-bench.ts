@@ -85,7 +85,7 @@ async function main(): Promise<void> {
     figures.browser = browser;
   }
   if (!process.argv.includes('--no-node')) {
-    // The same session in Node: its heap growth is the memory the load keeps (seek states, line offsets, samples).
+    // The same session in Node: its heap growth is the memory the load keeps (seek states, chunk offsets, samples).
     const node: Record<string, unknown> = {};
     for (const [label, file] of [['plain', log], ['gzip', gz]] as const) {
       global.gc?.();

@@ -58,6 +58,25 @@ function straightReplay(text: string, until: number): StateLike {
   return s;
 }
 
+/** A Blob of `text` whose stream hands it on in `n` chunks (a Blob's own stream may hand it on whole). */
+function inChunks(text: string, n: number): Blob {
+  const bytes = new TextEncoder().encode(text);
+  const size = Math.ceil(bytes.length / n);
+  class ChunkedBlob extends Blob {
+    override stream(): ReadableStream<Uint8Array<ArrayBuffer>> {
+      let at = 0;
+      return new ReadableStream({
+        pull(c) {
+          if (at >= bytes.length) return c.close();
+          c.enqueue(bytes.slice(at, at + size));
+          at += size;
+        },
+      });
+    }
+  }
+  return new ChunkedBlob([bytes]);
+}
+
 let dir = '';
 afterAll(() => {
   if (dir) rmSync(dir, { recursive: true, force: true });
@@ -157,6 +176,47 @@ describe('viewer replay session', () => {
     );
     // stepping forward one event at a time continues from the cursor
     for (let n = 10; n < 15; n++) expect((await s.frameAt(n)).event?.seq).toBe(n);
+  });
+
+  it('goes on taking snapshots after a pack the machine stalled (the next gap is not stretched by the stall)', async () => {
+    // The log in 60 chunks; the fourth pack is made to take a second (as when the machine preempts the load): the
+    // policy waits `ratio` packing times of work between snapshots, and waiting 3 × 1 s after it took none after it
+    // in this whole log (but the final state), where the unstalled load takes one every chunk or two.
+    const opts = { snapshotMinEvents: 1, snapshotCostRatio: 3, maxSnapshots: 100_000 };
+    let packs = 0;
+    const stalling: ViewerApi = {
+      ...api,
+      keep: (x) => {
+        if (++packs === 4) {
+          const t = performance.now();
+          while (performance.now() - t < 1000);
+        }
+        return api.keep(x);
+      },
+    };
+    const normal = await new LogSession(api, inChunks(logText, 60), 'a.ndjson', opts).load();
+    const s = new LogSession(stalling, inChunks(logText, 60), 'a.ndjson', opts);
+    const r = await s.load();
+    expect(normal.snapshots).toBeGreaterThan(10);
+    const after = s.snapshotSeqs.filter((q) => q > s.snapshotSeqs[3]!).length;
+    // (the final state is always kept too; a machine busy enough to stretch the packs after the stall may leave
+    // fewer than the unstalled load took)
+    expect(after).toBeGreaterThanOrEqual(3);
+    expect(r.lastSeq).toBe(normal.lastSeq);
+  });
+
+  it('takes a snapshot whenever the events since the last took seekReplayMs to load, however costly packing is', async () => {
+    // packing made to look 10^6 times its cost: only the seek bound takes snapshots
+    const costly = { snapshotMinEvents: 1, snapshotCostRatio: 1e6, maxSnapshots: 100_000 };
+    const bounded = new LogSession(api, inChunks(logText, 60), 'a.ndjson', { ...costly, seekReplayMs: 1 });
+    const unbounded = new LogSession(api, inChunks(logText, 60), 'a.ndjson', { ...costly, seekReplayMs: 1e9 });
+    const r = await bounded.load();
+    const u = await unbounded.load();
+    // the first pack (nothing measured yet) and the final state
+    expect(u.snapshots).toBeLessThanOrEqual(2);
+    // a millisecond of loading is a few hundred events at most, about a chunk of the 60
+    expect(r.snapshots).toBeGreaterThan(5);
+    for (const at of [Math.floor(r.lastSeq / 2), r.lastSeq - 1]) expect((await bounded.frameAt(at)).counters).toEqual(counters(straightReplay(logText, at), api.views));
   });
 
   it('packs nothing on a seek, unpacks at most one snapshot (none going on from the cursor), and leaves the snapshots as they were', async () => {

@@ -2,7 +2,7 @@
  * One opened log in the viewer: folds it once through core's `evolve` (keeping periodic snapshots and the byte
  * offset of the line after each), then answers "the state after event N" from the nearest kept state at or before
  * N, replaying forward from there. Runs in a Web Worker in the page and directly in Node in the tests; memory is
- * O(snapshots + samples), never O(events).
+ * O(snapshots + samples + chunks), never O(events).
  *
  * The snapshots are *packed* states (core's packState: the big tables as typed-array columns, ~6 MiB for the 6 TiB
  * state of the viewer bench where a deep copy takes ~20 MiB of small objects the GC walks again and again). Packing
@@ -17,18 +17,26 @@ import type { Envelope, HeaderLike, KeptState, ViewerApi } from './core-adapter.
 export { estimateStateBytes } from './core-adapter.js';
 import type { Frame, Sample } from './protocol.js';
 import { gunzipMembers, inflateBeside, keepBytes } from './gunzip.js';
+import { FramedLogReader } from './framed-reader.js';
 import { SampleSeries, countBlocks, counters, drawPmds, drawSectionsUpTo, type StateLike } from './project.js';
 
 export interface SessionOptions {
   /**
    * Fixed number of events between snapshots. Without it the session adapts: a snapshot is taken when at least
-   * `snapshotMinEvents` (default 2000) events and `snapshotCostRatio` (default 2) times the last snapshot's packing
-   * time of the load's own work (busy time: not the waits for bytes) have passed — so packing takes at most a third of
-   * the load's work — and at most `maxSnapshots` (default 256) are kept (every other one is dropped when full).
+   * `snapshotMinEvents` (default 2000) events and `snapshotCostRatio` (default 2) times a packing time (the least of
+   * the last three snapshots') of the load's own work (busy time: not the waits for bytes) have passed — so packing
+   * takes about a third of the load's work — and at most `maxSnapshots` (default 256) are kept (every other one is
+   * dropped when full).
    */
   snapshotEvery?: number;
   snapshotMinEvents?: number;
   snapshotCostRatio?: number;
+  /**
+   * A snapshot is taken, whatever the packing costs, once the events since the last one took the load this many
+   * milliseconds to read and apply (default 100): a seek replays events about as fast, so this bounds the replay of
+   * the slowest seek after the load (besides its unpack).
+   */
+  seekReplayMs?: number;
   maxSnapshots?: number;
   /**
    * Memory the snapshots may take, as core's packState counts a packed state (default 512 MiB): the load keeps
@@ -59,8 +67,10 @@ interface Snapshot {
   seq: number;
   kept: KeptState;
   hugetlb: HugetlbCounts;
-  /** Byte offset (in the decompressed log) of the line holding event seq + 1. */
+  /** Byte offset (in the decompressed log) of a line at or before the one holding event seq + 1 … */
   nextLineOffset: number;
+  /** … the one holding event lineSeq + 1 (lineSeq ≤ seq; a seek reads and skips the events up to seq). */
+  lineSeq: number;
   /** The event `seq` itself, when known (an anchor a seek moved there): a frame at `seq` then needs no replay. */
   event: Envelope | null;
 }
@@ -71,6 +81,7 @@ interface Current {
   state: StateLike;
   hugetlb: HugetlbCounts;
   nextLineOffset: number;
+  lineSeq: number;
   event: Envelope | null;
 }
 
@@ -93,51 +104,66 @@ function summarize(e: Envelope): string {
   return s.length > 240 ? s.slice(0, 237) + '…' : s;
 }
 
-/** Byte offset of the start of every line (line 0 = the header), in a growable typed array: 8 bytes a line. */
-export class LineOffsets {
-  private a = new Float64Array(1024);
-  private n = 1; // line 0 starts at 0
-  add(offset: number): void {
-    if (this.n === this.a.length) {
-      const b = new Float64Array(this.a.length * 2);
-      b.set(this.a);
-      this.a = b;
+/**
+ * Where lines start, noted at the end of every batch the load read (one chunk of the log's bytes, a few hundred
+ * lines): the offset of the line holding event seq + 1, for ascending seqs. 16 bytes a chunk; the reader finds
+ * them for free (a chunk's last newline), where noting every line's offset cost a fifth of the load in Chromium.
+ */
+export class LineMarks {
+  private seqs = new Float64Array(256);
+  private offs = new Float64Array(256);
+  private n = 0;
+  add(seq: number, offset: number): void {
+    if (offset < 0 || (this.n > 0 && seq <= this.seqs[this.n - 1]!)) return;
+    if (this.n === this.seqs.length) {
+      const s = new Float64Array(this.n * 2);
+      const o = new Float64Array(this.n * 2);
+      s.set(this.seqs);
+      o.set(this.offs);
+      this.seqs = s;
+      this.offs = o;
     }
-    this.a[this.n++] = offset;
+    this.seqs[this.n] = seq;
+    this.offs[this.n++] = offset;
   }
-  get(line: number): number {
-    return line < this.n ? this.a[line]! : -1;
+  /** Index of the last mark at or before seq, or −1. */
+  private floorIndex(seq: number): number {
+    let lo = 0;
+    let hi = this.n - 1;
+    let r = -1;
+    while (lo <= hi) {
+      const m = (lo + hi) >> 1;
+      if (this.seqs[m]! <= seq) {
+        r = m;
+        lo = m + 1;
+      } else hi = m - 1;
+    }
+    return r;
+  }
+  /** The nearest mark at or before seq (where a replay to seq + 1 can start reading), or offset −1: the top. */
+  floor(seq: number): { seq: number; offset: number } {
+    const i = this.floorIndex(seq);
+    return i < 0 ? { seq: 0, offset: -1 } : { seq: this.seqs[i]!, offset: this.offs[i]! };
+  }
+  /** An offset at or after the end of the line holding event seq (a line start), or −1 when none is noted. */
+  endOf(seq: number): number {
+    // the first mark past seq − 1: the end of the chunk that holds event seq's line
+    const j = this.floorIndex(seq - 1) + 1;
+    return j < this.n ? this.offs[j]! : -1;
   }
 }
 
-/**
- * The chunks of a stream, recording where every line starts and how long the reader waited for each chunk (the
- * load schedules snapshots by its own busy time, not by the time a gzip log's inflate or the file takes).
- */
-export class ChunkTap implements AsyncIterable<Uint8Array> {
-  /** Milliseconds spent waiting for chunks. */
-  waitMs = 0;
-  bytes = 0;
-  constructor(
-    private readonly src: ReadableStream<Uint8Array>,
-    private readonly offsets: LineOffsets,
-  ) {}
-  async *[Symbol.asyncIterator](): AsyncGenerator<Uint8Array> {
-    const r = this.src.getReader();
-    try {
-      for (;;) {
-        const w0 = performance.now();
-        const { value, done } = await r.read();
-        this.waitMs += performance.now() - w0;
-        if (done) return;
-        const pos = this.bytes;
-        for (let i = value.indexOf(10); i !== -1; i = value.indexOf(10, i + 1)) this.offsets.add(pos + i + 1);
-        this.bytes += value.byteLength;
-        yield value;
-      }
-    } finally {
-      await r.cancel().catch(() => undefined);
+/** The chunks of a stream as an async iterable. */
+async function* chunksOf(src: ReadableStream<Uint8Array>): AsyncGenerator<Uint8Array> {
+  const r = src.getReader();
+  try {
+    for (;;) {
+      const { value, done } = await r.read();
+      if (done) return;
+      yield value;
     }
+  } finally {
+    await r.cancel().catch(() => undefined);
   }
 }
 
@@ -154,10 +180,6 @@ function skipBytes(skip: number): TransformStream<Uint8Array, Uint8Array> {
       left = 0;
     },
   });
-}
-
-async function* oneByOne<T>(it: AsyncIterable<T>): AsyncGenerator<readonly T[]> {
-  for await (const x of it) yield [x];
 }
 
 function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
@@ -182,7 +204,7 @@ export class LogSession {
   /** Bytes of one kept state, the largest taken so far (core's packState counts them). */
   private stateBytes = 0;
   private readonly maxDrawn: number;
-  private offsets = new LineOffsets();
+  private marks = new LineMarks();
   /** The state of the last frame: a seek after it that is nearer to it than to a snapshot goes on from it. */
   private current: Current | null = null;
   /** Milliseconds an unpack took (the latest), and milliseconds an event takes to replay: a seek's cost model. */
@@ -209,11 +231,11 @@ export class LogSession {
   }
 
   /** Packs the state into a snapshot (kept in seq order) and says how long that took (the adaptive policy's input). */
-  private snapshot(seq: number, state: StateLike, hugetlb: HugetlbCounts, event: Envelope | null, nextLineOffset: number): number {
+  private snapshot(seq: number, state: StateLike, hugetlb: HugetlbCounts, event: Envelope | null, line: { seq: number; offset: number }): number {
     const t0 = performance.now();
     const kept = this.api.keep(state);
     this.stateBytes = Math.max(this.stateBytes, kept.bytes);
-    const snap: Snapshot = { seq, kept, hugetlb: { ...hugetlb }, nextLineOffset, event };
+    const snap: Snapshot = { seq, kept, hugetlb: { ...hugetlb }, nextLineOffset: line.offset, lineSeq: line.seq, event };
     let i = this.snapshots.length;
     while (i > 0 && this.snapshots[i - 1]!.seq > seq) i--;
     if (i > 0 && this.snapshots[i - 1]!.seq === seq) this.snapshots[i - 1] = snap;
@@ -256,7 +278,7 @@ export class LogSession {
   /** The single full pass: header, fold, snapshots, counter samples. */
   async load(): Promise<{ header: HeaderLike; lastSeq: number; samples: Sample[]; snapshots: number }> {
     this.gzip = await isGzip(this.blob);
-    this.offsets = new LineOffsets();
+    this.marks = new LineMarks();
     this.snapshots = [];
     this.current = null;
     this.text = null;
@@ -268,10 +290,10 @@ export class LogSession {
       raw = await this.rawStream();
       if (this.gzip) raw = raw.pipeThrough(keepBytes(keep, (t) => (this.text = t)));
     }
-    const tap = new ChunkTap(raw, this.offsets);
-    const reader = this.api.events.readLogStream(tap, { file: this.name, catalogue: this.catalogue });
-    const header = await reader.header();
+    const tap = new FramedLogReader(chunksOf(raw), this.name, this.catalogue, this.api.events);
+    const header = await tap.header();
     this.header = header;
+    this.marks.add(0, tap.firstLineOffset);
     let state = this.api.core.initialStateFromHeader(header);
     const hugetlb: HugetlbCounts = { optimized: 0, skipped: 0, restored: 0 };
     const series = new SampleSeries(2000);
@@ -279,6 +301,8 @@ export class LogSession {
     let seq = 0;
     let sinceSeq = 0;
     let packMs = 0;
+    /** The last three packing times: the policy goes by the least (see below). */
+    const packs: number[] = [];
     let packTotal = 0;
     const t0 = performance.now();
     /** Milliseconds of the load's own work so far (not waiting for bytes: a gzip log's inflate runs beside it). */
@@ -286,11 +310,13 @@ export class LogSession {
     let sinceBusy = 0;
     const minEvents = this.opts.snapshotMinEvents ?? 2000;
     const ratio = this.opts.snapshotCostRatio ?? 2;
+    const seekReplayMs = this.opts.seekReplayMs ?? 100;
     let lastEvent: Envelope | null = null;
-    // Batches (one per chunk the reader split) where the reader has them, as memhp replay reads: an async step per
-    // event cost ~10% of the load.
-    const batches: AsyncIterable<readonly Envelope[]> = reader.batches ? reader.batches() : oneByOne(reader.events());
-    for await (const batch of batches) {
+    // Batches (one per chunk of the log's bytes), as memhp replay reads: an async step per event cost ~10% of the load.
+    for await (const { events: batch, end } of tap.batches()) {
+      // where the batch starts: a snapshot inside it (snapshotEvery) notes that, and a seek from it skips the events
+      // before it (a few hundred at most)
+      const start = this.marks.floor(seq);
       for (const e of batch) {
         state = this.api.core.evolve(state, e);
         seq = e.seq;
@@ -298,17 +324,27 @@ export class LogSession {
         countHugetlb(hugetlb, e.type);
         if (series.wants(seq)) series.push(seq, counters(state, this.api.views));
         if (this.every && seq % this.every === 0) {
-          this.snapshot(seq, state, hugetlb, e, this.offsets.get(seq + 1));
+          this.snapshot(seq, state, hugetlb, e, e === batch[batch.length - 1] ? { seq, offset: end } : start);
           this.thin();
           this.opts.onProgress?.(seq, tap.bytes);
         }
       }
+      this.marks.add(seq, end);
       busy = performance.now() - t0 - tap.waitMs - packTotal;
       // Adaptive snapshots are taken between batches, by busy time: packing takes at most 1/(ratio+1) of the work
       // (wall time would count the waits for a gzip log's inflate and pack more often than that).
-      if (!this.every && lastEvent && seq - sinceSeq >= minEvents && busy - sinceBusy >= ratio * packMs) {
-        packMs = this.snapshot(seq, state, hugetlb, lastEvent, this.offsets.get(seq + 1));
-        packTotal += packMs;
+      // And whatever the packing costs, no more events between two snapshots than the load read and applied in
+      // seekReplayMs (a seek replays about as fast): the widest gap bounds the slowest seek after the load.
+      const wide = seq > 0 && (seq - sinceSeq) * (busy / seq) >= seekReplayMs;
+      if (!this.every && lastEvent && seq - sinceSeq >= minEvents && (busy - sinceBusy >= ratio * packMs || wide)) {
+        const ms = this.snapshot(seq, state, hugetlb, lastEvent, this.marks.floor(seq));
+        packTotal += ms;
+        // the least of the last three: a pack the machine preempted measures many times its work, and waiting
+        // `ratio` times that for the next left gaps of 100,000+ events (seeks into them replay that many) on a busy
+        // machine; packing time grows with the state, so the least of three lags only a little
+        packs.push(ms);
+        if (packs.length > 3) packs.shift();
+        packMs = Math.min(...packs);
         this.thin();
         sinceSeq = seq;
         sinceBusy = busy;
@@ -321,9 +357,10 @@ export class LogSession {
     series.push(seq, counters(state, this.api.views));
     // The final state is kept too (a seek back to the end unpacks it), and stays live as the cursor, so the first
     // frame (the last event) costs no unpack and no replay.
-    if (seq > 0 && this.snapshots[this.snapshots.length - 1]?.seq !== seq) this.snapshot(seq, state, hugetlb, lastEvent, this.offsets.get(seq + 1));
+    const endLine = this.marks.floor(seq);
+    if (seq > 0 && this.snapshots[this.snapshots.length - 1]?.seq !== seq) this.snapshot(seq, state, hugetlb, lastEvent, endLine);
     this.thin();
-    this.current = { seq, state, hugetlb: { ...hugetlb }, nextLineOffset: this.offsets.get(seq + 1), event: lastEvent };
+    this.current = { seq, state, hugetlb: { ...hugetlb }, nextLineOffset: endLine.offset, lineSeq: endLine.seq, event: lastEvent };
     return { header, lastSeq: seq, samples: series.toArray(), snapshots: this.snapshots.length };
   }
 
@@ -336,17 +373,19 @@ export class LogSession {
     const hugetlb = from.hugetlb;
     let event = from.seq === want ? from.event : null;
     let offset = from.nextLineOffset;
+    let lineSeq = from.lineSeq;
     if (from.seq < want) {
       // the cursor is given up while it is replayed forward (a failed replay must not leave it half-way)
       this.current = null;
-      const r = await this.replayRange(from.seq, from.nextLineOffset, want, (e) => {
+      const r = await this.replayRange(from.seq, from.nextLineOffset, from.lineSeq, want, (e) => {
         state = this.api.core.evolve(state, e);
         countHugetlb(hugetlb, e.type);
       });
       event = r.last;
       offset = r.nextLineOffset;
+      lineSeq = want;
     }
-    this.current = { seq: want, state, hugetlb, nextLineOffset: offset, event };
+    this.current = { seq: want, state, hugetlb, nextLineOffset: offset, lineSeq, event };
     return this.draw(want, state, event, hugetlb);
   }
 
@@ -367,14 +406,20 @@ export class LogSession {
     const unpackEvents = this.unpackMs / this.eventMs;
     const snapCost = snap ? want - snap.seq + unpackEvents : want + unpackEvents;
     if (cur && usable(cur) && want - cur.seq <= snapCost) return cur;
-    if (!snap) return { seq: 0, state: this.api.core.initialStateFromHeader(this.header!), hugetlb: { optimized: 0, skipped: 0, restored: 0 }, nextLineOffset: this.offsets.get(1), event: null };
+    if (!snap) return { seq: 0, state: this.api.core.initialStateFromHeader(this.header!), hugetlb: { optimized: 0, skipped: 0, restored: 0 }, ...this.topLine(), event: null };
     const t0 = performance.now();
     // the cursor is given up: the snapshot is unpacked into its entries (no new objects for the GC), so it is no
     // cursor any more from here on
     this.current = null;
     const state = cur ? this.api.unkeepInto(snap.kept, cur.state) : this.api.unkeep(snap.kept);
     this.unpackMs = performance.now() - t0;
-    return { seq: snap.seq, state, hugetlb: { ...snap.hugetlb }, nextLineOffset: snap.nextLineOffset, event: snap.event };
+    return { seq: snap.seq, state, hugetlb: { ...snap.hugetlb }, nextLineOffset: snap.nextLineOffset, lineSeq: snap.lineSeq, event: snap.event };
+  }
+
+  /** The first event line: where a replay from before the first event starts reading. */
+  private topLine(): { nextLineOffset: number; lineSeq: number } {
+    const m = this.marks.floor(0);
+    return { nextLineOffset: m.offset, lineSeq: 0 };
   }
 
   /** The state after the last event, as the load left it (the bench measures its size); null before a load. */
@@ -414,7 +459,8 @@ export class LogSession {
     const hugetlb = from ? { ...from.hugetlb } : { optimized: 0, skipped: 0, restored: 0 };
     const r = await this.replayRange(
       from ? from.seq : 0,
-      from ? from.nextLineOffset : this.offsets.get(1),
+      from ? from.nextLineOffset : this.topLine().nextLineOffset,
+      from ? from.lineSeq : 0,
       at,
       (e) => {
         state = this.api.core.evolve(state, e);
@@ -423,7 +469,7 @@ export class LogSession {
       stop,
     );
     if (r.stopped) return true;
-    this.snapshot(at, state, hugetlb, r.last, r.nextLineOffset);
+    this.snapshot(at, state, hugetlb, r.last, { seq: at, offset: r.nextLineOffset });
     this.thin();
     return this.snapshots.some((x) => x.seq === at);
   }
@@ -448,28 +494,30 @@ export class LogSession {
   }
 
   /**
-   * Applies events (fromSeq, to] read from the log starting at byte `offset` (the line after event fromSeq; −1 =
-   * unknown, read from the top). Returns the last event applied and the offset of the line after it. A Blob is read
-   * no further than the start of the line after event `to`: line N holds event N (the load's reader refuses a blank
-   * line and a seq out of step), and the load noted where each line starts; a Blob's stream reads ahead of what is
-   * taken, and an open-ended slice had the browser push bytes a seek never parses.
+   * Applies events (fromSeq, to] read from the log starting at byte `offset` (the line holding event lineSeq + 1,
+   * lineSeq ≤ fromSeq: the events up to fromSeq are read and skipped; −1 = unknown, read from the top). Returns the
+   * last event applied and the offset of the line after it. A Blob is read no further than the end of the chunk the
+   * load read the line of event `to` in: line N holds event N (the load's reader refuses a blank line and a seq out
+   * of step), and the load noted where each of its chunks ends; a Blob's stream reads ahead of what is taken, and an
+   * open-ended slice had the browser push bytes a seek never parses.
    */
   private async replayRange(
     fromSeq: number,
     offset: number,
+    lineSeq: number,
     to: number,
     apply: (e: Envelope) => void,
     stop?: () => boolean,
   ): Promise<{ last: Envelope | null; nextLineOffset: number; stopped?: true }> {
     const start = offset >= 0 ? offset : 0;
     const plain = this.gzip ? this.text : this.blob;
-    const after = offset >= 0 ? this.offsets.get(to + 1) : -1;
+    const after = offset >= 0 ? this.marks.endOf(to) : -1;
     const stream = plain
       ? (plain.slice(start, after > start ? after : undefined).stream() as ReadableStream<Uint8Array>)
       : (await this.rawStream()).pipeThrough(skipBytes(start));
     const reader = stream.getReader();
     const dec = new TextDecoder();
-    let line = offset >= 0 ? fromSeq + 1 : 0;
+    let line = offset >= 0 ? lineSeq + 1 : 0;
     let carry: Uint8Array = new Uint8Array(0);
     let carryPos = start; // byte offset of carry[0] in the decompressed log
     let last: Envelope | null = null;

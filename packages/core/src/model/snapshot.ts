@@ -410,8 +410,12 @@ export interface PackedState {
   readonly vmemmapRest: Record<string, unknown>;
   readonly resources: ResourceState[];
   readonly resourceSlot: Array<number | undefined>;
-  /** resourceIndex: per filled slot, the position in `resources` + 1, or −(k + 1) for list k of `resourceLists`. */
-  readonly resourceIndex: { length: number; slots: Int32Array; refs: Int32Array; undefs: number[] };
+  /**
+   * resourceIndex in runs of consecutive slots holding the same resource (a 6 TiB state has 49,184 slots and two
+   * resources): run j covers slots[j] … slots[j] + counts[j] − 1, each holding the resource at position refs[j] − 1
+   * of `resources`, or (refs[j] = −(k + 1), a run of one slot) a new copy of list k of `resourceLists`.
+   */
+  readonly resourceIndex: { length: number; slots: Int32Array; counts: Int32Array; refs: Int32Array; undefs: number[] };
   readonly resourceLists: number[][];
   readonly bytes: number;
 }
@@ -429,18 +433,33 @@ export function packState(state: ReadonlyMachineState): PackedState {
   resources.forEach((r, i) => pos.set(r, i));
   const lists: number[][] = [];
   const idxSlots: number[] = [];
+  const counts: number[] = [];
   const refs: number[] = [];
   const undefs: number[] = [];
+  // the run being extended: the resource its slots hold and the slot after its last
+  let runOf: ResourceState | null = null;
+  let runEnd = -1;
   eachSlot(resourceIndex, (i, v) => {
     if (v === undefined) {
       undefs.push(i);
       return;
     }
+    if (v === runOf && i === runEnd) {
+      counts[counts.length - 1]!++;
+      runEnd++;
+      return;
+    }
     idxSlots.push(i);
+    counts.push(1);
     if (Array.isArray(v)) {
       lists.push(v.map((r) => pos.get(r) ?? -1));
       refs.push(-lists.length);
-    } else refs.push((pos.get(v) ?? -1) + 1);
+      runOf = null;
+    } else {
+      refs.push((pos.get(v) ?? -1) + 1);
+      runOf = v;
+      runEnd = i + 1;
+    }
   });
   if (refs.some((r) => r === 0) || lists.some((l) => l.includes(-1))) throw new Error('packState: resourceIndex names a resource not in resources');
   const packed = {
@@ -453,10 +472,10 @@ export function packState(state: ReadonlyMachineState): PackedState {
     vmemmapRest: deepCopy(vmemmapRest) as Record<string, unknown>,
     resources: res,
     resourceSlot: resourceSlot.slice(),
-    resourceIndex: { length: resourceIndex.length, slots: Int32Array.from(idxSlots), refs: Int32Array.from(refs), undefs },
+    resourceIndex: { length: resourceIndex.length, slots: Int32Array.from(idxSlots), counts: Int32Array.from(counts), refs: Int32Array.from(refs), undefs },
     resourceLists: lists,
   };
-  let bytes = 65536 + 8 * (idxSlots.length + resourceSlot.length) + 256 * resources.length;
+  let bytes = 65536 + 12 * idxSlots.length + 8 * resourceSlot.length + 256 * resources.length;
   for (const m of [packed.sections, packed.blocks, packed.altmaps, packed.pmds, ...Object.values(packed.tables)]) bytes += tableBytes(m.table);
   return { ...packed, bytes };
 }
@@ -487,7 +506,11 @@ function unpack(p: PackedState, into: MachineState | undefined): MachineState {
   const resourceIndex: Array<ResourceState | ResourceState[] | undefined> = ri.length <= WALK_SLOTS ? new Array(ri.length) : [];
   for (let j = 0; j < ri.slots.length; j++) {
     const r = ri.refs[j]!;
-    resourceIndex[ri.slots[j]!] = r > 0 ? resources[r - 1]! : p.resourceLists[-r - 1]!.map((k) => resources[k]!);
+    const at = ri.slots[j]!;
+    if (r > 0) {
+      const res = resources[r - 1]!;
+      for (let i = at, end = at + ri.counts[j]!; i < end; i++) resourceIndex[i] = res;
+    } else resourceIndex[at] = p.resourceLists[-r - 1]!.map((k) => resources[k]!);
   }
   for (const i of ri.undefs) resourceIndex[i] = undefined;
   if (resourceIndex.length !== ri.length) resourceIndex.length = ri.length;
