@@ -57,7 +57,6 @@ export function gunzipMembers(name: string, stats?: GunzipStats): TransformStrea
   let pako: Inflate | null = null;
   // input not yet inflated natively: whole members are cut from its front
   const pending = new ByteQueue();
-  const out = new Coalescer();
   const check = (): void => {
     if (pako?.err) throw new Error(`${name}: not a readable gzip file (${pako.msg || `zlib error ${pako.err}`})`);
   };
@@ -79,7 +78,6 @@ export function gunzipMembers(name: string, stats?: GunzipStats): TransformStrea
     check();
   };
   const toPako = (): void => {
-    out.flush(ctl);
     if (stats) stats.pakoFromMember = stats.nativeMembers;
     pako = newPako();
     for (const chunk of pending.drain()) pakoPush(chunk);
@@ -103,14 +101,14 @@ export function gunzipMembers(name: string, stats?: GunzipStats): TransformStrea
           pending.unshift(member);
           return toPako();
         }
-        for (const t of text) out.push(t, ctl);
+        // as they come (64 KiB each in Chromium): the inflate worker gathers them into larger messages as it copies
+        for (const t of text) ctl.enqueue(t);
         if (stats) stats.nativeMembers++;
       }
     },
     flush() {
       // a file that ends inside a member (or ends at once): pako says what is wrong, as before
       if (!pako && pending.length > 0) toPako();
-      out.flush(ctl);
       if (!pako) return;
       (pako as Inflate).push(new Uint8Array(0), true);
       check();
@@ -122,41 +120,6 @@ export function gunzipMembers(name: string, stats?: GunzipStats): TransformStrea
 export interface GunzipStats {
   nativeMembers: number;
   pakoFromMember: number | null;
-}
-
-/** Output chunks at least this long go on as they are; shorter ones are gathered into one of this size. */
-const OUT_BYTES = 256 << 10;
-
-/** Gathers the native inflater's output (chunks of a few KiB in Chromium) into chunks of OUT_BYTES. */
-class Coalescer {
-  #buf: Uint8Array | null = null;
-  #len = 0;
-
-  push(chunk: Uint8Array, ctl: TransformStreamDefaultController<Uint8Array>): void {
-    if (this.#len === 0 && chunk.byteLength >= OUT_BYTES) {
-      ctl.enqueue(chunk);
-      return;
-    }
-    let from = 0;
-    while (from < chunk.byteLength) {
-      this.#buf ??= new Uint8Array(OUT_BYTES);
-      const n = Math.min(OUT_BYTES - this.#len, chunk.byteLength - from);
-      this.#buf.set(chunk.subarray(from, from + n), this.#len);
-      this.#len += n;
-      from += n;
-      if (this.#len === OUT_BYTES) {
-        ctl.enqueue(this.#buf);
-        this.#buf = null;
-        this.#len = 0;
-      }
-    }
-  }
-
-  flush(ctl: TransformStreamDefaultController<Uint8Array>): void {
-    if (this.#len > 0) ctl.enqueue(this.#buf!.subarray(0, this.#len));
-    this.#buf = null;
-    this.#len = 0;
-  }
 }
 
 /** Bytes queued as the chunks they came in, read from the front. */
