@@ -3,26 +3,30 @@
  * real Chromium (served from source by Vite, no site build) and reads from /proc the CPU time the renderer spends,
  * so that pako's and the native DecompressionStream's costs compare on a busy machine, where wall times are noise.
  * A log memhp wrote (members saying their size) takes the native path; the same text gzip'd by gzip(1) takes pako.
- * With --keep, the text also goes through keepBytes (the copy kept for seeks), as in the viewer's inflate worker.
- * Linux only. Run: node --import tsx bench/gunzip-cpu.ts <log.gz>... [--runs N] [--keep]
+ * With --keep, the text also goes through keepBytes (the copy kept for seeks, in memory); with --beside, the whole
+ * inflate stage as the viewer runs it: inflateBeside, its worker, the kept copy (in an OPFS file where it can).
+ * Linux only. Run: node --import tsx bench/gunzip-cpu.ts <log.gz>... [--runs N] [--keep | --beside [--no-file]]
  */
 import { chromium } from 'playwright-core';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import type { gunzipMembers, keepBytes } from '../viewer/gunzip.js';
+import type { gunzipMembers, inflateBeside, keepBytes } from '../viewer/gunzip.js';
 import { startViteSource } from '../test/vite-source.js';
 
 /** viewer/gunzip.ts as the page imports it. */
 interface GunzipModule {
   gunzipMembers: typeof gunzipMembers;
   keepBytes: typeof keepBytes;
+  inflateBeside: typeof inflateBeside;
 }
 
 const args = process.argv.slice(2);
 const runs = Number(args.includes('--runs') ? args[args.indexOf('--runs') + 1] : 3);
 const logs = args.filter((a, i) => !a.startsWith('--') && args[i - 1] !== '--runs').map((f) => resolve(f));
 const keep = args.includes('--keep');
+const beside = args.includes('--beside');
+const noFile = args.includes('--no-file');
 const TICK_MS = 10; // USER_HZ 100
 
 /** utime+stime (ms) of every process that descends from the browser started with `profile`. */
@@ -66,18 +70,20 @@ try {
   await page.goto(vite.url);
   await page.addScriptTag({ type: 'module', content: "import * as g from '/viewer/gunzip.ts'; window.gunzip = g;" });
   await page.waitForFunction(() => 'gunzip' in window);
+  // without OPFS the kept copy is a Blob in memory, as on a platform without it
+  if (noFile) await page.evaluate(() => Object.defineProperty(navigator.storage, 'getDirectory', { value: undefined }));
   for (const log of logs) {
     for (let i = 0; i < runs; i++) {
       await page.locator('#file').setInputFiles(log);
       const c0 = browserCpuMs(profile);
       const r = await page.evaluate(
-        async ([keep]) => {
-          const { gunzipMembers, keepBytes } = (window as unknown as { gunzip: GunzipModule }).gunzip;
+        async ([keep, beside]) => {
+          const { gunzipMembers, keepBytes, inflateBeside } = (window as unknown as { gunzip: GunzipModule }).gunzip;
           const blob = (document.getElementById('file') as HTMLInputElement).files![0]!;
           const t0 = performance.now();
-          let text = blob.stream().pipeThrough(gunzipMembers('x'));
           let kept: Blob | null = null;
-          if (keep) text = text.pipeThrough(keepBytes(512 << 20, (b) => (kept = b)));
+          let text = beside ? inflateBeside(blob, 'x', 512 << 20, (b) => (kept = b))! : blob.stream().pipeThrough(gunzipMembers('x'));
+          if (keep && !beside) text = text.pipeThrough(keepBytes(512 << 20, (b) => (kept = b)));
           const reader = text.getReader();
           let bytes = 0;
           let chunks = 0;
@@ -87,12 +93,13 @@ try {
             bytes += value.byteLength;
             chunks++;
           }
-          return { ms: performance.now() - t0, bytes, chunks, kept: (kept as Blob | null)?.size ?? null };
+          const k = kept as Blob | null;
+          return { ms: performance.now() - t0, bytes, chunks, kept: k ? `${k.size} ${k instanceof File ? 'in a file' : 'in a Blob'}` : null };
         },
-        [keep] as const,
+        [keep, beside] as const,
       );
       const cpu = browserCpuMs(profile) - c0;
-      console.log(`${log.split('/').pop()}: ${r.bytes} bytes in ${r.chunks} chunks${keep ? ` (${r.kept} kept)` : ''}, ${r.ms.toFixed(0)} ms wall, browser CPU ${cpu} ms (incl. reading the file), load ${loadavg()[0]!.toFixed(2)}`);
+      console.log(`${log.split('/').pop()}: ${r.bytes} bytes in ${r.chunks} chunks${keep || beside ? ` (${r.kept} kept)` : ''}, ${r.ms.toFixed(0)} ms wall, browser CPU ${cpu} ms (incl. reading the file), load ${loadavg()[0]!.toFixed(2)}`);
     }
   }
 } finally {

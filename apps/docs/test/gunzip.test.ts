@@ -17,12 +17,13 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { gunzipMembers, type GunzipStats } from '../viewer/gunzip.js';
+import { gunzipMembers, type GunzipStats, type inflateBeside } from '../viewer/gunzip.js';
 import { startViteSource } from './vite-source.js';
 
 /** viewer/gunzip.ts as the page imports it. */
 interface GunzipModule {
   gunzipMembers: typeof gunzipMembers;
+  inflateBeside: typeof inflateBeside;
 }
 
 const repo = resolve(import.meta.dirname, '../../..');
@@ -253,5 +254,64 @@ describe('gunzipMembers in Chromium', () => {
     expect(r2.stats.pakoFromMember).toBe(1);
     const r3 = await inChromium(Buffer.from('not gzip at all\n'), 'text.ndjson.gz');
     expect(r3.error).toBe('text.ndjson.gz: not a readable gzip file (incorrect header check)');
+  });
+
+  /** inflateBeside (its own worker) over `file`: the text's digest, and what it kept for seeks. */
+  async function beside(file: Buffer, name: string, keep: number, noOpfs = false) {
+    await page.locator('#file').setInputFiles({ name, mimeType: 'application/gzip', buffer: file });
+    return page.evaluate(
+      async ([name, keep, noOpfs]) => {
+        const g = (window as unknown as { gunzip: GunzipModule }).gunzip;
+        const storage = navigator.storage;
+        const real = storage.getDirectory;
+        if (noOpfs) Object.defineProperty(storage, 'getDirectory', { value: undefined, configurable: true });
+        const digest = async (b: ArrayBuffer): Promise<string> =>
+          [...new Uint8Array(await crypto.subtle.digest('SHA-256', b))].map((x) => x.toString(16).padStart(2, '0')).join('');
+        try {
+          const blob = (document.getElementById('file') as HTMLInputElement).files![0]!;
+          let kept: Blob | null | undefined;
+          const text = g.inflateBeside(blob, name, keep, (t) => (kept = t))!;
+          const all = await new Response(text).arrayBuffer();
+          const k = kept as Blob | null | undefined;
+          const dir = await (await real.call(storage)).getDirectoryHandle('memhp-viewer-kept', { create: true });
+          const files: string[] = [];
+          for await (const n of (dir as unknown as { keys(): AsyncIterable<string> }).keys()) files.push(n);
+          return {
+            sha: await digest(all),
+            kept: k === undefined ? 'never told' : k === null ? null : { sha: await digest(await k.arrayBuffer()), inFile: k instanceof File, name: k instanceof File ? k.name : '' },
+            files,
+          };
+        } finally {
+          if (noOpfs) Object.defineProperty(storage, 'getDirectory', { value: real, configurable: true });
+        }
+      },
+      [name, keep, noOpfs] as const,
+    );
+  }
+
+  it('keeps the text for seeks in a file of the origin private file system, which the next load removes', async () => {
+    const first = await beside(memhpGz, 'cloud.ndjson.gz', 512 << 20);
+    expect(first.sha).toBe(sha(memhpText));
+    expect(first.kept).toMatchObject({ sha: sha(memhpText), inFile: true });
+    const firstName = (first.kept as { name: string }).name;
+    expect(first.files).toContain(firstName);
+    // a second load in the same page: the first file is no longer held, so it goes; the second is kept
+    const second = await beside(memhpGz, 'cloud.ndjson.gz', 512 << 20);
+    expect(second.kept).toMatchObject({ sha: sha(memhpText), inFile: true });
+    expect(second.files).toEqual([(second.kept as { name: string }).name]);
+    expect(second.files).not.toContain(firstName);
+  });
+
+  it('keeps nothing, and leaves no file, when the text is longer than the limit', async () => {
+    const r = await beside(memhpGz, 'cloud.ndjson.gz', 1000);
+    expect(r.sha).toBe(sha(memhpText));
+    expect(r.kept).toBeNull();
+    expect(r.files).toEqual([]);
+  });
+
+  it('keeps the text in memory as a Blob where there is no origin private file system', async () => {
+    const r = await beside(memhpGz, 'cloud.ndjson.gz', 512 << 20, true);
+    expect(r.sha).toBe(sha(memhpText));
+    expect(r.kept).toMatchObject({ sha: sha(memhpText), inFile: false });
   });
 });

@@ -3,9 +3,10 @@
  * Decompresses a gzip log beside the replay worker, so that on a machine with two cores inflating overlaps
  * parsing and replaying instead of adding to them (the CLI's gunzip runs on libuv's thread pool likewise). Reads
  * every member (gunzipMembers), sends the text on in chunks, a few at a time as the replay worker asks for them,
- * and at the end the decompressed text kept as a Blob for seeks (or null when longer than the limit).
+ * and at the end the decompressed text kept as a Blob for seeks (or null when longer than the limit): a file of the
+ * origin private file system where it can (keepBytesInFile), else in memory (keepBytes).
  */
-import { gunzipMembers, keepBytes } from './gunzip.js';
+import { gunzipMembers, keepBytes, keepBytesInFile } from './gunzip.js';
 import type { FromInflate, ToInflate } from './gunzip.js';
 
 const ctx = self as unknown as DedicatedWorkerGlobalScope;
@@ -28,9 +29,11 @@ ctx.onmessage = async (ev: MessageEvent<ToInflate>) => {
   credit = m.credit;
   try {
     let kept: Blob | null = null;
-    const stream = (m.file.stream() as ReadableStream<Uint8Array>)
-      .pipeThrough(gunzipMembers(m.name))
-      .pipeThrough(keepBytes(m.keepBytes, (t) => (kept = t)));
+    const keep = (t: Blob | null): void => {
+      kept = t;
+    };
+    const keeper = (m.keptFile ? await keepBytesInFile(m.keptFile, m.keepBytes, keep) : null) ?? keepBytes(m.keepBytes, keep);
+    const stream = (m.file.stream() as ReadableStream<Uint8Array>).pipeThrough(gunzipMembers(m.name)).pipeThrough(keeper);
     const reader = stream.getReader();
     // Chunks go on as copies (keepBytes still holds each chunk until it makes its next Blob), gathered into
     // messages of MESSAGE_BYTES: the copy a transfer needs anyway, and pako's 256 KiB chunks and the native
