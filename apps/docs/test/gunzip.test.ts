@@ -254,6 +254,8 @@ describe('gunzipMembers in Chromium', () => {
     expect(r2.stats.pakoFromMember).toBe(1);
     const r3 = await inChromium(Buffer.from('not gzip at all\n'), 'text.ndjson.gz');
     expect(r3.error).toBe('text.ndjson.gz: not a readable gzip file (incorrect header check)');
+    const r4 = await inChromium(Buffer.alloc(0), 'empty.ndjson.gz');
+    expect(r4.error).toBe('empty.ndjson.gz: not a readable gzip file (buffer error)');
   });
 
   /** inflateBeside (its own worker) over `file`: the text's digest, and what it kept for seeks. */

@@ -57,6 +57,7 @@ export function gunzipMembers(name: string, stats?: GunzipStats): TransformStrea
   let pako: Inflate | null = null;
   // input not yet inflated natively: whole members are cut from its front
   const pending = new ByteQueue();
+  let natives = 0;
   const check = (): void => {
     if (pako?.err) throw new Error(`${name}: not a readable gzip file (${pako.msg || `zlib error ${pako.err}`})`);
   };
@@ -103,12 +104,13 @@ export function gunzipMembers(name: string, stats?: GunzipStats): TransformStrea
         }
         // as they come (64 KiB each in Chromium): the inflate worker gathers them into larger messages as it copies
         for (const t of text) ctl.enqueue(t);
+        natives++;
         if (stats) stats.nativeMembers++;
       }
     },
     flush() {
-      // a file that ends inside a member (or ends at once): pako says what is wrong, as before
-      if (!pako && pending.length > 0) toPako();
+      // a file that ends inside a member, or an empty one: pako says what is wrong, as before
+      if (!pako && (pending.length > 0 || natives === 0)) toPako();
       if (!pako) return;
       (pako as Inflate).push(new Uint8Array(0), true);
       check();
