@@ -46,23 +46,14 @@ export function keepBytes(limit: number, done: (text: Blob | null) => void): Tra
  * writes each batch as gzip members of its own (so a killed run leaves a readable prefix), and the browser's
  * DecompressionStream stops at the first member's end (it rejects what follows as trailing data).
  *
- * memhp's members say their own size, as BGZF's do (a 'BC' extra subfield, RFC 1952 section 2.3.1.1; see
- * BgzfMembers in @memhp/events/node): each such member goes whole to the platform's native
- * DecompressionStream('gzip'), which checks its CRC-32 and ISIZE as pako does, at a fraction of pako's CPU. From the
- * first member that does not say its size (a file gzip(1) wrote, an older memhp log), or that the native inflater
- * refuses, or a file that ends inside a member, pako reads the rest: the same text, and for a corrupt file the same
- * error, naming the file. `stats`, if given, is told how the file was read.
+ * pako, not the browser's DecompressionStream fed one member at a time (memhp's members say their size, so it
+ * could): measured in Chromium 156 on the viewer bench's 174 MB log, the native path took 0.3-0.6 s more CPU for
+ * the whole inflate stage than pako (DecompressionStream's own inflate was no cheaper than pako's, and each member
+ * costs a stream of its own and its 64 KiB chunks a copy).
  */
-export function gunzipMembers(name: string, stats?: GunzipStats): TransformStream<Uint8Array, Uint8Array> {
-  let pako: Inflate | null = null;
-  // input not yet inflated natively: whole members are cut from its front
-  const pending = new ByteQueue();
-  let natives = 0;
-  const check = (): void => {
-    if (pako?.err) throw new Error(`${name}: not a readable gzip file (${pako.msg || `zlib error ${pako.err}`})`);
-  };
+export function gunzipMembers(name: string): TransformStream<Uint8Array, Uint8Array> {
   let ctl!: TransformStreamDefaultController<Uint8Array>;
-  const newPako = (): Inflate => {
+  const newInflate = (): Inflate => {
     // 256 KiB out at a time rather than pako's 64 KiB: a quarter of the chunks through every stage after it.
     const p = new Inflate({ chunkSize: 256 << 10 });
     // No copy: pako 3's Inflate.push gives each output buffer to onData once and then allocates a new one (it
@@ -70,173 +61,28 @@ export function gunzipMembers(name: string, stats?: GunzipStats): TransformStrea
     p.onData = (chunk: Uint8Array) => ctl.enqueue(chunk);
     return p;
   };
-  const pakoPush = (chunk: Uint8Array): void => {
-    // pako goes on to the next member only within one push: a member that ends exactly at the end of a chunk ends
-    // its Inflate, and the members after it would be dropped without a word; a new Inflate reads them (unless
-    // what follows is zero padding, which pako skips likewise)
-    if (pako!.ended && pako!.err === 0 && chunk.byteLength > 0 && chunk[0] !== 0) pako = newPako();
-    pako!.push(chunk, false);
-    check();
+  let inflate: Inflate;
+  const check = (): void => {
+    if (inflate.err) throw new Error(`${name}: not a readable gzip file (${inflate.msg || `zlib error ${inflate.err}`})`);
   };
-  const toPako = (): void => {
-    if (stats) stats.pakoFromMember = stats.nativeMembers;
-    pako = newPako();
-    for (const chunk of pending.drain()) pakoPush(chunk);
-  };
-  const native = typeof DecompressionStream === 'function';
   return new TransformStream<Uint8Array, Uint8Array>({
     start(controller) {
       ctl = controller;
-      if (!native) toPako();
+      inflate = newInflate();
     },
-    async transform(chunk) {
-      if (pako) return pakoPush(chunk);
-      pending.push(chunk);
-      for (;;) {
-        const bytes = memberBytes(pending);
-        if (bytes === 0) return toPako();
-        if (bytes === null || bytes > pending.length) return;
-        const member = pending.take(bytes);
-        const text = await inflateMember(member);
-        if (!text) {
-          pending.unshift(member);
-          return toPako();
-        }
-        // as they come (64 KiB each in Chromium): the inflate worker gathers them into larger messages as it copies
-        for (const t of text) ctl.enqueue(t);
-        natives++;
-        if (stats) stats.nativeMembers++;
-      }
+    transform(chunk) {
+      // pako goes on to the next member only within one push: a member that ends exactly at the end of a chunk
+      // ends its Inflate, and the members after it would be dropped without a word; a new Inflate reads them
+      // (unless what follows is zero padding, which pako skips likewise)
+      if (inflate.ended && inflate.err === 0 && chunk.byteLength > 0 && chunk[0] !== 0) inflate = newInflate();
+      inflate.push(chunk, false);
+      check();
     },
     flush() {
-      // a file that ends inside a member, or an empty one: pako says what is wrong, as before
-      if (!pako && (pending.length > 0 || natives === 0)) toPako();
-      if (!pako) return;
-      (pako as Inflate).push(new Uint8Array(0), true);
+      inflate.push(new Uint8Array(0), true);
       check();
     },
   });
-}
-
-/** How gunzipMembers read a file: members inflated natively, and from which member on pako read (null: none). */
-export interface GunzipStats {
-  nativeMembers: number;
-  pakoFromMember: number | null;
-}
-
-/** Bytes queued as the chunks they came in, read from the front. */
-class ByteQueue {
-  #chunks: Uint8Array[] = [];
-  /** offset into the first chunk */
-  #at = 0;
-  length = 0;
-
-  push(chunk: Uint8Array): void {
-    if (chunk.byteLength === 0) return;
-    this.#chunks.push(chunk);
-    this.length += chunk.byteLength;
-  }
-
-  /** Puts bytes just taken back in front. */
-  unshift(bytes: Uint8Array): void {
-    if (this.#at > 0) this.#chunks[0] = this.#chunks[0]!.subarray(this.#at);
-    this.#at = 0;
-    this.#chunks.unshift(bytes);
-    this.length += bytes.byteLength;
-  }
-
-  /** The byte `i` from the front (i < length). */
-  at(i: number): number {
-    let k = this.#at + i;
-    for (const c of this.#chunks) {
-      if (k < c.byteLength) return c[k]!;
-      k -= c.byteLength;
-    }
-    throw new RangeError('ByteQueue.at past the end');
-  }
-
-  /** The first `n` bytes (n ≤ length): a view when they lie in one chunk, else a copy. */
-  take(n: number): Uint8Array {
-    const first = this.#chunks[0]!;
-    let r: Uint8Array;
-    if (first.byteLength - this.#at >= n) {
-      r = first.subarray(this.#at, this.#at + n);
-      this.#at += n;
-    } else {
-      r = new Uint8Array(n);
-      let got = 0;
-      while (got < n) {
-        const c = this.#chunks[0]!;
-        const k = Math.min(n - got, c.byteLength - this.#at);
-        r.set(c.subarray(this.#at, this.#at + k), got);
-        got += k;
-        this.#at += k;
-        if (this.#at === c.byteLength) {
-          this.#chunks.shift();
-          this.#at = 0;
-        }
-      }
-    }
-    if (this.#chunks.length > 0 && this.#at === this.#chunks[0]!.byteLength) {
-      this.#chunks.shift();
-      this.#at = 0;
-    }
-    this.length -= n;
-    return r;
-  }
-
-  /** Everything left, as chunks, leaving the queue empty. */
-  drain(): Uint8Array[] {
-    const r = this.#chunks;
-    if (this.#at > 0) r[0] = r[0]!.subarray(this.#at);
-    this.#chunks = [];
-    this.#at = 0;
-    this.length = 0;
-    return r;
-  }
-}
-
-/**
- * The size of the member at the front of `q` from its BGZF-style 'BC' extra subfield (BSIZE + 1); null when more
- * bytes are needed to tell; 0 when the member does not say its size (no FEXTRA, no 'BC' subfield of SLEN 2, or a
- * header that is not gzip's).
- */
-export function memberBytes(q: { readonly length: number; at(i: number): number }): number | null {
-  // ID1 ID2 CM FLG MTIME(4) XFL OS XLEN(2): RFC 1952 section 2.3
-  if (q.length < 12) return null;
-  if (q.at(0) !== 0x1f || q.at(1) !== 0x8b || q.at(2) !== 8 || (q.at(3) & 0x04) === 0) return 0;
-  const xlen = q.at(10) | (q.at(11) << 8);
-  if (q.length < 12 + xlen) return null;
-  for (let i = 12; i + 4 <= 12 + xlen; ) {
-    const slen = q.at(i + 2) | (q.at(i + 3) << 8);
-    if (q.at(i) === 0x42 && q.at(i + 1) === 0x43 && slen === 2 && i + 6 <= 12 + xlen) {
-      const bytes = (q.at(i + 4) | (q.at(i + 5) << 8)) + 1;
-      // header, an empty deflate stream (2 bytes) and the CRC-32/ISIZE trailer at least
-      return bytes >= 12 + xlen + 10 ? bytes : 0;
-    }
-    i += 4 + slen;
-  }
-  return 0;
-}
-
-/** One whole gzip member through the native inflater: its text in chunks, or null if refused (pako will say why). */
-async function inflateMember(member: Uint8Array): Promise<Uint8Array[] | null> {
-  const ds = new DecompressionStream('gzip');
-  const w = ds.writable.getWriter();
-  // their failures show as the readable side's
-  w.write(member as Uint8Array<ArrayBuffer>).catch(() => {});
-  w.close().catch(() => {});
-  const r = ds.readable.getReader();
-  const text: Uint8Array[] = [];
-  try {
-    for (;;) {
-      const { value, done } = await r.read();
-      if (done) return text;
-      text.push(value);
-    }
-  } catch {
-    return null;
-  }
 }
 
 /**

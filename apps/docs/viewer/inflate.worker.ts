@@ -12,9 +12,6 @@ import type { FromInflate, ToInflate } from './gunzip.js';
 const ctx = self as unknown as DedicatedWorkerGlobalScope;
 const post = (m: FromInflate, transfer: Transferable[] = []) => ctx.postMessage(m, transfer);
 
-/** Bytes in a message to the replay worker (the WINDOW of gunzip.ts counts these). */
-const MESSAGE_BYTES = 256 << 10;
-
 let credit = 0;
 let wake: (() => void) | null = null;
 
@@ -32,34 +29,20 @@ ctx.onmessage = async (ev: MessageEvent<ToInflate>) => {
     const keep = (t: Blob | null): void => {
       kept = t;
     };
-    const keeper = (m.keptFile ? await keepBytesInFile(m.keptFile, m.keepBytes, keep) : null) ?? keepBytes(m.keepBytes, keep);
-    const stream = (m.file.stream() as ReadableStream<Uint8Array>).pipeThrough(gunzipMembers(m.name)).pipeThrough(keeper);
+    const inFile = m.keptFile ? await keepBytesInFile(m.keptFile, m.keepBytes, keep) : null;
+    const stream = (m.file.stream() as ReadableStream<Uint8Array>).pipeThrough(gunzipMembers(m.name)).pipeThrough(inFile ?? keepBytes(m.keepBytes, keep));
     const reader = stream.getReader();
-    // Chunks go on as copies (keepBytes still holds each chunk until it makes its next Blob), gathered into
-    // messages of MESSAGE_BYTES: the copy a transfer needs anyway, and pako's 256 KiB chunks and the native
-    // inflater's 64 KiB ones reach the replay worker alike.
-    let out = new Uint8Array(MESSAGE_BYTES);
-    let len = 0;
-    const send = async (): Promise<void> => {
-      while (credit <= 0) await new Promise<void>((r) => (wake = r));
-      credit--;
-      const chunk = len === out.byteLength ? out : out.slice(0, len);
-      post({ kind: 'chunk', chunk }, [chunk.buffer]);
-      out = new Uint8Array(MESSAGE_BYTES);
-      len = 0;
-    };
     for (;;) {
       const { value, done } = await reader.read();
       if (done) break;
-      for (let from = 0; from < value.byteLength; ) {
-        const n = Math.min(MESSAGE_BYTES - len, value.byteLength - from);
-        out.set(value.subarray(from, from + n), len);
-        len += n;
-        from += n;
-        if (len === MESSAGE_BYTES) await send();
-      }
+      while (credit <= 0) await new Promise<void>((r) => (wake = r));
+      credit--;
+      // Moved without a copy where nothing else holds the chunk: keepBytesInFile has written it to its file, and a
+      // chunk of gunzipMembers that fills its own buffer (pako's) is used nowhere else. keepBytes still holds its chunks until it makes its next Blob: those go as copies.
+      const own = inFile !== null && value.byteOffset === 0 && value.byteLength === value.buffer.byteLength;
+      const chunk = own ? value : value.slice();
+      post({ kind: 'chunk', chunk }, [chunk.buffer]);
     }
-    if (len > 0) await send();
     post({ kind: 'end', kept });
   } catch (e) {
     post({ kind: 'error', message: e instanceof Error ? e.message : String(e) });
