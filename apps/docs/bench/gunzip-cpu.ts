@@ -1,8 +1,8 @@
 /**
  * Gunzip CPU probe (not a test, not part of the bench): decompresses gzip logs with the viewer's gunzipMembers in
  * real Chromium (served from source by Vite, no site build) and reads from /proc the CPU time the renderer spends,
- * so that pako's and the native DecompressionStream's costs compare on a busy machine, where wall times are noise.
- * A log memhp wrote (members saying their size) takes the native path; the same text gzip'd by gzip(1) takes pako.
+ * so that gzip files (memhp's members, gzip(1)'s one member) and stages compare on a busy machine, where wall times
+ * are noise.
  * With --keep, the text also goes through keepBytes (the copy kept for seeks, in memory); with --beside, the whole
  * inflate stage as the viewer runs it: inflateBeside, its worker, the kept copy (in an OPFS file where it can).
  * Linux only. Run: node --import tsx bench/gunzip-cpu.ts <log.gz>... [--runs N] [--keep | --beside [--no-file]]
