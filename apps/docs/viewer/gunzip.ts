@@ -154,7 +154,11 @@ export async function keepBytesInFile(file: string, limit: number, done: (text: 
         if (at + chunk.byteLength > limit) giveUp();
         else {
           try {
-            for (let from = 0; from < chunk.byteLength; ) from += handle.write(chunk.subarray(from), { at: at + from });
+            for (let from = 0; from < chunk.byteLength; ) {
+              const n = handle.write(chunk.subarray(from), { at: at + from });
+              if (n <= 0) throw new Error('no space to write');
+              from += n;
+            }
             at += chunk.byteLength;
           } catch {
             giveUp();
