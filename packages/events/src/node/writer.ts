@@ -261,24 +261,93 @@ function writeAll(fd: number, bytes: Uint8Array): void {
 }
 
 /**
- * `.ndjson.gz`: each batch is compressed on this thread and written as its own gzip member (RFC 1952 apps/docs/kernel/sparse.md#section-flags: a
- * gzip file is a series of members; gunzip and zlib read them as one stream). Compressing synchronously means a
- * batch is on disk as soon as it is emitted, even when the producer never yields to the event loop (a simulation
- * runs synchronously), so a killed writer leaves every emitted batch readable, as a plain log does.
+ * Gzip members that say their own compressed size, as BGZF does (the SAM/BAM format specification, section 4.1):
+ * each member's header has the FEXTRA flag and one extra subfield, SI1 'B', SI2 'C', SLEN 2, whose 16-bit
+ * little-endian value BSIZE is the member's total size in bytes minus 1 (RFC 1952 section 2.3.1.1 lays out extra
+ * subfields; gzip(1), zlib and Node's zlib skip them, so the file stays an ordinary multi-member gzip file). A
+ * reader can then find the next member without inflating this one: the viewer hands each member whole to the
+ * browser's native DecompressionStream, which stops at a member's end. BSIZE being 16 bits, no member may exceed
+ * 64 KiB compressed: `text` is cut into pieces that compress to at most that, each ending on a line boundary where
+ * the line is shorter than a piece (so a killed writer still leaves whole lines).
+ */
+export class BgzfMembers {
+  /** A member's compressed size at most (BSIZE + 1 ≤ 65536). */
+  static readonly MAX_MEMBER_BYTES = 65536;
+  /** A margin below the limit to aim for: a piece that compresses worse than the last one still fits, mostly. */
+  static readonly TARGET_MEMBER_BYTES = 60 << 10;
+  /** Plain bytes a piece is cut at: TARGET_MEMBER_BYTES × the last member's compression ratio, learned as it goes. */
+  #plainPerMember = BgzfMembers.TARGET_MEMBER_BYTES;
+
+  constructor(private readonly level: number) {}
+
+  /** Compresses `text` into one or more members, in order; an empty text gives none. */
+  members(text: Uint8Array): Buffer[] {
+    const out: Buffer[] = [];
+    let from = 0;
+    while (from < text.length) {
+      let to = Math.min(text.length, from + this.#plainPerMember);
+      for (;;) {
+        if (to < text.length) {
+          const nl = text.lastIndexOf(0x0a, to - 1);
+          if (nl >= from) to = nl + 1;
+        }
+        const member = this.member(text.subarray(from, to));
+        if (member) {
+          out.push(member);
+          // next piece: the size this one's ratio says fits the target (at least 4 KiB, so a run of unlucky pieces
+          // cannot shrink it to nothing)
+          this.#plainPerMember = Math.max(4096, Math.floor(((to - from) * BgzfMembers.TARGET_MEMBER_BYTES) / member.length));
+          break;
+        }
+        // too big compressed: a piece three quarters as long (any 48 KiB, even random bytes, fits: stored blocks)
+        to = from + Math.max(1, Math.floor(((to - from) * 3) / 4));
+        this.#plainPerMember = to - from;
+      }
+      from = to;
+    }
+    return out;
+  }
+
+  /** One member with its BC subfield, or null when it would exceed MAX_MEMBER_BYTES. */
+  private member(piece: Uint8Array): Buffer | null {
+    const gz = gzipSync(piece, { level: this.level });
+    const total = gz.length + 8;
+    if (total > BgzfMembers.MAX_MEMBER_BYTES) return null;
+    const m = Buffer.allocUnsafe(total);
+    // zlib's 10-byte header (ID1 ID2 CM FLG MTIME XFL OS) with FLG.FEXTRA set; zlib writes no other flags
+    gz.copy(m, 0, 0, 10);
+    m[3] = gz[3]! | 0x04;
+    // XLEN 6, then the subfield: 'B' 'C', SLEN 2, BSIZE
+    m.writeUInt16LE(6, 10);
+    m[12] = 0x42;
+    m[13] = 0x43;
+    m.writeUInt16LE(2, 14);
+    m.writeUInt16LE(total - 1, 16);
+    gz.copy(m, 18, 10);
+    return m;
+  }
+}
+
+/**
+ * `.ndjson.gz`: each batch is compressed on this thread and written as gzip members of its own (RFC 1952 section
+ * 2.2: a gzip file is a series of members; gunzip and zlib read them as one stream), each of at most 64 KiB and
+ * saying its size (BgzfMembers). Compressing synchronously means a batch is on disk as soon as it is emitted, even
+ * when the producer never yields to the event loop (a simulation runs synchronously), so a killed writer leaves
+ * every emitted batch readable, as a plain log does.
  */
 class GzipLogWriter extends BaseLogWriter {
   readonly #encoder = new EventEncoder();
-  readonly #level: number;
+  readonly #members: BgzfMembers;
   readonly #fsync: boolean;
   #fd: number | null;
 
   constructor(path: string, header: LogHeader, opts: LogWriterOptions) {
     super(path, opts);
-    this.#level = opts.gzipLevel ?? 6;
+    this.#members = new BgzfMembers(opts.gzipLevel ?? 6);
     this.#fsync = opts.fsync ?? false;
     this.#fd = openSync(path, 'w');
     try {
-      writeAll(this.#fd, gzipSync(`${serializeHeader(header)}\n`, { level: this.#level }));
+      for (const m of this.#members.members(Buffer.from(`${serializeHeader(header)}\n`))) writeAll(this.#fd, m);
     } catch (err) {
       closeSync(this.#fd);
       this.#fd = null;
@@ -295,12 +364,11 @@ class GzipLogWriter extends BaseLogWriter {
     this.inBatch = 0;
     this.markEmitted();
     if (this.#encoder.length === 0 || this.#fd === null) return true;
-    const member = gzipSync(this.#encoder.bytes(), { level: this.#level });
+    const members = this.#members.members(this.#encoder.bytes());
     this.#encoder.reset();
-    writeAll(this.#fd, member);
+    for (const m of members) writeAll(this.#fd, m);
     return true;
   }
-
 
   async close(): Promise<void> {
     if (this.closed) return;
