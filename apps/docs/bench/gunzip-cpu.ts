@@ -8,11 +8,13 @@
  * Linux only. Run: node --import tsx bench/gunzip-cpu.ts <log.gz>... [--runs N] [--keep | --beside [--no-file]]
  */
 import { chromium } from 'playwright-core';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { gunzipMembers, inflateBeside, keepBytes } from '../viewer/gunzip.js';
 import { startViteSource } from '../test/vite-source.js';
+import { CHROMIUM, CHROMIUM_ARGS } from '../test/chromium.js';
+import { browserCpuMs } from './proc-cpu.js';
 
 /** viewer/gunzip.ts as the page imports it. */
 interface GunzipModule {
@@ -27,43 +29,14 @@ const logs = args.filter((a, i) => !a.startsWith('--') && args[i - 1] !== '--run
 const keep = args.includes('--keep');
 const beside = args.includes('--beside');
 const noFile = args.includes('--no-file');
-const TICK_MS = 10; // USER_HZ 100
 
-/** utime+stime (ms) of every process that descends from the browser started with `profile`. */
-function browserCpuMs(profile: string): number {
-  const ppid = new Map<number, number>();
-  const cpu = new Map<number, number>();
-  let root = -1;
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      ppid.set(+d, Number(f[1]));
-      cpu.set(+d, (Number(f[11]) + Number(f[12])) * TICK_MS);
-      if (root < 0 && readFileSync(`/proc/${d}/cmdline`, 'utf8').includes(profile)) root = +d;
-    } catch {
-      // gone
-    }
-  }
-  let sum = 0;
-  for (const [pid, ms] of cpu) {
-    for (let p = pid; p > 1; p = ppid.get(p) ?? 0) {
-      if (p === root) {
-        sum += ms;
-        break;
-      }
-    }
-  }
-  return sum;
-}
 
 const vite = await startViteSource();
 const profile = mkdtempSync(join(tmpdir(), 'memhp-gunzip-'));
 const ctx = await chromium.launchPersistentContext(profile, {
-  executablePath: '/usr/bin/chromium',
+  executablePath: CHROMIUM,
   headless: true,
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run', '--disable-sync'],
+  args: CHROMIUM_ARGS,
 });
 try {
   const page = ctx.pages()[0] ?? (await ctx.newPage());

@@ -6,54 +6,27 @@
  * Run: node --import tsx bench/load-cpu.ts --site <dist> [--site <dist>] --log <file> [--log <file>] [--runs N]
  */
 import { chromium } from 'playwright-core';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { serveDir } from '../test/static-server.js';
+import { CHROMIUM, CHROMIUM_ARGS } from '../test/chromium.js';
+import { browserCpuMs } from './proc-cpu.js';
 
 const args = process.argv.slice(2);
 const all = (flag: string): string[] => args.flatMap((a, i) => (args[i - 1] === flag ? [resolve(a)] : []));
 const sites = all('--site');
 const logs = all('--log');
 const runs = Number(args.includes('--runs') ? args[args.indexOf('--runs') + 1] : 2);
-const TICK_MS = 10; // USER_HZ 100
 
-/** utime+stime (ms) of every process that descends from the browser started with `profile`. */
-function browserCpuMs(profile: string): number {
-  const ppid = new Map<number, number>();
-  const cpu = new Map<number, number>();
-  let root = -1;
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      ppid.set(+d, Number(f[1]));
-      cpu.set(+d, (Number(f[11]) + Number(f[12])) * TICK_MS);
-      if (root < 0 && readFileSync(`/proc/${d}/cmdline`, 'utf8').includes(profile)) root = +d;
-    } catch {
-      // gone
-    }
-  }
-  let sum = 0;
-  for (const [pid, ms] of cpu) {
-    for (let p = pid; p > 1; p = ppid.get(p) ?? 0) {
-      if (p === root) {
-        sum += ms;
-        break;
-      }
-    }
-  }
-  return sum;
-}
 
 async function loadOnce(site: string, log: string): Promise<{ seconds: number; cpuSeconds: number }> {
   const server = await serveDir(site);
   const profile = mkdtempSync(join(tmpdir(), 'memhp-load-cpu-'));
   const ctx = await chromium.launchPersistentContext(profile, {
-    executablePath: '/usr/bin/chromium',
+    executablePath: CHROMIUM,
     headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync'],
+    args: CHROMIUM_ARGS,
   });
   try {
     const page = ctx.pages()[0] ?? (await ctx.newPage());

@@ -13,11 +13,11 @@ import { join, resolve } from 'node:path';
 import { loadavg } from 'node:os';
 import { serveDir } from '../test/static-server.js';
 import { timedSeek } from './seek.js';
+import { statCpuMs } from './proc-cpu.js';
 
 const docsDir = resolve(import.meta.dirname, '..');
 const log = process.argv[2]!;
 const n = Number(process.argv[3] ?? 30);
-const TICK_MS = 10; // USER_HZ 100
 
 /** utime+stime (ms) of every thread of every renderer process, by "pid/tid name". */
 function threads(): Map<string, number> {
@@ -26,10 +26,8 @@ function threads(): Map<string, number> {
     try {
       if (!readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('--type=renderer')) continue;
       for (const tid of readdirSync(`/proc/${pid}/task`)) {
-        const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-        const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
         const name = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
-        m.set(`${pid}/${tid} ${name}`, (Number(f[11]) + Number(f[12])) * TICK_MS);
+        m.set(`${pid}/${tid} ${name}`, statCpuMs(readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8')));
       }
     } catch {
       // the process or thread is gone

@@ -166,12 +166,13 @@ async function stateBytes(api: ViewerApi, s: LogSession, lastSeq: number): Promi
 async function browserBench(log: string): Promise<Record<string, number> & { loadSeconds: number }> {
   const { chromium } = await import('playwright-core');
   const { serveDir } = await import('../test/static-server.js');
+  const { CHROMIUM, CHROMIUM_ARGS } = await import('../test/chromium.js');
   const server = await serveDir(join(docsDir, '.vitepress/dist'));
   const profile = mkdtempSync(join(tmpdir(), 'memhp-bench-'));
   const ctx = await chromium.launchPersistentContext(profile, {
-    executablePath: '/usr/bin/chromium',
+    executablePath: CHROMIUM,
     headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync'],
+    args: CHROMIUM_ARGS,
   });
   try {
     const page = ctx.pages()[0] ?? (await ctx.newPage());

@@ -13,22 +13,12 @@ import { join, resolve } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { ensureSiteBuilt } from './site-build.js';
 import { serveDir } from './static-server.js';
+import { CHROMIUM, CHROMIUM_ARGS } from './chromium.js';
 
 const docsDir = resolve(import.meta.dirname, '..');
 const repo = resolve(docsDir, '../..');
 const dist = join(docsDir, '.vitepress/dist');
 const results = join(docsDir, 'test-results');
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 let server: Awaited<ReturnType<typeof serveDir>>;
 let context: BrowserContext;
@@ -83,7 +73,7 @@ beforeAll(async () => {
   context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
-    args: ARGS,
+    args: CHROMIUM_ARGS,
     viewport: { width: 1280, height: 1400 },
   });
   page = context.pages()[0] ?? (await context.newPage());

@@ -19,6 +19,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gunzipMembers, type inflateBeside } from '../viewer/gunzip.js';
 import { startViteSource } from './vite-source.js';
+import { CHROMIUM, CHROMIUM_ARGS } from './chromium.js';
 
 /** viewer/gunzip.ts as the page imports it. */
 interface GunzipModule {
@@ -140,8 +141,8 @@ describe('gunzipMembers in Chromium', () => {
     memhpText = gunzipSync(memhpGz);
     vite = await startViteSource();
     browser = await chromium.launch({
-      executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync'],
+      executablePath: CHROMIUM,
+      args: CHROMIUM_ARGS,
     });
     page = await browser.newPage();
     await page.goto(vite.url);

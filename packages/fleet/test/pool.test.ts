@@ -10,10 +10,19 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { IpcChild, LocalPool, parseSweep, PointNotStarted, type PointJob, type ResultRow } from '../src/index.js';
 
 const WORKER = join(import.meta.dirname, 'support/slow-ipc-worker.ts');
+/** The slow worker run from source, as the pool starts it. */
+const WORKER_EXEC_ARGV = ['--conditions=@memhp/source', '--import', 'tsx'];
 const dirs: string[] = [];
 afterEach(() => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
+
+/** A fresh file for the slow worker to note each point it starts in (removed after the test). */
+function startsLog(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'memhp-pool-'));
+  dirs.push(dir);
+  return join(dir, 'starts.txt');
+}
 
 const SWEEP = `memhp: 1
 machine: { arch: x86_64, kernel: "6.1", nodes: [{ id: 0, memory: [{ start: 0, size: 4G }] }] }
@@ -24,12 +33,10 @@ steps:
 
 describe('serveIpcWorker', () => {
   it('gives back the point queued behind the running one when `drop` comes while that one runs (it does not run it)', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'memhp-pool-'));
-    dirs.push(dir);
-    const log = join(dir, 'starts.txt');
+    const log = startsLog();
     const sweep = parseSweep('grid.yaml', SWEEP);
     const [a, b] = sweep.points.map((point): PointJob => ({ file: 'grid.yaml', point }));
-    const child = new IpcChild({ script: WORKER, execArgv: ['--conditions=@memhp/source', '--import', 'tsx'], args: [], env: { SLOW_WORKER_LOG: log, SLOW_WORKER_MS: '1500' } });
+    const child = new IpcChild({ script: WORKER, execArgv: WORKER_EXEC_ARGV, args: [], env: { SLOW_WORKER_LOG: log, SLOW_WORKER_MS: '1500' } });
     try {
       await child.start();
       const first = child.run(a!);
@@ -52,11 +59,9 @@ describe('serveIpcWorker', () => {
 
 describe('LocalPool', () => {
   it('runs every point in the processes it keeps after shrink, the surplus let go before the check', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'memhp-pool-'));
-    dirs.push(dir);
-    const log = join(dir, 'starts.txt');
+    const log = startsLog();
     const sweep = parseSweep('grid.yaml', SWEEP);
-    const pool = new LocalPool({ jobs: 3, command: { script: WORKER, execArgv: ['--conditions=@memhp/source', '--import', 'tsx'], args: [], env: { SLOW_WORKER_LOG: log, SLOW_WORKER_PID: '1' } } });
+    const pool = new LocalPool({ jobs: 3, command: { script: WORKER, execArgv: WORKER_EXEC_ARGV, args: [], env: { SLOW_WORKER_LOG: log, SLOW_WORKER_PID: '1' } } });
     try {
       pool.shrink(1);
       // A surplus process ending while the check waits must not count as a worker lost while checking.
