@@ -31,6 +31,8 @@ interface Report {
   main: number;
   helpers: number;
   points: number;
+  /** Bytes its JS heap allocated from its first job on. */
+  allocated: number;
   at: { ready?: number; firstJob?: number; lastResult?: number };
 }
 interface Sweep {
@@ -39,6 +41,8 @@ interface Sweep {
   workerMain: number;
   workerHelpers: number;
   points: number;
+  /** Bytes the workers' JS heaps allocated from their first point on. */
+  workerAllocated: number;
   /** Sweep start to the first point of the last worker to get one. */
   serialStart: number;
   /** Last row of any worker to the sweep's end. */
@@ -66,7 +70,7 @@ async function sweep(jobs: number): Promise<Sweep> {
   console.log(`--jobs ${jobs}: wall ${wall.toFixed(2)} s, load ${load.toFixed(2)}`);
   for (const r of [top, ...workers]) {
     console.log(
-      `  ${r.role.padEnd(6)} CPU ${(r.main + r.helpers).toFixed(2)} s (main ${r.main.toFixed(2)}, helpers ${r.helpers.toFixed(2)})${r.role === 'worker' ? `, ${r.points} points; started ${s(r.start)}, up ${s(r.at.ready)}, first point ${s(r.at.firstJob)}, last row ${s(r.at.lastResult)} s` : `; ended +${((r.end - r.start) / 1000).toFixed(2)} s`}`,
+      `  ${r.role.padEnd(6)} CPU ${(r.main + r.helpers).toFixed(2)} s (main ${r.main.toFixed(2)}, helpers ${r.helpers.toFixed(2)})${r.role === 'worker' ? `, ${r.points} points, ${(r.allocated / 1e6 / r.points).toFixed(1)} MB allocated a point; started ${s(r.start)}, up ${s(r.at.ready)}, first point ${s(r.at.firstJob)}, last row ${s(r.at.lastResult)} s` : `; ended +${((r.end - r.start) / 1000).toFixed(2)} s`}`,
     );
   }
   const points = workers.reduce((a, r) => a + r.points, 0);
@@ -76,6 +80,7 @@ async function sweep(jobs: number): Promise<Sweep> {
     workerMain: workers.reduce((a, r) => a + r.main, 0),
     workerHelpers: workers.reduce((a, r) => a + r.helpers, 0),
     points,
+    workerAllocated: workers.reduce((a, r) => a + r.allocated, 0),
     serialStart: (Math.max(...workers.map((r) => r.at.firstJob ?? r.end)) - top.start) / 1000,
     serialEnd: (top.end - Math.max(...workers.map((r) => r.at.lastResult ?? r.start))) / 1000,
   };
@@ -89,7 +94,7 @@ for (const jobs of [1, 2] as const) {
   const perPoint = m(jobs, (s) => ((s.workerMain + s.workerHelpers) / s.points) * 1000);
   const helpersPerPoint = m(jobs, (s) => (s.workerHelpers / s.points) * 1000);
   console.log(
-    `  ${jobs} job${jobs > 1 ? 's' : ' '}: wall ${m(jobs, (s) => s.wall).toFixed(2)} s; workers ${perPoint.toFixed(1)} ms CPU a point (helper threads ${helpersPerPoint.toFixed(1)}); sweep process ${m(jobs, (s) => s.sweepCpu).toFixed(2)} s CPU; serial: ${m(jobs, (s) => s.serialStart).toFixed(2)} s to the last worker's first point, ${m(jobs, (s) => s.serialEnd).toFixed(2)} s after the last row`,
+    `  ${jobs} job${jobs > 1 ? 's' : ' '}: wall ${m(jobs, (s) => s.wall).toFixed(2)} s; workers ${perPoint.toFixed(1)} ms CPU a point (helper threads ${helpersPerPoint.toFixed(1)}), ${m(jobs, (s) => s.workerAllocated / s.points / 1e6).toFixed(1)} MB allocated a point; sweep process ${m(jobs, (s) => s.sweepCpu).toFixed(2)} s CPU; serial: ${m(jobs, (s) => s.serialStart).toFixed(2)} s to the last worker's first point, ${m(jobs, (s) => s.serialEnd).toFixed(2)} s after the last row`,
   );
 }
 const c = m(2, (s) => (s.workerMain + s.workerHelpers) / s.points) / m(1, (s) => (s.workerMain + s.workerHelpers) / s.points);
