@@ -50,10 +50,13 @@ export const X86_FEATURES: readonly ParamSpec[] = [
   },
 ];
 
+// the switches on by default (X86_FEATURES is constant): `flag` runs on every vmemmap_populate
+let onByDefault: ReadonlySet<string> | null = null;
+
 /** A boolean switch of the configuration, falling back to its declared default. */
 export function flag(config: ArchConfig, name: string): boolean {
   const v = config.features[name];
-  if (v === undefined) return X86_FEATURES.find((f) => f.name === name)?.default === 'true';
+  if (v === undefined) return (onByDefault ??= new Set(X86_FEATURES.filter((f) => f.default === 'true').map((f) => f.name))).has(name);
   return v === true || v === 'true' || v === 1 || v === '1' || v === 'on' || v === 'y';
 }
 

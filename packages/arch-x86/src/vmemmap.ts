@@ -19,9 +19,28 @@ export const X86_TABLE_FILL_ALTMAP = defineRule<boolean>({
   ],
 });
 
-const pmdBytesOf = (ctx: VmemmapContext): bigint => 1n << BigInt(ctx.constants.pmdShift);
+// PMD_SIZE of the last machine asked about, as a bigint (the contract's addresses) and as a number.
+let pmdShiftCached = -1;
+let pmdBytesBig = 0n;
+let pmdBytesNum = 0;
+const pmdBytesOf = (ctx: VmemmapContext): bigint => {
+  const shift = ctx.constants.pmdShift;
+  if (shift !== pmdShiftCached) {
+    pmdBytesBig = 1n << BigInt(shift);
+    pmdBytesNum = 2 ** shift;
+    pmdShiftCached = shift;
+  }
+  return pmdBytesBig;
+};
 const hex = (v: bigint): string => `0x${v.toString(16)}`;
 
+/*
+ * The PMD walks below step in numbers: offsets from the PMD boundary at or below `start`, exact in a double while
+ * the range spans under 2^53 bytes (a whole 64-bit vmemmap region is 2^44 on x86). An address is made a bigint
+ * only where the context needs one and it is not `start` or `end` themselves — for a section-sized range that is
+ * one PMD, a walk of one step that allocates two bigints instead of a dozen (a sweep point walks thousands). A
+ * range too long for doubles takes the bigint walk (pmdAddrEnd), which gives the same steps.
+ */
 /** The end of the PMD step that starts at `addr` (pmd_addr_end). */
 export function pmdAddrEnd(addr: bigint, end: bigint, pmdBytes: bigint): bigint {
   const boundary = (addr & ~(pmdBytes - 1n)) + pmdBytes;
@@ -39,19 +58,27 @@ function useNewSubPmd(ctx: VmemmapContext, addr: bigint, next: bigint, pmdBytes:
   if (next % pmdBytes !== 0n) ctx.markPmdUnused(next, pmdStart + pmdBytes);
 }
 
-/** vmemmap_populate_hugepages (x86-local in 6.1). */
-function populateHugepages(ctx: VmemmapContext, start: bigint, end: bigint, node: number, altmap: AltmapHandle | null): 0 | ErrnoName {
+/** vmemmap_populate_hugepages (x86-local in 6.1) over [start, end), `len` = end - start bytes. */
+function populateHugepages(ctx: VmemmapContext, start: bigint, end: bigint, len: number, node: number, altmap: AltmapHandle | null): 0 | ErrnoName {
   const pmdBytes = pmdBytesOf(ctx);
+  const pmd = pmdBytesNum;
   const tableAltmap = pick(X86_TABLE_FILL_ALTMAP, ctx.config.kernel) ? altmap : null;
-  for (let addr = start, next: bigint; addr < end; addr = next) {
-    next = pmdAddrEnd(addr, end, pmdBytes);
+  const a0 = Number(BigInt.asUintN(ctx.constants.pmdShift, start));
+  const e = a0 + len;
+  const base = a0 === 0 ? start : start - BigInt(a0);
+  const exact = Number.isSafeInteger(e);
+  for (let a = a0, n = a0, addr = start, next: bigint; exact ? a < e : addr < end; a = n, addr = next) {
+    if (exact) {
+      n = Math.min(a - (a % pmd) + pmd, e);
+      next = n === e ? end : base + BigInt(n);
+    } else next = pmdAddrEnd(addr, end, pmdBytes);
     const entry = ctx.pmdEntry(addr);
     if (entry === 'none') {
       const block = ctx.allocPmdBlock(addr, node, altmap);
       if (block) {
         const r = ctx.mapPmdLeaf(addr, block.source);
         if (r !== 0) return r;
-        if (addr % pmdBytes !== 0n || next % pmdBytes !== 0n) useNewSubPmd(ctx, addr, next, pmdBytes);
+        if (exact ? a % pmd !== 0 || n % pmd !== 0 : addr % pmdBytes !== 0n || next % pmdBytes !== 0n) useNewSubPmd(ctx, addr, next, pmdBytes);
         continue;
       }
       // An altmap never falls back to RAM: the hot-add fails (apps/docs/kernel/vmemmap.md#x86-populate).
@@ -79,11 +106,13 @@ export function x86VmemmapPopulate(
   node: number,
   altmap: AltmapHandle | null,
 ): 0 | ErrnoName {
-  if (end - start < BigInt(ctx.sectionMemmapBytes)) {
+  // a number: exact for any range under 2^53 bytes, and the comparison holds for longer ones too
+  const len = Number(end - start);
+  if (len < ctx.sectionMemmapBytes) {
     // A partial section's memmap always comes from RAM (apps/docs/kernel/vmemmap.md#x86-populate rule 1, apps/docs/kernel/zone-device.md#pmem-altmap).
     return ctx.populateBasePages(start, end, node, null, 'sub-section range: base pages from RAM, altmap ignored');
   }
-  if (flag(ctx.config, 'pse')) return populateHugepages(ctx, start, end, node, altmap);
+  if (flag(ctx.config, 'pse')) return populateHugepages(ctx, start, end, len, node, altmap);
   if (altmap) {
     ctx.note('vmemmap_populate: no cpu support for altmap allocations', { start: hex(start), end: hex(end) });
     return 'ENOMEM';
@@ -97,9 +126,24 @@ export function x86VmemmapPopulate(
  */
 export function x86VmemmapFree(ctx: VmemmapContext, start: bigint, end: bigint, altmap: AltmapHandle | null): void {
   const pmdBytes = pmdBytesOf(ctx);
-  for (let addr = start, next: bigint; addr < end; addr = next) {
-    next = pmdAddrEnd(addr, end, pmdBytes);
-    if ((addr % pmdBytes !== 0n || next % pmdBytes !== 0n) && ctx.pmdEntry(addr) === 'leaf') ctx.markPmdUnused(addr, next);
+  const pmd = pmdBytesNum;
+  const a0 = Number(BigInt.asUintN(ctx.constants.pmdShift, start));
+  const e = a0 + Number(end - start);
+  if (Number.isSafeInteger(e)) {
+    // only a step that does not cover its whole PMD needs its addresses
+    const base = a0 === 0 ? start : start - BigInt(a0);
+    for (let a = a0, n: number; a < e; a = n) {
+      n = Math.min(a - (a % pmd) + pmd, e);
+      if (a % pmd !== 0 || n % pmd !== 0) {
+        const addr = a === a0 ? start : base + BigInt(a);
+        if (ctx.pmdEntry(addr) === 'leaf') ctx.markPmdUnused(addr, n === e ? end : base + BigInt(n));
+      }
+    }
+  } else {
+    for (let addr = start, next: bigint; addr < end; addr = next) {
+      next = pmdAddrEnd(addr, end, pmdBytes);
+      if ((addr % pmdBytes !== 0n || next % pmdBytes !== 0n) && ctx.pmdEntry(addr) === 'leaf') ctx.markPmdUnused(addr, next);
+    }
   }
   ctx.unmapRange(start, end, altmap, { freePartialLeaves: false });
 }

@@ -9,6 +9,7 @@
  *   - the sweep process's own CPU, which competes with 2 workers for 2 cores.
  * For decisions on a loaded machine, CPU figures are the ones to compare; wall times are printed with the load.
  *   pnpm --filter @memhp/fleet exec tsx bench/pool-cpu.ts [grid.yaml] [rounds]
+ * MEMHP_BIN=<other checkout>/packages/cli/bin/memhp.cjs runs another build's CLI instead (A/B in the same minute).
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -17,7 +18,7 @@ import { join, resolve } from 'node:path';
 import { median } from './proc.js';
 
 const REPO = resolve(import.meta.dirname, '../../..');
-const BIN = join(REPO, 'packages/cli/bin/memhp.cjs');
+const BIN = process.env.MEMHP_BIN ? resolve(process.env.MEMHP_BIN) : join(REPO, 'packages/cli/bin/memhp.cjs');
 const PRELOAD = join(import.meta.dirname, 'cpu-report.cjs');
 const args = process.argv.slice(2);
 const GRID = resolve(args[0] ?? join(import.meta.dirname, 'grid-512-resize.yaml'));

@@ -11,6 +11,9 @@
  *     1-vs-2-jobs ratio of so short a sweep measures process start-up more than the pool.
  * NATS workers are long-lived services that serve sweep after sweep, so a NATS sweep is timed from when both
  * are up; the time they took to come up is printed and in the JSON, with the ratio it would give if counted.
+ * After the timed sweeps, one more (untimed) local sweep of each grid with 2 jobs runs with cpu-report.cjs preloaded
+ * into its processes, for the bytes a worker's JS heap allocates a point (MB, in the JSON): what a point costs the
+ * garbage collector, which with 2 jobs competes with the workers for the cores.
  * Before the sweeps it measures what the machine itself gives: the same CPU-bound loop in one process, then in
  * two at once (the "ceiling"); on a loaded machine the ceiling is well under 2 and the sweep ratios with it.
  *   pnpm --filter @memhp/fleet bench
@@ -27,9 +30,9 @@ const BIN = join(REPO, 'packages/cli/bin/memhp.cjs');
 const GRIDS = { resize: join(import.meta.dirname, 'grid-512-resize.yaml'), quick: join(import.meta.dirname, 'grid-512.yaml') } as const;
 const OUT = join(REPO, 'bench-results');
 
-function memhp(args: string[]): Promise<{ code: number; stderr: string; stdout: string }> {
+function memhp(args: string[], env?: NodeJS.ProcessEnv): Promise<{ code: number; stderr: string; stdout: string }> {
   return new Promise((res) => {
-    const c = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const c = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], ...(env ? { env } : {}) });
     let stderr = '';
     let stdout = '';
     c.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -49,6 +52,27 @@ async function timed(what: string, args: string[]): Promise<{ seconds: number; c
   const points = csv.trim().split('\n').length - 1;
   console.log(`${what.padEnd(28)} ${seconds.toFixed(2).padStart(7)} s  ${(points / seconds).toFixed(1).padStart(6)} points/s`);
   return { seconds, csv, points };
+}
+
+/** MB a local sweep's workers allocate a point (from their first point on), through cpu-report.cjs; untimed. */
+async function allocatedMbPerPoint(file: string): Promise<number> {
+  const dir = mkdtempSync(join(tmpdir(), 'memhp-bench-alloc-'));
+  try {
+    const report = join(dir, 'cpu.jsonl');
+    const preload = join(import.meta.dirname, 'cpu-report.cjs');
+    const env = { ...process.env, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --require ${preload}`, MEMHP_CPU_REPORT: report };
+    const r = await memhp(['sweep', file, '--jobs', '2', '-o', join(dir, 'out')], env);
+    if (r.code !== 0) throw new Error(`allocation sweep of ${file}: exit ${r.code}: ${r.stderr}`);
+    const workers = readFileSync(report, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { role: string; points: number; allocated: number })
+      .filter((w) => w.role === 'worker');
+    const points = workers.reduce((a, w) => a + w.points, 0);
+    return workers.reduce((a, w) => a + w.allocated, 0) / points / 1e6;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /**
@@ -124,6 +148,11 @@ try {
   await Promise.all(workers.map((w) => new Promise((r) => (w.exitCode !== null ? r(null) : w.once('exit', r)))));
   await server.stop();
 }
+const allocated: Record<string, number> = {};
+for (const [name, file] of Object.entries(GRIDS)) {
+  allocated[name] = await allocatedMbPerPoint(file);
+  console.log(`${name}: workers allocate ${allocated[name]!.toFixed(1)} MB a point (untimed sweep, 2 jobs)`);
+}
 const grids = Object.fromEntries(
   Object.keys(GRIDS).map((name) => {
     const r = runs[name]!;
@@ -147,6 +176,7 @@ const grids = Object.fromEntries(
         seconds: { local1: one, local2: two, nats2: nats },
         secondsEachRound: { local1: r.one.map((t) => t.seconds), local2: r.two.map((t) => t.seconds), nats2: r.nats.map((t) => t.seconds) },
         pointsPerSecond: { local1: points / one, local2: points / two, nats2: points / nats },
+        allocatedMBPerPoint: allocated[name],
         ratios: { local2OverLocal1: speedup, nats2OverLocal2: natsVsLocal, nats2WithWorkerStartupOverLocal2: natsWithStartup },
         ...(judged ? { targets: { local2OverLocal1: 1.7, nats2OverLocal2: 0.9 } } : {}),
         identicalTables: identical,

@@ -39,6 +39,49 @@ const big = (x: unknown): bigint => {
 };
 const num = (x: unknown): number => (typeof x === 'number' ? x : 0);
 
+/** The value of hex digits h[from, to) (at most 13: 52 bits, exact in a double), or -1 if one is not a hex digit. */
+function hexDigits(h: string, from: number, to: number): number {
+  let v = 0;
+  for (let i = from; i < to; i++) {
+    const c = h.charCodeAt(i);
+    const l = c | 32;
+    const d = c >= 48 && c <= 57 ? c - 48 : l >= 97 && l <= 102 ? l - 87 : -1;
+    if (d < 0) return -1;
+    v = v * 16 + d;
+  }
+  return v;
+}
+const LOW_DIGITS = 13;
+let lastSpan = -1;
+let lastSpanBig = 0n;
+/**
+ * big(end) - big(start), for the '0x…' addresses of every vmemmap event without parsing two bigints an event
+ * (a sweep point has thousands): when both have one length and differ only in their last 13 hex digits, the
+ * difference is taken in doubles (exact: 52 bits) and the last one's bigint is reused. Anything else — other
+ * lengths, a carry into the higher digits, a non-hex string, a number — goes the bigint way.
+ */
+function span(start: unknown, end: unknown): bigint {
+  if (typeof start === 'string' && typeof end === 'string' && start.length === end.length && start.length > 2 && start.charCodeAt(0) === 48 && (start.charCodeAt(1) | 32) === 120 && end.charCodeAt(0) === 48 && (end.charCodeAt(1) | 32) === 120) {
+    const low = Math.max(2, start.length - LOW_DIGITS);
+    let same = true;
+    for (let i = 2; i < low && same; i++) {
+      const digit = hexDigits(start, i, i + 1);
+      same = digit >= 0 && digit === hexDigits(end, i, i + 1);
+    }
+    const a = same ? hexDigits(start, low, start.length) : -1;
+    const b = a >= 0 ? hexDigits(end, low, end.length) : -1;
+    if (b >= 0) {
+      const d = b - a;
+      if (d !== lastSpan) {
+        lastSpan = d;
+        lastSpanBig = BigInt(d);
+      }
+      return lastSpanBig;
+    }
+  }
+  return big(end) - big(start);
+}
+
 export function emptySummary(): RunSummary {
   return {
     events: 0,
@@ -102,7 +145,7 @@ export function addEvent(s: RunSummary, e: Envelope): void {
       if (hot) pend(s, e.op).removed += big(p.end) - big(p.start) + 1n;
       break;
     case 'vmemmap.populate': {
-      const bytes = big(p.end) - big(p.start);
+      const bytes = span(p.start, p.end);
       const src = String(p.source ?? 'unknown');
       s.memmapBytesBySource[src] = (s.memmapBytesBySource[src] ?? 0n) + bytes;
       if (p.granularity === 'pmd') s.mappings.pmd++;
@@ -118,7 +161,7 @@ export function addEvent(s: RunSummary, e: Envelope): void {
       break;
     case 'vmemmap.depopulate': {
       const to = String(p.to ?? 'unknown');
-      s.memmapBytesFreed[to] = (s.memmapBytesFreed[to] ?? 0n) + (big(p.end) - big(p.start));
+      s.memmapBytesFreed[to] = (s.memmapBytesFreed[to] ?? 0n) + span(p.start, p.end);
       break;
     }
     case 'hvo.optimize':

@@ -179,17 +179,29 @@ export function nodeSpan(s: ReadonlyMachineState, nid: number): { startPfn: numb
   return { startPfn: start, spannedPages: end - start };
 }
 
+export interface NodeStates {
+  readonly memory: boolean;
+  readonly normalMemory: boolean;
+}
+// the four answers, shared: online and offline ask twice a block, and callers only read them
+const NODE_STATES: readonly NodeStates[] = [
+  Object.freeze({ memory: false, normalMemory: false }),
+  Object.freeze({ memory: false, normalMemory: true }),
+  Object.freeze({ memory: true, normalMemory: false }),
+  Object.freeze({ memory: true, normalMemory: true }),
+];
+
 /** Node states (N_MEMORY, N_NORMAL_MEMORY) as node_states_check_changes_* compute them, from present pages. */
-export function nodeStates(s: ReadonlyMachineState, nid: number): { memory: boolean; normalMemory: boolean } {
+export function nodeStates(s: ReadonlyMachineState, nid: number): NodeStates {
   let memory = false;
   let normalMemory = false;
   const n = s.nodes.get(nid);
-  if (!n) return { memory, normalMemory };
+  if (!n) return NODE_STATES[0]!;
   // (one iterator kind here: `?? []` would make this loop polymorphic, and it runs twice per online/offline)
   for (const z of n.zones.values()) {
     if (z.name === 'Device' || z.presentPages === 0) continue;
     memory = true;
     if (z.name !== 'Movable') normalMemory = true;
   }
-  return { memory, normalMemory };
+  return NODE_STATES[(memory ? 2 : 0) + (normalMemory ? 1 : 0)]!;
 }

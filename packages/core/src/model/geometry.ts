@@ -160,7 +160,11 @@ export function unhexMask(h: string): bigint {
 }
 
 /** Virtual address of pfn's struct page: vmemmap_base + pfn × sizeof(struct page) (apps/docs/kernel/vmemmap.md#layout). */
-export const pfnToPageVa = (g: Geometry, pfn: number): bigint => g.vmemmapBase + BigInt(pfn) * BigInt(g.structPageBytes);
+export const pfnToPageVa = (g: Geometry, pfn: number): bigint => {
+  // the offset in a double when exact (any pfn below 2^46 with 128-byte struct pages): two bigints instead of four
+  const off = pfn * g.structPageBytes;
+  return g.vmemmapBase + (Number.isSafeInteger(off) ? BigInt(off) : BigInt(pfn) * BigInt(g.structPageBytes));
+};
 
 /** The pfn whose struct page contains va (rounding down). */
 export const pageVaToPfn = (g: Geometry, va: bigint): number =>
