@@ -39,44 +39,51 @@ const big = (x: unknown): bigint => {
 };
 const num = (x: unknown): number => (typeof x === 'number' ? x : 0);
 
-/** The value of hex digits h[from, to) (at most 13: 52 bits, exact in a double), or -1 if one is not a hex digit. */
-function hexDigits(h: string, from: number, to: number): number {
-  let v = 0;
-  for (let i = from; i < to; i++) {
-    const c = h.charCodeAt(i);
-    const l = c | 32;
-    const d = c >= 48 && c <= 57 ? c - 48 : l >= 97 && l <= 102 ? l - 87 : -1;
-    if (d < 0) return -1;
-    v = v * 16 + d;
-  }
-  return v;
+// the value of each ASCII hex digit, -1 for any other character
+const HEX_DIGIT = new Int8Array(128).fill(-1);
+for (let c = 0; c < 128; c++) {
+  const l = c | 32;
+  if (c >= 48 && c <= 57) HEX_DIGIT[c] = c - 48;
+  else if (l >= 97 && l <= 102) HEX_DIGIT[c] = l - 87;
 }
+const digitAt = (h: string, i: number): number => {
+  const c = h.charCodeAt(i);
+  return c < 128 ? HEX_DIGIT[c]! : -1;
+};
+const isHexPrefixed = (h: string): boolean => h.charCodeAt(0) === 48 && (h.charCodeAt(1) | 32) === 120;
 const LOW_DIGITS = 13;
 let lastSpan = -1;
 let lastSpanBig = 0n;
 /**
  * big(end) - big(start), for the '0x…' addresses of every vmemmap event without parsing two bigints an event
- * (a sweep point has thousands): when both have one length and differ only in their last 13 hex digits, the
- * difference is taken in doubles (exact: 52 bits) and the last one's bigint is reused. Anything else — other
- * lengths, a carry into the higher digits, a non-hex string, a number — goes the bigint way.
+ * (a sweep point has thousands): when both have one length and the same digits but for their last 13 (52 bits,
+ * exact in a double), the difference is taken in doubles and the last one's bigint is reused. Anything else —
+ * other lengths, a carry into the higher digits, a non-hex character, a number — goes the bigint way.
  */
 function span(start: unknown, end: unknown): bigint {
-  if (typeof start === 'string' && typeof end === 'string' && start.length === end.length && start.length > 2 && start.charCodeAt(0) === 48 && (start.charCodeAt(1) | 32) === 120 && end.charCodeAt(0) === 48 && (end.charCodeAt(1) | 32) === 120) {
-    const low = Math.max(2, start.length - LOW_DIGITS);
-    let same = true;
-    for (let i = 2; i < low && same; i++) {
-      const digit = hexDigits(start, i, i + 1);
-      same = digit >= 0 && digit === hexDigits(end, i, i + 1);
-    }
-    const a = same ? hexDigits(start, low, start.length) : -1;
-    const b = a >= 0 ? hexDigits(end, low, end.length) : -1;
-    if (b >= 0) {
-      const d = b - a;
-      if (d !== lastSpan) {
-        lastSpan = d;
-        lastSpanBig = BigInt(d);
+  if (typeof start === 'string' && typeof end === 'string' && start.length === end.length && start.length > 2 && isHexPrefixed(start) && isHexPrefixed(end)) {
+    const len = start.length;
+    const low = Math.max(2, len - LOW_DIGITS);
+    let i = 2;
+    while (i < low && start.charCodeAt(i) === end.charCodeAt(i) && digitAt(start, i) >= 0) i++;
+    if (i === low) {
+      let a = 0;
+      let b = 0;
+      for (; i < len; i++) {
+        const x = digitAt(start, i);
+        const y = digitAt(end, i);
+        if (x < 0 || y < 0) break;
+        a = a * 16 + x;
+        b = b * 16 + y;
       }
-      return lastSpanBig;
+      if (i === len) {
+        const d = b - a;
+        if (d !== lastSpan) {
+          lastSpan = d;
+          lastSpanBig = BigInt(d);
+        }
+        return lastSpanBig;
+      }
     }
   }
   return big(end) - big(start);

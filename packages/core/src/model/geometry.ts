@@ -177,8 +177,12 @@ export const memmapPages = (g: Geometry, nrPages: number): number =>
 /** The last few bigints hex() formatted: unhex() of a string it just produced skips BigInt parsing (~80 ns). */
 const recentHex = new HexMemo(4);
 export const hex = (v: bigint | number): string => {
+  if (typeof v !== 'bigint') return '0x' + v.toString(16);
+  // a range's end is often the next range's start (a PMD after a PMD): its string is made once
+  const hit = recentHex.strOf(v);
+  if (hit !== undefined) return hit;
   const h = '0x' + v.toString(16);
-  if (typeof v === 'bigint') recentHex.remember(v, h);
+  recentHex.remember(v, h);
   return h;
 };
 
