@@ -160,10 +160,30 @@ export function unhexMask(h: string): bigint {
 }
 
 /** Virtual address of pfn's struct page: vmemmap_base + pfn × sizeof(struct page) (apps/docs/kernel/vmemmap.md#layout). */
+// the last two addresses made, by offset, for the last geometry: a section's memmap starts where the previous
+// section's ended, so walking sections makes one address each instead of two
+let vaFor: Geometry | null = null;
+let vaOffA = -1;
+let vaA = 0n;
+let vaOffB = -1;
+let vaB = 0n;
 export const pfnToPageVa = (g: Geometry, pfn: number): bigint => {
   // the offset in a double when exact (any pfn below 2^46 with 128-byte struct pages): two bigints instead of four
   const off = pfn * g.structPageBytes;
-  return g.vmemmapBase + (Number.isSafeInteger(off) ? BigInt(off) : BigInt(pfn) * BigInt(g.structPageBytes));
+  if (!Number.isSafeInteger(off)) return g.vmemmapBase + BigInt(pfn) * BigInt(g.structPageBytes);
+  if (g === vaFor) {
+    if (off === vaOffA) return vaA;
+    if (off === vaOffB) return vaB;
+  } else {
+    vaFor = g;
+    vaOffA = vaOffB = -1;
+  }
+  const va = g.vmemmapBase + BigInt(off);
+  vaOffB = vaOffA;
+  vaB = vaA;
+  vaOffA = off;
+  vaA = va;
+  return va;
 };
 
 /** The pfn whose struct page contains va (rounding down). */

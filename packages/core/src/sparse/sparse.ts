@@ -77,7 +77,7 @@ export function sectionActivate(
   if (nrPages < g.pagesPerSection && earlySection(ms)) return NOT_POPULATED;
 
   const start = pfnToPageVa(g, pfn);
-  const end = start + BigInt(nrPages * g.structPageBytes);
+  const end = pfnToPageVa(g, pfn + nrPages);
   const r = opts.populate
     ? opts.populate(ctx, start, end, nid, altmap)
     : ctx.backend.vmemmapPopulate(ctx.vmemmap(false), start, end, nid, altmap);
@@ -150,7 +150,7 @@ export function sectionDeactivate(
 
   if (!wasEarly) {
     const start = pfnToPageVa(g, pfn);
-    ctx.backend.vmemmapFree(ctx.vmemmap(false), start, start + BigInt(nrPages * g.structPageBytes), altmap);
+    ctx.backend.vmemmapFree(ctx.vmemmap(false), start, pfnToPageVa(g, pfn + nrPages), altmap);
     if (!opts.rollback) {
       ctx.emit('section.memmap_release', { section: nr, pfn, nrPages, memmapPages: memmapPages(g, nrPages), account: 'hotplug' });
     }

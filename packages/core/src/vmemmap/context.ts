@@ -63,6 +63,22 @@ export function createVmemmapContext(k: KernelCtx, s: MachineState, booting: boo
     }
     return lastIdx;
   };
+  // the addresses of the last two PMD indexes asked about: a PMD's end is the next PMD's base, which the next
+  // section (or the next step of a walk) asks for, so consecutive PMDs share one bigint instead of making three
+  let baseIdxA = -1;
+  let baseA = 0n;
+  let baseIdxB = -1;
+  let baseB = 0n;
+  const pmdBaseAt = (idx: number): bigint => {
+    if (idx === baseIdxA) return baseA;
+    if (idx === baseIdxB) return baseB;
+    const v = BigInt(idx) << pmdShiftN;
+    baseIdxB = baseIdxA;
+    baseB = baseA;
+    baseIdxA = idx;
+    baseA = v;
+    return v;
+  };
 
   /** vmemmap_{p4d,pud,pmd,pte}_populate: allocate missing tables down to `downTo` (inclusive). */
   const ensureTables = (va: bigint, node: number, downTo: PgtableLevel): 0 | ErrnoName => {
@@ -161,12 +177,12 @@ export function createVmemmapContext(k: KernelCtx, s: MachineState, booting: boo
     }
   };
 
-  const freeLeaf = (pmdBase: bigint, altmap: AltmapHandle | null, leaf?: LeafEntry): void => {
+  const freeLeaf = (pmdBase: bigint, pmdEnd: bigint, altmap: AltmapHandle | null, leaf?: LeafEntry): void => {
     const e = leaf ?? leafAt(pmdBase);
     if (!e) return;
     const to = freeTarget(e.source, altmap);
     const altmapId = to === 'altmap' ? (altmapIdOf(altmap) ?? e.altmapId) : null;
-    k.emit('vmemmap.depopulate', { start: hex(pmdBase), end: hex(pmdBase + pmdBytes), granularity: 'pmd', to, altmapId });
+    k.emit('vmemmap.depopulate', { start: hex(pmdBase), end: hex(pmdEnd), granularity: 'pmd', to, altmapId });
     if (to === 'altmap' && altmapId !== null) k.emit('altmap.free', { id: altmapId, nrPages: pmdPages });
     if (to === 'buddy') k.faults.pmdFreed();
     if (to === 'none' && e.source === 'altmap') k.warn(`memhp: vmemmap PMD at ${hex(pmdBase)} came from an altmap but is freed without one`);
@@ -212,13 +228,12 @@ export function createVmemmapContext(k: KernelCtx, s: MachineState, booting: boo
       pendingIdx = -1;
       if (ensureTables(va, node, 'pmd') !== 0) return null;
       const idx = pmdIndex(va);
-      const pmdBase = BigInt(idx) << pmdShiftN;
       if (altmap) {
         const id = altmapIdOf(altmap);
         const live = (id !== null ? s.altmaps.get(id) : undefined) ?? altmap;
         const r = altmapAlloc(live, Number(pmdBytes), g.pageBytes);
         if (!r.ok) {
-          k.emit('vmemmap.alloc_fail', { va: hex(pmdBase), order: g.pmdShift - g.pageShift, source: 'altmap', reason: `${r.reason} (needs ${r.nrPages} + pad ${r.pad}, ${r.remaining} left)` });
+          k.emit('vmemmap.alloc_fail', { va: hex(pmdBaseAt(idx)), order: g.pmdShift - g.pageShift, source: 'altmap', reason: `${r.reason} (needs ${r.nrPages} + pad ${r.pad}, ${r.remaining} left)` });
           return null;
         }
         if (id !== null) k.emit('altmap.alloc', { id, pfn: r.pfn, nrPages: r.nrPages, pad: r.pad });
@@ -229,9 +244,9 @@ export function createVmemmapContext(k: KernelCtx, s: MachineState, booting: boo
         setPending(idx, 'boot', null, node);
         return FROM_BOOT;
       }
-      const f = k.faults.active ? k.faults.pmdAlloc({ va: hex(pmdBase) }) : null;
+      const f = k.faults.active ? k.faults.pmdAlloc({ va: hex(pmdBaseAt(idx)) }) : null;
       if (f) {
-        k.emit('vmemmap.alloc_fail', { va: hex(pmdBase), order: g.pmdShift - g.pageShift, source: 'buddy', reason: f.reason });
+        k.emit('vmemmap.alloc_fail', { va: hex(pmdBaseAt(idx)), order: g.pmdShift - g.pageShift, source: 'buddy', reason: f.reason });
         return null;
       }
       setPending(idx, 'buddy', null, node);
@@ -242,10 +257,9 @@ export function createVmemmapContext(k: KernelCtx, s: MachineState, booting: boo
       const idx = pmdIndex(va);
       const reserved = pendingIdx === idx;
       pendingIdx = -1;
-      const pmdBase = BigInt(idx) << pmdShiftN;
       k.emit('vmemmap.populate', {
-        start: hex(pmdBase),
-        end: hex(pmdBase + pmdBytes),
+        start: hex(pmdBaseAt(idx)),
+        end: hex(pmdBaseAt(idx + 1)),
         granularity: 'pmd',
         source: reserved ? pendingSource : source,
         node: reserved ? pendingNode : 0,
@@ -288,13 +302,13 @@ export function createVmemmapContext(k: KernelCtx, s: MachineState, booting: boo
     unmapRange(start, end, altmap, opts) {
       for (let addr = start; addr < end; ) {
         const pmdIdx = pmdIndex(addr);
-        const pmdBase = BigInt(pmdIdx) << pmdShiftN;
-        const pmdEnd = pmdBase + pmdBytes;
+        const pmdBase = pmdBaseAt(pmdIdx);
+        const pmdEnd = pmdBaseAt(pmdIdx + 1);
         const next = pmdEnd < end ? pmdEnd : end;
         const e = s.vmemmap.pmds.get(pmdIdx);
         if (e?.kind === 'leaf') {
           const whole = addr === pmdBase && next === pmdEnd;
-          if (whole || opts.freePartialLeaves) freeLeaf(pmdBase, altmap, e);
+          if (whole || opts.freePartialLeaves) freeLeaf(pmdBase, pmdEnd, altmap, e);
           else {
             // x86 remove_pmd_table: fill the range with PAGE_UNUSED, free the leaf once all of it is unused
             const used = e.used ?? [0, Number(pmdBytes)];
@@ -304,7 +318,7 @@ export function createVmemmapContext(k: KernelCtx, s: MachineState, booting: boo
             for (let i = 0; i < used.length; i += 2) if (used[i]! < b && used[i + 1]! > a) touches = true;
             if (touches) k.emit('vmemmap.subpmd_mark', { start: hex(addr), end: hex(next), used: false });
             const after = leafAt(addr);
-            if (after && after.used !== null && after.used.length === 0) freeLeaf(pmdBase, altmap);
+            if (after && after.used !== null && after.used.length === 0) freeLeaf(pmdBase, pmdEnd, altmap);
           }
         } else if (e?.kind === 'table') {
           const a = Number((addr - pmdBase) >> pageShiftN);
