@@ -20,6 +20,7 @@ export { estimateStateBytes } from './core-adapter.js';
 import type { Frame, Sample } from './protocol.js';
 import { gunzipMembers, inflateBeside, keepBytes } from './gunzip.js';
 import { FramedLogReader } from './framed-reader.js';
+import { readBeside } from './read-beside.js';
 import { SampleSeries, countBlocks, counters, drawPmds, drawSectionsUpTo, type StateLike } from './project.js';
 
 export interface SessionOptions {
@@ -300,7 +301,8 @@ export class LogSession {
     this.keptBytes = 0;
     const keep = this.opts.keepDecompressedBytes ?? 512 << 20;
     // In the browser a gzip log is inflated by a worker of its own, beside this one; in Node, here.
-    let raw = this.gzip ? inflateBeside(this.blob, this.name, keep, (t) => (this.text = t)) : null;
+    // A plain log is read by a worker of its own beside this one too (read-beside.ts); in Node, here.
+    let raw = this.gzip ? inflateBeside(this.blob, this.name, keep, (t) => (this.text = t)) : readBeside(this.blob, this.name);
     if (!raw) {
       raw = await this.rawStream();
       if (this.gzip) raw = raw.pipeThrough(keepBytes(keep, (t) => (this.text = t)));
