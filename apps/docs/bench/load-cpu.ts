@@ -11,7 +11,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { serveDir } from '../test/static-server.js';
 import { CHROMIUM, CHROMIUM_ARGS } from '../test/chromium.js';
-import { browserCpuMs } from './proc-cpu.js';
+import { browserCpuMs, browserThreadCpuMs } from './proc-cpu.js';
 
 const args = process.argv.slice(2);
 const all = (flag: string): string[] => args.flatMap((a, i) => (args[i - 1] === flag ? [resolve(a)] : []));
@@ -20,7 +20,7 @@ const logs = all('--log');
 const runs = Number(args.includes('--runs') ? args[args.indexOf('--runs') + 1] : 2);
 
 
-async function loadOnce(site: string, log: string): Promise<{ seconds: number; cpuSeconds: number }> {
+async function loadOnce(site: string, log: string): Promise<{ seconds: number; cpuSeconds: number; threads: string; workerSeconds: number }> {
   const server = await serveDir(site);
   const profile = mkdtempSync(join(tmpdir(), 'memhp-load-cpu-'));
   const ctx = await chromium.launchPersistentContext(profile, {
@@ -34,10 +34,22 @@ async function loadOnce(site: string, log: string): Promise<{ seconds: number; c
     await page.waitForSelector('[data-testid="viewer-file"]');
     await new Promise((r) => setTimeout(r, 500));
     const c0 = browserCpuMs(profile);
+    const th0 = browserThreadCpuMs(profile);
     const t0 = Date.now();
     await page.getByTestId('viewer-file').setInputFiles(log);
     await page.waitForSelector('[data-testid="viewer-root"][data-state="ready"]', { timeout: 600_000 });
-    return { seconds: (Date.now() - t0) / 1000, cpuSeconds: (browserCpuMs(profile) - c0) / 1000 };
+    const seconds = (Date.now() - t0) / 1000;
+    // the replay worker's own figure: from the file's message to the end of its load (the page shows it)
+    const header = (await page.getByTestId('viewer-header').textContent()) ?? '';
+    const workerSeconds = Number(/loaded in\s+(\d+) ms/.exec(header)?.[1] ?? NaN) / 1000;
+    const cpuSeconds = (browserCpuMs(profile) - c0) / 1000;
+    // the threads that worked most over the load (the replay worker's is the load's critical path)
+    const busiest = [...browserThreadCpuMs(profile)]
+      .map(([k, ms]) => [k.split(' ').slice(1).join(' '), (ms - (th0.get(k) ?? 0)) / 1000] as const)
+      .filter(([, s]) => s >= 0.1)
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 4);
+    return { seconds, workerSeconds, cpuSeconds, threads: busiest.map(([name, s]) => `${name} ${s.toFixed(2)}`).join(', ') };
   } finally {
     await ctx.close();
     await server.close();
@@ -49,7 +61,7 @@ for (let round = 0; round < runs; round++) {
   for (const log of logs) {
     for (const site of sites) {
       const r = await loadOnce(site, log);
-      console.log(`${site} ${log.split('/').pop()}: load ${r.seconds.toFixed(2)} s wall, browser CPU ${r.cpuSeconds.toFixed(2)} s, load average ${loadavg()[0]!.toFixed(2)}`);
+      console.log(`${site} ${log.split('/').pop()}: load ${r.seconds.toFixed(2)} s wall (in the worker ${r.workerSeconds.toFixed(2)}), browser CPU ${r.cpuSeconds.toFixed(2)} s (busiest threads: ${r.threads}), load average ${loadavg()[0]!.toFixed(2)}`);
     }
   }
 }

@@ -9,6 +9,45 @@ export function statCpuMs(stat: string): number {
   return (Number(f[11]) + Number(f[12])) * TICK_MS;
 }
 
+/** The pids of the browser started with `profile` and of every process that descends from it. */
+function browserPids(profile: string): number[] {
+  const ppid = new Map<number, number>();
+  let root = -1;
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+      ppid.set(+d, Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+      if (root < 0 && readFileSync(`/proc/${d}/cmdline`, 'utf8').includes(profile)) root = +d;
+    } catch {
+      // gone
+    }
+  }
+  return [...ppid.keys()].filter((pid) => {
+    for (let p = pid; p > 1; p = ppid.get(p) ?? 0) if (p === root) return true;
+    return false;
+  });
+}
+
+/**
+ * utime+stime (ms) of each thread of the browser started with `profile`, by "pid/tid name": a worker's thread is
+ * its critical path, which the whole browser's CPU does not show (a worker beside it runs on the other core).
+ */
+export function browserThreadCpuMs(profile: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const pid of browserPids(profile)) {
+    try {
+      for (const tid of readdirSync(`/proc/${pid}/task`)) {
+        const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+        out.set(`${pid}/${tid} ${stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'))}`, statCpuMs(stat));
+      }
+    } catch {
+      // gone
+    }
+  }
+  return out;
+}
+
 /** utime+stime (ms) of every process that descends from the browser started with `profile`. */
 export function browserCpuMs(profile: string): number {
   const ppid = new Map<number, number>();

@@ -5,7 +5,7 @@
  * machine, where wall times are noise. Also the page's side of a frame: reading the message's data (structured-clone
  * deserialization), the handler, and what runs after it before the next task (Vue's patch, the canvas drawing).
  * Linux only. Build the site first (pnpm exec turbo run build --filter=@memhp/docs).
- * Run: node --import tsx bench/seek-cpu.ts <log> [seeks]
+ * Run: node --import tsx bench/seek-cpu.ts <log> [seeks] [--site <dist>] (default: the built site, .vitepress/dist)
  */
 import { chromium } from 'playwright-core';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -36,7 +36,8 @@ function threads(): Map<string, number> {
   return m;
 }
 
-const server = await serveDir(join(docsDir, '.vitepress/dist'));
+const site = process.argv.includes('--site') ? resolve(process.argv[process.argv.indexOf('--site') + 1]!) : join(docsDir, '.vitepress/dist');
+const server = await serveDir(site);
 const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: ['--no-sandbox', '--disable-gpu'] });
 try {
   const page = await browser.newPage();

@@ -4,8 +4,9 @@
  * plain and gzip: the load until the page is ready, then 20 seeks to random events, each from the slider's input to
  * the frame drawn on the page. In the same run, `memhp replay` of the same logs as whole processes: the yardstick of
  * issue 19's targets (load ≤ 1.5× the CLI's replay; a seek ≤ 100 ms median and ≤ 250 ms worst). The same replay
- * session is also run in Node, where its heap can be read: that gives the memory the seek states take (states
- * kept × bytes a state). The gzip log is the one `memhp run -o big.ndjson.gz` writes. Builds the site first if it is missing or stale. Figures go to bench-results/viewer.json,
+ * session is also run in Node, where its heap can be read: that gives the memory the seek states take (together:
+ * states share the chunks that did not change), after the load and after idle upkeep (states added until no more
+ * fit the budget or the count). The gzip log is the one `memhp run -o big.ndjson.gz` writes. Builds the site first if it is missing or stale. Figures go to bench-results/viewer.json,
  * with the machine's load average (the figures are only comparable on an idle machine).
  * Run: pnpm --filter @memhp/docs bench [-- --no-browser] [-- --no-node] [-- --regen]
  */
@@ -108,20 +109,31 @@ async function main(): Promise<void> {
         seeks.push(performance.now() - t);
       }
       seeks.sort((a, b) => a - b);
+      const afterLoad = { statesKept: s.snapshotSeqs.length, statesMiB: +(s.memory.keptBytes / 1048576).toFixed(1) };
+      // the memory after idle upkeep: states added in the widest gaps until no more fit (or help)
+      const t1 = performance.now();
+      while (await s.densify());
+      const upkeepMs = performance.now() - t1;
+      global.gc?.();
+      const heap2 = process.memoryUsage().heapUsed;
       node[label] = {
         events: r.lastSeq,
         snapshots: r.snapshots,
-        statesKept: s.snapshotSeqs.length,
+        statesKept: afterLoad.statesKept,
         liveStateMiB: +(oneState / 1048576).toFixed(1),
         packedStateMiB: +(s.memory.stateBytes / 1048576).toFixed(1),
         stateBudgetMiB: +(s.memory.budgetBytes / 1048576).toFixed(0),
         maxStates: s.memory.maxStates,
-        statesMiB: +(s.memory.keptBytes / 1048576).toFixed(1),
+        statesMiB: afterLoad.statesMiB,
         heapGrowthMiB: +((heap1 - heap0) / 1048576).toFixed(1),
         loadSeconds: +(loadMs / 1000).toFixed(2),
         loadVsCliReplay: +(loadMs / 1000 / cli[label]!).toFixed(2),
         seekMsMedian: +((seeks[9]! + seeks[10]!) / 2).toFixed(0),
         seekMsMax: +seeks[19]!.toFixed(0),
+        upkeepSeconds: +(upkeepMs / 1000).toFixed(1),
+        statesKeptAfterUpkeep: s.snapshotSeqs.length,
+        statesMiBAfterUpkeep: +(s.memory.keptBytes / 1048576).toFixed(1),
+        heapGrowthMiBAfterUpkeep: +((heap2 - heap0) / 1048576).toFixed(1),
       };
       console.log(`node ${label}`, node[label]);
     }

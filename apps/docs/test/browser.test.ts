@@ -238,6 +238,25 @@ describe('the documentation site in Chromium', () => {
     expect(pageErrors).toEqual([]);
   }, 300_000);
 
+  it('reads a plain log in a worker of its own beside the replay worker (a gzip log in its inflate worker instead)', async () => {
+    // viewer/read-beside.ts: reading the File moved off the replay worker, whose load it was a fifth of
+    const started: string[] = [];
+    const onWorker = (w: { url(): string }) => started.push(w.url().split('/').pop()!.replace(/-[\w-]+\.js$/, ''));
+    page.on('worker', onWorker);
+    try {
+      for (const file of ['cloud-hot-add-12g.ndjson', 'cloud-hot-add-12g.ndjson.gz']) {
+        started.length = 0;
+        await page.goto(`${server.url}/viewer.html`);
+        await page.getByTestId('viewer-file').setInputFiles(join(dist, 'examples', file));
+        await page.waitForSelector('[data-testid="viewer-root"][data-state="ready"]', { timeout: 60_000 });
+        expect(started.sort(), file).toEqual(file.endsWith('.gz') ? ['inflate.worker', 'replay.worker'] : ['read.worker', 'replay.worker']);
+      }
+    } finally {
+      page.off('worker', onWorker);
+    }
+    expect(pageErrors).toEqual([]);
+  }, 120_000);
+
   it('opens a log from the file picker and reports a broken one with its line', async () => {
     await page.goto(`${server.url}/viewer.html`);
     await page.getByTestId('viewer-file').setInputFiles({

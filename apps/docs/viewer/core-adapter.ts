@@ -55,7 +55,8 @@ interface CoreApi {
   initialStateFromHeader(header: HeaderLike): StateLike;
   evolve(state: StateLike, e: Envelope): StateLike;
   cloneState?(state: StateLike): StateLike;
-  packState?(state: StateLike): { bytes: number };
+  packState?(state: StateLike, prev?: unknown): { bytes: number; sharedBytes?: number };
+  packedBytesOf?(states: Iterable<unknown>): number;
   unpackState?(packed: unknown): StateLike;
   unpackStateInto?(packed: unknown, into: StateLike): StateLike;
 }
@@ -63,8 +64,10 @@ interface CoreApi {
 /** A state kept for seeking: packed (core's packState) where core has it, else a deep copy. */
 export interface KeptState {
   readonly packed: unknown;
-  /** Bytes it takes, as core's packState counts them (or estimated from a copy's entries). */
+  /** Bytes it takes alone, as core's packState counts them (or estimated from a copy's entries). */
   readonly bytes: number;
+  /** Of those, the bytes it shares with the state it was kept after (keep's `prev`): 0 if none. */
+  readonly sharedBytes: number;
 }
 
 export interface ViewerApi {
@@ -72,8 +75,14 @@ export interface ViewerApi {
   readonly core: CoreApi;
   readonly views: CounterViews;
   readonly clone: (s: StateLike) => StateLike;
-  /** Keeps a state for seeking; {@link ViewerApi.unkeep} makes a new live state of it, as often as asked. */
-  readonly keep: (s: StateLike) => KeptState;
+  /**
+   * Keeps a state for seeking; {@link ViewerApi.unkeep} makes a new live state of it, as often as asked. With `prev`
+   * (a state kept before), what packs the same as in prev is shared with it (core's packState), which takes less
+   * time and memory; the kept state is the same either way.
+   */
+  readonly keep: (s: StateLike, prev?: KeptState) => KeptState;
+  /** Bytes the kept states take together (shared parts counted once). */
+  readonly keptBytes: (ks: readonly KeptState[]) => number;
   readonly unkeep: (k: KeptState) => StateLike;
   /**
    * As unkeep, given a live state the caller gives up (core's unpackStateInto writes the packed values into its
@@ -110,6 +119,7 @@ export function loadViewerApi(): ViewerApi | { missing: string[] } {
   const packState = fn(core, 'packState') as CoreApi['packState'];
   const unpackState = fn(core, 'unpackState') as CoreApi['unpackState'];
   const unpackStateInto = fn(core, 'unpackStateInto') as CoreApi['unpackStateInto'];
+  const packedBytesOf = fn(core, 'packedBytesOf') as CoreApi['packedBytesOf'];
   const views: CounterViews = {
     meminfo: fn(core, 'viewMeminfo') as CounterViews['meminfo'],
     vmstat: fn(core, 'viewVmstat') as CounterViews['vmstat'],
@@ -122,11 +132,12 @@ export function loadViewerApi(): ViewerApi | { missing: string[] } {
     clone,
     keep:
       packState && unpackState
-        ? (s) => {
-            const p = packState(s);
-            return { packed: p, bytes: p.bytes };
+        ? (s, prev) => {
+            const p = packState(s, prev?.packed);
+            return { packed: p, bytes: p.bytes, sharedBytes: p.sharedBytes ?? 0 };
           }
-        : (s) => ({ packed: clone(s), bytes: estimateStateBytes(s) }),
+        : (s) => ({ packed: clone(s), bytes: estimateStateBytes(s), sharedBytes: 0 }),
+    keptBytes: packedBytesOf ? (ks) => packedBytesOf(ks.map((k) => k.packed)) : (ks) => ks.reduce((n, k) => n + k.bytes, 0),
     unkeep,
     // without core's unpackStateInto (or its packState), a new state as unkeep makes
     unkeepInto: packState && unpackState && unpackStateInto ? (k, into) => unpackStateInto(k.packed, into) : unkeep,

@@ -5,8 +5,10 @@
  * O(snapshots + samples + chunks), never O(events).
  *
  * The snapshots are *packed* states (core's packState: the big tables as typed-array columns, ~6 MiB for the 6 TiB
- * state of the viewer bench where a deep copy takes ~20 MiB of small objects the GC walks again and again). Packing
- * costs tens of milliseconds, so the load takes one every few thousand events; a seek unpacks the nearest one
+ * state of the viewer bench where a deep copy takes ~20 MiB of small objects the GC walks again and again). Each is
+ * packed after the one before it and shares the chunks of the tables that did not change (a few hundred KiB of new
+ * columns a snapshot in the viewer bench, and a read of the state instead of a pack of all of it: ~5 ms where a
+ * whole pack took 20–60), so the load takes one every few thousand events; a seek unpacks the nearest one
  * before its target (or goes on from the last frame's state, the *cursor*, when that is nearer) and replays
  * forward. The unpack writes into the cursor's own table entries (core's unpackStateInto) rather than making new
  * ones: the cursor is given up anyway, and ~200,000 fresh objects a seek cost most of its time in allocation and GC.
@@ -18,15 +20,18 @@ export { estimateStateBytes } from './core-adapter.js';
 import type { Frame, Sample } from './protocol.js';
 import { gunzipMembers, inflateBeside, keepBytes } from './gunzip.js';
 import { FramedLogReader } from './framed-reader.js';
+import { readBeside } from './read-beside.js';
 import { SampleSeries, countBlocks, counters, drawPmds, drawSectionsUpTo, type StateLike } from './project.js';
 
 export interface SessionOptions {
   /**
    * Fixed number of events between snapshots. Without it the session adapts: a snapshot is taken when at least
-   * `snapshotMinEvents` (default 2000) events and `snapshotCostRatio` (default 2) times a packing time (the least of
+   * `snapshotMinEvents` (default 2000) events and `snapshotCostRatio` (default 8) times a packing time (the least of
    * the last three snapshots') of the load's own work (busy time: not the waits for bytes) have passed — so packing
-   * takes about a third of the load's work — and at most `maxSnapshots` (default 256) are kept (every other one is
-   * dropped when full).
+   * takes about a ninth of the load's work (seekReplayMs bounds the gaps besides) — and at most `maxSnapshots`
+   * (default 256) are kept (every other one is dropped when full). A pack shares what did not change since the
+   * snapshot before (core's packState), so it costs a read of the state plus a pack of what changed: 4 ms a pack
+   * on average for the viewer bench's log in Node, where packing whole states took 20.
    */
   snapshotEvery?: number;
   snapshotMinEvents?: number;
@@ -39,9 +44,9 @@ export interface SessionOptions {
   seekReplayMs?: number;
   maxSnapshots?: number;
   /**
-   * Memory the snapshots may take, as core's packState counts a packed state (default 512 MiB): the load keeps
-   * fewer snapshots when they would take more, and {@link LogSession.densify} adds states while idle only up to
-   * it. With `maxSnapshots`, whichever is smaller bounds the count.
+   * Memory the snapshots may take together, as core's packedBytesOf counts packed states (the parts two share
+   * counted once; default 512 MiB): the load keeps fewer snapshots (every other one dropped) when they would take
+   * more, and {@link LogSession.densify} adds states while idle only up to it. `maxSnapshots` bounds the count too.
    */
   stateBudgetBytes?: number;
   /** {@link LogSession.densify} splits no gap narrower than this many events (default 4000). */
@@ -201,8 +206,10 @@ export class LogSession {
   private readonly every: number | null;
   private readonly maxSnapshots: number;
   private readonly budgetBytes: number;
-  /** Bytes of one kept state, the largest taken so far (core's packState counts them). */
+  /** Bytes of one kept state alone, the largest taken so far (core's packState counts them). */
   private stateBytes = 0;
+  /** Bytes the snapshots kept take together (shared chunks counted once). */
+  private keptBytes = 0;
   private readonly maxDrawn: number;
   private marks = new LineMarks();
   /** The state of the last frame: a seek after it that is nearer to it than to a snapshot goes on from it. */
@@ -230,48 +237,56 @@ export class LogSession {
     return this.gzip ? s.pipeThrough(gunzipMembers(this.name)) : s;
   }
 
-  /** Packs the state into a snapshot (kept in seq order) and says how long that took (the adaptive policy's input). */
+  /**
+   * Packs the state into a snapshot (kept in seq order), sharing what did not change with the kept snapshot before
+   * it (core's packState compares chunk by chunk), and says how long that took (the adaptive policy's input).
+   */
   private snapshot(seq: number, state: StateLike, hugetlb: HugetlbCounts, event: Envelope | null, line: { seq: number; offset: number }): number {
     const t0 = performance.now();
-    const kept = this.api.keep(state);
-    this.stateBytes = Math.max(this.stateBytes, kept.bytes);
-    const snap: Snapshot = { seq, kept, hugetlb: { ...hugetlb }, nextLineOffset: line.offset, lineSeq: line.seq, event };
     let i = this.snapshots.length;
     while (i > 0 && this.snapshots[i - 1]!.seq > seq) i--;
-    if (i > 0 && this.snapshots[i - 1]!.seq === seq) this.snapshots[i - 1] = snap;
-    else this.snapshots.splice(i, 0, snap);
+    const prev = i > 0 ? this.snapshots[i - 1]! : undefined;
+    const kept = this.api.keep(state, prev?.kept);
+    this.stateBytes = Math.max(this.stateBytes, kept.bytes);
+    const snap: Snapshot = { seq, kept, hugetlb: { ...hugetlb }, nextLineOffset: line.offset, lineSeq: line.seq, event };
+    if (prev && prev.seq === seq) {
+      this.snapshots[i - 1] = snap;
+      this.keptBytes = this.api.keptBytes(this.snapshots.map((x) => x.kept));
+    } else {
+      this.snapshots.splice(i, 0, snap);
+      // what it shares with prev is counted already
+      this.keptBytes += kept.bytes - (prev ? kept.sharedBytes : 0);
+    }
     return performance.now() - t0;
   }
 
-  /**
-   * How many snapshots may be kept: maxSnapshots, and no more than the memory budget holds (but two at least,
-   * whatever their size).
-   */
-  private stateLimit(): number {
-    const byBudget = this.stateBytes > 0 ? Math.floor(this.budgetBytes / this.stateBytes) : Infinity;
-    return Math.max(2, Math.min(this.maxSnapshots, byBudget));
+  /** Whether the snapshots kept are over maxSnapshots or over the memory budget. */
+  private overLimit(): boolean {
+    return this.snapshots.length > this.maxSnapshots || (this.keptBytes > this.budgetBytes && this.snapshots.length > 2);
   }
 
-  /** Drops every other snapshot (keeping the first and the last) while there are more than the limit. */
+  /** Drops every other snapshot (keeping the first and the last) while there are more than the limits allow. */
   private thin(): void {
-    while (this.snapshots.length > this.stateLimit()) {
+    while (this.overLimit()) {
       const last = this.snapshots.length - 1;
       this.snapshots = this.snapshots.filter((_, i) => i === 0 || i === last || i % 2 === 0);
+      this.keptBytes = this.api.keptBytes(this.snapshots.map((x) => x.kept));
     }
   }
 
   /**
-   * The memory the states kept take: `states` snapshots of at most `stateBytes` each (bounded by `budgetBytes`),
-   * besides which the session holds one live state: the cursor, which a seek unpacks its snapshot into (no second
-   * live state; only idle-time densify makes one more, while it replays).
+   * The memory the states kept take: `states` snapshots taking `keptBytes` together (at most `budgetBytes`; each
+   * would take at most `stateBytes` alone, but a snapshot shares what did not change with the one before it), at
+   * most `maxStates` of them; besides which the session holds one live state: the cursor, which a seek unpacks its
+   * snapshot into (no second live state; only idle-time densify makes one more, while it replays).
    */
   get memory(): { states: number; stateBytes: number; budgetBytes: number; maxStates: number; keptBytes: number } {
     return {
       states: this.snapshots.length,
       stateBytes: this.stateBytes,
       budgetBytes: this.budgetBytes,
-      maxStates: this.stateLimit(),
-      keptBytes: this.snapshots.reduce((n, x) => n + x.kept.bytes, 0),
+      maxStates: this.maxSnapshots,
+      keptBytes: this.keptBytes,
     };
   }
 
@@ -283,9 +298,11 @@ export class LogSession {
     this.current = null;
     this.text = null;
     this.stateBytes = 0;
+    this.keptBytes = 0;
     const keep = this.opts.keepDecompressedBytes ?? 512 << 20;
     // In the browser a gzip log is inflated by a worker of its own, beside this one; in Node, here.
-    let raw = this.gzip ? inflateBeside(this.blob, this.name, keep, (t) => (this.text = t)) : null;
+    // A plain log is read by a worker of its own beside this one too (read-beside.ts); in Node, here.
+    let raw = this.gzip ? inflateBeside(this.blob, this.name, keep, (t) => (this.text = t)) : readBeside(this.blob, this.name);
     if (!raw) {
       raw = await this.rawStream();
       if (this.gzip) raw = raw.pipeThrough(keepBytes(keep, (t) => (this.text = t)));
@@ -309,7 +326,7 @@ export class LogSession {
     let busy = 0;
     let sinceBusy = 0;
     const minEvents = this.opts.snapshotMinEvents ?? 2000;
-    const ratio = this.opts.snapshotCostRatio ?? 2;
+    const ratio = this.opts.snapshotCostRatio ?? 8;
     const seekReplayMs = this.opts.seekReplayMs ?? 100;
     let lastEvent: Envelope | null = null;
     // Batches (one per chunk of the log's bytes), as memhp replay reads: an async step per event cost ~10% of the load.
@@ -439,7 +456,7 @@ export class LogSession {
    * true (a seek is waiting) the step is given up, nothing added, and densify returns true (there is still work).
    */
   async densify(stop?: () => boolean): Promise<boolean> {
-    if (!this.header || this.every !== null || this.snapshots.length >= this.stateLimit()) return false;
+    if (!this.header || this.every !== null || this.snapshots.length >= this.maxSnapshots || this.keptBytes >= this.budgetBytes) return false;
     let widest = 0;
     let at = -1;
     let from: Snapshot | null = null;
@@ -470,8 +487,13 @@ export class LogSession {
     );
     if (r.stopped) return true;
     this.snapshot(at, state, hugetlb, r.last, { seq: at, offset: r.nextLineOffset });
-    this.thin();
-    return this.snapshots.some((x) => x.seq === at);
+    if (this.keptBytes > this.budgetBytes) {
+      // no room for it after all: taken back, and no more
+      this.snapshots = this.snapshots.filter((x) => x.seq !== at);
+      this.keptBytes = this.api.keptBytes(this.snapshots.map((x) => x.kept));
+      return false;
+    }
+    return true;
   }
 
   private draw(want: number, state: StateLike, event: Envelope | null, hugetlb: HugetlbCounts): Frame {

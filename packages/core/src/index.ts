@@ -11,7 +11,7 @@ export * from './model/events.js';
 export * from './model/evolve.js';
 export * from './model/machine.js';
 export { TableMap } from './model/tables.js';
-export { packState, unpackState, unpackStateInto, packedBytes, type PackedState } from './model/snapshot.js';
+export { packState, unpackState, unpackStateInto, packedBytes, packedBytesOf, type PackedState } from './model/snapshot.js';
 export * from './model/resources.js';
 export * from './commands/registry.js';
 export * from './commands/json.js';

@@ -7,10 +7,22 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { packState, TableMap, tableMapsOf, unpackState, unpackStateInto, type MachineState } from '../src/index.js';
+import { packedBytesOf, packState, TableMap, tableMapsOf, unpackState, unpackStateInto, type MachineState, type PackedState } from '../src/index.js';
 import { GiB, small } from './support/machines.js';
 import { sim } from './support/raw.js';
 import { BLOCK, opArb, oracle, toCommand } from './support/block-ops.js';
+
+/**
+ * Operations on blocks on both sides of the packer's chunk boundaries (1024 table slots: section 1023 | 1024, 2047 |
+ * 2048 on this 128 MiB-section machine), so a state packed after another shares some chunks and packs others again.
+ */
+const wideOpArb = fc.array(
+  fc.record({
+    block: fc.constantFrom(16, 17, 1022, 1023, 1024, 1025, 2047, 2048),
+    kind: fc.constantFrom('add', 'add_mom', 'online_movable', 'online_kernel', 'offline', 'remove'),
+  }),
+  { minLength: 1, maxLength: 8 },
+);
 
 function expectWellFormed(c: MachineState): void {
   for (const [, m] of tableMapsOf(c)) expect(m).toBeInstanceOf(TableMap);
@@ -73,6 +85,42 @@ describe('packState / unpackState', () => {
         expect(unpackState(p)).toStrictEqual(want);
         // and a second unpack into the written result is again equal
         expect(unpackStateInto(p, c)).toStrictEqual(want);
+      }),
+      { numRuns: 40 },
+    );
+  });
+
+  it('packs a chain of states, each after an earlier one, to states equal to each, sharing the chunks that did not change', () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(wideOpArb, fc.nat()), { minLength: 2, maxLength: 6 }), (segments) => {
+        const s = sim(small(2, '6.18', 'memory_hotplug.memmap_on_memory=1'));
+        const packed: PackedState[] = [];
+        const want: MachineState[] = [];
+        for (const [ops, pick] of segments) {
+          for (const op of ops) s.exec(toCommand(op));
+          // packed after the last one, or after an older one (as the viewer's idle-time densify packs after the
+          // snapshot it replayed from)
+          const prev = packed.length ? packed[packed.length - 1 - (pick % packed.length)] : undefined;
+          const p = packState(s.state as MachineState, prev);
+          expect(p.sharedBytes).toBeLessThanOrEqual(p.bytes);
+          if (!prev) expect(p.sharedBytes).toBe(0);
+          packed.push(p);
+          want.push(oracle(s.state as MachineState));
+        }
+        // a state packed again right after itself shares every chunk
+        const again = packState(s.state as MachineState, packed[packed.length - 1]);
+        expect(packedBytesOf([packed[packed.length - 1]!, again])).toBe(again.bytes + (again.bytes - again.sharedBytes));
+        packed.forEach((p, i) => {
+          const a = unpackState(p);
+          expect(a).toStrictEqual(want[i]);
+          expectWellFormed(a);
+          // written, the unpacked copy changes no packed state
+          for (const [, m] of tableMapsOf(a)) for (const [, e] of m) for (const k of Object.keys(e as object)) (e as Record<string, unknown>)[k] = 'written';
+        });
+        packed.forEach((p, i) => expect(unpackState(p)).toStrictEqual(want[i]));
+        const alone = packed.reduce((n, p) => n + p.bytes, 0);
+        expect(packedBytesOf(packed)).toBeLessThanOrEqual(alone);
+        expect(packedBytesOf(packed)).toBeGreaterThanOrEqual(Math.max(...packed.map((p) => p.bytes)));
       }),
       { numRuns: 40 },
     );

@@ -100,6 +100,12 @@ class Cols {
 }
 
 const intOrNull = (x: number | null): number => (x === null ? NULL_INT : x);
+/** Int column value x is v (an int the column holds: not −0, so +0 only). */
+const intIs = (x: number, v: unknown): boolean => x === v && (x !== 0 || 1 / (v as number) > 0);
+/** Int-or-null column value x is v. */
+const intOrNullIs = (x: number, v: unknown): boolean => (x === NULL_INT ? v === null : intIs(x, v));
+/** Float column value x is v (the same zero too; NaN is never equal: put refuses it). */
+const numIs = (x: number, v: unknown): boolean => x === v && (x !== 0 || 1 / x === 1 / (v as number));
 const nullIfMarked = (x: number): number | null => (x === NULL_INT ? null : x);
 
 /**
@@ -113,6 +119,11 @@ interface Codec<V> {
   put(c: Cols, j: number, v: V): boolean;
   get(c: Cols, j: number): V;
   set(c: Cols, j: number, into: V): boolean;
+  /**
+   * Row j holds v exactly: put(v) would succeed and write what row j holds (a false "no" only costs a chunk packed
+   * again; a false "yes" would lose a change, so anything unsure is a no).
+   */
+  eq(c: Cols, j: number, v: V): boolean;
 }
 
 function sectionCodec(): Codec<SectionState> {
@@ -130,6 +141,7 @@ function sectionCodec(): Codec<SectionState> {
       return true;
     },
     get: (c, j) => ({ flags: c.ints[2 * j]!, subsectionMap: c.bigs[j]!, usage: VALUE[c.codes[j]!] as SectionState['usage'], nid: c.ints[2 * j + 1]! }),
+    eq: (c, j, v) => intIs(c.ints[2 * j]!, v.flags) && intIs(c.ints[2 * j + 1]!, v.nid) && VALUE[c.codes[j]!] === v.usage && c.bigs[j] === v.subsectionMap,
     set(c, j, o) {
       o.flags = c.ints[2 * j]!;
       o.subsectionMap = c.bigs[j]!;
@@ -187,6 +199,23 @@ function blockCodec(): Codec<MemoryBlockState> {
         onlineType: VALUE[codes[k + 3]!] as MemoryBlockState['onlineType'],
       };
     },
+    eq(c, j, v) {
+      const i = 5 * j;
+      const k = 4 * j;
+      const ints = c.ints;
+      const codes = c.codes;
+      return (
+        intIs(ints[i]!, v.id) &&
+        intIs(ints[i + 1]!, v.nid) &&
+        intIs(ints[i + 2]!, v.nrVmemmapPages) &&
+        intOrNullIs(ints[i + 3]!, v.altmapId) &&
+        intOrNullIs(ints[i + 4]!, v.group) &&
+        VALUE[codes[k]!] === v.state &&
+        VALUE[codes[k + 1]!] === v.zone &&
+        VALUE[codes[k + 2]!] === v.early &&
+        VALUE[codes[k + 3]!] === v.onlineType
+      );
+    },
     set(c, j, o) {
       const i = 5 * j;
       const k = 4 * j;
@@ -231,6 +260,20 @@ function altmapCodec(): Codec<AltmapState> {
       const f = c.nums;
       return { id: f[i]!, basePfn: f[i + 1]!, endPfn: f[i + 2]!, reserve: f[i + 3]!, free: f[i + 4]!, align: f[i + 5]!, alloc: f[i + 6]!, owner: VALUE[c.codes[j]!] as AltmapState['owner'] };
     },
+    eq(c, j, v) {
+      const i = 7 * j;
+      const f = c.nums;
+      return (
+        numIs(f[i]!, v.id) &&
+        numIs(f[i + 1]!, v.basePfn) &&
+        numIs(f[i + 2]!, v.endPfn) &&
+        numIs(f[i + 3]!, v.reserve) &&
+        numIs(f[i + 4]!, v.free) &&
+        numIs(f[i + 5]!, v.align) &&
+        numIs(f[i + 6]!, v.alloc) &&
+        VALUE[c.codes[j]!] === v.owner
+      );
+    },
     set(c, j, o) {
       const i = 7 * j;
       const f = c.nums;
@@ -269,6 +312,7 @@ function pmdCodec(): Codec<PmdEntry> {
       const e: PmdLeaf = { kind: 'leaf', source: VALUE[c.codes[j]!] as PmdLeaf['source'], node: c.ints[2 * j]!, altmapId: nullIfMarked(c.ints[2 * j + 1]!), used: null };
       return e;
     },
+    eq: (c, j, v) => v.kind === 'leaf' && v.used === null && VALUE[c.codes[j]!] === v.source && intIs(c.ints[2 * j]!, v.node) && intOrNullIs(c.ints[2 * j + 1]!, v.altmapId),
     set(c, j, o) {
       // a PTE table has other fields: it is not turned into a leaf
       if (o.kind !== 'leaf') return false;
@@ -294,6 +338,7 @@ function pgtableCodec(): Codec<PgtablePage> {
       return true;
     },
     get: (c, j) => ({ source: VALUE[c.codes[j]!] as PgtablePage['source'], entries: c.ints[j]! }),
+    eq: (c, j, v) => VALUE[c.codes[j]!] === v.source && intIs(c.ints[j]!, v.entries),
     set(c, j, o) {
       o.source = VALUE[c.codes[j]!] as PgtablePage['source'];
       o.entries = c.ints[j]!;
@@ -304,16 +349,32 @@ function pgtableCodec(): Codec<PgtablePage> {
 
 const CODECS = { section: sectionCodec(), block: blockCodec(), altmap: altmapCodec(), pmd: pmdCodec(), pgtable: pgtableCodec() };
 
-/** One lookup table, packed: its filled slots in order, each either in the columns or a copy. */
+/**
+ * Slots of a table packed together. A table is packed chunk by chunk, and a chunk whose slots hold what the same
+ * chunk of the previous packed state holds (compared row by row: reading an entry costs a tenth of packing it) is
+ * that chunk itself, shared: a log's events touch a few entries between two snapshots, so a snapshot packs those
+ * and shares the rest — its time and its memory go with what changed, not with the state's size.
+ */
+const CHUNK = 1024;
+
+/** Slots [lo, lo + CHUNK) of a table (or every slot of a sparse one), packed: its filled slots in order, each either in the columns or a copy. */
+interface PackedChunk {
+  /** Slot of each row. */
+  readonly slots: Int32Array;
+  readonly cols: Cols;
+  /** Rows the columns could not hold: row → a deep copy of the value. */
+  readonly copies: Map<number, unknown> | null;
+  /** Slots holding an explicit `undefined` (a cleared slot below the table's end), as opposed to a hole. */
+  readonly undefs: number[];
+  readonly bytes: number;
+}
+
+/** One lookup table, packed: chunk c holds slots [c·CHUNK, (c + 1)·CHUNK); a sparse table (walked by for-in) is one chunk. */
 interface PackedTable {
   length: number;
-  /** Slot of each row. */
-  slots: Int32Array;
-  cols: Cols;
-  /** Rows the columns could not hold: row → a deep copy of the value. */
-  copies: Map<number, unknown> | null;
-  /** Slots holding an explicit `undefined` (a cleared slot below the table's end), as opposed to a hole. */
-  undefs: number[];
+  /** Whether chunk c holds slots [c·CHUNK, (c + 1)·CHUNK) (false: one chunk holds them all). */
+  chunked: boolean;
+  chunks: PackedChunk[];
 }
 
 /** Calls fn(slot, value) for each slot a table holds, ascending (holes skipped; explicit undefined included). */
@@ -326,7 +387,34 @@ function eachSlot<V>(t: ReadonlyArray<V | undefined>, fn: (i: number, v: V | und
   } else for (const k in t) fn(Number(k), t[k as unknown as number]);
 }
 
-function packTable<V>(t: ReadonlyArray<V | undefined>, count: number, codec: Codec<V>): PackedTable {
+function chunkBytes(slots: Int32Array, cols: Cols, undefs: number[], copies: Map<number, unknown> | null): number {
+  return 64 + slots.byteLength + cols.bytes + 8 * undefs.length + (copies ? 256 * copies.size : 0);
+}
+
+/** Packs slots [lo, hi) of a dense table (one walked slot by slot). */
+function packRange<V>(t: ReadonlyArray<V | undefined>, lo: number, hi: number, codec: Codec<V>): PackedChunk {
+  let n = 0;
+  for (let i = lo; i < hi; i++) if (t[i] !== undefined) n++;
+  const cols = new Cols(n, ...codec.shape);
+  const slots = new Int32Array(n);
+  let copies: Map<number, unknown> | null = null;
+  const undefs: number[] = [];
+  let rows = 0;
+  for (let i = lo; i < hi; i++) {
+    const v = t[i];
+    if (v === undefined) {
+      if (i in t) undefs.push(i);
+      continue;
+    }
+    slots[rows] = i;
+    if (!codec.put(cols, rows, v)) (copies ??= new Map()).set(rows, deepCopy(v));
+    rows++;
+  }
+  return { slots, cols, copies, undefs, bytes: chunkBytes(slots, cols, undefs, copies) };
+}
+
+/** Packs every slot of a table as one chunk (a sparse one, walked by for-in). */
+function packAll<V>(t: ReadonlyArray<V | undefined>, count: number, codec: Codec<V>): PackedChunk {
   const n = Math.min(count, t.length);
   const cols = new Cols(n, ...codec.shape);
   let slots = new Int32Array(n);
@@ -350,7 +438,46 @@ function packTable<V>(t: ReadonlyArray<V | undefined>, count: number, codec: Cod
     rows++;
   });
   cols.trim(rows);
-  return { length: t.length, slots: rows === slots.length ? slots : slots.slice(0, rows), cols, copies, undefs };
+  if (rows !== slots.length) slots = slots.slice(0, rows);
+  return { slots, cols, copies, undefs, bytes: chunkBytes(slots, cols, undefs, copies) };
+}
+
+/**
+ * Whether slots [lo, hi) of a dense table pack to exactly chunk `c`: the same slots filled, the same explicitly
+ * undefined, each entry packing to c's row (the codec's eq). A row c keeps as a copy counts as a difference (the
+ * chunk is packed again).
+ */
+function sameRange<V>(t: ReadonlyArray<V | undefined>, lo: number, hi: number, codec: Codec<V>, c: PackedChunk): boolean {
+  const { slots, cols, copies, undefs } = c;
+  let j = 0;
+  let u = 0;
+  for (let i = lo; i < hi; i++) {
+    const v = t[i];
+    if (v === undefined) {
+      if (i in t && undefs[u++] !== i) return false;
+      continue;
+    }
+    if (j >= slots.length || slots[j] !== i || (copies !== null && copies.has(j))) return false;
+    if (!codec.eq(cols, j, v)) return false;
+    j++;
+  }
+  return j === slots.length && u === undefs.length;
+}
+
+/**
+ * Packs a table; with `prev` (the same table of an earlier packed state), each chunk whose slots pack to what prev's
+ * same chunk holds is prev's chunk, shared (chunks are never written once made).
+ */
+function packTable<V>(t: ReadonlyArray<V | undefined>, count: number, codec: Codec<V>, prev?: PackedTable): PackedTable {
+  if (t.length > WALK_SLOTS) return { length: t.length, chunked: false, chunks: [packAll(t, count, codec)] };
+  const old = prev !== undefined && prev.chunked ? prev.chunks : [];
+  const chunks: PackedChunk[] = [];
+  for (let lo = 0, c = 0; lo < t.length; lo += CHUNK, c++) {
+    const hi = Math.min(lo + CHUNK, t.length);
+    const o = old[c];
+    chunks.push(o !== undefined && sameRange(t, lo, hi, codec, o) ? o : packRange(t, lo, hi, codec));
+  }
+  return { length: t.length, chunked: true, chunks };
 }
 
 /**
@@ -360,23 +487,32 @@ function packTable<V>(t: ReadonlyArray<V | undefined>, count: number, codec: Cod
  */
 function unpackTable<V>(p: PackedTable, codec: Codec<V>, old?: ReadonlyArray<V | undefined>): Array<V | undefined> {
   const t: Array<V | undefined> = p.length <= WALK_SLOTS ? new Array<V | undefined>(p.length) : [];
-  const { slots, cols, copies } = p;
-  for (let j = 0; j < slots.length; j++) {
-    const c = copies === null ? undefined : copies.get(j);
-    const slot = slots[j]!;
-    if (c !== undefined) t[slot] = deepCopy(c) as V;
-    else {
-      const o = old === undefined ? undefined : old[slot];
-      t[slot] = o !== undefined && codec.set(cols, j, o) ? o : codec.get(cols, j);
+  for (const { slots, cols, copies, undefs } of p.chunks) {
+    for (let j = 0; j < slots.length; j++) {
+      const c = copies === null ? undefined : copies.get(j);
+      const slot = slots[j]!;
+      if (c !== undefined) t[slot] = deepCopy(c) as V;
+      else {
+        const o = old === undefined ? undefined : old[slot];
+        t[slot] = o !== undefined && codec.set(cols, j, o) ? o : codec.get(cols, j);
+      }
     }
+    for (const i of undefs) t[i] = undefined;
   }
-  for (const i of p.undefs) t[i] = undefined;
   if (t.length !== p.length) t.length = p.length;
   return t;
 }
 
-function tableBytes(p: PackedTable): number {
-  return p.slots.byteLength + p.cols.bytes + 8 * p.undefs.length + (p.copies ? 256 * p.copies.size : 0);
+function tableBytes(p: PackedTable, seen?: Set<PackedChunk>): number {
+  let n = 0;
+  for (const c of p.chunks) {
+    if (seen !== undefined) {
+      if (seen.has(c)) continue;
+      seen.add(c);
+    }
+    n += c.bytes;
+  }
+  return n;
 }
 
 interface PackedMap {
@@ -386,13 +522,40 @@ interface PackedMap {
   table: PackedTable;
 }
 
-function packMap<V>(m: TableMap<V>, codec: Codec<V>): PackedMap {
-  return { base: m.base, count: m.count, spill: m.spill === null ? null : deepCopy(m.spill), table: packTable(m.table, m.count, codec) };
+function packMap<V>(m: TableMap<V>, codec: Codec<V>, prev?: PackedMap): PackedMap {
+  return { base: m.base, count: m.count, spill: m.spill === null ? null : deepCopy(m.spill), table: packTable(m.table, m.count, codec, prev?.table) };
+}
+
+/**
+ * Writes the packed table into `old` itself, a table of the same length whose every slot is filled as every slot of
+ * the packed one is (no holes, no explicit undefined in either): an entry that already holds its packed row (the
+ * codec's eq: most of them, when `old` is a state a few thousand events away) is not written, and no new table is
+ * made — a seek unpacking a 6 TiB state made four new 49,184-slot arrays, and the GC work they brought on cost as
+ * much as the unpack. False (having written some entries, which a caller then unpacks again) if a slot of old is
+ * empty after all.
+ */
+function unpackTableInPlace<V>(p: PackedTable, codec: Codec<V>, old: Array<V | undefined>): boolean {
+  for (const { slots, cols, copies } of p.chunks) {
+    for (let j = 0; j < slots.length; j++) {
+      const slot = slots[j]!;
+      const c = copies === null ? undefined : copies.get(j);
+      if (c !== undefined) {
+        old[slot] = deepCopy(c) as V;
+        continue;
+      }
+      const o = old[slot];
+      if (o === undefined) return false;
+      if (!codec.eq(cols, j, o) && !codec.set(cols, j, o)) old[slot] = codec.get(cols, j);
+    }
+  }
+  return true;
 }
 
 function unpackMap<V>(p: PackedMap, codec: Codec<V>, old?: TableMap<V>): TableMap<V> {
   // a TableMap's window starts at its base: the old table's slots are the same keys only at the same base
-  const table = unpackTable(p.table, codec, old !== undefined && old.base === p.base ? old.table : undefined);
+  const oldTable = old !== undefined && old.base === p.base ? (old.table as Array<V | undefined>) : undefined;
+  const full = oldTable !== undefined && p.table.chunked && p.count === p.table.length && old!.count === oldTable.length && oldTable.length === p.table.length;
+  const table = full && unpackTableInPlace(p.table, codec, oldTable) ? oldTable : unpackTable(p.table, codec, oldTable);
   const m = new TableMap<V>(table, p.base);
   m.count = p.count;
   m.spill = p.spill === null ? null : (deepCopy(p.spill) as Map<number, V>);
@@ -417,11 +580,19 @@ export interface PackedState {
    */
   readonly resourceIndex: { length: number; slots: Int32Array; counts: Int32Array; refs: Int32Array; undefs: number[] };
   readonly resourceLists: number[][];
+  /** Bytes it takes alone (its typed arrays, plus an allowance for the copied rest), shared chunks included. */
   readonly bytes: number;
+  /** Bytes of the chunks it shares with the state it was packed after (packState's `prev`): 0 without one. */
+  readonly sharedBytes: number;
 }
 
-/** Packs a state (it is only read). */
-export function packState(state: ReadonlyMachineState): PackedState {
+/**
+ * Packs a state (it is only read). With `prev` (an earlier packed state, typically of the same log a few thousand
+ * events before), the chunks of the big tables that pack the same as prev's are prev's own, shared: packing then
+ * costs a read of each entry and a pack of the chunks that changed, and the new state takes memory only for those
+ * ({@link packedBytesOf} counts states that share chunks). Either way it unpacks to a state equal to this one.
+ */
+export function packState(state: ReadonlyMachineState, prev?: PackedState): PackedState {
   const s = state as unknown as MachineState;
   if (s.sections.table !== s.sectionTable || s.blocks.table !== s.blockTable) throw new Error('packState: a TableMap is not over its table');
   const { sections, sectionTable, blocks, blockTable, altmaps, vmemmap, resources, resourceSlot, resourceIndex, ...rest } = s;
@@ -464,11 +635,11 @@ export function packState(state: ReadonlyMachineState): PackedState {
   if (refs.some((r) => r === 0) || lists.some((l) => l.includes(-1))) throw new Error('packState: resourceIndex names a resource not in resources');
   const packed = {
     rest: deepCopy(rest) as Record<string, unknown>,
-    sections: packMap(sections, CODECS.section),
-    blocks: packMap(blocks, CODECS.block),
-    altmaps: packMap(altmaps, CODECS.altmap),
-    pmds: packMap(pmds, CODECS.pmd),
-    tables: Object.fromEntries(Object.entries(tables).map(([level, m]) => [level, packMap(m, CODECS.pgtable)])),
+    sections: packMap(sections, CODECS.section, prev?.sections),
+    blocks: packMap(blocks, CODECS.block, prev?.blocks),
+    altmaps: packMap(altmaps, CODECS.altmap, prev?.altmaps),
+    pmds: packMap(pmds, CODECS.pmd, prev?.pmds),
+    tables: Object.fromEntries(Object.entries(tables).map(([level, m]) => [level, packMap(m, CODECS.pgtable, prev?.tables[level])])),
     vmemmapRest: deepCopy(vmemmapRest) as Record<string, unknown>,
     resources: res,
     resourceSlot: resourceSlot.slice(),
@@ -476,8 +647,34 @@ export function packState(state: ReadonlyMachineState): PackedState {
     resourceLists: lists,
   };
   let bytes = 65536 + 12 * idxSlots.length + 8 * resourceSlot.length + 256 * resources.length;
-  for (const m of [packed.sections, packed.blocks, packed.altmaps, packed.pmds, ...Object.values(packed.tables)]) bytes += tableBytes(m.table);
-  return { ...packed, bytes };
+  for (const m of mapsOf(packed)) bytes += tableBytes(m.table);
+  let sharedBytes = 0;
+  if (prev !== undefined) {
+    const theirs = new Set<PackedChunk>();
+    for (const m of mapsOf(prev)) for (const c of m.table.chunks) theirs.add(c);
+    for (const m of mapsOf(packed)) for (const c of m.table.chunks) if (theirs.has(c)) sharedBytes += c.bytes;
+  }
+  return { ...packed, bytes, sharedBytes };
+}
+
+function mapsOf(p: Pick<PackedState, 'sections' | 'blocks' | 'altmaps' | 'pmds' | 'tables'>): PackedMap[] {
+  return [p.sections, p.blocks, p.altmaps, p.pmds, ...Object.values(p.tables)];
+}
+
+/**
+ * Bytes the packed states take together: each its own {@link PackedState.bytes}, less the chunks it shares with
+ * another of them (counted once).
+ */
+export function packedBytesOf(states: Iterable<PackedState>): number {
+  const seen = new Set<PackedChunk>();
+  let n = 0;
+  for (const p of states) {
+    const maps = mapsOf(p);
+    n += p.bytes;
+    for (const m of maps) n -= tableBytes(m.table);
+    for (const m of maps) n += tableBytes(m.table, seen);
+  }
+  return n;
 }
 
 /** A new state equal to the one packed (as cloneState would copy it); the packed state is left as it was. */

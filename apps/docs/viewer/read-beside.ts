@@ -1,0 +1,82 @@
+/**
+ * A plain log's bytes, read by a worker of its own (read.worker.ts) beside the replay worker: reading a File's
+ * stream took the replay worker ~1 s of its own CPU for the viewer bench's 170 MB log in Chromium (a fifth of its
+ * load), and on a machine with two cores that runs beside parsing and replaying instead of before them. The chunks
+ * come moved (transferred), not copied, a few at a time as the replay worker takes them.
+ */
+
+export type ToReader =
+  | { readonly kind: 'open'; readonly file: Blob; readonly credit: number; readonly chunkBytes: number }
+  | { readonly kind: 'more'; readonly chunks: number };
+
+export type FromReader =
+  | { readonly kind: 'chunk'; readonly chunk: Uint8Array }
+  | { readonly kind: 'end' }
+  | { readonly kind: 'error'; readonly message: string };
+
+/** Chunks in flight between the two workers: enough to keep both busy, little memory (WINDOW × CHUNK_BYTES). */
+const WINDOW = 16;
+/**
+ * Bytes the reader gathers into one chunk (a Blob's stream gives 64 KiB at a time): fewer messages, and the load
+ * marks a chunk's end for seeks, which read at most a chunk past their target.
+ */
+export const CHUNK_BYTES = 256 << 10;
+
+/**
+ * The bytes of `file` as a stream, read in a worker of its own; null where this platform has no Worker (Node: the
+ * tests), the caller then reads the file in line.
+ */
+export function readBeside(file: Blob, name: string): ReadableStream<Uint8Array> | null {
+  if (typeof Worker === 'undefined') return null;
+  let w: Worker;
+  try {
+    w = new Worker(new URL('./read.worker.ts', import.meta.url), { type: 'module', name: 'memhp-read' });
+  } catch {
+    return null;
+  }
+  // chunks asked for and not yet here: with the ones queued, never more than WINDOW
+  let asked = WINDOW;
+  let ctl!: ReadableStreamDefaultController<Uint8Array>;
+  // asked for half a window at a time: a message for every chunk taken cost the replay worker ~80 ms of
+  // postMessage over the bench's 660 chunks (a Chromium profile)
+  const askMore = (): void => {
+    const want = (ctl.desiredSize ?? 0) - asked;
+    if (want >= WINDOW / 2) {
+      asked += want;
+      w.postMessage({ kind: 'more', chunks: want } satisfies ToReader);
+    }
+  };
+  return new ReadableStream<Uint8Array>(
+    {
+      start(c) {
+        ctl = c;
+        w.onmessage = (ev: MessageEvent<FromReader>) => {
+          const m = ev.data;
+          if (m.kind === 'chunk') {
+            asked--;
+            ctl.enqueue(m.chunk);
+            askMore();
+          } else if (m.kind === 'end') {
+            ctl.close();
+            w.terminate();
+          } else {
+            ctl.error(new Error(`${name}: ${m.message}`));
+            w.terminate();
+          }
+        };
+        w.onerror = (e) => {
+          ctl.error(new Error(`${name}: the reading worker failed: ${e.message}`));
+          w.terminate();
+        };
+        w.postMessage({ kind: 'open', file, credit: WINDOW, chunkBytes: CHUNK_BYTES } satisfies ToReader);
+      },
+      pull() {
+        askMore();
+      },
+      cancel() {
+        w.terminate();
+      },
+    },
+    new CountQueuingStrategy({ highWaterMark: WINDOW }),
+  );
+}
