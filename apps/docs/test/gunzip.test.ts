@@ -258,7 +258,7 @@ describe('gunzipMembers in Chromium', () => {
         try {
           const blob = (document.getElementById('file') as HTMLInputElement).files![0]!;
           let kept: Blob | null | undefined;
-          const text = g.inflateBeside(blob, name, keep, (t) => (kept = t))!;
+          const text = g.inflateBeside(blob, name, { index: false, limit: keep }, (k) => (kept = k.text))!;
           const all = await new Response(text).arrayBuffer();
           const k = kept as Blob | null | undefined;
           const dir = await (await real.call(storage)).getDirectoryHandle('memhp-viewer-kept', { create: true });

@@ -182,12 +182,191 @@ export async function keepBytesInFile(file: string, limit: number, done: (text: 
   });
 }
 
+/**
+ * Where the members of a gzip file start, in the file and in its text: memhp's gzip writer gives every member a
+ * BGZF 'BC' extra subfield with its size (BSIZE = member bytes − 1; SAMv1 section 4.1, laid out by RFC 1952 section
+ * 2.3.1.1), and every gzip member ends with ISIZE, its text's length mod 2^32 (RFC 1952 section 2.3.1; a member of at
+ * most 64 KiB inflates to far less than 4 GiB). So a reader that hops from header to header finds every member and
+ * the text offset it starts at without inflating anything: a seek then inflates only the members from the one its
+ * text starts in (each member starts a line: the writer cuts at line ends). `comp` and `text` are ascending; the
+ * members from the last entry on are read whether sized or not (`complete` false: one without a BC subfield
+ * follows; a seek past it inflates from there to where it reads).
+ */
+export interface MemberIndex {
+  readonly comp: Float64Array;
+  readonly text: Float64Array;
+  readonly complete: boolean;
+}
+
+/** The member index's entry to start reading at for text offset `at` (the last member starting at or before it). */
+export function memberAt(index: MemberIndex, at: number): { comp: number; text: number; next: number } {
+  let lo = 0;
+  let hi = index.text.length - 1;
+  let r = 0;
+  while (lo <= hi) {
+    const m = (lo + hi) >> 1;
+    if (index.text[m]! <= at) {
+      r = m;
+      lo = m + 1;
+    } else hi = m - 1;
+  }
+  return { comp: index.comp[r]!, text: index.text[r]!, next: r + 1 };
+}
+
+/** The BC subfield's BSIZE in a gzip header's extra field, or −1 when it has none. */
+function bsizeOf(extra: Uint8Array): number {
+  for (let i = 0; i + 4 <= extra.length; ) {
+    const len = extra[i + 2]! | (extra[i + 3]! << 8);
+    if (extra[i] === 0x42 && extra[i + 1] === 0x43 && len === 2 && i + 6 <= extra.length) return extra[i + 4]! | (extra[i + 5]! << 8);
+    i += 4 + len;
+  }
+  return -1;
+}
+
+/**
+ * Whether a gzip file's first member says its size (the BC subfield): then a load indexes its members
+ * (MemberIndexer) instead of keeping the text.
+ */
+export async function hasMemberSizes(file: Blob): Promise<boolean> {
+  const head = new Uint8Array(await file.slice(0, 12).arrayBuffer());
+  if (head.length < 12 || head[0] !== 0x1f || head[1] !== 0x8b || head[2] !== 8 || (head[3]! & 0x04) === 0) return false;
+  const xlen = head[10]! | (head[11]! << 8);
+  return bsizeOf(new Uint8Array(await file.slice(12, 12 + xlen).arrayBuffer())) >= 0;
+}
+
+/**
+ * Builds a MemberIndex from a gzip file's bytes as they stream past (any chunks): reads each member's header and
+ * its trailer's ISIZE, skipping what lies between (BSIZE). Stops at the first member without a BC subfield (it is
+ * the last entry). A header not where the sizes say, or sizes and ISIZEs that do not add up to the file and the
+ * text the inflater found, give no index at all (`result` null): seeks then inflate from the top.
+ */
+export class MemberIndexer {
+  private comp: number[] = [];
+  private text: number[] = [];
+  /** Offset of the next byte push() sees. */
+  private at = 0;
+  /** The member being read: where it starts in the file and in the text. */
+  private member = 0;
+  private textAt = 0;
+  private bsize = 0;
+  /** The bytes wanted next (a header's first 12, its extra field, or a trailer's ISIZE), gathered across chunks. */
+  private want = { from: 0, bytes: new Uint8Array(12), have: 0, kind: 'head' as 'head' | 'extra' | 'isize' };
+  private state: 'reading' | 'unsized' | 'bad' = 'reading';
+
+  push(chunk: Uint8Array): void {
+    const base = this.at;
+    this.at += chunk.byteLength;
+    while (this.state === 'reading') {
+      const w = this.want;
+      const from = w.from + w.have - base;
+      if (from >= chunk.byteLength) return;
+      const n = Math.min(w.bytes.length - w.have, chunk.byteLength - from);
+      w.bytes.set(chunk.subarray(from, from + n), w.have);
+      w.have += n;
+      if (w.have < w.bytes.length) return;
+      this.took(w.kind, w.bytes);
+    }
+  }
+
+  private wantNext(kind: 'head' | 'extra' | 'isize', from: number, len: number): void {
+    this.want = { from, bytes: new Uint8Array(len), have: 0, kind };
+  }
+
+  private took(kind: 'head' | 'extra' | 'isize', b: Uint8Array): void {
+    if (kind === 'head') {
+      if (b[0] !== 0x1f || b[1] !== 0x8b || b[2] !== 8) {
+        this.state = 'bad';
+        return;
+      }
+      const xlen = b[10]! | (b[11]! << 8);
+      if ((b[3]! & 0x04) === 0 || xlen === 0) return this.unsized();
+      this.wantNext('extra', this.member + 12, xlen);
+    } else if (kind === 'extra') {
+      this.bsize = bsizeOf(b);
+      if (this.bsize < 0) return this.unsized();
+      // the header, the extra field and the 8-byte trailer at least
+      if (this.bsize + 1 < 12 + b.length + 8) {
+        this.state = 'bad';
+        return;
+      }
+      this.wantNext('isize', this.member + this.bsize - 3, 4);
+    } else {
+      this.comp.push(this.member);
+      this.text.push(this.textAt);
+      this.textAt += (b[0]! | (b[1]! << 8) | (b[2]! << 16)) + b[3]! * 0x1000000;
+      this.member += this.bsize + 1;
+      this.wantNext('head', this.member, 12);
+    }
+  }
+
+  /** A member without a BC subfield starts here: it and all after it are read by inflating on from it. */
+  private unsized(): void {
+    this.comp.push(this.member);
+    this.text.push(this.textAt);
+    this.state = 'unsized';
+  }
+
+  /** The index, once the whole file (`fileBytes` long, `textBytes` of text) went through push; null: none. */
+  result(fileBytes: number, textBytes: number): MemberIndex | null {
+    if (this.state === 'bad' || this.comp.length === 0) return null;
+    const complete = this.state === 'reading';
+    // every member read to its end, and its sizes add up to what the inflater read and wrote
+    if (complete ? this.member !== fileBytes || this.textAt !== textBytes || this.want.have !== 0 : this.textAt > textBytes) return null;
+    return { comp: Float64Array.from(this.comp), text: Float64Array.from(this.text), complete };
+  }
+}
+
+/** Passes a gzip file's bytes through, feeding them to `indexer`; counts them. */
+export function indexMembers(indexer: MemberIndexer, counted: { bytes: number }): TransformStream<Uint8Array, Uint8Array> {
+  return new TransformStream({
+    transform(chunk, ctl) {
+      indexer.push(chunk);
+      counted.bytes += chunk.byteLength;
+      ctl.enqueue(chunk);
+    },
+  });
+}
+
+/** Counts the bytes passing through. */
+export function countBytes(counted: { bytes: number }): TransformStream<Uint8Array, Uint8Array> {
+  return new TransformStream({
+    transform(chunk, ctl) {
+      counted.bytes += chunk.byteLength;
+      ctl.enqueue(chunk);
+    },
+  });
+}
+
+/** Drops the first `skip` bytes of a stream (seeking inside a gzip stream means decompressing up to there). */
+export function skipBytes(skip: number): TransformStream<Uint8Array, Uint8Array> {
+  let left = skip;
+  return new TransformStream({
+    transform(chunk, ctl) {
+      if (left >= chunk.byteLength) {
+        left -= chunk.byteLength;
+        return;
+      }
+      ctl.enqueue(left > 0 ? chunk.subarray(left) : chunk);
+      left = 0;
+    },
+  });
+}
+
+/** What a load keeps of a gzip log for its seeks: the member index (sized members), else the text up to a limit. */
+export type Keep = { readonly index: true } | { readonly index: false; readonly limit: number };
+
+/** What the load kept: the text (a Blob, or null when longer than the limit), or the member index (null: none). */
+export interface Kept {
+  readonly text: Blob | null;
+  readonly index: MemberIndex | null;
+}
+
 export type ToInflate =
   | {
       readonly kind: 'open';
       readonly file: Blob;
       readonly name: string;
-      readonly keepBytes: number;
+      readonly keep: Keep;
       readonly credit: number;
       /** The file in KEPT_DIR to keep the text in (keepBytesInFile), locked by the sender; null: keep it in memory. */
       readonly keptFile: string | null;
@@ -196,18 +375,18 @@ export type ToInflate =
 
 export type FromInflate =
   | { readonly kind: 'chunk'; readonly chunk: Uint8Array }
-  | { readonly kind: 'end'; readonly kept: Blob | null }
+  | { readonly kind: 'end'; readonly kept: Kept }
   | { readonly kind: 'error'; readonly message: string };
 
 /** Chunks in flight between the two workers (256 KiB each): enough to keep both busy, little memory. */
 const WINDOW = 16;
 
 /**
- * The decompressed text of a gzip log as a stream, inflated in a worker of its own (inflate.worker.ts), and the
- * kept text through `done` at the end; null where this platform has no Worker (Node: the tests), the caller then
- * decompresses in line.
+ * The decompressed text of a gzip log as a stream, inflated in a worker of its own (inflate.worker.ts), and what it
+ * kept for seeks through `done` at the end; null where this platform has no Worker (Node: the tests), the caller
+ * then decompresses in line.
  */
-export function inflateBeside(file: Blob, name: string, keep: number, done: (text: Blob | null) => void): ReadableStream<Uint8Array> | null {
+export function inflateBeside(file: Blob, name: string, keep: Keep, done: (kept: Kept) => void): ReadableStream<Uint8Array> | null {
   if (typeof Worker === 'undefined') return null;
   let w: Worker;
   try {
@@ -229,7 +408,8 @@ export function inflateBeside(file: Blob, name: string, keep: number, done: (tex
     {
       async start(c) {
         ctl = c;
-        const keptFile = await lockKeptFile();
+        // the text is kept in a file only when there is no index to keep instead
+        const keptFile = keep.index ? null : await lockKeptFile();
         w.onmessage = (ev: MessageEvent<FromInflate>) => {
           const m = ev.data;
           if (m.kind === 'chunk') {
@@ -249,7 +429,7 @@ export function inflateBeside(file: Blob, name: string, keep: number, done: (tex
           ctl.error(new Error(`${name}: the decompressing worker failed: ${e.message}`));
           w.terminate();
         };
-        w.postMessage({ kind: 'open', file, name, keepBytes: keep, credit: WINDOW, keptFile } satisfies ToInflate);
+        w.postMessage({ kind: 'open', file, name, keep, credit: WINDOW, keptFile } satisfies ToInflate);
       },
       pull() {
         askMore();
