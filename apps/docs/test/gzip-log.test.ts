@@ -137,7 +137,7 @@ describe('openGzipLog (no workers: in line)', () => {
     const cuts = Array.from({ length: 40 }, (_, i) => Math.floor((i * text.length) / 40) + (i % 7));
     for (const tail of [0, 2]) {
       const f = sized(text, cuts, tail);
-      const blob = new WatchedBlob([f.file]);
+      const blob = new WatchedBlob([new Uint8Array(f.file)]);
       const log = await openGzipLog(blob, 'cut.ndjson.gz', 1 << 30);
       const whole = text.toString('latin1');
       expect(await all(log.text)).toBe(whole);
@@ -227,7 +227,7 @@ describe('a memhp gzip log in the replay session', () => {
     const lines = [...logText.matchAll(/\n/g)].map((m) => m.index + 1);
     const small = sized(text, lines.filter((_, i) => i % 40 === 39)).file;
     for (const file of [gz, small]) {
-      const blob = new WatchedBlob([file]);
+      const blob = new WatchedBlob([new Uint8Array(file)]);
       const s = new LogSession(api, blob, 'cloud.ndjson.gz', { snapshotEvery: 301 });
       await s.load();
       const loadReads = blob.streams;

@@ -352,13 +352,33 @@ export function skipBytes(skip: number): TransformStream<Uint8Array, Uint8Array>
   });
 }
 
+/**
+ * The text of a gzip file from byte `from` on, at least to byte `to` (−1: to the end), by its member index: the
+ * members from the one holding `from` to the one holding byte to − 1 (or to the end of the file), inflated.
+ */
+export function readMembers(file: Blob, name: string, index: MemberIndex, from: number, to: number): ReadableStream<Uint8Array> {
+  const first = memberAt(index, from);
+  // up to the first member that starts at or after `to` (the members from the last entry on are read to the end)
+  let end: number | undefined;
+  if (to >= 0) {
+    const last = memberAt(index, Math.max(from, to - 1));
+    if (last.next < index.comp.length) end = index.comp[last.next]!;
+  }
+  return (file.slice(first.comp, end).stream() as ReadableStream<Uint8Array>).pipeThrough(gunzipMembers(name)).pipeThrough(skipBytes(from - first.text));
+}
+
 /** What a load keeps of a gzip log for its seeks: the member index (sized members), else the text up to a limit. */
 export type Keep = { readonly index: true } | { readonly index: false; readonly limit: number };
 
-/** What the load kept: the text (a Blob, or null when longer than the limit), or the member index (null: none). */
+/**
+ * What the load kept: the text (a Blob, or null when longer than the limit), or the member index (null: none), and
+ * with the index, where there is a worker, `read`: readMembers run in the inflate worker (kept alive for it), so a
+ * seek's inflating overlaps its parsing on a second core.
+ */
 export interface Kept {
   readonly text: Blob | null;
   readonly index: MemberIndex | null;
+  readonly read?: (from: number, to: number) => ReadableStream<Uint8Array>;
 }
 
 export type ToInflate =
@@ -371,73 +391,154 @@ export type ToInflate =
       /** The file in KEPT_DIR to keep the text in (keepBytesInFile), locked by the sender; null: keep it in memory. */
       readonly keptFile: string | null;
     }
-  | { readonly kind: 'more'; readonly chunks: number };
+  /** Chunks more the reader takes: of the load (id 0), or of read `id`. */
+  | { readonly kind: 'more'; readonly id: number; readonly chunks: number }
+  /** After the load: readMembers(from, to) as read `id` (> 0), `credit` chunks at first. */
+  | { readonly kind: 'read'; readonly id: number; readonly from: number; readonly to: number; readonly credit: number }
+  | { readonly kind: 'cancel'; readonly id: number };
 
 export type FromInflate =
-  | { readonly kind: 'chunk'; readonly chunk: Uint8Array }
-  | { readonly kind: 'end'; readonly kept: Kept }
-  | { readonly kind: 'error'; readonly message: string };
+  | { readonly kind: 'chunk'; readonly id: number; readonly chunk: Uint8Array }
+  /** The end of the load (id 0), with what it kept (`read` is added on this side), or of read `id`. */
+  | { readonly kind: 'end'; readonly id: number; readonly kept: Omit<Kept, 'read'> | null }
+  | { readonly kind: 'error'; readonly id: number; readonly message: string };
 
 /** Chunks in flight between the two workers (256 KiB each): enough to keep both busy, little memory. */
 const WINDOW = 16;
+/** Chunks in flight for a seek's read (pako's 256 KiB each): a seek reads a few MB at most, and may stop early. */
+const READ_WINDOW = 4;
+
+/** The inflate worker kept for the last load's seeks: a new load ends it (one log at a time per worker). */
+let seekWorker: Worker | null = null;
+
+/**
+ * A ReadableStream of chunks that worker `w` sends for `id`, asking for more as they are taken (credit-based, at
+ * most `window` in flight); `open` sends the request. `onEnd` gets the end message's payload.
+ */
+function fromWorker(
+  w: Worker,
+  id: number,
+  window: number,
+  name: string,
+  open: () => void,
+  onEnd: (m: Extract<FromInflate, { kind: 'end' }>) => void,
+  cancel: () => void,
+): { stream: ReadableStream<Uint8Array>; take: (m: FromInflate) => void } {
+  let asked = window;
+  let ctl!: ReadableStreamDefaultController<Uint8Array>;
+  let closed = false;
+  const askMore = (): void => {
+    if (closed) return;
+    const want = (ctl.desiredSize ?? 0) - asked;
+    if (want > 0) {
+      asked += want;
+      w.postMessage({ kind: 'more', id, chunks: want } satisfies ToInflate);
+    }
+  };
+  const take = (m: FromInflate): void => {
+    if (closed) return;
+    if (m.kind === 'chunk') {
+      asked--;
+      ctl.enqueue(m.chunk);
+      askMore();
+    } else if (m.kind === 'end') {
+      closed = true;
+      onEnd(m);
+      ctl.close();
+    } else {
+      closed = true;
+      ctl.error(new Error(m.message));
+    }
+  };
+  const stream = new ReadableStream<Uint8Array>(
+    {
+      start(c) {
+        ctl = c;
+        open();
+      },
+      pull() {
+        askMore();
+      },
+      cancel() {
+        closed = true;
+        cancel();
+      },
+    },
+    new CountQueuingStrategy({ highWaterMark: window }),
+  );
+  return { stream, take };
+}
 
 /**
  * The decompressed text of a gzip log as a stream, inflated in a worker of its own (inflate.worker.ts), and what it
  * kept for seeks through `done` at the end; null where this platform has no Worker (Node: the tests), the caller
- * then decompresses in line.
+ * then decompresses in line. With a member index, the worker stays, for the seeks' reads (Kept.read), until the
+ * next load.
  */
 export function inflateBeside(file: Blob, name: string, keep: Keep, done: (kept: Kept) => void): ReadableStream<Uint8Array> | null {
   if (typeof Worker === 'undefined') return null;
+  seekWorker?.terminate();
+  seekWorker = null;
   let w: Worker;
   try {
     w = new Worker(new URL('./inflate.worker.ts', import.meta.url), { type: 'module' });
   } catch {
     return null;
   }
-  // chunks asked for and not yet here: with the ones queued, never more than WINDOW
-  let asked = WINDOW;
-  let ctl!: ReadableStreamDefaultController<Uint8Array>;
-  const askMore = (): void => {
-    const want = (ctl.desiredSize ?? 0) - asked;
-    if (want > 0) {
-      asked += want;
-      w.postMessage({ kind: 'more', chunks: want } satisfies ToInflate);
-    }
+  const readers = new Map<number, (m: FromInflate) => void>();
+  let nextId = 1;
+  const read = (from: number, to: number): ReadableStream<Uint8Array> => {
+    const id = nextId++;
+    const r = fromWorker(
+      w,
+      id,
+      READ_WINDOW,
+      name,
+      () => w.postMessage({ kind: 'read', id, from, to, credit: READ_WINDOW } satisfies ToInflate),
+      () => readers.delete(id),
+      () => {
+        readers.delete(id);
+        w.postMessage({ kind: 'cancel', id } satisfies ToInflate);
+      },
+    );
+    readers.set(id, r.take);
+    return r.stream;
   };
-  return new ReadableStream<Uint8Array>(
-    {
-      async start(c) {
-        ctl = c;
-        // the text is kept in a file only when there is no index to keep instead
-        const keptFile = keep.index ? null : await lockKeptFile();
-        w.onmessage = (ev: MessageEvent<FromInflate>) => {
-          const m = ev.data;
-          if (m.kind === 'chunk') {
-            asked--;
-            ctl.enqueue(m.chunk);
-            askMore();
-          } else if (m.kind === 'end') {
-            done(m.kept);
-            ctl.close();
-            w.terminate();
-          } else {
-            ctl.error(new Error(m.message));
-            w.terminate();
-          }
-        };
-        w.onerror = (e) => {
-          ctl.error(new Error(`${name}: the decompressing worker failed: ${e.message}`));
-          w.terminate();
-        };
-        w.postMessage({ kind: 'open', file, name, keep, credit: WINDOW, keptFile } satisfies ToInflate);
-      },
-      pull() {
-        askMore();
-      },
-      cancel() {
-        w.terminate();
-      },
+  let lockReady: Promise<string | null> = Promise.resolve(null);
+  const load = fromWorker(
+    w,
+    0,
+    WINDOW,
+    name,
+    () => {
+      // the text is kept in a file only when there is no index to keep instead
+      if (!keep.index) lockReady = lockKeptFile();
+      void lockReady.then((keptFile) => w.postMessage({ kind: 'open', file, name, keep, credit: WINDOW, keptFile } satisfies ToInflate));
     },
-    new CountQueuingStrategy({ highWaterMark: WINDOW }),
+    (m) => {
+      const kept = m.kept ?? { text: null, index: null };
+      if (kept.index) {
+        seekWorker = w;
+        done({ ...kept, read });
+      } else {
+        done(kept);
+        w.terminate();
+      }
+    },
+    () => w.terminate(),
   );
+  readers.set(0, load.take);
+  w.onmessage = (ev: MessageEvent<FromInflate>) => {
+    const m = ev.data;
+    readers.get(m.id)?.(m);
+    if (m.kind !== 'chunk') readers.delete(m.id);
+    if (m.kind === 'error' && m.id === 0) w.terminate();
+  };
+  w.onerror = (e) => {
+    const err: FromInflate = { kind: 'error', id: 0, message: `${name}: the decompressing worker failed: ${e.message}` };
+    for (const [id, take] of readers) take({ ...err, id });
+    readers.clear();
+    w.terminate();
+  };
+  return load.stream;
 }

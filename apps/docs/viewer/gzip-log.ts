@@ -9,8 +9,8 @@
  * gzip file (gzip(1)'s one member) keeps its text, up to a limit, as before (gunzip.ts: keepBytesInFile/keepBytes);
  * past the limit, or when the index does not add up, a seek inflates from the top.
  */
-import { countBytes, gunzipMembers, hasMemberSizes, indexMembers, inflateBeside, keepBytes, memberAt, MemberIndexer, skipBytes } from './gunzip.js';
-import type { Kept, MemberIndex } from './gunzip.js';
+import { countBytes, gunzipMembers, hasMemberSizes, indexMembers, inflateBeside, keepBytes, MemberIndexer, readMembers, skipBytes } from './gunzip.js';
+import type { Kept } from './gunzip.js';
 
 export interface GzipLog {
   /** The whole decompressed text, for the load; read it to its end before any read(). */
@@ -67,22 +67,14 @@ export async function openGzipLog(file: Blob, name: string, keepLimit: number): 
         .pipeThrough(onEnd(() => done({ text: null, index: indexer.result(counted.bytes, out.bytes) })));
     } else text = text.pipeThrough(gunzipMembers(name)).pipeThrough(keepBytes(keepLimit, (t) => done({ text: t, index: null })));
   }
-  const inflated = (from: number, bytes: Blob, textAt: number): ReadableStream<Uint8Array> =>
-    (bytes.stream() as ReadableStream<Uint8Array>).pipeThrough(gunzipMembers(name)).pipeThrough(skipBytes(from - textAt));
   return {
     text,
     read(from, to) {
       if (kept.text) return kept.text.slice(from, to >= 0 ? to : undefined).stream() as ReadableStream<Uint8Array>;
-      const index: MemberIndex | null = kept.index;
-      if (!index) return inflated(from, file, 0);
-      const first = memberAt(index, from);
-      // up to the first member that starts at or after `to` (the members from the last entry on are read to the end)
-      let end: number | undefined;
-      if (to >= 0) {
-        const last = memberAt(index, Math.max(from, to - 1));
-        if (last.next < index.comp.length) end = index.comp[last.next]!;
-      }
-      return inflated(from, file.slice(first.comp, end), first.text);
+      // the inflate worker's, where it stayed for the seeks; else in line
+      if (kept.read) return kept.read(from, to);
+      if (kept.index) return readMembers(file, name, kept.index, from, to);
+      return (file.stream() as ReadableStream<Uint8Array>).pipeThrough(gunzipMembers(name)).pipeThrough(skipBytes(from));
     },
     get seekSource() {
       return kept.text ? 'kept' : kept.index ? 'members' : 'top';
