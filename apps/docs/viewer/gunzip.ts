@@ -1,6 +1,7 @@
 /**
- * Gzip logs in the viewer: every member of a multi-member file (pako), the decompressed text kept for seeks, and
- * decompressing in a worker of its own beside the replay worker when the platform has workers.
+ * Gzip logs in the viewer: every member of a multi-member file (pako); for seeks, the index of the members of a file
+ * whose members say their sizes (memhp's), else the decompressed text kept; and decompressing in a worker of its own
+ * beside the replay worker when the platform has workers (gzip-log.ts puts these together for the session).
  */
 import { Inflate } from 'pako';
 
