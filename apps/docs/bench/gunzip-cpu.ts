@@ -55,7 +55,7 @@ try {
           const blob = (document.getElementById('file') as HTMLInputElement).files![0]!;
           const t0 = performance.now();
           let kept: Blob | null = null;
-          let text = beside ? inflateBeside(blob, 'x', 512 << 20, (b) => (kept = b))! : blob.stream().pipeThrough(gunzipMembers('x'));
+          let text = beside ? inflateBeside(blob, 'x', { index: false, limit: 512 << 20 }, (k) => (kept = k.text))! : blob.stream().pipeThrough(gunzipMembers('x'));
           if (keep && !beside) text = text.pipeThrough(keepBytes(512 << 20, (b) => (kept = b)));
           const reader = text.getReader();
           let bytes = 0;

@@ -52,18 +52,21 @@ export function browserThreadCpuMs(profile: string): Map<string, number> {
 export function browserCpuMs(profile: string): number {
   const ppid = new Map<number, number>();
   const cpu = new Map<number, number>();
-  let root = -1;
+  const named = new Set<number>();
   for (const d of readdirSync('/proc')) {
     if (!/^\d+$/.test(d)) continue;
     try {
       const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
       ppid.set(+d, Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
       cpu.set(+d, statCpuMs(stat));
-      if (root < 0 && readFileSync(`/proc/${d}/cmdline`, 'utf8').includes(profile)) root = +d;
+      if (readFileSync(`/proc/${d}/cmdline`, 'utf8').includes(profile)) named.add(+d);
     } catch {
       // gone
     }
   }
+  // the browser: the process naming the profile whose parent does not (its children name it too, and once pids
+  // wrap around a child can have a lower pid than the browser)
+  const root = [...named].find((p) => !named.has(ppid.get(p) ?? 0)) ?? -1;
   let sum = 0;
   for (const [pid, ms] of cpu) {
     for (let p = pid; p > 1; p = ppid.get(p) ?? 0) {

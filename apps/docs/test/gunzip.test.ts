@@ -17,7 +17,7 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { gunzipMembers, type inflateBeside } from '../viewer/gunzip.js';
+import { gunzipMembers, MemberIndexer, type inflateBeside } from '../viewer/gunzip.js';
 import { startViteSource } from './vite-source.js';
 import { CHROMIUM, CHROMIUM_ARGS } from './chromium.js';
 
@@ -258,7 +258,7 @@ describe('gunzipMembers in Chromium', () => {
         try {
           const blob = (document.getElementById('file') as HTMLInputElement).files![0]!;
           let kept: Blob | null | undefined;
-          const text = g.inflateBeside(blob, name, keep, (t) => (kept = t))!;
+          const text = g.inflateBeside(blob, name, { index: false, limit: keep }, (k) => (kept = k.text))!;
           const all = await new Response(text).arrayBuffer();
           const k = kept as Blob | null | undefined;
           const dir = await (await real.call(storage)).getDirectoryHandle('memhp-viewer-kept', { create: true });
@@ -301,5 +301,88 @@ describe('gunzipMembers in Chromium', () => {
     const r = await beside(memhpGz, 'cloud.ndjson.gz', 512 << 20, true);
     expect(r.sha).toBe(sha(memhpText));
     expect(r.kept).toMatchObject({ sha: sha(memhpText), inFile: false });
+  });
+
+  it("indexes a memhp log's members instead of keeping its text, and reads any range by them in its worker", async () => {
+    // the index Node's MemberIndexer finds in the same bytes (gzip-log.test.ts checks it against the members as written)
+    const ix = new MemberIndexer();
+    ix.push(memhpGz);
+    const want = ix.result(memhpGz.length, memhpText.length)!;
+    expect(want.comp.length).toBeGreaterThan(2);
+    const text = memhpText.toString('latin1');
+    const ranges: Array<[number, number]> = [
+      [0, 100],
+      [want.text[1]! - 5, want.text[1]! + 5],
+      [Math.floor(memhpText.length / 2), -1],
+      [memhpText.length - 10, memhpText.length],
+    ];
+    await page.locator('#file').setInputFiles({ name: 'cloud.ndjson.gz', mimeType: 'application/gzip', buffer: memhpGz });
+    const r = await page.evaluate(
+      async ([ranges]) => {
+        const g = (window as unknown as { gunzip: GunzipModule }).gunzip;
+        const blob = (document.getElementById('file') as HTMLInputElement).files![0]!;
+        let kept: Parameters<Parameters<GunzipModule['inflateBeside']>[3]>[0] | undefined;
+        const all = await new Response(g.inflateBeside(blob, 'cloud.ndjson.gz', { index: true }, (k) => (kept = k))!).arrayBuffer();
+        const k = kept!;
+        // one char per byte, as Node's latin1 (the browser's 'latin1' decoder is windows-1252)
+        const latin1 = (b: ArrayBuffer): string => {
+          const u = new Uint8Array(b);
+          let out = '';
+          for (let i = 0; i < u.length; i += 8192) out += String.fromCharCode(...u.subarray(i, i + 8192));
+          return out;
+        };
+        // a read let go of half-way (cancelled), then the ranges: the worker serves one after another
+        const first = k.read!(0, -1).getReader();
+        await first.read();
+        await first.cancel();
+        const reads: string[] = [];
+        for (const [from, to] of ranges) reads.push(latin1(await new Response(k.read!(from, to)).arrayBuffer()));
+        const dir = await (await navigator.storage.getDirectory()).getDirectoryHandle('memhp-viewer-kept', { create: true });
+        const files: string[] = [];
+        for await (const n of (dir as unknown as { keys(): AsyncIterable<string> }).keys()) files.push(n);
+        return { bytes: all.byteLength, text: k.text, comp: [...k.index!.comp], starts: [...k.index!.text], complete: k.index!.complete, reads, files };
+      },
+      [ranges] as const,
+    );
+    expect(r.bytes).toBe(memhpText.length);
+    expect(r.text).toBeNull();
+    expect(r.files).toEqual([]);
+    expect(r.comp).toEqual([...want.comp]);
+    expect(r.starts).toEqual([...want.text]);
+    expect(r.complete).toBe(true);
+    ranges.forEach(([from, to], i) => {
+      const got = r.reads[i]!;
+      const end = to < 0 ? text.length : to;
+      expect(got.slice(0, end - from)).toBe(text.slice(from, end));
+      expect(text.slice(from, from + got.length)).toBe(got);
+    });
+  });
+
+  it('ends the oldest of the reads left open past 8, and says so to whoever still reads it', async () => {
+    // reads left open as the session leaves them (it releases its reader once it has its events); the log four
+    // times over, so that a read from the top outlasts the chunks in flight (4 of 256 KiB)
+    const big = Buffer.concat([memhpGz, memhpGz, memhpGz, memhpGz]);
+    await page.locator('#file').setInputFiles({ name: 'big.ndjson.gz', mimeType: 'application/gzip', buffer: big });
+    const r = await page.evaluate(async () => {
+      const g = (window as unknown as { gunzip: GunzipModule }).gunzip;
+      const blob = (document.getElementById('file') as HTMLInputElement).files![0]!;
+      let kept: Parameters<Parameters<GunzipModule['inflateBeside']>[3]>[0] | undefined;
+      await new Response(g.inflateBeside(blob, 'big.ndjson.gz', { index: true }, (k) => (kept = k))!).arrayBuffer();
+      const open: Array<ReadableStreamDefaultReader<Uint8Array>> = [];
+      const outcome = async (reader: ReadableStreamDefaultReader<Uint8Array>): Promise<string> => {
+        try {
+          for (;;) if ((await reader.read()).done) return 'read to the end';
+        } catch (e) {
+          return (e as Error).message;
+        }
+      };
+      for (let i = 0; i < 9; i++) {
+        open.push(kept!.read!(0, -1).getReader());
+        await open[i]!.read();
+      }
+      return { oldest: await outcome(open[0]!), second: await outcome(open[1]!) };
+    });
+    expect(r.oldest).toBe('big.ndjson.gz: a read left open was ended (more than 8 open)');
+    expect(r.second).toBe('read to the end');
   });
 });

@@ -1,6 +1,7 @@
 /**
- * Gzip logs in the viewer: every member of a multi-member file (pako), the decompressed text kept for seeks, and
- * decompressing in a worker of its own beside the replay worker when the platform has workers.
+ * Gzip logs in the viewer: every member of a multi-member file (pako); for seeks, the index of the members of a file
+ * whose members say their sizes (memhp's), else the decompressed text kept; and decompressing in a worker of its own
+ * beside the replay worker when the platform has workers (gzip-log.ts puts these together for the session).
  */
 import { Inflate } from 'pako';
 
@@ -182,82 +183,363 @@ export async function keepBytesInFile(file: string, limit: number, done: (text: 
   });
 }
 
+/**
+ * Where the members of a gzip file start, in the file and in its text: memhp's gzip writer gives every member a
+ * BGZF 'BC' extra subfield with its size (BSIZE = member bytes − 1; SAMv1 section 4.1, laid out by RFC 1952 section
+ * 2.3.1.1), and every gzip member ends with ISIZE, its text's length mod 2^32 (RFC 1952 section 2.3.1; a member of at
+ * most 64 KiB inflates to far less than 4 GiB). So a reader that hops from header to header finds every member and
+ * the text offset it starts at without inflating anything: a seek then inflates only the members from the one its
+ * text starts in (each member starts a line: the writer cuts at line ends). `comp` and `text` are ascending; the
+ * members from the last entry on are read whether sized or not (`complete` false: one without a BC subfield
+ * follows; a seek past it inflates from there to where it reads).
+ */
+export interface MemberIndex {
+  readonly comp: Float64Array;
+  readonly text: Float64Array;
+  readonly complete: boolean;
+}
+
+/** The member index's entry to start reading at for text offset `at` (the last member starting at or before it). */
+export function memberAt(index: MemberIndex, at: number): { comp: number; text: number; next: number } {
+  let lo = 0;
+  let hi = index.text.length - 1;
+  let r = 0;
+  while (lo <= hi) {
+    const m = (lo + hi) >> 1;
+    if (index.text[m]! <= at) {
+      r = m;
+      lo = m + 1;
+    } else hi = m - 1;
+  }
+  return { comp: index.comp[r]!, text: index.text[r]!, next: r + 1 };
+}
+
+/** The BC subfield's BSIZE in a gzip header's extra field, or −1 when it has none. */
+function bsizeOf(extra: Uint8Array): number {
+  for (let i = 0; i + 4 <= extra.length; ) {
+    const len = extra[i + 2]! | (extra[i + 3]! << 8);
+    if (extra[i] === 0x42 && extra[i + 1] === 0x43 && len === 2 && i + 6 <= extra.length) return extra[i + 4]! | (extra[i + 5]! << 8);
+    i += 4 + len;
+  }
+  return -1;
+}
+
+/**
+ * Whether a gzip file's first member says its size (the BC subfield): then a load indexes its members
+ * (MemberIndexer) instead of keeping the text.
+ */
+export async function hasMemberSizes(file: Blob): Promise<boolean> {
+  const head = new Uint8Array(await file.slice(0, 12).arrayBuffer());
+  if (head.length < 12 || head[0] !== 0x1f || head[1] !== 0x8b || head[2] !== 8 || (head[3]! & 0x04) === 0) return false;
+  const xlen = head[10]! | (head[11]! << 8);
+  return bsizeOf(new Uint8Array(await file.slice(12, 12 + xlen).arrayBuffer())) >= 0;
+}
+
+/**
+ * Builds a MemberIndex from a gzip file's bytes as they stream past (any chunks): reads each member's header and
+ * its trailer's ISIZE, skipping what lies between (BSIZE). Stops at the first member without a BC subfield (it is
+ * the last entry). A header not where the sizes say, or sizes and ISIZEs that do not add up to the file and the
+ * text the inflater found, give no index at all (`result` null): seeks then inflate from the top.
+ */
+export class MemberIndexer {
+  private comp: number[] = [];
+  private text: number[] = [];
+  /** Offset of the next byte push() sees. */
+  private at = 0;
+  /** The member being read: where it starts in the file and in the text. */
+  private member = 0;
+  private textAt = 0;
+  private bsize = 0;
+  /** The bytes wanted next (a header's first 12, its extra field, or a trailer's ISIZE), gathered across chunks. */
+  private want = { from: 0, bytes: new Uint8Array(12), have: 0, kind: 'head' as 'head' | 'extra' | 'isize' };
+  private state: 'reading' | 'unsized' | 'bad' = 'reading';
+
+  push(chunk: Uint8Array): void {
+    const base = this.at;
+    this.at += chunk.byteLength;
+    while (this.state === 'reading') {
+      const w = this.want;
+      const from = w.from + w.have - base;
+      if (from >= chunk.byteLength) return;
+      const n = Math.min(w.bytes.length - w.have, chunk.byteLength - from);
+      w.bytes.set(chunk.subarray(from, from + n), w.have);
+      w.have += n;
+      if (w.have < w.bytes.length) return;
+      this.took(w.kind, w.bytes);
+    }
+  }
+
+  private wantNext(kind: 'head' | 'extra' | 'isize', from: number, len: number): void {
+    this.want = { from, bytes: new Uint8Array(len), have: 0, kind };
+  }
+
+  private took(kind: 'head' | 'extra' | 'isize', b: Uint8Array): void {
+    if (kind === 'head') {
+      if (b[0] !== 0x1f || b[1] !== 0x8b || b[2] !== 8) {
+        this.state = 'bad';
+        return;
+      }
+      const xlen = b[10]! | (b[11]! << 8);
+      if ((b[3]! & 0x04) === 0 || xlen === 0) return this.unsized();
+      this.wantNext('extra', this.member + 12, xlen);
+    } else if (kind === 'extra') {
+      this.bsize = bsizeOf(b);
+      if (this.bsize < 0) return this.unsized();
+      // the header, the extra field and the 8-byte trailer at least
+      if (this.bsize + 1 < 12 + b.length + 8) {
+        this.state = 'bad';
+        return;
+      }
+      this.wantNext('isize', this.member + this.bsize - 3, 4);
+    } else {
+      this.comp.push(this.member);
+      this.text.push(this.textAt);
+      this.textAt += (b[0]! | (b[1]! << 8) | (b[2]! << 16)) + b[3]! * 0x1000000;
+      this.member += this.bsize + 1;
+      this.wantNext('head', this.member, 12);
+    }
+  }
+
+  /** A member without a BC subfield starts here: it and all after it are read by inflating on from it. */
+  private unsized(): void {
+    this.comp.push(this.member);
+    this.text.push(this.textAt);
+    this.state = 'unsized';
+  }
+
+  /** The index, once the whole file (`fileBytes` long, `textBytes` of text) went through push; null: none. */
+  result(fileBytes: number, textBytes: number): MemberIndex | null {
+    if (this.state === 'bad' || this.comp.length === 0) return null;
+    const complete = this.state === 'reading';
+    // every member read to its end, and its sizes add up to what the inflater read and wrote
+    if (complete ? this.member !== fileBytes || this.textAt !== textBytes || this.want.have !== 0 : this.textAt > textBytes) return null;
+    return { comp: Float64Array.from(this.comp), text: Float64Array.from(this.text), complete };
+  }
+}
+
+/** Passes a gzip file's bytes through, feeding them to `indexer`; counts them. */
+export function indexMembers(indexer: MemberIndexer, counted: { bytes: number }): TransformStream<Uint8Array, Uint8Array> {
+  return new TransformStream({
+    transform(chunk, ctl) {
+      indexer.push(chunk);
+      counted.bytes += chunk.byteLength;
+      ctl.enqueue(chunk);
+    },
+  });
+}
+
+/** Counts the bytes passing through. */
+export function countBytes(counted: { bytes: number }): TransformStream<Uint8Array, Uint8Array> {
+  return new TransformStream({
+    transform(chunk, ctl) {
+      counted.bytes += chunk.byteLength;
+      ctl.enqueue(chunk);
+    },
+  });
+}
+
+/** Drops the first `skip` bytes of a stream (seeking inside a gzip stream means decompressing up to there). */
+export function skipBytes(skip: number): TransformStream<Uint8Array, Uint8Array> {
+  let left = skip;
+  return new TransformStream({
+    transform(chunk, ctl) {
+      if (left >= chunk.byteLength) {
+        left -= chunk.byteLength;
+        return;
+      }
+      ctl.enqueue(left > 0 ? chunk.subarray(left) : chunk);
+      left = 0;
+    },
+  });
+}
+
+/**
+ * The text of a gzip file from byte `from` on, at least to byte `to` (−1: to the end), by its member index: the
+ * members from the one holding `from` to the one holding byte to − 1 (or to the end of the file), inflated.
+ */
+export function readMembers(file: Blob, name: string, index: MemberIndex, from: number, to: number): ReadableStream<Uint8Array> {
+  const first = memberAt(index, from);
+  // up to the first member that starts at or after `to` (the members from the last entry on are read to the end)
+  let end: number | undefined;
+  if (to >= 0) {
+    const last = memberAt(index, Math.max(from, to - 1));
+    if (last.next < index.comp.length) end = index.comp[last.next]!;
+  }
+  return (file.slice(first.comp, end).stream() as ReadableStream<Uint8Array>).pipeThrough(gunzipMembers(name)).pipeThrough(skipBytes(from - first.text));
+}
+
+/** What a load keeps of a gzip log for its seeks: the member index (sized members), else the text up to a limit. */
+export type Keep = { readonly index: true } | { readonly index: false; readonly limit: number };
+
+/**
+ * What the load kept: the text (a Blob, or null when longer than the limit), or the member index (null: none), and
+ * with the index, where there is a worker, `read`: readMembers run in the inflate worker (kept alive for it), so a
+ * seek's inflating overlaps its parsing on a second core.
+ */
+export interface Kept {
+  readonly text: Blob | null;
+  readonly index: MemberIndex | null;
+  readonly read?: (from: number, to: number) => ReadableStream<Uint8Array>;
+}
+
 export type ToInflate =
   | {
       readonly kind: 'open';
       readonly file: Blob;
       readonly name: string;
-      readonly keepBytes: number;
+      readonly keep: Keep;
       readonly credit: number;
       /** The file in KEPT_DIR to keep the text in (keepBytesInFile), locked by the sender; null: keep it in memory. */
       readonly keptFile: string | null;
     }
-  | { readonly kind: 'more'; readonly chunks: number };
+  /** Chunks more the reader takes: of the load (id 0), or of read `id`. */
+  | { readonly kind: 'more'; readonly id: number; readonly chunks: number }
+  /** After the load: readMembers(from, to) as read `id` (> 0), `credit` chunks at first. */
+  | { readonly kind: 'read'; readonly id: number; readonly from: number; readonly to: number; readonly credit: number }
+  | { readonly kind: 'cancel'; readonly id: number };
 
 export type FromInflate =
-  | { readonly kind: 'chunk'; readonly chunk: Uint8Array }
-  | { readonly kind: 'end'; readonly kept: Blob | null }
-  | { readonly kind: 'error'; readonly message: string };
+  | { readonly kind: 'chunk'; readonly id: number; readonly chunk: Uint8Array }
+  /** The end of the load (id 0), with what it kept (`read` is added on this side), or of read `id`. */
+  | { readonly kind: 'end'; readonly id: number; readonly kept: Omit<Kept, 'read'> | null }
+  | { readonly kind: 'error'; readonly id: number; readonly message: string };
 
 /** Chunks in flight between the two workers (256 KiB each): enough to keep both busy, little memory. */
 const WINDOW = 16;
+/** Chunks in flight for a seek's read (pako's 256 KiB each): a seek reads a few MB at most, and may stop early. */
+const READ_WINDOW = 4;
+
+/** The inflate worker kept for the last load's seeks: a new load ends it (one log at a time per worker). */
+let seekWorker: Worker | null = null;
 
 /**
- * The decompressed text of a gzip log as a stream, inflated in a worker of its own (inflate.worker.ts), and the
- * kept text through `done` at the end; null where this platform has no Worker (Node: the tests), the caller then
- * decompresses in line.
+ * A ReadableStream of chunks that worker `w` sends for `id`, asking for more as they are taken (credit-based, at
+ * most `window` in flight); `open` sends the request. `onEnd` gets the end message's payload.
  */
-export function inflateBeside(file: Blob, name: string, keep: number, done: (text: Blob | null) => void): ReadableStream<Uint8Array> | null {
+function fromWorker(
+  w: Worker,
+  id: number,
+  window: number,
+  name: string,
+  open: () => void,
+  onEnd: (m: Extract<FromInflate, { kind: 'end' }>) => void,
+  cancel: () => void,
+): { stream: ReadableStream<Uint8Array>; take: (m: FromInflate) => void } {
+  let asked = window;
+  let ctl!: ReadableStreamDefaultController<Uint8Array>;
+  let closed = false;
+  const askMore = (): void => {
+    if (closed) return;
+    const want = (ctl.desiredSize ?? 0) - asked;
+    if (want > 0) {
+      asked += want;
+      w.postMessage({ kind: 'more', id, chunks: want } satisfies ToInflate);
+    }
+  };
+  const take = (m: FromInflate): void => {
+    if (closed) return;
+    if (m.kind === 'chunk') {
+      asked--;
+      ctl.enqueue(m.chunk);
+      askMore();
+    } else if (m.kind === 'end') {
+      closed = true;
+      onEnd(m);
+      ctl.close();
+    } else {
+      closed = true;
+      ctl.error(new Error(m.message));
+    }
+  };
+  const stream = new ReadableStream<Uint8Array>(
+    {
+      start(c) {
+        ctl = c;
+        open();
+      },
+      pull() {
+        askMore();
+      },
+      cancel() {
+        closed = true;
+        cancel();
+      },
+    },
+    new CountQueuingStrategy({ highWaterMark: window }),
+  );
+  return { stream, take };
+}
+
+/**
+ * The decompressed text of a gzip log as a stream, inflated in a worker of its own (inflate.worker.ts), and what it
+ * kept for seeks through `done` at the end; null where this platform has no Worker (Node: the tests), the caller
+ * then decompresses in line. With a member index, the worker stays, for the seeks' reads (Kept.read), until the
+ * next load.
+ */
+export function inflateBeside(file: Blob, name: string, keep: Keep, done: (kept: Kept) => void): ReadableStream<Uint8Array> | null {
   if (typeof Worker === 'undefined') return null;
+  seekWorker?.terminate();
+  seekWorker = null;
   let w: Worker;
   try {
     w = new Worker(new URL('./inflate.worker.ts', import.meta.url), { type: 'module' });
   } catch {
     return null;
   }
-  // chunks asked for and not yet here: with the ones queued, never more than WINDOW
-  let asked = WINDOW;
-  let ctl!: ReadableStreamDefaultController<Uint8Array>;
-  const askMore = (): void => {
-    const want = (ctl.desiredSize ?? 0) - asked;
-    if (want > 0) {
-      asked += want;
-      w.postMessage({ kind: 'more', chunks: want } satisfies ToInflate);
-    }
+  const readers = new Map<number, (m: FromInflate) => void>();
+  let nextId = 1;
+  const read = (from: number, to: number): ReadableStream<Uint8Array> => {
+    const id = nextId++;
+    const r = fromWorker(
+      w,
+      id,
+      READ_WINDOW,
+      name,
+      () => w.postMessage({ kind: 'read', id, from, to, credit: READ_WINDOW } satisfies ToInflate),
+      () => readers.delete(id),
+      () => {
+        readers.delete(id);
+        w.postMessage({ kind: 'cancel', id } satisfies ToInflate);
+      },
+    );
+    readers.set(id, r.take);
+    return r.stream;
   };
-  return new ReadableStream<Uint8Array>(
-    {
-      async start(c) {
-        ctl = c;
-        const keptFile = await lockKeptFile();
-        w.onmessage = (ev: MessageEvent<FromInflate>) => {
-          const m = ev.data;
-          if (m.kind === 'chunk') {
-            asked--;
-            ctl.enqueue(m.chunk);
-            askMore();
-          } else if (m.kind === 'end') {
-            done(m.kept);
-            ctl.close();
-            w.terminate();
-          } else {
-            ctl.error(new Error(m.message));
-            w.terminate();
-          }
-        };
-        w.onerror = (e) => {
-          ctl.error(new Error(`${name}: the decompressing worker failed: ${e.message}`));
-          w.terminate();
-        };
-        w.postMessage({ kind: 'open', file, name, keepBytes: keep, credit: WINDOW, keptFile } satisfies ToInflate);
-      },
-      pull() {
-        askMore();
-      },
-      cancel() {
-        w.terminate();
-      },
+  let lockReady: Promise<string | null> = Promise.resolve(null);
+  const load = fromWorker(
+    w,
+    0,
+    WINDOW,
+    name,
+    () => {
+      // the text is kept in a file only when there is no index to keep instead
+      if (!keep.index) lockReady = lockKeptFile();
+      void lockReady.then((keptFile) => w.postMessage({ kind: 'open', file, name, keep, credit: WINDOW, keptFile } satisfies ToInflate));
     },
-    new CountQueuingStrategy({ highWaterMark: WINDOW }),
+    (m) => {
+      const kept = m.kept ?? { text: null, index: null };
+      if (kept.index) {
+        seekWorker = w;
+        done({ ...kept, read });
+      } else {
+        done(kept);
+        w.terminate();
+      }
+    },
+    () => w.terminate(),
   );
+  readers.set(0, load.take);
+  w.onmessage = (ev: MessageEvent<FromInflate>) => {
+    const m = ev.data;
+    readers.get(m.id)?.(m);
+    if (m.kind !== 'chunk') readers.delete(m.id);
+    if (m.kind === 'error' && m.id === 0) w.terminate();
+  };
+  w.onerror = (e) => {
+    const err: FromInflate = { kind: 'error', id: 0, message: `${name}: the decompressing worker failed: ${e.message}` };
+    for (const [id, take] of readers) take({ ...err, id });
+    readers.clear();
+    w.terminate();
+  };
+  return load.stream;
 }

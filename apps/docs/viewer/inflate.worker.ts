@@ -3,48 +3,113 @@
  * Decompresses a gzip log beside the replay worker, so that on a machine with two cores inflating overlaps
  * parsing and replaying instead of adding to them (the CLI's gunzip runs on libuv's thread pool likewise). Reads
  * every member (gunzipMembers), sends the text on in chunks, a few at a time as the replay worker asks for them,
- * and at the end the decompressed text kept as a Blob for seeks (or null when longer than the limit): a file of the
- * origin private file system where it can (keepBytesInFile), else in memory (keepBytes).
+ * and at the end what it kept for seeks: for a file whose members say their sizes (memhp's), the index of its
+ * members (MemberIndexer), and it then stays to inflate the members each seek reads (readMembers), beside the
+ * replay worker's parsing again; else the decompressed text as a Blob (or null when longer than the limit), in a
+ * file of the origin private file system where it can (keepBytesInFile), else in memory (keepBytes).
  */
-import { gunzipMembers, keepBytes, keepBytesInFile } from './gunzip.js';
-import type { FromInflate, ToInflate } from './gunzip.js';
+import { countBytes, gunzipMembers, indexMembers, keepBytes, keepBytesInFile, MemberIndexer, readMembers } from './gunzip.js';
+import type { FromInflate, MemberIndex, ToInflate } from './gunzip.js';
 
 const ctx = self as unknown as DedicatedWorkerGlobalScope;
 const post = (m: FromInflate, transfer: Transferable[] = []) => ctx.postMessage(m, transfer);
 
-let credit = 0;
-let wake: (() => void) | null = null;
+/** Chunks each reader (0: the load, else a seek's read) may be sent before it asks for more, and who waits for that. */
+const credit = new Map<number, number>();
+const wake = new Map<number, () => void>();
+/** The open seek reads, to cancel. */
+const reading = new Map<number, ReadableStreamDefaultReader<Uint8Array>>();
+let log: { file: Blob; name: string; index: MemberIndex } | null = null;
+/**
+ * Reads left open at most: the session lets go of a read without cancelling it once it has the events it wants
+ * (it releases its reader), leaving its pipeline here waiting for credit with a chunk or two; past this many, the
+ * oldest is ended (and told so, should anyone still read it). The session reads one range at a time (a seek, or
+ * an idle-time step it gives up for a seek), so this bounds what waits here to ~8 × 0.5 MiB.
+ */
+const MAX_OPEN_READS = 8;
+
+async function cancelRead(id: number): Promise<void> {
+  credit.delete(id);
+  wake.get(id)?.();
+  wake.delete(id);
+  await reading.get(id)?.cancel().catch(() => undefined);
+  reading.delete(id);
+}
+
+/** Sends `stream`'s chunks as reader `id`'s, as its credit allows; `own` says whether a chunk may be moved. */
+async function send(id: number, reader: ReadableStreamDefaultReader<Uint8Array>, own: (c: Uint8Array) => boolean): Promise<boolean> {
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return true;
+    while ((credit.get(id) ?? 0) <= 0) {
+      if (!credit.has(id)) return false; // cancelled
+      await new Promise<void>((r) => wake.set(id, r));
+    }
+    if (!credit.has(id)) return false;
+    credit.set(id, credit.get(id)! - 1);
+    const chunk = own(value) ? value : value.slice();
+    post({ kind: 'chunk', id, chunk }, [chunk.buffer]);
+  }
+}
+
+/** A chunk that is the whole of its buffer, which nothing else holds: pako's output buffers are used once. */
+const whole = (c: Uint8Array): boolean => c.byteOffset === 0 && c.byteLength === c.buffer.byteLength;
 
 ctx.onmessage = async (ev: MessageEvent<ToInflate>) => {
   const m = ev.data;
   if (m.kind === 'more') {
-    credit += m.chunks;
-    wake?.();
-    wake = null;
+    if (!credit.has(m.id)) return;
+    credit.set(m.id, credit.get(m.id)! + m.chunks);
+    wake.get(m.id)?.();
+    wake.delete(m.id);
     return;
   }
-  credit = m.credit;
-  try {
-    let kept: Blob | null = null;
-    const keep = (t: Blob | null): void => {
-      kept = t;
-    };
-    const inFile = m.keptFile ? await keepBytesInFile(m.keptFile, m.keepBytes, keep) : null;
-    const stream = (m.file.stream() as ReadableStream<Uint8Array>).pipeThrough(gunzipMembers(m.name)).pipeThrough(inFile ?? keepBytes(m.keepBytes, keep));
-    const reader = stream.getReader();
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      while (credit <= 0) await new Promise<void>((r) => (wake = r));
-      credit--;
-      // Moved without a copy where nothing else holds the chunk: keepBytesInFile has written it to its file, and a
-      // chunk of gunzipMembers that fills its own buffer (pako's) is used nowhere else. keepBytes still holds its chunks until it makes its next Blob: those go as copies.
-      const own = inFile !== null && value.byteOffset === 0 && value.byteLength === value.buffer.byteLength;
-      const chunk = own ? value : value.slice();
-      post({ kind: 'chunk', chunk }, [chunk.buffer]);
+  if (m.kind === 'cancel') {
+    await cancelRead(m.id);
+    return;
+  }
+  if (m.kind === 'read') {
+    if (reading.size >= MAX_OPEN_READS) {
+      const oldest = Math.min(...reading.keys());
+      post({ kind: 'error', id: oldest, message: `${log?.name ?? 'the log'}: a read left open was ended (more than ${MAX_OPEN_READS} open)` });
+      void cancelRead(oldest);
     }
-    post({ kind: 'end', kept });
+    credit.set(m.id, m.credit);
+    try {
+      if (!log) throw new Error('no log loaded to read from');
+      const reader = readMembers(log.file, log.name, log.index, m.from, m.to).getReader();
+      reading.set(m.id, reader);
+      if (await send(m.id, reader, whole)) post({ kind: 'end', id: m.id, kept: null });
+    } catch (e) {
+      if (credit.has(m.id)) post({ kind: 'error', id: m.id, message: e instanceof Error ? e.message : String(e) });
+    } finally {
+      credit.delete(m.id);
+      reading.delete(m.id);
+    }
+    return;
+  }
+  credit.set(0, m.credit);
+  try {
+    let text: Blob | null = null;
+    const keep = (t: Blob | null): void => {
+      text = t;
+    };
+    const indexer = m.keep.index ? new MemberIndexer() : null;
+    const file = { bytes: 0 };
+    const out = { bytes: 0 };
+    const inFile = !m.keep.index && m.keptFile ? await keepBytesInFile(m.keptFile, m.keep.limit, keep) : null;
+    let stream = m.file.stream() as ReadableStream<Uint8Array>;
+    if (indexer) stream = stream.pipeThrough(indexMembers(indexer, file));
+    stream = stream.pipeThrough(gunzipMembers(m.name));
+    stream = m.keep.index ? stream.pipeThrough(countBytes(out)) : stream.pipeThrough(inFile ?? keepBytes(m.keep.limit, keep));
+    // Moved without a copy where nothing else holds the chunk: keepBytesInFile has written it to its file, and a
+    // chunk of gunzipMembers that fills its own buffer (pako's) is used nowhere else; keepBytes still holds its
+    // chunks until it makes its next Blob: those go as copies.
+    await send(0, stream.getReader(), (c) => (indexer !== null || inFile !== null) && whole(c));
+    const index = indexer?.result(file.bytes, out.bytes) ?? null;
+    if (index) log = { file: m.file, name: m.name, index: { comp: index.comp.slice(), text: index.text.slice(), complete: index.complete } };
+    post({ kind: 'end', id: 0, kept: { text, index } }, index ? [index.comp.buffer, index.text.buffer] : []);
   } catch (e) {
-    post({ kind: 'error', message: e instanceof Error ? e.message : String(e) });
+    post({ kind: 'error', id: 0, message: e instanceof Error ? e.message : String(e) });
   }
 };

@@ -18,7 +18,7 @@
 import type { Envelope, HeaderLike, KeptState, ViewerApi } from './core-adapter.js';
 export { estimateStateBytes } from './core-adapter.js';
 import type { Frame, Sample } from './protocol.js';
-import { gunzipMembers, inflateBeside, keepBytes } from './gunzip.js';
+import { isGzip, openGzipLog, type GzipLog } from './gzip-log.js';
 import { FramedLogReader } from './framed-reader.js';
 import { readBeside } from './read-beside.js';
 import { SampleSeries, countBlocks, counters, drawPmds, drawSectionsUpTo, type StateLike } from './project.js';
@@ -54,9 +54,10 @@ export interface SessionOptions {
   /** Largest number of sections / PMDs put in one frame. */
   maxDrawn?: number;
   /**
-   * A gzip log's decompressed text is kept, up to this many bytes (default 512 MiB), as a Blob (which a browser may
-   * keep on disk): a seek then reads from the nearest snapshot's byte offset, as in a plain log. A longer log is
-   * decompressed again from the top for every seek.
+   * A gzip log whose members do not say their sizes (not memhp's: gzip(1)'s) has its decompressed text kept, up to
+   * this many bytes (default 512 MiB), as a Blob (which a browser may keep on disk): a seek then reads from the
+   * nearest snapshot's byte offset, as in a plain log. A longer log is decompressed again from the top for every
+   * seek. memhp's gzip logs keep no text: a seek inflates the members it reads (gzip-log.ts).
    */
   keepDecompressedBytes?: number;
   onProgress?: (events: number, bytes: number) => void;
@@ -88,13 +89,6 @@ interface Current {
   nextLineOffset: number;
   lineSeq: number;
   event: Envelope | null;
-}
-
-const GZIP_MAGIC = [0x1f, 0x8b];
-
-async function isGzip(blob: Blob): Promise<boolean> {
-  const b = new Uint8Array(await blob.slice(0, 2).arrayBuffer());
-  return b[0] === GZIP_MAGIC[0] && b[1] === GZIP_MAGIC[1];
 }
 
 /** HVO outcomes are recorded facts (hvo.optimize / hvo.skip / hvo.restore events, apps/docs/kernel/index.md#event-model). */
@@ -172,21 +166,6 @@ async function* chunksOf(src: ReadableStream<Uint8Array>): AsyncGenerator<Uint8A
   }
 }
 
-/** Drops the first `skip` bytes of a stream (seeking inside a gzip stream means decompressing up to there). */
-function skipBytes(skip: number): TransformStream<Uint8Array, Uint8Array> {
-  let left = skip;
-  return new TransformStream({
-    transform(chunk, ctl) {
-      if (left >= chunk.byteLength) {
-        left -= chunk.byteLength;
-        return;
-      }
-      ctl.enqueue(left > 0 ? chunk.subarray(left) : chunk);
-      left = 0;
-    },
-  });
-}
-
 function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
   if (!a.length) return b.slice();
   const c = new Uint8Array(a.length + b.length);
@@ -200,9 +179,8 @@ export class LogSession {
   /** The snapshots kept, in seq order (never written: a seek unpacks one). */
   private snapshots: Snapshot[] = [];
   private lastSeq = 0;
-  private gzip = false;
-  /** A gzip log's decompressed text, when it was short enough to keep (keepDecompressedBytes). */
-  private text: Blob | null = null;
+  /** A gzip log: its text for the load, and for seeks (null: a plain log). */
+  private gz: GzipLog | null = null;
   private readonly every: number | null;
   private readonly maxSnapshots: number;
   private readonly budgetBytes: number;
@@ -230,11 +208,6 @@ export class LogSession {
     this.budgetBytes = opts.stateBudgetBytes ?? 512 << 20;
     this.maxDrawn = opts.maxDrawn ?? 4096;
     this.catalogue = api.core.createCoreCatalogue();
-  }
-
-  private async rawStream(): Promise<ReadableStream<Uint8Array>> {
-    const s = this.blob.stream() as ReadableStream<Uint8Array>;
-    return this.gzip ? s.pipeThrough(gunzipMembers(this.name)) : s;
   }
 
   /**
@@ -292,21 +265,16 @@ export class LogSession {
 
   /** The single full pass: header, fold, snapshots, counter samples. */
   async load(): Promise<{ header: HeaderLike; lastSeq: number; samples: Sample[]; snapshots: number }> {
-    this.gzip = await isGzip(this.blob);
+    const keep = this.opts.keepDecompressedBytes ?? 512 << 20;
+    this.gz = (await isGzip(this.blob)) ? await openGzipLog(this.blob, this.name, keep) : null;
     this.marks = new LineMarks();
     this.snapshots = [];
     this.current = null;
-    this.text = null;
     this.stateBytes = 0;
     this.keptBytes = 0;
-    const keep = this.opts.keepDecompressedBytes ?? 512 << 20;
-    // In the browser a gzip log is inflated by a worker of its own, beside this one; in Node, here.
-    // A plain log is read by a worker of its own beside this one too (read-beside.ts); in Node, here.
-    let raw = this.gzip ? inflateBeside(this.blob, this.name, keep, (t) => (this.text = t)) : readBeside(this.blob, this.name);
-    if (!raw) {
-      raw = await this.rawStream();
-      if (this.gzip) raw = raw.pipeThrough(keepBytes(keep, (t) => (this.text = t)));
-    }
+    // In the browser a gzip log is inflated by a worker of its own, beside this one, and a plain log is read by one
+    // (read-beside.ts); in Node, here.
+    const raw = this.gz ? this.gz.text : (readBeside(this.blob, this.name) ?? (this.blob.stream() as ReadableStream<Uint8Array>));
     const tap = new FramedLogReader(chunksOf(raw), this.name, this.catalogue, this.api.events);
     const header = await tap.header();
     this.header = header;
@@ -532,11 +500,10 @@ export class LogSession {
     stop?: () => boolean,
   ): Promise<{ last: Envelope | null; nextLineOffset: number; stopped?: true }> {
     const start = offset >= 0 ? offset : 0;
-    const plain = this.gzip ? this.text : this.blob;
     const after = offset >= 0 ? this.marks.endOf(to) : -1;
-    const stream = plain
-      ? (plain.slice(start, after > start ? after : undefined).stream() as ReadableStream<Uint8Array>)
-      : (await this.rawStream()).pipeThrough(skipBytes(start));
+    const stream = this.gz
+      ? this.gz.read(start, after > start ? after : -1)
+      : (this.blob.slice(start, after > start ? after : undefined).stream() as ReadableStream<Uint8Array>);
     const reader = stream.getReader();
     const dec = new TextDecoder();
     let line = offset >= 0 ? lineSeq + 1 : 0;

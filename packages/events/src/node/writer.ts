@@ -265,8 +265,9 @@ function writeAll(fd: number, bytes: Uint8Array): void {
  * each member's header has the FEXTRA flag and one extra subfield, SI1 'B', SI2 'C', SLEN 2, whose 16-bit
  * little-endian value BSIZE is the member's total size in bytes minus 1 (RFC 1952 section 2.3.1.1 lays out extra
  * subfields; gzip(1), zlib and Node's zlib skip them, so the file stays an ordinary multi-member gzip file). A
- * reader can then find the next member without inflating this one: the viewer hands each member whole to the
- * browser's native DecompressionStream, which stops at a member's end. BSIZE being 16 bits, no member may exceed
+ * reader can then find the next member without inflating this one: the docs site's viewer indexes a log's members
+ * by their sizes (and each member's ISIZE) and a seek inflates only the members it reads, so it keeps no copy of the
+ * text (apps/docs/viewer/gzip-log.ts). BSIZE being 16 bits, no member may exceed
  * 64 KiB compressed: `text` is cut into pieces that compress to at most that, each ending on a line boundary where
  * the line is shorter than a piece (so a killed writer still leaves whole lines).
  */
