@@ -81,12 +81,20 @@ async function main(): Promise<void> {
   const browser: Record<string, Record<string, number>> = {};
   if (!process.argv.includes('--no-browser')) {
     ensureSiteBuilt();
-    for (const [label, file] of [['plain', log], ['gzip', gz]] as const) {
-      const b = await browserBench(file);
+    // Three loads of each log, in turn and each in a fresh browser, as the yardstick takes three replays: one load
+    // varies more (3.4-4.1 s for the same build, idle machine) than the margin being judged. The load figure is the
+    // median load; the seek figures pool all three runs' seeks (60 of them), so "worst" is the worst of 60.
+    const rounds: Record<string, BrowserRun[]> = { plain: [], gzip: [] };
+    for (let round = 0; round < 3; round++) {
+      for (const [label, file] of [['plain', log], ['gzip', gz]] as const) rounds[label]!.push(await browserBench(file));
+    }
+    for (const [label, rs] of Object.entries(rounds)) {
+      const b = summarise(rs);
       browser[label] = { ...b, loadVsCliReplay: +(b.loadSeconds / cli[label]!).toFixed(2) };
       console.log(`browser ${label}`, browser[label]);
     }
     figures.browser = browser;
+    figures.browserRuns = rounds;
   }
   if (!process.argv.includes('--no-node')) {
     // The same session in Node: its heap growth is the memory the load keeps (seek states, chunk offsets, samples).
@@ -175,7 +183,37 @@ async function stateBytes(api: ViewerApi, s: LogSession, lastSeq: number): Promi
 }
 
 /** Longest gap between animation frames on the page while the worker loads and while scrubbing. */
-async function browserBench(log: string): Promise<Record<string, number> & { loadSeconds: number }> {
+interface BrowserRun {
+  [figure: string]: number | number[];
+  loadSeconds: number;
+  seeksMs: number[];
+  seeksAfterUpkeepMs: number[];
+}
+
+const middle = (xs: readonly number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+
+/** One figure from several runs: the median load (and of the other per-run figures); seeks pooled across the runs. */
+function summarise(rs: readonly BrowserRun[]): Record<string, number> & { loadSeconds: number } {
+  const out: Record<string, number> = {};
+  for (const k of Object.keys(rs[0]!)) {
+    if (k === 'seeksMs' || k === 'seeksAfterUpkeepMs') continue;
+    const xs = rs.map((r) => r[k] as number);
+    out[k] = k.startsWith('maxFrameGap') ? Math.max(...xs) : +middle(xs).toFixed(3);
+  }
+  const seeks = rs.flatMap((r) => r.seeksMs);
+  const settled = rs.flatMap((r) => r.seeksAfterUpkeepMs);
+  out.seekMsMedian = Math.round(middle(seeks));
+  out.seekMsMax = Math.round(Math.max(...seeks));
+  out.seekMsMedianAfterUpkeep = Math.round(middle(settled));
+  out.seekMsMaxAfterUpkeep = Math.round(Math.max(...settled));
+  out.seeks = seeks.length;
+  return out as Record<string, number> & { loadSeconds: number };
+}
+
+async function browserBench(log: string): Promise<BrowserRun> {
   const { chromium } = await import('playwright-core');
   const { serveDir } = await import('../test/static-server.js');
   const { CHROMIUM, CHROMIUM_ARGS } = await import('../test/chromium.js');
@@ -211,7 +249,7 @@ async function browserBench(log: string): Promise<Record<string, number> & { loa
     // 20 seeks to random events, each timed from the slider's input to the frame on the page (worker + transfer
     // + render), one after the other as a user drags and lets go: first at once after the load, then again once
     // the worker has finished its idle-time upkeep (states put back and added up to the memory budget).
-    const seeks = async (): Promise<{ median: number; max: number; seconds: number }> => {
+    const seeks = async (): Promise<{ median: number; max: number; seconds: number; ms: number[] }> => {
       const ms: number[] = [];
       const t1 = Date.now();
       for (let i = 0; i < 20; i++) {
@@ -219,7 +257,7 @@ async function browserBench(log: string): Promise<Record<string, number> & { loa
         ms.push(await timedSeek(page, at));
       }
       ms.sort((a, b) => a - b);
-      return { median: Math.round((ms[9]! + ms[10]!) / 2), max: Math.round(ms[19]!), seconds: (Date.now() - t1) / 1000 };
+      return { median: Math.round((ms[9]! + ms[10]!) / 2), max: Math.round(ms[19]!), seconds: (Date.now() - t1) / 1000, ms: ms.map(Math.round) };
     };
     const first = await seeks();
     const scrubGap = await page.evaluate(() => (window as unknown as { maxGap: number }).maxGap);
@@ -244,6 +282,8 @@ async function browserBench(log: string): Promise<Record<string, number> & { loa
       seekMsMaxAfterUpkeep: settled.max,
       pageHeapMiB: Math.round(workerHeapMiB),
       statesKept,
+      seeksMs: first.ms,
+      seeksAfterUpkeepMs: settled.ms,
     };
     return r;
   } finally {
