@@ -20,6 +20,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gunzipMembers, MemberIndexer, type inflateBeside } from '../viewer/gunzip.js';
 import { startViteSource } from './vite-source.js';
 import { CHROMIUM, CHROMIUM_ARGS } from './chromium.js';
+import { bcMember, cutPoints } from './bgzf.js';
 
 /** viewer/gunzip.ts as the page imports it. */
 interface GunzipModule {
@@ -30,19 +31,9 @@ interface GunzipModule {
 const repo = resolve(import.meta.dirname, '../../..');
 const scenario = join(repo, 'examples/scenarios/cloud-hot-add-12g.yaml');
 
-/** A gzip member of `text` with the BC subfield, laid out by hand from the BGZF specification (not memhp's writer). */
-function bcMember(text: Uint8Array): Buffer {
-  const gz = gzipSync(text);
-  const extra = Buffer.from([6, 0, 0x42, 0x43, 2, 0, 0, 0]);
-  extra.writeUInt16LE(gz.length + 8 - 1, 6);
-  const head = Buffer.from(gz.subarray(0, 10));
-  head[3] = head[3]! | 0x04;
-  return Buffer.concat([head, extra, gz.subarray(10)]);
-}
-
 /** `text` cut at `cuts` (byte offsets) into members, each BC-style or plain as `bc` says (cycled). */
 function membersOf(text: Buffer, cuts: number[], bc: boolean[]): Buffer {
-  const at = [...new Set([0, ...cuts.map((c) => c % (text.length + 1)), text.length])].sort((a, b) => a - b);
+  const at = cutPoints(text, cuts);
   const parts: Buffer[] = [];
   for (let i = 0; i + 1 < at.length || i === 0; i++) {
     const piece = text.subarray(at[i]!, at[i + 1] ?? text.length);

@@ -19,23 +19,14 @@ import { openGzipLog } from '../viewer/gzip-log.js';
 import { loadViewerApi, type ViewerApi } from '../viewer/core-adapter.js';
 import { LogSession } from '../viewer/session.js';
 import { counters, type StateLike } from '../viewer/project.js';
+import { bcMember, cutPoints } from './bgzf.js';
 
 const repo = resolve(import.meta.dirname, '../../..');
 const scenario = join(repo, 'examples/scenarios/cloud-hot-add-12g.yaml');
 
-/** A gzip member of `text` with the BC subfield, laid out by hand from the BGZF specification (not memhp's writer). */
-function bcMember(text: Uint8Array): Buffer {
-  const gz = gzipSync(text);
-  const extra = Buffer.from([6, 0, 0x42, 0x43, 2, 0, 0, 0]);
-  extra.writeUInt16LE(gz.length + 8 - 1, 6);
-  const head = Buffer.from(gz.subarray(0, 10));
-  head[3] = head[3]! | 0x04;
-  return Buffer.concat([head, extra, gz.subarray(10)]);
-}
-
 /** `text` cut at `cuts` into BC members, then `tail` more pieces as members without BC (gzip(1)'s); the truth. */
 function sized(text: Buffer, cuts: number[], tail = 0): { file: Buffer; comp: number[]; starts: number[] } {
-  const at = [...new Set([0, ...cuts.map((c) => c % (text.length + 1)), text.length])].sort((a, b) => a - b);
+  const at = cutPoints(text, cuts);
   const parts: Buffer[] = [];
   const comp: number[] = [];
   const starts: number[] = [];
