@@ -7,13 +7,11 @@
  * inflate stage as the viewer runs it: inflateBeside, its worker, the kept copy (in an OPFS file where it can).
  * Linux only. Run: node --import tsx bench/gunzip-cpu.ts <log.gz>... [--runs N] [--keep | --beside [--no-file]]
  */
-import { chromium } from 'playwright-core';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { loadavg } from 'node:os';
+import { resolve } from 'node:path';
 import type { gunzipMembers, inflateBeside, keepBytes } from '../viewer/gunzip.js';
 import { startViteSource } from '../test/vite-source.js';
-import { CHROMIUM, CHROMIUM_ARGS } from '../test/chromium.js';
+import { launchWithProfile } from '../test/chromium.js';
 import { browserCpuMs } from './proc-cpu.js';
 
 /** viewer/gunzip.ts as the page imports it. */
@@ -32,14 +30,9 @@ const noFile = args.includes('--no-file');
 
 
 const vite = await startViteSource();
-const profile = mkdtempSync(join(tmpdir(), 'memhp-gunzip-'));
-const ctx = await chromium.launchPersistentContext(profile, {
-  executablePath: CHROMIUM,
-  headless: true,
-  args: CHROMIUM_ARGS,
-});
+const browser = await launchWithProfile('memhp-gunzip-');
+const { page, profile } = browser;
 try {
-  const page = ctx.pages()[0] ?? (await ctx.newPage());
   await page.goto(vite.url);
   await page.addScriptTag({ type: 'module', content: "import * as g from '/viewer/gunzip.ts'; window.gunzip = g;" });
   await page.waitForFunction(() => 'gunzip' in window);
@@ -76,7 +69,6 @@ try {
     }
   }
 } finally {
-  await ctx.close();
+  await browser.close();
   await vite.close();
-  rmSync(profile, { recursive: true, force: true });
 }

@@ -5,12 +5,10 @@
  * where wall times are noise. Sites and logs are taken in turn, `--runs` rounds. Linux only.
  * Run: node --import tsx bench/load-cpu.ts --site <dist> [--site <dist>] --log <file> [--log <file>] [--runs N]
  */
-import { chromium } from 'playwright-core';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { loadavg } from 'node:os';
+import { resolve } from 'node:path';
 import { serveDir } from '../test/static-server.js';
-import { CHROMIUM, CHROMIUM_ARGS } from '../test/chromium.js';
+import { launchWithProfile } from '../test/chromium.js';
 import { browserCpuMs, browserThreadCpuMs } from './proc-cpu.js';
 
 const args = process.argv.slice(2);
@@ -22,14 +20,9 @@ const runs = Number(args.includes('--runs') ? args[args.indexOf('--runs') + 1] :
 
 async function loadOnce(site: string, log: string): Promise<{ seconds: number; cpuSeconds: number; threads: string; workerSeconds: number }> {
   const server = await serveDir(site);
-  const profile = mkdtempSync(join(tmpdir(), 'memhp-load-cpu-'));
-  const ctx = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: CHROMIUM_ARGS,
-  });
+  const browser = await launchWithProfile('memhp-load-cpu-');
+  const { page, profile } = browser;
   try {
-    const page = ctx.pages()[0] ?? (await ctx.newPage());
     await page.goto(`${server.url}/viewer.html`);
     await page.waitForSelector('[data-testid="viewer-file"]');
     await new Promise((r) => setTimeout(r, 500));
@@ -51,9 +44,8 @@ async function loadOnce(site: string, log: string): Promise<{ seconds: number; c
       .slice(0, 4);
     return { seconds, workerSeconds, cpuSeconds, threads: busiest.map(([name, s]) => `${name} ${s.toFixed(2)}`).join(', ') };
   } finally {
-    await ctx.close();
+    await browser.close();
     await server.close();
-    rmSync(profile, { recursive: true, force: true });
   }
 }
 

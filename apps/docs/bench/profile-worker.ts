@@ -7,6 +7,7 @@
  * Run: node --import tsx bench/profile-worker.ts <log> [out.cpuprofile]
  */
 import { chromium } from 'playwright-core';
+import { CHROMIUM, CHROMIUM_ARGS } from '../test/chromium.js';
 import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { serveDir } from '../test/static-server.js';
@@ -15,7 +16,7 @@ const docsDir = resolve(import.meta.dirname, '..');
 const log = process.argv[2]!;
 const out = process.argv[3] ?? 'worker.cpuprofile';
 const server = await serveDir(join(docsDir, '.vitepress/dist'));
-const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: ['--no-sandbox', '--disable-gpu'] });
+const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
 const page = await browser.newPage();
 const cdp = await page.context().newCDPSession(page);
 const sessions: string[] = [];

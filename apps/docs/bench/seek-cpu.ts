@@ -8,6 +8,7 @@
  * Run: node --import tsx bench/seek-cpu.ts <log> [seeks] [--site <dist>] (default: the built site, .vitepress/dist)
  */
 import { chromium } from 'playwright-core';
+import { CHROMIUM, CHROMIUM_ARGS } from '../test/chromium.js';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { loadavg } from 'node:os';
@@ -38,7 +39,7 @@ function threads(): Map<string, number> {
 
 const site = process.argv.includes('--site') ? resolve(process.argv[process.argv.indexOf('--site') + 1]!) : join(docsDir, '.vitepress/dist');
 const server = await serveDir(site);
-const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: ['--no-sandbox', '--disable-gpu'] });
+const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
 try {
   const page = await browser.newPage();
   await page.addInitScript(`(() => {

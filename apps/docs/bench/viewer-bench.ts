@@ -11,9 +11,9 @@
  * Run: pnpm --filter @memhp/docs bench [-- --no-browser] [-- --no-node] [-- --regen]
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, openAsBlob, readFileSync, statSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, openAsBlob, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { loadViewerApi } from '../viewer/core-adapter.js';
 import { LogSession } from '../viewer/session.js';
@@ -214,18 +214,12 @@ function summarise(rs: readonly BrowserRun[]): Record<string, number> & { loadSe
 }
 
 async function browserBench(log: string): Promise<BrowserRun> {
-  const { chromium } = await import('playwright-core');
   const { serveDir } = await import('../test/static-server.js');
-  const { CHROMIUM, CHROMIUM_ARGS } = await import('../test/chromium.js');
+  const { launchWithProfile } = await import('../test/chromium.js');
   const server = await serveDir(join(docsDir, '.vitepress/dist'));
-  const profile = mkdtempSync(join(tmpdir(), 'memhp-bench-'));
-  const ctx = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: CHROMIUM_ARGS,
-  });
+  const browser = await launchWithProfile('memhp-bench-');
+  const { page } = browser;
   try {
-    const page = ctx.pages()[0] ?? (await ctx.newPage());
     await page.goto(`${server.url}/viewer.html`);
     await page.waitForSelector('[data-testid="viewer-file"]');
     await page.evaluate(`(() => {
@@ -287,9 +281,8 @@ async function browserBench(log: string): Promise<BrowserRun> {
     };
     return r;
   } finally {
-    await ctx.close();
+    await browser.close();
     await server.close();
-    rmSync(profile, { recursive: true, force: true });
   }
 }
 

@@ -8,12 +8,10 @@
  * each worker in turn: paired seek times, for A/B on a busy machine, where unpaired wall times are noise.
  * Linux only. Run: node --import tsx bench/worker-probe.ts <log> [--runs N] [--seeks N] [--paired] [--worker URL]...
  */
-import { chromium } from 'playwright-core';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { loadavg } from 'node:os';
+import { resolve } from 'node:path';
 import { startViteSource } from '../test/vite-source.js';
-import { CHROMIUM, CHROMIUM_ARGS } from '../test/chromium.js';
+import { launchWithProfile } from '../test/chromium.js';
 import { browserCpuMs } from './proc-cpu.js';
 
 const args = process.argv.slice(2);
@@ -25,10 +23,9 @@ if (!workers.length) workers.push('/viewer/replay.worker.ts');
 const logs = args.filter((a, i) => !a.startsWith('--') && !['--runs', '--seeks', '--worker'].includes(args[i - 1] ?? '')).map((f) => resolve(f));
 
 const vite = await startViteSource();
-const profile = mkdtempSync(join(tmpdir(), 'memhp-probe-'));
-const ctx = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+const browser = await launchWithProfile('memhp-probe-');
+const { page, profile } = browser;
 try {
-  const page = ctx.pages()[0] ?? (await ctx.newPage());
   page.on('console', (m) => console.log('  [page]', m.text()));
   page.on('worker', (w) => w.on('console', (m) => console.log('  [worker]', m.text())));
   await page.goto(vite.url);
@@ -128,7 +125,6 @@ try {
     }
   }
 } finally {
-  await ctx.close();
+  await browser.close();
   await vite.close();
-  rmSync(profile, { recursive: true, force: true });
 }

@@ -7,13 +7,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile, spawnSync } from 'node:child_process';
 import { promisify } from 'node:util';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { ensureSiteBuilt } from './site-build.js';
 import { serveDir } from './static-server.js';
-import { CHROMIUM, CHROMIUM_ARGS } from './chromium.js';
+import { CHROMIUM, launchWithProfile, type ProfiledChromium } from './chromium.js';
 
 const docsDir = resolve(import.meta.dirname, '..');
 const repo = resolve(docsDir, '../..');
@@ -21,9 +20,8 @@ const dist = join(docsDir, '.vitepress/dist');
 const results = join(docsDir, 'test-results');
 
 let server: Awaited<ReturnType<typeof serveDir>>;
-let context: BrowserContext;
+let browser: ProfiledChromium | undefined;
 let page: Page;
-let profile: string;
 const pageErrors: string[] = [];
 
 interface ExampleEntry {
@@ -69,21 +67,14 @@ beforeAll(async () => {
   ensureSiteBuilt();
   if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} not found: install Debian's chromium (apt-get install -y chromium)`);
   server = await serveDir(dist);
-  profile = mkdtempSync(join(tmpdir(), 'memhp-chromium-'));
-  context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: CHROMIUM_ARGS,
-    viewport: { width: 1280, height: 1400 },
-  });
-  page = context.pages()[0] ?? (await context.newPage());
+  browser = await launchWithProfile('memhp-chromium-', { width: 1280, height: 1400 });
+  page = browser.page;
   page.on('pageerror', (e) => pageErrors.push(e.message));
 }, 600_000);
 
 afterAll(async () => {
-  await context?.close();
+  await browser?.close();
   await server?.close();
-  if (profile) rmSync(profile, { recursive: true, force: true });
 });
 
 describe('the documentation site in Chromium', () => {
