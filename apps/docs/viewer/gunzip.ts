@@ -4,6 +4,7 @@
  * beside the replay worker when the platform has workers (gzip-log.ts puts these together for the session).
  */
 import { Inflate } from 'pako';
+import { floorIndex } from './sorted.js';
 
 /**
  * Passes bytes through while keeping a copy, up to `limit` bytes, as Blobs of about 4 MiB (a Blob copies its parts
@@ -201,16 +202,8 @@ export interface MemberIndex {
 
 /** The member index's entry to start reading at for text offset `at` (the last member starting at or before it). */
 export function memberAt(index: MemberIndex, at: number): { comp: number; text: number; next: number } {
-  let lo = 0;
-  let hi = index.text.length - 1;
-  let r = 0;
-  while (lo <= hi) {
-    const m = (lo + hi) >> 1;
-    if (index.text[m]! <= at) {
-      r = m;
-      lo = m + 1;
-    } else hi = m - 1;
-  }
+  // with none at or before `at`, the first member
+  const r = Math.max(0, floorIndex(index.text, index.text.length, at));
   return { comp: index.comp[r]!, text: index.text[r]!, next: r + 1 };
 }
 

@@ -22,6 +22,7 @@ import { isGzip, openGzipLog, type GzipLog } from './gzip-log.js';
 import { FramedLogReader } from './framed-reader.js';
 import { readBeside } from './read-beside.js';
 import { SampleSeries, countBlocks, counters, drawPmds, drawSectionsUpTo, type StateLike } from './project.js';
+import { floorIndex } from './sorted.js';
 
 export interface SessionOptions {
   /**
@@ -127,17 +128,7 @@ export class LineMarks {
   }
   /** Index of the last mark at or before seq, or −1. */
   private floorIndex(seq: number): number {
-    let lo = 0;
-    let hi = this.n - 1;
-    let r = -1;
-    while (lo <= hi) {
-      const m = (lo + hi) >> 1;
-      if (this.seqs[m]! <= seq) {
-        r = m;
-        lo = m + 1;
-      } else hi = m - 1;
-    }
-    return r;
+    return floorIndex(this.seqs, this.n, seq);
   }
   /** The nearest mark at or before seq (where a replay to seq + 1 can start reading), or offset −1: the top. */
   floor(seq: number): { seq: number; offset: number } {
