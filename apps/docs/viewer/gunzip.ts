@@ -5,6 +5,7 @@
  */
 import { Inflate } from 'pako';
 import { floorIndex } from './sorted.js';
+import { creditedStream } from './worker-stream.js';
 
 /**
  * Passes bytes through while keeping a copy, up to `limit` bytes, as Blobs of about 4 MiB (a Blob copies its parts
@@ -413,54 +414,18 @@ function fromWorker(
   w: Worker,
   id: number,
   window: number,
-  name: string,
   open: () => void,
   onEnd: (m: Extract<FromInflate, { kind: 'end' }>) => void,
   cancel: () => void,
 ): { stream: ReadableStream<Uint8Array>; take: (m: FromInflate) => void } {
-  let asked = window;
-  let ctl!: ReadableStreamDefaultController<Uint8Array>;
-  let closed = false;
-  const askMore = (): void => {
-    if (closed) return;
-    const want = (ctl.desiredSize ?? 0) - asked;
-    if (want > 0) {
-      asked += want;
-      w.postMessage({ kind: 'more', id, chunks: want } satisfies ToInflate);
-    }
-  };
-  const take = (m: FromInflate): void => {
-    if (closed) return;
-    if (m.kind === 'chunk') {
-      asked--;
-      ctl.enqueue(m.chunk);
-      askMore();
-    } else if (m.kind === 'end') {
-      closed = true;
-      onEnd(m);
-      ctl.close();
-    } else {
-      closed = true;
-      ctl.error(new Error(m.message));
-    }
-  };
-  const stream = new ReadableStream<Uint8Array>(
-    {
-      start(c) {
-        ctl = c;
-        open();
-      },
-      pull() {
-        askMore();
-      },
-      cancel() {
-        closed = true;
-        cancel();
-      },
-    },
-    new CountQueuingStrategy({ highWaterMark: window }),
-  );
-  return { stream, take };
+  return creditedStream<FromInflate>({
+    window,
+    batch: 1,
+    open,
+    more: (chunks) => w.postMessage({ kind: 'more', id, chunks } satisfies ToInflate),
+    onEnd,
+    cancel,
+  });
 }
 
 /**
@@ -487,7 +452,6 @@ export function inflateBeside(file: Blob, name: string, keep: Keep, done: (kept:
       w,
       id,
       READ_WINDOW,
-      name,
       () => w.postMessage({ kind: 'read', id, from, to, credit: READ_WINDOW } satisfies ToInflate),
       () => readers.delete(id),
       () => {
@@ -503,7 +467,6 @@ export function inflateBeside(file: Blob, name: string, keep: Keep, done: (kept:
     w,
     0,
     WINDOW,
-    name,
     () => {
       // the text is kept in a file only when there is no index to keep instead
       if (!keep.index) lockReady = lockKeptFile();

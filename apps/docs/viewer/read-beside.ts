@@ -4,6 +4,7 @@
  * load), and on a machine with two cores that runs beside parsing and replaying instead of before them. The chunks
  * come moved (transferred), not copied, a few at a time as the replay worker takes them.
  */
+import { creditedStream } from './worker-stream.js';
 
 export type ToReader =
   | { readonly kind: 'open'; readonly file: Blob; readonly credit: number; readonly chunkBytes: number }
@@ -34,49 +35,23 @@ export function readBeside(file: Blob, name: string): ReadableStream<Uint8Array>
   } catch {
     return null;
   }
-  // chunks asked for and not yet here: with the ones queued, never more than WINDOW
-  let asked = WINDOW;
-  let ctl!: ReadableStreamDefaultController<Uint8Array>;
-  // asked for half a window at a time: a message for every chunk taken cost the replay worker ~80 ms of
-  // postMessage over the bench's 660 chunks (a Chromium profile)
-  const askMore = (): void => {
-    const want = (ctl.desiredSize ?? 0) - asked;
-    if (want >= WINDOW / 2) {
-      asked += want;
-      w.postMessage({ kind: 'more', chunks: want } satisfies ToReader);
-    }
+  const { stream, take } = creditedStream<FromReader>({
+    window: WINDOW,
+    // half a window at a time: a message for every chunk taken cost the replay worker ~80 ms of postMessage over
+    // the bench's 660 chunks (a Chromium profile)
+    batch: WINDOW / 2,
+    open: () => w.postMessage({ kind: 'open', file, credit: WINDOW, chunkBytes: CHUNK_BYTES } satisfies ToReader),
+    more: (chunks) => w.postMessage({ kind: 'more', chunks } satisfies ToReader),
+    errorOf: (message) => new Error(`${name}: ${message}`),
+    cancel: () => w.terminate(),
+  });
+  w.onmessage = (ev: MessageEvent<FromReader>) => {
+    take(ev.data);
+    if (ev.data.kind !== 'chunk') w.terminate();
   };
-  return new ReadableStream<Uint8Array>(
-    {
-      start(c) {
-        ctl = c;
-        w.onmessage = (ev: MessageEvent<FromReader>) => {
-          const m = ev.data;
-          if (m.kind === 'chunk') {
-            asked--;
-            ctl.enqueue(m.chunk);
-            askMore();
-          } else if (m.kind === 'end') {
-            ctl.close();
-            w.terminate();
-          } else {
-            ctl.error(new Error(`${name}: ${m.message}`));
-            w.terminate();
-          }
-        };
-        w.onerror = (e) => {
-          ctl.error(new Error(`${name}: the reading worker failed: ${e.message}`));
-          w.terminate();
-        };
-        w.postMessage({ kind: 'open', file, credit: WINDOW, chunkBytes: CHUNK_BYTES } satisfies ToReader);
-      },
-      pull() {
-        askMore();
-      },
-      cancel() {
-        w.terminate();
-      },
-    },
-    new CountQueuingStrategy({ highWaterMark: WINDOW }),
-  );
+  w.onerror = (e) => {
+    take({ kind: 'error', message: `the reading worker failed: ${e.message}` });
+    w.terminate();
+  };
+  return stream;
 }
