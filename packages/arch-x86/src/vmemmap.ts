@@ -19,15 +19,13 @@ export const X86_TABLE_FILL_ALTMAP = defineRule<boolean>({
   ],
 });
 
-// PMD_SIZE of the last machine asked about, as a bigint (the contract's addresses) and as a number.
+// PMD_SIZE of the last machine asked about, as a bigint (the contract's addresses); as a number it is 2 ** pmdShift.
 let pmdShiftCached = -1;
 let pmdBytesBig = 0n;
-let pmdBytesNum = 0;
 const pmdBytesOf = (ctx: VmemmapContext): bigint => {
   const shift = ctx.constants.pmdShift;
   if (shift !== pmdShiftCached) {
     pmdBytesBig = 1n << BigInt(shift);
-    pmdBytesNum = 2 ** shift;
     pmdShiftCached = shift;
   }
   return pmdBytesBig;
@@ -61,7 +59,7 @@ function useNewSubPmd(ctx: VmemmapContext, addr: bigint, next: bigint, pmdBytes:
 /** vmemmap_populate_hugepages (x86-local in 6.1) over [start, end), `len` = end - start bytes. */
 function populateHugepages(ctx: VmemmapContext, start: bigint, end: bigint, len: number, node: number, altmap: AltmapHandle | null): 0 | ErrnoName {
   const pmdBytes = pmdBytesOf(ctx);
-  const pmd = pmdBytesNum;
+  const pmd = 2 ** ctx.constants.pmdShift;
   const tableAltmap = pick(X86_TABLE_FILL_ALTMAP, ctx.config.kernel) ? altmap : null;
   const a0 = Number(BigInt.asUintN(ctx.constants.pmdShift, start));
   const e = a0 + len;
@@ -126,7 +124,7 @@ export function x86VmemmapPopulate(
  */
 export function x86VmemmapFree(ctx: VmemmapContext, start: bigint, end: bigint, altmap: AltmapHandle | null): void {
   const pmdBytes = pmdBytesOf(ctx);
-  const pmd = pmdBytesNum;
+  const pmd = 2 ** ctx.constants.pmdShift;
   const a0 = Number(BigInt.asUintN(ctx.constants.pmdShift, start));
   const e = a0 + Number(end - start);
   if (Number.isSafeInteger(e)) {
