@@ -22,6 +22,16 @@ export function cpuSeconds(pid: number | 'self'): number {
   }
 }
 
+/**
+ * User+system CPU seconds of this process and of its children that have ended and been waited for (with theirs in
+ * turn): a `memhp sweep` the caller ran to its end counts whole, with the local pool's workers it started.
+ */
+export function selfAndEndedChildrenCpu(): number {
+  const stat = readFileSync('/proc/self/stat', 'utf8');
+  const f = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / TICK;
+}
+
 /** User+system CPU seconds of a process's main thread and of its other threads together (V8's helpers, libuv's pool). */
 export function threadCpu(pid: number | 'self'): { main: number; helpers: number } {
   let main = 0;
@@ -37,6 +47,12 @@ export function threadCpu(pid: number | 'self'): { main: number; helpers: number
     // gone
   }
   return { main, helpers };
+}
+
+/** CPU seconds the whole machine has been busy (all cores: user, nice, system, irq, softirq, steal; /proc/stat). */
+export function machineBusy(): number {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/).slice(1).map(Number);
+  return (f[0]! + f[1]! + f[2]! + f[5]! + f[6]! + f[7]!) / TICK;
 }
 
 export function childrenOf(pid: number): number[] {

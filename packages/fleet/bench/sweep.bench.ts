@@ -15,7 +15,9 @@
  * into its processes, for the bytes a worker's JS heap allocates a point (MB, in the JSON): what a point costs the
  * garbage collector, which with 2 jobs competes with the workers for the cores.
  * Before the sweeps it measures what the machine itself gives: the same CPU-bound loop in one process, then in
- * two at once (the "ceiling"); on a loaded machine the ceiling is well under 2 and the sweep ratios with it.
+ * two at once (the "ceiling"); on a loaded machine the ceiling is well under 2 and the sweep ratios with it. Then
+ * the same for the judged grid's own work with no pool (ceiling.ts, one round): its points in a loop in one
+ * process, then half each in two independent processes side by side — the most 2 jobs can give over 1 here.
  *   pnpm --filter @memhp/fleet bench
  */
 import { spawn } from 'node:child_process';
@@ -23,7 +25,8 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { JOBS_STREAM, WORKERS, openNats, startNatsServer } from '../src/index.js';
-import { median } from './proc.js';
+import { measureCeiling } from './ceiling.js';
+import { childrenOf, cpuSeconds, machineBusy, median, selfAndEndedChildrenCpu } from './proc.js';
 
 const REPO = resolve(import.meta.dirname, '../../..');
 const BIN = join(REPO, 'packages/cli/bin/memhp.cjs');
@@ -41,18 +44,28 @@ function memhp(args: string[], env?: NodeJS.ProcessEnv): Promise<{ code: number;
   });
 }
 
-async function timed(what: string, args: string[]): Promise<{ seconds: number; csv: string; points: number }> {
+/**
+ * One sweep, timed; with the CPU other processes of the machine took meanwhile, in cores (/proc/stat's busy time
+ * less this bench's own: the sweep with the pool it started, and the long-lived NATS server and workers), which
+ * says which sweeps a burst of other work slowed.
+ */
+async function timed(what: string, args: string[]): Promise<{ seconds: number; csv: string; points: number; othersCores: number }> {
   const dir = mkdtempSync(join(tmpdir(), 'memhp-bench-sweep-'));
+  const [busy0, own0] = [machineBusy(), selfAndEndedChildrenCpu() + longLivedCpu()];
   const t0 = performance.now();
   const r = await memhp([...args, '-o', dir]);
   const seconds = (performance.now() - t0) / 1000;
+  const othersCores = Math.max(0, (machineBusy() - busy0 - (selfAndEndedChildrenCpu() + longLivedCpu() - own0)) / seconds);
   if (r.code !== 0) throw new Error(`${what}: exit ${r.code}: ${r.stderr}`);
   const csv = readFileSync(join(dir, 'results.csv'), 'utf8');
   rmSync(dir, { recursive: true, force: true });
   const points = csv.trim().split('\n').length - 1;
-  console.log(`${what.padEnd(28)} ${seconds.toFixed(2).padStart(7)} s  ${(points / seconds).toFixed(1).padStart(6)} points/s`);
-  return { seconds, csv, points };
+  console.log(`${what.padEnd(28)} ${seconds.toFixed(2).padStart(7)} s  ${(points / seconds).toFixed(1).padStart(6)} points/s  (other processes took ${othersCores.toFixed(2)} cores)`);
+  return { seconds, csv, points, othersCores };
 }
+
+/** The NATS server's, the NATS workers' and their child processes' CPU so far (they outlive every sweep). */
+let longLivedCpu = (): number => 0;
 
 /** MB a local sweep's workers allocate a point (from their first point on), through cpu-report.cjs; untimed. */
 async function allocatedMbPerPoint(file: string): Promise<number> {
@@ -113,6 +126,9 @@ async function ceiling(): Promise<number> {
 const loadAtStart = loadavg();
 console.log(`load average ${loadAtStart.map((l) => l.toFixed(2)).join(' ')} on ${availableParallelism()} cores`);
 const machine = await ceiling();
+// The same for this workload (ceiling.ts): the judged grid's points run in a loop in one process, then half each
+// in two side by side, no pool; what the pool's 2-jobs/1-job ratio cannot exceed here. One round (~25 s idle).
+const [workload] = await measureCeiling({ rounds: 1, log: (s) => console.log(`workload ceiling ${s}`) });
 type Timed = Awaited<ReturnType<typeof timed>>;
 /**
  * Rounds per grid. The judged grid runs three rounds, each round 1 job, 2 jobs and NATS one after the other, and
@@ -122,6 +138,7 @@ type Timed = Awaited<ReturnType<typeof timed>>;
 const ROUNDS: Record<keyof typeof GRIDS, number> = { resize: 3, quick: 1 };
 const server = await startNatsServer({ storeDir: mkdtempSync(join(tmpdir(), 'memhp-bench-nats-')) });
 const workers = [0, 1].map(() => spawn(process.execPath, [BIN, 'worker', '--nats', server.url], { stdio: 'ignore' }));
+longLivedCpu = () => [server.pid()!, ...workers.flatMap((w) => [w.pid!, ...childrenOf(w.pid!)])].reduce((a, pid) => a + cpuSeconds(pid), 0);
 const runs: Record<string, { one: Timed[]; two: Timed[]; nats: Timed[] }> = {};
 let workersUp: number;
 try {
@@ -144,6 +161,7 @@ try {
     }
   }
 } finally {
+  longLivedCpu = () => 0;
   for (const w of workers) w.kill('SIGTERM');
   await Promise.all(workers.map((w) => new Promise((r) => (w.exitCode !== null ? r(null) : w.once('exit', r)))));
   await server.stop();
@@ -165,7 +183,7 @@ const grids = Object.fromEntries(
     const natsWithStartup = two / (nats + workersUp);
     const judged = name === 'resize';
     console.log(
-      `${name}: points ${points}${r.one.length > 1 ? `, medians of ${r.one.length} rounds` : ''}; 2 jobs / 1 job = ${speedup.toFixed(2)}×${judged ? ' (target ≥ 1.7' : ' (no target'}; machine ceiling now ${machine.toFixed(2)}×); NATS / local at 2 = ${natsVsLocal.toFixed(2)}×${judged ? ' (target ≥ 0.9)' : ''}, ${natsWithStartup.toFixed(2)}× counting the workers' start-up; tables identical: ${identical}`,
+      `${name}: points ${points}${r.one.length > 1 ? `, medians of ${r.one.length} rounds` : ''}; 2 jobs / 1 job = ${speedup.toFixed(2)}×${judged ? ' (target ≥ 1.7' : ' (no target'}; machine ceiling now ${machine.toFixed(2)}×, this workload's ${workload!.ceiling.toFixed(2)}×); NATS / local at 2 = ${natsVsLocal.toFixed(2)}×${judged ? ' (target ≥ 0.9)' : ''}, ${natsWithStartup.toFixed(2)}× counting the workers' start-up; tables identical: ${identical}`,
     );
     return [
       name,
@@ -175,6 +193,7 @@ const grids = Object.fromEntries(
         rounds: r.one.length,
         seconds: { local1: one, local2: two, nats2: nats },
         secondsEachRound: { local1: r.one.map((t) => t.seconds), local2: r.two.map((t) => t.seconds), nats2: r.nats.map((t) => t.seconds) },
+        othersCoresEachRound: { local1: r.one.map((t) => t.othersCores), local2: r.two.map((t) => t.othersCores), nats2: r.nats.map((t) => t.othersCores) },
         pointsPerSecond: { local1: points / one, local2: points / two, nats2: points / nats },
         allocatedMBPerPoint: allocated[name],
         ratios: { local2OverLocal1: speedup, nats2OverLocal2: natsVsLocal, nats2WithWorkerStartupOverLocal2: natsWithStartup },
@@ -188,7 +207,7 @@ const identical = Object.values(grids).every((g) => g.identicalTables);
 mkdirSync(OUT, { recursive: true });
 writeFileSync(
   join(OUT, 'fleet-sweep.json'),
-  `${JSON.stringify({ date: new Date().toISOString(), cores: availableParallelism(), loadavg: { start: loadAtStart, end: loadavg() }, machineCeiling2Over1: machine, natsWorkersUpSeconds: workersUp, grids }, null, 2)}\n`,
+  `${JSON.stringify({ date: new Date().toISOString(), cores: availableParallelism(), loadavg: { start: loadAtStart, end: loadavg() }, machineCeiling2Over1: machine, workloadCeiling: workload, natsWorkersUpSeconds: workersUp, grids }, null, 2)}\n`,
 );
 console.log(`figures: ${join(OUT, 'fleet-sweep.json')}`);
 if (!identical) process.exitCode = 1;

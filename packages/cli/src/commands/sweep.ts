@@ -49,16 +49,22 @@ const natsOptions = (cmd: Command): void => {
 };
 
 /**
- * The `memhp` process a worker runs as: this binary, with the Node flags it was started with, and one V8
- * background thread (`--v8-pool-size=1`) instead of Node's four. Workers run one per core, so a worker's extra
- * helper threads (parallel scavenges, concurrent compiles) only take the cores of the other workers, and the
+ * The Node flags of a worker process (a local pool's, and the child a `memhp worker --nats` runs its points in):
+ * one V8 background thread (`--v8-pool-size=1`) instead of Node's four. Workers run one per core, so a worker's
+ * extra helper threads (parallel scavenges, concurrent compiles) only take the cores of the other workers, and the
  * contention costs CPU: on grid-512-resize the workers spent about 15% less CPU on background threads with one
- * each (1 and 2 jobs, 5 runs each; main threads the same within noise). A pool size the user gave wins.
+ * each (1 and 2 jobs, 5 runs each; main threads the same within noise). A flag the user gave (in the command's
+ * Node flags or NODE_OPTIONS) wins over the one here of the same name. fleet's bench/ceiling.ts measures with these.
  */
+export const WORKER_NODE_FLAGS: readonly string[] = ['--v8-pool-size=1'];
+
+/** The `memhp` process a worker runs as: this binary, with the Node flags it was started with, and WORKER_NODE_FLAGS. */
 function workerCommand(cmd: Command): { script: string; execArgv: string[]; args: string[] } {
   const arch = globals(cmd).archModule ?? [];
-  const given = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)].some((a) => a.startsWith('--v8-pool-size'));
-  return { script: process.argv[1]!, execArgv: [...(given ? [] : ['--v8-pool-size=1']), ...process.execArgv], args: [...arch.flatMap((m) => ['--arch-module', m]), 'worker', '--stdio'] };
+  const name = (flag: string): string => flag.split('=')[0]!.replace(/_/g, '-');
+  const given = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)].map(name);
+  const ours = WORKER_NODE_FLAGS.filter((f) => !given.includes(name(f)));
+  return { script: process.argv[1]!, execArgv: [...ours, ...process.execArgv], args: [...arch.flatMap((m) => ['--arch-module', m]), 'worker', '--stdio'] };
 }
 
 export function registerSweep(program: Command): void {
