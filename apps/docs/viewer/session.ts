@@ -561,7 +561,10 @@ export class LogSession {
       }
       if (carry.length) take(dec.decode(carry), carryPos + carry.length);
     } finally {
-      reader.releaseLock();
+      // the rest of the range is not wanted: cancelled, not merely let go of (a released reader leaves the stream
+      // open: a Blob's read ahead, or a gzip log's inflate worker inflating members for a read nobody takes); not
+      // waited for, so the frame does not wait on it either
+      reader.cancel().catch(() => undefined);
     }
     return { last, nextLineOffset: next };
   }
