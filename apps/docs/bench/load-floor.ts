@@ -5,18 +5,35 @@
  *  - node:   the CLI's replay loop (readLogStream batches → core's evolve) in a fresh Node process over the log
  *            already in memory: the CLI less its start-up and file reading;
  *  - floor:  the same loop in a bare Chromium worker (floor.worker.ts, built as the site builds its workers) over the
- *            log already in memory: no page drawn,
- *            no reader/inflate worker, no snapshots, no progress messages (a gzip log inflated in line);
+ *            log already in memory: no page drawn, no reader/inflate worker, no snapshots, no progress messages (a
+ *            gzip log inflated in line, by the viewer's pako gunzip);
  *  - worker: the viewer's replay worker (built from source as the site builds it, or the builds --worker-dir names:
  *            `--build-worker <dir>` makes one) on a blank page, its reading worker beside it: the viewer's load less
- *            the page's drawing;
+ *            the page's drawing; it says how long the load waited for bytes and packed snapshots;
  *  - site:   (with --site <dist>) the viewer itself, as the bench opens it: file picker to the page's ready;
- *  - session, session-nosnap: (named in --only) the viewer's LogSession over the log in memory in a bare worker, with
- *            its snapshots, samples and marks (and without snapshots);
- *  - read-*: (named in --only) reading the File alone in a worker, by its stream, 1 MiB slices, FileReaderSync, whole.
- * Each browser run is a fresh browser; the CPU of its busiest threads is read from /proc. Linux only.
+ *  - session, session-nosnap, session-file: (named in --only) the viewer's LogSession in a bare worker over the log
+ *            in memory, with its snapshots, samples and marks (without snapshots; over the File read in line);
+ *  - read-*: (named in --only) reading the File alone in a worker: by its stream, gathered into 256 KiB buffers as the
+ *            reading worker once did, by slices (--slice-mib), FileReaderSync, whole.
+ * Each browser run is a fresh browser; the CPU of the whole browser and of its busiest threads is read from /proc.
+ * Linux only.
  * Run: node --import tsx bench/load-floor.ts --log <file> [--log <file.gz>] [--runs N] [--site .vitepress/dist]
- *      [--only cli,node,floor,worker,site,read-stream,read-slices,read-sync,read-whole]
+ *      [--only cli,node,floor,worker,site,session,session-nosnap,session-file,read-stream,read-gather,read-slices,
+ *      read-sync,read-whole] [--worker-dir <dir>]...
+ *
+ * Measured on the 2-core machine (Chromium 156, the viewer bench's 1,032,688-event log, 174 MB; load average 6–16,
+ * so walls are noise and CPU seconds are the figures), medians of 3 unless said:
+ *  - CPU of the replay loop: node 2.48 s; floor (the worker's thread) 2.58 s (2.00–2.97 over 7 runs); the CLI's
+ *    whole process 3.10 s. V8 in a Chromium worker runs the loop as fast as Node does: none of the gap is there.
+ *  - the viewer's LogSession in a bare worker: 2.94–4.12 s on its thread; its packs cost ~13 ms each in Chromium
+ *    (~4 ms in Node), 50–90 of them (fewer on an idle machine: the gaps are bounded by the load's busy time).
+ *  - reading the 174 MB File alone: 1.0–1.6 s of CPU over the browser's threads (0.6–0.75 s in the reading one),
+ *    whichever way it is read; the CLI reads it in ~0.05 s. Gathering the stream's chunks into fresh 256 KiB
+ *    buffers cost the reading thread 0.6 s more (read-gather 1.24–1.40 s against read-stream 0.65–0.74 s).
+ *  - the viewer (worker or site): 2.4–3.9 s on the replay thread, 4.0–7.8 s for the whole browser; V8's helper
+ *    threads (ThreadPoolForeg) ~0.5–0.9 s, the browser's and page's main threads ~0.3–0.6 s.
+ *  - gzip: pako inflates the log in ~1.0–1.6 s of CPU; the load then waits ~2–3 s for bytes on a busy machine
+ *    (the inflate worker shares the second core with the rest of the browser).
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
