@@ -39,9 +39,9 @@ async function loadOnce(site: string, log: string): Promise<{ seconds: number; c
     // the threads that worked most over the load (the replay worker's is the load's critical path)
     const busiest = [...browserThreadCpuMs(profile)]
       .map(([k, ms]) => [k.split(' ').slice(1).join(' '), (ms - (th0.get(k) ?? 0)) / 1000] as const)
-      .filter(([, s]) => s >= 0.1)
+      .filter(([, s]) => s >= 0.05)
       .sort((a, b) => b[1] - a[1])
-      .slice(0, 4);
+      .slice(0, 14);
     return { seconds, workerSeconds, cpuSeconds, threads: busiest.map(([name, s]) => `${name} ${s.toFixed(2)}`).join(', ') };
   } finally {
     await browser.close();

@@ -9,22 +9,44 @@ export function statCpuMs(stat: string): number {
   return (Number(f[11]) + Number(f[12])) * TICK_MS;
 }
 
-/** The pids of the browser started with `profile` and of every process that descends from it. */
-function browserPids(profile: string): number[] {
+/** The processes on the machine: each one's parent, and its CPU (ms). */
+function processes(): { ppid: Map<number, number>; cpu: Map<number, number>; named: (profile: string) => Set<number> } {
   const ppid = new Map<number, number>();
-  let root = -1;
+  const cpu = new Map<number, number>();
   for (const d of readdirSync('/proc')) {
     if (!/^\d+$/.test(d)) continue;
     try {
       const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
       ppid.set(+d, Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
-      if (root < 0 && readFileSync(`/proc/${d}/cmdline`, 'utf8').includes(profile)) root = +d;
+      cpu.set(+d, statCpuMs(stat));
     } catch {
       // gone
     }
   }
-  return [...ppid.keys()].filter((pid) => {
-    for (let p = pid; p > 1; p = ppid.get(p) ?? 0) if (p === root) return true;
+  const named = (profile: string): Set<number> => {
+    const out = new Set<number>();
+    for (const pid of ppid.keys()) {
+      try {
+        if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(profile)) out.add(pid);
+      } catch {
+        // gone
+      }
+    }
+    return out;
+  };
+  return { ppid, cpu, named };
+}
+
+/**
+ * The pids of the browser started with `profile` and of every process that descends from it. The browser is the
+ * process naming the profile whose parent does not (its children name it too, and once pids wrap around a child can
+ * have a lower pid than the browser: taking the first one found counted one renderer's threads alone).
+ */
+function browserPids(profile: string, p = processes()): number[] {
+  const named = p.named(profile);
+  const root = [...named].find((pid) => !named.has(p.ppid.get(pid) ?? 0)) ?? -1;
+  return [...p.ppid.keys()].filter((pid) => {
+    for (let q = pid; q > 1; q = p.ppid.get(q) ?? 0) if (q === root) return true;
     return false;
   });
 }
@@ -50,31 +72,6 @@ export function browserThreadCpuMs(profile: string): Map<string, number> {
 
 /** utime+stime (ms) of every process that descends from the browser started with `profile`. */
 export function browserCpuMs(profile: string): number {
-  const ppid = new Map<number, number>();
-  const cpu = new Map<number, number>();
-  const named = new Set<number>();
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
-      ppid.set(+d, Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
-      cpu.set(+d, statCpuMs(stat));
-      if (readFileSync(`/proc/${d}/cmdline`, 'utf8').includes(profile)) named.add(+d);
-    } catch {
-      // gone
-    }
-  }
-  // the browser: the process naming the profile whose parent does not (its children name it too, and once pids
-  // wrap around a child can have a lower pid than the browser)
-  const root = [...named].find((p) => !named.has(ppid.get(p) ?? 0)) ?? -1;
-  let sum = 0;
-  for (const [pid, ms] of cpu) {
-    for (let p = pid; p > 1; p = ppid.get(p) ?? 0) {
-      if (p === root) {
-        sum += ms;
-        break;
-      }
-    }
-  }
-  return sum;
+  const p = processes();
+  return browserPids(profile, p).reduce((n, pid) => n + (p.cpu.get(pid) ?? 0), 0);
 }

@@ -394,6 +394,52 @@ describe('viewer replay session', () => {
     expect(f.pmds.length + f.pmdsNotDrawn).toBe(f.pmdCounts.leaf + f.pmdCounts.table);
   });
 
+  it('cancels its read of the log once a seek has its events: no read is left open', async () => {
+    // a Blob that counts the streams read from it and its slices: each must be read to its end or cancelled. The load
+    // reads 8 KiB pieces (its marks, where seeks start and stop reading, are that far apart); a seek's slice gives 64
+    // bytes a piece, so its target's line ends well before the slice does
+    const bytes = new TextEncoder().encode(logText);
+    const reads = { opened: 0, ended: 0, cancelled: 0 };
+    const counted = (b: Uint8Array, piece: number): Blob => {
+      class Counted extends Blob {
+        override slice(from?: number, to?: number): Blob {
+          return counted(b.subarray(from ?? 0, to ?? b.length), 64);
+        }
+        override stream(): ReadableStream<Uint8Array<ArrayBuffer>> {
+          reads.opened++;
+          let at = 0;
+          return new ReadableStream(
+            {
+              pull(c) {
+                if (at >= b.length) {
+                  reads.ended++;
+                  return c.close();
+                }
+                c.enqueue(b.slice(at, (at += piece)));
+              },
+              cancel() {
+                reads.cancelled++;
+              },
+            },
+            { highWaterMark: 0 },
+          );
+        }
+      }
+      return new Counted([b as Uint8Array<ArrayBuffer>]);
+    };
+    const s = new LogSession(api, counted(bytes, 8192), 'cloud.ndjson', { snapshotEvery: 500 });
+    const r = await s.load();
+    expect(reads.opened - reads.ended - reads.cancelled, 'the load').toBe(0);
+    const opened = reads.opened;
+    for (const at of [r.lastSeq - 1, 1, 250, 777, 1234, r.lastSeq]) {
+      expect((await s.frameAt(at)).counters).toEqual(counters(straightReplay(logText, at), api.views));
+      await new Promise((res) => setTimeout(res, 0));
+    }
+    expect(reads.opened - opened, 'the seeks read the log').toBeGreaterThanOrEqual(4);
+    expect(reads.cancelled, 'the seeks stopped reading before their slices ended').toBeGreaterThan(0);
+    expect(reads.opened - reads.ended - reads.cancelled, 'reads left open').toBe(0);
+  });
+
   it('reports a corrupt line with the file and line number', async () => {
     const lines = logText.split('\n');
     lines[5] = '{"seq":5,"oops"';

@@ -10,28 +10,25 @@
  */
 import { countBytes, gunzipMembers, indexMembers, keepBytes, keepBytesInFile, MemberIndexer, readMembers } from './gunzip.js';
 import type { FromInflate, MemberIndex, ToInflate } from './gunzip.js';
+import { Credits, ownsBuffer } from './worker-stream.js';
 
 const ctx = self as unknown as DedicatedWorkerGlobalScope;
 const post = (m: FromInflate, transfer: Transferable[] = []) => ctx.postMessage(m, transfer);
 
-/** Chunks each reader (0: the load, else a seek's read) may be sent before it asks for more, and who waits for that. */
-const credit = new Map<number, number>();
-const wake = new Map<number, () => void>();
+/** Chunks each reader (0: the load, else a seek's read) may be sent before it asks for more. */
+const credits = new Credits();
 /** The open seek reads, to cancel. */
 const reading = new Map<number, ReadableStreamDefaultReader<Uint8Array>>();
 let log: { file: Blob; name: string; index: MemberIndex } | null = null;
 /**
- * Reads left open at most: the session lets go of a read without cancelling it once it has the events it wants
- * (it releases its reader), leaving its pipeline here waiting for credit with a chunk or two; past this many, the
- * oldest is ended (and told so, should anyone still read it). The session reads one range at a time (a seek, or
- * an idle-time step it gives up for a seek), so this bounds what waits here to ~8 × 0.5 MiB.
+ * Reads left open at most: the session cancels a read once it has the events it wants, but a reader that only lets go
+ * of its stream (releases its reader) leaves the pipeline here waiting for credit with a chunk or two; past this many,
+ * the oldest is ended (and told so, should anyone still read it), which bounds what waits here to ~8 × 0.5 MiB.
  */
 const MAX_OPEN_READS = 8;
 
 async function cancelRead(id: number): Promise<void> {
-  credit.delete(id);
-  wake.get(id)?.();
-  wake.delete(id);
+  credits.close(id);
   await reading.get(id)?.cancel().catch(() => undefined);
   reading.delete(id);
 }
@@ -41,27 +38,19 @@ async function send(id: number, reader: ReadableStreamDefaultReader<Uint8Array>,
   for (;;) {
     const { value, done } = await reader.read();
     if (done) return true;
-    while ((credit.get(id) ?? 0) <= 0) {
-      if (!credit.has(id)) return false; // cancelled
-      await new Promise<void>((r) => wake.set(id, r));
-    }
-    if (!credit.has(id)) return false;
-    credit.set(id, credit.get(id)! - 1);
+    if (!(await credits.take(id))) return false; // cancelled
     const chunk = own(value) ? value : value.slice();
     post({ kind: 'chunk', id, chunk }, [chunk.buffer]);
   }
 }
 
 /** A chunk that is the whole of its buffer, which nothing else holds: pako's output buffers are used once. */
-const whole = (c: Uint8Array): boolean => c.byteOffset === 0 && c.byteLength === c.buffer.byteLength;
+const whole = ownsBuffer;
 
 ctx.onmessage = async (ev: MessageEvent<ToInflate>) => {
   const m = ev.data;
   if (m.kind === 'more') {
-    if (!credit.has(m.id)) return;
-    credit.set(m.id, credit.get(m.id)! + m.chunks);
-    wake.get(m.id)?.();
-    wake.delete(m.id);
+    credits.grant(m.id, m.chunks);
     return;
   }
   if (m.kind === 'cancel') {
@@ -74,21 +63,21 @@ ctx.onmessage = async (ev: MessageEvent<ToInflate>) => {
       post({ kind: 'error', id: oldest, message: `${log?.name ?? 'the log'}: a read left open was ended (more than ${MAX_OPEN_READS} open)` });
       void cancelRead(oldest);
     }
-    credit.set(m.id, m.credit);
+    credits.open(m.id, m.credit);
     try {
       if (!log) throw new Error('no log loaded to read from');
       const reader = readMembers(log.file, log.name, log.index, m.from, m.to).getReader();
       reading.set(m.id, reader);
       if (await send(m.id, reader, whole)) post({ kind: 'end', id: m.id, kept: null });
     } catch (e) {
-      if (credit.has(m.id)) post({ kind: 'error', id: m.id, message: e instanceof Error ? e.message : String(e) });
+      if (credits.isOpen(m.id)) post({ kind: 'error', id: m.id, message: e instanceof Error ? e.message : String(e) });
     } finally {
-      credit.delete(m.id);
+      credits.close(m.id);
       reading.delete(m.id);
     }
     return;
   }
-  credit.set(0, m.credit);
+  credits.open(0, m.credit);
   try {
     let text: Blob | null = null;
     const keep = (t: Blob | null): void => {

@@ -89,6 +89,9 @@ export type FromWorker =
       /** States kept for seeking (never more afterwards): the viewer's memory is about this many copies of the state. */
       readonly statesKept: number;
       readonly ms: number;
+      /** Of `ms`: waiting for the log's bytes, and packing snapshots (the rest: reading events and applying them). */
+      readonly waitMs: number;
+      readonly packMs: number;
     }
   | { readonly kind: 'frame'; readonly frame: WireFrame; readonly ms: number }
   /** Upkeep is done: every position is covered and no more states fit the memory budget (or would help). */

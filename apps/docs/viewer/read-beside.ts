@@ -2,7 +2,8 @@
  * A plain log's bytes, read by a worker of its own (read.worker.ts) beside the replay worker: reading a File's
  * stream took the replay worker ~1 s of its own CPU for the viewer bench's 170 MB log in Chromium (a fifth of its
  * load), and on a machine with two cores that runs beside parsing and replaying instead of before them. The chunks
- * come moved (transferred), not copied, a few at a time as the replay worker takes them.
+ * come moved (transferred), not copied, as the File's stream gave them (64 KiB in Chromium), several to a message,
+ * a few messages at a time as the replay worker takes them.
  */
 import { creditedStream } from './worker-stream.js';
 
@@ -11,16 +12,14 @@ export type ToReader =
   | { readonly kind: 'more'; readonly chunks: number };
 
 export type FromReader =
-  | { readonly kind: 'chunk'; readonly chunk: Uint8Array }
+  /** The stream's chunks in order, `chunkBytes` or more together (less at the end). */
+  | { readonly kind: 'chunk'; readonly chunk: readonly Uint8Array[] }
   | { readonly kind: 'end' }
   | { readonly kind: 'error'; readonly message: string };
 
-/** Chunks in flight between the two workers: enough to keep both busy, little memory (WINDOW × CHUNK_BYTES). */
+/** Messages in flight between the two workers: enough to keep both busy, little memory (WINDOW × CHUNK_BYTES). */
 const WINDOW = 16;
-/**
- * Bytes the reader gathers into one chunk (a Blob's stream gives 64 KiB at a time): fewer messages, and the load
- * marks a chunk's end for seeks, which read at most a chunk past their target.
- */
+/** Bytes the reader sends in one message (a Blob's stream gives 64 KiB at a time): fewer messages. */
 export const CHUNK_BYTES = 256 << 10;
 
 /**
@@ -40,6 +39,7 @@ export function readBeside(file: Blob, name: string): ReadableStream<Uint8Array>
     // half a window at a time: a message for every chunk taken cost the replay worker ~80 ms of postMessage over
     // the bench's 660 chunks (a Chromium profile)
     batch: WINDOW / 2,
+    chunkBytes: CHUNK_BYTES,
     open: () => w.postMessage({ kind: 'open', file, credit: WINDOW, chunkBytes: CHUNK_BYTES } satisfies ToReader),
     more: (chunks) => w.postMessage({ kind: 'more', chunks } satisfies ToReader),
     errorOf: (message) => new Error(`${name}: ${message}`),

@@ -1,56 +1,44 @@
 /// <reference lib="webworker" />
 /**
- * Reads a plain log beside the replay worker (read-beside.ts): the File's stream, gathered into chunks of at least
- * `chunkBytes`, each sent on moved (transferred), a few at a time as the replay worker asks for them.
+ * Reads a plain log beside the replay worker (read-beside.ts): the File's stream, its chunks sent on moved
+ * (transferred) as they came, several to a message (at least `chunkBytes` together), a few messages at a time as the
+ * replay worker asks for them. The chunks are not copied into bigger ones: gathering the stream's 64 KiB chunks into
+ * fresh 256 KiB buffers took this worker 0.6 s more CPU over the viewer bench's 174 MB log than reading them
+ * (bench/load-floor.ts, read-stream against read-gather), on a machine whose two cores the load keeps busy.
  */
 import type { FromReader, ToReader } from './read-beside.js';
+import { Credits, ownsBuffer } from './worker-stream.js';
 
 const ctx = self as unknown as DedicatedWorkerGlobalScope;
 const post = (m: FromReader, transfer: Transferable[] = []) => ctx.postMessage(m, transfer);
-
-let credit = 0;
-let wake: (() => void) | null = null;
-
-async function send(chunk: Uint8Array): Promise<void> {
-  while (credit <= 0) await new Promise<void>((r) => (wake = r));
-  credit--;
-  post({ kind: 'chunk', chunk }, [chunk.buffer]);
-}
+const credits = new Credits();
 
 ctx.onmessage = async (ev: MessageEvent<ToReader>) => {
   const m = ev.data;
   if (m.kind === 'more') {
-    credit += m.chunks;
-    wake?.();
-    wake = null;
+    credits.grant(0, m.chunks);
     return;
   }
-  credit = m.credit;
+  credits.open(0, m.credit);
   try {
     const reader = (m.file.stream() as ReadableStream<Uint8Array>).getReader();
-    let buf = new Uint8Array(m.chunkBytes);
+    let pieces: Uint8Array[] = [];
     let n = 0;
+    const send = async (): Promise<void> => {
+      await credits.take(0);
+      post({ kind: 'chunk', chunk: pieces }, pieces.map((c) => c.buffer as ArrayBuffer));
+      pieces = [];
+      n = 0;
+    };
     for (;;) {
       const { value, done } = await reader.read();
       if (done) break;
-      if (n === 0 && value.byteLength >= m.chunkBytes) {
-        // big enough alone: moved as it is when it owns its buffer
-        await send(value.byteOffset === 0 && value.byteLength === value.buffer.byteLength ? value : value.slice());
-        continue;
-      }
-      for (let from = 0; from < value.byteLength; ) {
-        const k = Math.min(buf.length - n, value.byteLength - from);
-        buf.set(value.subarray(from, from + k), n);
-        n += k;
-        from += k;
-        if (n === buf.length) {
-          await send(buf);
-          buf = new Uint8Array(m.chunkBytes);
-          n = 0;
-        }
-      }
+      // a chunk that shares its buffer (not seen from Chromium's File streams) is copied, so the move takes no more
+      pieces.push(ownsBuffer(value) ? value : value.slice());
+      n += value.byteLength;
+      if (n >= m.chunkBytes) await send();
     }
-    if (n > 0) await send(buf.subarray(0, n).slice());
+    if (n > 0) await send();
     post({ kind: 'end' });
   } catch (e) {
     post({ kind: 'error', message: e instanceof Error ? e.message : String(e) });

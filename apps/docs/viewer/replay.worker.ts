@@ -93,7 +93,7 @@ ctx.onmessage = async (ev: MessageEvent<ToWorker>) => {
     const r = await s.load();
     const machine = r.header.machine as { arch?: string };
     post({ kind: 'header', name: m.name, header: { kernel: r.header.kernel, arch: String(machine.arch ?? '?'), memhpVersion: r.header.memhpVersion, seed: r.header.seed } });
-    post({ kind: 'loaded', lastSeq: r.lastSeq, samples: r.samples, snapshots: r.snapshots, statesKept: s.snapshotSeqs.length, ms: performance.now() - t0 });
+    post({ kind: 'loaded', lastSeq: r.lastSeq, samples: r.samples, snapshots: r.snapshots, statesKept: s.snapshotSeqs.length, ms: performance.now() - t0, waitMs: r.waitMs, packMs: r.packMs });
     pendingSeek = r.lastSeq;
     await drainSeeks();
   } catch (e) {

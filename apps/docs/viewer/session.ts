@@ -165,6 +165,18 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
   return c;
 }
 
+/** What a load found, and where its time went. */
+export interface LoadResult {
+  header: HeaderLike;
+  lastSeq: number;
+  samples: Sample[];
+  snapshots: number;
+  /** Milliseconds the load waited for the log's bytes (its reading or inflating worker behind). */
+  waitMs: number;
+  /** Milliseconds it spent packing snapshots. */
+  packMs: number;
+}
+
 export class LogSession {
   private header: HeaderLike | null = null;
   /** The snapshots kept, in seq order (never written: a seek unpacks one). */
@@ -255,7 +267,7 @@ export class LogSession {
   }
 
   /** The single full pass: header, fold, snapshots, counter samples. */
-  async load(): Promise<{ header: HeaderLike; lastSeq: number; samples: Sample[]; snapshots: number }> {
+  async load(): Promise<LoadResult> {
     const keep = this.opts.keepDecompressedBytes ?? 512 << 20;
     this.gz = (await isGzip(this.blob)) ? await openGzipLog(this.blob, this.name, keep) : null;
     this.marks = new LineMarks();
@@ -300,7 +312,7 @@ export class LogSession {
         countHugetlb(hugetlb, e.type);
         if (series.wants(seq)) series.push(seq, counters(state, this.api.views));
         if (this.every && seq % this.every === 0) {
-          this.snapshot(seq, state, hugetlb, e, e === batch[batch.length - 1] ? { seq, offset: end } : start);
+          packTotal += this.snapshot(seq, state, hugetlb, e, e === batch[batch.length - 1] ? { seq, offset: end } : start);
           this.thin();
           this.opts.onProgress?.(seq, tap.bytes);
         }
@@ -334,10 +346,10 @@ export class LogSession {
     // The final state is kept too (a seek back to the end unpacks it), and stays live as the cursor, so the first
     // frame (the last event) costs no unpack and no replay.
     const endLine = this.marks.floor(seq);
-    if (seq > 0 && this.snapshots[this.snapshots.length - 1]?.seq !== seq) this.snapshot(seq, state, hugetlb, lastEvent, endLine);
+    if (seq > 0 && this.snapshots[this.snapshots.length - 1]?.seq !== seq) packTotal += this.snapshot(seq, state, hugetlb, lastEvent, endLine);
     this.thin();
     this.current = { seq, state, hugetlb: { ...hugetlb }, nextLineOffset: endLine.offset, lineSeq: endLine.seq, event: lastEvent };
-    return { header, lastSeq: seq, samples: series.toArray(), snapshots: this.snapshots.length };
+    return { header, lastSeq: seq, samples: series.toArray(), snapshots: this.snapshots.length, waitMs: tap.waitMs, packMs: packTotal };
   }
 
   /** The state after event `target` (0 = before the first event), drawn. */
@@ -549,7 +561,10 @@ export class LogSession {
       }
       if (carry.length) take(dec.decode(carry), carryPos + carry.length);
     } finally {
-      reader.releaseLock();
+      // the rest of the range is not wanted: cancelled, not merely let go of (a released reader leaves the stream
+      // open: a Blob's read ahead, or a gzip log's inflate worker inflating members for a read nobody takes); not
+      // waited for, so the frame does not wait on it either
+      reader.cancel().catch(() => undefined);
     }
     return { last, nextLineOffset: next };
   }
