@@ -190,6 +190,20 @@ describe('viewer projection', () => {
         const moved = structuredClone(wire, { transfer });
         expect(transfer.every((b) => b.byteLength === 0), 'the columns are moved, not copied').toBe(true);
         expect(decodeFrame(moved)).toStrictEqual(f);
+        // against the frame posted before: rows equal to its are not sent, and the page's own stand for them
+        for (const prev of [
+          { ...f, seq: 6 },
+          { ...f, sections: sections.slice(1), pmds: pmds.map((p) => ({ ...p })) },
+          { ...f, sections: sections.map((s) => ({ ...s })), pmds: pmds.map((p) => ({ ...p, ptes: p.ptes + 1 })) },
+        ]) {
+          const e = encodeFrame(f, prev);
+          const sentSections = prev.sections.length !== sections.length || sections.some((s) => Number.isNaN(s.nr));
+          const sentPmds = prev.pmds.some((p, i) => p.ptes !== pmds[i]!.ptes);
+          expect(e.wire.sections === null, 'sections sent').toBe(!sentSections);
+          expect(e.wire.pmds === null, 'PMD entries sent').toBe(!sentPmds);
+          const got = decodeFrame(structuredClone(e.wire, { transfer: e.transfer }), structuredClone(prev));
+          expect(got).toStrictEqual(f);
+        }
       }),
       { numRuns: 100 },
     );
