@@ -566,7 +566,8 @@ export class LogSession {
       }
       if (carry.length) take(dec.decode(carry), carryPos + carry.length);
     } finally {
-      reader.releaseLock();
+      // the rest is not wanted: a gzip log's inflate worker stops inflating it, a Blob stops reading it
+      void reader.cancel().catch(() => undefined);
     }
     return { last, nextLineOffset: next };
   }
