@@ -55,6 +55,22 @@ async function replayJsonAsync(log: string, report: 'meminfo' | 'vmstat' | 'sect
   return JSON.parse(stdout) as Record<string, unknown>;
 }
 
+/** The two grids' canvases, each as its pixel size and a hash of its pixels (FNV-1a over the RGBA bytes). */
+async function gridPixels(): Promise<string[]> {
+  return (await page.evaluate(`['viewer-phys', 'viewer-vmemmap'].map((id) => {
+    const c = document.querySelector('[data-testid="' + id + '"]');
+    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    let h = 2166136261;
+    for (let i = 0; i < d.length; i++) h = Math.imul(h ^ d[i], 16777619);
+    return c.width + 'x' + c.height + ' ' + (h >>> 0).toString(16);
+  })`)) as string[];
+}
+
+/** How many rows of each grid the last frame painted (the rows that changed, or all). */
+async function rowsPainted(): Promise<number[]> {
+  return Promise.all(['viewer-phys', 'viewer-vmemmap'].map(async (id) => Number(await page.getByTestId(id).getAttribute('data-rows-painted'))));
+}
+
 async function counterText(name: string): Promise<string> {
   return (await page.getByTestId(`counter-${name}`).textContent())?.trim() ?? '';
 }
@@ -208,6 +224,8 @@ describe('the documentation site in Chromium', () => {
       await page.getByTestId('viewer-file').setInputFiles(join(dist, 'examples', file));
       await page.waitForSelector('[data-testid="viewer-root"][data-state="ready"]', { timeout: 60_000 });
       expect(Number(await page.getByTestId('viewer-root').getAttribute('data-states'))).toBeGreaterThan(0);
+      const partial = [0, 0];
+      const lastSeq = Number(await page.getByTestId('viewer-slider').getAttribute('max'));
       for (const at of points) {
         await page.getByTestId('viewer-seq-input').fill(String(at));
         await page.getByTestId('viewer-seq-input').press('Enter');
@@ -224,7 +242,19 @@ describe('the documentation site in Chromium', () => {
         expect(summary, `${file} @${at}`).toContain(`${want.blocks.length} blocks`);
         const online = want.blocks.filter((b) => (b.STATE ?? b.state ?? '').toLowerCase() === 'online').length;
         expect([...summary.matchAll(/(\d+) online/g)].reduce((n, m) => n + Number(m[1]), 0), `${file} @${at}`).toBe(online);
+        // A frame paints only the rows of the grids that changed since the one before: the canvases then hold
+        // exactly the pixels of the same frame painted whole (which a resize does: the pixel ratio may change).
+        const rows = await rowsPainted();
+        const pixels = await gridPixels();
+        await page.evaluate('window.dispatchEvent(new Event("resize"))');
+        const all = await rowsPainted();
+        expect(await gridPixels(), `${file} @${at}: rows painted ${rows.join(', ')} of ${all.join(', ')}`).toEqual(pixels);
+        rows.forEach((n, i) => (partial[i]! += n > 0 && n < all[i]! ? 1 : 0));
+        // the red line over the plots is at the event shown
+        expect(Number(await page.getByTestId('viewer-plot-cursor').first().getAttribute('data-at'))).toBeCloseTo(at / lastSeq, 5);
       }
+      // some seeks painted some rows of a grid, not all, and still drew the frame as a whole paint does
+      expect(partial[0]! + partial[1]!, file).toBeGreaterThan(0);
     }
     expect(pageErrors).toEqual([]);
   }, 300_000);

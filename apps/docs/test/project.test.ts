@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
+import { TableMap } from '@memhp/core';
 import { decodeFrame, encodeFrame, type Frame } from '../viewer/protocol.js';
-import { SampleSeries, cap, counters, drawPmds, drawSections, popcount, SECTION_HAS_MEM_MAP, SECTION_IS_EARLY, SECTION_IS_ONLINE, SECTION_MARKED_PRESENT, type StateLike } from '../viewer/project.js';
+import { SampleSeries, blockKind, cap, countBlocks, counters, drawPmds, drawSections, drawSectionsUpTo, popcount, SECTION_HAS_MEM_MAP, SECTION_IS_EARLY, SECTION_IS_ONLINE, SECTION_MARKED_PRESENT, type StateLike } from '../viewer/project.js';
 
 /** x86-64 4K geometry (apps/docs/kernel/constants.md#per-arch): 64 sub-sections per 128 MiB section, PMD_SHIFT 21, vmemmap base 0xffffea0000000000 (apps/docs/kernel/vmemmap.md#layout). */
 const geometry = { pageBytes: 4096, pagesPerSection: 32768, subsectionsPerSection: 64, sectionsPerBlock: 1, pmdShift: 21, vmemmapBase: 0xffffea0000000000n };
@@ -83,6 +84,56 @@ describe('viewer projection', () => {
     expect(counts).toEqual({ leaf: 2, table: 1, ptes: 512, bySource: { boot: 1, altmap: 1, buddy: 1 } });
   });
 
+  it("projects core's table maps (read slot by slot) as it projects any map, and counts every block by its kind", () => {
+    type Pmd = StateLike['vmemmap']['pmds'] extends ReadonlyMap<number, infer V> ? V : never;
+    const pmdBase = Number(geometry.vmemmapBase >> 21n);
+    const zones = [null, 'Normal', 'Movable', 'DMA32'] as const;
+    const blockStates = ['online', 'offline', 'going-offline'] as const;
+    const sources = ['boot', 'buddy', 'altmap', 'reuse'] as const;
+    fc.assert(
+      fc.property(
+        fc.uniqueArray(fc.integer({ min: 0, max: 3000 }), { maxLength: 300 }),
+        fc.array(fc.tuple(fc.nat(2), fc.nat(3), fc.nat(3), fc.nat(511)), { minLength: 300, maxLength: 300 }),
+        fc.integer({ min: 1, max: 400 }),
+        (keys, looks, max) => {
+          const sections = new Map<number, StateLike['sections'] extends ReadonlyMap<number, infer V> ? V : never>();
+          const blocks = new Map<number, StateLike['blocks'] extends ReadonlyMap<number, infer V> ? V : never>();
+          const pmds = new Map<number, Pmd>();
+          keys.forEach((k, i) => {
+            const [st, z, src, n] = looks[i]!;
+            sections.set(k, { flags: n % 2 ? SECTION_MARKED_PRESENT | SECTION_HAS_MEM_MAP : 0, subsectionMap: BigInt(n % 4) });
+            if (n % 3) blocks.set(k, { id: k, state: blockStates[st]!, zone: zones[z]!, nrVmemmapPages: 0 });
+            pmds.set(pmdBase + k, n % 5 ? { kind: 'leaf', source: sources[src]! } : { kind: 'table', ptes: [{ startIdx: 0, endIdx: n + 1, source: sources[src]! }] });
+          });
+          // core's TableMap fills its slots in any order and reads them in key order
+          const table = <V>(m: Map<number, V>, base: number): TableMap<V> => {
+            const t = new TableMap<V>([], base);
+            for (const [k, v] of m) t.put(k, v);
+            return t;
+          };
+          const plain = state({ sections, blocks, vmemmap: { pmds } });
+          const tabled = state({ sections: table(sections, 0), blocks: table(blocks, 0), vmemmap: { pmds: table(pmds, pmdBase) } });
+          expect(drawSectionsUpTo(tabled, max)).toEqual(drawSectionsUpTo(plain, max));
+          expect(drawPmds(tabled, max)).toEqual(drawPmds(plain, max));
+          expect(countBlocks(tabled)).toEqual(countBlocks(plain));
+          // every block once, under its own kind
+          const naive: Record<string, number> = {};
+          for (const b of blocks.values()) naive[blockKind(b)] = (naive[blockKind(b)] ?? 0) + 1;
+          expect(countBlocks(plain)).toEqual({ total: blocks.size, byKind: naive });
+          // PMDs by source: a leaf by its own, a table by the source of most of its PTEs
+          const bySource: Record<string, number> = {};
+          for (const e of pmds.values()) {
+            const src = e.kind === 'leaf' ? e.source : e.ptes[0]!.source;
+            bySource[src] = (bySource[src] ?? 0) + 1;
+          }
+          expect(drawPmds(plain).counts.bySource).toEqual(bySource);
+          expect(drawSectionsUpTo(plain, max).items.map((x) => x.nr)).toEqual([...sections].filter(([, v]) => v.flags || v.subsectionMap).map(([k]) => k).sort((a, b) => a - b).slice(0, max));
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
   it('caps what one frame draws and says how much it left out', () => {
     expect(cap([1, 2, 3, 4], 3)).toEqual({ items: [1, 2, 3], dropped: 1 });
     expect(cap([1], 3)).toEqual({ items: [1], dropped: 0 });
@@ -139,6 +190,20 @@ describe('viewer projection', () => {
         const moved = structuredClone(wire, { transfer });
         expect(transfer.every((b) => b.byteLength === 0), 'the columns are moved, not copied').toBe(true);
         expect(decodeFrame(moved)).toStrictEqual(f);
+        // against the frame posted before: rows equal to its are not sent, and the page's own stand for them
+        for (const prev of [
+          { ...f, seq: 6 },
+          { ...f, sections: sections.slice(1), pmds: pmds.map((p) => ({ ...p })) },
+          { ...f, sections: sections.map((s) => ({ ...s })), pmds: pmds.map((p) => ({ ...p, ptes: p.ptes + 1 })) },
+        ]) {
+          const e = encodeFrame(f, prev);
+          const sentSections = prev.sections.length !== sections.length || sections.some((s) => Number.isNaN(s.nr));
+          const sentPmds = prev.pmds.some((p, i) => p.ptes !== pmds[i]!.ptes);
+          expect(e.wire.sections === null, 'sections sent').toBe(!sentSections);
+          expect(e.wire.pmds === null, 'PMD entries sent').toBe(!sentPmds);
+          const got = decodeFrame(structuredClone(e.wire, { transfer: e.transfer }), structuredClone(prev));
+          expect(got).toStrictEqual(f);
+        }
       }),
       { numRuns: 100 },
     );

@@ -108,16 +108,54 @@ interface Rows {
   readonly codes: Int32Array;
 }
 
-/** A frame as posted: its sections and PMD entries as columns (their buffers are moved to the page). */
-export type WireFrame = Omit<Frame, 'sections' | 'pmds'> & { readonly sections: Rows; readonly pmds: Rows; readonly strings: readonly string[] };
+/**
+ * A frame as posted: its sections and PMD entries as columns (their buffers are moved to the page), or null when
+ * they are the same as the frame posted before ({@link encodeFrame}'s `prev`): most seeks in a large log change
+ * none of the cells drawn, and the page then keeps its own (and paints nothing again).
+ */
+export type WireFrame = Omit<Frame, 'sections' | 'pmds'> & { readonly sections: Rows | null; readonly pmds: Rows | null; readonly strings: readonly string[] };
+
+function sameSections(a: readonly DrawSection[], b: readonly DrawSection[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i]!;
+    const y = b[i]!;
+    if (
+      x.nr !== y.nr ||
+      x.flags !== y.flags ||
+      x.subsectionsSet !== y.subsectionsSet ||
+      x.subsectionMap !== y.subsectionMap ||
+      x.block !== y.block ||
+      x.blockState !== y.blockState ||
+      x.zone !== y.zone ||
+      x.early !== y.early ||
+      x.device !== y.device
+    )
+      return false;
+  }
+  return true;
+}
+
+function samePmds(a: readonly DrawPmd[], b: readonly DrawPmd[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i]!;
+    const y = b[i]!;
+    if (x.idx !== y.idx || x.kind !== y.kind || x.source !== y.source || x.ptes !== y.ptes) return false;
+  }
+  return true;
+}
 
 const SECTION_NUMS = 4;
 const SECTION_CODES = 5;
 const PMD_NUMS = 2;
 const PMD_CODES = 2;
 
-/** A frame as columns, and the buffers to move with it (postMessage's transfer list). */
-export function encodeFrame(f: Frame): { wire: WireFrame; transfer: ArrayBuffer[] } {
+/**
+ * A frame as columns, and the buffers to move with it (postMessage's transfer list). Given the frame posted before
+ * (`prev`), sections or PMD entries equal to its are not sent (null): the page has them.
+ */
+export function encodeFrame(f: Frame, prev?: Frame | null): { wire: WireFrame; transfer: ArrayBuffer[] } {
   const strings: string[] = [];
   const index = new Map<string, number>();
   const str = (x: string | null): number => {
@@ -130,7 +168,10 @@ export function encodeFrame(f: Frame): { wire: WireFrame; transfer: ArrayBuffer[
     }
     return i;
   };
-  const ns = f.sections.length;
+  // (the columns of rows the page has are not built)
+  const keepS = !!prev && sameSections(prev.sections, f.sections);
+  const keepP = !!prev && samePmds(prev.pmds, f.pmds);
+  const ns = keepS ? 0 : f.sections.length;
   const sn = new Float64Array(ns * SECTION_NUMS);
   const sc = new Int32Array(ns * SECTION_CODES);
   for (let j = 0; j < ns; j++) {
@@ -147,7 +188,7 @@ export function encodeFrame(f: Frame): { wire: WireFrame; transfer: ArrayBuffer[
     sc[k + 3] = x.early ? 1 : 0;
     sc[k + 4] = x.device ? 1 : 0;
   }
-  const np = f.pmds.length;
+  const np = keepP ? 0 : f.pmds.length;
   const pn = new Float64Array(np * PMD_NUMS);
   const pc = new Int32Array(np * PMD_CODES);
   for (let j = 0; j < np; j++) {
@@ -157,16 +198,30 @@ export function encodeFrame(f: Frame): { wire: WireFrame; transfer: ArrayBuffer[
     pc[j * PMD_CODES] = str(x.kind);
     pc[j * PMD_CODES + 1] = str(x.source);
   }
-  const wire: WireFrame = { ...f, sections: { n: ns, nums: sn, codes: sc }, pmds: { n: np, nums: pn, codes: pc }, strings };
-  return { wire, transfer: [sn.buffer, sc.buffer, pn.buffer, pc.buffer] };
+  const wire: WireFrame = {
+    ...f,
+    sections: keepS ? null : { n: ns, nums: sn, codes: sc },
+    pmds: keepP ? null : { n: np, nums: pn, codes: pc },
+    strings,
+  };
+  return { wire, transfer: [...(keepS ? [] : [sn.buffer, sc.buffer]), ...(keepP ? [] : [pn.buffer, pc.buffer])] };
 }
 
-/** The frame {@link encodeFrame} was given, equal to it. */
-export function decodeFrame(w: WireFrame): Frame {
+/**
+ * The frame {@link encodeFrame} was given, equal to it; `prev` is the frame decoded before, whose sections and PMD
+ * entries (the same arrays) stand for those not sent. Without one (a frame of a log no longer shown) they are empty.
+ */
+export function decodeFrame(w: WireFrame, prev?: Frame | null): Frame {
   const { strings } = w;
   const str = (c: number): string | null => (c < 0 ? null : strings[c]!);
-  const sections: DrawSection[] = new Array(w.sections.n);
-  const { nums: sn, codes: sc } = w.sections;
+  const { strings: _s, ...rest } = w;
+  void _s;
+  return { ...rest, sections: w.sections ? decodeSections(w.sections, strings, str) : (prev?.sections ?? []), pmds: w.pmds ? decodePmds(w.pmds, strings) : (prev?.pmds ?? []) };
+}
+
+function decodeSections(rows: Rows, strings: readonly string[], str: (c: number) => string | null): DrawSection[] {
+  const sections: DrawSection[] = new Array(rows.n);
+  const { nums: sn, codes: sc } = rows;
   for (let j = 0; j < sections.length; j++) {
     const i = j * SECTION_NUMS;
     const k = j * SECTION_CODES;
@@ -182,12 +237,14 @@ export function decodeFrame(w: WireFrame): Frame {
       device: sc[k + 4] === 1,
     };
   }
-  const pmds: DrawPmd[] = new Array(w.pmds.n);
-  const { nums: pn, codes: pc } = w.pmds;
+  return sections;
+}
+
+function decodePmds(rows: Rows, strings: readonly string[]): DrawPmd[] {
+  const pmds: DrawPmd[] = new Array(rows.n);
+  const { nums: pn, codes: pc } = rows;
   for (let j = 0; j < pmds.length; j++) {
     pmds[j] = { idx: pn[j * PMD_NUMS]!, kind: strings[pc[j * PMD_CODES]!] as DrawPmd['kind'], source: strings[pc[j * PMD_CODES + 1]!]!, ptes: pn[j * PMD_NUMS + 1]! };
   }
-  const { strings: _s, ...rest } = w;
-  void _s;
-  return { ...rest, sections, pmds };
+  return pmds;
 }

@@ -5,13 +5,18 @@
  * are coalesced to the latest.
  */
 import { loadViewerApi } from './core-adapter.js';
-import { encodeFrame, type FromWorker, type ToWorker } from './protocol.js';
+import { encodeFrame, type Frame, type FromWorker, type ToWorker } from './protocol.js';
 import { LogSession } from './session.js';
 
 const ctx = self as unknown as DedicatedWorkerGlobalScope;
 const post = (m: FromWorker, transfer: Transferable[] = []) => ctx.postMessage(m, transfer);
 
 let session: LogSession | null = null;
+/**
+ * The frame posted last (of whichever log): the page has its sections and PMD entries. Never reset: the page
+ * decodes every frame posted, in order, against the one before (LogViewer's lastDecoded).
+ */
+let lastFrame: Frame | null = null;
 let pendingSeek: number | null = null;
 let seeking = false;
 let upkeepRunning = false;
@@ -35,7 +40,10 @@ async function drainSeeks(): Promise<void> {
       const seq = pendingSeek;
       pendingSeek = null;
       const t0 = performance.now();
-      const { wire, transfer } = encodeFrame(await session.frameAt(seq));
+      const f = await session.frameAt(seq);
+      // sections and PMD entries the page has from the frame before are not sent again
+      const { wire, transfer } = encodeFrame(f, lastFrame);
+      lastFrame = f;
       post({ kind: 'frame', frame: wire, ms: performance.now() - t0 }, transfer);
       // quiet time counts from the end of a seek: one that took longer than QUIET_MS must not let an upkeep step in
       // before the next seek of the same drag

@@ -517,7 +517,7 @@ export class LogSession {
     // Returns true once event `to` is applied.
     const take = (text: string, end: number): boolean => {
       const lineNo = line++;
-      if (offset < 0 && lineNo === 0) return false; // the header
+      if (lineNo <= fromSeq) return false; // the header (line 0), or an event up to fromSeq
       if (text.trim() === '') return false;
       const e = this.eventOf(text, lineNo);
       if (e.seq <= fromSeq) return false;
@@ -546,13 +546,30 @@ export class LogSession {
         }
         const lastNl = value.lastIndexOf(10);
         if (lastNl >= from) {
-          // Decode every whole line of the chunk at once: a newline byte is never inside a UTF-8 sequence, so line
-          // i of the text ends at the i-th newline byte.
-          const lines = dec.decode(value.subarray(from, lastNl)).split('\n');
-          let nl = from - 1;
-          for (const text of lines) {
-            nl = value.indexOf(10, nl + 1);
-            if (take(text, base + nl + 1)) return { last, nextLineOffset: next };
+          // Line N holds event N (line 0 the header; the load's reader refused blank lines and seqs out of step):
+          // the lines up to fromSeq are passed over by their newline bytes, never decoded or parsed, and none past
+          // event `to` is decoded (a chunk of a gzip log's text is 256 KiB, ~1,500 lines).
+          while (line <= fromSeq && from <= lastNl) {
+            from = value.indexOf(10, from) + 1;
+            line++;
+          }
+          let end = lastNl;
+          const needed = to - line + 1;
+          if (needed > 0) {
+            end = from - 1;
+            for (let k = 0; k < needed && end < lastNl; k++) end = value.indexOf(10, end + 1);
+          }
+          // (and should event `to` not be where it was looked for, the rest of the chunk's lines after all)
+          for (const [a, b] of [[from, end], [end + 1, lastNl]] as const) {
+            if (b < a) continue;
+            // Decode the whole lines at once: a newline byte is never inside a UTF-8 sequence, so line i of the
+            // text ends at the i-th newline byte.
+            const lines = dec.decode(value.subarray(a, b)).split('\n');
+            let nl = a - 1;
+            for (const text of lines) {
+              nl = value.indexOf(10, nl + 1);
+              if (take(text, base + nl + 1)) return { last, nextLineOffset: next };
+            }
           }
           from = lastNl + 1;
         }
