@@ -90,7 +90,7 @@ async function main(): Promise<void> {
     }
     for (const [label, rs] of Object.entries(rounds)) {
       const b = summarise(rs);
-      browser[label] = { ...b, loadVsCliReplay: +(b.loadSeconds / cli[label]!).toFixed(2) };
+      browser[label] = { ...b, loadVsCliReplay: +(b.loadSeconds / cli[label]!).toFixed(3) };
       console.log(`browser ${label}`, browser[label]);
     }
     figures.browser = browser;
@@ -135,7 +135,7 @@ async function main(): Promise<void> {
         statesMiB: afterLoad.statesMiB,
         heapGrowthMiB: +((heap1 - heap0) / 1048576).toFixed(1),
         loadSeconds: +(loadMs / 1000).toFixed(2),
-        loadVsCliReplay: +(loadMs / 1000 / cli[label]!).toFixed(2),
+        loadVsCliReplay: +(loadMs / 1000 / cli[label]!).toFixed(3),
         seekMsMedian: +((seeks[9]! + seeks[10]!) / 2).toFixed(0),
         seekMsMax: +seeks[19]!.toFixed(0),
         upkeepSeconds: +(upkeepMs / 1000).toFixed(1),
