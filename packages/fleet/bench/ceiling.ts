@@ -6,8 +6,11 @@
  * process of the round is ready, then runs its points and reports its loop's wall time and CPU (user+system of
  * the whole process, and of its main thread and V8's helper threads apart). What it prints, over the rounds
  * (medians):
- *   - ceiling = points a second with 2 processes / points a second with 1: what the pool's 2-jobs/1-job ratio
- *     cannot exceed on this machine, since the pool adds its own work (a sweep process, IPC, start-up) to this;
+ *   - ceiling = points a second with 2 processes (the sum of each process's own rate) / points a second with 1:
+ *     what the pool's 2-jobs/1-job ratio cannot exceed on this machine, since the pool adds its own work (a sweep
+ *     process, IPC, start-up) to this. Rates, not the slower process's wall time, because the even and odd halves
+ *     of a grid do not cost the same (resize grid: 9.0 against 10.7 s) and a pool hands out points as workers free
+ *     up; the static figure (1 process's wall / the slower of the 2) is printed beside it;
  *   - contention = CPU a point with 2 processes / CPU a point with 1 (shared caches and memory bandwidth, and V8's
  *     helper threads, which run on the idle core with 1 process but take the other process's core with 2);
  *     on an idle machine ceiling ≈ 2 / contention.
@@ -52,6 +55,8 @@ export interface CeilingFigures {
   /** Main thread's CPU a point with 1 process: its wall time a point on an idle machine, at least. */
   mainPerPoint1: number;
   ceiling: number;
+  /** 1 process's wall time / the slower of the 2 processes' (the halves as split, unbalanced). */
+  staticCeiling: number;
   /**
    * What the ceiling would be on an idle machine, from CPU alone: 1 process takes at least its main thread's CPU
    * (its helper threads run on the other core), 2 processes at least all their CPU over 2 cores.
@@ -171,7 +176,7 @@ export async function measureCeiling(opts: {
       const ms = (rs: Report[], k: 'cpu' | 'main' | 'helpers'): string => ((sum(rs, k) / sum(rs, 'points')) * 1000).toFixed(1);
       log(
         `#${r} [${flags || 'node defaults'}] load ${load}: 1 process ${one[0]!.wall.toFixed(2)} s (${ms(one, 'cpu')} ms CPU a point: main ${ms(one, 'main')}, helpers ${ms(one, 'helpers')}; others took ${a.foreign.toFixed(2)} cores), ` +
-          `2 processes ${two.map((t) => t.wall.toFixed(2)).join(' and ')} s (${ms(two, 'cpu')} ms: main ${ms(two, 'main')}, helpers ${ms(two, 'helpers')}; others ${b.foreign.toFixed(2)} cores) → ${(one[0]!.wall / w2).toFixed(2)}×`,
+          `2 processes ${two.map((t) => t.wall.toFixed(2)).join(' and ')} s (${ms(two, 'cpu')} ms: main ${ms(two, 'main')}, helpers ${ms(two, 'helpers')}; others ${b.foreign.toFixed(2)} cores) → ${(two.reduce((a, x) => a + x.points / x.wall, 0) / (one[0]!.points / one[0]!.wall)).toFixed(2)}× by rates, ${(one[0]!.wall / w2).toFixed(2)}× by the slower half`,
       );
     }
   }
@@ -189,14 +194,15 @@ export async function measureCeiling(opts: {
       helpersPerPoint1: per(one, 'helpers'),
       helpersPerPoint2: per(two, 'helpers'),
       mainPerPoint1: per(one, 'main'),
-      ceiling: median(one.map((o, j) => o[0]!.wall / Math.max(...two[j]!.map((x) => x.wall)))),
+      ceiling: median(one.map((o, j) => two[j]!.reduce((a, x) => a + x.points / x.wall, 0) / (o[0]!.points / o[0]!.wall))),
+      staticCeiling: median(one.map((o, j) => o[0]!.wall / Math.max(...two[j]!.map((x) => x.wall)))),
       contention: per(two, 'cpu') / per(one, 'cpu'),
       idleEstimate: (2 * per(one, 'main')) / per(two, 'cpu'),
       rounds,
       othersMaxCores: Math.max(...runs[i]!.foreign),
     };
     log(
-      `[${flags || 'node defaults'}] medians of ${rounds}: 1 process ${wall1.toFixed(2)} s, 2 processes ${wall2.toFixed(2)} s → ceiling ${f.ceiling.toFixed(2)}×; ` +
+      `[${flags || 'node defaults'}] medians of ${rounds}: 1 process ${wall1.toFixed(2)} s, 2 processes ${wall2.toFixed(2)} s → ceiling ${f.ceiling.toFixed(2)}× by rates (${f.staticCeiling.toFixed(2)}× by the slower half's wall); ` +
         `CPU a point ${(f.cpuPerPoint1 * 1000).toFixed(1)} → ${(f.cpuPerPoint2 * 1000).toFixed(1)} ms (helpers ${(f.helpersPerPoint1 * 1000).toFixed(1)} → ${(f.helpersPerPoint2 * 1000).toFixed(1)}): contention ${f.contention.toFixed(3)}; ` +
         `idle estimate 2 × main thread a point (${(f.mainPerPoint1 * 1000).toFixed(1)} ms) with 1 / CPU a point with 2 = ${f.idleEstimate.toFixed(2)}×`,
     );
