@@ -10,6 +10,7 @@ import { resolve } from 'node:path';
 import { serveDir } from '../test/static-server.js';
 import { launchWithProfile } from '../test/chromium.js';
 import { browserCpuMs, browserThreadCpuMs } from './proc-cpu.js';
+import { loadLog, openViewer } from './seek.js';
 
 const args = process.argv.slice(2);
 const all = (flag: string): string[] => args.flatMap((a, i) => (args[i - 1] === flag ? [resolve(a)] : []));
@@ -23,14 +24,12 @@ async function loadOnce(site: string, log: string): Promise<{ seconds: number; c
   const browser = await launchWithProfile('memhp-load-cpu-');
   const { page, profile } = browser;
   try {
-    await page.goto(`${server.url}/viewer.html`);
-    await page.waitForSelector('[data-testid="viewer-file"]');
+    await openViewer(page, server.url);
     await new Promise((r) => setTimeout(r, 500));
     const c0 = browserCpuMs(profile);
     const th0 = browserThreadCpuMs(profile);
     const t0 = Date.now();
-    await page.getByTestId('viewer-file').setInputFiles(log);
-    await page.waitForSelector('[data-testid="viewer-root"][data-state="ready"]', { timeout: 600_000 });
+    await loadLog(page, log);
     const seconds = (Date.now() - t0) / 1000;
     // the replay worker's own figure: from the file's message to the end of its load (the page shows it)
     const header = (await page.getByTestId('viewer-header').textContent()) ?? '';

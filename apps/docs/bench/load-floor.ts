@@ -43,6 +43,7 @@ import { gunzipSync } from 'node:zlib';
 import { launchWithProfile } from '../test/chromium.js';
 import { serveDir } from '../test/static-server.js';
 import { browserCpuMs, browserThreadCpuMs } from './proc-cpu.js';
+import { loadLog, openViewer } from './seek.js';
 
 const args = process.argv.slice(2);
 const docsDir = resolve(import.meta.dirname, '..');
@@ -200,14 +201,12 @@ async function siteLoad(log: string): Promise<Figure> {
   const browser = await launchWithProfile('memhp-floor-site-');
   const { page, profile } = browser;
   try {
-    await page.goto(`${server.url}/viewer.html`);
-    await page.waitForSelector('[data-testid="viewer-file"]');
+    await openViewer(page, server.url);
     await new Promise((r) => setTimeout(r, 500));
     const th0 = browserThreadCpuMs(profile);
     const cpu0 = browserCpuMs(profile);
     const t0 = Date.now();
-    await page.getByTestId('viewer-file').setInputFiles(log);
-    await page.waitForSelector('[data-testid="viewer-root"][data-state="ready"]', { timeout: 600_000 });
+    await loadLog(page, log);
     const wall = (Date.now() - t0) / 1000;
     const d = threadDelta(profile, cpu0, th0, browserThreadCpuMs(profile));
     return { wall, cpu: d.total, threads: d.threads };

@@ -9,7 +9,7 @@ import { CHROMIUM, CHROMIUM_ARGS } from '../test/chromium.js';
 import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { serveDir } from '../test/static-server.js';
-import { timedSeek } from './seek.js';
+import { lastSeqOf, loadLog, openViewer, seekTargets, timedSeek } from './seek.js';
 
 interface Node { id: number; callFrame: { functionName: string; url: string; lineNumber: number; columnNumber: number }; children?: number[] }
 interface Profile { nodes: Node[]; samples: number[]; timeDeltas: number[] }
@@ -22,18 +22,14 @@ const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true
 try {
   const page = await browser.newPage();
   const cdp = await page.context().newCDPSession(page);
-  await page.goto(`${server.url}/viewer.html`);
-  await page.waitForSelector('[data-testid="viewer-file"]');
-  await page.getByTestId('viewer-file').setInputFiles(log);
-  await page.waitForSelector('[data-testid="viewer-root"][data-state="ready"]', { timeout: 600_000 });
-  const lastSeq = Number(await page.getByTestId('viewer-slider').getAttribute('max'));
+  await openViewer(page, server.url);
+  await loadLog(page, log);
+  const lastSeq = await lastSeqOf(page);
   await cdp.send('Profiler.enable');
   await cdp.send('Profiler.setSamplingInterval', { interval: 200 });
   await cdp.send('Profiler.start');
-  let x = 777;
-  const rnd = () => ((x = (x * 1103515245 + 12345) % 2147483648), x / 2147483648);
   const ms: number[] = [];
-  for (let i = 0; i < 20; i++) ms.push(await timedSeek(page, 1 + Math.floor(rnd() * (lastSeq - 1))));
+  for (const at of seekTargets(lastSeq, 20)) ms.push(await timedSeek(page, at));
   const { profile } = (await cdp.send('Profiler.stop')) as unknown as { profile: Profile };
   writeFileSync(out, JSON.stringify(profile));
   console.log('seeks', ms.map((v) => Math.round(v)).join(' '));

@@ -11,7 +11,7 @@ import { CHROMIUM, CHROMIUM_ARGS } from '../test/chromium.js';
 import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { serveDir } from '../test/static-server.js';
-import { timedSeek } from './seek.js';
+import { lastSeqOf, loadLog, openViewer, timedSeek } from './seek.js';
 const docsDir = resolve(import.meta.dirname, '..');
 const log = process.argv[2]!;
 const out = process.argv[3] ?? 'worker.cpuprofile';
@@ -42,15 +42,13 @@ cdp.on('Target.attachedToTarget', async (ev: { sessionId: string; targetInfo: { 
 });
 
 await cdp.send('Target.setAutoAttach', { autoAttach: true, waitForDebuggerOnStart: true, flatten: false });
-await page.goto(`${server.url}/viewer.html`);
-await page.waitForSelector('[data-testid="viewer-file"]');
+await openViewer(page, server.url);
 const t0 = Date.now();
-await page.getByTestId('viewer-file').setInputFiles(log);
-await page.waitForSelector('[data-testid="viewer-root"][data-state="ready"]', { timeout: 600_000 });
+await loadLog(page, log);
 console.log('load s', (Date.now() - t0) / 1000);
 if (process.env.SEEKS) {
   for (const s of sessions) await send(s, 'Profiler.start');
-  const lastSeq = Number(await page.getByTestId('viewer-slider').getAttribute('max'));
+  const lastSeq = await lastSeqOf(page);
   const ms: number[] = [];
   for (let i = 0; i < 20; i++) {
     const at = 1 + Math.floor(Math.random() * (lastSeq - 1));

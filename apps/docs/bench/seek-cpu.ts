@@ -13,7 +13,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { loadavg } from 'node:os';
 import { serveDir } from '../test/static-server.js';
-import { timedSeek } from './seek.js';
+import { lastSeqOf, loadLog, openViewer, seekTargets, timedSeek } from './seek.js';
 import { statCpuMs } from './proc-cpu.js';
 
 const docsDir = resolve(import.meta.dirname, '..');
@@ -59,18 +59,13 @@ try {
       get() { return d.get.call(this); },
     });
   })()`);
-  await page.goto(`${server.url}/viewer.html`);
-  await page.waitForSelector('[data-testid="viewer-file"]');
-  await page.getByTestId('viewer-file').setInputFiles(log);
-  await page.waitForSelector('[data-testid="viewer-root"][data-state="ready"]', { timeout: 600_000 });
-  const lastSeq = Number(await page.getByTestId('viewer-slider').getAttribute('max'));
+  await openViewer(page, server.url);
+  await loadLog(page, log);
+  const lastSeq = await lastSeqOf(page);
   console.log('states kept after the load', await page.getByTestId('viewer-root').getAttribute('data-states'));
-  let x = 777;
-  const rnd = () => ((x = (x * 1103515245 + 12345) % 2147483648), x / 2147483648);
   const byName = new Map<string, number>();
   const rows: Array<{ wall: number; worker: number; other: number }> = [];
-  for (let i = 0; i < n; i++) {
-    const at = 1 + Math.floor(rnd() * (lastSeq - 1));
+  for (const at of seekTargets(lastSeq, n)) {
     const a = threads();
     const wall = await timedSeek(page, at);
     const b = threads();

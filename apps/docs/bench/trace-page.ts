@@ -9,7 +9,7 @@ import { CHROMIUM, CHROMIUM_ARGS } from '../test/chromium.js';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { serveDir } from '../test/static-server.js';
-import { timedSeek } from './seek.js';
+import { lastSeqOf, loadLog, openViewer, seekTargets, timedSeek } from './seek.js';
 
 interface Ev { name: string; ph: string; dur?: number; tdur?: number; tid: number; pid: number; args?: { name?: string } }
 const docsDir = resolve(import.meta.dirname, '..');
@@ -20,16 +20,12 @@ const server = await serveDir(site);
 const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
 try {
   const page = await browser.newPage();
-  await page.goto(`${server.url}/viewer.html`);
-  await page.waitForSelector('[data-testid="viewer-file"]');
-  await page.getByTestId('viewer-file').setInputFiles(log);
-  await page.waitForSelector('[data-testid="viewer-root"][data-state="ready"]', { timeout: 600_000 });
-  const lastSeq = Number(await page.getByTestId('viewer-slider').getAttribute('max'));
+  await openViewer(page, server.url);
+  await loadLog(page, log);
+  const lastSeq = await lastSeqOf(page);
   await browser.startTracing(page, { path: out, categories: ['devtools.timeline', 'disabled-by-default-devtools.timeline', 'cc', 'blink', 'skia', 'gpu', 'v8'] });
-  let x = 777;
-  const rnd = () => ((x = (x * 1103515245 + 12345) % 2147483648), x / 2147483648);
   const ms: number[] = [];
-  for (let i = 0; i < 20; i++) ms.push(await timedSeek(page, 1 + Math.floor(rnd() * (lastSeq - 1))));
+  for (const at of seekTargets(lastSeq, 20)) ms.push(await timedSeek(page, at));
   await browser.stopTracing();
   console.log('seeks', ms.map((v) => Math.round(v)).join(' '));
   const trace = JSON.parse(readFileSync(out, 'utf8')) as { traceEvents: Ev[] };

@@ -18,7 +18,7 @@ import { join, resolve } from 'node:path';
 import { loadViewerApi } from '../viewer/core-adapter.js';
 import { LogSession } from '../viewer/session.js';
 import { ensureSiteBuilt } from '../test/site-build.js';
-import { timedSeek } from './seek.js';
+import { lastSeqOf, loadLog, openViewer, timedSeek } from './seek.js';
 import type { ViewerApi } from '../viewer/core-adapter.js';
 
 const docsDir = resolve(import.meta.dirname, '..');
@@ -220,8 +220,7 @@ async function browserBench(log: string): Promise<BrowserRun> {
   const browser = await launchWithProfile('memhp-bench-');
   const { page } = browser;
   try {
-    await page.goto(`${server.url}/viewer.html`);
-    await page.waitForSelector('[data-testid="viewer-file"]');
+    await openViewer(page, server.url);
     await page.evaluate(`(() => {
       window.maxGap = 0;
       let last = performance.now();
@@ -233,13 +232,11 @@ async function browserBench(log: string): Promise<BrowserRun> {
       requestAnimationFrame(tick);
     })()`);
     const t0 = Date.now();
-    // by path: Playwright refuses a buffer over 50 MB
-    await page.getByTestId('viewer-file').setInputFiles(log);
-    await page.waitForSelector('[data-testid="viewer-root"][data-state="ready"]', { timeout: 600_000 });
+    await loadLog(page, log);
     const loadSeconds = (Date.now() - t0) / 1000;
     const loadGap = await page.evaluate(() => (window as unknown as { maxGap: number }).maxGap);
     await page.evaluate(() => ((window as unknown as { maxGap: number }).maxGap = 0));
-    const lastSeq = Number(await page.getByTestId('viewer-slider').getAttribute('max'));
+    const lastSeq = await lastSeqOf(page);
     // 20 seeks to random events, each timed from the slider's input to the frame on the page (worker + transfer
     // + render), one after the other as a user drags and lets go: first at once after the load, then again once
     // the worker has finished its idle-time upkeep (states put back and added up to the memory budget).
