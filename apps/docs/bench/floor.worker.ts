@@ -1,26 +1,18 @@
 /// <reference lib="webworker" />
 /**
- * The load-floor probe's worker (bench/load-floor.ts): the CLI's replay loop (memhp replay's replayLog: @memhp/events'
- * readLogStream, batches, core's evolve) run bare in a Chromium worker: no page to draw, no reader or inflate worker,
- * no snapshots, no progress messages. The log is read into memory first (not timed) and handed to the reader in
- * 1 MiB views, as Node's file stream hands the CLI its chunks. `gzip` inflates the in-memory gzip bytes on the way, in
+ * The load-floor probe's worker (bench/load-floor.ts): the CLI's replay loop (floor-loop.ts, the same code the probe
+ * runs in Node) run bare in a Chromium worker: no page to draw, no reader or inflate worker, no snapshots, no progress
+ * messages. The log is read into memory first (not timed). `gzip` inflates the in-memory gzip bytes on the way, in
  * line, with the viewer's own multi-member gunzip (pako; the browser's DecompressionStream stops after the first
  * member): inflate and replay on one thread, where the CLI's zlib runs on a thread of its own. `read-only` reads a
  * File whole by one way or another (its stream, slices, FileReaderSync), and does nothing else: what reading costs.
  */
-import { readLogStream } from '@memhp/events';
-import { createCoreCatalogue, evolve, initialStateFromHeader } from '@memhp/core';
 import { gunzipMembers } from '../viewer/gunzip.js';
 import { loadViewerApi } from '../viewer/core-adapter.js';
 import { LogSession, type SessionOptions } from '../viewer/session.js';
+import { replayLoop, views } from './floor-loop.js';
 
 const ctx = self as unknown as DedicatedWorkerGlobalScope;
-const CHUNK = 1 << 20;
-
-async function* views(bytes: Uint8Array): AsyncGenerator<Uint8Array> {
-  for (let i = 0; i < bytes.length; i += CHUNK) yield bytes.subarray(i, Math.min(bytes.length, i + CHUNK));
-}
-
 async function* streamed(s: ReadableStream<Uint8Array>): AsyncGenerator<Uint8Array> {
   const r = s.getReader();
   for (;;) {
@@ -91,6 +83,16 @@ function memoryBlob(b: Uint8Array, chunk: number): Blob {
   } as unknown as Blob;
 }
 
+/** The viewer's LogSession loading `file` with no reading worker beside it (readBeside reads in line where there is no Worker). */
+async function timedSession(file: Blob, fileName: string, opts: SessionOptions): Promise<void> {
+  (globalThis as { Worker?: unknown }).Worker = undefined;
+  const api = loadViewerApi();
+  if ('missing' in api) throw new Error(api.missing.join(', '));
+  const t0 = performance.now();
+  const r = await new LogSession(api, file, fileName, opts).load();
+  ctx.postMessage({ kind: 'done', ms: performance.now() - t0, lastSeq: r.lastSeq, snapshots: r.snapshots, waitMs: r.waitMs, packMs: r.packMs });
+}
+
 type Message =
   | { kind: 'read'; file: File }
   | { kind: 'run' }
@@ -115,37 +117,12 @@ ctx.onmessage = async (ev: MessageEvent<Message>) => {
     ctx.postMessage({ kind: 'ready' });
     return;
   }
-  if (m.kind === 'session-file') {
-    // the viewer's LogSession over the File itself, read in line by its stream (no reading worker beside it)
-    (globalThis as { Worker?: unknown }).Worker = undefined;
-    const api = loadViewerApi();
-    if ('missing' in api) throw new Error(api.missing.join(', '));
-    const t0 = performance.now();
-    const r = await new LogSession(api, m.file, m.name, m.opts).load();
-    ctx.postMessage({ kind: 'done', ms: performance.now() - t0, lastSeq: r.lastSeq, snapshots: r.snapshots, waitMs: r.waitMs, packMs: r.packMs });
-    return;
-  }
-  if (m.kind === 'session') {
-    // the viewer's LogSession over the log in memory: its snapshots, samples and marks, without the reading worker
-    // (readBeside reads in line where there is no Worker) and without the page
-    (globalThis as { Worker?: unknown }).Worker = undefined;
-    const api = loadViewerApi();
-    if ('missing' in api) throw new Error(api.missing.join(', '));
-    const t0 = performance.now();
-    const r = await new LogSession(api, memoryBlob(bytes!, m.chunk), name, m.opts).load();
-    ctx.postMessage({ kind: 'done', ms: performance.now() - t0, lastSeq: r.lastSeq, snapshots: r.snapshots, waitMs: r.waitMs, packMs: r.packMs });
-    return;
-  }
+  // the viewer's LogSession over the File itself, read in line by its stream; or over the log in memory: its
+  // snapshots, samples and marks, without the page
+  if (m.kind === 'session-file') return timedSession(m.file, m.name, m.opts);
+  if (m.kind === 'session') return timedSession(memoryBlob(bytes!, m.chunk), name, m.opts);
   const t0 = performance.now();
   const src = gzip ? streamed((new Blob([bytes! as BlobPart]).stream() as ReadableStream<Uint8Array>).pipeThrough(gunzipMembers(name))) : views(bytes!);
-  const reader = readLogStream(src, { file: name, catalogue: createCoreCatalogue() });
-  const state = initialStateFromHeader(await reader.header());
-  let lastSeq = 0;
-  for await (const batch of reader.batches()) {
-    for (const e of batch) {
-      evolve(state, e);
-      lastSeq = e.seq;
-    }
-  }
+  const lastSeq = await replayLoop(src, name);
   ctx.postMessage({ kind: 'done', ms: performance.now() - t0, lastSeq });
 };

@@ -52,26 +52,13 @@ const repo = resolve(docsDir, '../..');
 if (args[0] === '--node-floor') {
   // the child: the CLI's loop over the log in memory (gzip inflated beforehand, not timed: zlib runs beside the CLI's
   // loop on a thread of its own)
-  const { readLogStream } = await import('@memhp/events');
-  const { createCoreCatalogue, evolve, initialStateFromHeader } = await import('@memhp/core');
+  const { replayLoop, views } = await import('./floor-loop.js');
   const file = args[1]!;
   let bytes: Uint8Array = readFileSync(file);
   if (file.endsWith('.gz')) bytes = gunzipSync(bytes);
-  const CHUNK = 1 << 20;
-  async function* views(): AsyncGenerator<Uint8Array> {
-    for (let i = 0; i < bytes.length; i += CHUNK) yield bytes.subarray(i, Math.min(bytes.length, i + CHUNK));
-  }
   const c0 = process.cpuUsage();
   const t0 = performance.now();
-  const reader = readLogStream(views(), { file, catalogue: createCoreCatalogue() });
-  const state = initialStateFromHeader(await reader.header());
-  let lastSeq = 0;
-  for await (const batch of reader.batches()) {
-    for (const e of batch) {
-      evolve(state, e);
-      lastSeq = e.seq;
-    }
-  }
+  const lastSeq = await replayLoop(views(bytes), file);
   const ms = performance.now() - t0;
   const c = process.cpuUsage(c0);
   console.log(JSON.stringify({ ms, cpuMs: (c.user + c.system) / 1000, lastSeq }));
