@@ -5,7 +5,6 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -13,6 +12,7 @@ import { createCoreCatalogue } from '@memhp/core';
 import { readLogStream } from '@memhp/events';
 import { loadViewerApi, type ViewerApi } from '../viewer/core-adapter.js';
 import { FramedLogReader } from '../viewer/framed-reader.js';
+import { recordLog } from './memhp-run.js';
 
 const repo = resolve(import.meta.dirname, '../../..');
 let log: Uint8Array = new Uint8Array(0);
@@ -22,7 +22,7 @@ beforeAll(() => {
   const dir = mkdtempSync(join(tmpdir(), 'memhp-framed-'));
   try {
     const out = join(dir, 'cloud.ndjson');
-    spawnSync(process.execPath, ['--conditions=@memhp/source', '--import', 'tsx', join(repo, 'packages/cli/src/bin.ts'), 'run', join(repo, 'examples/scenarios/cloud-hot-add-12g.yaml'), '-o', out], { cwd: repo });
+    recordLog(join(repo, 'examples/scenarios/cloud-hot-add-12g.yaml'), out);
     // the first 60 lines: enough for many chunks at the sizes below, small enough for many runs
     const text = readFileSync(out);
     let end = 0;

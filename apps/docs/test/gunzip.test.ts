@@ -10,7 +10,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
@@ -21,6 +21,7 @@ import { gunzipMembers, MemberIndexer, type inflateBeside } from '../viewer/gunz
 import { startViteSource } from './vite-source.js';
 import { CHROMIUM, CHROMIUM_ARGS } from './chromium.js';
 import { bcMember, cutPoints } from './bgzf.js';
+import { recordLog } from './memhp-run.js';
 
 /** viewer/gunzip.ts as the page imports it. */
 interface GunzipModule {
@@ -122,12 +123,7 @@ describe('gunzipMembers in Chromium', () => {
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'memhp-gunzip-'));
     const gz = join(dir, 'cloud.ndjson.gz');
-    // a log memhp itself wrote, from source (what `pnpm memhp` runs)
-    const r = spawnSync(process.execPath, ['--conditions=@memhp/source', '--import', 'tsx', join(repo, 'packages/cli/src/bin.ts'), 'run', scenario, '-o', gz], {
-      cwd: repo,
-      encoding: 'utf8',
-    });
-    if (!existsSync(gz)) throw new Error(`memhp run wrote no log (exit ${r.status}): ${r.stderr}`);
+    recordLog(scenario, gz);
     memhpGz = readFileSync(gz);
     memhpText = gunzipSync(memhpGz);
     vite = await startViteSource();

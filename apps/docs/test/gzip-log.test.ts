@@ -5,8 +5,7 @@
  * headers while the load reads it, and a seek inflates only the members holding the text it reads. Files whose
  * members do not say their sizes (gzip(1)'s) keep their text as before; session.test.ts checks their seeks.
  */
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
@@ -20,6 +19,7 @@ import { loadViewerApi, type ViewerApi } from '../viewer/core-adapter.js';
 import { LogSession } from '../viewer/session.js';
 import { counters, type StateLike } from '../viewer/project.js';
 import { bcMember, cutPoints } from './bgzf.js';
+import { recordLog } from './memhp-run.js';
 
 const repo = resolve(import.meta.dirname, '../../..');
 const scenario = join(repo, 'examples/scenarios/cloud-hot-add-12g.yaml');
@@ -181,12 +181,7 @@ describe('a memhp gzip log in the replay session', () => {
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), 'memhp-gzip-log-'));
     const file = join(dir, 'cloud.ndjson.gz');
-    // a log memhp itself wrote, from source (what `pnpm memhp` runs)
-    const r = spawnSync(process.execPath, ['--conditions=@memhp/source', '--import', 'tsx', join(repo, 'packages/cli/src/bin.ts'), 'run', scenario, '-o', file], {
-      cwd: repo,
-      encoding: 'utf8',
-    });
-    if (!existsSync(file)) throw new Error(`memhp run wrote no log (exit ${r.status}): ${r.stderr}`);
+    recordLog(scenario, file);
     gz = readFileSync(file);
     logText = gunzipSync(gz).toString('utf8');
     const a = loadViewerApi();
