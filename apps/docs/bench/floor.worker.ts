@@ -10,6 +10,7 @@
 import { gunzipMembers } from '../viewer/gunzip.js';
 import { loadViewerApi } from '../viewer/core-adapter.js';
 import { LogSession, type SessionOptions } from '../viewer/session.js';
+import { ownsBuffer } from '../viewer/worker-stream.js';
 import { replayLoop, views } from './floor-loop.js';
 
 const ctx = self as unknown as DedicatedWorkerGlobalScope;
@@ -35,7 +36,7 @@ async function readAll(file: Blob, how: string, chunk: number): Promise<number> 
       const { value, done } = await r.read();
       if (done) return how === 'gather' ? n * 1e6 + owned : n;
       n += value.byteLength;
-      if (value.byteOffset === 0 && value.byteLength === value.buffer.byteLength) owned++;
+      if (ownsBuffer(value)) owned++;
       if (how !== 'gather') continue;
       for (let from = 0; from < value.byteLength; ) {
         const q = Math.min(buf.length - k, value.byteLength - from);
